@@ -167,3 +167,14 @@ func decodeConfig(raw json.RawMessage, v any) error {
 	dec.DisallowUnknownFields()
 	return dec.Decode(v)
 }
+
+// NewLayer constructs a layer of a registered type from its name and JSON
+// config, as Load does. Wrapper layers (such as quantize's) use it to rebuild
+// the layer they wrap.
+func NewLayer(typ, name string, config json.RawMessage) (Layer, error) {
+	c, err := lookup(typ)
+	if err != nil {
+		return nil, err
+	}
+	return c(name, config)
+}

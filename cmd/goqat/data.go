@@ -1,0 +1,42 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/goqat/goqat/datasets"
+	"github.com/spf13/pflag"
+)
+
+// dataFlags are the flags every command that reads a dataset shares.
+type dataFlags struct {
+	name       string
+	dir        string
+	trainLimit int
+	testLimit  int
+}
+
+// load reads the dataset and applies the limits.
+func (f *dataFlags) load() (train, test *datasets.Dataset, err error) {
+	train, test, err = datasets.Load(f.name, f.dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.trainLimit < 0 || f.testLimit < 0 {
+		return nil, nil, fmt.Errorf("--train-limit and --test-limit must not be negative")
+	}
+	if f.trainLimit > 0 && f.trainLimit < train.Len() {
+		train = train.Take(f.trainLimit)
+	}
+	if f.testLimit > 0 && f.testLimit < test.Len() {
+		test = test.Take(f.testLimit)
+	}
+	return train, test, nil
+}
+
+// addDataFlags registers --data, --data-dir and the limits.
+func addDataFlags(f *pflag.FlagSet, df *dataFlags) {
+	f.StringVar(&df.name, "data", "mnist", "dataset: mnist (embedded) or fashion")
+	f.StringVar(&df.dir, "data-dir", "", "folder of IDX files for fashion (default "+datasets.DefaultFashionDir+")")
+	f.IntVar(&df.trainLimit, "train-limit", 0, "use only the first N training images (0: all)")
+	f.IntVar(&df.testLimit, "test-limit", 0, "use only the first N test images (0: all)")
+}

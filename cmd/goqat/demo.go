@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/nn"
+	"github.com/spf13/cobra"
+)
+
+// demoResult is what `goqat demo` measures; its JSON names are the ones
+// DESIGN.md section 7 fixes.
+type demoResult struct {
+	Model                  string  `json:"model"`
+	Dataset                string  `json:"dataset"`
+	TrainImages            int     `json:"train_images"`
+	TestImages             int     `json:"test_images"`
+	Epochs                 int     `json:"epochs"`
+	Threads                int     `json:"threads"`
+	FloatAccuracy          float64 `json:"float_accuracy"`
+	FloatModelBytes        int64   `json:"float_model_bytes"`
+	FloatMsPerImageB1      float64 `json:"float_ms_per_image_b1"`
+	FloatMsPerImageB64     float64 `json:"float_ms_per_image_b64"`
+	TrainSecondsFloatEpoch float64 `json:"train_seconds_float_epoch"`
+	Date                   string  `json:"date"`
+}
+
+func newDemoCmd() *cobra.Command {
+	var (
+		c        trainConfig
+		df       dataFlags
+		out      string
+		jsonPath string
+	)
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Train mnist-cnn on the embedded MNIST, evaluate and time it",
+		Long: `demo runs goqat's main job end to end with no download: it trains the
+built-in model on the embedded MNIST, evaluates it, times inference at batch
+1 and 64, and writes the model and results.json to the output folder.`,
+		Example: `  goqat demo
+  goqat demo --epochs 1 --train-limit 6000 --out /tmp/demo
+  goqat demo --data fashion --model mobilenet-tiny`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := c.validate(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if err := os.MkdirAll(out, 0o755); err != nil {
+				return fmt.Errorf("output folder: %w", err)
+			}
+			train, test, err := df.load()
+			if err != nil {
+				return err
+			}
+			m, err := buildModel(c.model, train, c.seed)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("goqat demo: %s on %s (%d train, %d test images), %d threads\n\n",
+				c.model, train.Name, train.Len(), test.Len(), kernels.Threads())
+			fmt.Printf("== Float training, %d epochs\n", c.epochs)
+			h, err := fitFloat(ctx, m, train, test, c)
+			if err != nil {
+				return err
+			}
+			res := demoResult{
+				Model: c.model, Dataset: train.Name, TrainImages: train.Len(), TestImages: test.Len(),
+				Epochs: c.epochs, Threads: kernels.Threads(), Date: time.Now().UTC().Format(time.DateOnly),
+				FloatAccuracy: h.ValAccuracy[len(h.ValAccuracy)-1],
+			}
+			for _, s := range h.EpochSeconds {
+				res.TrainSecondsFloatEpoch += s / float64(len(h.EpochSeconds))
+			}
+			floatPath := filepath.Join(out, "float.safetensors")
+			if err := nn.Save(floatPath, m); err != nil {
+				return err
+			}
+			if st, err := os.Stat(floatPath); err == nil {
+				res.FloatModelBytes = st.Size()
+			}
+			fmt.Println("\n== Timing inference")
+			if res.FloatMsPerImageB1, err = timeFloat(ctx, m, 1, time.Second); err != nil {
+				return err
+			}
+			if res.FloatMsPerImageB64, err = timeFloat(ctx, m, 64, time.Second); err != nil {
+				return err
+			}
+			fmt.Println()
+			fmt.Printf("%-8s %10s %12s %14s %14s\n", "model", "accuracy", "size", "ms/img b=1", "ms/img b=64")
+			fmt.Printf("%-8s %9.2f%% %10.1fKB %14.4f %14.4f\n", "float", 100*res.FloatAccuracy,
+				float64(res.FloatModelBytes)/1024, res.FloatMsPerImageB1, res.FloatMsPerImageB64)
+			fmt.Printf("\nTraining: %.1f s per epoch. Wrote %s\n", res.TrainSecondsFloatEpoch, out)
+			if err := writeJSON(filepath.Join(out, "results.json"), res); err != nil {
+				return err
+			}
+			if jsonPath != "" {
+				return writeJSON(jsonPath, res)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.model, "model", "mnist-cnn", "built-in model (mnist-cnn, mobilenet-tiny)")
+	f.IntVar(&c.epochs, "epochs", 2, "float training epochs")
+	f.IntVar(&c.batch, "batch", 128, "batch size")
+	f.Float64Var(&c.lr, "lr", 2e-3, "peak learning rate (Adam, cosine decay)")
+	f.Uint64Var(&c.seed, "seed", 1, "seed for weights, shuffling and dropout")
+	f.IntVar(&c.verbose, "verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch")
+	f.StringVar(&out, "out", "goqat-demo", "output folder")
+	f.StringVar(&jsonPath, "json", "", "also write the results to this JSON file")
+	addDataFlags(f, &df)
+	return cmd
+}

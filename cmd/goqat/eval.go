@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/goqat/goqat/nn"
+	"github.com/spf13/cobra"
+)
+
+func newEvalCmd() *cobra.Command {
+	var (
+		path     string
+		df       dataFlags
+		batch    int
+		jsonPath string
+	)
+	cmd := &cobra.Command{
+		Use:     "eval",
+		Short:   "Evaluate a saved model on a test set",
+		Example: `  goqat eval --model float.safetensors --data mnist`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if path == "" {
+				return fmt.Errorf("--model is required")
+			}
+			if batch < 1 {
+				return fmt.Errorf("--batch must be at least 1, got %d", batch)
+			}
+			m, err := nn.Load(path)
+			if err != nil {
+				return err
+			}
+			_, test, err := df.load()
+			if err != nil {
+				return err
+			}
+			if err := m.Compile(nn.CompileOptions{Loss: nn.SparseCategoricalCrossentropy{FromLogits: true}, Metrics: []string{"accuracy"}}); err != nil {
+				return err
+			}
+			loss, acc, err := m.Evaluate(cmd.Context(), test.X, test.Y, nn.EvaluateOptions{BatchSize: batch, Verbose: 1})
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%s on %s test (%d images): loss %.4f, accuracy %.2f%%\n", path, test.Name, test.Len(), loss, 100*acc)
+			if jsonPath != "" {
+				return writeJSON(jsonPath, map[string]any{
+					"model": path, "data": test.Name, "images": test.Len(), "loss": loss, "accuracy": acc,
+				})
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&path, "model", "", "model file (.safetensors)")
+	f.IntVar(&batch, "batch", 256, "batch size")
+	f.StringVar(&jsonPath, "json", "", "also write the results to this JSON file")
+	addDataFlags(f, &df)
+	return cmd
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/nn/optim"
+	"github.com/goqat/goqat/tensor"
+)
+
+// timeFloat returns the median milliseconds per image of m's inference pass
+// at the given batch size: two warm-up passes, then repeated passes until
+// minTime has elapsed (at least five).
+func timeFloat(ctx context.Context, m *nn.Model, batch int, minTime time.Duration) (float64, error) {
+	in := m.Inputs()[0]
+	x := tensor.New(append([]int{batch}, in...)...)
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := range x.Data {
+		x.Data[i] = r.Float32()
+	}
+	c := &nn.Context{}
+	run := func() error {
+		_, err := m.Forward(c, x)
+		return err
+	}
+	return medianMs(ctx, run, batch, minTime)
+}
+
+// medianMs times run repeatedly and returns the median milliseconds per
+// image for a batch of the given size.
+func medianMs(ctx context.Context, run func() error, batch int, minTime time.Duration) (float64, error) {
+	for range 2 {
+		if err := run(); err != nil {
+			return 0, err
+		}
+	}
+	var ds []time.Duration
+	start := time.Now()
+	for len(ds) < 5 || time.Since(start) < minTime {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		t := time.Now()
+		if err := run(); err != nil {
+			return 0, err
+		}
+		ds = append(ds, time.Since(t))
+	}
+	slices.Sort(ds)
+	med := ds[len(ds)/2]
+	return float64(med.Nanoseconds()) / 1e6 / float64(batch), nil
+}
+
+// timeTraining fits m for one epoch on n synthetic images with random labels
+// (batch 128, Adam) and returns training images per second. It changes m's
+// weights.
+func timeTraining(ctx context.Context, m *nn.Model, n int) (float64, error) {
+	in, out := m.Inputs()[0], m.Outputs()[0]
+	x := tensor.New(append([]int{n}, in...)...)
+	y := tensor.New(n)
+	r := rand.New(rand.NewPCG(2, 2))
+	for i := range x.Data {
+		x.Data[i] = r.Float32()
+	}
+	for i := range y.Data {
+		y.Data[i] = float32(r.IntN(out[len(out)-1]))
+	}
+	if err := m.Compile(nn.CompileOptions{
+		Loss:      nn.SparseCategoricalCrossentropy{FromLogits: true},
+		Optimizer: optim.NewAdam(1e-3),
+		Metrics:   []string{"accuracy"},
+	}); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if _, err := m.Fit(ctx, x, y, nn.FitOptions{BatchSize: 128, Epochs: 1, Seed: 1, Verbose: nn.VerboseSilent}); err != nil {
+		return 0, err
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/goqat/goqat/datasets"
+	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/models"
+	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/nn/optim"
+	"github.com/spf13/cobra"
+)
+
+// trainConfig is what a float training run needs.
+type trainConfig struct {
+	model   string
+	epochs  int
+	batch   int
+	lr      float64
+	seed    uint64
+	verbose int
+}
+
+// validate rejects impossible settings with one clear line.
+func (c *trainConfig) validate() error {
+	switch {
+	case c.epochs < 1:
+		return fmt.Errorf("--epochs must be at least 1, got %d", c.epochs)
+	case c.batch < 1:
+		return fmt.Errorf("--batch must be at least 1, got %d", c.batch)
+	case !(c.lr > 0):
+		return fmt.Errorf("--lr must be positive, got %g", c.lr)
+	}
+	return nil
+}
+
+// buildModel makes the named built-in model for the dataset's images.
+func buildModel(name string, train *datasets.Dataset, seed uint64) (*nn.Model, error) {
+	return models.Build(name, train.X.Shape[1:], train.Classes, seed)
+}
+
+// fitFloat trains m on train (validating on test) with Adam and a cosine
+// learning-rate decay over the whole run.
+func fitFloat(ctx context.Context, m *nn.Model, train, test *datasets.Dataset, c trainConfig) (*nn.History, error) {
+	steps := c.epochs * ((train.Len() + c.batch - 1) / c.batch)
+	opt := optim.NewAdam(c.lr)
+	opt.LR = optim.Cosine{Base: c.lr, Steps: steps, Min: c.lr / 50}
+	if err := m.Compile(nn.CompileOptions{
+		Loss:      nn.SparseCategoricalCrossentropy{FromLogits: true},
+		Optimizer: opt,
+		Metrics:   []string{"accuracy"},
+	}); err != nil {
+		return nil, err
+	}
+	return m.Fit(ctx, train.X, train.Y, nn.FitOptions{
+		BatchSize:   c.batch,
+		Epochs:      c.epochs,
+		Seed:        c.seed,
+		ValidationX: test.X,
+		ValidationY: test.Y,
+		Verbose:     c.verbose,
+	})
+}
+
+func newTrainCmd() *cobra.Command {
+	var (
+		c       trainConfig
+		df      dataFlags
+		out     string
+		threads int
+	)
+	cmd := &cobra.Command{
+		Use:   "train",
+		Short: "Train a built-in float model",
+		Example: `  goqat train --model mnist-cnn --data mnist --epochs 2 --out float.safetensors
+  goqat train --model mobilenet-tiny --data fashion --epochs 5`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := c.validate(); err != nil {
+				return err
+			}
+			if threads > 0 {
+				kernels.SetThreads(threads)
+			}
+			train, test, err := df.load()
+			if err != nil {
+				return err
+			}
+			m, err := buildModel(c.model, train, c.seed)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stdout, "Training %s on %s: %d train, %d test images, %d epochs, batch %d, %d threads\n",
+				c.model, train.Name, train.Len(), test.Len(), c.epochs, c.batch, kernels.Threads())
+			start := time.Now()
+			h, err := fitFloat(cmd.Context(), m, train, test, c)
+			if err != nil {
+				return err
+			}
+			last := len(h.ValAccuracy) - 1
+			fmt.Printf("Test accuracy %.2f%% after %d epochs (%.1fs)\n", 100*h.ValAccuracy[last], c.epochs, time.Since(start).Seconds())
+			if err := nn.Save(out, m); err != nil {
+				return err
+			}
+			fmt.Printf("Saved %s\n", out)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.model, "model", "mnist-cnn", "built-in model: "+fmt.Sprint(models.Names()))
+	f.IntVar(&c.epochs, "epochs", 2, "training epochs")
+	f.IntVar(&c.batch, "batch", 128, "batch size")
+	f.Float64Var(&c.lr, "lr", 2e-3, "peak learning rate (Adam, cosine decay)")
+	f.Uint64Var(&c.seed, "seed", 1, "seed for weights, shuffling and dropout")
+	f.IntVar(&c.verbose, "verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch")
+	f.StringVar(&out, "out", "float.safetensors", "where to save the trained model")
+	f.IntVar(&threads, "threads", 0, "compute threads (0: all cores)")
+	addDataFlags(f, &df)
+	return cmd
+}

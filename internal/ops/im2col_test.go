@@ -1,0 +1,135 @@
+package ops
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/goqat/goqat/internal/kernels"
+)
+
+func TestSamePadding(t *testing.T) {
+	for _, tc := range []struct{ in, k, s, lo, hi int }{
+		{7, 3, 1, 1, 1}, {7, 3, 2, 1, 1}, {6, 3, 2, 0, 1}, {5, 2, 2, 0, 1},
+		{4, 1, 1, 0, 0}, {9, 5, 3, 1, 1}, {5, 4, 2, 1, 2}, {2, 3, 1, 1, 1}, {8, 2, 2, 0, 0},
+	} {
+		lo, hi := SamePadding(tc.in, tc.k, tc.s)
+		if lo != tc.lo || hi != tc.hi {
+			t.Errorf("SamePadding(%d,%d,%d) = %d,%d, want %d,%d", tc.in, tc.k, tc.s, lo, hi, tc.lo, tc.hi)
+		}
+		if g := NewGeom(1, tc.in, 1, 1, tc.k, 1, tc.s, 1, true); g.OH != (tc.in+tc.s-1)/tc.s {
+			t.Errorf("same OH %d for in %d stride %d", g.OH, tc.in, tc.s)
+		}
+	}
+}
+
+// TestIm2colConv checks im2col followed by a GEMM against the direct
+// 7-loop convolution.
+func TestIm2colConv(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, tc := range geomCases {
+		g := NewGeom(tc.n, tc.h, tc.w, tc.c, tc.kh, tc.kw, tc.sh, tc.sw, tc.same)
+		const oc = 5
+		in := randSlice(r, g.InSize())
+		w := randSlice(r, g.ColCols()*oc)
+		col := withGuard(g.ColRows() * g.ColCols())
+		Im2col(g, in, col, 0, g.N)
+		checkGuard(t, g.String(), col, g.ColRows()*g.ColCols())
+		got := make([]float32, g.ColRows()*oc)
+		for i, v := range matmul(col, w, g.ColRows(), g.ColCols(), oc) {
+			got[i] = float32(v)
+		}
+		checkClose(t, "conv "+g.String(), got, naiveConv(g, oc, in, w), 1e-5)
+		if g.IsPointwise() {
+			// The input is its own col matrix.
+			if !bitsEqual(col[:len(in)], in) {
+				t.Errorf("%v: pointwise col differs from the input", g)
+			}
+		}
+	}
+}
+
+// TestIm2colSubrange checks that the rows of images [n0, n1) equal the same
+// rows of the whole batch's matrix.
+func TestIm2colSubrange(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 1))
+	g := NewGeom(5, 7, 6, 3, 3, 3, 2, 1, true)
+	in := randSlice(r, g.InSize())
+	full := make([]float32, g.ColRows()*g.ColCols())
+	Im2col(g, in, full, 0, g.N)
+	per := g.OutPixels() * g.ColCols()
+	part := withGuard(2 * per)
+	Im2col(g, in, part, 2, 4)
+	checkGuard(t, "part", part, 2*per)
+	if !bitsEqual(part[:2*per], full[2*per:4*per]) {
+		t.Fatal("Im2col of images [2,4) differs from the full matrix")
+	}
+	// Col2im of a subrange writes only those images.
+	dIn := withGuard(g.InSize())
+	Col2im(g, part, dIn, 2, 4)
+	inPer := g.H * g.W * g.C
+	want := make([]float32, g.InSize())
+	Col2im(g, full, want, 0, g.N)
+	if !bitsEqual(dIn[2*inPer:4*inPer], want[2*inPer:4*inPer]) {
+		t.Error("Col2im of images [2,4) differs from the full result")
+	}
+	for i, v := range dIn[:2*inPer] {
+		if v == v { // not NaN: written
+			t.Fatalf("Col2im of images [2,4) wrote image 0/1 at %d", i)
+		}
+	}
+	checkGuard(t, "dIn", dIn, g.InSize())
+}
+
+func TestCol2im(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 1))
+	for _, tc := range geomCases {
+		g := NewGeom(tc.n, tc.h, tc.w, tc.c, tc.kh, tc.kw, tc.sh, tc.sw, tc.same)
+		col := randSlice(r, g.ColRows()*g.ColCols())
+		dIn := withGuard(g.InSize())
+		Col2im(g, col, dIn, 0, g.N)
+		checkGuard(t, g.String(), dIn, g.InSize())
+		checkClose(t, "col2im "+g.String(), dIn, naiveCol2im(g, col), 1e-5)
+	}
+}
+
+// TestIm2colThreads checks that Im2col and Col2im give bit-identical
+// results for 1 and 3 threads.
+func TestIm2colThreads(t *testing.T) {
+	defer kernels.SetThreads(kernels.Threads())
+	r := rand.New(rand.NewPCG(4, 1))
+	g := NewGeom(4, 11, 10, 33, 3, 3, 2, 1, true)
+	in := randSlice(r, g.InSize())
+	dcol := randSlice(r, g.ColRows()*g.ColCols())
+	var cols, dIns [2][]float32
+	for i, th := range []int{1, 3} {
+		kernels.SetThreads(th)
+		cols[i] = make([]float32, g.ColRows()*g.ColCols())
+		Im2col(g, in, cols[i], 0, g.N)
+		dIns[i] = make([]float32, g.InSize())
+		Col2im(g, dcol, dIns[i], 0, g.N)
+	}
+	if !bitsEqual(cols[0], cols[1]) || !bitsEqual(dIns[0], dIns[1]) {
+		t.Fatal("results depend on the thread count")
+	}
+}
+
+func TestBias(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 1))
+	for _, sz := range [][2]int{{3, 5}, {1000, 64}, {777, 33}} {
+		rows, cols := sz[0], sz[1]
+		x := randSlice(r, rows*cols)
+		b := randSlice(r, cols)
+		want := make([]float64, rows*cols)
+		sums := make([]float64, cols)
+		for i := range want {
+			want[i] = float64(x[i]) + float64(b[i%cols])
+			sums[i%cols] += float64(x[i])
+		}
+		dB := withGuard(cols)
+		BiasGrad(x, rows, cols, dB)
+		checkGuard(t, "dB", dB, cols)
+		checkClose(t, "BiasGrad", dB, sums, 1e-4)
+		BiasAdd(x, rows, cols, b)
+		checkClose(t, "BiasAdd", x, want, 1e-6)
+	}
+}

@@ -1,0 +1,404 @@
+package nn
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/tensor"
+)
+
+// BatchNormalization normalizes its input over every axis but the last (the
+// channels of NHWC images, the features of (N, C) inputs), then applies a
+// per-channel affine map, like Keras's BatchNormalization:
+//
+//	training:  y = gamma * (x - mean_batch) / sqrt(var_batch + eps) + beta
+//	inference: y = gamma * (x - moving_mean) / sqrt(moving_variance + eps) + beta
+//
+// var_batch is the biased batch variance (divided by the number of values
+// per channel). Each training Forward updates the moving statistics as
+//
+//	moving = moving*Momentum + batch*(1-Momentum)
+//
+// with that same biased variance, as Keras 3 and TF2 Keras on rank-2 inputs
+// do (TF2 Keras's fused rank-4 path and PyTorch use the unbiased variance
+// for the moving average instead).
+//
+// Per-channel sums over N*H*W are accumulated in float64, row by row, in a
+// fixed number of row chunks that depends only on the input shape; the
+// chunks may run in parallel and their partial sums are added in chunk
+// order, so results do not depend on the thread count. The batch variance is
+// computed in one pass from values shifted by the first row (the
+// shifted-data algorithm), which is exact enough in float64 even when the
+// mean is much larger than the spread.
+type BatchNormalization struct {
+	Base
+	// Momentum is the moving statistics' decay (0.99 by default).
+	Momentum float64
+	// Epsilon is added to the variance before the square root (1e-3 by
+	// default).
+	Epsilon float64
+	// Axis is the normalized (channel) axis, counted like Keras with the
+	// batch as axis 0; only the last axis is supported: -1 (the default) or
+	// the per-sample rank.
+	Axis int
+	// Gamma and Beta are the trainable scale and offset, shape (C).
+	Gamma, Beta *Param
+	// MovingMean and MovingVariance are the non-trainable inference
+	// statistics, shape (C).
+	MovingMean, MovingVariance *Param
+
+	ch     int
+	params []*Param
+
+	x        *tensor.Tensor // input of the last Forward
+	dy       []float32      // dOut of the running Backward
+	out, dx  *tensor.Tensor
+	dxs      [1]*tensor.Tensor
+	training bool // mode of the last Forward
+	rows     int  // values per channel in the last Forward (N*H*W)
+	chunks   int  // row chunks of the reductions, a function of the shape
+
+	mean, variance []float32 // batch statistics of the last training Forward
+	center         []float32 // per-channel value subtracted: batch or moving mean
+	scale          []float32 // gamma / sqrt(var + eps)
+	k1, k2, k3     []float32 // dx = k1*dy + k2*(x-center) + k3
+	center64       []float64
+	invStd         []float64 // 1/sqrt(var + eps) of the last Forward
+	shift64        []float64 // first row of x, the shift of the one-pass variance
+	part           []float64 // chunks x (2*C) partial sums
+
+	statsFn, gradFn, normFn, bwdFn func(lo, hi int)
+}
+
+// BatchNormalizationConfig is BatchNormalization's saved configuration.
+type BatchNormalizationConfig struct {
+	Axis     int     `json:"axis"`
+	Momentum float64 `json:"momentum"`
+	Epsilon  float64 `json:"epsilon"`
+}
+
+// NewBatchNormalization returns a BatchNormalization layer with Keras's
+// defaults: last axis, momentum 0.99, epsilon 1e-3.
+func NewBatchNormalization() *BatchNormalization {
+	return &BatchNormalization{Momentum: 0.99, Epsilon: 1e-3, Axis: -1}
+}
+
+func init() {
+	Register("BatchNormalization", func(name string, raw json.RawMessage) (Layer, error) {
+		cfg := BatchNormalizationConfig{Axis: -1, Momentum: 0.99, Epsilon: 1e-3}
+		if err := decodeConfig(raw, &cfg); err != nil {
+			return nil, fmt.Errorf("BatchNormalization %q: config: %w", name, err)
+		}
+		b := &BatchNormalization{Axis: cfg.Axis, Momentum: cfg.Momentum, Epsilon: cfg.Epsilon}
+		b.SetName(name)
+		if err := b.checkConfig(); err != nil {
+			return nil, err
+		}
+		return b, nil
+	})
+}
+
+// checkConfig validates Momentum and Epsilon.
+func (b *BatchNormalization) checkConfig() error {
+	if !(b.Momentum >= 0 && b.Momentum <= 1) {
+		return fmt.Errorf("BatchNormalization %q: momentum must be in [0, 1], got %v", b.Name(), b.Momentum)
+	}
+	if !(b.Epsilon > 0) || math.IsInf(b.Epsilon, 0) {
+		return fmt.Errorf("BatchNormalization %q: epsilon must be positive and finite, got %v", b.Name(), b.Epsilon)
+	}
+	return nil
+}
+
+// Type returns "BatchNormalization".
+func (b *BatchNormalization) Type() string { return "BatchNormalization" }
+
+// Config returns a BatchNormalizationConfig.
+func (b *BatchNormalization) Config() any {
+	return BatchNormalizationConfig{Axis: b.Axis, Momentum: b.Momentum, Epsilon: b.Epsilon}
+}
+
+// Params returns gamma, beta, moving_mean and moving_variance, in Keras's
+// order.
+func (b *BatchNormalization) Params() []*Param { return b.params }
+
+// Stats returns the batch mean and biased batch variance of the last
+// training Forward, one value per channel (nil before the first). The slices
+// are owned by the layer and overwritten by its next training Forward.
+func (b *BatchNormalization) Stats() (mean, variance []float32) { return b.mean, b.variance }
+
+// Build checks the input (any rank >= 1, normalized over the last axis) and
+// creates the parameters.
+func (b *BatchNormalization) Build(in []tensor.Shape) (tensor.Shape, error) {
+	if len(in) != 1 {
+		return nil, fmt.Errorf("BatchNormalization %q: expects 1 input, got %d", b.Name(), len(in))
+	}
+	if err := b.checkConfig(); err != nil {
+		return nil, err
+	}
+	s := in[0]
+	if len(s) == 0 {
+		return nil, fmt.Errorf("BatchNormalization %q: input must have at least one axis besides the batch", b.Name())
+	}
+	if err := s.Valid(); err != nil {
+		return nil, fmt.Errorf("BatchNormalization %q: %w", b.Name(), err)
+	}
+	if b.Axis != -1 && b.Axis != len(s) {
+		return nil, fmt.Errorf("BatchNormalization %q: axis %d not supported: only the last axis (-1 or %d) is", b.Name(), b.Axis, len(s))
+	}
+	c := s[len(s)-1]
+	b.ch = c
+	b.Gamma = NewParam("gamma", true, c)
+	b.Beta = NewParam("beta", true, c)
+	b.MovingMean = NewParam("moving_mean", false, c)
+	b.MovingVariance = NewParam("moving_variance", false, c)
+	b.params = []*Param{b.Gamma, b.Beta, b.MovingMean, b.MovingVariance}
+	b.initState()
+	b.mean, b.variance = nil, nil
+	for i := range b.Gamma.Value.Data {
+		b.Gamma.Value.Data[i] = 1
+		b.MovingVariance.Value.Data[i] = 1
+	}
+	b.statsFn = b.statsChunks
+	b.gradFn = b.gradChunks
+	b.normFn = b.normRows
+	b.bwdFn = b.backwardRows
+	return s.Clone(), nil
+}
+
+// initState allocates the per-channel work buffers.
+func (b *BatchNormalization) initState() {
+	c := b.ch
+	b.center = make([]float32, c)
+	b.scale = make([]float32, c)
+	b.k1 = make([]float32, c)
+	b.k2 = make([]float32, c)
+	b.k3 = make([]float32, c)
+	b.center64 = make([]float64, c)
+	b.invStd = make([]float64, c)
+	b.shift64 = make([]float64, c)
+}
+
+// InitWeights sets gamma 1, beta 0, moving mean 0, moving variance 1.
+func (b *BatchNormalization) InitWeights(r *rand.Rand) {
+	for i := range b.Gamma.Value.Data {
+		b.Gamma.Value.Data[i] = 1
+		b.Beta.Value.Data[i] = 0
+		b.MovingMean.Value.Data[i] = 0
+		b.MovingVariance.Value.Data[i] = 1
+	}
+}
+
+// bnChunks is the number of row chunks of the per-channel reductions: at
+// most 16, about one per 16K values, and a function of the shape only.
+func bnChunks(rows, ch int) int {
+	return max(1, min(16, rows*ch/16384, rows))
+}
+
+// chunkRows returns chunk k's rows [lo, hi).
+func (b *BatchNormalization) chunkRows(k int) (lo, hi int) {
+	return k * b.rows / b.chunks, (k + 1) * b.rows / b.chunks
+}
+
+// Forward normalizes x with the batch statistics (training) or the moving
+// ones (inference).
+// x (N, ..., C) -> out (N, ..., C)
+func (b *BatchNormalization) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
+	x := in[0]
+	C := b.ch
+	if x.Shape[len(x.Shape)-1] != C {
+		panic(fmt.Sprintf("BatchNormalization %q: input shape %v, built for %d channels", b.Name(), x.Shape, C))
+	}
+	b.x = x
+	b.rows = len(x.Data) / C
+	b.chunks = bnChunks(b.rows, C)
+	b.training = c.Training
+	out := tensor.Ensure(&b.out, x.Shape...)
+	if b.rows == 0 {
+		return out
+	}
+	gamma := b.Gamma.Value.Data
+	if c.Training {
+		b.reduce(b.statsFn, x.Data[:C])
+		if b.mean == nil {
+			b.mean = make([]float32, C)
+			b.variance = make([]float32, C)
+		}
+		m := float64(b.rows)
+		mom := b.Momentum
+		mm, mv := b.MovingMean.Value.Data, b.MovingVariance.Value.Data
+		for j := 0; j < C; j++ {
+			var s, q float64
+			for k := 0; k < b.chunks; k++ {
+				s += b.part[k*2*C+j]
+				q += b.part[k*2*C+C+j]
+			}
+			d := s / m
+			mean := b.shift64[j] + d
+			v := max(q/m-d*d, 0)
+			b.mean[j] = float32(mean)
+			b.variance[j] = float32(v)
+			b.center[j] = float32(mean)
+			b.invStd[j] = 1 / math.Sqrt(v+b.Epsilon)
+			b.scale[j] = float32(float64(gamma[j]) * b.invStd[j])
+			mm[j] = float32(float64(mm[j])*mom + mean*(1-mom))
+			mv[j] = float32(float64(mv[j])*mom + v*(1-mom))
+		}
+	} else {
+		mm, mv := b.MovingMean.Value.Data, b.MovingVariance.Value.Data
+		for j := 0; j < C; j++ {
+			b.center[j] = mm[j]
+			b.invStd[j] = 1 / math.Sqrt(float64(mv[j])+b.Epsilon)
+			b.scale[j] = float32(float64(gamma[j]) * b.invStd[j])
+		}
+	}
+	kernels.ParallelFor(b.rows, max(1, 8192/C), b.normFn)
+	return out
+}
+
+// reduce runs fn over the row chunks into b.part (chunks x 2C).
+func (b *BatchNormalization) reduce(fn func(lo, hi int), shift []float32) {
+	C := b.ch
+	if n := b.chunks * 2 * C; cap(b.part) < n {
+		b.part = make([]float64, n)
+	} else {
+		b.part = b.part[:n]
+	}
+	for j, v := range shift {
+		b.shift64[j] = float64(v)
+	}
+	kernels.ParallelFor(b.chunks, 1, fn)
+}
+
+// statsChunks accumulates, for chunks [lo, hi), the per-channel sums of
+// d = x - shift and d*d into b.part.
+func (b *BatchNormalization) statsChunks(lo, hi int) {
+	C := b.ch
+	x := b.x.Data
+	for k := lo; k < hi; k++ {
+		s := b.part[k*2*C : k*2*C+C]
+		q := b.part[k*2*C+C : k*2*C+2*C]
+		clear(s)
+		clear(q)
+		r0, r1 := b.chunkRows(k)
+		sh := b.shift64[:len(s)]
+		q = q[:len(s)]
+		for r := r0; r < r1; r++ {
+			row := x[r*C : r*C+C]
+			row = row[:len(s)]
+			for j, v := range row {
+				d := float64(v) - sh[j]
+				s[j] += d
+				q[j] += d * d
+			}
+		}
+	}
+}
+
+// normRows writes out = (x - center)*scale + beta for rows [lo, hi).
+func (b *BatchNormalization) normRows(lo, hi int) {
+	C := b.ch
+	x, out := b.x.Data, b.out.Data
+	for r := lo; r < hi; r++ {
+		xr := x[r*C : r*C+C]
+		or := out[r*C : r*C+C]
+		or = or[:len(xr)]
+		ctr, sc, beta := b.center[:len(xr)], b.scale[:len(xr)], b.Beta.Value.Data[:len(xr)]
+		for j, v := range xr {
+			or[j] = (v-ctr[j])*sc[j] + beta[j]
+		}
+	}
+}
+
+// Backward computes dgamma, dbeta and dx. After a training Forward it is
+// the full batch-norm gradient (through the batch mean and variance):
+//
+//	dx = gamma/sigma * (dy - sum(dy)/M - xhat*sum(dy*xhat)/M)
+//
+// after an inference Forward it is the affine map's: dx = dy*gamma/sigma.
+// dOut (N, ..., C) -> dx (N, ..., C)
+func (b *BatchNormalization) Backward(c *Context, dOut *tensor.Tensor) []*tensor.Tensor {
+	C := b.ch
+	dx := tensor.Ensure(&b.dx, dOut.Shape...)
+	b.dxs[0] = dx
+	dg, db := b.Gamma.Grad.Data, b.Beta.Grad.Data
+	if b.rows == 0 {
+		clear(dg)
+		clear(db)
+		return b.dxs[:]
+	}
+	b.dy = dOut.Data
+	for j := 0; j < C; j++ {
+		b.center64[j] = float64(b.center[j])
+	}
+	b.reduce(b.gradFn, nil)
+	m := float64(b.rows)
+	gamma := b.Gamma.Value.Data
+	for j := 0; j < C; j++ {
+		var s, q float64
+		for k := 0; k < b.chunks; k++ {
+			s += b.part[k*2*C+j]
+			q += b.part[k*2*C+C+j]
+		}
+		g := float64(gamma[j])
+		is := b.invStd[j]
+		db[j] = float32(s)
+		dg[j] = float32(q * is)
+		b.k1[j] = b.scale[j]
+		if b.training {
+			b.k2[j] = float32(-g * is * is * is * q / m)
+			b.k3[j] = float32(-g * is * s / m)
+		} else {
+			b.k2[j], b.k3[j] = 0, 0
+		}
+	}
+	kernels.ParallelFor(b.rows, max(1, 8192/C), b.bwdFn)
+	b.dy = nil
+	return b.dxs[:]
+}
+
+// gradChunks accumulates, for chunks [lo, hi), the per-channel sums of dy
+// and dy*(x - center) into b.part.
+func (b *BatchNormalization) gradChunks(lo, hi int) {
+	C := b.ch
+	x, dy := b.x.Data, b.dy
+	for k := lo; k < hi; k++ {
+		s := b.part[k*2*C : k*2*C+C]
+		q := b.part[k*2*C+C : k*2*C+2*C]
+		clear(s)
+		clear(q)
+		r0, r1 := b.chunkRows(k)
+		ctr := b.center64[:len(s)]
+		q = q[:len(s)]
+		for r := r0; r < r1; r++ {
+			xr := x[r*C : r*C+C]
+			dr := dy[r*C : r*C+C]
+			xr = xr[:len(s)]
+			dr = dr[:len(s)]
+			for j, g := range dr {
+				gd := float64(g)
+				s[j] += gd
+				q[j] += gd * (float64(xr[j]) - ctr[j])
+			}
+		}
+	}
+}
+
+// backwardRows writes dx = k1*dy + k2*(x - center) + k3 for rows [lo, hi).
+func (b *BatchNormalization) backwardRows(lo, hi int) {
+	C := b.ch
+	x, dy, dx := b.x.Data, b.dy, b.dx.Data
+	for r := lo; r < hi; r++ {
+		xr := x[r*C : r*C+C]
+		dr := dy[r*C : r*C+C]
+		or := dx[r*C : r*C+C]
+		dr = dr[:len(xr)]
+		or = or[:len(xr)]
+		ctr, k1, k2, k3 := b.center[:len(xr)], b.k1[:len(xr)], b.k2[:len(xr)], b.k3[:len(xr)]
+		for j, v := range xr {
+			or[j] = k1[j]*dr[j] + k2[j]*(v-ctr[j]) + k3[j]
+		}
+	}
+}

@@ -1,0 +1,317 @@
+package nn
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/internal/ops"
+	"github.com/goqat/goqat/tensor"
+)
+
+// Conv2D is a 2-D convolution over NHWC images, like Keras's Conv2D:
+//
+//	out (N,OH,OW,Filters) = conv(in (N,H,W,C), kernel (KH,KW,C,Filters)) + bias (Filters)
+//
+// The exported hyper-parameters may be changed after NewConv2D and before
+// Build. Forward packs the input with im2col and runs one GEMM per chunk of
+// images (a 1x1, stride 1, unpadded convolution uses the input as is).
+type Conv2D struct {
+	Base
+	// Filters is the number of output channels.
+	Filters int
+	// KernelSize is the window (height, width).
+	KernelSize [2]int
+	// Strides is the step (vertical, horizontal); default (1, 1).
+	Strides [2]int
+	// Padding is "valid" (no padding, the default) or "same" (zero padding
+	// so that the output is ceil(input/stride), split as TensorFlow does).
+	Padding string
+	// UseBias adds a learned bias per filter; default true.
+	UseBias bool
+	// Kernel holds the weights (KH,KW,C,Filters) and Bias (Filters) the
+	// bias (nil without UseBias), both set by Build.
+	Kernel, Bias *Param
+
+	geom   ops.Geom       // built geometry, batch 0
+	params []*Param       // Kernel and Bias, after Build
+	x      *tensor.Tensor // last Forward's input
+	// colFresh is true when col holds the im2col of the last Forward's
+	// last chunk, which Backward then uses without recomputing it.
+	colFresh            bool
+	out, dIn, col, dCol *tensor.Tensor
+}
+
+// convChunkFloats is about how many floats of im2col matrix Conv2D packs at
+// a time: a chunk of whole images whose col matrix (about 1 MB) stays in
+// cache between the packing and the GEMM that reads it. It does not depend
+// on the thread count, so neither do the results. (A variable so that
+// tests can force many chunks.)
+var convChunkFloats = 1 << 18
+
+// conv2DConfig is Conv2D's saved configuration.
+type conv2DConfig struct {
+	Filters    int    `json:"filters"`
+	KernelSize [2]int `json:"kernel_size"`
+	Strides    [2]int `json:"strides"`
+	Padding    string `json:"padding"`
+	UseBias    bool   `json:"use_bias"`
+}
+
+func init() {
+	Register("Conv2D", func(name string, raw json.RawMessage) (Layer, error) {
+		cfg := conv2DConfig{Strides: [2]int{1, 1}, Padding: "valid", UseBias: true}
+		if err := decodeConfig(raw, &cfg); err != nil {
+			return nil, fmt.Errorf("%s: config: %w", spatialLabel(name, "Conv2D"), err)
+		}
+		l := NewConv2D(cfg.Filters, cfg.KernelSize[0], cfg.KernelSize[1])
+		l.SetName(name)
+		l.Strides, l.Padding, l.UseBias = cfg.Strides, cfg.Padding, cfg.UseBias
+		if err := l.check(); err != nil {
+			return nil, err
+		}
+		return l, nil
+	})
+}
+
+// NewConv2D returns a Conv2D layer with filters output channels and a kh x
+// kw kernel, strides (1, 1), "valid" padding and a bias.
+func NewConv2D(filters, kh, kw int) *Conv2D {
+	return &Conv2D{Filters: filters, KernelSize: [2]int{kh, kw}, Strides: [2]int{1, 1}, Padding: "valid", UseBias: true}
+}
+
+// Type returns "Conv2D".
+func (l *Conv2D) Type() string { return "Conv2D" }
+
+// Config returns the layer's hyper-parameters, e.g. {"filters":32,
+// "kernel_size":[3,3],"strides":[1,1],"padding":"valid","use_bias":true}.
+func (l *Conv2D) Config() any {
+	return conv2DConfig{Filters: l.Filters, KernelSize: l.KernelSize, Strides: l.Strides, Padding: l.Padding, UseBias: l.UseBias}
+}
+
+// check validates the hyper-parameters.
+func (l *Conv2D) check() error {
+	label := spatialLabel(l.Name(), l.Type())
+	if l.Filters <= 0 {
+		return fmt.Errorf("%s: filters must be positive, got %d", label, l.Filters)
+	}
+	return spatialCheckWindow(label, "kernel_size", l.KernelSize, l.Strides, l.Padding)
+}
+
+// Build checks that the input is one (H, W, C) image shape that the kernel
+// fits, creates the weights (kept if already of the right shape), and
+// returns the output shape (OH, OW, Filters).
+func (l *Conv2D) Build(in []tensor.Shape) (tensor.Shape, error) {
+	if err := l.check(); err != nil {
+		return nil, err
+	}
+	label := spatialLabel(l.Name(), l.Type())
+	g, err := spatialGeom(label, in, l.KernelSize, l.Strides, l.Padding, "kernel")
+	if err != nil {
+		return nil, err
+	}
+	l.geom = g
+	l.Kernel = spatialParam(l.Kernel, "kernel", g.KH, g.KW, g.C, l.Filters)
+	l.params = []*Param{l.Kernel}
+	l.Bias = nil
+	if l.UseBias {
+		l.Bias = spatialParam(l.Bias, "bias", l.Filters)
+		l.params = append(l.params, l.Bias)
+	}
+	return tensor.Shape{g.OH, g.OW, l.Filters}, nil
+}
+
+// Params returns the kernel and, with UseBias, the bias; nil before Build.
+func (l *Conv2D) Params() []*Param { return l.params }
+
+// InitWeights sets Keras's defaults: a Glorot uniform kernel (fan in
+// KH*KW*C, fan out KH*KW*Filters) and a zero bias.
+func (l *Conv2D) InitWeights(r *rand.Rand) {
+	g := l.geom
+	glorotUniform(r, l.Kernel.Value.Data, g.KH*g.KW*g.C, g.KH*g.KW*l.Filters)
+	if l.Bias != nil {
+		l.Bias.Value.Zero()
+	}
+}
+
+// chunkImages is how many images Forward and Backward pack at a time.
+func (l *Conv2D) chunkImages() int {
+	return max(1, convChunkFloats/(l.geom.OutPixels()*l.geom.ColCols()))
+}
+
+// Forward computes the convolution of in[0] (N,H,W,C) into (N,OH,OW,F):
+// per chunk of images, col = im2col(in) then out = col x kernel (+ bias).
+func (l *Conv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
+	x := spatialInputTensor(l, in, l.geom)
+	g := l.geom.WithBatch(x.Shape[0])
+	F, K, P := l.Filters, g.ColCols(), g.OutPixels()
+	out := tensor.Ensure(&l.out, g.N, g.OH, g.OW, F)
+	l.x = x
+	w := l.Kernel.Value.Data
+	if g.IsPointwise() {
+		// (N*H*W, C) x (C, F): the input is its own col matrix.
+		kernels.Sgemm(false, false, g.N*P, F, K, 1, x.Data, K, w, F, 0, out.Data, F)
+		if l.Bias != nil {
+			ops.BiasAdd(out.Data, g.N*P, F, l.Bias.Value.Data)
+		}
+		return out
+	}
+	ci := l.chunkImages()
+	col := tensor.Ensure(&l.col, min(ci, g.N)*P*K).Data
+	for n0 := 0; n0 < g.N; n0 += ci {
+		n1 := min(n0+ci, g.N)
+		rows := (n1 - n0) * P
+		ops.Im2col(g, x.Data, col, n0, n1)
+		o := out.Data[n0*P*F : n1*P*F]
+		kernels.Sgemm(false, false, rows, F, K, 1, col, K, w, F, 0, o, F)
+		if l.Bias != nil {
+			ops.BiasAdd(o, rows, F, l.Bias.Value.Data)
+		}
+	}
+	l.colFresh = true
+	return out
+}
+
+// Backward computes, per chunk of images (last chunk first, whose col
+// matrix Forward left in the buffer):
+//
+//	dKernel (K,F) += col^T (K,rows) x dOut (rows,F)   K = KH*KW*C
+//	dCol (rows,K)  = dOut (rows,F) x kernel^T (F,K);  dIn = col2im(dCol)
+//
+// and dBias = column sums of dOut. Chunks are fixed by the shapes, so the
+// sums do not depend on the thread count.
+func (l *Conv2D) Backward(c *Context, dOut *tensor.Tensor) []*tensor.Tensor {
+	x := spatialLastInput(l, l.x)
+	g := l.geom.WithBatch(x.Shape[0])
+	F, K, P := l.Filters, g.ColCols(), g.OutPixels()
+	spatialCheckGrad(l, dOut, g.N, g.OH, g.OW, F)
+	dIn := tensor.Ensure(&l.dIn, g.N, g.H, g.W, g.C)
+	w, dW := l.Kernel.Value.Data, l.Kernel.Grad.Data
+	if l.Bias != nil {
+		ops.BiasGrad(dOut.Data, g.N*P, F, l.Bias.Grad.Data)
+	}
+	if g.IsPointwise() {
+		kernels.Sgemm(true, false, K, F, g.N*P, 1, x.Data, K, dOut.Data, F, 0, dW, F)
+		kernels.Sgemm(false, true, g.N*P, K, F, 1, dOut.Data, F, w, F, 0, dIn.Data, K)
+		return []*tensor.Tensor{dIn}
+	}
+	ci := l.chunkImages()
+	col := tensor.Ensure(&l.col, min(ci, g.N)*P*K).Data
+	dCol := tensor.Ensure(&l.dCol, min(ci, g.N)*P*K).Data
+	last := (g.N - 1) / ci * ci // first image of the last chunk
+	for n0 := last; n0 >= 0; n0 -= ci {
+		n1 := min(n0+ci, g.N)
+		rows := (n1 - n0) * P
+		if !(n0 == last && l.colFresh) {
+			ops.Im2col(g, x.Data, col, n0, n1)
+		}
+		d := dOut.Data[n0*P*F : n1*P*F]
+		var beta float32
+		if n0 != last {
+			beta = 1
+		}
+		kernels.Sgemm(true, false, K, F, rows, 1, col, K, d, F, beta, dW, F)
+		kernels.Sgemm(false, true, rows, K, F, 1, d, F, w, F, 0, dCol, K)
+		ops.Col2im(g, dCol, dIn.Data, n0, n1)
+	}
+	l.colFresh = false
+	return []*tensor.Tensor{dIn}
+}
+
+// Helpers shared by the convolution and pooling layers.
+
+// spatialLabel names a layer in error messages: its name, or its type if
+// it has none yet.
+func spatialLabel(name, typ string) string {
+	if name == "" {
+		return typ
+	}
+	return name
+}
+
+// spatialCheckWindow validates a window size, strides and padding.
+func spatialCheckWindow(label, what string, size, strides [2]int, padding string) error {
+	if size[0] <= 0 || size[1] <= 0 {
+		return fmt.Errorf("%s: %s must be positive, got %dx%d", label, what, size[0], size[1])
+	}
+	if strides[0] <= 0 || strides[1] <= 0 {
+		return fmt.Errorf("%s: strides must be positive, got %dx%d", label, strides[0], strides[1])
+	}
+	if padding != "valid" && padding != "same" {
+		return fmt.Errorf("%s: padding must be \"valid\" or \"same\", got %q", label, padding)
+	}
+	return nil
+}
+
+// spatialImage checks that in is one valid (H, W, C) shape.
+func spatialImage(label string, in []tensor.Shape) (h, w, c int, err error) {
+	if len(in) != 1 {
+		return 0, 0, 0, fmt.Errorf("%s: expects 1 input, got %d", label, len(in))
+	}
+	s := in[0]
+	if len(s) != 3 {
+		return 0, 0, 0, fmt.Errorf("%s: input shape %v must be rank 3 (height, width, channels)", label, s)
+	}
+	if err := s.Valid(); err != nil {
+		return 0, 0, 0, fmt.Errorf("%s: input %w", label, err)
+	}
+	return s[0], s[1], s[2], nil
+}
+
+// spatialGeom checks the input shape against a window and returns the
+// geometry (batch 0). what names the window in errors ("kernel", "pool").
+func spatialGeom(label string, in []tensor.Shape, size, strides [2]int, padding, what string) (ops.Geom, error) {
+	h, w, c, err := spatialImage(label, in)
+	if err != nil {
+		return ops.Geom{}, err
+	}
+	same := padding == "same"
+	if !same && (h < size[0] || w < size[1]) {
+		return ops.Geom{}, fmt.Errorf("%s: input %v is smaller than %s %dx%d with padding %q", label, in[0], what, size[0], size[1], padding)
+	}
+	return ops.NewGeom(0, h, w, c, size[0], size[1], strides[0], strides[1], same), nil
+}
+
+// spatialParam returns p if it already has the given shape (a rebuilt layer
+// keeps its weights), or a new trainable parameter.
+func spatialParam(p *Param, name string, shape ...int) *Param {
+	if p != nil && p.Value.Shape.Equal(shape) && p.Grad != nil {
+		return p
+	}
+	return NewParam(name, true, shape...)
+}
+
+// spatialInputTensor returns the single (N,H,W,C) input of a built layer,
+// panicking (a programming error: models check shapes at Build) if it does
+// not match the built geometry.
+func spatialInputTensor(l Layer, in []*tensor.Tensor, g ops.Geom) *tensor.Tensor {
+	if len(in) != 1 {
+		panic(fmt.Sprintf("%s: Forward with %d inputs, want 1", spatialLabel(l.Name(), l.Type()), len(in)))
+	}
+	x := in[0]
+	if g.H == 0 {
+		panic(fmt.Sprintf("%s: Forward before Build", spatialLabel(l.Name(), l.Type())))
+	}
+	if len(x.Shape) != 4 || x.Shape[1] != g.H || x.Shape[2] != g.W || x.Shape[3] != g.C {
+		panic(fmt.Sprintf("%s: input shape %v, built for (N, %d, %d, %d)", spatialLabel(l.Name(), l.Type()), x.Shape, g.H, g.W, g.C))
+	}
+	return x
+}
+
+// spatialLastInput returns x, the input of the last Forward, panicking if
+// there was none (Backward before Forward is a programming error).
+func spatialLastInput(l Layer, x *tensor.Tensor) *tensor.Tensor {
+	if x == nil {
+		panic(fmt.Sprintf("%s: Backward before Forward", spatialLabel(l.Name(), l.Type())))
+	}
+	return x
+}
+
+// spatialCheckGrad panics if dOut is not (n, oh, ow, c) (a programming
+// error).
+func spatialCheckGrad(l Layer, dOut *tensor.Tensor, n, oh, ow, c int) {
+	if !dOut.Shape.Equal(tensor.Shape{n, oh, ow, c}) {
+		panic(fmt.Sprintf("%s: Backward with dOut %v, want %v", spatialLabel(l.Name(), l.Type()), dOut.Shape, tensor.Shape{n, oh, ow, c}))
+	}
+}

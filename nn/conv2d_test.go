@@ -1,0 +1,393 @@
+package nn
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/tensor"
+)
+
+// convCase is one convolution geometry used by the tests of this file and
+// of the depthwise and separable layers.
+type convCase struct {
+	h, w, c, kh, kw, s int
+	padding            string
+}
+
+func (cc convCase) String() string {
+	return fmt.Sprintf("in%dx%dx%d_k%dx%d_s%d_%s", cc.h, cc.w, cc.c, cc.kh, cc.kw, cc.s, cc.padding)
+}
+
+// convCases: odd sizes, stride 1 and 2, valid and same, and a 1x1.
+var convCases = []convCase{
+	{7, 6, 3, 3, 3, 1, "valid"},
+	{7, 6, 3, 3, 3, 1, "same"},
+	{7, 6, 3, 3, 3, 2, "valid"},
+	{7, 6, 3, 3, 3, 2, "same"},
+	{5, 7, 2, 2, 3, 2, "same"},
+	{4, 5, 3, 1, 1, 1, "valid"},
+}
+
+// convRandTensor returns a tensor of normal values.
+func convRandTensor(r *rand.Rand, shape ...int) *tensor.Tensor {
+	t := tensor.New(shape...)
+	for i := range t.Data {
+		t.Data[i] = float32(r.NormFloat64())
+	}
+	return t
+}
+
+// convSamePad is TensorFlow's 'same' padding before the first element.
+func convSamePad(in, k, s int) int {
+	out := (in + s - 1) / s
+	return max((out-1)*s+k-in, 0) / 2
+}
+
+// convNaive is the direct convolution (float64): x (N,H,W,C), w
+// (KH,KW,C,F/ C for depthwise), b (F) or nil. With depthwise, channel c uses
+// w[kh,kw,c] only.
+func convNaive(x *tensor.Tensor, w []float32, b []float32, f, kh, kw, sh, sw int, padding string, depthwise bool) []float64 {
+	n, h, wd, c := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	var pt, pl, oh, ow int
+	if padding == "same" {
+		pt, pl = convSamePad(h, kh, sh), convSamePad(wd, kw, sw)
+		oh, ow = (h+sh-1)/sh, (wd+sw-1)/sw
+	} else {
+		oh, ow = (h-kh)/sh+1, (wd-kw)/sw+1
+	}
+	out := make([]float64, n*oh*ow*f)
+	for i := 0; i < n; i++ {
+		for y := 0; y < oh; y++ {
+			for xx := 0; xx < ow; xx++ {
+				for o := 0; o < f; o++ {
+					var s float64
+					if b != nil {
+						s = float64(b[o])
+					}
+					for a := 0; a < kh; a++ {
+						for e := 0; e < kw; e++ {
+							ih, iw := y*sh-pt+a, xx*sw-pl+e
+							if ih < 0 || ih >= h || iw < 0 || iw >= wd {
+								continue
+							}
+							for ch := 0; ch < c; ch++ {
+								if depthwise && ch != o {
+									continue
+								}
+								v := float64(x.Data[((i*h+ih)*wd+iw)*c+ch])
+								if depthwise {
+									s += v * float64(w[(a*kw+e)*c+ch])
+								} else {
+									s += v * float64(w[((a*kw+e)*c+ch)*f+o])
+								}
+							}
+						}
+					}
+					out[((i*oh+y)*ow+xx)*f+o] = s
+				}
+			}
+		}
+	}
+	return out
+}
+
+// convCheckClose compares got with want within tol (relative above 1).
+func convCheckClose(t *testing.T, what string, got []float32, want []float64, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	for i := range want {
+		if d := math.Abs(float64(got[i]) - want[i]); !(d <= tol*math.Max(1, math.Abs(want[i]))) {
+			t.Fatalf("%s[%d] = %g, want %g", what, i, got[i], want[i])
+		}
+	}
+}
+
+// convBits reports whether a and b are identical bit for bit.
+func convBits(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// convRoundTrip saves l's config as JSON, rebuilds the layer through the
+// registry and checks that the config survives.
+func convRoundTrip(t *testing.T, l Layer) Layer {
+	t.Helper()
+	raw, err := json.Marshal(l.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctor, err := lookup(l.Type())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, err := ctor("x_1", raw)
+	if err != nil {
+		t.Fatalf("%s from %s: %v", l.Type(), raw, err)
+	}
+	raw2, _ := json.Marshal(l2.Config())
+	if string(raw) != string(raw2) || l2.Name() != "x_1" || l2.Type() != l.Type() {
+		t.Fatalf("round trip: %s -> %s", raw, raw2)
+	}
+	return l2
+}
+
+func TestConv2DGradients(t *testing.T) {
+	for _, cc := range convCases {
+		for _, bias := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%v_bias%v", cc, bias), func(t *testing.T) {
+				l := NewConv2D(5, cc.kh, cc.kw)
+				l.Strides = [2]int{cc.s, cc.s}
+				l.Padding, l.UseBias = cc.padding, bias
+				gradCheck(t, l, 2, true, 1e-2, 2e-2, tensor.Shape{cc.h, cc.w, cc.c})
+			})
+		}
+	}
+}
+
+// TestConv2DGradientsChunked forces one image per im2col chunk so that the
+// chunked weight-gradient accumulation is checked too.
+func TestConv2DGradientsChunked(t *testing.T) {
+	defer func(v int) { convChunkFloats = v }(convChunkFloats)
+	convChunkFloats = 1
+	l := NewConv2D(4, 3, 3)
+	l.Strides, l.Padding = [2]int{2, 1}, "same"
+	gradCheck(t, l, 3, true, 1e-2, 2e-2, tensor.Shape{6, 5, 3})
+}
+
+// convForward builds a Conv2D with random weights and returns it.
+func convNewRandom(t *testing.T, r *rand.Rand, cc convCase, f int, bias bool) *Conv2D {
+	t.Helper()
+	l := NewConv2D(f, cc.kh, cc.kw)
+	l.Strides, l.Padding, l.UseBias = [2]int{cc.s, cc.s}, cc.padding, bias
+	if _, err := l.Build([]tensor.Shape{{cc.h, cc.w, cc.c}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range l.Params() {
+		for i := range p.Value.Data {
+			p.Value.Data[i] = float32(r.NormFloat64())
+		}
+	}
+	return l
+}
+
+func TestConv2DForwardNaive(t *testing.T) {
+	defer func(v int) { convChunkFloats = v }(convChunkFloats)
+	r := rand.New(rand.NewPCG(3, 3))
+	cases := append([]convCase{{11, 9, 4, 5, 3, 2, "same"}, {9, 9, 2, 3, 3, 3, "valid"}}, convCases...)
+	for _, chunk := range []int{1 << 18, 1} { // one chunk, one image per chunk
+		convChunkFloats = chunk
+		for _, cc := range cases {
+			l := convNewRandom(t, r, cc, 7, true)
+			x := convRandTensor(r, 3, cc.h, cc.w, cc.c)
+			out := l.Forward(&Context{}, []*tensor.Tensor{x})
+			want := convNaive(x, l.Kernel.Value.Data, l.Bias.Value.Data, 7, cc.kh, cc.kw, cc.s, cc.s, cc.padding, false)
+			convCheckClose(t, cc.String(), out.Data, want, 1e-4)
+		}
+	}
+}
+
+// TestConv2DReuse runs Forward and Backward with batch 4, then 2, then 4
+// again, and checks each against a fresh layer with the same weights.
+func TestConv2DReuse(t *testing.T) {
+	defer func(v int) { convChunkFloats = v }(convChunkFloats)
+	convChunkFloats = 2 * 4 * 4 * 27 // two images per chunk
+	r := rand.New(rand.NewPCG(4, 4))
+	cc := convCase{6, 6, 3, 3, 3, 1, "valid"}
+	l := convNewRandom(t, r, cc, 5, true)
+	for _, n := range []int{4, 2, 4, 3} {
+		x := convRandTensor(r, n, 6, 6, 3)
+		dOut := convRandTensor(r, n, 4, 4, 5)
+		out := l.Forward(&Context{Training: true}, []*tensor.Tensor{x}).Clone()
+		dIn := l.Backward(&Context{Training: true}, dOut)[0].Clone()
+		dW := l.Kernel.Grad.Clone()
+		dB := l.Bias.Grad.Clone()
+
+		fresh := NewConv2D(5, 3, 3)
+		if _, err := fresh.Build([]tensor.Shape{{6, 6, 3}}); err != nil {
+			t.Fatal(err)
+		}
+		copy(fresh.Kernel.Value.Data, l.Kernel.Value.Data)
+		copy(fresh.Bias.Value.Data, l.Bias.Value.Data)
+		o2 := fresh.Forward(&Context{Training: true}, []*tensor.Tensor{x})
+		d2 := fresh.Backward(&Context{Training: true}, dOut)[0]
+		if !convBits(out.Data, o2.Data) || !convBits(dIn.Data, d2.Data) ||
+			!convBits(dW.Data, fresh.Kernel.Grad.Data) || !convBits(dB.Data, fresh.Bias.Grad.Data) {
+			t.Fatalf("batch %d: reused layer differs from a fresh one", n)
+		}
+		want := convNaive(x, l.Kernel.Value.Data, l.Bias.Value.Data, 5, 3, 3, 1, 1, "valid", false)
+		convCheckClose(t, fmt.Sprint("batch ", n), out.Data, want, 1e-4)
+	}
+}
+
+// convRunTwice runs Forward and Backward of l on random data under 1 and 2
+// threads and fails unless every output is bit-identical.
+func convRunTwice(t *testing.T, l Layer, in tensor.Shape, n int) {
+	t.Helper()
+	defer kernels.SetThreads(kernels.Threads())
+	outShape, err := l.Build([]tensor.Shape{in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, p := range l.Params() {
+		for i := range p.Value.Data {
+			p.Value.Data[i] = float32(r.NormFloat64())
+		}
+	}
+	x := convRandTensor(r, append([]int{n}, in...)...)
+	dOut := convRandTensor(r, append([]int{n}, outShape...)...)
+	var res [2][]float32
+	for i, th := range []int{1, 2} {
+		kernels.SetThreads(th)
+		res[i] = append(res[i], l.Forward(&Context{Training: true}, []*tensor.Tensor{x}).Data...)
+		res[i] = append(res[i], l.Backward(&Context{Training: true}, dOut)[0].Data...)
+		for _, p := range l.Params() {
+			res[i] = append(res[i], p.Grad.Data...)
+		}
+	}
+	if !convBits(res[0], res[1]) {
+		t.Fatalf("%s: results differ between 1 and 2 threads", l.Type())
+	}
+}
+
+func TestConv2DThreads(t *testing.T) {
+	defer func(v int) { convChunkFloats = v }(convChunkFloats)
+	convChunkFloats = 3 * 100 * 27 // three images per chunk
+	l := NewConv2D(16, 3, 3)
+	l.Padding = "same"
+	convRunTwice(t, l, tensor.Shape{10, 10, 3}, 7)
+	convRunTwice(t, NewConv2D(8, 1, 1), tensor.Shape{5, 6, 12}, 3)
+}
+
+func TestConv2DBuildErrors(t *testing.T) {
+	l := NewConv2D(4, 3, 3)
+	l.SetName("conv2d_1")
+	_, err := l.Build([]tensor.Shape{{2, 2, 3}})
+	if err == nil || err.Error() != `conv2d_1: input (2, 2, 3) is smaller than kernel 3x3 with padding "valid"` {
+		t.Errorf("small input: %v", err)
+	}
+	l.Padding = "same"
+	if _, err := l.Build([]tensor.Shape{{2, 2, 3}}); err != nil {
+		t.Errorf("same padding on a small input: %v", err)
+	}
+	for _, tc := range []struct {
+		mod  func(*Conv2D)
+		in   []tensor.Shape
+		want string
+	}{
+		{func(l *Conv2D) { l.Padding = "full" }, []tensor.Shape{{5, 5, 1}}, "padding"},
+		{func(l *Conv2D) { l.Filters = 0 }, []tensor.Shape{{5, 5, 1}}, "filters"},
+		{func(l *Conv2D) { l.Strides = [2]int{0, 1} }, []tensor.Shape{{5, 5, 1}}, "strides"},
+		{func(l *Conv2D) { l.KernelSize = [2]int{3, -1} }, []tensor.Shape{{5, 5, 1}}, "kernel_size"},
+		{func(l *Conv2D) {}, []tensor.Shape{{5, 5}}, "rank 3"},
+		{func(l *Conv2D) {}, []tensor.Shape{{5, 0, 2}}, "non-positive"},
+		{func(l *Conv2D) {}, []tensor.Shape{{5, 5, 2}, {5, 5, 2}}, "1 input"},
+	} {
+		l := NewConv2D(4, 3, 3)
+		l.SetName("conv2d_9")
+		tc.mod(l)
+		_, err := l.Build(tc.in)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "conv2d_9: ") {
+			t.Errorf("want an error naming conv2d_9 and %q, got %v", tc.want, err)
+		}
+	}
+}
+
+func TestConv2DConfig(t *testing.T) {
+	l := NewConv2D(32, 3, 3)
+	l.UseBias = false
+	raw, _ := json.Marshal(l.Config())
+	if want := `{"filters":32,"kernel_size":[3,3],"strides":[1,1],"padding":"valid","use_bias":false}`; string(raw) != want {
+		t.Errorf("config %s, want %s", raw, want)
+	}
+	l.Strides, l.Padding = [2]int{2, 1}, "same"
+	convRoundTrip(t, l)
+	ctor, _ := lookup("Conv2D")
+	l2, err := ctor("c", json.RawMessage(`{"filters":8,"kernel_size":[5,5]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := l2.(*Conv2D); c.Strides != [2]int{1, 1} || c.Padding != "valid" || !c.UseBias {
+		t.Errorf("defaults not applied: %+v", c.Config())
+	}
+	for _, bad := range []string{
+		`{"filters":0,"kernel_size":[3,3]}`,
+		`{"filters":4,"kernel_size":[3,3],"padding":"SAME"}`,
+		`{"filters":4,"kernel_size":[3,3],"dilation_rate":[1,1]}`,
+		`{"filters":4}`,
+	} {
+		if _, err := ctor("c", json.RawMessage(bad)); err == nil {
+			t.Errorf("config %s accepted", bad)
+		}
+	}
+}
+
+// TestConv2DInit checks Keras's Glorot uniform limit and the zero bias.
+func TestConv2DInit(t *testing.T) {
+	l := NewConv2D(64, 3, 3)
+	if _, err := l.Build([]tensor.Shape{{8, 8, 32}}); err != nil {
+		t.Fatal(err)
+	}
+	l.Bias.Value.Data[0] = 1
+	l.InitWeights(rand.New(rand.NewPCG(1, 1)))
+	limit := math.Sqrt(6.0 / float64(9*32+9*64))
+	var maxAbs float64
+	for _, v := range l.Kernel.Value.Data {
+		maxAbs = math.Max(maxAbs, math.Abs(float64(v)))
+	}
+	if maxAbs > limit || maxAbs < 0.95*limit {
+		t.Errorf("kernel max |w| %g, want just under %g", maxAbs, limit)
+	}
+	for _, v := range l.Bias.Value.Data {
+		if v != 0 {
+			t.Fatal("bias not zeroed")
+		}
+	}
+}
+
+// BenchmarkConv2DForwardBackward times one training step (Forward and
+// Backward) of the mnist-cnn convolutions at batch 128.
+func BenchmarkConv2DForwardBackward(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		h, w, c int
+		f       int
+	}{
+		{"conv1_28x28x1_32", 28, 28, 1, 32},
+		{"conv2_26x26x32_64", 26, 26, 32, 64},
+		{"conv3_12x12x64_64", 12, 12, 64, 64},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			l := NewConv2D(bc.f, 3, 3)
+			out, err := l.Build([]tensor.Shape{{bc.h, bc.w, bc.c}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := rand.New(rand.NewPCG(1, 1))
+			l.InitWeights(r)
+			x := convRandTensor(r, 128, bc.h, bc.w, bc.c)
+			dOut := convRandTensor(r, 128, out[0], out[1], out[2])
+			c := &Context{Training: true}
+			in := []*tensor.Tensor{x}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				l.Forward(c, in)
+				l.Backward(c, dOut)
+			}
+		})
+	}
+}

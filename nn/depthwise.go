@@ -1,0 +1,164 @@
+package nn
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/goqat/goqat/internal/ops"
+	"github.com/goqat/goqat/tensor"
+)
+
+// DepthwiseConv2D is a depthwise 2-D convolution, like Keras's
+// DepthwiseConv2D with depth multiplier 1: each input channel is convolved
+// with its own KH x KW filter.
+//
+//	out[n,oh,ow,c] = bias[c] + sum_{kh,kw} in[n, oh*SH-padT+kh, ow*SW-padL+kw, c] * kernel[kh,kw,c,0]
+//
+// in (N,H,W,C), kernel (KH,KW,C,1), out (N,OH,OW,C). The exported
+// hyper-parameters may be changed after NewDepthwiseConv2D and before Build.
+type DepthwiseConv2D struct {
+	Base
+	// KernelSize is the window (height, width).
+	KernelSize [2]int
+	// Strides is the step (vertical, horizontal); default (1, 1).
+	Strides [2]int
+	// Padding is "valid" (the default) or "same".
+	Padding string
+	// DepthMultiplier is the number of output channels per input channel;
+	// only 1 is supported (Build rejects others).
+	DepthMultiplier int
+	// UseBias adds a learned bias per channel; default true.
+	UseBias bool
+	// DepthwiseKernel holds the weights (KH,KW,C,1) and Bias (C) the bias
+	// (nil without UseBias), both set by Build.
+	DepthwiseKernel, Bias *Param
+
+	geom    ops.Geom
+	params  []*Param
+	x       *tensor.Tensor // last Forward's input
+	out     *tensor.Tensor
+	dIn     *tensor.Tensor
+	scratch []float32 // per-chunk partial weight gradients
+}
+
+// depthwiseConfig is DepthwiseConv2D's saved configuration.
+type depthwiseConfig struct {
+	KernelSize      [2]int `json:"kernel_size"`
+	Strides         [2]int `json:"strides"`
+	Padding         string `json:"padding"`
+	DepthMultiplier int    `json:"depth_multiplier"`
+	UseBias         bool   `json:"use_bias"`
+}
+
+func init() {
+	Register("DepthwiseConv2D", func(name string, raw json.RawMessage) (Layer, error) {
+		cfg := depthwiseConfig{Strides: [2]int{1, 1}, Padding: "valid", DepthMultiplier: 1, UseBias: true}
+		if err := decodeConfig(raw, &cfg); err != nil {
+			return nil, fmt.Errorf("%s: config: %w", spatialLabel(name, "DepthwiseConv2D"), err)
+		}
+		l := NewDepthwiseConv2D(cfg.KernelSize[0], cfg.KernelSize[1])
+		l.SetName(name)
+		l.Strides, l.Padding, l.DepthMultiplier, l.UseBias = cfg.Strides, cfg.Padding, cfg.DepthMultiplier, cfg.UseBias
+		if err := l.check(); err != nil {
+			return nil, err
+		}
+		return l, nil
+	})
+}
+
+// NewDepthwiseConv2D returns a DepthwiseConv2D layer with a kh x kw kernel,
+// strides (1, 1), "valid" padding, depth multiplier 1 and a bias.
+func NewDepthwiseConv2D(kh, kw int) *DepthwiseConv2D {
+	return &DepthwiseConv2D{KernelSize: [2]int{kh, kw}, Strides: [2]int{1, 1}, Padding: "valid", DepthMultiplier: 1, UseBias: true}
+}
+
+// Type returns "DepthwiseConv2D".
+func (l *DepthwiseConv2D) Type() string { return "DepthwiseConv2D" }
+
+// Config returns the layer's hyper-parameters, e.g. {"kernel_size":[3,3],
+// "strides":[1,1],"padding":"same","depth_multiplier":1,"use_bias":true}.
+func (l *DepthwiseConv2D) Config() any {
+	return depthwiseConfig{KernelSize: l.KernelSize, Strides: l.Strides, Padding: l.Padding, DepthMultiplier: l.DepthMultiplier, UseBias: l.UseBias}
+}
+
+// check validates the hyper-parameters.
+func (l *DepthwiseConv2D) check() error {
+	label := spatialLabel(l.Name(), l.Type())
+	if l.DepthMultiplier != 1 {
+		return fmt.Errorf("%s: depth_multiplier %d is not supported (only 1)", label, l.DepthMultiplier)
+	}
+	return spatialCheckWindow(label, "kernel_size", l.KernelSize, l.Strides, l.Padding)
+}
+
+// Build checks that the input is one (H, W, C) image shape that the kernel
+// fits, creates the weights (kept if already of the right shape), and
+// returns the output shape (OH, OW, C).
+func (l *DepthwiseConv2D) Build(in []tensor.Shape) (tensor.Shape, error) {
+	if err := l.check(); err != nil {
+		return nil, err
+	}
+	g, err := spatialGeom(spatialLabel(l.Name(), l.Type()), in, l.KernelSize, l.Strides, l.Padding, "kernel")
+	if err != nil {
+		return nil, err
+	}
+	l.geom = g
+	l.DepthwiseKernel = spatialParam(l.DepthwiseKernel, "depthwise_kernel", g.KH, g.KW, g.C, 1)
+	l.params = []*Param{l.DepthwiseKernel}
+	l.Bias = nil
+	if l.UseBias {
+		l.Bias = spatialParam(l.Bias, "bias", g.C)
+		l.params = append(l.params, l.Bias)
+	}
+	return tensor.Shape{g.OH, g.OW, g.C}, nil
+}
+
+// Params returns the depthwise kernel and, with UseBias, the bias; nil
+// before Build.
+func (l *DepthwiseConv2D) Params() []*Param { return l.params }
+
+// InitWeights sets the default initial values: a Glorot uniform kernel with
+// fan in and fan out KH*KW (each output sees KH*KW inputs of one channel)
+// and a zero bias.
+func (l *DepthwiseConv2D) InitWeights(r *rand.Rand) {
+	k := l.geom.KH * l.geom.KW
+	glorotUniform(r, l.DepthwiseKernel.Value.Data, k, k)
+	if l.Bias != nil {
+		l.Bias.Value.Zero()
+	}
+}
+
+// Forward computes the depthwise convolution of in[0] (N,H,W,C) into
+// (N,OH,OW,C).
+func (l *DepthwiseConv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
+	x := spatialInputTensor(l, in, l.geom)
+	g := l.geom.WithBatch(x.Shape[0])
+	out := tensor.Ensure(&l.out, g.N, g.OH, g.OW, g.C)
+	var b []float32
+	if l.Bias != nil {
+		b = l.Bias.Value.Data
+	}
+	ops.DepthwiseForward(g, x.Data, l.DepthwiseKernel.Value.Data, b, out.Data)
+	l.x = x
+	return out
+}
+
+// Backward computes dIn (N,H,W,C) from dOut (N,OH,OW,C) and the kernel,
+// and the kernel and bias gradients (summed over the batch in a fixed
+// order of image chunks).
+func (l *DepthwiseConv2D) Backward(c *Context, dOut *tensor.Tensor) []*tensor.Tensor {
+	x := spatialLastInput(l, l.x)
+	g := l.geom.WithBatch(x.Shape[0])
+	spatialCheckGrad(l, dOut, g.N, g.OH, g.OW, g.C)
+	dIn := tensor.Ensure(&l.dIn, g.N, g.H, g.W, g.C)
+	ops.DepthwiseBackwardInput(g, dOut.Data, l.DepthwiseKernel.Value.Data, dIn.Data)
+	var dB []float32
+	if l.Bias != nil {
+		dB = l.Bias.Grad.Data
+	}
+	if n := ops.DepthwiseScratchSize(g); cap(l.scratch) < n {
+		l.scratch = make([]float32, n)
+	}
+	ops.DepthwiseBackwardWeights(g, x.Data, dOut.Data, l.DepthwiseKernel.Grad.Data, dB, l.scratch[:ops.DepthwiseScratchSize(g)])
+	return []*tensor.Tensor{dIn}
+}

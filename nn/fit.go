@@ -1,0 +1,467 @@
+package nn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/goqat/goqat/tensor"
+)
+
+// Optimizer updates trainable parameters from their gradients.
+type Optimizer interface {
+	Step(params []*Param)
+}
+
+// CompileOptions configures training.
+type CompileOptions struct {
+	// Loss is the objective, e.g. SparseCategoricalCrossentropy{FromLogits:
+	// true} or MeanSquaredError{}.
+	Loss Loss
+	// Optimizer updates the weights, e.g. optim.NewAdam(1e-3). It may be nil
+	// for a model that is only evaluated; Fit then returns an error.
+	Optimizer Optimizer
+	// Metrics lists extra metrics: "accuracy" (for sparse class labels).
+	Metrics []string
+}
+
+// Verbosity levels of FitOptions.Verbose and EvaluateOptions.Verbose. The
+// zero value is the default, a progress bar.
+const (
+	VerboseSilent = -1 // print nothing
+	VerboseBar    = 1  // a progress bar (live on a terminal)
+	VerboseEpoch  = 2  // one line per epoch
+)
+
+// FitOptions configures Fit. The zero value trains one epoch in batches of
+// 32, shuffled with seed 0, with a progress bar on standard output.
+type FitOptions struct {
+	// BatchSize is the number of samples per step (default 32). The last
+	// batch of an epoch holds the remaining samples.
+	BatchSize int
+	// Epochs is the number of passes over the data (default 1).
+	Epochs int
+	// NoShuffle keeps the samples in order; by default they are shuffled
+	// before every epoch.
+	NoShuffle bool
+	// Seed seeds shuffling and dropout: the same seed and the same initial
+	// weights give a bit-identical run. Each Fit call starts its random
+	// sources afresh from Seed.
+	Seed uint64
+	// ValidationX and ValidationY, if set, are evaluated after each epoch.
+	ValidationX, ValidationY *tensor.Tensor
+	// Verbose selects the output: 0 or VerboseBar a progress bar,
+	// VerboseEpoch one line per epoch, VerboseSilent (or any other value)
+	// nothing.
+	Verbose int
+	// Progress receives the output (default os.Stdout).
+	Progress io.Writer
+	// OnBatchEnd, if set, is called after every step with the batch index
+	// within the epoch (from 0) and the batch's loss.
+	OnBatchEnd func(batch int, loss float64)
+	// OnEpochEnd, if set, is called after every epoch (from 0) with its
+	// logs ("loss", "accuracy", "val_loss", "val_accuracy"); returning an
+	// error stops training and Fit returns it.
+	OnEpochEnd func(epoch int, logs map[string]float64) error
+}
+
+// History records Fit's metrics, one entry per epoch. Accuracy and the
+// validation slices are empty when not computed.
+type History struct {
+	// Epoch holds the epoch indices, from 0.
+	Epoch []int
+	// Loss is the mean training loss of each epoch (in training mode, as
+	// the weights changed during the epoch).
+	Loss []float64
+	// Accuracy is the training accuracy, with the "accuracy" metric.
+	Accuracy []float64
+	// ValLoss is the loss on the validation data after each epoch.
+	ValLoss []float64
+	// ValAccuracy is the validation accuracy, with the "accuracy" metric.
+	ValAccuracy []float64
+	// EpochSeconds is the wall time of each epoch's training steps.
+	EpochSeconds []float64
+}
+
+// EvaluateOptions configures Evaluate.
+type EvaluateOptions struct {
+	// BatchSize is the number of samples per forward pass (default 32).
+	BatchSize int
+	// Verbose is 0 or VerboseBar for a progress bar, VerboseSilent for
+	// nothing.
+	Verbose int
+	// Progress receives the output (default os.Stdout).
+	Progress io.Writer
+}
+
+// trainState is what Compile configures and the buffers Fit, Evaluate and
+// Predict reuse.
+type trainState struct {
+	compiled bool
+	loss     Loss
+	opt      Optimizer
+	accuracy bool
+	xb, yb   *tensor.Tensor // batch copies of the samples
+	grad     *tensor.Tensor // dL/dpred
+	perm     []int
+	shape    []int // scratch for batch shapes
+}
+
+// Seed streams of Fit's random sources.
+const (
+	streamShuffle = 0x5348_5546 // "SHUF"
+	streamDropout = 0x4452_4f50 // "DROP"
+)
+
+// Compile sets the loss, the optimizer and the metrics used by Fit and
+// Evaluate.
+func (m *Model) Compile(o CompileOptions) error {
+	if o.Loss == nil {
+		return errors.New("nn: Compile: no loss")
+	}
+	acc := false
+	for _, name := range o.Metrics {
+		switch name {
+		case "accuracy", "acc":
+			if !isSparseCE(o.Loss) {
+				return fmt.Errorf("nn: Compile: metric %q needs integer class labels (loss SparseCategoricalCrossentropy), not %s", name, o.Loss.Name())
+			}
+			acc = true
+		default:
+			return fmt.Errorf("nn: Compile: unknown metric %q (supported: accuracy)", name)
+		}
+	}
+	m.train.compiled = true
+	m.train.loss, m.train.opt, m.train.accuracy = o.Loss, o.Optimizer, acc
+	return nil
+}
+
+func isSparseCE(l Loss) bool {
+	switch l.(type) {
+	case SparseCategoricalCrossentropy, *SparseCategoricalCrossentropy:
+		return true
+	}
+	return false
+}
+
+// checkData validates samples x and targets y for the compiled single-input,
+// single-output model.
+func (m *Model) checkData(x, y *tensor.Tensor, xName, yName string) error {
+	if x == nil || y == nil {
+		return fmt.Errorf("%s and %s must not be nil", xName, yName)
+	}
+	want := m.inputs[0].shape
+	if len(x.Shape) != len(want)+1 || !x.Shape[1:].Equal(want) || x.Shape[0] <= 0 || len(x.Data) != x.Shape.Size() {
+		got := x.Shape.String()
+		if len(x.Shape) > 1 {
+			got = withN(x.Shape[1:])
+		}
+		return fmt.Errorf("%s: got shape %s, want %s", xName, got, withN(want))
+	}
+	if len(y.Shape) == 0 || len(y.Data) != y.Shape.Size() {
+		return fmt.Errorf("%s: bad shape %s", yName, y.Shape)
+	}
+	if y.Shape[0] != x.Shape[0] {
+		return fmt.Errorf("%s has %d samples but %s has %d", xName, x.Shape[0], yName, y.Shape[0])
+	}
+	if tc, ok := m.train.loss.(TargetChecker); ok {
+		if err := tc.CheckTargets(m.outputs[0].shape, y); err != nil {
+			return fmt.Errorf("%s: %w", yName, err)
+		}
+	}
+	return nil
+}
+
+// checkSingle reports an error unless the model is compiled and has one
+// input and one output.
+func (m *Model) checkSingle(op string) error {
+	if !m.train.compiled {
+		return fmt.Errorf("nn: %s: the model is not compiled (call Compile first)", op)
+	}
+	if len(m.inputs) != 1 || len(m.outputs) != 1 {
+		return fmt.Errorf("nn: %s supports models with one input and one output; %q has %d and %d (use Forward and Backward)", op, m.name, len(m.inputs), len(m.outputs))
+	}
+	return nil
+}
+
+// Fit trains a compiled model with one input and one output on samples x
+// (N, input shape...) and targets y (N, ...) for o.Epochs epochs, and
+// returns the per-epoch metrics. Each step copies a (shuffled) batch into
+// reused buffers, runs Forward and Backward in training mode and calls the
+// optimizer; Context.Step counts steps over all Fit calls. The context is
+// checked before every step: on cancellation Fit returns the History of the
+// finished epochs and an error wrapping ctx.Err().
+func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*History, error) {
+	if err := m.checkSingle("Fit"); err != nil {
+		return nil, err
+	}
+	if m.train.opt == nil {
+		return nil, fmt.Errorf("nn: Fit: the model was compiled without an optimizer")
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.BatchSize == 0 {
+		o.BatchSize = 32
+	}
+	if o.Epochs == 0 {
+		o.Epochs = 1
+	}
+	if o.BatchSize < 0 || o.Epochs < 0 {
+		return nil, fmt.Errorf("nn: Fit: batch size %d and epochs %d must be positive", o.BatchSize, o.Epochs)
+	}
+	if o.Progress == nil {
+		o.Progress = os.Stdout
+	}
+	if err := m.checkData(x, y, "x", "y"); err != nil {
+		return nil, fmt.Errorf("nn: Fit: %w", err)
+	}
+	hasVal := o.ValidationX != nil || o.ValidationY != nil
+	if hasVal {
+		if err := m.checkData(o.ValidationX, o.ValidationY, "validation x", "validation y"); err != nil {
+			return nil, fmt.Errorf("nn: Fit: %w", err)
+		}
+	}
+
+	n := x.Shape[0]
+	bs := min(o.BatchSize, n)
+	steps := (n + bs - 1) / bs
+	ts := &m.train
+	if cap(ts.perm) < n {
+		ts.perm = make([]int, n)
+	}
+	perm := ts.perm[:n]
+	for i := range perm {
+		perm[i] = i
+	}
+	shuffle := rand.New(rand.NewPCG(o.Seed, streamShuffle))
+	c := &Context{Training: true, Rand: rand.New(rand.NewPCG(o.Seed, streamDropout))}
+	m.params = m.collectParams()
+	params := m.params
+	h := &History{}
+	vals := make([]KV, 0, 4)
+
+	for epoch := 0; epoch < o.Epochs; epoch++ {
+		if !o.NoShuffle {
+			shuffle.Shuffle(n, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+		}
+		var bar *ProgressBar
+		if o.Verbose == 0 || o.Verbose == VerboseBar {
+			fmt.Fprintf(o.Progress, "Epoch %d/%d\n", epoch+1, o.Epochs)
+			bar = NewProgressBar(o.Progress, steps)
+		}
+		start := time.Now()
+		var lossSum float64
+		correct, seen := 0, 0
+		for s := 0; s < steps; s++ {
+			if err := ctx.Err(); err != nil {
+				return h, fmt.Errorf("nn: Fit stopped in epoch %d at step %d/%d: %w", epoch+1, s, steps, err)
+			}
+			idx := perm[s*bs : min(n, (s+1)*bs)]
+			xb := gather(&ts.xb, &ts.shape, x, idx)
+			yb := gather(&ts.yb, &ts.shape, y, idx)
+			c.Step = m.stepCount
+			outs, err := m.Forward(c, xb)
+			if err != nil {
+				return h, fmt.Errorf("nn: Fit: %w", err)
+			}
+			pred := outs[0]
+			grad := tensor.Ensure(&ts.grad, pred.Shape...)
+			loss := ts.loss.Compute(pred, yb, grad)
+			if ts.accuracy {
+				correct += countCorrect(pred, yb)
+			}
+			if err := m.Backward(c, grad); err != nil {
+				return h, fmt.Errorf("nn: Fit: %w", err)
+			}
+			ts.opt.Step(params)
+			m.stepCount++
+			lossSum += loss * float64(len(idx))
+			seen += len(idx)
+			if o.OnBatchEnd != nil {
+				o.OnBatchEnd(s, loss)
+			}
+			if bar != nil {
+				vals = append(vals[:0], KV{"loss", lossSum / float64(seen)})
+				if ts.accuracy {
+					vals = append(vals, KV{"accuracy", float64(correct) / float64(seen)})
+				}
+				bar.Update(s+1, vals...)
+			}
+		}
+		elapsed := time.Since(start)
+		logs := map[string]float64{"loss": lossSum / float64(n)}
+		h.Epoch = append(h.Epoch, epoch)
+		h.Loss = append(h.Loss, logs["loss"])
+		vals = append(vals[:0], KV{"loss", logs["loss"]})
+		if ts.accuracy {
+			logs["accuracy"] = float64(correct) / float64(n)
+			h.Accuracy = append(h.Accuracy, logs["accuracy"])
+			vals = append(vals, KV{"accuracy", logs["accuracy"]})
+		}
+		if hasVal {
+			vl, va, err := m.evaluate(ctx, o.ValidationX, o.ValidationY, o.BatchSize, nil)
+			if err != nil {
+				return h, fmt.Errorf("nn: Fit: validation: %w", err)
+			}
+			logs["val_loss"] = vl
+			h.ValLoss = append(h.ValLoss, vl)
+			vals = append(vals, KV{"val_loss", vl})
+			if ts.accuracy {
+				logs["val_accuracy"] = va
+				h.ValAccuracy = append(h.ValAccuracy, va)
+				vals = append(vals, KV{"val_accuracy", va})
+			}
+		}
+		h.EpochSeconds = append(h.EpochSeconds, elapsed.Seconds())
+		switch {
+		case bar != nil:
+			bar.Update(steps, vals...)
+			bar.Done()
+		case o.Verbose == VerboseEpoch:
+			fmt.Fprintf(o.Progress, "Epoch %d/%d - %s%s\n", epoch+1, o.Epochs, formatTiming(elapsed, steps), formatValues(vals))
+		}
+		if o.OnEpochEnd != nil {
+			if err := o.OnEpochEnd(epoch, logs); err != nil {
+				return h, err
+			}
+		}
+	}
+	return h, nil
+}
+
+// gather copies the samples idx of src (N, ...) into *dst, shaped
+// (len(idx), ...), reusing its storage; scratch holds the shape.
+func gather(dst **tensor.Tensor, scratch *[]int, src *tensor.Tensor, idx []int) *tensor.Tensor {
+	per := len(src.Data) / src.Shape[0]
+	*scratch = append(append((*scratch)[:0], len(idx)), src.Shape[1:]...)
+	t := tensor.Ensure(dst, *scratch...)
+	for i, j := range idx {
+		copy(t.Data[i*per:(i+1)*per], src.Data[j*per:(j+1)*per])
+	}
+	return t
+}
+
+// sampleRange copies samples [lo, hi) of src into *dst, reusing its
+// storage; scratch holds the shape.
+func sampleRange(dst **tensor.Tensor, scratch *[]int, src *tensor.Tensor, lo, hi int) *tensor.Tensor {
+	per := len(src.Data) / src.Shape[0]
+	*scratch = append(append((*scratch)[:0], hi-lo), src.Shape[1:]...)
+	t := tensor.Ensure(dst, *scratch...)
+	copy(t.Data, src.Data[lo*per:hi*per])
+	return t
+}
+
+// Evaluate returns the compiled loss and accuracy of a single-input,
+// single-output model on x and y, in inference mode. The accuracy is NaN
+// unless the model was compiled with the "accuracy" metric.
+func (m *Model) Evaluate(ctx context.Context, x, y *tensor.Tensor, o EvaluateOptions) (loss, accuracy float64, err error) {
+	if err := m.checkSingle("Evaluate"); err != nil {
+		return 0, 0, err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 32
+	}
+	if o.Progress == nil {
+		o.Progress = os.Stdout
+	}
+	if err := m.checkData(x, y, "x", "y"); err != nil {
+		return 0, 0, fmt.Errorf("nn: Evaluate: %w", err)
+	}
+	var bar *ProgressBar
+	if o.Verbose == 0 || o.Verbose == VerboseBar {
+		bar = NewProgressBar(o.Progress, (x.Shape[0]+o.BatchSize-1)/o.BatchSize)
+	}
+	loss, accuracy, err = m.evaluate(ctx, x, y, o.BatchSize, bar)
+	if err != nil {
+		return 0, 0, fmt.Errorf("nn: Evaluate: %w", err)
+	}
+	if bar != nil {
+		vals := []KV{{"loss", loss}}
+		if m.train.accuracy {
+			vals = append(vals, KV{"accuracy", accuracy})
+		}
+		bar.Update(bar.total, vals...)
+		bar.Done()
+	}
+	return loss, accuracy, nil
+}
+
+// evaluate is Evaluate on checked data.
+func (m *Model) evaluate(ctx context.Context, x, y *tensor.Tensor, bs int, bar *ProgressBar) (loss, accuracy float64, err error) {
+	ts := &m.train
+	n := x.Shape[0]
+	c := &Context{Step: m.stepCount}
+	var lossSum float64
+	correct := 0
+	for lo, s := 0, 0; lo < n; lo, s = lo+bs, s+1 {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, err
+		}
+		hi := min(n, lo+bs)
+		outs, err := m.Forward(c, sampleRange(&ts.xb, &ts.shape, x, lo, hi))
+		if err != nil {
+			return 0, 0, err
+		}
+		yb := sampleRange(&ts.yb, &ts.shape, y, lo, hi)
+		grad := tensor.Ensure(&ts.grad, outs[0].Shape...)
+		lossSum += ts.loss.Compute(outs[0], yb, grad) * float64(hi-lo)
+		if ts.accuracy {
+			correct += countCorrect(outs[0], yb)
+		}
+		if bar != nil {
+			bar.Update(s + 1)
+		}
+	}
+	accuracy = math.NaN()
+	if ts.accuracy {
+		accuracy = float64(correct) / float64(n)
+	}
+	return lossSum / float64(n), accuracy, nil
+}
+
+// Predict runs a single-input, single-output model on x (N, input
+// shape...) in inference mode, batchSize samples at a time (default 32),
+// and returns a new tensor (N, output shape...). It needs no Compile.
+func (m *Model) Predict(ctx context.Context, x *tensor.Tensor, batchSize int) (*tensor.Tensor, error) {
+	if len(m.inputs) != 1 || len(m.outputs) != 1 {
+		return nil, fmt.Errorf("nn: Predict supports models with one input and one output; %q has %d and %d (use Forward)", m.name, len(m.inputs), len(m.outputs))
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if batchSize <= 0 {
+		batchSize = 32
+	}
+	if x == nil || len(x.Shape) == 0 || x.Shape[0] <= 0 {
+		return nil, fmt.Errorf("nn: Predict: x must be a non-empty batch, want shape %s", withN(m.inputs[0].shape))
+	}
+	if err := m.checkInputs([]*tensor.Tensor{x}); err != nil {
+		return nil, fmt.Errorf("nn: Predict: %w", err)
+	}
+	n := x.Shape[0]
+	outShape := m.outputs[0].shape
+	out := tensor.New(append([]int{n}, outShape...)...)
+	per := outShape.Size()
+	c := &Context{Step: m.stepCount}
+	for lo := 0; lo < n; lo += batchSize {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("nn: Predict: %w", err)
+		}
+		hi := min(n, lo+batchSize)
+		outs, err := m.Forward(c, sampleRange(&m.train.xb, &m.train.shape, x, lo, hi))
+		if err != nil {
+			return nil, fmt.Errorf("nn: Predict: %w", err)
+		}
+		copy(out.Data[lo*per:hi*per], outs[0].Data)
+	}
+	return out, nil
+}
