@@ -188,7 +188,7 @@ func TestConv2DForwardNaive(t *testing.T) {
 	defer func(v int) { convChunkFloats = v }(convChunkFloats)
 	r := rand.New(rand.NewPCG(3, 3))
 	cases := append([]convCase{{11, 9, 4, 5, 3, 2, "same"}, {9, 9, 2, 3, 3, 3, "valid"}}, convCases...)
-	for _, chunk := range []int{1 << 18, 1} { // one chunk, one image per chunk
+	for _, chunk := range []int{1 << 30, 1} { // one chunk, one image per chunk
 		convChunkFloats = chunk
 		for _, cc := range cases {
 			l := convNewRandom(t, r, cc, 7, true)
@@ -359,18 +359,22 @@ func TestConv2DInit(t *testing.T) {
 	}
 }
 
+// convBenchShapes are mnist-cnn's convolutions (3x3, valid, with bias).
+var convBenchShapes = []struct {
+	name    string
+	h, w, c int
+	f       int
+}{
+	{"conv1_28x28x1_32", 28, 28, 1, 32},
+	{"conv2_26x26x32_64", 26, 26, 32, 64},
+	{"conv3_12x12x64_64", 12, 12, 64, 64},
+}
+
 // BenchmarkConv2DForwardBackward times one training step (Forward and
-// Backward) of the mnist-cnn convolutions at batch 128.
+// Backward) of the mnist-cnn convolutions at batch 128. Compare with
+// BenchmarkConv2DSgemmOnly for the share of time spent outside kernels.Sgemm.
 func BenchmarkConv2DForwardBackward(b *testing.B) {
-	for _, bc := range []struct {
-		name    string
-		h, w, c int
-		f       int
-	}{
-		{"conv1_28x28x1_32", 28, 28, 1, 32},
-		{"conv2_26x26x32_64", 26, 26, 32, 64},
-		{"conv3_12x12x64_64", 12, 12, 64, 64},
-	} {
+	for _, bc := range convBenchShapes {
 		b.Run(bc.name, func(b *testing.B) {
 			l := NewConv2D(bc.f, 3, 3)
 			out, err := l.Build([]tensor.Shape{{bc.h, bc.w, bc.c}})
@@ -383,10 +387,50 @@ func BenchmarkConv2DForwardBackward(b *testing.B) {
 			dOut := convRandTensor(r, 128, out[0], out[1], out[2])
 			c := &Context{Training: true}
 			in := []*tensor.Tensor{x}
+			l.Forward(c, in) // allocate the buffers
+			l.Backward(c, dOut)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				l.Forward(c, in)
 				l.Backward(c, dOut)
+			}
+		})
+	}
+}
+
+// BenchmarkConv2DSgemmOnly runs only the kernels.Sgemm calls of one
+// Conv2D training step (the same chunks, on buffers prepared once), for the
+// mnist-cnn convolutions at batch 128: the rest of
+// BenchmarkConv2DForwardBackward's time is packing (im2col, col2im) and bias.
+func BenchmarkConv2DSgemmOnly(b *testing.B) {
+	for _, bc := range convBenchShapes {
+		b.Run(bc.name, func(b *testing.B) {
+			l := NewConv2D(bc.f, 3, 3)
+			if _, err := l.Build([]tensor.Shape{{bc.h, bc.w, bc.c}}); err != nil {
+				b.Fatal(err)
+			}
+			g := l.geom.WithBatch(128)
+			r := rand.New(rand.NewPCG(1, 1))
+			F, K, P := l.Filters, g.ColCols(), g.OutPixels()
+			ci := l.chunkImages()
+			col := convRandTensor(r, ci*P*K).Data
+			dCol := make([]float32, ci*P*K)
+			w := convRandTensor(r, K*F).Data
+			dW := make([]float32, K*F)
+			out := make([]float32, g.N*P*F)
+			dOut := convRandTensor(r, g.N*P*F).Data
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for n0 := 0; n0 < g.N; n0 += ci {
+					rows := (min(n0+ci, g.N) - n0) * P
+					kernels.Sgemm(false, false, rows, F, K, 1, col, K, w, F, 0, out[n0*P*F:], F)
+				}
+				for n0 := 0; n0 < g.N; n0 += ci {
+					rows := (min(n0+ci, g.N) - n0) * P
+					d := dOut[n0*P*F:]
+					kernels.Sgemm(true, false, K, F, rows, 1, col, K, d, F, 1, dW, F)
+					kernels.Sgemm(false, true, rows, K, F, 1, d, F, w, F, 0, dCol, K)
+				}
 			}
 		})
 	}

@@ -119,7 +119,8 @@ func (l *DepthwiseConv2D) Params() []*Param { return l.params }
 
 // InitWeights sets the default initial values: a Glorot uniform kernel with
 // fan in and fan out KH*KW (each output sees KH*KW inputs of one channel)
-// and a zero bias.
+// and a zero bias. (Keras derives the fans from the 4-D kernel shape,
+// KH*KW*C and KH*KW, which gives a narrower range for many channels.)
 func (l *DepthwiseConv2D) InitWeights(r *rand.Rand) {
 	k := l.geom.KH * l.geom.KW
 	glorotUniform(r, l.DepthwiseKernel.Value.Data, k, k)
@@ -156,9 +157,7 @@ func (l *DepthwiseConv2D) Backward(c *Context, dOut *tensor.Tensor) []*tensor.Te
 	if l.Bias != nil {
 		dB = l.Bias.Grad.Data
 	}
-	if n := ops.DepthwiseScratchSize(g); cap(l.scratch) < n {
-		l.scratch = make([]float32, n)
-	}
-	ops.DepthwiseBackwardWeights(g, x.Data, dOut.Data, l.DepthwiseKernel.Grad.Data, dB, l.scratch[:ops.DepthwiseScratchSize(g)])
+	l.scratch = spatialScratch(l.scratch, ops.DepthwiseScratchSize(g))
+	ops.DepthwiseBackwardWeights(g, x.Data, dOut.Data, l.DepthwiseKernel.Grad.Data, dB, l.scratch)
 	return []*tensor.Tensor{dIn}
 }

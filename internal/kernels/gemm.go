@@ -3,10 +3,15 @@
 // fallback (and the only path under -tags noasm), and a plain reference that
 // is the specification every fast path is tested against.
 //
-// Sgemm follows GotoBLAS/BLIS: blocks of op(A) and op(B) are packed into
-// contiguous micro-panels (sgemm_pack.go), whatever the transposes, and a
-// register-blocked micro-kernel computes one tile of C at a time
-// (sgemm_driver.go): 12x32 with AVX-512F, 6x16 with AVX2+FMA, 4x4 in Go.
+// Sgemm follows GotoBLAS/BLIS (sgemm_driver.go): blocks of op(B) are packed
+// into contiguous micro-panels whatever the transpose (sgemm_pack.go), and a
+// register-blocked micro-kernel computes one tile of C at a time from a
+// packed B micro-panel and op(A) read in place through strides, prefetching
+// the next tile's rows: 12x32 with AVX-512F, 6x16 with AVX2+FMA, 4x4 in Go.
+// Matrices of at most 16 columns use the 6x16 tiles on AVX-512 CPUs too.
+// When op(A) has fewer rows than a tile and B is not transposed (a
+// matrix-vector product, say), row kernels compute C a row at a time from A
+// and B in place (sgemm_rows.go).
 //
 // The path is chosen at start-up from the CPU (golang.org/x/sys/cpu): the
 // fastest of Generic, AVX2, AVX512 that the CPU supports. The environment
@@ -18,7 +23,8 @@
 // Results are reproducible bit for bit for a given path and do not depend on
 // Threads(): work is split along m or n at tile boundaries, never along k.
 // Different paths may differ in the last bits (they use FMA or not, and
-// their k blocking differs).
+// their k blocking differs). Sgemm does not allocate in steady state: its
+// buffers are pooled and its worker goroutines persistent.
 package kernels
 
 import "fmt"
@@ -41,12 +47,22 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		return
 	}
 	p := ActivePath()
-	pathCalls[p].Add(1)
+	ks := &kernelSets[p]
+	if ks.narrow != nil && n <= ks.narrow.nr {
+		ks = ks.narrow
+	}
+	rows := m < ks.mr && !transB
+	if rows {
+		pathCalls[ks.path][1].Add(1)
+	} else {
+		pathCalls[ks.path][0].Add(1)
+	}
 	j := jobPool.Get().(*gemmJob)
 	*j = gemmJob{
 		transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc,
-		ks: &kernelSets[p], kc: chunkDepth(k, kernelSets[p].kc),
+		ks: ks, kc: chunkDepth(k, ks.kc), rows: rows,
+		packA: !transA && n >= ks.packPanels*ks.nr && setConflict(lda, 2*ks.mr),
 	}
 	j.parallel()
 	*j = gemmJob{} // drop the references to the caller's slices

@@ -58,6 +58,9 @@ var cnnShapes = []struct {
 	{"dense_dW_tA_6400x10x128", true, false, 6400, 10, 128},
 	{"dense_dX_tB_128x6400x10", false, true, 128, 6400, 10},
 	{"square_512", false, false, 512, 512, 512},
+	{"square_512_tA", true, false, 512, 512, 512},
+	{"square_512_tB", false, true, 512, 512, 512},
+	{"square_512_tAtB", true, true, 512, 512, 512},
 }
 
 // BenchmarkSgemmCNN times the mnist-cnn shapes on 2 threads, per path.
@@ -71,5 +74,21 @@ func BenchmarkSgemmCNN(b *testing.B) {
 				benchGemm(b, s.transA, s.transB, s.m, s.n, s.k)
 			})
 		}
+	}
+}
+
+// BenchmarkPackB times packing a 320x512 block of op(B) into 32-wide
+// micro-panels, from B (N) and from its transpose (T), per element packed.
+func BenchmarkPackB(b *testing.B) {
+	const kc, nc, nr, ld = 320, 512, 32, 512
+	src := make([]float32, ld*ld)
+	dst := make([]float32, kc*nc)
+	for _, tr := range []bool{false, true} {
+		b.Run(map[bool]string{false: "N", true: "T"}[tr], func(b *testing.B) {
+			for b.Loop() {
+				packB(dst, src, ld, tr, 0, kc, 0, nc, nr)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(kc*nc), "ns/elem")
+		})
 	}
 }

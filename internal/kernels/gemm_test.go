@@ -175,7 +175,7 @@ func TestSgemmPaths(t *testing.T) {
 			if ActivePath() != p {
 				t.Fatalf("ActivePath() = %v after SetPath(%v)", ActivePath(), p)
 			}
-			before := pathCalls[p].Load()
+			before := [2]int64{pathCalls[p][0].Load(), pathCalls[p][1].Load()}
 			r := rand.New(rand.NewPCG(1, uint64(p)))
 			n := 0
 			for _, threads := range []int{1, 2} {
@@ -212,8 +212,10 @@ func TestSgemmPaths(t *testing.T) {
 					}
 				}
 			}
-			if got := pathCalls[p].Load() - before; got == 0 {
-				t.Errorf("%d Sgemm calls on path %v never ran its kernel", n, p)
+			for kind, name := range []string{"tile", "row"} {
+				if pathCalls[p][kind].Load() == before[kind] {
+					t.Errorf("%d Sgemm calls on path %v never ran its %s kernel", n, p, name)
+				}
 			}
 			exercised[p] = true
 		})
@@ -235,7 +237,6 @@ func TestSgemmBlocking(t *testing.T) {
 			for i, bud := range []int{0, 64 * nr, 1 << 20} {
 				kernelSets[p] = orig
 				kernelSets[p].kc, kernelSets[p].mc, kernelSets[p].nc, kernelSets[p].bBudget = 16, 2*mr, 2*nr, bud
-				kernelSets[p].directA = []int{0, 100, 1}[i] // pack A, read it in place, both
 				SetThreads(1 + i%2)
 				for tr := 0; tr < 4; tr++ {
 					tc := gemmCase{transA: tr&1 != 0, transB: tr&2 != 0,
@@ -248,6 +249,29 @@ func TestSgemmBlocking(t *testing.T) {
 			SetThreads(2)
 			tc := gemmCase{transA: true, m: 2*orig.mc + 5, n: 3*nr + 3, k: 2*orig.kc + 3, alpha: 1, beta: 1, padC: 1}
 			checkGemm(t, tc, r)
+		})
+	}
+}
+
+// TestSgemmPackedA checks the path that packs every micro-panel of op(A),
+// taken when A's row stride would make its rows collide in L1 (a multiple
+// of 1024 floats here).
+func TestSgemmPackedA(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, p := range SupportedPaths() {
+		t.Run(p.String(), func(t *testing.T) {
+			defer SetPath(p)()
+			ks := &kernelSets[p]
+			if !setConflict(1024, 2*ks.mr) {
+				t.Skipf("%d rows of stride 1024 do not collide", 2*ks.mr)
+			}
+			orig := ks.packPanels
+			defer func() { ks.packPanels = orig }()
+			ks.packPanels = 1
+			for _, k := range []int{1, 7, 300, 700} {
+				tc := gemmCase{m: 3*ks.mr + 2, n: 2*ks.nr + 3, k: k, alpha: 1.5, beta: 0.25, padA: 1024 - k, padC: 1}
+				checkGemm(t, tc, r)
+			}
 		})
 	}
 }

@@ -11,11 +11,20 @@ import (
 // n, with several k chunks and edge tiles.
 func TestSgemmThreadIndependence(t *testing.T) {
 	defer SetThreads(Threads())
+	// Each shape is large enough (m*n*k >= 5*minWorkPerThread) to be split
+	// five ways.
 	shapes := []gemmCase{
-		{m: 301, n: 70, k: 600, alpha: 1, beta: 0},                              // split m, 3 k chunks
-		{transA: true, m: 100, n: 64, k: 3000, alpha: 0.5, beta: 1},             // weight-gradient form
-		{transB: true, m: 5, n: 1111, k: 77, alpha: 1, beta: -1, padA: 2},       // split n
-		{transA: true, transB: true, m: 61, n: 61, k: 257, alpha: 2, beta: 0.5}, // both transposed
+		{m: 301, n: 70, k: 600, alpha: 1, beta: 0},                                // split m, 2 k chunks
+		{transA: true, m: 100, n: 64, k: 3000, alpha: 0.5, beta: 1},               // weight-gradient form
+		{transB: true, m: 5, n: 7111, k: 77, alpha: 1, beta: -1, padA: 2},         // split n
+		{transA: true, transB: true, m: 161, n: 161, k: 257, alpha: 2, beta: 0.5}, // both transposed
+		{m: 3, n: 9001, k: 100, alpha: 1, beta: 0.5, padB: 1},                     // row kernel, split n
+		{m: 1000, n: 10, k: 300, alpha: 1, beta: 0},                               // narrow tiles on AVX-512
+	}
+	for _, tc := range shapes {
+		if tc.m*tc.n*tc.k < 5*minWorkPerThread {
+			t.Fatalf("%v: too small to be split five ways", tc)
+		}
 	}
 	r := rand.New(rand.NewPCG(3, 3))
 	for _, p := range SupportedPaths() {
@@ -26,7 +35,11 @@ func TestSgemmThreadIndependence(t *testing.T) {
 			for _, th := range []int{1, 2, 3, 5} {
 				SetThreads(th)
 				c := append([]float32(nil), d.c...)
+				before := handedOff.Load()
 				Sgemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, d.a, d.lda, d.b, d.ldb, tc.beta, c[guardLen:], d.ldc)
+				if parts := handedOff.Load() - before; parts != int64(th-1) {
+					t.Errorf("%v %v: %d threads handed %d parts to workers, want %d", p, tc, th, parts, th-1)
+				}
 				if first == nil {
 					first = c
 					continue

@@ -1,6 +1,8 @@
 package kernels
 
 import (
+	"os"
+	"os/exec"
 	"slices"
 	"testing"
 )
@@ -13,18 +15,30 @@ func TestPathsExercised(t *testing.T) {
 	if got := SupportedPaths(); !slices.Equal(got, want) {
 		t.Fatalf("SupportedPaths() = %v, but this CPU and build support %v", got, want)
 	}
-	a := []float32{1, 2, 3, 4}
+	// A 13x40 product of small integers (exact in float32), wide and tall
+	// enough for the tile kernel of every path.
+	const m, n, k = 13, 40, 3
+	a := make([]float32, m*k)
+	b := make([]float32, k*n)
+	for i := range a {
+		a[i] = float32(i%7 - 3)
+	}
+	for i := range b {
+		b[i] = float32(i%5 - 2)
+	}
+	ref := make([]float32, m*n)
+	SgemmRef(false, false, m, n, k, 1, a, k, b, n, 0, ref, n)
 	for _, p := range want {
 		restore := SetPath(p)
-		before := pathCalls[p].Load()
-		c := make([]float32, 4)
-		Sgemm(false, false, 2, 2, 2, 1, a, 2, a, 2, 0, c, 2)
+		before := pathCalls[p][0].Load()
+		c := make([]float32, m*n)
+		Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
 		restore()
-		if pathCalls[p].Load() == before {
-			t.Errorf("Sgemm with SetPath(%v) did not run the %v kernel", p, p)
+		if pathCalls[p][0].Load() == before {
+			t.Errorf("Sgemm with SetPath(%v) did not run the %v tile kernel", p, p)
 		}
-		if want := []float32{7, 10, 15, 22}; !slices.Equal(c, want) {
-			t.Errorf("%v: [[1 2] [3 4]]^2 = %v, want %v", p, c, want)
+		if !slices.Equal(c, ref) {
+			t.Errorf("%v: Sgemm = %v, want %v", p, c, ref)
 		}
 	}
 	// TestSgemmPaths records the paths it ran; run alone (-run
@@ -93,6 +107,26 @@ func TestParseAndDefaultPath(t *testing.T) {
 	for env, want := range cases {
 		if got := defaultPath(env); got != want {
 			t.Errorf("defaultPath(%q) = %v, want %v", env, got, want)
+		}
+	}
+}
+
+// TestEnvPathCap checks that GOQAT_F32_PATH, read at start-up, caps the
+// path: it reruns this test binary with the variable set to each supported
+// path and checks the path the child starts with.
+func TestEnvPathCap(t *testing.T) {
+	if want := os.Getenv("GOQAT_TEST_WANT_PATH"); want != "" {
+		// In the child.
+		if got := ActivePath().String(); got != want {
+			t.Fatalf("GOQAT_F32_PATH=%s: ActivePath() = %s, want %s", os.Getenv("GOQAT_F32_PATH"), got, want)
+		}
+		return
+	}
+	for _, p := range SupportedPaths() {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestEnvPathCap$")
+		cmd.Env = append(os.Environ(), "GOQAT_F32_PATH="+p.String(), "GOQAT_TEST_WANT_PATH="+p.String())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("GOQAT_F32_PATH=%v: %v\n%s", p, err, out)
 		}
 	}
 }

@@ -242,3 +242,110 @@ peakloop:
 peakdone:
 	VZEROUPPER
 	RET
+
+// The row kernel of Sgemm's AVX2 path, for op(A) with fewer rows than a
+// tile: one row of C, up to 16 columns, B read in place (not packed) with
+// masked loads past column n.
+
+// Arguments and pointers.
+#define VK   CX // k steps left
+#define VPA  AX // &op(A)[i][p]
+#define VCSA R8 // stride of op(A) between k steps, in bytes
+#define VPB  BX // &op(B)[p][0]
+#define VLDB DX // row stride of B in bytes
+#define VPC  DI // &c[0]
+#define VM0  Y12 // lane mask of columns 0-7 (all bits set = in)
+#define VM1  Y13 // lane mask of columns 8-15
+
+// VSTEP(lo, hi) does one k step into one phase of accumulators, masked to
+// the n columns:
+//
+//	t := broadcast(op(A)[i][p])
+//	lo += t * b[p*ldb : p*ldb+8]
+//	hi += t * b[p*ldb+8 : p*ldb+16]
+//	p++
+#define VSTEP(lo, hi) \
+	VBROADCASTSS (VPA), Y8; \
+	VMASKMOVPS (VPB), VM0, Y9; \
+	VMASKMOVPS 32(VPB), VM1, Y10; \
+	VFMADD231PS Y8, Y9, lo; \
+	VFMADD231PS Y8, Y10, hi; \
+	ADDQ VCSA, VPA; \
+	ADDQ VLDB, VPB
+
+// func f32Row16AVX2(k int, a *float32, csa int, b *float32, ldb int, mask *[16]int32, c *float32, alpha, beta float32)
+TEXT ·f32Row16AVX2(SB), NOSPLIT, $0-64
+	MOVQ k+0(FP), VK
+	MOVQ a+8(FP), VPA
+	MOVQ csa+16(FP), VCSA
+	SHLQ $2, VCSA         // VCSA = csa * 4 bytes
+	MOVQ b+24(FP), VPB
+	MOVQ ldb+32(FP), VLDB
+	SHLQ $2, VLDB         // VLDB = ldb * 4 bytes
+	MOVQ mask+40(FP), R9
+	VMOVDQU (R9), VM0     // VM0 = mask[0:8]
+	VMOVDQU 32(R9), VM1   // VM1 = mask[8:16]
+	MOVQ c+48(FP), VPC
+
+	// Four phases of accumulators, so that four k steps are in flight.
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	CMPQ VK, $4
+	JL   vtail
+
+vloop:
+	VSTEP(Y0, Y1) // step p+0 into phase 0
+	VSTEP(Y2, Y3) // step p+1 into phase 1
+	VSTEP(Y4, Y5) // step p+2 into phase 2
+	VSTEP(Y6, Y7) // step p+3 into phase 3
+	SUBQ $4, VK
+	CMPQ VK, $4
+	JGE  vloop
+
+vtail:
+	TESTQ VK, VK
+	JE    vsum
+
+vtail1:
+	VSTEP(Y0, Y1) // the last 1-3 steps into phase 0
+	DECQ VK
+	JNE  vtail1
+
+vsum:
+	// acc = (phase0 + phase1) + (phase2 + phase3), always in this order.
+	VADDPS Y2, Y0, Y0
+	VADDPS Y3, Y1, Y1
+	VADDPS Y6, Y4, Y4
+	VADDPS Y7, Y5, Y5
+	VADDPS Y4, Y0, Y0
+	VADDPS Y5, Y1, Y1
+	VBROADCASTSS alpha+56(FP), Y8 // Y8 = alpha
+	MOVL beta+60(FP), R9
+	SHLL $1, R9                   // drop the sign bit: -0 counts as 0
+	JNE  vbeta
+	VMULPS Y8, Y0, Y0             // c = alpha*acc, c not read
+	VMULPS Y8, Y1, Y1
+	JMP  vstore
+
+vbeta:
+	VBROADCASTSS beta+60(FP), Y9 // Y9 = beta
+	VMASKMOVPS (VPC), VM0, Y10
+	VMASKMOVPS 32(VPC), VM1, Y11
+	VMULPS Y9, Y10, Y10          // beta*c
+	VMULPS Y9, Y11, Y11
+	VFMADD231PS Y8, Y0, Y10      // c = fma(alpha, acc, beta*c)
+	VFMADD231PS Y8, Y1, Y11
+	VMOVAPS Y10, Y0
+	VMOVAPS Y11, Y1
+
+vstore:
+	VMASKMOVPS Y0, VM0, (VPC) // c[0:8] under mask VM0
+	VMASKMOVPS Y1, VM1, 32(VPC)
+	VZEROUPPER
+	RET

@@ -339,3 +339,109 @@ peakloop:
 peakdone:
 	VZEROUPPER
 	RET
+
+// The row kernel of Sgemm's AVX-512 path, for op(A) with fewer rows than a
+// tile: one row of C, up to 32 columns, B read in place (not packed) with
+// masked loads past column n.
+
+// Arguments and pointers.
+#define VK   CX // k steps left
+#define VPA  AX // &op(A)[i][p]
+#define VCSA R8 // stride of op(A) between k steps, in bytes
+#define VPB  BX // &op(B)[p][0]
+#define VLDB DX // row stride of B in bytes
+#define VPC  DI // &c[0]
+
+// VSTEP(q) does one k step into the accumulators of phase q (Z<2q>,
+// Z<2q+1>), masked to the n columns (K1: columns 0-15, K2: 16-31):
+//
+//	t := broadcast(op(A)[i][p])
+//	Z<2q> += t * b[p*ldb : p*ldb+16]
+//	Z<2q+1> += t * b[p*ldb+16 : p*ldb+32]
+//	p++
+#define VSTEP(lo, hi) \
+	VBROADCASTSS (VPA), Z8; \
+	VMOVUPS.Z (VPB), K1, Z9; \
+	VMOVUPS.Z 64(VPB), K2, Z10; \
+	VFMADD231PS Z8, Z9, lo; \
+	VFMADD231PS Z8, Z10, hi; \
+	ADDQ VCSA, VPA; \
+	ADDQ VLDB, VPB
+
+// func f32Row32AVX512(k int, a *float32, csa int, b *float32, ldb, mask int, c *float32, alpha, beta float32)
+TEXT ·f32Row32AVX512(SB), NOSPLIT, $0-64
+	MOVQ k+0(FP), VK
+	MOVQ a+8(FP), VPA
+	MOVQ csa+16(FP), VCSA
+	SHLQ $2, VCSA         // VCSA = csa * 4 bytes
+	MOVQ b+24(FP), VPB
+	MOVQ ldb+32(FP), VLDB
+	SHLQ $2, VLDB         // VLDB = ldb * 4 bytes
+	MOVQ mask+40(FP), R9
+	KMOVW R9, K1          // K1 = mask of columns 0-15
+	SHRQ $16, R9
+	KMOVW R9, K2          // K2 = mask of columns 16-31
+	MOVQ c+48(FP), VPC
+
+	// Four phases of accumulators, so that four k steps are in flight.
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	CMPQ VK, $4
+	JL   vtail
+
+vloop:
+	VSTEP(Z0, Z1) // step p+0 into phase 0
+	VSTEP(Z2, Z3) // step p+1 into phase 1
+	VSTEP(Z4, Z5) // step p+2 into phase 2
+	VSTEP(Z6, Z7) // step p+3 into phase 3
+	SUBQ $4, VK
+	CMPQ VK, $4
+	JGE  vloop
+
+vtail:
+	TESTQ VK, VK
+	JE    vsum
+
+vtail1:
+	VSTEP(Z0, Z1) // the last 1-3 steps into phase 0
+	DECQ VK
+	JNE  vtail1
+
+vsum:
+	// acc = (phase0 + phase1) + (phase2 + phase3), always in this order.
+	VADDPS Z2, Z0, Z0
+	VADDPS Z3, Z1, Z1
+	VADDPS Z6, Z4, Z4
+	VADDPS Z7, Z5, Z5
+	VADDPS Z4, Z0, Z0
+	VADDPS Z5, Z1, Z1
+	VBROADCASTSS alpha+56(FP), Z8 // Z8 = alpha
+	MOVL beta+60(FP), R9
+	SHLL $1, R9                   // drop the sign bit: -0 counts as 0
+	JNE  vbeta
+	VMULPS Z8, Z0, Z0             // c = alpha*acc, c not read
+	VMULPS Z8, Z1, Z1
+	JMP  vstore
+
+vbeta:
+	VBROADCASTSS beta+60(FP), Z9 // Z9 = beta
+	VMOVUPS.Z (VPC), K1, Z10
+	VMOVUPS.Z 64(VPC), K2, Z11
+	VMULPS Z9, Z10, Z10          // beta*c
+	VMULPS Z9, Z11, Z11
+	VFMADD231PS Z8, Z0, Z10      // c = fma(alpha, acc, beta*c)
+	VFMADD231PS Z8, Z1, Z11
+	VMOVAPS Z10, Z0
+	VMOVAPS Z11, Z1
+
+vstore:
+	VMOVUPS Z0, K1, (VPC) // c[0:16] under mask K1
+	VMOVUPS Z1, K2, 64(VPC)
+	VZEROUPPER
+	RET

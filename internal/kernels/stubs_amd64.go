@@ -87,3 +87,37 @@ func fmaPeakAVX512(n int)
 //go:noescape
 func fmaPeakAVX2(n int)
 
+// f32Row32AVX512 computes up to 32 columns of one row of C, for op(A) with
+// fewer rows than a tile, reading B in place: op(A)[i][p] = a[p*csa] and
+// op(B)[p][j] = b[p*ldb+j], and column j is computed only if bit j of mask
+// is set (mask = 1<<n - 1 for n columns; B and c are not touched past them):
+//
+//	for j := 0; j < 32; j++ {
+//		if mask&(1<<j) == 0 {
+//			continue
+//		}
+//		var acc [4]float32 // four phases, p%4, so that FMAs overlap
+//		for p := 0; p < k; p++ {
+//			q := p % 4
+//			if p >= k&^3 {
+//				q = 0 // the last k%4 steps go to phase 0
+//			}
+//			acc[q] = fma(a[p*csa], b[p*ldb+j], acc[q])
+//		}
+//		s := (acc[0] + acc[1]) + (acc[2] + acc[3])
+//		if beta == 0 {
+//			c[j] = alpha * s // c is not read
+//		} else {
+//			c[j] = fma(alpha, s, beta*c[j])
+//		}
+//	}
+//
+//go:noescape
+func f32Row32AVX512(k int, a *float32, csa int, b *float32, ldb, mask int, c *float32, alpha, beta float32)
+
+// f32Row16AVX2 is the AVX2 counterpart of f32Row32AVX512 for up to 16
+// columns: column j is computed only if mask[j] is -1 (all bits set), and
+// the loop is the one in the doc of f32Row32AVX512 with 32 replaced by 16.
+//
+//go:noescape
+func f32Row16AVX2(k int, a *float32, csa int, b *float32, ldb int, mask *[16]int32, c *float32, alpha, beta float32)

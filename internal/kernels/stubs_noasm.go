@@ -45,3 +45,24 @@ func refTile(mr, nr, k int, a *float32, rsa, csa int, b, c *float32, ldc int, al
 		}
 	}
 }
+
+// f32Row32AVX512 is the pure-Go body of the AVX-512 row kernel (see
+// rowKernel): up to 32 columns of one row of C, column j computed if bit j
+// of mask is set. Like the tile kernels it is never dispatched to here.
+func f32Row32AVX512(k int, a *float32, csa int, b *float32, ldb, mask int, c *float32, alpha, beta float32) {
+	n := 0
+	for n < 32 && mask&(1<<n) != 0 {
+		n++
+	}
+	rowGeneric(k, a, csa, b, ldb, n, c, alpha, beta)
+}
+
+// f32Row16AVX2 is the pure-Go body of the AVX2 row kernel (see rowKernel):
+// up to 16 columns of one row of C, column j computed if mask[j] is -1.
+func f32Row16AVX2(k int, a *float32, csa int, b *float32, ldb int, mask *[16]int32, c *float32, alpha, beta float32) {
+	n := 0
+	for n < 16 && mask[n] == -1 {
+		n++
+	}
+	rowGeneric(k, a, csa, b, ldb, n, c, alpha, beta)
+}

@@ -34,7 +34,8 @@ func TestTune(t *testing.T) {
 			for i, f := range strings.Split(cs, ",") {
 				v[i], _ = strconv.Atoi(f)
 			}
-			ks.kc, ks.mc, ks.nc, ks.directA, ks.bBudget = v[0], v[1], v[2], v[3], v[4]
+			ks.kc, ks.mc, ks.nc, ks.bBudget = v[0], v[1], v[2], v[4]
+			ks.packPanels = v[3]
 		}
 		cfgs = append(cfgs, ks)
 	}
@@ -84,6 +85,9 @@ func TestTune(t *testing.T) {
 		for rep := 0; rep < reps; rep++ {
 			for ci, ks := range cfgs {
 				kernelSets[p] = ks
+				if os.Getenv("THS") != "" {
+					SetThreads(ci + 1)
+				}
 				Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, ac, bm, bc, 0, c, s.n)
 				st := time.Now()
 				for i := 0; i < iters; i++ {

@@ -16,8 +16,8 @@ var mnistConvs = []struct {
 }
 
 // benchChunk is how many images nn.Conv2D packs at a time for g (its
-// convChunkFloats, 1<<18 floats of im2col matrix).
-func benchChunk(g Geom) int { return max(1, (1<<18)/(g.OutPixels()*g.ColCols())) }
+// convChunkFloats, 1<<21 floats of im2col matrix).
+func benchChunk(g Geom) int { return max(1, (1<<21)/(g.OutPixels()*g.ColCols())) }
 
 // BenchmarkIm2col packs a batch of 128 images as nn.Conv2D does, one
 // cache-sized chunk of images at a time into one reused buffer. Bytes are
@@ -66,9 +66,10 @@ func BenchmarkBiasGrad(b *testing.B) {
 			rows := 128 * (bc.h - 2) * (bc.w - 2)
 			d := randSlice(rand.New(rand.NewPCG(1, 1)), rows*bc.f)
 			dB := make([]float32, bc.f)
+			scratch := make([]float32, BiasGradScratchSize(rows, bc.f))
 			b.SetBytes(int64(4 * len(d)))
 			for i := 0; i < b.N; i++ {
-				BiasGrad(d, rows, bc.f, dB)
+				BiasGrad(d, rows, bc.f, dB, scratch)
 			}
 		})
 	}

@@ -115,7 +115,7 @@ func TestIm2colThreads(t *testing.T) {
 
 func TestBias(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 1))
-	for _, sz := range [][2]int{{3, 5}, {1000, 64}, {777, 33}} {
+	for _, sz := range [][2]int{{3, 5}, {1000, 64}, {777, 33}, {40000, 3}} {
 		rows, cols := sz[0], sz[1]
 		x := randSlice(r, rows*cols)
 		b := randSlice(r, cols)
@@ -126,8 +126,10 @@ func TestBias(t *testing.T) {
 			sums[i%cols] += float64(x[i])
 		}
 		dB := withGuard(cols)
-		BiasGrad(x, rows, cols, dB)
+		scratch := withGuard(BiasGradScratchSize(rows, cols))
+		BiasGrad(x, rows, cols, dB, scratch)
 		checkGuard(t, "dB", dB, cols)
+		checkGuard(t, "scratch", scratch, BiasGradScratchSize(rows, cols))
 		checkClose(t, "BiasGrad", dB, sums, 1e-4)
 		BiasAdd(x, rows, cols, b)
 		checkClose(t, "BiasAdd", x, want, 1e-6)

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "goqat-cli-test")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "goqat")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic("building goqat: " + err.Error())
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// run executes the goqat binary and returns stdout, stderr and the exit code.
+func run(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running goqat %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// TestBadInput checks that every kind of bad input ends with one line on
+// stderr naming the problem and a non-zero exit, never a panic.
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	truncated := filepath.Join(dir, "truncated.safetensors")
+	if err := os.WriteFile(truncated, []byte{200, 0, 0, 0, 0, 0, 0, 0, '{'}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notModel := filepath.Join(dir, "empty.safetensors")
+	if err := os.WriteFile(notModel, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--model", "resnet-9000"}, `unknown model "resnet-9000"`},
+		{[]string{"train", "--epochs", "0"}, "--epochs must be at least 1"},
+		{[]string{"train", "--batch", "-3"}, "--batch must be at least 1"},
+		{[]string{"train", "--data", "cifar"}, "cifar"},
+		{[]string{"train", "--data", "fashion", "--data-dir", filepath.Join(dir, "nope")}, "nope"},
+		{[]string{"eval", "--model", filepath.Join(dir, "missing.safetensors")}, "missing.safetensors"},
+		{[]string{"eval", "--model", truncated}, "truncated.safetensors"},
+		{[]string{"eval", "--model", notModel}, "empty.safetensors"},
+		{[]string{"eval"}, "--model is required"},
+		{[]string{"inspect", truncated}, "truncated.safetensors"},
+		{[]string{"bench", "--batch", "1,x"}, `"x" is not a positive batch size`},
+		{[]string{"no-such-command"}, "unknown command"},
+	}
+	for _, c := range cases {
+		_, stderr, code := run(t, c.args...)
+		if code == 0 {
+			t.Errorf("goqat %v: exit 0, want non-zero", c.args)
+		}
+		lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+		if len(lines) != 1 || !strings.HasPrefix(lines[0], "goqat: ") {
+			t.Errorf("goqat %v: stderr is not one 'goqat: ' line:\n%s", c.args, stderr)
+		}
+		if !strings.Contains(stderr, c.want) {
+			t.Errorf("goqat %v: stderr %q does not mention %q", c.args, stderr, c.want)
+		}
+		if strings.Contains(stderr, "panic") || strings.Contains(stderr, "goroutine") {
+			t.Errorf("goqat %v panicked:\n%s", c.args, stderr)
+		}
+	}
+}
+
+// TestTrainEvalInspect runs a tiny training end to end through the binary and
+// checks that the saved model evaluates and inspects.
+func TestTrainEvalInspect(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	dir := t.TempDir()
+	model := filepath.Join(dir, "m.safetensors")
+	out, stderr, code := run(t, "train", "--epochs", "1", "--train-limit", "512", "--test-limit", "256", "--batch", "64", "--verbose", "2", "--out", model)
+	if code != 0 {
+		t.Fatalf("train failed (%d): %s", code, stderr)
+	}
+	if !strings.Contains(out, "Test accuracy") || !strings.Contains(out, "Epoch 1/1") {
+		t.Errorf("train output lacks the accuracy or epoch line:\n%s", out)
+	}
+	out, stderr, code = run(t, "eval", "--model", model, "--test-limit", "256", "--json", filepath.Join(dir, "e.json"))
+	if code != 0 || !strings.Contains(out, "accuracy") {
+		t.Fatalf("eval failed (%d): %s %s", code, out, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "e.json")); err != nil {
+		t.Errorf("eval --json wrote nothing: %v", err)
+	}
+	out, _, code = run(t, "inspect", model)
+	if code != 0 || !strings.Contains(out, "Trainable params: 119,914") {
+		t.Errorf("inspect output (%d):\n%s", code, out)
+	}
+}

@@ -1,0 +1,27 @@
+// Package quantize is goqat's quantization-aware training (QAT) API, the Go
+// counterpart of tfmot.quantization.keras:
+//
+//   - Model (tfmot quantize_model) turns a float nn.Model into a new,
+//     trainable model with fake quantization inserted per a scheme; the float
+//     model is left untouched. Apply (quantize_apply) quantizes only the
+//     layers annotated with AnnotateLayer or Annotate.
+//   - QuantizeConfig tells Model how to quantize a custom layer (or to
+//     override a built-in one): which weights get which quantizer, and the
+//     output's quantizer.
+//   - Quantizers: LastValue (weights), MovingAverage (activations),
+//     AllValues (model input), LSQ (learned step size) and Fixed
+//     (softmax/sigmoid/tanh outputs), described by a serialisable Spec.
+//   - Schemes: one parameterised scheme NBit{WeightBits, ActivationBits,
+//     PerAxis, LSQ}; Default8Bit is NBit{8, 8, true, false}.
+//
+// The numerics follow DESIGN.md section 3: real = scale*(q - zeroPoint), the
+// range nudged so that zero is exact, weights symmetric narrow-range per
+// output channel, activations asymmetric per tensor, rounding half to even.
+// Every scale and zero point is computed by Params, which conversion and
+// export must call too.
+//
+// The QAT model is made of registered nn layer types (QuantizeWrapper,
+// QuantizeInput, FoldedConvBN), so it saves and loads with nn.Save and
+// nn.Load (quantizer state included: ranges, EMA, step sizes), trains with
+// Model.Fit and evaluates with Model.Evaluate in fake-quant mode.
+package quantize

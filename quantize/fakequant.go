@@ -1,0 +1,204 @@
+package quantize
+
+import (
+	"math"
+)
+
+// roundMagic is 1.5*2^23: for |t| <= 2^22, (t + roundMagic) - roundMagic
+// rounds t to an integer half to even in float32 (the sum lands in
+// [2^23, 2^24), where the spacing of float32 values is exactly 1, and IEEE
+// addition rounds to nearest even). It is branch-free and exact once t is
+// clamped to the small integer range of a quantized type.
+const roundMagic = 12582912
+
+// fq holds the precomputed constants of fake quantization with one scale
+// and zero point: values are mapped to t = clamp(x*inv, lo, hi), rounded
+// half to even, and multiplied back by scale. lo = qmin-zp and hi = qmax-zp
+// are integers, so clamping before or after rounding is the same.
+type fq struct {
+	scale, inv, lo, hi float32
+}
+
+// newFQ precomputes the constants for a scale, zero point and integer range.
+func newFQ(scale float32, zp, qmin, qmax int32) fq {
+	return fq{scale: scale, inv: 1 / scale, lo: float32(qmin - zp), hi: float32(qmax - zp)}
+}
+
+// round returns round_half_even(clamp(x*inv, lo, hi)) (q - zp as a float).
+func (p fq) round(x float32) float32 {
+	t := x * p.inv
+	if t < p.lo {
+		t = p.lo
+	}
+	if t > p.hi {
+		t = p.hi
+	}
+	if t != t { // NaN stays NaN through the clamp; map it to zero
+		t = 0
+	}
+	return (t + roundMagic) - roundMagic
+}
+
+// apply fake-quantizes x into y (which may alias x): the tight loop of every
+// quantizer.
+func (p fq) apply(x, y []float32) {
+	y = y[:len(x)]
+	s, inv, lo, hi := p.scale, p.inv, p.lo, p.hi
+	for i, v := range x {
+		t := v * inv
+		if t < lo {
+			t = lo
+		}
+		if t > hi {
+			t = hi
+		}
+		y[i] = ((t + roundMagic) - roundMagic) * s
+	}
+}
+
+// ste writes the straight-through gradient dx = dy where x lies inside the
+// quantization range [lo*scale, hi*scale] (bounds included, as TensorFlow),
+// 0 outside. dx may alias dy.
+func (p fq) ste(x, dy, dx []float32) {
+	dy = dy[:len(x)]
+	dx = dx[:len(x)]
+	inv, lo, hi := p.inv, p.lo, p.hi
+	for i, v := range x {
+		t := v * inv
+		g := dy[i]
+		if t < lo || t > hi {
+			g = 0
+		}
+		dx[i] = g
+	}
+}
+
+// layout says how the elements of a tensor map to quantization channels:
+// element i belongs to channel (i / inner) % channels. A per-tensor
+// quantizer has channels = inner = 1.
+type layout struct {
+	channels, inner int
+}
+
+// axisLayout returns the layout of per-axis quantization along axis of
+// shape (negative axes count from the end).
+func axisLayout(shape []int, axis int) (layout, bool) {
+	if axis < 0 {
+		axis += len(shape)
+	}
+	if axis < 0 || axis >= len(shape) {
+		return layout{}, false
+	}
+	inner := 1
+	for _, d := range shape[axis+1:] {
+		inner *= d
+	}
+	return layout{channels: shape[axis], inner: inner}, true
+}
+
+// FakeQuant fake-quantizes x into y (same length; y may alias x) with one
+// scale and zero point over the integer range of bits (narrow: without the
+// lowest value):
+//
+//	y = (clamp(round_half_even(x/scale) + zp, qmin, qmax) - zp) * scale
+//
+// where x/scale is computed as x*(1/scale) in float32 (see QuantizeValue).
+func FakeQuant(x, y []float32, scale float32, zeroPoint int32, bits int, narrow bool) {
+	qmin, qmax := QRange(bits, narrow)
+	newFQ(scale, zeroPoint, qmin, qmax).apply(x, y)
+}
+
+// FakeQuantPerAxis is FakeQuant with one scale and zero point per channel of
+// axis of a tensor of the given shape (x and y hold shape's elements in
+// row-major order): for a Conv2D kernel (KH,KW,C,OC) axis 3, a depthwise
+// kernel (KH,KW,C,1) axis 2, a Dense kernel (in,out) axis 1.
+func FakeQuantPerAxis(x, y []float32, shape []int, axis int, scale []float32, zeroPoint []int32, bits int, narrow bool) {
+	lay, ok := axisLayout(shape, axis)
+	if !ok || len(scale) != lay.channels || len(zeroPoint) != lay.channels {
+		panic("quantize: FakeQuantPerAxis: axis or parameter count does not match the shape")
+	}
+	qmin, qmax := QRange(bits, narrow)
+	ps := make([]fq, lay.channels)
+	for c := range ps {
+		ps[c] = newFQ(scale[c], zeroPoint[c], qmin, qmax)
+	}
+	applyLayout(ps, lay, x, y)
+}
+
+// FakeQuantGrad is FakeQuant's straight-through gradient: dx = dy where x is
+// inside the nudged range, 0 outside. dx may alias dy.
+func FakeQuantGrad(x, dy, dx []float32, scale float32, zeroPoint int32, bits int, narrow bool) {
+	qmin, qmax := QRange(bits, narrow)
+	newFQ(scale, zeroPoint, qmin, qmax).ste(x, dy, dx)
+}
+
+// applyLayout fake-quantizes x into y with per-channel constants.
+func applyLayout(ps []fq, lay layout, x, y []float32) {
+	if len(ps) == 1 {
+		ps[0].apply(x, y)
+		return
+	}
+	C, in := lay.channels, lay.inner
+	y = y[:len(x)]
+	if in == 1 {
+		for base := 0; base+C <= len(x); base += C {
+			xr, yr := x[base:base+C], y[base:base+C]
+			yr = yr[:len(xr)]
+			for c, v := range xr {
+				p := &ps[c]
+				t := v * p.inv
+				if t < p.lo {
+					t = p.lo
+				}
+				if t > p.hi {
+					t = p.hi
+				}
+				yr[c] = ((t + roundMagic) - roundMagic) * p.scale
+			}
+		}
+		return
+	}
+	for base := 0; base < len(x); base += C * in {
+		for c := 0; c < C; c++ {
+			o := base + c*in
+			ps[c].apply(x[o:o+in], y[o:o+in])
+		}
+	}
+}
+
+// steLayout writes the straight-through gradient with per-channel ranges.
+func steLayout(ps []fq, lay layout, x, dy, dx []float32) {
+	if len(ps) == 1 {
+		ps[0].ste(x, dy, dx)
+		return
+	}
+	C, in := lay.channels, lay.inner
+	for base := 0; base < len(x); base += C * in {
+		for c := 0; c < C; c++ {
+			o := base + c*in
+			ps[c].ste(x[o:o+in], dy[o:o+in], dx[o:o+in])
+		}
+	}
+}
+
+// minMax returns the smallest and largest of x (0, 0 for an empty slice;
+// NaNs are ignored). min and max are exact, so any split of the work gives
+// the same result.
+func minMax(x []float32) (lo, hi float32) {
+	if len(x) == 0 {
+		return 0, 0
+	}
+	lo, hi = float32(math.Inf(1)), float32(math.Inf(-1))
+	for _, v := range x {
+		if v < lo {
+			lo = v
+		}
+		if v > hi {
+			hi = v
+		}
+	}
+	if lo > hi {
+		return 0, 0
+	}
+	return lo, hi
+}

@@ -1,0 +1,181 @@
+package quantize
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func near(a, b float64) bool { return math.Abs(a-b) <= 1e-6*math.Max(1, math.Abs(b)) }
+
+func TestParamsHandComputed(t *testing.T) {
+	cases := []struct {
+		name              string
+		min, max          float32
+		bits              int
+		narrow, symmetric bool
+		scale             float64
+		zp                int32
+	}{
+		// 2/255; zero point from min -128 + 127.5 = -0.5: half to even gives 0
+		// (TensorFlow's round half away from zero would give -1).
+		{"tie to even", -1, 1, 8, false, false, 2.0 / 255, 0},
+		// 1.1/255; -128 + 0.1/s = -104.818 -> -105: nudged range [-23s, 232s].
+		{"nudged", -0.1, 1.0, 8, false, false, 1.1 / 255, -105},
+		// The range is extended to contain 0.
+		{"contains zero", 0.5, 2, 8, false, false, 2.0 / 255, -128},
+		{"all negative", -2, -0.5, 8, false, false, 2.0 / 255, 127},
+		// Symmetric narrow: max|x| / 127.
+		{"symmetric narrow", -0.5, 1.27, 8, true, true, 0.01, 0},
+		// 4 bits asymmetric: [-8, 7], scale 3/15, zp -8 + 5 = -3.
+		{"4 bits", -1, 2, 4, false, false, 0.2, -3},
+		// 4 bits symmetric narrow: [-7, 7].
+		{"4 bits symmetric", -3.5, 1, 4, true, true, 0.5, 0},
+		// 2 bits symmetric narrow: ternary [-1, 1].
+		{"2 bits", -0.3, 0.7, 2, true, true, 0.7, 0},
+		{"degenerate", 0, 0, 8, false, false, 1, -128},
+	}
+	for _, c := range cases {
+		s, zp := Params(c.min, c.max, c.bits, c.narrow, c.symmetric)
+		if !near(float64(s), c.scale) || zp != c.zp {
+			t.Errorf("%s: Params(%v, %v, %d) = %v, %d; want %v, %d", c.name, c.min, c.max, c.bits, s, zp, c.scale, c.zp)
+		}
+	}
+}
+
+func TestQRange(t *testing.T) {
+	for _, c := range []struct {
+		bits       int
+		narrow     bool
+		qmin, qmax int32
+	}{{8, false, -128, 127}, {8, true, -127, 127}, {4, false, -8, 7}, {4, true, -7, 7}, {2, true, -1, 1}} {
+		lo, hi := QRange(c.bits, c.narrow)
+		if lo != c.qmin || hi != c.qmax {
+			t.Errorf("QRange(%d, %v) = %d, %d; want %d, %d", c.bits, c.narrow, lo, hi, c.qmin, c.qmax)
+		}
+	}
+}
+
+func TestFakeQuantNudged(t *testing.T) {
+	s, zp := Params(-0.1, 1.0, 8, false, false)
+	x := []float32{-0.1, -1, 1.0, 5, 0, 0.5}
+	y := make([]float32, len(x))
+	FakeQuant(x, y, s, zp, 8, false)
+	want := []float64{
+		-23 * float64(s), // nudged min
+		-23 * float64(s), // clamped
+		232 * float64(s), // 1.0/s = 231.8 -> 232 = nudged max
+		232 * float64(s), // clamped
+		0,                // zero is exact
+		116 * float64(s), // 0.5/s = 115.9
+	}
+	for i := range x {
+		if !near(float64(y[i]), want[i]) {
+			t.Errorf("fq(%v) = %v, want %v", x[i], y[i], want[i])
+		}
+	}
+	if y[4] != 0 {
+		t.Errorf("zero not exact: %v", y[4])
+	}
+}
+
+func TestFakeQuantHalfToEven(t *testing.T) {
+	// scale 0.25 (a power of two: x*4 is exact), symmetric narrow 8 bits.
+	s, zp := Params(-31.75, 31.75, 8, true, true)
+	if s != 0.25 || zp != 0 {
+		t.Fatalf("Params = %v, %d", s, zp)
+	}
+	x := []float32{0.125, 0.375, 0.625, -0.125, -0.375, -0.625, 100, -100}
+	want := []float32{0, 0.5, 0.5, 0, -0.5, -0.5, 31.75, -31.75}
+	y := make([]float32, len(x))
+	FakeQuant(x, y, s, zp, 8, true)
+	for i := range x {
+		if y[i] != want[i] {
+			t.Errorf("fq(%v) = %v, want %v", x[i], y[i], want[i])
+		}
+	}
+	// The integer values agree.
+	for i, v := range x {
+		q := QuantizeValue(v, s, zp, -127, 127)
+		if float32(q)*s != want[i] {
+			t.Errorf("QuantizeValue(%v) = %d, want %v", v, q, want[i]/s)
+		}
+	}
+}
+
+func TestFakeQuantNBits(t *testing.T) {
+	// 2 bits symmetric narrow, scale 1: ternary with ties to even.
+	x := []float32{0.6, 0.5, 1.5, -0.5, -0.6, -3}
+	want := []float32{1, 0, 1, 0, -1, -1}
+	y := make([]float32, len(x))
+	FakeQuant(x, y, 1, 0, 2, true)
+	for i := range x {
+		if y[i] != want[i] {
+			t.Errorf("2-bit fq(%v) = %v, want %v", x[i], y[i], want[i])
+		}
+	}
+	// 4 bits asymmetric, scale 0.5, zero point -3: q in [-8, 7] is
+	// real in [-2.5, 5].
+	x = []float32{-3, -2.5, 1.25, 1.75, 4.9, 6}
+	want = []float32{-2.5, -2.5, 1, 2, 5, 5}
+	FakeQuant(x, y[:len(x)], 0.5, -3, 4, false)
+	for i := range x {
+		if y[i] != want[i] {
+			t.Errorf("4-bit fq(%v) = %v, want %v", x[i], y[i], want[i])
+		}
+	}
+}
+
+func TestFakeQuantPerAxis(t *testing.T) {
+	// Shape (2, 3), axis 1: column c uses scale[c].
+	x := []float32{1.3, 1.3, 1.3, -0.3, 200, -0.1}
+	scale := []float32{0.5, 1, 0.25}
+	y := make([]float32, len(x))
+	FakeQuantPerAxis(x, y, []int{2, 3}, 1, scale, []int32{0, 0, 0}, 8, true)
+	want := []float32{1.5, 1, 1.25, -0.5, 127, 0}
+	for i := range x {
+		if y[i] != want[i] {
+			t.Errorf("per-axis fq[%d](%v) = %v, want %v", i, x[i], y[i], want[i])
+		}
+	}
+	// Axis 0 of (2, 1, 2): inner run of 2 values per channel.
+	x = []float32{0.3, 0.7, 0.3, 0.7}
+	FakeQuantPerAxis(x, y[:4], []int{2, 1, 2}, 0, []float32{1, 0.5}, []int32{0, 0}, 8, true)
+	want = []float32{0, 1, 0.5, 0.5}
+	for i := range x {
+		if y[i] != want[i] {
+			t.Errorf("axis-0 fq[%d](%v) = %v, want %v", i, x[i], y[i], want[i])
+		}
+	}
+}
+
+func TestFakeQuantGradSTE(t *testing.T) {
+	s, zp := Params(-1, 1, 8, false, false)
+	x := []float32{-2, -1, 0, 0.5, 1, 1.01, 3}
+	dy := []float32{1, 2, 3, 4, 5, 6, 7}
+	dx := make([]float32, len(x))
+	FakeQuantGrad(x, dy, dx, s, zp, 8, false)
+	// Nudged range [-128s, 127s] = [-1.0039, 0.99608]: 1 and 1.01 are outside.
+	want := []float32{0, 2, 3, 4, 0, 0, 0}
+	for i := range x {
+		if dx[i] != want[i] {
+			t.Errorf("ste(%v) = %v, want %v", x[i], dx[i], want[i])
+		}
+	}
+}
+
+func TestMagicRoundingIsHalfToEven(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	p := newFQ(1, 0, -128, 127)
+	for i := 0; i < 200000; i++ {
+		v := float32(r.Float64()*260 - 130)
+		if i%4 == 0 {
+			v = float32(math.Round(float64(v)*2) / 2) // exact halves
+		}
+		got := p.round(v)
+		want := float32(math.Min(math.Max(math.RoundToEven(float64(v)), -128), 127))
+		if got != want {
+			t.Fatalf("round(%v) = %v, want %v", v, got, want)
+		}
+	}
+}

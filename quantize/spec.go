@@ -1,0 +1,121 @@
+package quantize
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Quantizer kinds, the values of Spec.Kind.
+const (
+	// KindLastValue: the range is the tensor's current min/max (symmetric:
+	// max |x|) at every training step; for weights.
+	KindLastValue = "last_value"
+	// KindMovingAverage: an exponential moving average of the batch
+	// min/max, initialised from the first batch; for activations.
+	KindMovingAverage = "moving_average"
+	// KindAllValues: the running global min/max of every batch seen; for
+	// the model input.
+	KindAllValues = "all_values"
+	// KindLSQ: learned step size (Esser et al. 2020): the scale is a
+	// trained parameter.
+	KindLSQ = "lsq"
+	// KindFixed: a fixed scale and zero point (softmax, sigmoid, tanh).
+	KindFixed = "fixed"
+)
+
+// DefaultDecay is the moving-average quantizer's EMA decay (tfmot's).
+const DefaultDecay = 0.999
+
+// Spec describes a quantizer; it is saved in the layer configs of a QAT
+// model, so a loaded model rebuilds the same quantizers. The zero value is
+// not valid: use a scheme's Weight, Activation or Input, or fill Kind and
+// Bits.
+type Spec struct {
+	// Kind is one of the Kind constants.
+	Kind string `json:"kind"`
+	// Bits is the integer width, 2..8.
+	Bits int `json:"bits"`
+	// Narrow drops the lowest integer (int8: [-127, 127]).
+	Narrow bool `json:"narrow_range,omitempty"`
+	// Symmetric forces zero point 0 (weights).
+	Symmetric bool `json:"symmetric,omitempty"`
+	// PerAxis quantizes each channel of Axis with its own scale.
+	PerAxis bool `json:"per_axis,omitempty"`
+	// Axis is the channel axis of the quantized tensor with PerAxis
+	// (negative counts from the end; for weights, an axis of the parameter
+	// shape).
+	Axis int `json:"axis,omitempty"`
+	// Decay is the moving average's EMA decay (0 means DefaultDecay).
+	Decay float64 `json:"decay,omitempty"`
+	// Scale and ZeroPoint are KindFixed's parameters.
+	Scale     float32 `json:"scale,omitempty"`
+	ZeroPoint int32   `json:"zero_point,omitempty"`
+}
+
+// Validate reports an error for an impossible spec.
+func (s Spec) Validate() error {
+	if s.Bits < 2 || s.Bits > 8 {
+		return fmt.Errorf("quantizer %q: %d bits, want 2..8", s.Kind, s.Bits)
+	}
+	switch s.Kind {
+	case KindLastValue, KindAllValues, KindLSQ:
+	case KindMovingAverage:
+		if s.Decay != 0 && !(s.Decay > 0 && s.Decay < 1) {
+			return fmt.Errorf("quantizer %q: decay %v, want (0, 1)", s.Kind, s.Decay)
+		}
+	case KindFixed:
+		if !(s.Scale > 0) {
+			return fmt.Errorf("quantizer %q: scale %v must be positive", s.Kind, s.Scale)
+		}
+		qmin, qmax := QRange(s.Bits, s.Narrow)
+		if s.ZeroPoint < qmin || s.ZeroPoint > qmax {
+			return fmt.Errorf("quantizer %q: zero point %d outside [%d, %d]", s.Kind, s.ZeroPoint, qmin, qmax)
+		}
+	case "":
+		return errors.New("quantizer spec without a kind")
+	default:
+		return fmt.Errorf("unknown quantizer kind %q (want %s, %s, %s, %s or %s)", s.Kind,
+			KindLastValue, KindMovingAverage, KindAllValues, KindLSQ, KindFixed)
+	}
+	if s.PerAxis && (s.Kind == KindFixed || s.Kind == KindMovingAverage || s.Kind == KindAllValues) {
+		return fmt.Errorf("quantizer %q: per-axis quantization is only for last_value and lsq", s.Kind)
+	}
+	return nil
+}
+
+// New returns a new, unbuilt quantizer for the spec.
+func (s Spec) New() (Quantizer, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	switch s.Kind {
+	case KindLastValue:
+		return &LastValue{rangeState: rangeState{spec: s}}, nil
+	case KindMovingAverage:
+		if s.Decay == 0 {
+			s.Decay = DefaultDecay
+		}
+		return &MovingAverage{rangeState: rangeState{spec: s}}, nil
+	case KindAllValues:
+		return &AllValues{rangeState: rangeState{spec: s}}, nil
+	case KindLSQ:
+		return &LSQ{spec: s}, nil
+	default:
+		return &Fixed{spec: s}, nil
+	}
+}
+
+// FixedSpec returns the spec of a fixed quantizer with the given scale and
+// zero point (8 bits).
+func FixedSpec(scale float32, zeroPoint int32) Spec {
+	return Spec{Kind: KindFixed, Bits: 8, Scale: scale, ZeroPoint: zeroPoint}
+}
+
+// Fixed output parameters of DESIGN.md section 3.
+var (
+	// SoftmaxSpec quantizes softmax and sigmoid outputs: scale 1/256, zero
+	// point -128 (int8 covers [0, 255/256]).
+	SoftmaxSpec = FixedSpec(1.0/256, -128)
+	// TanhSpec quantizes tanh outputs: scale 1/128, zero point 0.
+	TanhSpec = FixedSpec(1.0/128, 0)
+)

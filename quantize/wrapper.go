@@ -1,0 +1,227 @@
+package quantize
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/tensor"
+)
+
+// LayerSpec is a layer's saved form: its registered type and its config.
+type LayerSpec struct {
+	Type   string          `json:"type"`
+	Config json.RawMessage `json:"config"`
+}
+
+// WrapperConfig is QuantizeWrapper's saved configuration: the wrapped
+// layer, the weights quantized and the output quantizer (null for none).
+type WrapperConfig struct {
+	Layer   LayerSpec    `json:"layer"`
+	Weights []WeightSpec `json:"weights"`
+	Output  *Spec        `json:"output"`
+}
+
+// QuantizeWrapper is a layer with fake quantization around it (tfmot's
+// QuantizeWrapper): before the wrapped layer runs, each quantized weight is
+// replaced by its fake-quantized copy (the float weight stays the trained
+// parameter, and its gradient passes straight through), and the output is
+// fake-quantized. Its parameters are the wrapped layer's (same names) and
+// the quantizers' state ("<param>_quant_min", "output_quant_max", ...).
+type QuantizeWrapper struct {
+	nn.Base
+	// Layer is the wrapped layer; it has the wrapper's name.
+	Layer nn.Layer
+	// WeightSpecs and OutputSpec configure the quantizers.
+	WeightSpecs []WeightSpec
+	OutputSpec  *Spec
+
+	wq      []weightQuant
+	oq      Quantizer
+	params  []*nn.Param
+	innerY  *tensor.Tensor // the wrapped layer's last output
+	out, dy *tensor.Tensor
+}
+
+// weightQuant is one quantized weight: the parameter, its quantizer and the
+// buffer of its fake-quantized value.
+type weightQuant struct {
+	p *nn.Param
+	q Quantizer
+	v *tensor.Tensor
+}
+
+func init() {
+	nn.Register("QuantizeWrapper", func(name string, raw json.RawMessage) (nn.Layer, error) {
+		var cfg WrapperConfig
+		if err := strictDecode(raw, &cfg); err != nil {
+			return nil, fmt.Errorf("QuantizeWrapper %q: config: %w", name, err)
+		}
+		inner, err := nn.NewLayer(cfg.Layer.Type, name, cfg.Layer.Config)
+		if err != nil {
+			return nil, fmt.Errorf("QuantizeWrapper %q: %w", name, err)
+		}
+		return NewQuantizeWrapper(inner, cfg.Weights, cfg.Output)
+	})
+}
+
+// strictDecode unmarshals JSON rejecting unknown fields.
+func strictDecode(raw json.RawMessage, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// NewQuantizeWrapper wraps an unbuilt layer. It checks the specs; the
+// weights are checked at Build.
+func NewQuantizeWrapper(inner nn.Layer, weights []WeightSpec, output *Spec) (*QuantizeWrapper, error) {
+	for _, w := range weights {
+		if err := w.Spec.Validate(); err != nil {
+			return nil, fmt.Errorf("layer %q weight %q: %w", inner.Name(), w.Param, err)
+		}
+	}
+	if output != nil {
+		if err := output.Validate(); err != nil {
+			return nil, fmt.Errorf("layer %q output: %w", inner.Name(), err)
+		}
+	}
+	w := &QuantizeWrapper{Layer: inner, WeightSpecs: weights, OutputSpec: output}
+	w.SetName(inner.Name())
+	return w, nil
+}
+
+// SetName renames the wrapper and the wrapped layer.
+func (w *QuantizeWrapper) SetName(name string) {
+	w.Base.SetName(name)
+	w.Layer.SetName(name)
+}
+
+// Type returns "QuantizeWrapper".
+func (w *QuantizeWrapper) Type() string { return "QuantizeWrapper" }
+
+// Config returns a WrapperConfig.
+func (w *QuantizeWrapper) Config() any {
+	raw, err := json.Marshal(w.Layer.Config())
+	if err != nil {
+		panic(fmt.Sprintf("QuantizeWrapper %q: wrapped config: %v", w.Name(), err))
+	}
+	return WrapperConfig{Layer: LayerSpec{Type: w.Layer.Type(), Config: raw}, Weights: w.WeightSpecs, Output: w.OutputSpec}
+}
+
+// Build builds the wrapped layer and the quantizers.
+func (w *QuantizeWrapper) Build(in []tensor.Shape) (tensor.Shape, error) {
+	out, err := w.Layer.Build(in)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*nn.Param{}
+	for _, p := range w.Layer.Params() {
+		byName[p.Name] = p
+	}
+	w.params = append([]*nn.Param(nil), w.Layer.Params()...)
+	w.wq = w.wq[:0]
+	for _, ws := range w.WeightSpecs {
+		p := byName[ws.Param]
+		if p == nil {
+			return nil, fmt.Errorf("QuantizeWrapper %q: the %s layer has no parameter %q to quantize", w.Name(), w.Layer.Type(), ws.Param)
+		}
+		q, err := ws.Spec.New()
+		if err != nil {
+			return nil, fmt.Errorf("QuantizeWrapper %q: weight %q: %w", w.Name(), ws.Param, err)
+		}
+		if err := q.Build(ws.Param+"_quant", p.Value.Shape); err != nil {
+			return nil, fmt.Errorf("QuantizeWrapper %q: weight %q: %w", w.Name(), ws.Param, err)
+		}
+		w.wq = append(w.wq, weightQuant{p: p, q: q, v: tensor.New(p.Value.Shape...)})
+		w.params = append(w.params, q.Params()...)
+	}
+	w.oq = nil
+	if w.OutputSpec != nil {
+		q, err := w.OutputSpec.New()
+		if err != nil {
+			return nil, fmt.Errorf("QuantizeWrapper %q: output: %w", w.Name(), err)
+		}
+		if err := q.Build("output_quant", out); err != nil {
+			return nil, fmt.Errorf("QuantizeWrapper %q: output: %w", w.Name(), err)
+		}
+		w.oq = q
+		w.params = append(w.params, q.Params()...)
+	}
+	return out, nil
+}
+
+// Params returns the wrapped layer's parameters, then the quantizers' state.
+func (w *QuantizeWrapper) Params() []*nn.Param { return w.params }
+
+// InitWeights initialises the wrapped layer's weights.
+func (w *QuantizeWrapper) InitWeights(r *rand.Rand) {
+	if ini, ok := w.Layer.(nn.Initializer); ok {
+		ini.InitWeights(r)
+	}
+}
+
+// WeightQuantizer returns the quantizer of the named parameter, or nil.
+func (w *QuantizeWrapper) WeightQuantizer(param string) Quantizer {
+	for _, x := range w.wq {
+		if x.p.Name == param {
+			return x.q
+		}
+	}
+	return nil
+}
+
+// OutputQuant returns the output quantizer, nil if the output is not
+// quantized.
+func (w *QuantizeWrapper) OutputQuant() Quantizer { return w.oq }
+
+// swap exchanges every quantized parameter's value with its fake-quantized copy
+// (a toggle: called in pairs around the wrapped layer's passes).
+func (w *QuantizeWrapper) swap() {
+	for i := range w.wq {
+		x := &w.wq[i]
+		x.p.Value, x.v = x.v, x.p.Value
+	}
+}
+
+// Forward fake-quantizes the weights, runs the wrapped layer with them and
+// fake-quantizes its output.
+func (w *QuantizeWrapper) Forward(c *nn.Context, in []*tensor.Tensor) *tensor.Tensor {
+	for i := range w.wq {
+		x := &w.wq[i]
+		x.q.Forward(c, x.p.Value, x.v)
+	}
+	w.swap()
+	y := w.Layer.Forward(c, in)
+	w.swap()
+	if w.oq == nil {
+		return y
+	}
+	w.innerY = y
+	out := tensor.Ensure(&w.out, y.Shape...)
+	w.oq.Forward(c, y, out)
+	return out
+}
+
+// Backward passes dOut straight through the output fake quant, runs the
+// wrapped layer's Backward with the fake-quantized weights, and passes each
+// weight gradient straight through its fake quant (LSQ: also the step
+// size's gradient).
+func (w *QuantizeWrapper) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Tensor {
+	d := dOut
+	if w.oq != nil {
+		d = tensor.Ensure(&w.dy, dOut.Shape...)
+		w.oq.Backward(c, w.innerY, dOut, d)
+	}
+	w.swap()
+	dIn := w.Layer.Backward(c, d)
+	w.swap()
+	for i := range w.wq {
+		x := &w.wq[i]
+		if x.p.Grad != nil {
+			x.q.Backward(c, x.p.Value, x.p.Grad, x.p.Grad)
+		}
+	}
+	return dIn
+}
