@@ -23,7 +23,7 @@ func (q *MovingAverage) Build(prefix string, shape tensor.Shape) error {
 // if not initialised), then fake-quantizes x into y.
 func (q *MovingAverage) Forward(c *nn.Context, x, y *tensor.Tensor) {
 	if c.Training || !q.initialised() {
-		lo, hi := parallelMinMax(x.Data)
+		lo, hi := q.pm.run(x.Data)
 		lo, hi = min(lo, 0), max(hi, 0)
 		mn, mx := q.min.Value.Data, q.max.Value.Data
 		if !q.initialised() {
@@ -57,7 +57,7 @@ func (q *AllValues) Build(prefix string, shape tensor.Shape) error {
 // initialised), then fake-quantizes x into y.
 func (q *AllValues) Forward(c *nn.Context, x, y *tensor.Tensor) {
 	if c.Training || !q.initialised() {
-		lo, hi := parallelMinMax(x.Data)
+		lo, hi := q.pm.run(x.Data)
 		lo, hi = min(lo, 0), max(hi, 0)
 		mn, mx := q.min.Value.Data, q.max.Value.Data
 		if !q.initialised() {

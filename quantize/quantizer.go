@@ -48,6 +48,7 @@ type rangeState struct {
 	ps       []fq
 	qmin     int32
 	qmax     int32
+	pm       parMinMax
 }
 
 // Spec returns the quantizer's description.
@@ -108,7 +109,7 @@ func (r *rangeState) Backward(c *nn.Context, x, dy, dx *tensor.Tensor) {
 // channelMinMax writes the per-channel min and max of x into lo and hi.
 func (r *rangeState) channelMinMax(x []float32, lo, hi []float32) {
 	if r.lay.channels == 1 {
-		lo[0], hi[0] = parallelMinMax(x)
+		lo[0], hi[0] = r.pm.run(x)
 		return
 	}
 	C, in := r.lay.channels, r.lay.inner

@@ -103,10 +103,10 @@ func TestFixed(t *testing.T) {
 }
 
 // TestLSQGradients checks LSQ's gradients against finite differences of the
-// straight-through surrogate: with r = round(x/s0) - x/s0 frozen at the
-// current step s0, y(s) = s*clamp(x/s + r, lo, hi) has dy/ds = r inside,
-// lo or hi outside, which is LSQ's gradient before the 1/sqrt(N*Qp) scale;
-// dy/dx = 1 inside and 0 outside.
+// straight-through surrogate: with the inside/outside branch and
+// r = round(x/s0) - x/s0 frozen at the current step s0, y(s) = s*(x/s + r)
+// inside and s*lo or s*hi outside has dy/ds = r, lo or hi, which is LSQ's
+// gradient before the 1/sqrt(N*Qp) scale; dy/dx = 1 inside and 0 outside.
 func TestLSQGradients(t *testing.T) {
 	for _, spec := range []Spec{
 		{Kind: KindLSQ, Bits: 4, Narrow: true, Symmetric: true, PerAxis: true, Axis: 1},

@@ -80,6 +80,7 @@ type gemmJob struct {
 	rows           bool // use the row kernel (few rows, B not transposed)
 	packA          bool // pack every micro-panel of op(A) (see setConflict)
 	wg             sync.WaitGroup
+	pending        atomic.Int32 // parts handed to workers and not done
 }
 
 var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}

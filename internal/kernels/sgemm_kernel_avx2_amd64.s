@@ -2,6 +2,9 @@
 
 #include "textflag.h"
 
+// Sgemm's AVX2 path: the 6x16 tile kernel, the 16-wide row kernel and a
+// register-only FMA loop that measures the peak (BenchmarkFMAPeak).
+
 // The 6x16 AVX2+FMA micro-kernel of Sgemm. One k step loads a row of the
 // packed B micro-panel (16 floats, two Y registers), broadcasts the 6 values
 // of a column of op(A), and issues 12 FMAs into 12 accumulators that hold

@@ -2,6 +2,9 @@
 
 #include "textflag.h"
 
+// Sgemm's AVX-512 path: the 12x32 tile kernel, the 32-wide row kernel and
+// a register-only FMA loop that measures the peak (BenchmarkFMAPeak).
+
 // The 12x32 AVX-512F micro-kernel of Sgemm. One k step loads a row of the
 // packed B micro-panel (32 floats, two Z registers), broadcasts the 12
 // values of a column of op(A), and issues 24 FMAs into 24 accumulators that

@@ -2,11 +2,12 @@ package kernels
 
 // Packing: copy a block of op(A) or op(B) into the contiguous layout the
 // micro-kernels read, handling the transposes here so that the kernels see
-// one layout for all four combinations. B is always packed; op(A) is read in
-// place but for partial micro-panels and, when C is wide enough for a
-// packed micro-panel to be reused a few times, for row strides that would
-// make its rows collide in the L1 cache (see setConflict). Rows or columns past the matrix edge
-// are filled with zeros, so edge tiles run the same kernel as full ones.
+// one layout for all four combinations. B is always packed (but by the row
+// kernels); op(A) is read in place, except for partial micro-panels and,
+// when C is wide enough for a packed micro-panel to be reused a few times,
+// for row strides that would make its rows collide in the L1 cache (see
+// setConflict). Rows or columns past the matrix edge are filled with
+// zeros, so edge tiles run the same kernel as full ones.
 
 // packA packs rows [i0, i0+mc) and depths [p0, p0+kc) of op(A) into dst as
 // ceil(mc/mr) micro-panels of mr*kc values each:

@@ -1,7 +1,7 @@
 package kernels
 
 import (
-	_ "runtime"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,10 +13,11 @@ import (
 // goroutines nor allocates.
 
 // minWorkPerThread is the smallest number of multiply-adds (m*n*k) worth
-// handing to another goroutine, about 5 microseconds of work on one core:
-// waking a worker costs a few microseconds, so smaller problems (below
-// 2*minWorkPerThread in all) run on the calling goroutine alone.
-const minWorkPerThread = 1 << 19
+// handing to another goroutine, about a microsecond of work on one core
+// (with the polling below, a hand-off costs less than that when Sgemm is
+// called back to back); smaller problems, below 2*minWorkPerThread in all,
+// run on the calling goroutine alone.
+const minWorkPerThread = 1 << 16
 
 // gemmTask is one part of a job: rows [m0, m1) and columns [n0, n1) of C.
 type gemmTask struct {
@@ -34,13 +35,16 @@ var (
 	workQueue chan gemmTask // parts waiting for a worker
 )
 
-// spinTime is how long an idle worker keeps polling the queue before it
-// blocks. Waking a blocked goroutine means waking an OS thread, and in a VM
-// a halted virtual CPU: measured at tens of microseconds here, more than a
-// mid-sized product takes. Training calls Sgemm back to back, so a worker
-// that polls for a while after its last part picks up the next one at
-// once. It yields between polls, so other goroutines are not held up.
-const spinTime = 200 * time.Microsecond
+// Waking a blocked goroutine means waking an OS thread, and in a VM a
+// halted virtual CPU: measured at tens of microseconds here, more than a
+// mid-sized product takes, and it happens twice per call (the worker's
+// start, the caller's return). Training calls Sgemm back to back, so
+// workers poll the queue for a while after their last part before they
+// block, and the caller polls for its parts to finish before it blocks.
+const (
+	workerSpin = 200 * time.Microsecond // idle worker: poll, yielding
+	callerSpin = time.Millisecond       // caller: wait for the parts
+)
 
 // startWorkers makes sure at least n worker goroutines are running. They
 // live for the rest of the process, idle on the queue.
@@ -62,12 +66,15 @@ func worker() {
 		if !ok {
 			t = <-workQueue
 		}
-		t.job.run(t.m0, t.m1, t.n0, t.n1)
-		t.job.wg.Done()
+		j := t.job
+		j.run(t.m0, t.m1, t.n0, t.n1)
+		j.wg.Done()
+		j.pending.Add(-1) // the last use of j: the caller may now recycle it
 	}
 }
 
-// poll waits up to spinTime for a part, yielding between tries.
+// poll waits up to workerSpin for a part, yielding between tries so that
+// other goroutines can run.
 func poll() (gemmTask, bool) {
 	var start time.Time
 	for i := 0; ; i++ {
@@ -79,11 +86,32 @@ func poll() (gemmTask, bool) {
 		if i%64 == 0 {
 			if i == 0 {
 				start = time.Now()
-			} else if time.Since(start) > spinTime {
+			} else if time.Since(start) > workerSpin {
 				return gemmTask{}, false
 			}
 		}
-		// runtime.Gosched()
+		runtime.Gosched()
+	}
+}
+
+// wait returns when every part of j handed to a worker is done: it polls
+// for up to callerSpin, yielding between tries (with more threads than
+// cores a part may be waiting for this core), then blocks.
+func (j *gemmJob) wait() {
+	var start time.Time
+	for i := 0; j.pending.Load() != 0; i++ {
+		runtime.Gosched()
+		if i%64 == 0 {
+			if i == 0 {
+				start = time.Now()
+			} else if time.Since(start) > callerSpin {
+				j.wg.Wait()
+				for j.pending.Load() != 0 { // at most a few instructions away
+					runtime.Gosched()
+				}
+				return
+			}
+		}
 	}
 }
 
@@ -113,6 +141,7 @@ func (j *gemmJob) parallel() {
 	startWorkers(t - 1)
 	handedOff.Add(int64(t - 1))
 	j.wg.Add(t - 1)
+	j.pending.Store(int32(t - 1))
 	// Part i gets tiles [i*tiles/t, (i+1)*tiles/t); the caller takes part 0.
 	for i := 1; i < t; i++ {
 		lo, hi := i*tiles/t, (i+1)*tiles/t
@@ -129,5 +158,5 @@ func (j *gemmJob) parallel() {
 	} else {
 		j.run(0, min(j.m, tiles/t*mr), 0, j.n)
 	}
-	j.wg.Wait()
+	j.wait()
 }

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/nn/optim"
+	"github.com/goqat/goqat/quantize"
+	"github.com/spf13/cobra"
+)
+
+// quantizeConfig is what a QAT fine-tuning run needs.
+type quantizeConfig struct {
+	in, out       string
+	scheme        string
+	lsq           bool
+	epochs, batch int
+	lr            float64
+	freezeBNAfter int
+	calibrate     int
+	seed          uint64
+	verbose       int
+	threads       int
+	jsonPath      string
+}
+
+// validate rejects impossible settings with one clear line.
+func (c *quantizeConfig) validate() error {
+	switch {
+	case c.in == "":
+		return fmt.Errorf("--in is required (a float model from goqat train)")
+	case c.epochs < 0:
+		return fmt.Errorf("--epochs must not be negative, got %d", c.epochs)
+	case c.batch < 1:
+		return fmt.Errorf("--batch must be at least 1, got %d", c.batch)
+	case !(c.lr > 0):
+		return fmt.Errorf("--lr must be positive, got %g", c.lr)
+	case c.calibrate < 0:
+		return fmt.Errorf("--calibrate must not be negative, got %d", c.calibrate)
+	}
+	return nil
+}
+
+// newQuantizeCmd is `goqat quantize`: load a float model, quantize it with a
+// scheme, calibrate, fine-tune with QAT and save the QAT model.
+func newQuantizeCmd() *cobra.Command {
+	var (
+		c  quantizeConfig
+		df dataFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "quantize",
+		Short: "Fine-tune a float model with quantization-aware training",
+		Long: `quantize loads a float model, inserts fake quantization per the scheme
+(BatchNormalization folded into the convolutions), calibrates the ranges on
+training images, reports the post-training-quantization (PTQ) accuracy,
+fine-tunes with QAT and reports the fake-quant test accuracy, then saves the
+QAT model (goqat eval evaluates it as is).`,
+		Example: `  goqat quantize --in float.safetensors --scheme 8bit --epochs 1 --out qat.safetensors
+  goqat quantize --in float.safetensors --scheme w4a8 --lsq --data fashion --epochs 2`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := c.validate(); err != nil {
+				return err
+			}
+			scheme, err := quantize.ParseScheme(c.scheme, c.lsq)
+			if err != nil {
+				return err
+			}
+			if c.threads > 0 {
+				kernels.SetThreads(c.threads)
+			}
+			fm, err := nn.Load(c.in)
+			if err != nil {
+				return err
+			}
+			train, test, err := df.load()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			lossFn := nn.SparseCategoricalCrossentropy{FromLogits: true}
+			eval := func(m *nn.Model) (float64, error) {
+				if err := m.Compile(nn.CompileOptions{Loss: lossFn, Metrics: []string{"accuracy"}}); err != nil {
+					return 0, err
+				}
+				_, acc, err := m.Evaluate(ctx, test.X, test.Y, nn.EvaluateOptions{BatchSize: 256, Verbose: nn.VerboseSilent})
+				return acc, err
+			}
+			floatAcc, err := eval(fm)
+			if err != nil {
+				return err
+			}
+			steps := c.epochs * ((train.Len() + c.batch - 1) / c.batch)
+			freeze := c.freezeBNAfter
+			if freeze < 0 {
+				freeze = steps / 2
+			}
+			qm, err := quantize.Model(fm, quantize.WithScheme(scheme), quantize.WithFreezeBNAfter(freeze))
+			if err != nil {
+				return err
+			}
+			if n := min(c.calibrate, train.Len()); n > 0 {
+				if err := quantize.Calibrate(ctx, qm, train.X.Batch(0, n), c.batch); err != nil {
+					return err
+				}
+			}
+			ptqAcc, err := eval(qm)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%s on %s: float %.2f%%, PTQ %s (calibrated on %d images) %.2f%%\n",
+				c.in, test.Name, 100*floatAcc, scheme, min(c.calibrate, train.Len()), 100*ptqAcc)
+			qatAcc := ptqAcc
+			var secs float64
+			if c.epochs > 0 {
+				opt := optim.NewAdam(c.lr)
+				opt.LR = optim.Cosine{Base: c.lr, Steps: steps, Min: c.lr / 50}
+				if err := qm.Compile(nn.CompileOptions{Loss: lossFn, Optimizer: opt, Metrics: []string{"accuracy"}}); err != nil {
+					return err
+				}
+				fmt.Printf("QAT %s: %d train images, %d epochs, batch %d, lr %g, BN frozen after step %d of %d, %d threads\n",
+					scheme, train.Len(), c.epochs, c.batch, c.lr, freeze, steps, kernels.Threads())
+				start := time.Now()
+				if _, err := qm.Fit(ctx, train.X, train.Y, nn.FitOptions{BatchSize: c.batch, Epochs: c.epochs, Seed: c.seed, Verbose: c.verbose}); err != nil {
+					return err
+				}
+				secs = time.Since(start).Seconds()
+				if qatAcc, err = eval(qm); err != nil {
+					return err
+				}
+			}
+			fmt.Printf("QAT %s fake-quant test accuracy %.2f%% (float %.2f%%, PTQ %.2f%%) after %d epochs (%.1fs)\n",
+				scheme, 100*qatAcc, 100*floatAcc, 100*ptqAcc, c.epochs, secs)
+			if err := nn.Save(c.out, qm); err != nil {
+				return err
+			}
+			fmt.Printf("Saved %s\n", c.out)
+			if c.jsonPath != "" {
+				return writeJSON(c.jsonPath, map[string]any{
+					"model": c.in, "data": test.Name, "scheme": scheme.String(), "epochs": c.epochs,
+					"float_accuracy": floatAcc, "ptq_accuracy": ptqAcc, "qat_accuracy": qatAcc,
+					"train_seconds_qat": secs, "out": c.out,
+				})
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.in, "in", "", "float model (.safetensors) to quantize")
+	f.StringVar(&c.out, "out", "qat.safetensors", "where to save the QAT model")
+	f.StringVar(&c.scheme, "scheme", "8bit", "scheme: 8bit, or wNaM such as w4a8, w2a8, w4a4")
+	f.BoolVar(&c.lsq, "lsq", false, "learn the step sizes (LSQ) instead of tracking ranges")
+	f.IntVar(&c.epochs, "epochs", 1, "QAT fine-tuning epochs (0: PTQ only)")
+	f.IntVar(&c.batch, "batch", 128, "batch size")
+	f.Float64Var(&c.lr, "lr", 2e-4, "peak learning rate (Adam, cosine decay)")
+	f.IntVar(&c.freezeBNAfter, "freeze-bn-after", -1, "optimizer step from which folded BN uses its moving statistics (-1: half of the steps)")
+	f.IntVar(&c.calibrate, "calibrate", 2048, "training images used to calibrate the ranges before fine-tuning (0: none)")
+	f.Uint64Var(&c.seed, "seed", 1, "seed for shuffling")
+	f.IntVar(&c.verbose, "verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch")
+	f.IntVar(&c.threads, "threads", 0, "compute threads (0: all cores)")
+	f.StringVar(&c.jsonPath, "json", "", "also write the results to this JSON file")
+	addDataFlags(f, &df)
+	return cmd
+}
