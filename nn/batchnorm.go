@@ -20,9 +20,16 @@ import (
 // var_batch is the biased batch variance (divided by the number of values
 // per channel). Each training Forward updates the moving statistics as
 //
-//	moving = moving*Momentum + batch*(1-Momentum)
+//	moving = moving*d + batch*(1-d),  d = min(Momentum, (1+step)/(10+step))
 //
-// with that same biased variance, as Keras 3 and TF2 Keras on rank-2 inputs
+// where step is Context.Step, the optimizer steps taken so far. The warm-up
+// of d (TensorFlow's ExponentialMovingAverage with num_updates) is goqat's
+// one departure from Keras: with Keras's constant 0.99 the moving statistics
+// keep about 0.99^t of their initial values (mean 0, variance 1) after t
+// steps, which after a short run (a few hundred steps) is far from the batch
+// statistics of, say, a first convolution on MNIST whose output variance is
+// 0.005, and the inference-mode model is then much worse than the trained
+// one. The variance is that same biased variance, as Keras 3 and TF2 Keras on rank-2 inputs
 // do (TF2 Keras's fused rank-4 path and PyTorch use the unbiased variance
 // for the moving average instead).
 //
@@ -227,7 +234,7 @@ func (b *BatchNormalization) Forward(c *Context, in []*tensor.Tensor) *tensor.Te
 			b.variance = make([]float32, C)
 		}
 		m := float64(b.rows)
-		mom := b.Momentum
+		mom := min(b.Momentum, float64(1+c.Step)/float64(10+c.Step))
 		mm, mv := b.MovingMean.Value.Data, b.MovingVariance.Value.Data
 		for j := 0; j < C; j++ {
 			var s, q float64

@@ -60,7 +60,14 @@ func bnNaiveStats(x *tensor.Tensor) (mean, variance []float64) {
 func TestBatchNormMovingStatistics(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	// Large enough for several reduction chunks, with a mean far from 0.
-	for _, shape := range [][]int{{5, 3}, {8, 20, 20, 24}} {
+	// Step 0 uses the warmed-up decay (1+0)/(10+0) = 0.1; from step 80 on
+	// (1+80)/(10+80) = 0.9 = Momentum.
+	for _, tc := range []struct {
+		shape []int
+		step  int
+		decay float64
+	}{{[]int{5, 3}, 100, 0.9}, {[]int{8, 20, 20, 24}, 1000, 0.9}, {[]int{5, 3}, 0, 0.1}, {[]int{5, 3}, 2, 0.25}} {
+		shape := tc.shape
 		b := NewBatchNormalization()
 		b.Momentum = 0.9
 		if _, err := b.Build([]tensor.Shape{shape[1:]}); err != nil {
@@ -77,15 +84,16 @@ func TestBatchNormMovingStatistics(t *testing.T) {
 		copy(b.MovingMean.Value.Data, mm0)
 		copy(b.MovingVariance.Value.Data, mv0)
 		x := randTensorC(r, 50, 3, shape...)
-		b.Forward(&Context{Training: true}, []*tensor.Tensor{x})
+		b.Forward(&Context{Training: true, Step: tc.step}, []*tensor.Tensor{x})
 		mean, variance := bnNaiveStats(x)
 		bm, bv := b.Stats()
 		for j := 0; j < c; j++ {
 			if math.Abs(float64(bm[j])-mean[j]) > 1e-5*math.Abs(mean[j]) || math.Abs(float64(bv[j])-variance[j]) > 1e-5*variance[j] {
 				t.Fatalf("%v: Stats channel %d: %v %v, want %v %v", shape, j, bm[j], bv[j], mean[j], variance[j])
 			}
-			wm := float64(mm0[j])*0.9 + mean[j]*0.1
-			wv := float64(mv0[j])*0.9 + variance[j]*0.1
+			d := tc.decay
+			wm := float64(mm0[j])*d + mean[j]*(1-d)
+			wv := float64(mv0[j])*d + variance[j]*(1-d)
 			if math.Abs(float64(b.MovingMean.Value.Data[j])-wm) > 1e-5*math.Abs(wm) ||
 				math.Abs(float64(b.MovingVariance.Value.Data[j])-wv) > 1e-5*wv {
 				t.Fatalf("%v: moving stats channel %d: %v %v, want %v %v", shape, j,
