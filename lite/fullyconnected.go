@@ -1,0 +1,25 @@
+package lite
+
+// fcKernel is FullyConnected: an int8 GEMM with per-unit requantization.
+// in (N, in), w (in, units), bias (units) -> out (N, units)
+type fcKernel struct {
+	it      *Interpreter
+	in, out int
+	g       *gemmOut
+}
+
+func newFullyConnected(it *Interpreter, op *Op) (*fcKernel, error) {
+	tin, tout := &it.m.Tensors[op.Inputs[0]], &it.m.Tensors[op.Output]
+	units := op.WeightShape[1]
+	mult, err := channelMultipliers(tin, tout, op.WeightScales, units)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := outRange(tout, op.Activation)
+	return &fcKernel{it: it, in: op.Inputs[0], out: op.Output,
+		g: newGemmOut(op.Weights, op.WeightShape[0], units, op.Bias, tin.ZeroPoint, mult, tout.ZeroPoint, lo, hi)}, nil
+}
+
+func (k *fcKernel) alloc(int) {}
+
+func (k *fcKernel) run(n int) { k.g.run(k.it.i8[k.in], n, k.it.i8[k.out]) }

@@ -1,0 +1,273 @@
+package lite
+
+import (
+	"fmt"
+
+	"github.com/goqat/goqat/tensor"
+)
+
+// kernel is an op prepared for one interpreter: its constants computed,
+// reading and writing the interpreter's buffers.
+type kernel interface {
+	// alloc sizes the kernel's scratch for batches of up to n samples.
+	alloc(n int)
+	// run computes the op for a batch of n samples.
+	run(n int)
+}
+
+// Interpreter runs an integer model. Allocate sizes its buffers once;
+// Invoke then runs without allocating. An interpreter is not safe for
+// concurrent use: use one per goroutine (they may share the Model, which
+// they do not modify).
+type Interpreter struct {
+	m       *Model
+	i8      [][]int8    // per tensor, int8 tensors
+	f32     [][]float32 // per tensor, float32 tensors
+	kernels []kernel
+	capN    int // batch the buffers hold
+	n       int // batch of the current inputs
+	set     []bool
+	outF    []tensor.Tensor
+	outI    []tensor.Int8
+}
+
+// NewInterpreter validates m and prepares its ops. The model must not be
+// modified while interpreters use it.
+func NewInterpreter(m *Model) (*Interpreter, error) {
+	if m == nil {
+		return nil, fmt.Errorf("lite: nil model")
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	it := &Interpreter{
+		m:    m,
+		i8:   make([][]int8, len(m.Tensors)),
+		f32:  make([][]float32, len(m.Tensors)),
+		set:  make([]bool, len(m.Inputs)),
+		outF: make([]tensor.Tensor, len(m.Outputs)),
+		outI: make([]tensor.Int8, len(m.Outputs)),
+	}
+	for k := range m.Ops {
+		kn, err := it.prepare(&m.Ops[k])
+		if err != nil {
+			return nil, fmt.Errorf("lite: op %d (%s %q): %w", k, m.Ops[k].Type, m.Ops[k].Name, err)
+		}
+		it.kernels = append(it.kernels, kn)
+	}
+	return it, nil
+}
+
+// Model returns the interpreter's model.
+func (it *Interpreter) Model() *Model { return it.m }
+
+// prepare builds the kernel of one op.
+func (it *Interpreter) prepare(op *Op) (kernel, error) {
+	switch op.Type {
+	case OpConv2D:
+		return newConv(it, op)
+	case OpDepthwiseConv2D:
+		return newDepthwise(it, op)
+	case OpFullyConnected:
+		return newFullyConnected(it, op)
+	case OpAdd:
+		return newAdd(it, op)
+	case OpConcatenation:
+		return newConcat(it, op)
+	case OpMaxPool:
+		return newMaxPool(it, op), nil
+	case OpAveragePool:
+		return newAvgPool(it, op), nil
+	case OpGlobalAveragePool:
+		return newGlobalAvgPool(it, op), nil
+	case OpReshape:
+		return &reshapeKernel{it: it, in: op.Inputs[0], out: op.Output, size: it.size(op.Output)}, nil
+	case OpPad:
+		return newPad(it, op), nil
+	case OpSoftmax:
+		return newSoftmax(it, op)
+	case OpLogistic, OpTanh:
+		return newLUT(it, op)
+	case OpQuantize:
+		return newQuantize(it, op), nil
+	case OpDequantize:
+		return newDequantize(it, op), nil
+	}
+	return nil, fmt.Errorf("unknown op type %q", op.Type)
+}
+
+// size is the per-sample element count of tensor i.
+func (it *Interpreter) size(i int) int { return it.m.Tensors[i].Shape.Size() }
+
+// Allocate sizes every buffer for batches of up to n samples. SetInput
+// calls it when a larger batch arrives; call it once up front to keep
+// Invoke allocation-free from the first call.
+func (it *Interpreter) Allocate(n int) error {
+	if n < 1 {
+		return fmt.Errorf("lite: batch %d, want at least 1", n)
+	}
+	if n <= it.capN {
+		return nil
+	}
+	for i := range it.m.Tensors {
+		t := &it.m.Tensors[i]
+		if t.DType == Int8 {
+			it.i8[i] = make([]int8, n*t.Shape.Size())
+		} else {
+			it.f32[i] = make([]float32, n*t.Shape.Size())
+		}
+	}
+	for _, k := range it.kernels {
+		k.alloc(n)
+	}
+	it.capN = n
+	return nil
+}
+
+// checkInput validates an input's index and per-sample shape and returns
+// the batch.
+func (it *Interpreter) checkInput(i int, shape tensor.Shape, dt DType, size int) (int, error) {
+	if i < 0 || i >= len(it.m.Inputs) {
+		return 0, fmt.Errorf("lite: input %d of a model with %d inputs", i, len(it.m.Inputs))
+	}
+	t := &it.m.Tensors[it.m.Inputs[i]]
+	if dt == Int8 && t.DType != Int8 {
+		return 0, fmt.Errorf("lite: input %d (%q) is float32; pass a float tensor (SetInput)", i, t.Name)
+	}
+	if len(shape) != len(t.Shape)+1 || !shape[1:].Equal(t.Shape) || shape[0] < 1 {
+		return 0, fmt.Errorf("lite: input %d (%q) has shape %v, want (N, %v)", i, t.Name, shape, t.Shape.String()[1:len(t.Shape.String())-1])
+	}
+	if size != shape.Size() {
+		return 0, fmt.Errorf("lite: input %d: %d values for shape %v", i, size, shape)
+	}
+	n := shape[0]
+	if err := it.setBatch(i, n); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// setBatch records the batch of input i; all inputs must agree.
+func (it *Interpreter) setBatch(i, n int) error {
+	for j, s := range it.set {
+		if s && j != i && n != it.n {
+			return fmt.Errorf("lite: input %d has batch %d, but input %d has %d", i, n, j, it.n)
+		}
+	}
+	if err := it.Allocate(n); err != nil {
+		return err
+	}
+	it.n = n
+	it.set[i] = true
+	return nil
+}
+
+// SetInput copies a float batch (N, shape...) into input i. For an int8
+// input (a full-integer model) the values are quantized with the input's
+// scale and zero point, exactly as the QAT model's input quantizer does.
+func (it *Interpreter) SetInput(i int, x *tensor.Tensor) error {
+	if x == nil {
+		return fmt.Errorf("lite: input %d is nil", i)
+	}
+	n, err := it.checkInput(i, x.Shape, Float32, len(x.Data))
+	if err != nil {
+		return err
+	}
+	idx := it.m.Inputs[i]
+	t := &it.m.Tensors[idx]
+	if t.DType == Float32 {
+		copy(it.f32[idx], x.Data)
+		return nil
+	}
+	quantizeFloats(x.Data, it.i8[idx][:n*t.Shape.Size()], t)
+	return nil
+}
+
+// SetInputInt8 copies an int8 batch (N, shape...) into input i, which must
+// be int8 (a model converted with FullInteger).
+func (it *Interpreter) SetInputInt8(i int, x *tensor.Int8) error {
+	if x == nil {
+		return fmt.Errorf("lite: input %d is nil", i)
+	}
+	if _, err := it.checkInput(i, x.Shape, Int8, len(x.Data)); err != nil {
+		return err
+	}
+	idx := it.m.Inputs[i]
+	qmin, qmax := it.m.Tensors[idx].QRange()
+	for j, v := range x.Data {
+		if int32(v) < qmin || int32(v) > qmax {
+			return fmt.Errorf("lite: input %d value %d outside the %d-bit range", i, v, it.m.Tensors[idx].Bits)
+		}
+		it.i8[idx][j] = v
+	}
+	return nil
+}
+
+// Invoke runs the model on the inputs set last. It does not allocate once
+// the buffers are sized for the batch.
+func (it *Interpreter) Invoke() error {
+	for j, s := range it.set {
+		if !s {
+			return fmt.Errorf("lite: input %d was not set", j)
+		}
+	}
+	for _, k := range it.kernels {
+		k.run(it.n)
+	}
+	return nil
+}
+
+// Batch is the batch size of the current inputs.
+func (it *Interpreter) Batch() int { return it.n }
+
+// Output returns output i of the last Invoke as float32 values (N,
+// shape...); an int8 output is dequantized. The tensor is owned by the
+// interpreter and valid until the next Invoke.
+func (it *Interpreter) Output(i int) *tensor.Tensor {
+	idx := it.m.Outputs[i]
+	t := &it.m.Tensors[idx]
+	o := &it.outF[i]
+	o.Shape = append(append(o.Shape[:0], it.n), t.Shape...)
+	size := it.n * t.Shape.Size()
+	if t.DType == Float32 {
+		o.Data = it.f32[idx][:size]
+		return o
+	}
+	if cap(o.Data) < it.capN*t.Shape.Size() {
+		o.Data = make([]float32, it.capN*t.Shape.Size())
+	}
+	o.Data = o.Data[:size]
+	dequantizeInts(it.i8[idx][:size], o.Data, t)
+	return o
+}
+
+// OutputInt8 returns the int8 codes of output i of the last Invoke (N,
+// shape...). For a float output (the default conversion, which ends with
+// Dequantize) it returns the int8 tensor the Dequantize reads. The tensor
+// is owned by the interpreter and valid until the next Invoke.
+func (it *Interpreter) OutputInt8(i int) *tensor.Int8 {
+	idx := it.m.Outputs[i]
+	if it.m.Tensors[idx].DType == Float32 {
+		for k := range it.m.Ops {
+			if op := &it.m.Ops[k]; op.Output == idx && op.Type == OpDequantize {
+				idx = op.Inputs[0]
+			}
+		}
+	}
+	return it.TensorInt8(idx, &it.outI[i])
+}
+
+// TensorInt8 returns a view of int8 tensor idx of the model after the
+// last Invoke (N, shape...), in dst if not nil; nil for a float tensor.
+func (it *Interpreter) TensorInt8(idx int, dst *tensor.Int8) *tensor.Int8 {
+	t := &it.m.Tensors[idx]
+	if t.DType != Int8 {
+		return nil
+	}
+	if dst == nil {
+		dst = &tensor.Int8{}
+	}
+	dst.Shape = append(append(dst.Shape[:0], it.n), t.Shape...)
+	dst.Data = it.i8[idx][:it.n*t.Shape.Size()]
+	return dst
+}

@@ -1,0 +1,48 @@
+package lite
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/goqat/goqat/quantize"
+)
+
+// lutKernel is Logistic or Tanh through a 256-entry table: entry q holds
+// the output code of f(s_in*(q - zp_in)), computed in float64 and
+// quantized as the QAT fake quant does. Logistic outputs have scale 1/256
+// and zero point -128, Tanh 1/128 and 0.
+// in (N, ...) -> out (N, ...)
+type lutKernel struct {
+	it      *Interpreter
+	in, out int
+	size    int
+	table   [256]int8
+}
+
+func newLUT(it *Interpreter, op *Op) (*lutKernel, error) {
+	tin, tout := &it.m.Tensors[op.Inputs[0]], &it.m.Tensors[op.Output]
+	f := func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+	scale, zp := float32(1.0/256), int32(-128)
+	if op.Type == OpTanh {
+		f, scale, zp = math.Tanh, 1.0/128, 0
+	}
+	if tout.Scale != scale || tout.ZeroPoint != zp || tout.Bits != 8 {
+		return nil, fmt.Errorf("%s output must be 8-bit with scale %v and zero point %d, got %v, %d", op.Type, scale, zp, tout.Scale, tout.ZeroPoint)
+	}
+	k := &lutKernel{it: it, in: op.Inputs[0], out: op.Output, size: tin.Shape.Size()}
+	for q := -128; q < 128; q++ {
+		x := float64(tin.Scale) * float64(int32(q)-tin.ZeroPoint)
+		k.table[q+128] = int8(quantize.QuantizeValue(float32(f(x)), scale, zp, -128, 127))
+	}
+	return k, nil
+}
+
+func (k *lutKernel) alloc(int) {}
+
+func (k *lutKernel) run(n int) {
+	x, y := k.it.i8[k.in][:n*k.size], k.it.i8[k.out]
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] = k.table[int(v)+128]
+	}
+}
