@@ -45,15 +45,15 @@ type Conv2D struct {
 }
 
 // convChunkFloats bounds the im2col matrix that Conv2D packs at a time (a
-// chunk of whole images; at least one image): 2M floats, 8 MB, so that the
-// col buffers stay small for any batch yet each GEMM gets thousands of rows
-// (mnist-cnn at batch 128: conv2 packs 12 images of 576 rows, conv1 and
-// conv3 the whole batch or 36 images). Measured with the current GEMM,
-// smaller chunks (1-image, L2-sized) made the step slower: per-call GEMM
-// overhead outweighed the cache reuse. It depends on nothing but the
-// shapes, so neither do the results. A variable so that tests can force
-// many chunks.
-var convChunkFloats = 1 << 21
+// chunk of whole images; at least one image): 64M floats, 256 MB. Under it
+// (mnist-cnn at batch 128: conv2's col matrix is 85 MB) Forward packs the
+// whole batch once and Backward reuses that col matrix instead of packing
+// it again, and every GEMM is one call over the whole batch. Larger inputs
+// are cut into chunks of images so that memory stays bounded; Backward then
+// packs every chunk but the last again. The chunks depend on nothing but the
+// shapes, so neither do the results. A variable so that tests can force many
+// chunks.
+var convChunkFloats = 1 << 26
 
 // conv2DConfig is Conv2D's saved configuration.
 type conv2DConfig struct {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/quantize"
 	"github.com/spf13/cobra"
 )
 
@@ -25,22 +26,29 @@ type demoResult struct {
 	FloatMsPerImageB1      float64 `json:"float_ms_per_image_b1"`
 	FloatMsPerImageB64     float64 `json:"float_ms_per_image_b64"`
 	TrainSecondsFloatEpoch float64 `json:"train_seconds_float_epoch"`
+	Scheme                 string  `json:"scheme"`
+	PTQAccuracy            float64 `json:"ptq_accuracy"`
+	QATAccuracy            float64 `json:"qat_accuracy"`
+	QATModelBytes          int64   `json:"qat_model_bytes"`
+	TrainSecondsQATEpoch   float64 `json:"train_seconds_qat_epoch"`
 	Date                   string  `json:"date"`
 }
 
 func newDemoCmd() *cobra.Command {
 	var (
 		c        trainConfig
+		q        quantizeConfig
 		df       dataFlags
 		out      string
 		jsonPath string
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Train mnist-cnn on the embedded MNIST, evaluate and time it",
+		Short: "Train mnist-cnn on the embedded MNIST, fine-tune it with QAT, evaluate and time it",
 		Long: `demo runs goqat's main job end to end with no download: it trains the
-built-in model on the embedded MNIST, evaluates it, times inference at batch
-1 and 64, and writes the model and results.json to the output folder.`,
+built-in model on the embedded MNIST, fine-tunes it with quantization-aware
+training, evaluates both, times float inference at batch 1 and 64, and writes
+the models and results.json to the output folder.`,
 		Example: `  goqat demo
   goqat demo --epochs 1 --train-limit 6000 --out /tmp/demo
   goqat demo --data fashion --model mobilenet-tiny`,
@@ -83,6 +91,27 @@ built-in model on the embedded MNIST, evaluates it, times inference at batch
 			if st, err := os.Stat(floatPath); err == nil {
 				res.FloatModelBytes = st.Size()
 			}
+			fmt.Printf("\n== Quantization-aware training, %s, %d epoch(s)\n", q.scheme, q.epochs)
+			scheme, err := quantize.ParseScheme(q.scheme, q.lsq)
+			if err != nil {
+				return err
+			}
+			q.batch, q.seed, q.verbose = c.batch, c.seed, c.verbose
+			qr, err := fineTuneQAT(ctx, m, train, test, q, scheme)
+			if err != nil {
+				return err
+			}
+			res.Scheme, res.PTQAccuracy, res.QATAccuracy = scheme.String(), qr.ptqAccuracy, qr.qatAccuracy
+			if q.epochs > 0 {
+				res.TrainSecondsQATEpoch = qr.seconds / float64(q.epochs)
+			}
+			qatPath := filepath.Join(out, "qat.safetensors")
+			if err := nn.Save(qatPath, qr.model); err != nil {
+				return err
+			}
+			if st, err := os.Stat(qatPath); err == nil {
+				res.QATModelBytes = st.Size()
+			}
 			fmt.Println("\n== Timing inference")
 			if res.FloatMsPerImageB1, err = timeFloat(ctx, m, 1, time.Second); err != nil {
 				return err
@@ -94,7 +123,10 @@ built-in model on the embedded MNIST, evaluates it, times inference at batch
 			fmt.Printf("%-8s %10s %12s %14s %14s\n", "model", "accuracy", "size", "ms/img b=1", "ms/img b=64")
 			fmt.Printf("%-8s %9.2f%% %10.1fKB %14.4f %14.4f\n", "float", 100*res.FloatAccuracy,
 				float64(res.FloatModelBytes)/1024, res.FloatMsPerImageB1, res.FloatMsPerImageB64)
-			fmt.Printf("\nTraining: %.1f s per epoch. Wrote %s\n", res.TrainSecondsFloatEpoch, out)
+			fmt.Printf("%-8s %9.2f%% %10.1fKB %14s %14s\n", "QAT "+q.scheme, 100*res.QATAccuracy,
+				float64(res.QATModelBytes)/1024, "-", "-")
+			fmt.Printf("\nPTQ %s before fine-tuning: %.2f%%. Training: %.1f s per float epoch, %.1f s per QAT epoch. Wrote %s\n",
+				q.scheme, 100*res.PTQAccuracy, res.TrainSecondsFloatEpoch, res.TrainSecondsQATEpoch, out)
 			if err := writeJSON(filepath.Join(out, "results.json"), res); err != nil {
 				return err
 			}
@@ -112,6 +144,12 @@ built-in model on the embedded MNIST, evaluates it, times inference at batch
 	f.Uint64Var(&c.seed, "seed", 1, "seed for weights, shuffling and dropout")
 	f.IntVar(&c.verbose, "verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch")
 	f.StringVar(&out, "out", "goqat-demo", "output folder")
+	f.StringVar(&q.scheme, "scheme", "8bit", "QAT scheme: 8bit, or wNaM such as w4a8")
+	f.BoolVar(&q.lsq, "lsq", false, "learn the step sizes (LSQ)")
+	f.IntVar(&q.epochs, "qat-epochs", 1, "QAT fine-tuning epochs")
+	f.Float64Var(&q.lr, "qat-lr", 2e-4, "QAT peak learning rate")
+	f.IntVar(&q.freezeBNAfter, "freeze-bn-after", -1, "QAT step from which folded BN uses moving statistics (-1: half of the steps)")
+	f.IntVar(&q.calibrate, "calibrate", 2048, "training images used to calibrate the ranges before QAT")
 	f.StringVar(&jsonPath, "json", "", "also write the results to this JSON file")
 	addDataFlags(f, &df)
 	return cmd

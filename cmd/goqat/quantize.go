@@ -2,11 +2,9 @@ package main
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/nn"
-	"github.com/goqat/goqat/nn/optim"
 	"github.com/goqat/goqat/quantize"
 	"github.com/spf13/cobra"
 )
@@ -81,57 +79,15 @@ QAT model (goqat eval evaluates it as is).`,
 				return err
 			}
 			ctx := cmd.Context()
-			lossFn := nn.SparseCategoricalCrossentropy{FromLogits: true}
-			eval := func(m *nn.Model) (float64, error) {
-				if err := m.Compile(nn.CompileOptions{Loss: lossFn, Metrics: []string{"accuracy"}}); err != nil {
-					return 0, err
-				}
-				_, acc, err := m.Evaluate(ctx, test.X, test.Y, nn.EvaluateOptions{BatchSize: 256, Verbose: nn.VerboseSilent})
-				return acc, err
-			}
-			floatAcc, err := eval(fm)
+			floatAcc, err := evalAccuracy(ctx, fm, test)
 			if err != nil {
 				return err
 			}
-			steps := c.epochs * ((train.Len() + c.batch - 1) / c.batch)
-			freeze := c.freezeBNAfter
-			if freeze < 0 {
-				freeze = steps / 2
-			}
-			qm, err := quantize.Model(fm, quantize.WithScheme(scheme), quantize.WithFreezeBNAfter(freeze))
+			r, err := fineTuneQAT(ctx, fm, train, test, c, scheme)
 			if err != nil {
 				return err
 			}
-			if n := min(c.calibrate, train.Len()); n > 0 {
-				if err := quantize.Calibrate(ctx, qm, train.X.Batch(0, n), c.batch); err != nil {
-					return err
-				}
-			}
-			ptqAcc, err := eval(qm)
-			if err != nil {
-				return err
-			}
-			fmt.Printf("%s on %s: float %.2f%%, PTQ %s (calibrated on %d images) %.2f%%\n",
-				c.in, test.Name, 100*floatAcc, scheme, min(c.calibrate, train.Len()), 100*ptqAcc)
-			qatAcc := ptqAcc
-			var secs float64
-			if c.epochs > 0 {
-				opt := optim.NewAdam(c.lr)
-				opt.LR = optim.Cosine{Base: c.lr, Steps: steps, Min: c.lr / 50}
-				if err := qm.Compile(nn.CompileOptions{Loss: lossFn, Optimizer: opt, Metrics: []string{"accuracy"}}); err != nil {
-					return err
-				}
-				fmt.Printf("QAT %s: %d train images, %d epochs, batch %d, lr %g, BN frozen after step %d of %d, %d threads\n",
-					scheme, train.Len(), c.epochs, c.batch, c.lr, freeze, steps, kernels.Threads())
-				start := time.Now()
-				if _, err := qm.Fit(ctx, train.X, train.Y, nn.FitOptions{BatchSize: c.batch, Epochs: c.epochs, Seed: c.seed, Verbose: c.verbose}); err != nil {
-					return err
-				}
-				secs = time.Since(start).Seconds()
-				if qatAcc, err = eval(qm); err != nil {
-					return err
-				}
-			}
+			qm, ptqAcc, qatAcc, secs := r.model, r.ptqAccuracy, r.qatAccuracy, r.seconds
 			fmt.Printf("QAT %s fake-quant test accuracy %.2f%% (float %.2f%%, PTQ %.2f%%) after %d epochs (%.1fs)\n",
 				scheme, 100*qatAcc, 100*floatAcc, 100*ptqAcc, c.epochs, secs)
 			if err := nn.Save(c.out, qm); err != nil {

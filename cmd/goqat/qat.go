@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/goqat/goqat/datasets"
+	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/nn/optim"
+	"github.com/goqat/goqat/quantize"
+)
+
+// lossFn is the loss every built-in classifier trains with.
+var lossFn = nn.SparseCategoricalCrossentropy{FromLogits: true}
+
+// evalAccuracy returns m's test accuracy in inference mode (m is compiled
+// for evaluation, which keeps no optimizer).
+func evalAccuracy(ctx context.Context, m *nn.Model, test *datasets.Dataset) (float64, error) {
+	if err := m.Compile(nn.CompileOptions{Loss: lossFn, Metrics: []string{"accuracy"}}); err != nil {
+		return 0, err
+	}
+	_, acc, err := m.Evaluate(ctx, test.X, test.Y, nn.EvaluateOptions{BatchSize: 256, Verbose: nn.VerboseSilent})
+	return acc, err
+}
+
+// qatResult is what fineTuneQAT measured.
+type qatResult struct {
+	model       *nn.Model
+	ptqAccuracy float64 // after calibration, before fine-tuning
+	qatAccuracy float64 // after fine-tuning (= ptqAccuracy with 0 epochs)
+	seconds     float64 // fine-tuning time
+	steps       int
+}
+
+// fineTuneQAT quantizes the float model fm with the scheme, calibrates the
+// ranges on c.calibrate training images, evaluates (PTQ), fine-tunes with
+// QAT for c.epochs (Adam, cosine decay; folded BN frozen after
+// c.freezeBNAfter steps, half the steps if negative) and evaluates again.
+func fineTuneQAT(ctx context.Context, fm *nn.Model, train, test *datasets.Dataset, c quantizeConfig, scheme quantize.NBit) (*qatResult, error) {
+	steps := c.epochs * ((train.Len() + c.batch - 1) / c.batch)
+	freeze := c.freezeBNAfter
+	if freeze < 0 {
+		freeze = steps / 2
+	}
+	qm, err := quantize.Model(fm, quantize.WithScheme(scheme), quantize.WithFreezeBNAfter(freeze))
+	if err != nil {
+		return nil, err
+	}
+	calib := min(c.calibrate, train.Len())
+	if calib > 0 {
+		if err := quantize.Calibrate(ctx, qm, train.X.Batch(0, calib), c.batch); err != nil {
+			return nil, err
+		}
+	}
+	r := &qatResult{model: qm, steps: steps}
+	if r.ptqAccuracy, err = evalAccuracy(ctx, qm, test); err != nil {
+		return nil, err
+	}
+	fmt.Printf("PTQ %s (calibrated on %d images): %.2f%%\n", scheme, calib, 100*r.ptqAccuracy)
+	r.qatAccuracy = r.ptqAccuracy
+	if c.epochs == 0 {
+		return r, nil
+	}
+	opt := optim.NewAdam(c.lr)
+	opt.LR = optim.Cosine{Base: c.lr, Steps: steps, Min: c.lr / 50}
+	if err := qm.Compile(nn.CompileOptions{Loss: lossFn, Optimizer: opt, Metrics: []string{"accuracy"}}); err != nil {
+		return nil, err
+	}
+	fmt.Printf("QAT %s: %d train images, %d epochs, batch %d, lr %g, BN frozen after step %d of %d, %d threads\n",
+		scheme, train.Len(), c.epochs, c.batch, c.lr, freeze, steps, kernels.Threads())
+	start := time.Now()
+	if _, err := qm.Fit(ctx, train.X, train.Y, nn.FitOptions{BatchSize: c.batch, Epochs: c.epochs, Seed: c.seed, Verbose: c.verbose}); err != nil {
+		return nil, err
+	}
+	r.seconds = time.Since(start).Seconds()
+	if r.qatAccuracy, err = evalAccuracy(ctx, qm, test); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
