@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/goqat/goqat/internal/ops"
+	"github.com/goqat/goqat/lite/fixedpoint"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/quantize"
 	"github.com/goqat/goqat/tensor"
@@ -35,12 +36,14 @@ type converter struct {
 // mode (folded BN with the moving statistics, the weight quantizers'
 // ranges), every scale and zero point comes from the quantizers (computed
 // by quantize.Params), and the integer model computes what the QAT model
-// computes, up to rounding ties. A layer that cannot be converted is an
+// computes (bit for bit in inference mode: Convert links the QAT model's
+// layers to their input quantizers, quantize.Link). A layer that cannot be converted is an
 // error naming it.
 func Convert(qat *nn.Model, opts ...Option) (*Model, error) {
 	if qat == nil {
 		return nil, errors.New("lite: nil model")
 	}
+	quantize.Link(qat)
 	c := &converter{qat: qat, m: &Model{Name: qat.Name()}, tensor: map[string]int{}, fused: map[string]bool{}}
 	for _, o := range opts {
 		o(&c.o)
@@ -371,8 +374,7 @@ func (c *converter) weighted(l, inner nn.Layer, fq, bias []float32, wq, oq quant
 	if bias != nil {
 		op.Bias = make([]int32, oc)
 		for ch := range op.Bias {
-			b := math.RoundToEven(float64(bias[ch]) / (float64(tin.Scale) * float64(sw(ch))))
-			op.Bias[ch] = int32(math.Max(math.Min(b, math.MaxInt32), math.MinInt32))
+			op.Bias[ch] = fixedpoint.QuantizeBias(bias[ch], tin.Scale, sw(ch))
 		}
 	}
 	out, fusedAct, err := c.output(l, oq)

@@ -42,9 +42,7 @@ func channelMultipliers(in, out *Tensor, wScales []float32, oc int) ([]fixedpoin
 
 // requant rescales an accumulator to the output: clamp(M*acc + zp, lo, hi).
 func requant(acc int32, m fixedpoint.Multiplier, zp, lo, hi int32) int8 {
-	v := m.Apply(acc)
-	v = fixedpoint.Saturate(int64(v) + int64(zp))
-	return int8(min(max(v, lo), hi))
+	return int8(fixedpoint.Requantize(acc, m, zp, lo, hi))
 }
 
 // divRoundEven returns a/b rounded to nearest, ties to even (b > 0).

@@ -216,6 +216,23 @@ func (a *actCore) build(typ, name string, k actKind, in []tensor.Shape) (tensor.
 	return in[0].Clone(), nil
 }
 
+// fusedKind returns the function if a BatchNormalization before the layer
+// can compute it in its own pass (relu or relu6), else actLinear.
+func (a *actCore) fusedKind() actKind {
+	if a.kind == actReLU || a.kind == actReLU6 {
+		return a.kind
+	}
+	return actLinear
+}
+
+// fusedOut returns the layer's output buffer, shaped like x, for a Forward
+// that a BatchNormalization computes in the layer's place (forwardAct). The
+// layer's Backward still works after it: it needs only the output.
+func (a *actCore) fusedOut(x *tensor.Tensor) *tensor.Tensor {
+	a.x = nil
+	return tensor.Ensure(&a.out, x.Shape...)
+}
+
 // forward runs the function over the input, in parallel over elements
 // (softmax: rows).
 func (a *actCore) forward(in []*tensor.Tensor) *tensor.Tensor {

@@ -77,6 +77,13 @@ type BatchNormalization struct {
 	shift64        []float64 // first row of x, the shift of the one-pass variance
 	part           []float64 // chunks x (2*C) partial sums
 
+	// Fusion with a following ReLU or ReLU6 (see forwardAct): act is the
+	// activation of the last Forward (actLinear: none) and y the tensor it
+	// wrote, whose values mask dy in the fused Backward.
+	act  actKind
+	y    *tensor.Tensor
+	bact actKind // activation that masks dy in the running Backward
+
 	statsFn, gradFn, normFn, bwdFn func(lo, hi int)
 }
 
@@ -214,6 +221,21 @@ func (b *BatchNormalization) chunkRows(k int) (lo, hi int) {
 // x (N, ..., C) -> out (N, ..., C)
 func (b *BatchNormalization) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 	x := in[0]
+	b.forward(c, x, actLinear, tensor.Ensure(&b.out, x.Shape...))
+	return b.out
+}
+
+// forwardAct is Forward followed by act (actReLU or actReLU6) in one pass
+// over the data: it writes act(BN(x)) to y, which has x's shape, and leaves
+// the layer's own output buffer alone. BackwardAct is its gradient. The
+// values are bit for bit those of the two layers run one after the other.
+// x (N, ..., C) -> y (N, ..., C)
+func (b *BatchNormalization) forwardAct(c *Context, x *tensor.Tensor, act actKind, y *tensor.Tensor) {
+	b.forward(c, x, act, y)
+}
+
+// forward normalizes x into out and applies act (actLinear: none).
+func (b *BatchNormalization) forward(c *Context, x *tensor.Tensor, act actKind, out *tensor.Tensor) {
 	C := b.ch
 	if x.Shape[len(x.Shape)-1] != C {
 		panic(fmt.Sprintf("BatchNormalization %q: input shape %v, built for %d channels", b.Name(), x.Shape, C))
@@ -222,9 +244,9 @@ func (b *BatchNormalization) Forward(c *Context, in []*tensor.Tensor) *tensor.Te
 	b.rows = len(x.Data) / C
 	b.chunks = bnChunks(b.rows, C)
 	b.training = c.Training
-	out := tensor.Ensure(&b.out, x.Shape...)
+	b.act, b.y = act, out
 	if b.rows == 0 {
-		return out
+		return
 	}
 	gamma := b.Gamma.Value.Data
 	if c.Training {
@@ -262,7 +284,6 @@ func (b *BatchNormalization) Forward(c *Context, in []*tensor.Tensor) *tensor.Te
 		}
 	}
 	kernels.ParallelFor(b.rows, max(1, 8192/C), b.normFn)
-	return out
 }
 
 // reduce runs fn over the row chunks into b.part (chunks x 2C).
@@ -304,17 +325,29 @@ func (b *BatchNormalization) statsChunks(lo, hi int) {
 	}
 }
 
-// normRows writes out = (x - center)*scale + beta for rows [lo, hi).
+// normRows writes y = act((x - center)*scale + beta) for rows [lo, hi),
+// the same expression and rounding as an unfused BN then activation.
 func (b *BatchNormalization) normRows(lo, hi int) {
 	C := b.ch
-	x, out := b.x.Data, b.out.Data
+	x, out := b.x.Data, b.y.Data
 	for r := lo; r < hi; r++ {
 		xr := x[r*C : r*C+C]
 		or := out[r*C : r*C+C]
 		or = or[:len(xr)]
 		ctr, sc, beta := b.center[:len(xr)], b.scale[:len(xr)], b.Beta.Value.Data[:len(xr)]
-		for j, v := range xr {
-			or[j] = (v-ctr[j])*sc[j] + beta[j]
+		switch b.act {
+		case actReLU:
+			for j, v := range xr {
+				or[j] = max((v-ctr[j])*sc[j]+beta[j], 0)
+			}
+		case actReLU6:
+			for j, v := range xr {
+				or[j] = min(max((v-ctr[j])*sc[j]+beta[j], 0), 6)
+			}
+		default:
+			for j, v := range xr {
+				or[j] = (v-ctr[j])*sc[j] + beta[j]
+			}
 		}
 	}
 }
@@ -327,6 +360,26 @@ func (b *BatchNormalization) normRows(lo, hi int) {
 // after an inference Forward it is the affine map's: dx = dy*gamma/sigma.
 // dOut (N, ..., C) -> dx (N, ..., C)
 func (b *BatchNormalization) Backward(c *Context, dOut *tensor.Tensor) []*tensor.Tensor {
+	return b.backward(dOut, actLinear)
+}
+
+// backwardAct is the gradient of forwardAct: given dOut, the gradient with
+// respect to the activation's output, it computes what the activation's
+// Backward then Backward would (bit for bit), masking dOut on the fly with
+// the activation's output that forwardAct wrote (which must be left
+// unchanged in between). It must follow a forwardAct
+// with the same act.
+// dOut (N, ..., C) -> dx (N, ..., C)
+func (b *BatchNormalization) backwardAct(dOut *tensor.Tensor, act actKind) []*tensor.Tensor {
+	if act != b.act || act == actLinear {
+		panic(fmt.Sprintf("BatchNormalization %q: fused Backward for activation %d after a Forward with %d", b.Name(), act, b.act))
+	}
+	return b.backward(dOut, act)
+}
+
+// backward computes the gradients for dOut masked by act (actLinear: not
+// masked).
+func (b *BatchNormalization) backward(dOut *tensor.Tensor, act actKind) []*tensor.Tensor {
 	C := b.ch
 	dx := tensor.Ensure(&b.dx, dOut.Shape...)
 	b.dxs[0] = dx
@@ -337,6 +390,7 @@ func (b *BatchNormalization) Backward(c *Context, dOut *tensor.Tensor) []*tensor
 		return b.dxs[:]
 	}
 	b.dy = dOut.Data
+	b.bact = act
 	for j := 0; j < C; j++ {
 		b.center64[j] = float64(b.center[j])
 	}
@@ -367,7 +421,8 @@ func (b *BatchNormalization) Backward(c *Context, dOut *tensor.Tensor) []*tensor
 }
 
 // gradChunks accumulates, for chunks [lo, hi), the per-channel sums of dy
-// and dy*(x - center) into b.part.
+// and dy*(x - center) into b.part, dy masked by the fused activation if
+// any.
 func (b *BatchNormalization) gradChunks(lo, hi int) {
 	C := b.ch
 	x, dy := b.x.Data, b.dy
@@ -379,6 +434,10 @@ func (b *BatchNormalization) gradChunks(lo, hi int) {
 		r0, r1 := b.chunkRows(k)
 		ctr := b.center64[:len(s)]
 		q = q[:len(s)]
+		if b.bact != actLinear {
+			b.gradRowsAct(r0, r1, s, q)
+			continue
+		}
 		for r := r0; r < r1; r++ {
 			xr := x[r*C : r*C+C]
 			dr := dy[r*C : r*C+C]
@@ -393,10 +452,39 @@ func (b *BatchNormalization) gradChunks(lo, hi int) {
 	}
 }
 
-// backwardRows writes dx = k1*dy + k2*(x - center) + k3 for rows [lo, hi).
+// gradRowsAct is gradChunks' loop over rows [r0, r1) with dy masked by
+// the fused activation's output z (in b.y), with the branch-free tests of
+// actCore.backwardRange.
+func (b *BatchNormalization) gradRowsAct(r0, r1 int, s, q []float64) {
+	C := b.ch
+	x, dy, y := b.x.Data, b.dy, b.y.Data
+	ctr := b.center64[:len(s)]
+	relu6 := b.bact == actReLU6
+	for r := r0; r < r1; r++ {
+		xr := x[r*C : r*C+C]
+		dr := dy[r*C : r*C+C]
+		zr := y[r*C : r*C+C]
+		xr = xr[:len(s)]
+		dr = dr[:len(s)]
+		zr = zr[:len(s)]
+		for j, z := range zr {
+			keep := ^uint32((int32(math.Float32bits(z)) - 1) >> 31)
+			if relu6 {
+				keep &= ^uint32((int32(math.Float32bits(6-z)) - 1) >> 31)
+			}
+			gd := float64(math.Float32frombits(math.Float32bits(dr[j]) & keep))
+			s[j] += gd
+			q[j] += gd * (float64(xr[j]) - ctr[j])
+		}
+	}
+}
+
+// backwardRows writes dx = k1*dy + k2*(x - center) + k3 for rows [lo, hi),
+// dy masked by the fused activation if any.
 func (b *BatchNormalization) backwardRows(lo, hi int) {
 	C := b.ch
 	x, dy, dx := b.x.Data, b.dy, b.dx.Data
+	relu6 := b.bact == actReLU6
 	for r := lo; r < hi; r++ {
 		xr := x[r*C : r*C+C]
 		dr := dy[r*C : r*C+C]
@@ -404,8 +492,22 @@ func (b *BatchNormalization) backwardRows(lo, hi int) {
 		dr = dr[:len(xr)]
 		or = or[:len(xr)]
 		ctr, k1, k2, k3 := b.center[:len(xr)], b.k1[:len(xr)], b.k2[:len(xr)], b.k3[:len(xr)]
+		if b.bact == actLinear {
+			for j, v := range xr {
+				or[j] = k1[j]*dr[j] + k2[j]*(v-ctr[j]) + k3[j]
+			}
+			continue
+		}
+		zr := b.y.Data[r*C : r*C+C]
+		zr = zr[:len(xr)]
 		for j, v := range xr {
-			or[j] = k1[j]*dr[j] + k2[j]*(v-ctr[j]) + k3[j]
+			z := zr[j]
+			keep := ^uint32((int32(math.Float32bits(z)) - 1) >> 31)
+			if relu6 {
+				keep &= ^uint32((int32(math.Float32bits(6-z)) - 1) >> 31)
+			}
+			g := math.Float32frombits(math.Float32bits(dr[j]) & keep)
+			or[j] = k1[j]*g + k2[j]*(v-ctr[j]) + k3[j]
 		}
 	}
 }

@@ -38,22 +38,32 @@ type Conv2D struct {
 	params []*Param       // Kernel and Bias, after Build
 	x      *tensor.Tensor // last Forward's input
 	// colFresh is true when col holds the im2col of the last Forward's
-	// last chunk, which Backward then uses without recomputing it.
-	colFresh            bool
+	// last chunk (all chunks if colKept), which Backward then uses without
+	// recomputing it.
+	colFresh, colKept   bool
 	out, dIn, col, dCol *tensor.Tensor
 	biasScratch         []float32 // BiasGrad's partial sums
 }
 
-// convChunkFloats bounds the im2col matrix that Conv2D packs at a time (a
-// chunk of whole images; at least one image): 64M floats, 256 MB. Under it
-// (mnist-cnn at batch 128: conv2's col matrix is 85 MB) Forward packs the
-// whole batch once and Backward reuses that col matrix instead of packing
-// it again, and every GEMM is one call over the whole batch. Larger inputs
-// are cut into chunks of images so that memory stays bounded; Backward then
-// packs every chunk but the last again. The chunks depend on nothing but the
-// shapes, so neither do the results. A variable so that tests can force many
-// chunks.
-var convChunkFloats = 1 << 26
+// convChunkFloats bounds the im2col matrix that Conv2D packs and multiplies
+// at a time (a chunk of whole images; at least one image): 2M floats, 8 MB,
+// so that a chunk is still in the cache when the GEMM reads it (and dCol
+// when col2im reads it) yet each GEMM gets thousands of rows (mnist-cnn at
+// batch 128: conv2 packs 12 images of 576 rows, conv1 and conv3 the whole
+// batch or 36 images). Measured: packing the whole batch at once made the
+// im2col and col2im passes slower (85 MB for conv2, out of the caches), and
+// 1-image, L2-sized chunks made the step slower too (per-call GEMM
+// overhead). It depends on nothing but the shapes, so neither do the
+// results. A variable so that tests can force many chunks.
+var convChunkFloats = 1 << 21
+
+// convKeepFloats bounds the im2col matrix of a whole batch that Forward
+// keeps for Backward: 64M floats, 256 MB (mnist-cnn at batch 128: 85 MB
+// for conv2). Under it Forward packs the chunks side by side and Backward
+// reads them instead of packing them again; over it Forward packs every
+// chunk into the same buffer and Backward packs all but the last again. A
+// variable so that tests can force either.
+var convKeepFloats = 1 << 26
 
 // conv2DConfig is Conv2D's saved configuration.
 type conv2DConfig struct {
@@ -163,10 +173,20 @@ func (l *Conv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 		return out
 	}
 	ci := l.chunkImages()
-	col := tensor.Ensure(&l.col, min(ci, g.N)*P*K).Data
+	l.colKept = g.N*P*K <= convKeepFloats
+	var colAll []float32
+	if l.colKept {
+		colAll = tensor.Ensure(&l.col, g.N*P*K).Data
+	} else {
+		colAll = tensor.Ensure(&l.col, min(ci, g.N)*P*K).Data
+	}
 	for n0 := 0; n0 < g.N; n0 += ci {
 		n1 := min(n0+ci, g.N)
 		rows := (n1 - n0) * P
+		col := colAll
+		if l.colKept {
+			col = colAll[n0*P*K : n1*P*K]
+		}
 		ops.Im2col(g, x.Data, col, n0, n1)
 		o := out.Data[n0*P*F : n1*P*F]
 		kernels.Sgemm(false, false, rows, F, K, 1, col, K, w, F, 0, o, F)
@@ -179,7 +199,8 @@ func (l *Conv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 }
 
 // Backward computes, per chunk of images (last chunk first, whose col
-// matrix Forward left in the buffer):
+// matrix Forward left in the buffer, as it left all of them if it kept the
+// whole batch's):
 //
 //	dKernel (K,F) += col^T (K,rows) x dOut (rows,F)   K = KH*KW*C
 //	dCol (rows,K)  = dOut (rows,F) x kernel^T (F,K);  dIn = col2im(dCol)
@@ -203,13 +224,23 @@ func (l *Conv2D) Backward(c *Context, dOut *tensor.Tensor) []*tensor.Tensor {
 		return []*tensor.Tensor{dIn}
 	}
 	ci := l.chunkImages()
-	col := tensor.Ensure(&l.col, min(ci, g.N)*P*K).Data
+	kept := l.colFresh && l.colKept && len(l.col.Data) == g.N*P*K
+	var colAll []float32
+	if kept {
+		colAll = l.col.Data
+	} else {
+		colAll = tensor.Ensure(&l.col, min(ci, g.N)*P*K).Data
+	}
 	dCol := tensor.Ensure(&l.dCol, min(ci, g.N)*P*K).Data
 	last := (g.N - 1) / ci * ci // first image of the last chunk
 	for n0 := last; n0 >= 0; n0 -= ci {
 		n1 := min(n0+ci, g.N)
 		rows := (n1 - n0) * P
-		if !(n0 == last && l.colFresh) {
+		col := colAll
+		switch {
+		case kept:
+			col = colAll[n0*P*K : n1*P*K]
+		case !(n0 == last && l.colFresh):
 			ops.Im2col(g, x.Data, col, n0, n1)
 		}
 		d := dOut.Data[n0*P*F : n1*P*F]

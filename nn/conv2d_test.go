@@ -159,13 +159,45 @@ func TestConv2DGradients(t *testing.T) {
 }
 
 // TestConv2DGradientsChunked forces one image per im2col chunk so that the
-// chunked weight-gradient accumulation is checked too.
+// chunked weight-gradient accumulation is checked too, with the whole col
+// matrix kept from Forward and with the chunks packed again in Backward.
 func TestConv2DGradientsChunked(t *testing.T) {
-	defer func(v int) { convChunkFloats = v }(convChunkFloats)
+	defer func(v, k int) { convChunkFloats, convKeepFloats = v, k }(convChunkFloats, convKeepFloats)
 	convChunkFloats = 1
-	l := NewConv2D(4, 3, 3)
-	l.Strides, l.Padding = [2]int{2, 1}, "same"
-	gradCheck(t, l, 3, true, 1e-2, 2e-2, tensor.Shape{6, 5, 3})
+	for _, keep := range []int{1 << 30, 0} {
+		convKeepFloats = keep
+		l := NewConv2D(4, 3, 3)
+		l.Strides, l.Padding = [2]int{2, 1}, "same"
+		gradCheck(t, l, 3, true, 1e-2, 2e-2, tensor.Shape{6, 5, 3})
+	}
+}
+
+// TestConv2DKeptColSameBits checks that keeping the whole col matrix from
+// Forward gives Backward results bit for bit equal to packing the chunks
+// again.
+func TestConv2DKeptColSameBits(t *testing.T) {
+	defer func(v, k int) { convChunkFloats, convKeepFloats = v, k }(convChunkFloats, convKeepFloats)
+	convChunkFloats = 2 * 4 * 4 * 27 // two images per chunk
+	cc := convCase{6, 6, 3, 3, 3, 1, "valid"}
+	var got [2][]float32
+	for i, keep := range []int{1 << 30, 0} {
+		convKeepFloats = keep
+		r := rand.New(rand.NewPCG(9, 9))
+		l := convNewRandom(t, r, cc, 5, true)
+		x := convRandTensor(r, 5, 6, 6, 3)
+		dOut := convRandTensor(r, 5, 4, 4, 5)
+		l.Forward(&Context{Training: true}, []*tensor.Tensor{x})
+		dIn := l.Backward(&Context{Training: true}, dOut)[0]
+		if l.colKept != (keep != 0) {
+			t.Fatalf("keep %d: colKept %v", keep, l.colKept)
+		}
+		got[i] = append(append(append([]float32(nil), dIn.Data...), l.Kernel.Grad.Data...), l.Bias.Grad.Data...)
+	}
+	for i := range got[0] {
+		if math.Float32bits(got[0][i]) != math.Float32bits(got[1][i]) {
+			t.Fatalf("value %d: kept col %v, packed again %v", i, got[0][i], got[1][i])
+		}
+	}
 }
 
 // convForward builds a Conv2D with random weights and returns it.

@@ -149,6 +149,15 @@ type step struct {
 	layer   Layer
 	inSlots []int            // value slots of the layer's inputs
 	ins     []*tensor.Tensor // reused argument slice for Forward
+
+	// Fusion of a BatchNormalization with the ReLU or ReLU6 that alone
+	// reads its output (see planFusion): on the BN's step, bn and act
+	// (actCore of the activation layer) are set and the BN computes the
+	// activation's output in the same pass; the activation's step has
+	// fused set and only passes values and gradients through.
+	bn    *BatchNormalization
+	act   *actCore
+	fused bool
 }
 
 // Model is a network of layers: a Functional model (any DAG of layers, with
@@ -344,8 +353,54 @@ func newModel(inputs, outputs []*Node, sequential bool) (*Model, error) {
 	m.gradBuf = make([]*tensor.Tensor, nSlots)
 	m.outs = make([]*tensor.Tensor, len(outputs))
 	m.params = m.collectParams()
+	m.planFusion(len(inputs))
 	m.initWeights(0, true)
 	return m, nil
+}
+
+// planFusion marks every BatchNormalization whose output feeds only a
+// ReLU, ReLU6 or Activation relu/relu6 layer (and is not a model output)
+// to compute that activation in its own pass, forward and backward: one
+// pass over the data instead of two each way, the values bit for bit those
+// of the two layers run apart. It changes nothing a user sees: Layers,
+// Summary and saved files are the same, and each layer's own Forward and
+// Backward still work alone. Only the built-in types fuse, not types that
+// embed them. base is the number of model inputs (slot of step 0).
+func (m *Model) planFusion(base int) {
+	readers := make([]int, len(m.vals))
+	for _, st := range m.steps {
+		for _, s := range st.inSlots {
+			readers[s]++
+		}
+	}
+	for _, s := range m.outSlots {
+		readers[s]++
+	}
+	for k := range m.steps {
+		st := &m.steps[k]
+		var a *actCore
+		switch l := st.layer.(type) {
+		case *ReLU:
+			a = &l.actCore
+		case *ReLU6:
+			a = &l.actCore
+		case *Activation:
+			a = &l.actCore
+		default:
+			continue
+		}
+		if len(st.inSlots) != 1 || st.inSlots[0] < base || a.fusedKind() == actLinear {
+			continue
+		}
+		src := st.inSlots[0]
+		prev := &m.steps[src-base]
+		bn, ok := prev.layer.(*BatchNormalization)
+		if !ok || readers[src] != 1 || len(prev.inSlots) != 1 {
+			continue
+		}
+		prev.bn, prev.act = bn, a
+		st.fused = true
+	}
 }
 
 // collectParams lists every layer's parameters in layer order.
@@ -534,7 +589,20 @@ func (m *Model) Forward(c *Context, in ...*tensor.Tensor) ([]*tensor.Tensor, err
 		for j, s := range st.inSlots {
 			st.ins[j] = m.vals[s]
 		}
-		out := st.layer.Forward(c, st.ins)
+		var out *tensor.Tensor
+		switch {
+		case st.fused:
+			// Computed by the BatchNormalization before it.
+			m.vals[base+k] = m.vals[st.inSlots[0]]
+			continue
+		case st.act != nil:
+			// The BN slot holds the activation's output: only the
+			// activation reads it, and Backward only needs its shape.
+			out = st.act.fusedOut(st.ins[0])
+			st.bn.forwardAct(c, st.ins[0], st.act.fusedKind(), out)
+		default:
+			out = st.layer.Forward(c, st.ins)
+		}
 		if out == nil || len(out.Shape) != len(st.node.shape)+1 || out.Shape[0] != n || !out.Shape[1:].Equal(st.node.shape) || len(out.Data) != out.Shape.Size() {
 			got := "nil"
 			if out != nil {
@@ -589,7 +657,17 @@ func (m *Model) Backward(c *Context, dOut ...*tensor.Tensor) error {
 		if g == nil {
 			continue // unreachable: every layer leads to an output
 		}
-		dIns := st.layer.Backward(c, g)
+		var dIns []*tensor.Tensor
+		switch {
+		case st.fused:
+			// The BatchNormalization before it masks g itself.
+			m.addGrad(st.inSlots[0], g)
+			continue
+		case st.act != nil:
+			dIns = st.bn.backwardAct(g, st.act.fusedKind())
+		default:
+			dIns = st.layer.Backward(c, g)
+		}
 		if len(dIns) != len(st.inSlots) {
 			return fmt.Errorf("nn: layer %s returned %d gradients from Backward for %d inputs", describe(st.layer), len(dIns), len(st.inSlots))
 		}

@@ -86,6 +86,10 @@ type FoldedConvBN struct {
 	u, a, out        *tensor.Tensor
 	dA, dz           *tensor.Tensor
 	uIn              [1]*tensor.Tensor
+
+	ex   *exact // bit-exact inference (set by Link), nil if not linked
+	ictx nn.Context
+	ins  [1]*tensor.Tensor
 }
 
 func init() {
@@ -267,7 +271,9 @@ func (l *FoldedConvBN) foldBias() {
 // Frozen reports whether training has switched to the moving statistics.
 func (l *FoldedConvBN) Frozen() bool { return l.frozen.Value.Data[0] != 0 }
 
-// Forward computes the folded layer (see the type's comment).
+// Forward computes the folded layer (see the type's comment). In
+// inference mode a linked layer computes the integer engine's result
+// exactly (see Link).
 // in (N,H,W,C) or (N,in) -> out (N,OH,OW,F) or (N,units)
 func (l *FoldedConvBN) Forward(c *nn.Context, in []*tensor.Tensor) *tensor.Tensor {
 	if c.Training && l.cfg.FreezeBNAfter >= 0 && c.Step >= l.cfg.FreezeBNAfter {
@@ -279,6 +285,13 @@ func (l *FoldedConvBN) Forward(c *nn.Context, in []*tensor.Tensor) *tensor.Tenso
 		l.wq.Forward(c, l.ws, l.convW.Value)
 	} else {
 		copy(l.convW.Value.Data, l.ws.Data)
+	}
+	if !c.Training && l.ex != nil && l.wq != nil && l.oq != nil {
+		l.foldBias()
+		if y := l.ex.forward(in[0], l.convW.Value, l.wq, l.biasFold, l.oq, l.cfg.Activation, &l.out); y != nil {
+			return y
+		}
+		l.wq.Forward(c, l.ws, l.convW.Value) // runInner replaced the kernel
 	}
 	z := l.conv.Forward(c, in)
 	l.z = z
@@ -463,4 +476,15 @@ func (l *FoldedConvBN) FakeQuantKernel() []float32 {
 		l.wq.Forward(&nn.Context{}, l.ws, out)
 	}
 	return out.Data
+}
+
+// runInner runs the bias-free inner layer in inference mode on x with
+// kernel k (the exact inference's integer-valued pass).
+func (l *FoldedConvBN) runInner(x, k *tensor.Tensor) *tensor.Tensor {
+	copy(l.convW.Value.Data, k.Data)
+	l.ins[0] = x
+	l.ictx = nn.Context{}
+	y := l.conv.Forward(&l.ictx, l.ins[:])
+	l.ins[0] = nil
+	return y
 }

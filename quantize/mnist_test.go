@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/goqat/goqat/datasets"
+	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/models"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/nn/optim"
@@ -27,7 +28,13 @@ func TestMNISTQAT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	train = train.Take(mnistTrain)
+	n := mnistTrain
+	if kernels.ActivePath() == kernels.Generic {
+		// The pure-Go GEMM (-tags noasm) is ~17x slower: a smaller run keeps
+		// the suite short; the full size runs on the SIMD paths.
+		n, test = 2000, test.Take(2000)
+	}
+	train = train.Take(n)
 	m, err := models.Build("mnist-cnn", train.X.Shape[1:], train.Classes, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -48,7 +55,7 @@ func TestMNISTQAT(t *testing.T) {
 		return acc, el
 	}
 	floatAcc, ft := fit(m, 2e-3)
-	qm, err := Model(m, WithFreezeBNAfter(mnistTrain/32/2))
+	qm, err := Model(m, WithFreezeBNAfter(n/32/2))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -181,6 +181,7 @@ func build(m *nn.Model, o *options) (*nn.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
+	Link(qm)
 	return qm, nil
 }
 

@@ -143,7 +143,7 @@ func TestCustomLayerQuantizeConfig(t *testing.T) {
 	if err := nn.Save(path, qm); err != nil {
 		t.Fatal(err)
 	}
-	back, err := nn.Load(path)
+	back, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}

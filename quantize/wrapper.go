@@ -43,6 +43,11 @@ type QuantizeWrapper struct {
 	params  []*nn.Param
 	innerY  *tensor.Tensor // the wrapped layer's last output
 	out, dy *tensor.Tensor
+
+	ex       *exact // bit-exact inference (set by Link), nil if not linked
+	zeroBias *tensor.Tensor
+	ictx     nn.Context
+	ins      [1]*tensor.Tensor
 }
 
 // weightQuant is one quantized weight: the parameter, its quantizer and the
@@ -186,11 +191,27 @@ func (w *QuantizeWrapper) swap() {
 }
 
 // Forward fake-quantizes the weights, runs the wrapped layer with them and
-// fake-quantizes its output.
+// fake-quantizes its output. In inference mode a linked Conv2D,
+// DepthwiseConv2D or Dense computes the integer engine's result exactly
+// (see Link).
 func (w *QuantizeWrapper) Forward(c *nn.Context, in []*tensor.Tensor) *tensor.Tensor {
 	for i := range w.wq {
 		x := &w.wq[i]
 		x.q.Forward(c, x.p.Value, x.v)
+	}
+	if !c.Training && w.ex != nil {
+		kp, bp := w.kernelParam(), w.biasParam()
+		for i := range w.wq {
+			if x := &w.wq[i]; x.p == kp {
+				var b []float32
+				if bp != nil {
+					b = bp.Value.Data
+				}
+				if y := w.ex.forward(in[0], x.v, x.q, b, w.oq, "", &w.out); y != nil {
+					return y
+				}
+			}
+		}
 	}
 	w.swap()
 	y := w.Layer.Forward(c, in)
@@ -224,4 +245,55 @@ func (w *QuantizeWrapper) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor
 		}
 	}
 	return dIn
+}
+
+// kernelParam returns the kernel of a wrapped Conv2D, DepthwiseConv2D or
+// Dense (nil for other layers).
+func (w *QuantizeWrapper) kernelParam() *nn.Param {
+	switch x := w.Layer.(type) {
+	case *nn.Conv2D:
+		return x.Kernel
+	case *nn.DepthwiseConv2D:
+		return x.DepthwiseKernel
+	case *nn.Dense:
+		return x.Kernel
+	}
+	return nil
+}
+
+// biasParam returns the bias of a wrapped Conv2D, DepthwiseConv2D or Dense
+// (nil if none).
+func (w *QuantizeWrapper) biasParam() *nn.Param {
+	switch x := w.Layer.(type) {
+	case *nn.Conv2D:
+		return x.Bias
+	case *nn.DepthwiseConv2D:
+		return x.Bias
+	case *nn.Dense:
+		return x.Bias
+	}
+	return nil
+}
+
+// runInner runs the wrapped layer in inference mode on x with kernel k and
+// a zero bias (the exact inference's integer-valued pass).
+func (w *QuantizeWrapper) runInner(x, k *tensor.Tensor) *tensor.Tensor {
+	kp, bp := w.kernelParam(), w.biasParam()
+	kv := kp.Value
+	kp.Value = k
+	var bv *tensor.Tensor
+	if bp != nil {
+		bv = bp.Value
+		bp.Value = tensor.Ensure(&w.zeroBias, bv.Shape...)
+		clear(bp.Value.Data)
+	}
+	w.ins[0] = x
+	w.ictx = nn.Context{}
+	y := w.Layer.Forward(&w.ictx, w.ins[:])
+	w.ins[0] = nil
+	kp.Value = kv
+	if bp != nil {
+		bp.Value = bv
+	}
+	return y
 }

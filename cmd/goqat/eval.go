@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/quantize"
 	"github.com/spf13/cobra"
 )
 
@@ -15,10 +16,11 @@ func newEvalCmd() *cobra.Command {
 		jsonPath string
 	)
 	cmd := &cobra.Command{
-		Use:     "eval",
-		Short:   "Evaluate a saved model on a test set",
-		Example: `  goqat eval --model float.safetensors --data mnist`,
-		Args:    cobra.NoArgs,
+		Use:   "eval",
+		Short: "Evaluate a saved model on a test set",
+		Example: `  goqat eval --model float.safetensors --data mnist
+  goqat eval --model model.int8.safetensors --data mnist --json eval.json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if path == "" {
 				return fmt.Errorf("--model is required")
@@ -26,7 +28,18 @@ func newEvalCmd() *cobra.Command {
 			if batch < 1 {
 				return fmt.Errorf("--batch must be at least 1, got %d", batch)
 			}
-			m, err := nn.Load(path)
+			integer, err := isInteger(path)
+			if err != nil {
+				return err
+			}
+			if integer {
+				_, test, err := df.load()
+				if err != nil {
+					return err
+				}
+				return evalInteger(path, test, batch, jsonPath)
+			}
+			m, err := quantize.Load(path)
 			if err != nil {
 				return err
 			}
@@ -51,7 +64,7 @@ func newEvalCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&path, "model", "", "model file (.safetensors)")
+	f.StringVar(&path, "model", "", "model file (.safetensors): float, QAT or integer")
 	f.IntVar(&batch, "batch", 256, "batch size")
 	f.StringVar(&jsonPath, "json", "", "also write the results to this JSON file")
 	addDataFlags(f, &df)

@@ -3,19 +3,35 @@ package main
 import (
 	"fmt"
 
+	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
 	"github.com/spf13/cobra"
 )
 
 func newInspectCmd() *cobra.Command {
-	var path string
+	var (
+		path    string
+		compare bool
+		df      dataFlags
+	)
 	cmd := &cobra.Command{
 		Use:   "inspect [FILE]",
 		Short: "Show a saved model's layers, shapes and parameter counts",
 		Example: `  goqat inspect float.safetensors
-  goqat inspect --model float.safetensors`,
-		Args: cobra.MaximumNArgs(1),
+  goqat inspect --model float.safetensors
+  goqat inspect model.int8.safetensors
+  goqat inspect --compare qat.safetensors model.int8.safetensors --data mnist --test-limit 1000`,
+		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if compare {
+				if len(args) != 2 {
+					return fmt.Errorf("--compare needs two files: the QAT model and its integer model")
+				}
+				return compareModels(args[0], args[1], &df)
+			}
+			if len(args) > 1 {
+				return fmt.Errorf("one model file at a time (or --compare QAT INT)")
+			}
 			if len(args) == 1 {
 				if path != "" {
 					return fmt.Errorf("give the model either as an argument or with --model, not both")
@@ -25,6 +41,18 @@ func newInspectCmd() *cobra.Command {
 			if path == "" {
 				return fmt.Errorf("no model given (goqat inspect FILE)")
 			}
+			integer, err := isInteger(path)
+			if err != nil {
+				return err
+			}
+			if integer {
+				im, err := lite.Load(path)
+				if err != nil {
+					return err
+				}
+				fmt.Print(im.Summary())
+				return nil
+			}
 			m, err := nn.Load(path)
 			if err != nil {
 				return err
@@ -33,6 +61,9 @@ func newInspectCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&path, "model", "", "model file (.safetensors)")
+	f := cmd.Flags()
+	f.StringVar(&path, "model", "", "model file (.safetensors): float, QAT or integer")
+	f.BoolVar(&compare, "compare", false, "compare a QAT model with its integer model layer by layer (SQNR, LSB differences)")
+	addDataFlags(f, &df)
 	return cmd
 }

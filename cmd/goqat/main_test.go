@@ -116,4 +116,34 @@ func TestTrainEvalInspect(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Trainable params: 119,914") {
 		t.Errorf("inspect output (%d):\n%s", code, out)
 	}
+	// Quantize (PTQ), convert, and check the integer model end to end.
+	qat, integer := filepath.Join(dir, "q.safetensors"), filepath.Join(dir, "i.safetensors")
+	if _, stderr, code = run(t, "quantize", "--in", model, "--epochs", "0", "--calibrate", "256", "--train-limit", "256", "--test-limit", "128", "--out", qat); code != 0 {
+		t.Fatalf("quantize failed (%d): %s", code, stderr)
+	}
+	out, stderr, code = run(t, "convert", "--in", qat, "--out", integer)
+	if code != 0 || !strings.Contains(out, "dense: 8-bit weights") {
+		t.Fatalf("convert failed (%d): %s %s", code, out, stderr)
+	}
+	qout, _, _ := run(t, "eval", "--model", qat, "--test-limit", "128")
+	out, stderr, code = run(t, "eval", "--model", integer, "--test-limit", "128", "--json", filepath.Join(dir, "i.json"))
+	if code != 0 || !strings.Contains(out, "(integer)") {
+		t.Fatalf("eval of the integer model failed (%d): %s %s", code, out, stderr)
+	}
+	// Bit-exact inference: the same accuracy, to the printed digit.
+	acc := func(s string) string { return s[strings.LastIndex(s, "accuracy"):] }
+	if !strings.Contains(qout, "accuracy") || acc(qout) != acc(out) {
+		t.Errorf("QAT and integer accuracies differ:\n%s%s", qout, out)
+	}
+	out, _, code = run(t, "inspect", integer)
+	if code != 0 || !strings.Contains(out, "quantize_input_1") || !strings.Contains(out, "w-bits") {
+		t.Errorf("inspect of the integer model (%d):\n%s", code, out)
+	}
+	out, _, code = run(t, "inspect", "--compare", qat, integer, "--test-limit", "64")
+	if code != 0 || !strings.Contains(out, "FullyConnected") || !strings.Contains(out, "100.000%") {
+		t.Errorf("inspect --compare (%d):\n%s", code, out)
+	}
+	if _, stderr, code = run(t, "convert", "--in", model); code == 0 || !strings.Contains(stderr, "--in and --out are required") {
+		t.Errorf("convert without --out: exit %d, %s", code, stderr)
+	}
 }

@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -133,5 +134,41 @@ func TestBias(t *testing.T) {
 		checkClose(t, "BiasGrad", dB, sums, 1e-4)
 		BiasAdd(x, rows, cols, b)
 		checkClose(t, "BiasAdd", x, want, 1e-6)
+	}
+}
+
+// TestCol2imTapOrder pins Col2im's summation order: each element is the
+// float32 sum of its taps in (kh, kw) order, starting from 0.
+func TestCol2imTapOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 2))
+	for _, tc := range geomCases {
+		g := NewGeom(tc.n, tc.h, tc.w, tc.c, tc.kh, tc.kw, tc.sh, tc.sw, tc.same)
+		col := randSlice(r, g.ColRows()*g.ColCols())
+		dIn := make([]float32, g.InSize())
+		Col2im(g, col, dIn, 0, g.N)
+		K := g.ColCols()
+		for n := 0; n < g.N; n++ {
+			for ih := 0; ih < g.H; ih++ {
+				for iw := 0; iw < g.W; iw++ {
+					for c := 0; c < g.C; c++ {
+						var s float32
+						for kh := 0; kh < g.KH; kh++ {
+							for kw := 0; kw < g.KW; kw++ {
+								nh, nw := ih+g.PadT-kh, iw+g.PadL-kw
+								if nh < 0 || nw < 0 || nh%g.SH != 0 || nw%g.SW != 0 || nh/g.SH >= g.OH || nw/g.SW >= g.OW {
+									continue
+								}
+								row := (n*g.OH+nh/g.SH)*g.OW + nw/g.SW
+								s += col[row*K+(kh*g.KW+kw)*g.C+c]
+							}
+						}
+						got := dIn[((n*g.H+ih)*g.W+iw)*g.C+c]
+						if math.Float32bits(got) != math.Float32bits(s) {
+							t.Fatalf("%s: dIn[%d,%d,%d,%d] = %v, taps in (kh, kw) order sum to %v", g, n, ih, iw, c, got, s)
+						}
+					}
+				}
+			}
+		}
 	}
 }

@@ -122,3 +122,22 @@ func CommonMultipliers(reals ...float64) (mant []int64, shift uint, err error) {
 	}
 	return mant, uint(s), nil
 }
+
+// Requantize rescales an int32 accumulator to an output code: clamp(M*acc
+// + zp, lo, hi), with M*acc rounded half to even (Apply). The integer
+// engine and the QAT model's inference mode both call it, so they agree
+// bit for bit.
+func Requantize(acc int32, m Multiplier, zp, lo, hi int32) int32 {
+	v := Saturate(int64(m.Apply(acc)) + int64(zp))
+	return min(max(v, lo), hi)
+}
+
+// QuantizeBias returns a float bias on the accumulator's grid, scale
+// sIn*sW: round_half_even(b / (sIn*sW)) in float64, saturated to int32.
+func QuantizeBias(b, sIn, sW float32) int32 {
+	q := math.RoundToEven(float64(b) / (float64(sIn) * float64(sW)))
+	if math.IsNaN(q) {
+		return 0
+	}
+	return int32(math.Max(math.Min(q, math.MaxInt32), math.MinInt32))
+}

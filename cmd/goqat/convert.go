@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/goqat/goqat/datasets"
+	"github.com/goqat/goqat/lite"
+	"github.com/goqat/goqat/quantize"
+	"github.com/spf13/cobra"
+)
+
+func newConvertCmd() *cobra.Command {
+	var (
+		in, out     string
+		fullInteger bool
+	)
+	cmd := &cobra.Command{
+		Use:   "convert",
+		Short: "Convert a QAT model into an integer-only model",
+		Example: `  goqat convert --in qat.safetensors --out model.int8.safetensors
+  goqat convert --in qat.safetensors --out model.int8.safetensors --full-integer`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if in == "" || out == "" {
+				return fmt.Errorf("--in and --out are required")
+			}
+			qat, err := quantize.Load(in)
+			if err != nil {
+				return err
+			}
+			var opts []lite.Option
+			if fullInteger {
+				opts = append(opts, lite.FullInteger())
+			}
+			im, err := lite.Convert(qat, opts...)
+			if err != nil {
+				return err
+			}
+			if err := lite.Save(out, im); err != nil {
+				return err
+			}
+			si, err := os.Stat(in)
+			if err != nil {
+				return err
+			}
+			so, err := os.Stat(out)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%s (%d bytes) -> %s (%d bytes, %.3fx)\n", in, si.Size(), out, so.Size(), float64(so.Size())/float64(si.Size()))
+			for _, l := range im.LayerBits() {
+				fmt.Println("  " + l)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&in, "in", "", "QAT model file (.safetensors, from goqat quantize)")
+	f.StringVar(&out, "out", "", "integer model file to write")
+	f.BoolVar(&fullInteger, "full-integer", false, "int8 input and output instead of float with quantize/dequantize at the edges")
+	return cmd
+}
+
+// isInteger reports whether the file at path is an integer model.
+func isInteger(path string) (bool, error) { return lite.IsFile(path) }
+
+// evalInteger evaluates an integer model on a test set with the
+// interpreter and prints (and optionally writes) its accuracy.
+func evalInteger(path string, test *datasets.Dataset, batch int, jsonPath string) error {
+	im, err := lite.Load(path)
+	if err != nil {
+		return err
+	}
+	acc, err := lite.Accuracy(im, test.X, test.Y, batch)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s (integer) on %s test (%d images): accuracy %.2f%%\n", path, test.Name, test.Len(), 100*acc)
+	if jsonPath != "" {
+		return writeJSON(jsonPath, map[string]any{
+			"model": path, "kind": "integer", "data": test.Name, "images": test.Len(), "accuracy": acc,
+		})
+	}
+	return nil
+}
+
+// compareModels prints the per-layer debugger table of a QAT model
+// against its integer model.
+func compareModels(qatPath, intPath string, df *dataFlags) error {
+	qat, err := quantize.Load(qatPath)
+	if err != nil {
+		return err
+	}
+	im, err := lite.Load(intPath)
+	if err != nil {
+		return err
+	}
+	_, test, err := df.load()
+	if err != nil {
+		return err
+	}
+	rs, err := lite.Compare(qat, im, test.X)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s vs %s on %d %s test images:\n", qatPath, intPath, test.Len(), test.Name)
+	fmt.Print(lite.FormatReports(rs))
+	return nil
+}

@@ -1,0 +1,51 @@
+package lite
+
+import (
+	"fmt"
+
+	"github.com/goqat/goqat/tensor"
+)
+
+// Accuracy runs the model (one float or int8 input, one output of class
+// scores) on x (N, ...) in batches and returns the share of inputs whose
+// highest score is at the label y (N, class indices as float32).
+func Accuracy(m *Model, x, y *tensor.Tensor, batch int) (float64, error) {
+	if batch < 1 {
+		return 0, fmt.Errorf("lite: batch %d, want at least 1", batch)
+	}
+	if len(m.Inputs) != 1 || len(m.Outputs) != 1 {
+		return 0, fmt.Errorf("lite: accuracy needs one input and one output, the model has %d and %d", len(m.Inputs), len(m.Outputs))
+	}
+	if x == nil || y == nil || len(x.Shape) == 0 || len(y.Data) != x.Shape[0] {
+		return 0, fmt.Errorf("lite: accuracy needs N inputs and N labels")
+	}
+	it, err := NewInterpreter(m)
+	if err != nil {
+		return 0, err
+	}
+	N, right := x.Shape[0], 0
+	for lo := 0; lo < N; lo += batch {
+		hi := min(lo+batch, N)
+		if err := it.SetInput(0, x.Batch(lo, hi)); err != nil {
+			return 0, err
+		}
+		if err := it.Invoke(); err != nil {
+			return 0, err
+		}
+		out := it.OutputInt8(0)
+		C := len(out.Data) / (hi - lo)
+		for i := 0; i < hi-lo; i++ {
+			row := out.Data[i*C : (i+1)*C]
+			best := 0
+			for j, v := range row {
+				if v > row[best] {
+					best = j
+				}
+			}
+			if best == int(y.Data[lo+i]) {
+				right++
+			}
+		}
+	}
+	return float64(right) / float64(N), nil
+}

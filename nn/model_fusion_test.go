@@ -1,0 +1,198 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/goqat/goqat/tensor"
+)
+
+// fusionModel builds a small CNN with two BatchNormalization + activation
+// pairs, act1 and act2 new activation layers, weights from seed and then
+// perturbed so that some BN outputs exceed 6 (ReLU6's cap).
+func fusionModel(t *testing.T, act1, act2 Layer) *Model {
+	t.Helper()
+	m := must(t)(NewSequential(tensor.Shape{7, 6, 3},
+		NewConv2D(4, 3, 3), NewBatchNormalization(), act1,
+		NewConv2D(5, 2, 2), NewBatchNormalization(), act2,
+		NewFlatten(), NewDense(3)))
+	m.InitWeights(5)
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, l := range m.Layers() {
+		if bn, ok := l.(*BatchNormalization); ok {
+			for i := range bn.Gamma.Value.Data {
+				bn.Gamma.Value.Data[i] = float32(3 + r.NormFloat64())
+				bn.Beta.Value.Data[i] = float32(r.NormFloat64())
+			}
+		}
+	}
+	return m
+}
+
+// fusedSteps counts the model's BN steps that compute their activation.
+func fusedSteps(m *Model) (bn, act int) {
+	for _, st := range m.steps {
+		if st.act != nil {
+			bn++
+		}
+		if st.fused {
+			act++
+		}
+	}
+	return bn, act
+}
+
+// runLayers runs a Sequential model's layers one by one, each with its own
+// Forward and Backward (no fusion), and returns the output.
+func runLayers(c *Context, m *Model, x, dOut *tensor.Tensor) *tensor.Tensor {
+	ls := m.Layers()
+	h := x
+	for _, l := range ls {
+		h = l.Forward(c, []*tensor.Tensor{h})
+	}
+	out := h.Clone()
+	if dOut != nil {
+		d := dOut
+		for i := len(ls) - 1; i >= 0; i-- {
+			d = ls[i].Backward(c, d)[0]
+		}
+	}
+	return out
+}
+
+// fusionSameBits fails the test unless a and b are equal bit for bit.
+func fusionSameBits(t *testing.T, what string, a, b []float32) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%s: %d values vs %d", what, len(a), len(b))
+	}
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			t.Fatalf("%s[%d]: fused %v, unfused %v", what, i, a[i], b[i])
+		}
+	}
+}
+
+func TestBNActFusionBitIdentical(t *testing.T) {
+	cases := []struct {
+		name       string
+		act1, act2 func() Layer
+	}{
+		{"relu", func() Layer { return NewReLU() }, func() Layer { return NewReLU() }},
+		{"relu6", func() Layer { return NewReLU6() }, func() Layer { return NewReLU6() }},
+		{"activation", func() Layer { a, _ := NewActivation("relu6"); return a }, func() Layer { a, _ := NewActivation("relu"); return a }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fused := fusionModel(t, tc.act1(), tc.act2())
+			plain := fusionModel(t, tc.act1(), tc.act2())
+			if bn, act := fusedSteps(fused); bn != 2 || act != 2 {
+				t.Fatalf("fused %d BN and %d activation steps, want 2 and 2", bn, act)
+			}
+			r := rand.New(rand.NewPCG(1, 2))
+			var above6, zeros int
+			for step := 0; step < 3; step++ {
+				x := randTensor(r, 5, 7, 6, 3)
+				dOut := randTensor(r, 5, 3)
+				c := &Context{Training: true, Step: step}
+				outs, err := fused.Forward(c, x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := outs[0].Clone()
+				if err := fused.Backward(c, dOut); err != nil {
+					t.Fatal(err)
+				}
+				want := runLayers(c, plain, x, dOut)
+				fusionSameBits(t, "output", got.Data, want.Data)
+				for i, p := range fused.Params() {
+					q := plain.Params()[i]
+					fusionSameBits(t, "value of "+p.Name, p.Value.Data, q.Value.Data)
+					if p.Grad != nil {
+						fusionSameBits(t, "gradient of "+p.Name, p.Grad.Data, q.Grad.Data)
+					}
+				}
+				for _, l := range fused.Layers() {
+					if _, ok := l.(*BatchNormalization); ok {
+						continue
+					}
+					if a, ok := l.(interface{ fusedKind() actKind }); ok && a.fusedKind() != actLinear {
+						y := fused.vals[len(fused.inputs)+layerIndex(fused, l)]
+						for _, v := range y.Data {
+							if v > 6 {
+								above6++
+							}
+							if v == 0 || v == 6 {
+								zeros++
+							}
+						}
+					}
+				}
+			}
+			if zeros == 0 || tc.name == "relu" && above6 == 0 {
+				t.Errorf("test data never hit the activation's clamps (%d clamped, %d above 6)", zeros, above6)
+			}
+			// Inference uses the moving statistics.
+			x := randTensor(r, 2, 7, 6, 3)
+			outs, err := fused.Forward(nil, x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fusionSameBits(t, "inference output", outs[0].Data, runLayers(&Context{}, plain, x, nil).Data)
+		})
+	}
+}
+
+// layerIndex returns l's index in m.Layers().
+func layerIndex(m *Model, l Layer) int {
+	for i, x := range m.Layers() {
+		if x == l {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestBNActFusionOnlyWhenAlone(t *testing.T) {
+	// The BN output is also a model output: no fusion.
+	x := Input(4)
+	bn := Call(NewBatchNormalization(), Call(NewDense(6), x))
+	y := Call(NewReLU(), bn)
+	m := must(t)(NewModel([]*Node{x}, []*Node{y, bn}))
+	if b, a := fusedSteps(m); b != 0 || a != 0 {
+		t.Errorf("BN read by an output: fused %d/%d steps", b, a)
+	}
+	// The BN output feeds the ReLU and another layer: no fusion.
+	x = Input(4)
+	bn = Call(NewBatchNormalization(), Call(NewDense(6), x))
+	sum := Call(NewAdd(), Call(NewReLU(), bn), Call(NewDense(6), bn))
+	m = must(t)(NewModel([]*Node{x}, []*Node{sum}))
+	if b, a := fusedSteps(m); b != 0 || a != 0 {
+		t.Errorf("BN read by two layers: fused %d/%d steps", b, a)
+	}
+	// A tanh after BN is not fused; a relu after it is, and runs.
+	tanh, err := NewActivation("tanh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = must(t)(NewSequential(tensor.Shape{4}, NewBatchNormalization(), tanh, NewBatchNormalization(), NewReLU()))
+	if b, a := fusedSteps(m); b != 1 || a != 1 {
+		t.Errorf("BN, tanh, BN, ReLU: fused %d/%d steps, want 1/1", b, a)
+	}
+	r := rand.New(rand.NewPCG(3, 3))
+	in, dOut := randTensor(r, 8, 4), randTensor(r, 8, 4)
+	c := &Context{Training: true}
+	outs, err := m.Forward(c, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Backward(c, dOut); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range outs[0].Data {
+		if v < 0 {
+			t.Fatalf("ReLU output %v < 0", v)
+		}
+	}
+}
