@@ -227,7 +227,7 @@ func (b *BatchNormalization) Forward(c *Context, in []*tensor.Tensor) *tensor.Te
 
 // forwardAct is Forward followed by act (actReLU or actReLU6) in one pass
 // over the data: it writes act(BN(x)) to y, which has x's shape, and leaves
-// the layer's own output buffer alone. BackwardAct is its gradient. The
+// the layer's own output buffer alone; backwardAct is its gradient. The
 // values are bit for bit those of the two layers run one after the other.
 // x (N, ..., C) -> y (N, ..., C)
 func (b *BatchNormalization) forwardAct(c *Context, x *tensor.Tensor, act actKind, y *tensor.Tensor) {
@@ -366,9 +366,8 @@ func (b *BatchNormalization) Backward(c *Context, dOut *tensor.Tensor) []*tensor
 // backwardAct is the gradient of forwardAct: given dOut, the gradient with
 // respect to the activation's output, it computes what the activation's
 // Backward then Backward would (bit for bit), masking dOut on the fly with
-// the activation's output that forwardAct wrote (which must be left
-// unchanged in between). It must follow a forwardAct
-// with the same act.
+// the activation's output that forwardAct wrote (left unchanged since).
+// It must follow a forwardAct with the same act.
 // dOut (N, ..., C) -> dx (N, ..., C)
 func (b *BatchNormalization) backwardAct(dOut *tensor.Tensor, act actKind) []*tensor.Tensor {
 	if act != b.act || act == actLinear {

@@ -74,26 +74,3 @@ func TestParallelForNested(t *testing.T) {
 	}
 	wg.Wait()
 }
-
-func TestParallelForNoAlloc(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts mean nothing under the race detector")
-	}
-	defer SetThreads(Threads())
-	SetThreads(2)
-	data := make([]float32, 1<<16)
-	fn := func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			data[i]++
-		}
-	}
-	ParallelFor(len(data), 1024, fn)
-	if a := testing.AllocsPerRun(100, func() { ParallelFor(len(data), 1024, fn) }); a != 0 {
-		t.Errorf("ParallelFor allocates %v times per call", a)
-	}
-	for i, v := range data {
-		if v != 102 {
-			t.Fatalf("data[%d] = %v after 102 calls", i, v)
-		}
-	}
-}

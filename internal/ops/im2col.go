@@ -112,24 +112,100 @@ func copyShort(d, s []float32) {
 // element, of that entry (entries that came from the padding are dropped).
 // col holds (n1-n0)*OH*OW rows of KH*KW*C values, e.g. dCol = dOut x w^T.
 // dIn is overwritten, not accumulated into. Each input row (n, ih) is
-// written by one goroutine, each element summing its taps in (kh, kw)
+// gathered by one goroutine, each element summing its taps in (kh, kw)
 // order, so the result is race-free and independent of the thread count.
 func Col2im(g Geom, col, dIn []float32, n0, n1 int) {
 	rows := (n1 - n0) * g.H
 	work := g.W * g.C * max(1, g.KH*g.KW/(g.SH*g.SW))
 	kernels.ParallelFor(rows, parGrain(work), func(lo, hi int) {
+		var taps [maxTaps]int
 		for r := lo; r < hi; r++ {
-			col2imRow(g, col, dIn, n0, n0+r/g.H, r%g.H)
+			col2imRow(g, col, dIn, n0, n0+r/g.H, r%g.H, taps[:])
 		}
 	})
 }
 
-// col2imRow writes input row ih of image n: it clears the row, then adds
-// into it, for each kh whose output row oh reads it, the contiguous KW*C
-// segment of every col row (oh, ow) of that kh (a vectorizable add into a
-// row that stays in L1). Output columns are taken from the last to the
-// first, so that each element receives its taps in (kh, kw) order.
-func col2imRow(g Geom, col, dIn []float32, n0, n, ih int) {
+// maxTaps bounds the window taps (KH*KW) that col2imRow gathers per
+// pixel from a stack buffer; larger windows take the scatter path.
+const maxTaps = 64
+
+// col2imRow gathers input row ih of image n: for every pixel it lists the
+// col offsets of its taps, then sums them channel by channel in registers
+// (8 channels at a time), so each dIn value is stored once.
+func col2imRow(g Geom, col, dIn []float32, n0, n, ih int, taps []int) {
+	if g.KH*g.KW > len(taps) || g.C < 8 {
+		// Few channels: listing taps per pixel costs more than adding.
+		col2imRowScatter(g, col, dIn, n0, n, ih)
+		return
+	}
+	C, KW, W := g.C, g.KW, g.W
+	K := g.ColCols()
+	dst := dIn[((n*g.H)+ih)*W*C : ((n*g.H)+ih+1)*W*C]
+	for iw := 0; iw < W; iw++ {
+		// Offsets in col of the taps (kh, kw) that read pixel (ih, iw).
+		nt := 0
+		for kh := 0; kh < g.KH; kh++ {
+			num := ih + g.PadT - kh
+			if num < 0 || (g.SH > 1 && num%g.SH != 0) {
+				continue
+			}
+			oh := num / g.SH
+			if oh >= g.OH {
+				continue
+			}
+			rowBase := ((n-n0)*g.OH + oh) * g.OW
+			for kw := 0; kw < KW; kw++ {
+				num := iw + g.PadL - kw
+				if num < 0 || (g.SW > 1 && num%g.SW != 0) {
+					continue
+				}
+				ow := num / g.SW
+				if ow >= g.OW {
+					continue
+				}
+				taps[nt] = (rowBase+ow)*K + (kh*KW+kw)*C
+				nt++
+			}
+		}
+		d := dst[iw*C : (iw+1)*C]
+		gatherSum(d, col, taps[:nt])
+	}
+}
+
+// gatherSum sets d[c] to the sum over t of col[taps[t]+c], in taps order.
+func gatherSum(d, col []float32, taps []int) {
+	C := len(d)
+	c := 0
+	for ; c+8 <= C; c += 8 {
+		var a0, a1, a2, a3, a4, a5, a6, a7 float32
+		for _, o := range taps {
+			s := col[o+c : o+c+8 : o+c+8]
+			a0 += s[0]
+			a1 += s[1]
+			a2 += s[2]
+			a3 += s[3]
+			a4 += s[4]
+			a5 += s[5]
+			a6 += s[6]
+			a7 += s[7]
+		}
+		dd := d[c : c+8 : c+8]
+		dd[0], dd[1], dd[2], dd[3], dd[4], dd[5], dd[6], dd[7] = a0, a1, a2, a3, a4, a5, a6, a7
+	}
+	for ; c < C; c++ {
+		var a float32
+		for _, o := range taps {
+			a += col[o+c]
+		}
+		d[c] = a
+	}
+}
+
+// col2imRowScatter gathers input row ih of image n by adding each col
+// row's segments into it (for few channels or windows of more than maxTaps
+// taps). Output columns go from the last to the first so that each element
+// receives its taps in (kh, kw) order, as col2imRow sums them.
+func col2imRowScatter(g Geom, col, dIn []float32, n0, n, ih int) {
 	C, KW, W := g.C, g.KW, g.W
 	K := g.ColCols()
 	seg := KW * C
