@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/quantize"
 	"github.com/spf13/cobra"
@@ -31,6 +32,11 @@ type demoResult struct {
 	QATAccuracy            float64 `json:"qat_accuracy"`
 	QATModelBytes          int64   `json:"qat_model_bytes"`
 	TrainSecondsQATEpoch   float64 `json:"train_seconds_qat_epoch"`
+	Int8Accuracy           float64 `json:"int8_accuracy"`
+	Int8QATTop1Agreement   float64 `json:"int8_qat_top1_agreement"`
+	Int8ModelBytes         int64   `json:"int8_model_bytes"`
+	Int8MsPerImageB1       float64 `json:"int8_ms_per_image_b1"`
+	Int8MsPerImageB64      float64 `json:"int8_ms_per_image_b64"`
 	Date                   string  `json:"date"`
 }
 
@@ -44,11 +50,12 @@ func newDemoCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Train mnist-cnn on the embedded MNIST, fine-tune it with QAT, evaluate and time it",
+		Short: "Train mnist-cnn on the embedded MNIST, fine-tune with QAT, convert to int8, evaluate and time",
 		Long: `demo runs goqat's main job end to end with no download: it trains the
 built-in model on the embedded MNIST, fine-tunes it with quantization-aware
-training, evaluates both, times float inference at batch 1 and 64, and writes
-the models and results.json to the output folder.`,
+training, converts it to an integer-only int8 model, evaluates all three,
+times float and int8 inference at batch 1 and 64, and writes the models and
+results.json to the output folder.`,
 		Example: `  goqat demo
   goqat demo --epochs 1 --train-limit 6000 --out /tmp/demo
   goqat demo --data fashion --model mobilenet-tiny`,
@@ -112,6 +119,26 @@ the models and results.json to the output folder.`,
 			if st, err := os.Stat(qatPath); err == nil {
 				res.QATModelBytes = st.Size()
 			}
+			fmt.Println("\n== Converting to an integer-only int8 model")
+			im, err := lite.Convert(qr.model)
+			if err != nil {
+				return err
+			}
+			int8Path := filepath.Join(out, "model.int8.safetensors")
+			if err := lite.Save(int8Path, im); err != nil {
+				return err
+			}
+			if st, err := os.Stat(int8Path); err == nil {
+				res.Int8ModelBytes = st.Size()
+			}
+			if res.Int8Accuracy, err = lite.Accuracy(im, test.X, test.Y, 256); err != nil {
+				return err
+			}
+			if res.Int8QATTop1Agreement, err = top1Agreement(ctx, qr.model, im, test.X); err != nil {
+				return err
+			}
+			fmt.Printf("int8 accuracy %.2f%%, same top-1 as the QAT model on %.2f%% of the test images\n",
+				100*res.Int8Accuracy, 100*res.Int8QATTop1Agreement)
 			fmt.Println("\n== Timing inference")
 			if res.FloatMsPerImageB1, err = timeFloat(ctx, m, 1, time.Second); err != nil {
 				return err
@@ -119,12 +146,20 @@ the models and results.json to the output folder.`,
 			if res.FloatMsPerImageB64, err = timeFloat(ctx, m, 64, time.Second); err != nil {
 				return err
 			}
+			if res.Int8MsPerImageB1, err = timeInt8(ctx, im, 1, time.Second); err != nil {
+				return err
+			}
+			if res.Int8MsPerImageB64, err = timeInt8(ctx, im, 64, time.Second); err != nil {
+				return err
+			}
 			fmt.Println()
 			fmt.Printf("%-8s %10s %12s %14s %14s\n", "model", "accuracy", "size", "ms/img b=1", "ms/img b=64")
 			fmt.Printf("%-8s %9.2f%% %10.1fKB %14.4f %14.4f\n", "float", 100*res.FloatAccuracy,
 				float64(res.FloatModelBytes)/1024, res.FloatMsPerImageB1, res.FloatMsPerImageB64)
-			fmt.Printf("%-8s %9.2f%% %10.1fKB %14s %14s\n", "QAT "+q.scheme, 100*res.QATAccuracy,
+			fmt.Printf("%-8s %9.2f%% %10.1fKB %14s %14s\n", "QAT", 100*res.QATAccuracy,
 				float64(res.QATModelBytes)/1024, "-", "-")
+			fmt.Printf("%-8s %9.2f%% %10.1fKB %14.4f %14.4f\n", "int8", 100*res.Int8Accuracy,
+				float64(res.Int8ModelBytes)/1024, res.Int8MsPerImageB1, res.Int8MsPerImageB64)
 			fmt.Printf("\nPTQ %s before fine-tuning: %.2f%%. Training: %.1f s per float epoch, %.1f s per QAT epoch. Wrote %s\n",
 				q.scheme, 100*res.PTQAccuracy, res.TrainSecondsFloatEpoch, res.TrainSecondsQATEpoch, out)
 			if err := writeJSON(filepath.Join(out, "results.json"), res); err != nil {

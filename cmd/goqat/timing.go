@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/nn/optim"
 	"github.com/goqat/goqat/tensor"
@@ -80,4 +81,68 @@ func timeTraining(ctx context.Context, m *nn.Model, n int) (float64, error) {
 		return 0, err
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// timeInt8 returns the median milliseconds per image of the integer model's
+// Invoke at the given batch size (the input is set once).
+func timeInt8(ctx context.Context, im *lite.Model, batch int, minTime time.Duration) (float64, error) {
+	it, err := lite.NewInterpreter(im)
+	if err != nil {
+		return 0, err
+	}
+	if err := it.Allocate(batch); err != nil {
+		return 0, err
+	}
+	shape := im.Tensors[im.Inputs[0]].Shape
+	x := tensor.New(append([]int{batch}, shape...)...)
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := range x.Data {
+		x.Data[i] = r.Float32()
+	}
+	if err := it.SetInput(0, x); err != nil {
+		return 0, err
+	}
+	return medianMs(ctx, it.Invoke, batch, minTime)
+}
+
+// top1Agreement returns the share of inputs on which the QAT model (in
+// inference mode) and the integer model pick the same class.
+func top1Agreement(ctx context.Context, qm *nn.Model, im *lite.Model, x *tensor.Tensor) (float64, error) {
+	pq, err := qm.Predict(ctx, x, 256)
+	if err != nil {
+		return 0, err
+	}
+	it, err := lite.NewInterpreter(im)
+	if err != nil {
+		return 0, err
+	}
+	n, same := x.Shape[0], 0
+	C := pq.Size() / n
+	for lo := 0; lo < n; lo += 256 {
+		hi := min(lo+256, n)
+		if err := it.SetInput(0, x.Batch(lo, hi)); err != nil {
+			return 0, err
+		}
+		if err := it.Invoke(); err != nil {
+			return 0, err
+		}
+		out := it.Output(0).Data
+		for i := lo; i < hi; i++ {
+			if argmax(out[(i-lo)*C:(i-lo+1)*C]) == argmax(pq.Data[i*C:(i+1)*C]) {
+				same++
+			}
+		}
+	}
+	return float64(same) / float64(n), nil
+}
+
+// argmax returns the index of the first largest value.
+func argmax(v []float32) int {
+	best := 0
+	for j, x := range v {
+		if x > v[best] {
+			best = j
+		}
+	}
+	return best
 }
