@@ -28,7 +28,11 @@ type LayerReport struct {
 
 // Compare runs the QAT model (inference mode) and the integer model im on
 // the batch x and reports, for every int8 tensor the ops compute, how the
-// integer activations compare with the fake-quant ones.
+// integer activations compare with the fake-quant ones. An average pool
+// keeps its input's scale and zero point and the integer engine rounds its
+// mean to that grid; the QAT model's pool outputs the float mean (its
+// linked consumers round it, see quantize.Link), so a pool's codes are
+// compared after that rounding and its SQNR measures the rounding.
 func Compare(qat *nn.Model, im *Model, x *tensor.Tensor) ([]LayerReport, error) {
 	if len(qat.InputNames()) != 1 || len(im.Inputs) != 1 {
 		return nil, errors.New("lite: Compare supports single-input models")
@@ -57,10 +61,17 @@ func Compare(qat *nn.Model, im *Model, x *tensor.Tensor) ([]LayerReport, error) 
 		}
 		codes := it.TensorInt8(op.Output, nil).Data
 		qmin, qmax := t.QRange()
+		count := poolCount(im, op)
 		var sig, noise float64
 		var same, off1, more int
 		for i, v := range fq.Data {
 			q := quantize.QuantizeValue(v, t.Scale, t.ZeroPoint, qmin, qmax)
+			if count > 1 {
+				// The QAT pool's float mean, rounded as the integer pool
+				// rounds (and as the linked consumers see it).
+				sum := int64(math.RoundToEven(float64(v)/float64(t.Scale)*float64(count))) + int64(count)*int64(t.ZeroPoint)
+				q = int32(divRoundEven(sum, int64(count)))
+			}
 			d := q - int32(codes[i])
 			switch {
 			case d == 0:
@@ -82,6 +93,21 @@ func Compare(qat *nn.Model, im *Model, x *tensor.Tensor) ([]LayerReport, error) 
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// poolCount returns the number of values every output of an average pool
+// averages (0 for other ops and for padded pools, whose windows vary).
+func poolCount(im *Model, op *Op) int {
+	switch op.Type {
+	case OpGlobalAveragePool:
+		s := im.Tensors[op.Inputs[0]].Shape
+		return s[0] * s[1]
+	case OpAveragePool:
+		if op.Pad == [4]int{} {
+			return op.Kernel[0] * op.Kernel[1]
+		}
+	}
+	return 0
 }
 
 // activations runs the QAT model layer by layer in inference mode and

@@ -246,6 +246,9 @@ func (c *converter) wrapper(w *quantize.QuantizeWrapper) error {
 		}
 		return c.weighted(w, inner, fq.Data, bias, q, w.OutputQuant(), "")
 	case *nn.Add:
+		if n := len(c.qat.Inbound(w.Name())); n != 2 {
+			return fmt.Errorf("Add of %d inputs: the integer engine adds two", n)
+		}
 		a, err := c.input(w, 0)
 		if err != nil {
 			return err

@@ -107,11 +107,16 @@ func (l *Conv2D) Config() any {
 
 // check validates the hyper-parameters.
 func (l *Conv2D) check() error {
-	label := spatialLabel(l.Name(), l.Type())
-	if l.Filters <= 0 {
-		return fmt.Errorf("%s: filters must be positive, got %d", label, l.Filters)
+	return checkConv(spatialLabel(l.Name(), l.Type()), l.Filters, l.KernelSize, l.Strides, l.Padding)
+}
+
+// checkConv validates a convolution's filters, kernel, strides and padding
+// (Conv2D and SeparableConv2D share it).
+func checkConv(label string, filters int, kernel, strides [2]int, padding string) error {
+	if filters <= 0 {
+		return fmt.Errorf("%s: filters must be positive, got %d", label, filters)
 	}
-	return spatialCheckWindow(label, "kernel_size", l.KernelSize, l.Strides, l.Padding)
+	return spatialCheckWindow(label, "kernel_size", kernel, strides, padding)
 }
 
 // Build checks that the input is one (H, W, C) image shape that the kernel

@@ -41,14 +41,9 @@ type SeparableConv2D struct {
 	mid     []*tensor.Tensor // one-element input slice for pw, reused
 }
 
-// separableConfig is SeparableConv2D's saved configuration.
-type separableConfig struct {
-	Filters    int    `json:"filters"`
-	KernelSize [2]int `json:"kernel_size"`
-	Strides    [2]int `json:"strides"`
-	Padding    string `json:"padding"`
-	UseBias    bool   `json:"use_bias"`
-}
+// separableConfig is SeparableConv2D's saved configuration: the same
+// fields as Conv2D's.
+type separableConfig = conv2DConfig
 
 func init() {
 	Register("SeparableConv2D", func(name string, raw json.RawMessage) (Layer, error) {
@@ -84,11 +79,7 @@ func (l *SeparableConv2D) Config() any {
 
 // check validates the hyper-parameters.
 func (l *SeparableConv2D) check() error {
-	label := spatialLabel(l.Name(), l.Type())
-	if l.Filters <= 0 {
-		return fmt.Errorf("%s: filters must be positive, got %d", label, l.Filters)
-	}
-	return spatialCheckWindow(label, "kernel_size", l.KernelSize, l.Strides, l.Padding)
+	return checkConv(spatialLabel(l.Name(), l.Type()), l.Filters, l.KernelSize, l.Strides, l.Padding)
 }
 
 // stages returns the two stage layers, unbuilt, configured from l's fields

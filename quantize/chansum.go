@@ -9,10 +9,13 @@ import (
 // in float64. The rows are split into a fixed number of chunks that
 // depends only on the shape (not on the thread count); chunks may run in
 // parallel and their partial sums are added in chunk order, so the result
-// is reproducible bit for bit.
+// is reproducible bit for bit. runScaled also writes out = x*inv per
+// channel in the same pass.
 type chanSums struct {
 	part   []float64
 	x, y   []float32
+	inv    []float32
+	out    []float32
 	c      int
 	chunks int
 	rows   int
@@ -21,7 +24,14 @@ type chanSums struct {
 
 // run computes the sums into s1 and s2 (s2 may be nil when y is nil).
 func (s *chanSums) run(x, y []float32, C int, s1, s2 []float64) {
+	s.runScaled(x, y, C, s1, s2, nil, nil)
+}
+
+// runScaled is run that also writes out[r,c] = x[r,c]*inv[c] (when out is
+// not nil) while it reads x.
+func (s *chanSums) runScaled(x, y []float32, C int, s1, s2 []float64, inv, out []float32) {
 	s.x, s.y, s.c = x, y, C
+	s.inv, s.out = inv, out
 	s.rows = len(x) / C
 	s.chunks = max(1, min(16, s.rows*C/16384, s.rows))
 	if n := s.chunks * 2 * C; cap(s.part) < n {
@@ -46,7 +56,7 @@ func (s *chanSums) run(x, y []float32, C int, s1, s2 []float64) {
 			}
 		}
 	}
-	s.x, s.y = nil, nil
+	s.x, s.y, s.inv, s.out = nil, nil, nil, nil
 }
 
 // chunkRange sums chunks [lo, hi).
@@ -61,6 +71,13 @@ func (s *chanSums) chunkRange(lo, hi int) {
 		for r := r0; r < r1; r++ {
 			xr := s.x[r*C : (r+1)*C]
 			xr = xr[:len(p1)]
+			if s.out != nil {
+				or, inv := s.out[r*C:(r+1)*C], s.inv[:len(p1)]
+				or = or[:len(p1)]
+				for j, v := range xr {
+					or[j] = v * inv[j]
+				}
+			}
 			if s.y == nil {
 				for j, v := range xr {
 					p1[j] += float64(v)

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/goqat/goqat/lite/fixedpoint"
-	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -32,10 +31,9 @@ import (
 // exact holds a linked layer's input quantization and the buffers of its
 // bit-exact inference.
 type exact struct {
-	in    Quantizer // quantizer of the input
-	count int       // values averaged between that quantizer and the layer (1: none)
-	oc    int       // output channels (the kernel's last axis)
-	run   func(x, k *tensor.Tensor) *tensor.Tensor
+	src source // where the input's codes come from
+	oc  int    // output channels (the kernel's last axis)
+	run func(x, k *tensor.Tensor) *tensor.Tensor
 
 	xk, wk, wlo, zHi *tensor.Tensor
 	bias             []int32
@@ -60,16 +58,18 @@ func initialised(q Quantizer) bool {
 // leaving *out alone, when the exact computation is not possible (then the
 // caller computes the float simulation).
 func (e *exact) forward(x, fqk *tensor.Tensor, wq Quantizer, bias []float32, oq Quantizer, act string, out **tensor.Tensor) *tensor.Tensor {
-	if !wq.Spec().Symmetric || !initialised(e.in) || !initialised(oq) || !initialised(wq) {
+	if !wq.Spec().Symmetric || !initialised(oq) || !initialised(wq) {
 		return nil
 	}
-	sIns, zpIns := e.in.Scales()
-	sOuts, zpOuts := oq.Scales()
+	sIn, zpIn, ok := e.src.params()
+	if !ok {
+		return nil
+	}
+	sOut, zpOut, ok := outParams(oq)
 	sW, _ := wq.Scales()
-	if len(sIns) != 1 || len(sOuts) != 1 || zpIns == nil || zpOuts == nil || (len(sW) != 1 && len(sW) != e.oc) {
+	if !ok || (len(sW) != 1 && len(sW) != e.oc) {
 		return nil
 	}
-	sIn, sOut, zpOut := sIns[0], sOuts[0], zpOuts[0]
 	sw := func(c int) float32 {
 		if len(sW) == 1 {
 			return sW[0]
@@ -78,18 +78,11 @@ func (e *exact) forward(x, fqk *tensor.Tensor, wq Quantizer, bias []float32, oq 
 	}
 	// The input's integer codes.
 	xk := tensor.Ensure(&e.xk, x.Shape...)
-	inv := 1 / float64(sIn)
 	aMax := 0.0
-	cnt := int64(e.count)
 	for i, v := range x.Data {
-		var t float64
-		if cnt == 1 {
-			t = math.RoundToEven(float64(v) * inv)
-		} else {
-			t = float64(divRoundEven(int64(math.RoundToEven(float64(v)*inv*float64(cnt))), cnt))
-		}
+		t := e.src.code(v, sIn, zpIn)
 		xk.Data[i] = float32(t)
-		aMax = math.Max(aMax, math.Abs(t))
+		aMax = math.Max(aMax, math.Abs(float64(t)))
 	}
 	// The kernel's codes and the per-channel constants.
 	oc := e.oc
@@ -142,14 +135,7 @@ func (e *exact) forward(x, fqk *tensor.Tensor, wq Quantizer, bias []float32, oq 
 		z = zh
 	}
 	// Requantize as the integer engine does.
-	lo, hi := QRange(oq.Spec().Bits, false)
-	switch act {
-	case "relu":
-		lo = max(lo, zpOut)
-	case "relu6":
-		lo = max(lo, zpOut)
-		hi = min(hi, QuantizeValue(6, sOut, zpOut, lo, hi))
-	}
+	lo, hi := actRange(oq, act, sOut, zpOut)
 	y := tensor.Ensure(out, z.Shape...)
 	for i, v := range z.Data {
 		c := i % oc
@@ -186,111 +172,4 @@ func divRoundEven(a, b int64) int64 {
 		q++
 	}
 	return q
-}
-
-// Link makes the inference mode of a QAT model bit-exact with its integer
-// model: it tells every quantized Conv2D, DepthwiseConv2D and Dense (in a
-// QuantizeWrapper or a FoldedConvBN, with an output quantizer) which
-// quantizer produced its input, looking through the layers that keep their
-// input's scale (MaxPooling2D, Flatten, Reshape, Dropout, ZeroPadding2D,
-// and unquantized wrappers of them) and through one GlobalAveragePooling2D
-// or unpadded AveragePooling2D (whose mean the integer engine rounds to the
-// input's grid). Model links the models it returns; call Link after
-// nn.Load of a QAT model (lite.Convert does). It returns the number of
-// layers linked.
-func Link(m *nn.Model) int {
-	n := 0
-	for _, l := range m.Layers() {
-		var ex *exact
-		switch l := l.(type) {
-		case *QuantizeWrapper:
-			l.ex = nil
-			if l.oq == nil || l.kernelParam() == nil || l.WeightQuantizer(l.kernelParam().Name) == nil {
-				continue
-			}
-			if ex = newExact(m, l.Name()); ex != nil {
-				kp := l.kernelParam()
-				ex.oc = kp.Value.Shape[len(kp.Value.Shape)-1]
-				if _, ok := l.Layer.(*nn.DepthwiseConv2D); ok {
-					ex.oc = kp.Value.Shape[2]
-				}
-				ex.run = l.runInner
-				l.ex = ex
-			}
-		case *FoldedConvBN:
-			l.ex = nil
-			if l.oq == nil || l.wq == nil {
-				continue
-			}
-			if ex = newExact(m, l.Name()); ex != nil {
-				ex.oc = l.ch
-				ex.run = l.runInner
-				l.ex = ex
-			}
-		}
-		if ex != nil {
-			n++
-		}
-	}
-	return n
-}
-
-// newExact finds the quantizer of layer name's input, or returns nil.
-func newExact(m *nn.Model, name string) *exact {
-	count := 1
-	for {
-		in := m.Inbound(name)
-		if len(in) != 1 {
-			return nil
-		}
-		name = in[0]
-		l := m.Layer(name)
-		if w, ok := l.(*QuantizeWrapper); ok && w.oq == nil && len(w.wq) == 0 {
-			l = w.Layer
-		}
-		switch l := l.(type) {
-		case *QuantizeInput:
-			return quantizerExact(l.Quantizer(), count)
-		case *QuantizeWrapper:
-			return quantizerExact(l.oq, count)
-		case *FoldedConvBN:
-			return quantizerExact(l.oq, count)
-		case *nn.MaxPooling2D, *nn.Flatten, *nn.Reshape, *nn.Dropout, *nn.ZeroPadding2D:
-			continue
-		case *nn.GlobalAveragePooling2D:
-			s := m.OutputShape(m.Inbound(name)[0])
-			if count != 1 || len(s) != 3 {
-				return nil
-			}
-			count = s[0] * s[1]
-		case *nn.AveragePooling2D:
-			if count != 1 || l.Padding == "same" {
-				return nil
-			}
-			count = l.PoolSize[0] * l.PoolSize[1]
-		default:
-			return nil
-		}
-	}
-}
-
-// quantizerExact returns the exact state for input quantizer q (nil if q
-// is nil or per-axis).
-func quantizerExact(q Quantizer, count int) *exact {
-	if q == nil || q.Spec().PerAxis {
-		return nil
-	}
-	return &exact{in: q, count: count}
-}
-
-// Load reads a model saved with nn.Save and, for a QAT model, links its
-// layers (Link) so that its inference is bit-exact with the integer model.
-// Plain float models load as with nn.Load.
-func Load(path string) (*nn.Model, error) {
-	m, err := nn.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	Link(m)
-	return m, nil
 }

@@ -65,11 +65,14 @@ func (p fq) ste(x, dy, dx []float32) {
 	inv, lo, hi := p.inv, p.lo, p.hi
 	for i, v := range x {
 		t := v * inv
-		g := dy[i]
-		if t < lo || t > hi {
+		g := math.Float32bits(dy[i]) // as bits: conditional moves, not branches
+		if t < lo {
 			g = 0
 		}
-		dx[i] = g
+		if t > hi {
+			g = 0
+		}
+		dx[i] = math.Float32frombits(g)
 	}
 }
 

@@ -87,6 +87,9 @@ type FoldedConvBN struct {
 	dA, dz           *tensor.Tensor
 	uIn              [1]*tensor.Tensor
 
+	naive bool       // run the unfused reference loops (tests pin the fused passes to them)
+	fp    foldPasses // the fused passes
+
 	ex   *exact // bit-exact inference (set by Link), nil if not linked
 	ictx nn.Context
 	ins  [1]*tensor.Tensor
@@ -213,6 +216,13 @@ func (l *FoldedConvBN) Build(in []tensor.Shape) (tensor.Shape, error) {
 	l.dsf = make([]float64, C)
 	l.ws = tensor.New(l.kernel.Value.Shape...)
 	l.dWs = tensor.New(l.kernel.Value.Shape...)
+	l.fp.act = actNone
+	switch l.cfg.Activation {
+	case "relu":
+		l.fp.act = actReLU
+	case "relu6":
+		l.fp.act = actReLU6
+	}
 	return out, nil
 }
 
@@ -297,39 +307,81 @@ func (l *FoldedConvBN) Forward(c *nn.Context, in []*tensor.Tensor) *tensor.Tenso
 	l.z = z
 	C := l.ch
 	a := tensor.Ensure(&l.a, z.Shape...)
+	y, b := z.Data, l.biasFold
 	if l.batchMode {
 		u := tensor.Ensure(&l.u, z.Shape...)
-		for base := 0; base < len(z.Data); base += C {
-			zr, ur := z.Data[base:base+C], u.Data[base:base+C]
-			ur = ur[:len(zr)]
-			inv := l.invSf[:len(zr)]
-			if l.bias != nil {
-				b := l.bias.Value.Data[:len(zr)]
-				for j, v := range zr {
-					ur[j] = v*inv[j] + b[j]
-				}
-			} else {
-				for j, v := range zr {
-					ur[j] = v * inv[j]
-				}
-			}
+		var bias []float32
+		if l.bias != nil {
+			bias = l.bias.Value.Data
+		}
+		if l.naive {
+			unfoldNaive(z.Data, l.invSf, bias, u.Data, C)
+		} else {
+			l.fp.unfold(z.Data, l.invSf, bias, u.Data, C)
 		}
 		l.uIn[0] = u
-		y := l.bn.Forward(c, l.uIn[:])
-		l.activate(y.Data, nil, a.Data)
+		y, b = l.bn.Forward(c, l.uIn[:]).Data, nil
 	} else {
 		l.foldBias()
-		l.activate(z.Data, l.biasFold, a.Data)
 	}
-	if l.oq == nil {
-		return a
+	if l.naive {
+		l.activate(y, b, a.Data)
+		if l.oq == nil {
+			return a
+		}
+		out := tensor.Ensure(&l.out, a.Shape...)
+		l.oq.Forward(c, a, out)
+		return out
 	}
+	ro, fused := l.oq.(rangeObserver)
+	if fused {
+		_, fused = ro.tensorFQ()
+	}
+	if !fused {
+		l.fp.activate(y, b, a.Data, C, false)
+		if l.oq == nil {
+			return a
+		}
+		out := tensor.Ensure(&l.out, a.Shape...)
+		l.oq.Forward(c, a, out)
+		return out
+	}
+	// Activation and the output quantizer's min/max in one pass, then the
+	// fake quant: what oq.Forward(activate(y)) computes.
+	need := ro.needsRange(c)
+	lo, hi := l.fp.activate(y, b, a.Data, C, need)
+	if need {
+		ro.observe(lo, hi)
+	}
+	ro.refresh()
+	p, _ := ro.tensorFQ()
 	out := tensor.Ensure(&l.out, a.Shape...)
-	l.oq.Forward(c, a, out)
+	l.fp.apply(p, a.Data, out.Data)
 	return out
 }
 
-// activate writes a = act(y + b) (b per channel, may be nil).
+// unfoldNaive writes u = z*inv + bias per channel (bias may be nil): the
+// reference loop of foldPasses.unfold.
+func unfoldNaive(z, inv, bias, u []float32, C int) {
+	for base := 0; base < len(z); base += C {
+		zr, ur := z[base:base+C], u[base:base+C]
+		ur = ur[:len(zr)]
+		inv := inv[:len(zr)]
+		if bias != nil {
+			b := bias[:len(zr)]
+			for j, v := range zr {
+				ur[j] = v*inv[j] + b[j]
+			}
+		} else {
+			for j, v := range zr {
+				ur[j] = v * inv[j]
+			}
+		}
+	}
+}
+
+// activate writes a = act(y + b) (b per channel, may be nil): the
+// reference loop of foldPasses.activate.
 func (l *FoldedConvBN) activate(y, b []float32, a []float32) {
 	C := l.ch
 	lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
@@ -360,33 +412,24 @@ func (l *FoldedConvBN) activate(y, b []float32, a []float32) {
 func (l *FoldedConvBN) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Tensor {
 	C := l.ch
 	dA := tensor.Ensure(&l.dA, dOut.Shape...)
-	if l.oq != nil {
-		l.oq.Backward(c, l.a, dOut, dA)
-	} else {
-		copy(dA.Data, dOut.Data)
-	}
-	// Through the activation: keep the gradient where lo < a < hi.
-	if act := l.cfg.Activation; act != "" {
-		a, d := l.a.Data, dA.Data[:len(l.a.Data)]
-		for i, v := range a {
-			if !(v > 0) || (act == "relu6" && !(v < 6)) {
-				d[i] = 0
-			}
-		}
-	}
+	l.maskGrad(c, dOut, dA)
 	gGrad := l.bn.Gamma.Grad.Data
 	var dz *tensor.Tensor
 	if l.batchMode {
 		du := l.bn.Backward(c, dA)[0] // sets gamma and beta gradients
-		l.sums.run(du.Data, l.z.Data, C, l.s1, l.s2)
 		dz = tensor.Ensure(&l.dz, du.Shape...)
-		for base := 0; base < len(du.Data); base += C {
-			dr, zr := du.Data[base:base+C], dz.Data[base:base+C]
-			zr = zr[:len(dr)]
-			inv := l.invSf[:len(dr)]
-			for j, v := range dr {
-				zr[j] = v * inv[j]
+		if l.naive {
+			l.sums.run(du.Data, l.z.Data, C, l.s1, l.s2)
+			for base := 0; base < len(du.Data); base += C {
+				dr, zr := du.Data[base:base+C], dz.Data[base:base+C]
+				zr = zr[:len(dr)]
+				inv := l.invSf[:len(dr)]
+				for j, v := range dr {
+					zr[j] = v * inv[j]
+				}
 			}
+		} else {
+			l.sums.runScaled(du.Data, l.z.Data, C, l.s1, l.s2, l.invSf, dz.Data)
 		}
 		for j := 0; j < C; j++ {
 			inv := float64(l.invSf[j])
@@ -437,6 +480,40 @@ func (l *FoldedConvBN) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Te
 		gGrad[j] += float32((l.dsf[j] + l.s2[j]) / float64(l.sigma[j]))
 	}
 	return dIn
+}
+
+// maskGrad writes dA, the gradient through the output fake quant
+// (straight through) and the activation, from dOut.
+func (l *FoldedConvBN) maskGrad(c *nn.Context, dOut, dA *tensor.Tensor) {
+	if !l.naive {
+		var p *fq
+		if ro, ok := l.oq.(rangeObserver); ok {
+			if q, ok := ro.tensorFQ(); ok {
+				p = &q
+			}
+		}
+		if p != nil || l.oq == nil {
+			l.fp.mask(p, l.a.Data, dOut.Data, dA.Data)
+			return
+		}
+		l.oq.Backward(c, l.a, dOut, dA)
+		l.fp.mask(nil, l.a.Data, dA.Data, dA.Data)
+		return
+	}
+	if l.oq != nil {
+		l.oq.Backward(c, l.a, dOut, dA)
+	} else {
+		copy(dA.Data, dOut.Data)
+	}
+	// Through the activation: keep the gradient where lo < a < hi.
+	if act := l.cfg.Activation; act != "" {
+		a, d := l.a.Data, dA.Data[:len(l.a.Data)]
+		for i, v := range a {
+			if !(v > 0) || (act == "relu6" && !(v < 6)) {
+				d[i] = 0
+			}
+		}
+	}
 }
 
 // Activation returns the fused activation: "", "relu" or "relu6".

@@ -19,6 +19,7 @@ type options struct {
 	layerScheme   map[string]NBit
 	annotated     map[string]QuantizeConfig // by layer name; nil config: registry default
 	onlyAnnotated bool
+	wholeModel    bool // AnnotateModel: the inputs are quantized under Apply too
 	freezeBNAfter int
 	noFold        bool
 	noInput       bool
@@ -83,8 +84,9 @@ func Model(m *nn.Model, opts ...Option) (*nn.Model, error) {
 	return build(m, o)
 }
 
-// Apply quantizes only the layers annotated with AnnotateLayer or Annotate
-// (tfmot quantize_apply); the others stay float. Options as Model.
+// Apply quantizes only the layers annotated with AnnotateLayer, Annotate or
+// AnnotateModel (tfmot quantize_apply); the others stay float, and the
+// model inputs are quantized only with AnnotateModel. Options as Model.
 func Apply(m *nn.Model, opts ...Option) (*nn.Model, error) {
 	return Model(m, append(opts, func(o *options) { o.onlyAnnotated = true })...)
 }
@@ -161,7 +163,7 @@ func build(m *nn.Model, o *options) (*nn.Model, error) {
 			return nil, err
 		}
 	}
-	if !o.noInput && !o.onlyAnnotated {
+	if !o.noInput && (!o.onlyAnnotated || o.wholeModel) {
 		for _, in := range append([]transform.Input(nil), g.Inputs...) {
 			q, err := NewQuantizeInput(o.scheme.Input())
 			if err != nil {
@@ -185,8 +187,12 @@ func build(m *nn.Model, o *options) (*nn.Model, error) {
 	return qm, nil
 }
 
-// isAnnotated reports whether a layer was annotated.
+// isAnnotated reports whether a layer was annotated (with AnnotateModel,
+// every layer is, including those a rewrite created).
 func (o *options) isAnnotated(name string) bool {
+	if o.wholeModel {
+		return true
+	}
 	_, ok := o.annotated[name]
 	return ok
 }

@@ -22,24 +22,33 @@ func (q *MovingAverage) Build(prefix string, shape tensor.Shape) error {
 // Forward updates the average with x's range when training (or records it
 // if not initialised), then fake-quantizes x into y.
 func (q *MovingAverage) Forward(c *nn.Context, x, y *tensor.Tensor) {
-	if c.Training || !q.initialised() {
-		lo, hi := q.pm.run(x.Data)
-		lo, hi = min(lo, 0), max(hi, 0)
-		mn, mx := q.min.Value.Data, q.max.Value.Data
-		if !q.initialised() {
-			mn[0], mx[0] = lo, hi
-			q.init.Value.Data[0] = 1
-		} else {
-			d := q.spec.Decay
-			if d == 0 {
-				d = DefaultDecay
-			}
-			mn[0] = float32(float64(mn[0])*d + float64(lo)*(1-d))
-			mx[0] = float32(float64(mx[0])*d + float64(hi)*(1-d))
-		}
+	if q.needsRange(c) {
+		q.observe(q.pm.run(x.Data))
 	}
 	q.refresh()
 	q.apply(x, y)
+}
+
+// needsRange reports whether Forward records the range of x: when training
+// or not initialised.
+func (q *MovingAverage) needsRange(c *nn.Context) bool { return c.Training || !q.initialised() }
+
+// observe moves the average towards a batch's range [lo, hi] (extended to
+// contain zero), or records it if not initialised.
+func (q *MovingAverage) observe(lo, hi float32) {
+	lo, hi = min(lo, 0), max(hi, 0)
+	mn, mx := q.min.Value.Data, q.max.Value.Data
+	if !q.initialised() {
+		mn[0], mx[0] = lo, hi
+		q.init.Value.Data[0] = 1
+		return
+	}
+	d := q.spec.Decay
+	if d == 0 {
+		d = DefaultDecay
+	}
+	mn[0] = float32(float64(mn[0])*d + float64(lo)*(1-d))
+	mx[0] = float32(float64(mx[0])*d + float64(hi)*(1-d))
 }
 
 // AllValues is the model input's quantizer: the range is the running
@@ -56,17 +65,26 @@ func (q *AllValues) Build(prefix string, shape tensor.Shape) error {
 // Forward widens the range to x's when training (or records it if not
 // initialised), then fake-quantizes x into y.
 func (q *AllValues) Forward(c *nn.Context, x, y *tensor.Tensor) {
-	if c.Training || !q.initialised() {
-		lo, hi := q.pm.run(x.Data)
-		lo, hi = min(lo, 0), max(hi, 0)
-		mn, mx := q.min.Value.Data, q.max.Value.Data
-		if !q.initialised() {
-			mn[0], mx[0] = lo, hi
-			q.init.Value.Data[0] = 1
-		} else {
-			mn[0], mx[0] = min(mn[0], lo), max(mx[0], hi)
-		}
+	if q.needsRange(c) {
+		q.observe(q.pm.run(x.Data))
 	}
 	q.refresh()
 	q.apply(x, y)
+}
+
+// needsRange reports whether Forward records the range of x: when training
+// or not initialised.
+func (q *AllValues) needsRange(c *nn.Context) bool { return c.Training || !q.initialised() }
+
+// observe widens the range to a batch's [lo, hi] (extended to contain
+// zero), or records it if not initialised.
+func (q *AllValues) observe(lo, hi float32) {
+	lo, hi = min(lo, 0), max(hi, 0)
+	mn, mx := q.min.Value.Data, q.max.Value.Data
+	if !q.initialised() {
+		mn[0], mx[0] = lo, hi
+		q.init.Value.Data[0] = 1
+		return
+	}
+	mn[0], mx[0] = min(mn[0], lo), max(mx[0], hi)
 }

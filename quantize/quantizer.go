@@ -98,6 +98,15 @@ func (r *rangeState) Scales() ([]float32, []int32) {
 	return s, z
 }
 
+// tensorFQ returns the constants of a per-tensor quantizer as of the last
+// refresh (false if it is per channel).
+func (r *rangeState) tensorFQ() (fq, bool) {
+	if r.lay.channels != 1 {
+		return fq{}, false
+	}
+	return r.ps[0], true
+}
+
 // apply fake-quantizes with the current constants.
 func (r *rangeState) apply(x, y *tensor.Tensor) { applyLayout(r.ps, r.lay, x.Data, y.Data) }
 

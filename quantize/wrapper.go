@@ -44,7 +44,8 @@ type QuantizeWrapper struct {
 	innerY  *tensor.Tensor // the wrapped layer's last output
 	out, dy *tensor.Tensor
 
-	ex       *exact // bit-exact inference (set by Link), nil if not linked
+	ex       *exact      // bit-exact inference of a weighted layer (set by Link), nil if not linked
+	em       *exactMerge // bit-exact inference of Add or Concatenate (set by Link), nil if not linked
 	zeroBias *tensor.Tensor
 	ictx     nn.Context
 	ins      [1]*tensor.Tensor
@@ -192,12 +193,17 @@ func (w *QuantizeWrapper) swap() {
 
 // Forward fake-quantizes the weights, runs the wrapped layer with them and
 // fake-quantizes its output. In inference mode a linked Conv2D,
-// DepthwiseConv2D or Dense computes the integer engine's result exactly
-// (see Link).
+// DepthwiseConv2D, Dense, Add or Concatenate computes the integer engine's
+// result exactly (see Link).
 func (w *QuantizeWrapper) Forward(c *nn.Context, in []*tensor.Tensor) *tensor.Tensor {
 	for i := range w.wq {
 		x := &w.wq[i]
 		x.q.Forward(c, x.p.Value, x.v)
+	}
+	if !c.Training && w.em != nil {
+		if y := w.em.forward(in, w.oq, &w.out); y != nil {
+			return y
+		}
 	}
 	if !c.Training && w.ex != nil {
 		kp, bp := w.kernelParam(), w.biasParam()

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/goqat/goqat/datasets"
+	"github.com/goqat/goqat/internal/plots"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/quantize"
 	"github.com/spf13/cobra"
@@ -87,7 +88,7 @@ func evalInteger(path string, test *datasets.Dataset, batch int, jsonPath string
 
 // compareModels prints the per-layer debugger table of a QAT model
 // against its integer model.
-func compareModels(qatPath, intPath string, df *dataFlags) error {
+func compareModels(qatPath, intPath string, df *dataFlags, pngPath string) error {
 	qat, err := quantize.Load(qatPath)
 	if err != nil {
 		return err
@@ -106,5 +107,22 @@ func compareModels(qatPath, intPath string, df *dataFlags) error {
 	}
 	fmt.Printf("%s vs %s on %d %s test images:\n", qatPath, intPath, test.Len(), test.Name)
 	fmt.Print(lite.FormatReports(rs))
+	if pngPath == "" {
+		return nil
+	}
+	title := fmt.Sprintf("%s: QAT vs integer model, %d %s test images", qat.Name(), test.Len(), test.Name)
+	if err := writeLayersPNG(pngPath, title, rs); err != nil {
+		return err
+	}
+	fmt.Println("wrote", pngPath)
 	return nil
+}
+
+// writeLayersPNG draws the debugger's per-layer chart.
+func writeLayersPNG(path, title string, rs []lite.LayerReport) error {
+	rows := make([]plots.LayerRow, len(rs))
+	for i, r := range rs {
+		rows[i] = plots.LayerRow{Name: r.Layer, SQNR: r.SQNR, Same: r.Same, Off1: r.Off1, OffMore: r.OffMore}
+	}
+	return plots.Layers(path, title, rows)
 }

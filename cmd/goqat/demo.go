@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/internal/plots"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/quantize"
@@ -139,6 +140,26 @@ results.json to the output folder.`,
 			}
 			fmt.Printf("int8 accuracy %.2f%%, same top-1 as the QAT model on %.2f%% of the test images\n",
 				100*res.Int8Accuracy, 100*res.Int8QATTop1Agreement)
+			curves := []plots.Curve{
+				{Label: "float, train", Loss: h.Loss, Accuracy: h.Accuracy},
+				{Label: "float, test", Loss: h.ValLoss, Accuracy: h.ValAccuracy, Dashed: true},
+			}
+			if qr.history != nil {
+				curves = append(curves, plots.Curve{Label: "QAT " + q.scheme + ", train", Loss: qr.history.Loss,
+					Accuracy: qr.history.Accuracy, FirstEpoch: len(h.Loss) + 1})
+			}
+			title := fmt.Sprintf("%s on %s: float training, then QAT", c.model, df.name)
+			if err := plots.Curves(filepath.Join(out, "curves.png"), title, curves); err != nil {
+				return err
+			}
+			rs, err := lite.Compare(qr.model, im, test.X.Batch(0, min(test.Len(), 1000)))
+			if err != nil {
+				return err
+			}
+			title = fmt.Sprintf("%s: QAT vs int8, per layer, %d test images", c.model, min(test.Len(), 1000))
+			if err := writeLayersPNG(filepath.Join(out, "layers.png"), title, rs); err != nil {
+				return err
+			}
 			fmt.Println("\n== Timing inference")
 			if res.FloatMsPerImageB1, err = timeFloat(ctx, m, 1, time.Second); err != nil {
 				return err

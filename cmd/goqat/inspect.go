@@ -12,6 +12,7 @@ func newInspectCmd() *cobra.Command {
 	var (
 		path    string
 		compare bool
+		pngPath string
 		df      dataFlags
 	)
 	cmd := &cobra.Command{
@@ -20,14 +21,18 @@ func newInspectCmd() *cobra.Command {
 		Example: `  goqat inspect float.safetensors
   goqat inspect --model float.safetensors
   goqat inspect model.int8.safetensors
-  goqat inspect --compare qat.safetensors model.int8.safetensors --data mnist --test-limit 1000`,
+  goqat inspect --compare qat.safetensors model.int8.safetensors --data mnist --test-limit 1000
+  goqat inspect --compare qat.safetensors model.int8.safetensors --data mnist --png layers.png`,
 		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if compare {
 				if len(args) != 2 {
 					return fmt.Errorf("--compare needs two files: the QAT model and its integer model")
 				}
-				return compareModels(args[0], args[1], &df)
+				return compareModels(args[0], args[1], &df, pngPath)
+			}
+			if pngPath != "" {
+				return fmt.Errorf("--png needs --compare")
 			}
 			if len(args) > 1 {
 				return fmt.Errorf("one model file at a time (or --compare QAT INT)")
@@ -64,6 +69,7 @@ func newInspectCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&path, "model", "", "model file (.safetensors): float, QAT or integer")
 	f.BoolVar(&compare, "compare", false, "compare a QAT model with its integer model layer by layer (SQNR, LSB differences)")
+	f.StringVar(&pngPath, "png", "", "with --compare: also write the per-layer chart (SQNR, LSB differences) to this PNG file")
 	addDataFlags(f, &df)
 	return cmd
 }

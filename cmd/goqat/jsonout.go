@@ -22,6 +22,9 @@ func writeJSON(path string, v any) error {
 	tmp := f.Name()
 	_, err = f.Write(append(b, '\n'))
 	if err == nil {
+		err = f.Chmod(0o644) // CreateTemp makes 0600 files
+	}
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {

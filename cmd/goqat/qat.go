@@ -32,6 +32,7 @@ type qatResult struct {
 	qatAccuracy float64 // after fine-tuning (= ptqAccuracy with 0 epochs)
 	seconds     float64 // fine-tuning time
 	steps       int
+	history     *nn.History // per-epoch metrics of the fine-tuning (nil with 0 epochs)
 }
 
 // fineTuneQAT quantizes the float model fm with the scheme, calibrates the
@@ -71,7 +72,7 @@ func fineTuneQAT(ctx context.Context, fm *nn.Model, train, test *datasets.Datase
 	fmt.Printf("QAT %s: %d train images, %d epochs, batch %d, lr %g, BN frozen after step %d of %d, %d threads\n",
 		scheme, train.Len(), c.epochs, c.batch, c.lr, freeze, steps, kernels.Threads())
 	start := time.Now()
-	if _, err := qm.Fit(ctx, train.X, train.Y, nn.FitOptions{BatchSize: c.batch, Epochs: c.epochs, Seed: c.seed, Verbose: c.verbose}); err != nil {
+	if r.history, err = qm.Fit(ctx, train.X, train.Y, nn.FitOptions{BatchSize: c.batch, Epochs: c.epochs, Seed: c.seed, Verbose: c.verbose}); err != nil {
 		return nil, err
 	}
 	r.seconds = time.Since(start).Seconds()

@@ -1,0 +1,233 @@
+package quantize
+
+import (
+	"math"
+
+	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/tensor"
+)
+
+// source is where a linked layer's input codes come from: the quantizer
+// that produced them and the number of values averaged between that
+// quantizer and the layer (1: none; H*W after a GlobalAveragePooling2D,
+// the window after an unpadded AveragePooling2D). Pools keep their input's
+// scale and zero point, and the integer engine rounds their mean to that
+// grid (half to even); the float pools of the QAT model do not round, so
+// the consumer re-derives the rounded codes from the float mean.
+type source struct {
+	q     Quantizer
+	count int
+}
+
+// params returns the input's scale and zero point, false if the quantizer
+// is per-axis, has no zero point or has recorded no range yet.
+func (s source) params() (float32, int32, bool) {
+	if s.q == nil {
+		return 0, 0, false
+	}
+	return outParams(s.q)
+}
+
+// code returns the integer code minus the zero point of a value v of the
+// input (scale sIn, zero point zpIn), rounded to the grid as the integer
+// engine's pools do: the mean of the codes including the zero point,
+// rounded half to even (the tie breaks on the code's parity, not on the
+// parity of the code minus the zero point).
+func (s source) code(v, sIn float32, zpIn int32) int32 {
+	if s.count == 1 {
+		return int32(math.RoundToEven(float64(v) / float64(sIn)))
+	}
+	return poolCode(v, sIn, zpIn, s.count) - zpIn
+}
+
+// poolCode returns the integer engine's code of an average of count codes
+// whose float mean (the QAT model's pool output) is v, with scale s and
+// zero point zp: round_half_even(sum q / count), the sum recovered from v.
+func poolCode(v, s float32, zp int32, count int) int32 {
+	cnt := int64(count)
+	sum := int64(math.RoundToEven(float64(v)/float64(s)*float64(cnt))) + cnt*int64(zp)
+	return int32(divRoundEven(sum, cnt))
+}
+
+// codes writes the codes of x (minus the zero point) into dst, resized to
+// x's length, and returns it.
+func (s source) codes(x *tensor.Tensor, sIn float32, zpIn int32, dst []int32) []int32 {
+	if cap(dst) < len(x.Data) {
+		dst = make([]int32, len(x.Data))
+	}
+	dst = dst[:len(x.Data)]
+	for i, v := range x.Data {
+		dst[i] = s.code(v, sIn, zpIn)
+	}
+	return dst
+}
+
+// outParams returns the per-tensor scale and zero point of an output
+// quantizer, false if it is per-axis or uninitialised.
+func outParams(oq Quantizer) (float32, int32, bool) {
+	if oq == nil || !initialised(oq) {
+		return 0, 0, false
+	}
+	s, zp := oq.Scales()
+	if len(s) != 1 || len(zp) != 1 {
+		return 0, 0, false
+	}
+	return s[0], zp[0], true
+}
+
+// actRange returns the clamp of an output code: the quantizer's range,
+// narrowed by a fused activation ("relu": from the zero point; "relu6": up
+// to the quantized 6), as the integer engine clamps.
+func actRange(oq Quantizer, act string, sOut float32, zpOut int32) (lo, hi int32) {
+	lo, hi = QRange(oq.Spec().Bits, false)
+	switch act {
+	case "relu":
+		lo = max(lo, zpOut)
+	case "relu6":
+		lo = max(lo, zpOut)
+		hi = min(hi, QuantizeValue(6, sOut, zpOut, lo, hi))
+	}
+	return lo, hi
+}
+
+// Link makes the inference mode of a QAT model bit-exact with its integer
+// model. It tells every layer that the integer engine computes with
+// requantization which quantizers produced its inputs:
+//
+//   - quantized Conv2D, DepthwiseConv2D and Dense (in a QuantizeWrapper or
+//     a FoldedConvBN, with an output quantizer; see exact);
+//   - Add and Concatenate in a QuantizeWrapper with an output quantizer
+//     (see exactMerge).
+//
+// The search for an input's quantizer looks through the layers that keep
+// their input's scale (MaxPooling2D, Flatten, Reshape, Dropout,
+// ZeroPadding2D, and unquantized wrappers of them) and through one
+// GlobalAveragePooling2D or unpadded AveragePooling2D (whose mean the
+// integer engine rounds to the input's grid; the linked consumer applies
+// that rounding). Model links the models it returns; call Link after
+// nn.Load of a QAT model (Load and lite.Convert do). It returns the number
+// of layers linked.
+func Link(m *nn.Model) int {
+	n := 0
+	for _, l := range m.Layers() {
+		switch l := l.(type) {
+		case *QuantizeWrapper:
+			l.ex, l.em = nil, nil
+			if l.oq == nil {
+				continue
+			}
+			switch inner := l.Layer.(type) {
+			case *nn.Add:
+				l.em = newExactMerge(m, l.Name(), false)
+			case *nn.Concatenate:
+				rank := len(m.OutputShape(l.Name()))
+				if inner.Axis == -1 || inner.Axis == rank {
+					l.em = newExactMerge(m, l.Name(), true)
+				}
+			}
+			if l.em != nil {
+				n++
+				continue
+			}
+			if l.kernelParam() == nil || l.WeightQuantizer(l.kernelParam().Name) == nil {
+				continue
+			}
+			if ex := newExact(m, l.Name()); ex != nil {
+				kp := l.kernelParam()
+				ex.oc = kp.Value.Shape[len(kp.Value.Shape)-1]
+				if _, ok := l.Layer.(*nn.DepthwiseConv2D); ok {
+					ex.oc = kp.Value.Shape[2]
+				}
+				ex.run = l.runInner
+				l.ex = ex
+				n++
+			}
+		case *FoldedConvBN:
+			l.ex = nil
+			if l.oq == nil || l.wq == nil {
+				continue
+			}
+			if ex := newExact(m, l.Name()); ex != nil {
+				ex.oc = l.ch
+				ex.run = l.runInner
+				l.ex = ex
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// newExact returns the exact state of single-input layer name, or nil if
+// its input's quantizer is not found.
+func newExact(m *nn.Model, name string) *exact {
+	in := m.Inbound(name)
+	if len(in) != 1 {
+		return nil
+	}
+	src, ok := sourceOf(m, in[0])
+	if !ok {
+		return nil
+	}
+	return &exact{src: src}
+}
+
+// sourceOf finds the quantizer whose codes the output of layer name
+// carries (see Link).
+func sourceOf(m *nn.Model, name string) (source, bool) {
+	count := 1
+	for {
+		l := m.Layer(name)
+		if w, ok := l.(*QuantizeWrapper); ok && w.oq == nil && len(w.wq) == 0 {
+			l = w.Layer
+		}
+		switch l := l.(type) {
+		case *QuantizeInput:
+			return quantizerSource(l.Quantizer(), count)
+		case *QuantizeWrapper:
+			return quantizerSource(l.oq, count)
+		case *FoldedConvBN:
+			return quantizerSource(l.oq, count)
+		case *nn.MaxPooling2D, *nn.Flatten, *nn.Reshape, *nn.Dropout, *nn.ZeroPadding2D:
+		case *nn.GlobalAveragePooling2D:
+			s := m.OutputShape(m.Inbound(name)[0])
+			if count != 1 || len(s) != 3 {
+				return source{}, false
+			}
+			count = s[0] * s[1]
+		case *nn.AveragePooling2D:
+			if count != 1 || l.Padding == "same" {
+				return source{}, false
+			}
+			count = l.PoolSize[0] * l.PoolSize[1]
+		default:
+			return source{}, false
+		}
+		in := m.Inbound(name)
+		if len(in) != 1 {
+			return source{}, false
+		}
+		name = in[0]
+	}
+}
+
+// quantizerSource returns the source of per-tensor quantizer q (false if
+// q is nil or per-axis).
+func quantizerSource(q Quantizer, count int) (source, bool) {
+	if q == nil || q.Spec().PerAxis {
+		return source{}, false
+	}
+	return source{q: q, count: count}, true
+}
+
+// Load reads a model saved with nn.Save and, for a QAT model, links its
+// layers (Link) so that its inference is bit-exact with the integer model.
+// Plain float models load as with nn.Load.
+func Load(path string) (*nn.Model, error) {
+	m, err := nn.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	Link(m)
+	return m, nil
+}
