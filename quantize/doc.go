@@ -4,7 +4,8 @@
 //   - Model (tfmot quantize_model) turns a float nn.Model into a new,
 //     trainable model with fake quantization inserted per a scheme; the float
 //     model is left untouched. Apply (quantize_apply) quantizes only the
-//     layers annotated with AnnotateLayer or Annotate.
+//     layers annotated with AnnotateLayer or Annotate; Apply(m,
+//     AnnotateModel(m)) (quantize_annotate_model) equals Model(m).
 //   - QuantizeConfig tells Model how to quantize a custom layer (or to
 //     override a built-in one): which weights get which quantizer, and the
 //     output's quantizer.
