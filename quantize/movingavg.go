@@ -22,27 +22,17 @@ func (q *MovingAverage) Build(prefix string, shape tensor.Shape) error {
 // Forward updates the average with x's range when training (or records it
 // if not initialised), then fake-quantizes x into y.
 func (q *MovingAverage) Forward(c *nn.Context, x, y *tensor.Tensor) {
-	if q.needsRange(c) {
-		q.observe(q.pm.run(x.Data))
-	}
-	q.refresh()
-	q.apply(x, y)
+	q.forward(c, x, y, q.observe)
 }
-
-// needsRange reports whether Forward records the range of x: when training
-// or not initialised.
-func (q *MovingAverage) needsRange(c *nn.Context) bool { return c.Training || !q.initialised() }
 
 // observe moves the average towards a batch's range [lo, hi] (extended to
 // contain zero), or records it if not initialised.
 func (q *MovingAverage) observe(lo, hi float32) {
-	lo, hi = min(lo, 0), max(hi, 0)
-	mn, mx := q.min.Value.Data, q.max.Value.Data
-	if !q.initialised() {
-		mn[0], mx[0] = lo, hi
-		q.init.Value.Data[0] = 1
+	lo, hi, first := q.first(lo, hi)
+	if first {
 		return
 	}
+	mn, mx := q.min.Value.Data, q.max.Value.Data
 	d := q.spec.Decay
 	if d == 0 {
 		d = DefaultDecay
@@ -65,26 +55,42 @@ func (q *AllValues) Build(prefix string, shape tensor.Shape) error {
 // Forward widens the range to x's when training (or records it if not
 // initialised), then fake-quantizes x into y.
 func (q *AllValues) Forward(c *nn.Context, x, y *tensor.Tensor) {
-	if q.needsRange(c) {
-		q.observe(q.pm.run(x.Data))
-	}
-	q.refresh()
-	q.apply(x, y)
+	q.forward(c, x, y, q.observe)
 }
-
-// needsRange reports whether Forward records the range of x: when training
-// or not initialised.
-func (q *AllValues) needsRange(c *nn.Context) bool { return c.Training || !q.initialised() }
 
 // observe widens the range to a batch's [lo, hi] (extended to contain
 // zero), or records it if not initialised.
 func (q *AllValues) observe(lo, hi float32) {
-	lo, hi = min(lo, 0), max(hi, 0)
-	mn, mx := q.min.Value.Data, q.max.Value.Data
-	if !q.initialised() {
-		mn[0], mx[0] = lo, hi
-		q.init.Value.Data[0] = 1
+	lo, hi, first := q.first(lo, hi)
+	if first {
 		return
 	}
+	mn, mx := q.min.Value.Data, q.max.Value.Data
 	mn[0], mx[0] = min(mn[0], lo), max(mx[0], hi)
+}
+
+// needsRange reports whether Forward records the range of x: when training
+// or while the range is not initialised.
+func (q *rangeState) needsRange(c *nn.Context) bool { return c.Training || !q.initialised() }
+
+// first extends a batch's range [lo, hi] to contain zero and, if the state
+// is not initialised, records it as the range and reports true.
+func (q *rangeState) first(lo, hi float32) (float32, float32, bool) {
+	lo, hi = min(lo, 0), max(hi, 0)
+	if q.initialised() {
+		return lo, hi, false
+	}
+	q.min.Value.Data[0], q.max.Value.Data[0] = lo, hi
+	q.init.Value.Data[0] = 1
+	return lo, hi, true
+}
+
+// forward is a range quantizer's Forward: observe x's range if needed,
+// refresh the scale, and fake-quantize x into y.
+func (q *rangeState) forward(c *nn.Context, x, y *tensor.Tensor, observe func(lo, hi float32)) {
+	if q.needsRange(c) {
+		observe(q.pm.run(x.Data))
+	}
+	q.refresh()
+	q.apply(x, y)
 }
