@@ -132,10 +132,7 @@ results.json to the output folder.`,
 			if st, err := os.Stat(int8Path); err == nil {
 				res.Int8ModelBytes = st.Size()
 			}
-			if res.Int8Accuracy, err = lite.Accuracy(im, test.X, test.Y, 256); err != nil {
-				return err
-			}
-			if res.Int8QATTop1Agreement, err = top1Agreement(ctx, qr.model, im, test.X); err != nil {
+			if res.Int8Accuracy, res.Int8QATTop1Agreement, err = int8Accuracy(ctx, qr.model, im, test.X, test.Y); err != nil {
 				return err
 			}
 			fmt.Printf("int8 accuracy %.2f%%, same top-1 as the QAT model on %.2f%% of the test images\n",

@@ -105,35 +105,43 @@ func timeInt8(ctx context.Context, im *lite.Model, batch int, minTime time.Durat
 	return medianMs(ctx, it.Invoke, batch, minTime)
 }
 
-// top1Agreement returns the share of inputs on which the QAT model (in
-// inference mode) and the integer model pick the same class.
-func top1Agreement(ctx context.Context, qm *nn.Model, im *lite.Model, x *tensor.Tensor) (float64, error) {
+// int8Accuracy runs the integer model once over the test set and returns its
+// accuracy and the share of inputs on which it picks the same class as the
+// QAT model (in inference mode).
+func int8Accuracy(ctx context.Context, qm *nn.Model, im *lite.Model, x, y *tensor.Tensor) (acc, agreement float64, err error) {
 	pq, err := qm.Predict(ctx, x, 256)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	it, err := lite.NewInterpreter(im)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	n, same := x.Shape[0], 0
+	n, same, right := x.Shape[0], 0, 0
 	C := pq.Size() / n
 	for lo := 0; lo < n; lo += 256 {
 		hi := min(lo+256, n)
+		if err := ctx.Err(); err != nil {
+			return 0, 0, err
+		}
 		if err := it.SetInput(0, x.Batch(lo, hi)); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if err := it.Invoke(); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		out := it.Output(0).Data
 		for i := lo; i < hi; i++ {
-			if argmax(out[(i-lo)*C:(i-lo+1)*C]) == argmax(pq.Data[i*C:(i+1)*C]) {
+			k := argmax(out[(i-lo)*C : (i-lo+1)*C])
+			if k == argmax(pq.Data[i*C:(i+1)*C]) {
 				same++
+			}
+			if k == int(y.Data[i]) {
+				right++
 			}
 		}
 	}
-	return float64(same) / float64(n), nil
+	return float64(right) / float64(n), float64(same) / float64(n), nil
 }
 
 // argmax returns the index of the first largest value.
