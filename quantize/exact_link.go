@@ -108,12 +108,13 @@ func actRange(oq Quantizer, act string, sOut float32, zpOut int32) (lo, hi int32
 // nn.Load of a QAT model (Load and lite.Convert do). It returns the number
 // of layers linked.
 func Link(m *nn.Model) int {
+	linkConcatRanges(m)
 	n := 0
 	for _, l := range m.Layers() {
 		switch l := l.(type) {
 		case *QuantizeWrapper:
 			l.ex, l.em = nil, nil
-			if l.oq == nil {
+			if l.OutputQuant() == nil {
 				continue
 			}
 			switch inner := l.Layer.(type) {
@@ -144,7 +145,7 @@ func Link(m *nn.Model) int {
 			}
 		case *FoldedConvBN:
 			l.ex = nil
-			if l.oq == nil || l.wq == nil {
+			if l.OutputQuant() == nil || l.wq == nil {
 				continue
 			}
 			if ex := newExact(m, l.Name()); ex != nil {
@@ -185,9 +186,9 @@ func sourceOf(m *nn.Model, name string) (source, bool) {
 		case *QuantizeInput:
 			return quantizerSource(l.Quantizer(), count)
 		case *QuantizeWrapper:
-			return quantizerSource(l.oq, count)
+			return quantizerSource(l.OutputQuant(), count)
 		case *FoldedConvBN:
-			return quantizerSource(l.oq, count)
+			return quantizerSource(l.OutputQuant(), count)
 		case *nn.MaxPooling2D, *nn.Flatten, *nn.Reshape, *nn.Dropout, *nn.ZeroPadding2D:
 		case *nn.GlobalAveragePooling2D:
 			s := m.OutputShape(m.Inbound(name)[0])

@@ -73,6 +73,7 @@ type FoldedConvBN struct {
 	bias   *nn.Param
 	frozen *nn.Param
 	wq, oq Quantizer
+	shared Quantizer // the consuming Concatenate's output quantizer when oq is nil (set by Link)
 	params []*nn.Param
 	ch     int
 
@@ -296,9 +297,9 @@ func (l *FoldedConvBN) Forward(c *nn.Context, in []*tensor.Tensor) *tensor.Tenso
 	} else {
 		copy(l.convW.Value.Data, l.ws.Data)
 	}
-	if !c.Training && l.ex != nil && l.wq != nil && l.oq != nil {
+	if oq := l.OutputQuant(); !c.Training && l.ex != nil && l.wq != nil && oq != nil {
 		l.foldBias()
-		if y := l.ex.forward(in[0], l.convW.Value, l.wq, l.biasFold, l.oq, l.cfg.Activation, &l.out); y != nil {
+		if y := l.ex.forward(in[0], l.convW.Value, l.wq, l.biasFold, oq, l.cfg.Activation, &l.out); y != nil {
 			return y
 		}
 		l.wq.Forward(c, l.ws, l.convW.Value) // runInner replaced the kernel
@@ -528,7 +529,12 @@ func (l *FoldedConvBN) Conv() nn.Layer { return l.conv }
 func (l *FoldedConvBN) WeightQuant() Quantizer { return l.wq }
 
 // OutputQuant returns the output quantizer (after the activation), or nil.
-func (l *FoldedConvBN) OutputQuant() Quantizer { return l.oq }
+func (l *FoldedConvBN) OutputQuant() Quantizer {
+	if l.oq == nil {
+		return l.shared // see QuantizeWrapper.OutputQuant
+	}
+	return l.oq
+}
 
 // Folded returns the inference-mode folded float kernel (kernel * gamma /
 // sqrt(moving_variance + eps), shaped like the kernel) and bias

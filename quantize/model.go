@@ -163,6 +163,7 @@ func build(m *nn.Model, o *options) (*nn.Model, error) {
 			return nil, err
 		}
 	}
+	shareConcatRanges(g)
 	if !o.noInput && (!o.onlyAnnotated || o.wholeModel) {
 		for _, in := range append([]transform.Input(nil), g.Inputs...) {
 			q, err := NewQuantizeInput(o.scheme.Input())

@@ -28,8 +28,8 @@ func always(nn.Layer) bool { return true }
 // registry is the table of DESIGN.md section 4: which weights are
 // quantized (kernels, per output channel), and where fake quant sits: after
 // Conv2D / DepthwiseConv2D / Dense unless a ReLU or ReLU6 follows (then
-// after the activation), after Add, after Concatenate only (its inputs keep
-// their own ranges: a documented simplification of range sharing), never
+// after the activation), after Add, after Concatenate only (a weighted
+// layer feeding only a Concatenate shares its range: concat_share.go), never
 // after max or average pooling, Flatten, Reshape, Dropout or ZeroPadding2D
 // (they keep their input's scale), a fixed range after softmax, sigmoid
 // and tanh. Conv2D / DepthwiseConv2D / Dense followed by BatchNormalization

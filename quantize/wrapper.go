@@ -44,6 +44,7 @@ type QuantizeWrapper struct {
 	innerY  *tensor.Tensor // the wrapped layer's last output
 	out, dy *tensor.Tensor
 
+	shared   Quantizer   // the consuming Concatenate's output quantizer when oq is nil (set by Link)
 	ex       *exact      // bit-exact inference of a weighted layer (set by Link), nil if not linked
 	em       *exactMerge // bit-exact inference of Add or Concatenate (set by Link), nil if not linked
 	zeroBias *tensor.Tensor
@@ -179,8 +180,16 @@ func (w *QuantizeWrapper) WeightQuantizer(param string) Quantizer {
 }
 
 // OutputQuant returns the output quantizer, nil if the output is not
-// quantized.
-func (w *QuantizeWrapper) OutputQuant() Quantizer { return w.oq }
+// quantized. A layer whose only consumer is a quantized Concatenate has no
+// quantizer of its own (fake quant sits after the Concatenate only); once
+// linked (Link) it reports the Concatenate's, whose range its output shares
+// in the integer model.
+func (w *QuantizeWrapper) OutputQuant() Quantizer {
+	if w.oq == nil {
+		return w.shared
+	}
+	return w.oq
+}
 
 // swap exchanges every quantized parameter's value with its fake-quantized copy
 // (a toggle: called in pairs around the wrapped layer's passes).
@@ -213,7 +222,7 @@ func (w *QuantizeWrapper) Forward(c *nn.Context, in []*tensor.Tensor) *tensor.Te
 				if bp != nil {
 					b = bp.Value.Data
 				}
-				if y := w.ex.forward(in[0], x.v, x.q, b, w.oq, "", &w.out); y != nil {
+				if y := w.ex.forward(in[0], x.v, x.q, b, w.OutputQuant(), "", &w.out); y != nil {
 					return y
 				}
 			}

@@ -1,0 +1,91 @@
+package quantize
+
+import (
+	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/quantize/transform"
+)
+
+// Concatenate's inputs share its range (DESIGN.md section 4: fake quant sits
+// after Concat only). A quantized Conv2D, DepthwiseConv2D or Dense (wrapped
+// or folded with its BN) whose only consumer is a quantized last-axis
+// Concatenate gets no output quantizer of its own: during training its float
+// output goes into the Concatenate, whose one quantizer observes and
+// fake-quantizes the whole concatenated tensor (fake quant is element-wise,
+// so that equals quantizing each part with the shared range). Link then
+// hands such a producer the Concatenate's quantizer, so that its exact
+// inference and the integer model write its output straight at the
+// Concatenate's scale and the Concatenate only copies.
+//
+// Producers that are not weighted layers (an activation, a pool) keep their
+// own ranges; the integer Concatenate requantizes those inputs.
+
+// shareConcatRanges drops the output quantizer of every weighted producer
+// that feeds only a quantized Concatenate, before the graph is built.
+func shareConcatRanges(g *transform.Graph) {
+	for _, n := range g.Nodes {
+		if g.IsOutput(n.Name) {
+			continue
+		}
+		cs := g.Consumers(n.Name)
+		if len(cs) != 1 || !sharesRange(cs[0].Layer) {
+			continue
+		}
+		switch l := n.Layer.(type) {
+		case *FoldedConvBN:
+			if l.cfg.WeightQuantizer != nil {
+				l.cfg.OutputQuantizer = nil
+			}
+		case *QuantizeWrapper:
+			if len(l.WeightSpecs) > 0 {
+				l.OutputSpec = nil
+			}
+		}
+	}
+}
+
+// sharesRange reports whether l is a quantized Concatenate along the last
+// axis, whose inputs share its output range.
+func sharesRange(l nn.Layer) bool {
+	w, ok := l.(*QuantizeWrapper)
+	if !ok || w.OutputSpec == nil {
+		return false
+	}
+	c, ok := w.Layer.(*nn.Concatenate)
+	return ok && c.Axis == -1
+}
+
+// linkConcatRanges gives every weighted producer without an output
+// quantizer that feeds only a quantized Concatenate that Concatenate's
+// quantizer (see OutputQuant); it resets the link of every other layer.
+func linkConcatRanges(m *nn.Model) {
+	consumers := map[string][]string{}
+	for _, l := range m.Layers() {
+		for _, in := range m.Inbound(l.Name()) {
+			consumers[in] = append(consumers[in], l.Name())
+		}
+	}
+	outputs := map[string]bool{}
+	for _, o := range m.OutputNames() {
+		outputs[o] = true
+	}
+	for _, l := range m.Layers() {
+		var shared Quantizer
+		if cs := consumers[l.Name()]; len(cs) == 1 && !outputs[l.Name()] {
+			if w, ok := m.Layer(cs[0]).(*QuantizeWrapper); ok && sharesRange(w) {
+				shared = w.oq
+			}
+		}
+		switch l := l.(type) {
+		case *FoldedConvBN:
+			l.shared = nil
+			if l.oq == nil && l.wq != nil {
+				l.shared = shared
+			}
+		case *QuantizeWrapper:
+			l.shared = nil
+			if l.oq == nil && len(l.wq) > 0 {
+				l.shared = shared
+			}
+		}
+	}
+}
