@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -92,7 +93,30 @@ func (rd reader) errorf(format string, args ...any) error {
 	if rd.name != "" {
 		prefix = rd.name + ": "
 	}
-	return errors.New(prefix + fmt.Sprintf(format, args...))
+	// Values echoed from a hostile header could hold line breaks; an error
+	// stays one line whatever the file holds.
+	msg := strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == '\t' {
+			return ' '
+		}
+		return r
+	}, fmt.Sprintf(format, args...))
+	return errors.New(prefix + msg)
+}
+
+// compactJSON renders a raw JSON value from a header on one short line for an
+// error message.
+func compactJSON(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		b.Reset()
+		b.Write(raw)
+	}
+	s := b.String()
+	if len(s) > 64 {
+		s = s[:61] + "..."
+	}
+	return s
 }
 
 func (rd reader) tensorErrorf(tensor, format string, args ...any) error {
@@ -237,15 +261,15 @@ func (rd reader) parseEntry(name string, raw json.RawMessage) (entry, error) {
 	}
 	var dims []int64
 	if err := json.Unmarshal(re.Shape, &dims); err != nil {
-		return e, rd.tensorErrorf(name, "shape %s is not a list of integers", re.Shape)
+		return e, rd.tensorErrorf(name, "shape %s is not a list of integers", compactJSON(re.Shape))
 	}
 	e.shape = make([]int, len(dims))
 	for i, d := range dims {
 		if d < 0 {
-			return e, rd.tensorErrorf(name, "shape %s has a negative dimension", re.Shape)
+			return e, rd.tensorErrorf(name, "shape %s has a negative dimension", compactJSON(re.Shape))
 		}
 		if uint64(d) > math.MaxInt {
-			return e, rd.tensorErrorf(name, "shape %s has a dimension too large", re.Shape)
+			return e, rd.tensorErrorf(name, "shape %s has a dimension too large", compactJSON(re.Shape))
 		}
 		e.shape[i] = int(d)
 	}
@@ -255,7 +279,7 @@ func (rd reader) parseEntry(name string, raw json.RawMessage) (entry, error) {
 	}
 	var offs []int64
 	if err := json.Unmarshal(re.DataOffsets, &offs); err != nil || len(offs) != 2 {
-		return e, rd.tensorErrorf(name, "data_offsets %s is not a list of two integers", re.DataOffsets)
+		return e, rd.tensorErrorf(name, "data_offsets %s is not a list of two integers", compactJSON(re.DataOffsets))
 	}
 	e.begin, e.end = offs[0], offs[1]
 	if e.begin < 0 || e.end < e.begin {

@@ -257,6 +257,9 @@ func TestReadMalformed(t *testing.T) {
 		{"overflowing shape", rawFile(`{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,16]}}`, f32x4), Limits{}, `tensor "a": shape (4294967296, 4294967296) has too many elements`},
 		{"overflowing bytes", rawFile(`{"a":{"dtype":"F64","shape":[4611686018427387904],"data_offsets":[0,16]}}`, f32x4), Limits{}, `do not match shape (4611686018427387904,) of F64 (too many bytes)`},
 		{"offsets not pair", rawFile(`{"a":{"dtype":"F32","shape":[4],"data_offsets":[0]}}`, f32x4), Limits{}, `tensor "a": data_offsets [0] is not a list of two integers`},
+		// Found by FuzzRead: raw JSON echoed into the error kept its line break.
+		{"offsets with newline", rawFile("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[\n16]}}", f32x4), Limits{}, `tensor "a": data_offsets [16] is not a list of two integers`},
+		{"shape with newline", rawFile("{\"a\":{\"dtype\":\"F32\",\"shape\":[\n1.5],\"data_offsets\":[0,16]}}", f32x4), Limits{}, `tensor "a": shape [1.5] is not a list of integers`},
 		{"offsets reversed", rawFile(`{"a":{"dtype":"F32","shape":[0],"data_offsets":[16,0]}}`, f32x4), Limits{}, `tensor "a": data_offsets [16, 0] are not 0 <= begin <= end`},
 		{"mismatched size", rawFile(`{"dense/kernel":{"dtype":"F32","shape":[10,10],"data_offsets":[0,100]}}`, make([]byte, 100)), Limits{}, `safetensors: tensor "dense/kernel": data_offsets [0, 100] do not match shape (10, 10) of F32 (400 bytes)`},
 		{"offsets past end", rawFile(`{"a":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}}`, f32x4), Limits{}, `tensor "a": data_offsets [8, 24] exceed the 16 bytes of data`},
