@@ -1,8 +1,11 @@
 package lite
 
-// convKernel is Conv2D: im2col of the int8 input (the padding filled with
-// the input's zero point, which contributes nothing) and an int32
-// accumulating int8 GEMM with per-channel requantization.
+import "github.com/goqat/goqat/internal/qkernels"
+
+// convKernel is Conv2D: an int32-accumulating int8 GEMM over im2col rows
+// with per-channel requantization. The im2col rows are never stored whole:
+// the GEMM asks for one tile of rows at a time and fillRows writes them
+// (padding taps hold the input's zero point, which contributes nothing).
 // in (N,H,W,C), w (KH,KW,C,OC), bias (OC) -> out (N,OH,OW,OC)
 type convKernel struct {
 	it                     *Interpreter
@@ -10,8 +13,11 @@ type convKernel struct {
 	h, w, c, oh, ow, oc    int
 	kh, kw, sh, sw, pt, pl int
 	zpIn                   int8
-	col                    []int8 // (N*OH*OW, KH*KW*C)
+	lda                    int
+	padRow                 []uint8 // kw*C bytes of the zero point, XOR 0x80
 	g                      *gemmOut
+	fill                   func(dst []uint8, i0, n int)
+	x                      []int8 // input of the current run
 }
 
 func newConv(it *Interpreter, op *Op) (*convKernel, error) {
@@ -25,53 +31,58 @@ func newConv(it *Interpreter, op *Op) (*convKernel, error) {
 		return nil, err
 	}
 	lo, hi := outRange(tout, op.Activation)
-	k.g = newGemmOut(op.Weights, k.kh*k.kw*k.c, k.oc, op.Bias, tin.ZeroPoint, mult, tout.ZeroPoint, lo, hi)
+	K := k.kh * k.kw * k.c
+	if k.g, err = newGemmOut(op.Weights, K, k.oc, op.Bias, tin.ZeroPoint, mult, tout.ZeroPoint, lo, hi); err != nil {
+		return nil, err
+	}
+	k.lda = qkernels.RowStride(K)
+	k.padRow = make([]uint8, k.kw*k.c)
+	for i := range k.padRow {
+		k.padRow[i] = uint8(k.zpIn) ^ 0x80
+	}
+	k.fill = k.fillRows
 	return k, nil
 }
 
-func (k *convKernel) pointwise() bool {
-	return k.kh == 1 && k.kw == 1 && k.sh == 1 && k.sw == 1 && k.oh == k.h && k.ow == k.w
-}
-
-func (k *convKernel) alloc(n int) {
-	if !k.pointwise() {
-		k.col = make([]int8, n*k.oh*k.ow*k.kh*k.kw*k.c)
-	}
-}
+func (k *convKernel) alloc(int) {}
 
 func (k *convKernel) run(n int) {
-	x := k.it.i8[k.in]
-	rows := n * k.oh * k.ow
-	if k.pointwise() {
-		k.g.run(x, rows, k.it.i8[k.out])
-		return
-	}
-	K := k.kh * k.kw * k.c
-	col := k.col[:rows*K]
-	r := 0
-	for b := 0; b < n; b++ {
-		for oy := 0; oy < k.oh; oy++ {
-			for ox := 0; ox < k.ow; ox++ {
-				dst := col[r*K : (r+1)*K]
-				d := 0
-				for ky := 0; ky < k.kh; ky++ {
-					y := oy*k.sh - k.pt + ky
-					for kx := 0; kx < k.kw; kx++ {
-						xx := ox*k.sw - k.pl + kx
-						seg := dst[d : d+k.c]
-						if y < 0 || y >= k.h || xx < 0 || xx >= k.w {
-							for i := range seg {
-								seg[i] = k.zpIn
-							}
-						} else {
-							copy(seg, x[((b*k.h+y)*k.w+xx)*k.c:])
-						}
-						d += k.c
+	k.x = k.it.i8[k.in]
+	k.g.run(k.fill, n*k.oh*k.ow, k.it.i8[k.out])
+	k.x = nil
+}
+
+// fillRows writes im2col rows [i0, i0+n) into dst (stride lda, XOR 0x80).
+// A window row inside the input is one contiguous run of kw*C bytes.
+func (k *convKernel) fillRows(dst []uint8, i0, n int) {
+	C, rowLen := k.c, k.kw*k.c
+	for r := 0; r < n; r++ {
+		i := i0 + r
+		ox := i % k.ow
+		oy := (i / k.ow) % k.oh
+		b := i / (k.ow * k.oh)
+		row := dst[r*k.lda:]
+		x0 := ox*k.sw - k.pl
+		for ky := 0; ky < k.kh; ky++ {
+			seg := row[ky*rowLen : (ky+1)*rowLen]
+			y := oy*k.sh - k.pt + ky
+			switch {
+			case y < 0 || y >= k.h:
+				copy(seg, k.padRow)
+			case x0 >= 0 && x0+k.kw <= k.w:
+				base := ((b*k.h+y)*k.w + x0) * C
+				qkernels.PackRow(seg, k.x[base:base+rowLen])
+			default:
+				for kx := 0; kx < k.kw; kx++ {
+					xx := x0 + kx
+					if xx < 0 || xx >= k.w {
+						copy(seg[kx*C:(kx+1)*C], k.padRow)
+					} else {
+						base := ((b*k.h+y)*k.w + xx) * C
+						qkernels.PackRow(seg[kx*C:], k.x[base:base+C])
 					}
 				}
-				r++
 			}
 		}
 	}
-	k.g.run(col, rows, k.it.i8[k.out])
 }

@@ -1,9 +1,15 @@
 package lite
 
-import "github.com/goqat/goqat/lite/fixedpoint"
+import (
+	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/internal/qkernels"
+)
 
 // dwKernel is DepthwiseConv2D (depth multiplier 1): each channel is
-// convolved with its own window; padded taps contribute nothing.
+// convolved with its own window; padded taps contribute nothing. Channels
+// run in vector lanes (qkernels.MulAddRow), a whole output row of
+// accumulators is requantized by the vector output stage, and output rows
+// are split across threads.
 // in (N,H,W,C), w (KH,KW,C), bias (C) -> out (N,OH,OW,C)
 type dwKernel struct {
 	it                     *Interpreter
@@ -12,9 +18,12 @@ type dwKernel struct {
 	kh, kw, sh, sw, pt, pl int
 	wt                     []int8
 	bias                   []int32
-	zpIn, zpOut, lo, hi    int32
-	mult                   []fixedpoint.Multiplier
-	acc                    []int32
+	zpIn                   int32
+	o                      *qkernels.Output
+	acc                    [][]int32 // per part: (OW, C)
+	x, y                   []int8
+	r                      qkernels.Runner
+	rowsFn                 func(part, lo, hi int)
 }
 
 func newDepthwise(it *Interpreter, op *Op) (*dwKernel, error) {
@@ -22,51 +31,57 @@ func newDepthwise(it *Interpreter, op *Op) (*dwKernel, error) {
 	s, o := tin.Shape, tout.Shape
 	k := &dwKernel{it: it, in: op.Inputs[0], out: op.Output, h: s[0], w: s[1], c: s[2], oh: o[0], ow: o[1],
 		kh: op.Kernel[0], kw: op.Kernel[1], sh: op.Strides[0], sw: op.Strides[1], pt: op.Pad[0], pl: op.Pad[2],
-		wt: op.Weights, bias: op.Bias, zpIn: tin.ZeroPoint, zpOut: tout.ZeroPoint, acc: make([]int32, s[2])}
-	var err error
-	if k.mult, err = channelMultipliers(tin, tout, op.WeightScales, k.c); err != nil {
+		wt: op.Weights, bias: op.Bias, zpIn: tin.ZeroPoint}
+	mult, err := channelMultipliers(tin, tout, op.WeightScales, k.c)
+	if err != nil {
 		return nil, err
 	}
-	k.lo, k.hi = outRange(tout, op.Activation)
+	lo, hi := outRange(tout, op.Activation)
+	if k.o, err = qkernels.NewChannelOutput(k.c, op.Bias, mult, tout.ZeroPoint, lo, hi); err != nil {
+		return nil, err
+	}
+	k.rowsFn = k.rows
 	return k, nil
 }
 
-func (k *dwKernel) alloc(int) {}
+func (k *dwKernel) grain() int { return max(1, 16384/max(1, k.ow*k.c*k.kh*k.kw)) }
+
+func (k *dwKernel) alloc(n int) {
+	for len(k.acc) < max(kernels.Threads(), qkernels.Parts(n*k.oh, k.grain())) {
+		k.acc = append(k.acc, make([]int32, k.ow*k.c))
+	}
+}
 
 func (k *dwKernel) run(n int) {
-	x, y := k.it.i8[k.in], k.it.i8[k.out]
+	k.alloc(n) // no-op unless the thread count grew since Allocate
+	k.x, k.y = k.it.i8[k.in], k.it.i8[k.out]
+	k.r.For(n*k.oh, k.grain(), k.rowsFn)
+	k.x, k.y = nil, nil
+}
+
+// rows computes output rows [lo, hi) of the batch (row = b*OH + oy).
+func (k *dwKernel) rows(part, lo, hi int) {
 	C := k.c
-	acc := k.acc[:C]
-	for b := 0; b < n; b++ {
-		for oy := 0; oy < k.oh; oy++ {
-			for ox := 0; ox < k.ow; ox++ {
-				if k.bias != nil {
-					copy(acc, k.bias)
-				} else {
-					clear(acc)
+	acc := k.acc[part]
+	for r := lo; r < hi; r++ {
+		b, oy := r/k.oh, r%k.oh
+		clear(acc)
+		for ox := 0; ox < k.ow; ox++ {
+			a := acc[ox*C : (ox+1)*C]
+			for ky := 0; ky < k.kh; ky++ {
+				iy := oy*k.sh - k.pt + ky
+				if iy < 0 || iy >= k.h {
+					continue
 				}
-				for ky := 0; ky < k.kh; ky++ {
-					iy := oy*k.sh - k.pt + ky
-					if iy < 0 || iy >= k.h {
+				for kx := 0; kx < k.kw; kx++ {
+					ix := ox*k.sw - k.pl + kx
+					if ix < 0 || ix >= k.w {
 						continue
 					}
-					for kx := 0; kx < k.kw; kx++ {
-						ix := ox*k.sw - k.pl + kx
-						if ix < 0 || ix >= k.w {
-							continue
-						}
-						xr := x[((b*k.h+iy)*k.w+ix)*C:][:C]
-						wr := k.wt[(ky*k.kw+kx)*C:][:C]
-						for c, v := range xr {
-							acc[c] += (int32(v) - k.zpIn) * int32(wr[c])
-						}
-					}
-				}
-				yr := y[((b*k.oh+oy)*k.ow+ox)*C:][:C]
-				for c, v := range acc {
-					yr[c] = requant(v, k.mult[c], k.zpOut, k.lo, k.hi)
+					qkernels.MulAddRow(a, k.x[((b*k.h+iy)*k.w+ix)*C:], k.wt[(ky*k.kw+kx)*C:], k.zpIn)
 				}
 			}
 		}
+		k.o.Rows(acc, C, k.ow, k.y[(b*k.oh+oy)*k.ow*C:], C)
 	}
 }

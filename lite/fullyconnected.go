@@ -1,11 +1,15 @@
 package lite
 
+import "github.com/goqat/goqat/internal/qkernels"
+
 // fcKernel is FullyConnected: an int8 GEMM with per-unit requantization.
 // in (N, in), w (in, units), bias (units) -> out (N, units)
 type fcKernel struct {
 	it      *Interpreter
 	in, out int
 	g       *gemmOut
+	fill    func(dst []uint8, i0, n int)
+	set     func(a []int8)
 }
 
 func newFullyConnected(it *Interpreter, op *Op) (*fcKernel, error) {
@@ -16,10 +20,19 @@ func newFullyConnected(it *Interpreter, op *Op) (*fcKernel, error) {
 		return nil, err
 	}
 	lo, hi := outRange(tout, op.Activation)
-	return &fcKernel{it: it, in: op.Inputs[0], out: op.Output,
-		g: newGemmOut(op.Weights, op.WeightShape[0], units, op.Bias, tin.ZeroPoint, mult, tout.ZeroPoint, lo, hi)}, nil
+	g, err := newGemmOut(op.Weights, op.WeightShape[0], units, op.Bias, tin.ZeroPoint, mult, tout.ZeroPoint, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	k := &fcKernel{it: it, in: op.Inputs[0], out: op.Output, g: g}
+	k.fill, k.set = qkernels.FillRows(op.WeightShape[0])
+	return k, nil
 }
 
 func (k *fcKernel) alloc(int) {}
 
-func (k *fcKernel) run(n int) { k.g.run(k.it.i8[k.in], n, k.it.i8[k.out]) }
+func (k *fcKernel) run(n int) {
+	k.set(k.it.i8[k.in])
+	k.g.run(k.fill, n, k.it.i8[k.out])
+	k.set(nil)
+}

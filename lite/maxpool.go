@@ -1,5 +1,7 @@
 package lite
 
+import "github.com/goqat/goqat/internal/qkernels"
+
 // poolGeom is the window geometry shared by the pools.
 type poolGeom struct {
 	h, w, c, oh, ow        int
@@ -14,45 +16,62 @@ func newPoolGeom(it *Interpreter, op *Op) poolGeom {
 
 // maxPoolKernel is MaxPool2D on int8 values (the order of quantized values
 // is that of the reals); padded cells are ignored. Scale and zero point
-// are kept.
+// are kept. Channels run in vector lanes (qkernels.MaxRow); output rows
+// are split across threads.
 // in (N,H,W,C) -> out (N,OH,OW,C)
 type maxPoolKernel struct {
 	it      *Interpreter
 	in, out int
 	g       poolGeom
+	x, y    []int8
+	r       qkernels.Runner
+	rowsFn  func(part, lo, hi int)
 }
 
 func newMaxPool(it *Interpreter, op *Op) *maxPoolKernel {
-	return &maxPoolKernel{it: it, in: op.Inputs[0], out: op.Output, g: newPoolGeom(it, op)}
+	k := &maxPoolKernel{it: it, in: op.Inputs[0], out: op.Output, g: newPoolGeom(it, op)}
+	k.rowsFn = k.rows
+	return k
 }
 
 func (k *maxPoolKernel) alloc(int) {}
 
 func (k *maxPoolKernel) run(n int) {
+	k.x, k.y = k.it.i8[k.in], k.it.i8[k.out]
+	k.r.For(n*k.g.oh, max(1, 16384/max(1, k.g.ow*k.g.c*k.g.kh*k.g.kw)), k.rowsFn)
+	k.x, k.y = nil, nil
+}
+
+// rows computes output rows [lo, hi) of the batch (row = b*OH + oy).
+func (k *maxPoolKernel) rows(_, lo, hi int) {
 	g := k.g
-	x, y := k.it.i8[k.in], k.it.i8[k.out]
-	for b := 0; b < n; b++ {
-		for oy := 0; oy < g.oh; oy++ {
-			for ox := 0; ox < g.ow; ox++ {
-				yr := y[((b*g.oh+oy)*g.ow+ox)*g.c:][:g.c]
-				for c := range yr {
-					yr[c] = -128
+	for r := lo; r < hi; r++ {
+		b, oy := r/g.oh, r%g.oh
+		for ox := 0; ox < g.ow; ox++ {
+			yr := k.y[((b*g.oh+oy)*g.ow+ox)*g.c:][:g.c]
+			first := true
+			for ky := 0; ky < g.kh; ky++ {
+				iy := oy*g.sh - g.pt + ky
+				if iy < 0 || iy >= g.h {
+					continue
 				}
-				for ky := 0; ky < g.kh; ky++ {
-					iy := oy*g.sh - g.pt + ky
-					if iy < 0 || iy >= g.h {
+				for kx := 0; kx < g.kw; kx++ {
+					ix := ox*g.sw - g.pl + kx
+					if ix < 0 || ix >= g.w {
 						continue
 					}
-					for kx := 0; kx < g.kw; kx++ {
-						ix := ox*g.sw - g.pl + kx
-						if ix < 0 || ix >= g.w {
-							continue
-						}
-						xr := x[((b*g.h+iy)*g.w+ix)*g.c:][:g.c]
-						for c, v := range xr {
-							yr[c] = max(yr[c], v)
-						}
+					xr := k.x[((b*g.h+iy)*g.w+ix)*g.c:][:g.c]
+					if first {
+						copy(yr, xr)
+						first = false
+					} else {
+						qkernels.MaxRow(yr, xr)
 					}
+				}
+			}
+			if first { // a window wholly in the padding
+				for c := range yr {
+					yr[c] = -128
 				}
 			}
 		}

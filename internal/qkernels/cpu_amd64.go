@@ -1,0 +1,84 @@
+//go:build amd64 && !noasm
+
+package qkernels
+
+import "golang.org/x/sys/cpu"
+
+// CPU features the assembly paths need (x/sys/cpu also checks that the OS
+// saves the Y and Z register state).
+var (
+	hasAVX2 = cpu.X86.HasAVX2
+	hasVNNI = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
+)
+
+// dotVNNI12x32 computes one 12x32 tile of int32 dot products with AVX-512
+// VNNI:
+//
+//	for i := 0; i < 12; i++ {
+//		for j := 0; j < 32; j++ {
+//			var s int32
+//			for q := 0; q < kq; q++ {
+//				for t := 0; t < 4; t++ {
+//					s += int32(a[i*lda+4*q+t]) * int32(b[q*128+j*4+t])
+//				}
+//			}
+//			c[i*32+j] = s
+//		}
+//	}
+//
+// a is uint8 rows of stride lda, b a packed 32-column panel; kq >= 1.
+//
+//go:noescape
+func dotVNNI12x32(a *uint8, lda int, b *int8, kq int, c *int32)
+
+// dotAVX2x4x16 computes one 4x16 tile of int32 dot products with AVX2
+// (bytes widened to 16 bits, VPMADDWD), from a 16-column panel packed as
+// int16 pairs:
+//
+//	for i := 0; i < 4; i++ {
+//		for j := 0; j < 16; j++ {
+//			var s int32
+//			for q := 0; q < kq; q++ {
+//				for t := 0; t < 4; t++ {
+//					s += int32(a[i*lda+4*q+t]) * int32(b16(q, j, t))
+//				}
+//			}
+//			c[i*16+j] = s
+//		}
+//	}
+//
+// where b16(q, j, t) = b[q*64 + (j/8)*32 + (t/2)*16 + (j%8)*2 + t%2].
+//
+//go:noescape
+func dotAVX2x4x16(a *uint8, lda int, b *int16, kq int, c *int32)
+
+// requantVNNI16 runs the output stage on rows of 16 int32 accumulators
+// (stride ldc) into int8 rows (stride ldo), with per-column constants for
+// those 16 columns (p: offset [16]int32, then m0, shift, half-1 [16]int64
+// each) and zp, lo, hi: for each row i and column j,
+//
+//	acc := c[i*ldc+j] + offset[j]                     // int32, wrapping
+//	p := int64(acc) * m0[j]
+//	q := (p + half1[j] + (p>>shift[j])&1) >> shift[j] // round half to even
+//	out[i*ldo+j] = int8(clamp(q+zp, lo, hi))
+//
+//go:noescape
+func requantVNNI16(c *int32, ldc, rows int, p *colParams, zp, lo, hi int64, out *int8, ldo int)
+
+// xorRow32 writes dst[i] = src[i] XOR 0x80 for i < n, n a multiple of 32,
+// with AVX2.
+//
+//go:noescape
+func xorRow32(dst *uint8, src *int8, n int)
+
+// maxRow32 writes dst[i] = max(dst[i], src[i]) for i < n, n a multiple of
+// 32, with AVX2.
+//
+//go:noescape
+func maxRow32(dst, src *int8, n int)
+
+// mulAdd16 adds (x[i]-zp)*w[i] to acc[i] for i < n, n a multiple of 16,
+// with AVX-512.
+//
+//go:noescape
+func mulAdd16(acc *int32, x, w *int8, n int, zp int32)

@@ -1,0 +1,27 @@
+//go:build !amd64 || noasm
+
+package qkernels
+
+// Without assembly only the Generic path exists.
+const (
+	hasAVX2 = false
+	hasVNNI = false
+)
+
+func dotVNNI12x32(a *uint8, lda int, b *int8, kq int, c *int32) {
+	panic("qkernels: VNNI path not built")
+}
+
+func dotAVX2x4x16(a *uint8, lda int, b *int16, kq int, c *int32) {
+	panic("qkernels: AVX2 path not built")
+}
+
+func requantVNNI16(c *int32, ldc, rows int, p *colParams, zp, lo, hi int64, out *int8, ldo int) {
+	panic("qkernels: VNNI path not built")
+}
+
+func xorRow32(dst *uint8, src *int8, n int) { panic("qkernels: AVX2 path not built") }
+
+func maxRow32(dst, src *int8, n int) { panic("qkernels: AVX2 path not built") }
+
+func mulAdd16(acc *int32, x, w *int8, n int, zp int32) { panic("qkernels: VNNI path not built") }

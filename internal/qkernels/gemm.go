@@ -1,0 +1,173 @@
+package qkernels
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/goqat/goqat/internal/kernels"
+)
+
+// Gemm is one prepared product with its output stage: Run computes
+//
+//	out[i*ldo+j] = Output(offset[j] + sum_k a'[i][k]*w[k][j])
+//
+// for i < m and j < N, where a' are uint8 activation rows (int8 XOR 0x80)
+// that a fill function writes one tile of MR rows at a time, into a
+// buffer that stays in L1 while the tile's panels are computed: an
+// im2col row source is packed as it is consumed, by the thread that
+// consumes it. Tiles are split across threads, each output computed by
+// one thread: the result does not depend on the thread count. A Gemm is
+// not safe for concurrent Run calls.
+type Gemm struct {
+	w    *Weights
+	o    *Output
+	done atomic.Int32
+	abuf [][]uint8 // per part: MR rows of RowStride(K)
+
+	// operands of the current Run
+	fill   func(dst []uint8, i0, n int)
+	m      int
+	out    []int8
+	ldo    int
+	tileFn func(part, lo, hi int)
+}
+
+// NewGemm pairs packed weights with their output stage.
+func NewGemm(w *Weights, o *Output) (*Gemm, error) {
+	if w == nil || o == nil || o.n != w.n {
+		return nil, fmt.Errorf("qkernels: output stage does not match the weights")
+	}
+	g := &Gemm{w: w, o: o}
+	g.tileFn = g.tiles
+	return g, nil
+}
+
+// Weights returns the packed weights.
+func (g *Gemm) Weights() *Weights { return g.w }
+
+// Run computes m rows (see Gemm). fill(dst, i0, n) must write rows
+// [i0, i0+n), n <= MR, into dst: row r at dst[r*RowStride(K):], its first
+// K bytes XOR 0x80 (PackRow does it for a plain int8 row). out must hold
+// (m-1)*ldo+N values; ldo >= N.
+func (g *Gemm) Run(fill func(dst []uint8, i0, n int), m int, out []int8, ldo int) error {
+	if m < 0 || ldo < g.w.n || (m > 0 && len(out) < (m-1)*ldo+g.w.n) {
+		return fmt.Errorf("qkernels: Run(m=%d, ldo=%d): output of %d values too short", m, ldo, len(out))
+	}
+	g.fill, g.m, g.out, g.ldo = fill, m, out, ldo
+	tiles := (m + MR - 1) / MR
+	// About 64K multiply-adds make a part worth handing to another thread.
+	grain := max(1, (1<<16)/max(1, MR*g.w.kq*4*g.w.n))
+	parts := max(1, min(kernels.Threads(), tiles/grain))
+	for len(g.abuf) < parts {
+		g.abuf = append(g.abuf, make([]uint8, MR*RowStride(g.w.k)))
+	}
+	parallelFor(tiles, grain, g.tileFn, &g.done)
+	g.fill, g.out = nil, nil
+	return nil
+}
+
+// tiles computes row tiles [t0, t1) with part's activation buffer.
+func (g *Gemm) tiles(part, t0, t1 int) {
+	var tile [MR * 32]int32
+	w, o := g.w, g.o
+	lda := RowStride(w.k)
+	a := g.abuf[part]
+	for t := t0; t < t1; t++ {
+		i0 := t * MR
+		rows := min(MR, g.m-i0)
+		g.fill(a, i0, rows)
+		for pn := 0; pn < w.panels; pn++ {
+			n0 := pn * w.nr
+			cols := min(w.nr, w.n-n0)
+			switch w.path {
+			case VNNI:
+				dotVNNI12x32(&a[0], lda, &w.b8[pn*w.kq*128], w.kq, &tile[0])
+			case AVX2:
+				b := &w.b16[pn*w.kq*64]
+				for r := 0; r < MR; r += 4 {
+					dotAVX2x4x16(&a[r*lda], lda, b, w.kq, &tile[r*16])
+				}
+			default:
+				dotGeneric(a, lda, w.b8[pn*w.kq*128:(pn+1)*w.kq*128], w.kq, &tile)
+			}
+			out := g.out[i0*g.ldo+n0:]
+			j := 0
+			if w.path == VNNI && o.vec {
+				for ; j+16 <= cols; j += 16 {
+					requantVNNI16(&tile[j], 32, rows, &o.groups[(n0+j)/16], int64(o.zp), int64(o.lo), int64(o.hi), &out[j], g.ldo)
+				}
+			}
+			for i := 0; i < rows; i++ {
+				row := tile[i*w.nr : i*w.nr+cols]
+				orow := out[i*g.ldo : i*g.ldo+cols]
+				for jj := j; jj < cols; jj++ {
+					orow[jj] = o.finish(n0+jj, row[jj])
+				}
+			}
+		}
+	}
+}
+
+// PackRow writes the int8 row src into dst as the kernels read it: each
+// byte XOR 0x80 (a + 128 as uint8). dst must be at least as long as src.
+func PackRow(dst []uint8, src []int8) {
+	n := len(src)
+	if n == 0 {
+		return
+	}
+	dst = dst[:n]
+	i := 0
+	if hasAVX2 && n >= 32 {
+		i = n &^ 31
+		xorRow32(&dst[0], &src[0], i)
+	}
+	s := unsafe.Slice((*byte)(unsafe.Pointer(&src[0])), n)
+	for ; i+8 <= n; i += 8 {
+		binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(s[i:])^0x8080808080808080)
+	}
+	for ; i < n; i++ {
+		dst[i] = s[i] ^ 0x80
+	}
+}
+
+// FillRows returns a fill function for Gemm.Run reading plain int8 rows
+// of k values from a (row i at a[i*k:]). It allocates a closure: build it
+// once and keep it, and point it at new data through the returned setter.
+func FillRows(k int) (fill func(dst []uint8, i0, n int), set func(a []int8)) {
+	var src []int8
+	lda := RowStride(k)
+	fill = func(dst []uint8, i0, n int) {
+		for r := 0; r < n; r++ {
+			PackRow(dst[r*lda:], src[(i0+r)*k:(i0+r+1)*k])
+		}
+	}
+	return fill, func(a []int8) { src = a }
+}
+
+// dotGeneric is the pure-Go tile: MR rows by a 32-column panel packed
+// column by column (b[j*kp+k] = w[k][j], kp = 4*kq), c[i*32+j] =
+// sum_k a[i*lda+k]*w[k][j], four columns at a time.
+func dotGeneric(a []uint8, lda int, b []int8, kq int, c *[MR * 32]int32) {
+	kp := 4 * kq
+	for i := 0; i < MR; i++ {
+		row := a[i*lda : i*lda+kp]
+		for j := 0; j < 32; j += 4 {
+			b0 := b[j*kp : (j+1)*kp]
+			b1 := b[(j+1)*kp : (j+2)*kp]
+			b2 := b[(j+2)*kp : (j+3)*kp]
+			b3 := b[(j+3)*kp : (j+4)*kp]
+			b0, b1, b2, b3 = b0[:len(row)], b1[:len(row)], b2[:len(row)], b3[:len(row)]
+			var s0, s1, s2, s3 int32
+			for p, av := range row {
+				x := int32(av)
+				s0 += x * int32(b0[p])
+				s1 += x * int32(b1[p])
+				s2 += x * int32(b2[p])
+				s3 += x * int32(b3[p])
+			}
+			c[i*32+j], c[i*32+j+1], c[i*32+j+2], c[i*32+j+3] = s0, s1, s2, s3
+		}
+	}
+}

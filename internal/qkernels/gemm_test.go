@@ -1,0 +1,294 @@
+package qkernels
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/lite/fixedpoint"
+)
+
+// refGemm is the specification, written as lite's reference computes it:
+// acc = bias + sum (a - zpIn) * w in wrapping int32, then Requantize.
+func refGemm(a []int8, m, k int, w []int8, n int, bias []int32, zpIn int32, mult []fixedpoint.Multiplier, zp, lo, hi int32) []int8 {
+	out := make([]int8, m*n)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			acc := bias[j]
+			for p := 0; p < k; p++ {
+				acc += (int32(a[i*k+p]) - zpIn) * int32(w[p*n+j])
+			}
+			out[i*n+j] = int8(fixedpoint.Requantize(acc, mult[j], zp, lo, hi))
+		}
+	}
+	return out
+}
+
+// packRows writes int8 rows (m, k) as the kernels read them: XOR 0x80,
+// stride RowStride(k), PaddedRows(m) rows, the padding filled with junk
+// that must not matter.
+func packRows(a []int8, m, k int, rng *rand.Rand) []uint8 {
+	lda := RowStride(k)
+	buf := make([]uint8, PaddedRows(m)*lda)
+	for i := range buf {
+		buf[i] = uint8(rng.IntN(256))
+	}
+	for i := 0; i < m; i++ {
+		for p := 0; p < k; p++ {
+			buf[i*lda+p] = uint8(a[i*k+p]) ^ 0x80
+		}
+	}
+	return buf
+}
+
+func randMults(n int, rng *rand.Rand) []fixedpoint.Multiplier {
+	ms := make([]fixedpoint.Multiplier, n)
+	for j := range ms {
+		var r float64
+		switch rng.IntN(12) {
+		case 10, 11:
+			r = 1 / float64(int(1)<<(1+rng.IntN(12))) // a power of two: exact ties
+		case 0:
+			r = 0
+		case 1:
+			r = 1e-25 // shift beyond 62: everything rescales to 0
+		case 2:
+			r = 0.5 + rng.Float64() // around one
+		default:
+			r = rng.Float64() * 1e-3
+		}
+		m, err := fixedpoint.NewMultiplier(r)
+		if err != nil {
+			panic(err)
+		}
+		ms[j] = m
+	}
+	return ms
+}
+
+const guard = int8(0x5a)
+
+// fillFrom returns a fill function copying rows from a packed buffer
+// (PaddedRows rows of RowStride(k)), padding rows included.
+func fillFrom(buf []uint8, k int) func(dst []uint8, i0, n int) {
+	lda := RowStride(k)
+	return func(dst []uint8, i0, n int) {
+		copy(dst[:MR*lda], buf[i0*lda:])
+	}
+}
+
+func TestPackRow(t *testing.T) {
+	for _, n := range []int{1, 7, 8, 13, 31, 32, 33, 64, 100} {
+		src := make([]int8, n)
+		for i := range src {
+			src[i] = int8(i*37 - 128)
+		}
+		dst := make([]uint8, n+1)
+		dst[n] = 0xa5
+		PackRow(dst, src)
+		for i, v := range src {
+			if dst[i] != uint8(int(v)+128) {
+				t.Fatalf("n=%d byte %d: %d, want %d", n, i, dst[i], int(v)+128)
+			}
+		}
+		if dst[n] != 0xa5 {
+			t.Fatalf("n=%d: guard overwritten", n)
+		}
+	}
+}
+
+// runCase checks one shape on one path against refGemm, with guard bytes
+// around and between the output rows.
+func runCase(t *testing.T, p Path, m, k, n int, rng *rand.Rand) {
+	t.Helper()
+	a := make([]int8, m*k)
+	for i := range a {
+		a[i] = int8(rng.IntN(256) - 128)
+	}
+	w := make([]int8, k*n)
+	for i := range w {
+		w[i] = int8(rng.IntN(256) - 128)
+	}
+	bias := make([]int32, n)
+	for i := range bias {
+		bias[i] = rng.Int32N(1<<20) - 1<<19
+	}
+	if rng.IntN(8) == 0 {
+		bias[0] = 1<<31 - 1 // wraps: the paths must wrap as the reference does
+	}
+	zpIn := rng.Int32N(256) - 128
+	mult := randMults(n, rng)
+	zp := rng.Int32N(256) - 128
+	lo, hi := int32(-128), int32(127)
+	if rng.IntN(2) == 0 {
+		lo, hi = max(zp, -128), min(zp+60, 127)
+	}
+	want := refGemm(a, m, k, w, n, bias, zpIn, mult, zp, lo, hi)
+
+	pw, err := PackWeights(p, w, k, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := NewOutput(pw, bias, zpIn, mult, zp, lo, hi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := NewGemm(pw, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ldo := n + 3
+	out := make([]int8, m*ldo+5)
+	for i := range out {
+		out[i] = guard
+	}
+	if err := g.Run(fillFrom(packRows(a, m, k, rng), k), m, out, ldo); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j < ldo; j++ {
+			got := out[i*ldo+j]
+			if j >= n {
+				if got != guard {
+					t.Fatalf("%v m=%d k=%d n=%d: guard at row %d col %d overwritten", p, m, k, n, i, j)
+				}
+				continue
+			}
+			if got != want[i*n+j] {
+				t.Fatalf("%v m=%d k=%d n=%d: out[%d][%d] = %d, want %d", p, m, k, n, i, j, got, want[i*n+j])
+			}
+		}
+	}
+	for _, v := range out[m*ldo:] {
+		if v != guard {
+			t.Fatalf("%v m=%d k=%d n=%d: guard past the end overwritten", p, m, k, n)
+		}
+	}
+}
+
+// pathsRun records the paths the bit-exactness test ran.
+var pathsRun = map[Path]bool{}
+
+func TestGemmPathsMatchReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, p := range SupportedPaths() {
+		for _, m := range []int{1, 5, 12, 13, 25, 40} {
+			for _, k := range []int{1, 3, 4, 9, 17, 70} {
+				for _, n := range []int{1, 10, 16, 17, 31, 32, 33, 64, 70} {
+					runCase(t, p, m, k, n, rng)
+				}
+			}
+		}
+		pathsRun[p] = true
+	}
+	for _, p := range SupportedPaths() {
+		if !pathsRun[p] {
+			t.Errorf("path %v supported but not tested", p)
+		}
+	}
+	checkCPUPathsRan(t, pathsRun)
+}
+
+func TestGemmThreadIndependent(t *testing.T) {
+	defer kernels.SetThreads(kernels.Threads())
+	for _, p := range SupportedPaths() {
+		rng := rand.New(rand.NewPCG(3, 4))
+		m, k, n := 300, 75, 40
+		a := make([]int8, m*k)
+		for i := range a {
+			a[i] = int8(rng.IntN(256) - 128)
+		}
+		w := make([]int8, k*n)
+		for i := range w {
+			w[i] = int8(rng.IntN(256) - 128)
+		}
+		mult := randMults(n, rng)
+		pw, _ := PackWeights(p, w, k, n)
+		o, _ := NewOutput(pw, nil, 3, mult, -5, -128, 127)
+		g, _ := NewGemm(pw, o)
+		ap := packRows(a, m, k, rng)
+		var outs [][]int8
+		before := handedOff.Load()
+		for _, th := range []int{1, 2, 3} {
+			kernels.SetThreads(th)
+			out := make([]int8, m*n)
+			if err := g.Run(fillFrom(ap, k), m, out, n); err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, out)
+		}
+		if !slices.Equal(outs[0], outs[1]) || !slices.Equal(outs[0], outs[2]) {
+			t.Errorf("%v: results depend on the thread count", p)
+		}
+		if handedOff.Load() == before {
+			t.Errorf("%v: no part ran on a worker", p)
+		}
+	}
+}
+
+// TestRequantVectorMatchesScalar drives the output stage with extreme
+// accumulators, on the path whose stage is vectorised.
+func TestRequantVectorMatchesScalar(t *testing.T) {
+	if !supported(VNNI) {
+		t.Skip("no AVX-512 VNNI here")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for trial := 0; trial < 200; trial++ {
+		w := make([]int8, 32)
+		pw, _ := PackWeights(VNNI, w, 1, 32)
+		mult := randMults(32, rng)
+		zp := rng.Int32N(256) - 128
+		o, err := NewOutput(pw, nil, 0, mult, zp, -128, 127)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !o.vec {
+			continue
+		}
+		for j := range o.offset {
+			o.offset[j] = rng.Int32()
+			o.groups[j/16].offset[j%16] = o.offset[j]
+		}
+		var tile [MR * 32]int32
+		for i := range tile {
+			switch rng.IntN(4) {
+			case 0:
+				tile[i] = -1 << 31
+			case 1:
+				tile[i] = 1<<31 - 1
+			default:
+				tile[i] = int32(rng.Uint32())
+			}
+		}
+		out := make([]int8, MR*32)
+		for h := 0; h < 2; h++ {
+			requantVNNI16(&tile[h*16], 32, MR, &o.groups[h], int64(o.zp), int64(o.lo), int64(o.hi), &out[h*16], 32)
+		}
+		for i := 0; i < MR; i++ {
+			for j := 0; j < 32; j++ {
+				if want := o.finish(j, tile[i*32+j]); out[i*32+j] != want {
+					t.Fatalf("trial %d [%d][%d]: acc %d mult %+v: vector %d, scalar %d", trial, i, j, tile[i*32+j], mult[j], out[i*32+j], want)
+				}
+			}
+		}
+	}
+}
+
+func TestPackWeightsErrors(t *testing.T) {
+	if _, err := PackWeights(Generic, make([]int8, 5), 2, 3); err == nil {
+		t.Error("no error for 5 weights of a 2x3 matrix")
+	}
+	if _, err := PackWeights(numPaths, make([]int8, 6), 2, 3); err == nil {
+		t.Error("no error for an unknown path")
+	}
+	pw, _ := PackWeights(Generic, make([]int8, 6), 2, 3)
+	o, _ := NewOutput(pw, nil, 0, make([]fixedpoint.Multiplier, 3), 0, -128, 127)
+	g, _ := NewGemm(pw, o)
+	if err := g.Run(fillFrom(make([]uint8, 12*4), 2), 2, make([]int8, 5), 3); err == nil {
+		t.Error("no error for a short output")
+	}
+	if g.Weights().Path() != Generic {
+		t.Error("Weights().Path() is not the packing path")
+	}
+}

@@ -1,0 +1,119 @@
+// Package qkernels holds goqat's int8 matrix kernels: the product of uint8
+// activations by packed int8 weights with int32 accumulation, and the
+// output stage that requantizes accumulators to int8 (DESIGN.md section 3).
+// Each path (pure Go, AVX2, AVX-512 VNNI) computes bit for bit the same
+// integers; tests hold every path the CPU supports to the reference.
+//
+// Activations enter as uint8: a' = a + 128 (a XOR 0x80), so that one
+// VPDPBUSD multiplies four unsigned activation bytes by four signed weight
+// bytes. The +128 is taken back through precomputed weight column sums
+// folded into each column's constant offset:
+//
+//	sum_k (a[k]-zpIn)*w[k][n] + bias[n] = sum_k a'[k]*w[k][n] + (bias[n] - (zpIn+128)*colsum[n])
+package qkernels
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+)
+
+// Path names one implementation of the int8 kernels, from the most portable
+// to the fastest.
+type Path int
+
+const (
+	// Generic is pure Go, available everywhere and the only path built
+	// under -tags noasm.
+	Generic Path = iota
+	// AVX2 widens bytes to 16 bits and multiplies with VPMADDWD (exact; the
+	// VPMADDUBSW shortcut saturates and is not).
+	AVX2
+	// VNNI uses AVX-512 VPDPBUSD on Z registers.
+	VNNI
+	numPaths
+)
+
+// String returns the path's name as GOQAT_INT8_PATH spells it.
+func (p Path) String() string {
+	switch p {
+	case Generic:
+		return "generic"
+	case AVX2:
+		return "avx2"
+	case VNNI:
+		return "avx512vnni"
+	}
+	return fmt.Sprintf("Path(%d)", int(p))
+}
+
+// ParsePath returns the path named s, or an error for an unknown name.
+func ParsePath(s string) (Path, error) {
+	for p := Generic; p < numPaths; p++ {
+		if strings.EqualFold(strings.TrimSpace(s), p.String()) {
+			return p, nil
+		}
+	}
+	return Generic, fmt.Errorf("qkernels: unknown path %q (want generic, avx2 or avx512vnni)", s)
+}
+
+// supported reports whether this build and CPU can run p.
+func supported(p Path) bool {
+	switch p {
+	case Generic:
+		return true
+	case AVX2:
+		return hasAVX2
+	case VNNI:
+		return hasVNNI
+	}
+	return false
+}
+
+// SupportedPaths lists the paths this build can run on this CPU, Generic
+// first and the fastest last (GOQAT_INT8_PATH does not filter it).
+func SupportedPaths() []Path {
+	var ps []Path
+	for p := Generic; p < numPaths; p++ {
+		if supported(p) {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+var active atomic.Int32
+
+func init() { active.Store(int32(defaultPath(os.Getenv("GOQAT_INT8_PATH")))) }
+
+// defaultPath is the fastest supported path not above the one env names.
+func defaultPath(env string) Path {
+	limit := numPaths - 1
+	if env != "" {
+		if p, err := ParsePath(env); err == nil {
+			limit = p
+		}
+	}
+	best := Generic
+	for _, p := range SupportedPaths() {
+		if p <= limit {
+			best = p
+		}
+	}
+	return best
+}
+
+// ActivePath returns the path PackWeights picks by default.
+func ActivePath() Path { return Path(active.Load()) }
+
+// SetPath makes p the default path and returns a function restoring the
+// previous one. Weights already packed keep the path they were packed for.
+// It panics if p is not supported (a programming error).
+func SetPath(p Path) (restore func()) {
+	if p < 0 || p >= numPaths || !supported(p) {
+		panic(fmt.Sprintf("qkernels: SetPath(%v): not supported here (supported: %v)", p, SupportedPaths()))
+	}
+	prev := active.Swap(int32(p))
+	return func() { active.Store(prev) }
+}
