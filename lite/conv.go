@@ -71,7 +71,14 @@ func (k *convKernel) fillRows(dst []uint8, i0, n int) {
 				copy(seg, k.padRow)
 			case x0 >= 0 && x0+k.kw <= k.w:
 				base := ((b*k.h+y)*k.w + x0) * C
-				qkernels.PackRow(seg, k.x[base:base+rowLen])
+				if rowLen < 32 { // a first layer's few channels: no call
+					src := k.x[base : base+rowLen]
+					for i, v := range src {
+						seg[i] = uint8(v) ^ 0x80
+					}
+				} else {
+					qkernels.PackRow(seg, k.x[base:base+rowLen])
+				}
 			default:
 				for kx := 0; kx < k.kw; kx++ {
 					xx := x0 + kx

@@ -63,9 +63,7 @@ func divRoundEven(a, b int64) int64 {
 // quant does (quantize.QuantizeValue).
 func quantizeFloats(x []float32, q []int8, t *Tensor) {
 	qmin, qmax := t.QRange()
-	for i, v := range x {
-		q[i] = int8(quantize.QuantizeValue(v, t.Scale, t.ZeroPoint, qmin, qmax))
-	}
+	quantize.QuantizeInt8(x, q, t.Scale, t.ZeroPoint, qmin, qmax)
 }
 
 // dequantizeInts writes x = scale*(q - zp).

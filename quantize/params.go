@@ -68,3 +68,14 @@ func QuantizeValue(x, scale float32, zeroPoint, qmin, qmax int32) int32 {
 	p := newFQ(scale, zeroPoint, qmin, qmax)
 	return int32(p.round(x)) + zeroPoint
 }
+
+// QuantizeInt8 writes q[i] = QuantizeValue(x[i], scale, zeroPoint, qmin,
+// qmax) for every i, with the reciprocal computed once; qmin and qmax must
+// lie in the int8 range. q must be at least as long as x.
+func QuantizeInt8(x []float32, q []int8, scale float32, zeroPoint, qmin, qmax int32) {
+	p := newFQ(scale, zeroPoint, qmin, qmax)
+	q = q[:len(x)]
+	for i, v := range x {
+		q[i] = int8(int32(p.round(v)) + zeroPoint)
+	}
+}

@@ -82,3 +82,10 @@ func maxRow32(dst, src *int8, n int)
 //
 //go:noescape
 func mulAdd16(acc *int32, x, w *int8, n int, zp int32)
+
+// vnniPeak runs n iterations of 24 independent VPDPBUSD on Z registers
+// (3072 integer operations each: 24 x 16 lanes x 4 multiply-adds), to
+// measure the core's VNNI peak.
+//
+//go:noescape
+func vnniPeak(n int)
