@@ -89,3 +89,12 @@ func mulAdd16(acc *int32, x, w *int8, n int, zp int32)
 //
 //go:noescape
 func vnniPeak(n int)
+
+// requantAVX2x8 is the AVX2 output stage on rows of 8 accumulators (stride
+// ldc) into int8 rows (stride ldo), with the constants of those 8 columns
+// (shifts at most 61): the same integers as requantVNNI16, with the
+// arithmetic shift done as a logical one on p + 2^62 (which is then
+// subtracted as 2^(62-shift)) and 64-bit clamps by compare and blend.
+//
+//go:noescape
+func requantAVX2x8(c *int32, ldc, rows int, p *colParams8, zp, lo, hi int64, out *int8, ldo int)

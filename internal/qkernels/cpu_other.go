@@ -25,3 +25,7 @@ func xorRow32(dst *uint8, src *int8, n int) { panic("qkernels: AVX2 path not bui
 func maxRow32(dst, src *int8, n int) { panic("qkernels: AVX2 path not built") }
 
 func mulAdd16(acc *int32, x, w *int8, n int, zp int32) { panic("qkernels: VNNI path not built") }
+
+func requantAVX2x8(c *int32, ldc, rows int, p *colParams8, zp, lo, hi int64, out *int8, ldo int) {
+	panic("qkernels: AVX2 path not built")
+}

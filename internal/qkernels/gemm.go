@@ -94,9 +94,14 @@ func (g *Gemm) tiles(part, t0, t1 int) {
 			}
 			out := g.out[i0*g.ldo+n0:]
 			j := 0
-			if w.path == VNNI && o.vec {
+			switch {
+			case w.path == VNNI && o.vec:
 				for ; j+16 <= cols; j += 16 {
 					requantVNNI16(&tile[j], 32, rows, &o.groups[(n0+j)/16], int64(o.zp), int64(o.lo), int64(o.hi), &out[j], g.ldo)
+				}
+			case w.path == AVX2 && o.vec2:
+				for ; j+8 <= cols; j += 8 {
+					requantAVX2x8(&tile[j], 16, rows, &o.groups8[(n0+j)/8], int64(o.zp), int64(o.lo), int64(o.hi), &out[j], g.ldo)
 				}
 			}
 			for i := 0; i < rows; i++ {

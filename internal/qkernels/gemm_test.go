@@ -275,6 +275,52 @@ func TestRequantVectorMatchesScalar(t *testing.T) {
 	}
 }
 
+// TestRequantAVX2MatchesScalar is TestRequantVectorMatchesScalar for the
+// AVX2 output stage.
+func TestRequantAVX2MatchesScalar(t *testing.T) {
+	if !supported(AVX2) {
+		t.Skip("no AVX2 here")
+	}
+	rng := rand.New(rand.NewPCG(15, 16))
+	for trial := 0; trial < 200; trial++ {
+		pw, _ := PackWeights(AVX2, make([]int8, 16), 1, 16)
+		mult := randMults(16, rng)
+		o, err := NewOutput(pw, nil, 0, mult, rng.Int32N(256)-128, -128+rng.Int32N(50), 127-rng.Int32N(50))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !o.vec2 {
+			continue
+		}
+		for j := range o.offset {
+			o.offset[j] = rng.Int32()
+			o.groups8[j/8].offset[j%8] = o.offset[j]
+		}
+		var tile [MR * 16]int32
+		for i := range tile {
+			switch rng.IntN(4) {
+			case 0:
+				tile[i] = -1 << 31
+			case 1:
+				tile[i] = 1<<31 - 1
+			default:
+				tile[i] = int32(rng.Uint32())
+			}
+		}
+		out := make([]int8, MR*16)
+		for h := 0; h < 2; h++ {
+			requantAVX2x8(&tile[h*8], 16, MR, &o.groups8[h], int64(o.zp), int64(o.lo), int64(o.hi), &out[h*8], 16)
+		}
+		for i := 0; i < MR; i++ {
+			for j := 0; j < 16; j++ {
+				if want := o.finish(j, tile[i*16+j]); out[i*16+j] != want {
+					t.Fatalf("trial %d [%d][%d]: acc %d mult %+v: vector %d, scalar %d", trial, i, j, tile[i*16+j], mult[j], out[i*16+j], want)
+				}
+			}
+		}
+	}
+}
+
 func TestPackWeightsErrors(t *testing.T) {
 	if _, err := PackWeights(Generic, make([]int8, 5), 2, 3); err == nil {
 		t.Error("no error for 5 weights of a 2x3 matrix")

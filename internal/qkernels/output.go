@@ -16,6 +16,17 @@ type colParams struct {
 	half1  [16]int64
 }
 
+// colParams8 holds the AVX2 output-stage constants of 8 columns, in the
+// layout requantAVX2x8 reads: offset at byte 0, m0 at 32, shift at 96,
+// half-1 at 160, 2^(62-shift) at 224.
+type colParams8 struct {
+	offset [8]int32
+	m0     [8]int64
+	shift  [8]int64
+	half1  [8]int64
+	sub    [8]int64
+}
+
 // Output is the output stage of a product: for column n,
 //
 //	acc := offset[n] + sum_k a'[k]*w[k][n]   (int32, wrapping)
@@ -28,8 +39,10 @@ type Output struct {
 	offset     []int32
 	mult       []fixedpoint.Multiplier
 	zp, lo, hi int32
-	groups     []colParams // full 16-column groups, for the vector stage
-	vec        bool        // every shift fits the vector stage
+	groups     []colParams  // full 16-column groups, for the VNNI vector stage
+	groups8    []colParams8 // full 8-column groups, for the AVX2 vector stage
+	vec        bool         // every shift fits the VNNI vector stage
+	vec2       bool         // every shift fits the AVX2 vector stage (<= 61)
 }
 
 // NewChannelOutput builds an output stage for n channels whose
@@ -51,7 +64,7 @@ func NewOutput(w *Weights, bias []int32, zpIn int32, mult []fixedpoint.Multiplie
 	if lo > hi || lo < -128 || hi > 127 {
 		return nil, fmt.Errorf("qkernels: clamp [%d, %d] outside int8", lo, hi)
 	}
-	o := &Output{n: n, offset: make([]int32, n), mult: mult, zp: zpOut, lo: lo, hi: hi, vec: true}
+	o := &Output{n: n, offset: make([]int32, n), mult: mult, zp: zpOut, lo: lo, hi: hi, vec: true, vec2: true}
 	for j := range o.offset {
 		b := int32(0)
 		if bias != nil {
@@ -72,6 +85,20 @@ func NewOutput(w *Weights, bias []int32, zpIn int32, mult []fixedpoint.Multiplie
 			g.m0[l], g.shift[l], g.half1[l] = int64(m.M0), int64(m.Shift), int64(1)<<(m.Shift-1)-1
 		default:
 			o.vec = false // a multiplier of 2^30 or more: scalar stage
+		}
+	}
+	o.groups8 = make([]colParams8, n/8)
+	for j := 0; j < n/8*8; j++ {
+		g, l := &o.groups8[j/8], j%8
+		g.offset[l] = o.offset[j]
+		m := mult[j]
+		switch {
+		case m.M0 == 0 || m.Shift >= 63:
+			g.m0[l], g.shift[l], g.half1[l], g.sub[l] = 0, 1, 0, 1<<61
+		case m.Shift >= 1 && m.Shift <= 61:
+			g.m0[l], g.shift[l], g.half1[l], g.sub[l] = int64(m.M0), int64(m.Shift), int64(1)<<(m.Shift-1)-1, int64(1)<<(62-m.Shift)
+		default:
+			o.vec2 = false
 		}
 	}
 	return o, nil

@@ -48,9 +48,14 @@ func (o *Output) Rows(acc []int32, ldc, rows int, out []int8, ldo int) {
 		panic(fmt.Sprintf("qkernels: Output.Rows: buffers too short for %d rows of %d", rows, o.n))
 	}
 	j := 0
-	if o.vec && ActivePath() == VNNI {
+	switch p := ActivePath(); {
+	case p == VNNI && o.vec:
 		for ; j+16 <= o.n; j += 16 {
 			requantVNNI16(&acc[j], ldc, rows, &o.groups[j/16], int64(o.zp), int64(o.lo), int64(o.hi), &out[j], ldo)
+		}
+	case p == AVX2 && o.vec2:
+		for ; j+8 <= o.n; j += 8 {
+			requantAVX2x8(&acc[j], ldc, rows, &o.groups8[j/8], int64(o.zp), int64(o.lo), int64(o.hi), &out[j], ldo)
 		}
 	}
 	for r := 0; r < rows; r++ {
