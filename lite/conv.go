@@ -56,13 +56,22 @@ func (k *convKernel) run(n int) {
 // A window row inside the input is one contiguous run of kw*C bytes.
 func (k *convKernel) fillRows(dst []uint8, i0, n int) {
 	C, rowLen := k.c, k.kw*k.c
-	for r := 0; r < n; r++ {
-		i := i0 + r
-		ox := i % k.ow
-		oy := (i / k.ow) % k.oh
-		b := i / (k.ow * k.oh)
+	ox, oy, b := i0%k.ow, (i0/k.ow)%k.oh, i0/(k.ow*k.oh)
+	for r := 0; r < n; r, ox = r+1, ox+1 {
+		if ox == k.ow {
+			ox, oy = 0, oy+1
+			if oy == k.oh {
+				oy, b = 0, b+1
+			}
+		}
 		row := dst[r*k.lda:]
 		x0 := ox*k.sw - k.pl
+		y0 := oy*k.sh - k.pt
+		if rowLen >= 32 && y0 >= 0 && y0+k.kh <= k.h && x0 >= 0 && x0+k.kw <= k.w {
+			// The whole window inside the image: KH runs in one call.
+			qkernels.PackSegments(row, k.x[((b*k.h+y0)*k.w+x0)*C:], rowLen, k.w*C, k.kh)
+			continue
+		}
 		for ky := 0; ky < k.kh; ky++ {
 			seg := row[ky*rowLen : (ky+1)*rowLen]
 			y := oy*k.sh - k.pt + ky

@@ -98,3 +98,9 @@ func vnniPeak(n int)
 //
 //go:noescape
 func requantAVX2x8(c *int32, ldc, rows int, p *colParams8, zp, lo, hi int64, out *int8, ldo int)
+
+// xorSegs512 writes count segments of n bytes, dst[c*n+i] = src[c*stride+i]
+// XOR 0x80, with AVX-512BW (masked tails).
+//
+//go:noescape
+func xorSegs512(dst *uint8, src *int8, n, stride, count int)

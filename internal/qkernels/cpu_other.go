@@ -29,3 +29,5 @@ func mulAdd16(acc *int32, x, w *int8, n int, zp int32) { panic("qkernels: VNNI p
 func requantAVX2x8(c *int32, ldc, rows int, p *colParams8, zp, lo, hi int64, out *int8, ldo int) {
 	panic("qkernels: AVX2 path not built")
 }
+
+func xorSegs512(dst *uint8, src *int8, n, stride, count int) { panic("qkernels: VNNI path not built") }

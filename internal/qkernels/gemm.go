@@ -176,3 +176,21 @@ func dotGeneric(a []uint8, lda int, b []int8, kq int, c *[MR * 32]int32) {
 		}
 	}
 }
+
+// PackSegments writes count segments of n int8 values, segment c read from
+// src[c*stride:], one after the other into dst as the kernels read them
+// (XOR 0x80): the rows of an image window, in one call.
+func PackSegments(dst []uint8, src []int8, n, stride, count int) {
+	if n <= 0 || count <= 0 {
+		return
+	}
+	_ = dst[count*n-1]
+	_ = src[(count-1)*stride+n-1]
+	if ActivePath() == VNNI {
+		xorSegs512(&dst[0], &src[0], n, stride, count)
+		return
+	}
+	for c := 0; c < count; c++ {
+		PackRow(dst[c*n:], src[c*stride:c*stride+n])
+	}
+}

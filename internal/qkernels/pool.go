@@ -50,23 +50,28 @@ func worker() {
 		select {
 		case p = <-poolQueue:
 		default:
-			idle := time.Now()
-			for {
-				select {
-				case p = <-poolQueue:
-				default:
-					if time.Since(idle) < workerSpin {
-						runtime.Gosched()
-						continue
-					}
-					p = <-poolQueue
-				}
-				break
-			}
+			p = idleWait()
 		}
 		p.fn(p.idx, p.lo, p.hi)
 		handedOff.Add(1)
 		p.done.Add(-1)
+	}
+}
+
+// idleWait polls the queue for workerSpin, yielding between polls (the
+// clock read every 64 polls), then blocks on it.
+func idleWait() part {
+	start := time.Now()
+	for i := 1; ; i++ {
+		select {
+		case p := <-poolQueue:
+			return p
+		default:
+		}
+		if i%64 == 0 && time.Since(start) > workerSpin {
+			return <-poolQueue
+		}
+		runtime.Gosched()
 	}
 }
 
@@ -95,8 +100,12 @@ func parallelFor(n, grain int, fn func(part, lo, hi int), done *atomic.Int32) {
 		lo = hi
 	}
 	fn(0, 0, per)
-	for done.Load() > 0 {
-		runtime.Gosched()
+	// The other parts are about as long as ours: spin briefly before
+	// yielding the processor.
+	for i := 0; done.Load() > 0; i++ {
+		if i >= 256 {
+			runtime.Gosched()
+		}
 	}
 }
 

@@ -90,3 +90,35 @@ func TestRowHelpersEveryPath(t *testing.T) {
 	}
 	checkCPUPathsRan(t, ran)
 }
+
+func TestPackSegmentsEveryPath(t *testing.T) {
+	ran := map[Path]bool{}
+	for _, p := range SupportedPaths() {
+		restore := SetPath(p)
+		for _, n := range []int{1, 3, 31, 63, 64, 65, 96, 130} {
+			for _, count := range []int{1, 3} {
+				stride := n + 7
+				src := make([]int8, (count-1)*stride+n)
+				for i := range src {
+					src[i] = int8(i*29 + 3)
+				}
+				dst := make([]uint8, count*n+1)
+				dst[count*n] = 0xa5
+				PackSegments(dst, src, n, stride, count)
+				for c := 0; c < count; c++ {
+					for i := 0; i < n; i++ {
+						if want := uint8(src[c*stride+i]) ^ 0x80; dst[c*n+i] != want {
+							t.Fatalf("%v n=%d count=%d: [%d][%d] = %d, want %d", p, n, count, c, i, dst[c*n+i], want)
+						}
+					}
+				}
+				if dst[count*n] != 0xa5 {
+					t.Fatalf("%v n=%d count=%d: guard overwritten", p, n, count)
+				}
+			}
+		}
+		restore()
+		ran[p] = true
+	}
+	checkCPUPathsRan(t, ran)
+}
