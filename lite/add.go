@@ -1,6 +1,9 @@
 package lite
 
-import "github.com/goqat/goqat/lite/fixedpoint"
+import (
+	"github.com/goqat/goqat/internal/qkernels"
+	"github.com/goqat/goqat/lite/fixedpoint"
+)
 
 // addKernel is Add with input rescaling: both inputs are brought to the
 // output's scale with multipliers sharing one shift and summed before a
@@ -8,16 +11,13 @@ import "github.com/goqat/goqat/lite/fixedpoint"
 //
 //	q = clamp(round((s1*(q1-zp1) + s2*(q2-zp2)) / s_out) + zp_out, lo, hi)
 //
+// run by qkernels.AddRows (vector loop where the CPU has one).
 // a (N, ...), b (N, ...) -> out (N, ...)
 type addKernel struct {
 	it        *Interpreter
 	a, b, out int
 	size      int
-	zpA, zpB  int64
-	mA, mB    int64
-	shift     uint
-	zpOut     int64
-	lo, hi    int32
+	p         *qkernels.AddParams
 }
 
 func newAdd(it *Interpreter, op *Op) (*addKernel, error) {
@@ -27,19 +27,16 @@ func newAdd(it *Interpreter, op *Op) (*addKernel, error) {
 		return nil, err
 	}
 	lo, hi := outRange(to, op.Activation)
-	return &addKernel{it: it, a: op.Inputs[0], b: op.Inputs[1], out: op.Output, size: to.Shape.Size(),
-		zpA: int64(ta.ZeroPoint), zpB: int64(tb.ZeroPoint), mA: m[0], mB: m[1], shift: s,
-		zpOut: int64(to.ZeroPoint), lo: lo, hi: hi}, nil
+	p, err := qkernels.NewAddParams(int64(ta.ZeroPoint), int64(tb.ZeroPoint), m[0], m[1], s, int64(to.ZeroPoint), int64(lo), int64(hi))
+	if err != nil {
+		return nil, err
+	}
+	return &addKernel{it: it, a: op.Inputs[0], b: op.Inputs[1], out: op.Output, size: to.Shape.Size(), p: p}, nil
 }
 
 func (k *addKernel) alloc(int) {}
 
 func (k *addKernel) run(n int) {
 	tot := n * k.size
-	a, b, y := k.it.i8[k.a][:tot], k.it.i8[k.b][:tot], k.it.i8[k.out][:tot]
-	for i := range y {
-		p := (int64(a[i])-k.zpA)*k.mA + (int64(b[i])-k.zpB)*k.mB
-		v := fixedpoint.RoundShift(p, k.shift) + k.zpOut
-		y[i] = int8(min(max(v, int64(k.lo)), int64(k.hi)))
-	}
+	qkernels.AddRows(k.it.i8[k.out][:tot], k.it.i8[k.a][:tot], k.it.i8[k.b][:tot], k.p)
 }

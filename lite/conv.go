@@ -56,6 +56,17 @@ func (k *convKernel) run(n int) {
 // A window row inside the input is one contiguous run of kw*C bytes.
 func (k *convKernel) fillRows(dst []uint8, i0, n int) {
 	C, rowLen := k.c, k.kw*k.c
+	if k.kh == 1 && k.kw == 1 && k.sh == 1 && k.sw == 1 && k.pt == 0 && k.pl == 0 && k.oh == k.h && k.ow == k.w {
+		// Pointwise: the rows are the input's pixels.
+		if k.lda == C {
+			qkernels.PackRow(dst[:n*C], k.x[i0*C:(i0+n)*C])
+			return
+		}
+		for r := 0; r < n; r++ {
+			qkernels.PackRow(dst[r*k.lda:], k.x[(i0+r)*C:(i0+r+1)*C])
+		}
+		return
+	}
 	ox, oy, b := i0%k.ow, (i0/k.ow)%k.oh, i0/(k.ow*k.oh)
 	for r := 0; r < n; r, ox = r+1, ox+1 {
 		if ox == k.ow {

@@ -50,6 +50,7 @@ func TestConvEveryPath(t *testing.T) {
 	shapes := []shape{
 		{5, 7, 1, 3, 3, 1, 0, 0}, {9, 6, 3, 17, 3, 2, 1, 1}, {8, 8, 17, 33, 1, 1, 0, 0},
 		{7, 5, 33, 40, 3, 1, 1, 1}, {6, 9, 4, 64, 5, 2, 2, 1}, {4, 4, 70, 10, 2, 2, 0, 1},
+		{6, 5, 32, 20, 1, 1, 0, 0}, {5, 7, 24, 72, 1, 1, 0, 0},
 	}
 	for _, p := range qkernels.SupportedPaths() {
 		restore := qkernels.SetPath(p)

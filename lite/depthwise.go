@@ -21,6 +21,7 @@ type dwKernel struct {
 	zpIn                   int32
 	o                      *qkernels.Output
 	acc                    [][]int32 // per part: (OW, C)
+	offs                   []int     // offset of each tap from the window's corner
 	x, y                   []int8
 	r                      qkernels.Runner
 	rowsFn                 func(part, lo, hi int)
@@ -39,6 +40,11 @@ func newDepthwise(it *Interpreter, op *Op) (*dwKernel, error) {
 	lo, hi := outRange(tout, op.Activation)
 	if k.o, err = qkernels.NewChannelOutput(k.c, op.Bias, mult, tout.ZeroPoint, lo, hi); err != nil {
 		return nil, err
+	}
+	for ky := 0; ky < k.kh; ky++ {
+		for kx := 0; kx < k.kw; kx++ {
+			k.offs = append(k.offs, (ky*k.w+kx)*k.c)
+		}
 	}
 	k.rowsFn = k.rows
 	return k, nil
@@ -66,8 +72,15 @@ func (k *dwKernel) rows(part, lo, hi int) {
 	for r := lo; r < hi; r++ {
 		b, oy := r/k.oh, r%k.oh
 		clear(acc)
+		y0 := oy*k.sh - k.pt
+		rowInside := y0 >= 0 && y0+k.kh <= k.h
 		for ox := 0; ox < k.ow; ox++ {
 			a := acc[ox*C : (ox+1)*C]
+			if x0 := ox*k.sw - k.pl; rowInside && x0 >= 0 && x0+k.kw <= k.w {
+				// Every tap inside the image: one call for the pixel.
+				qkernels.DepthwisePixel(a, k.x[((b*k.h+y0)*k.w+x0)*C:], k.wt, k.offs, k.zpIn)
+				continue
+			}
 			for ky := 0; ky < k.kh; ky++ {
 				iy := oy*k.sh - k.pt + ky
 				if iy < 0 || iy >= k.h {

@@ -52,18 +52,19 @@ func dotVNNI12x32(a *uint8, lda int, b *int8, kq int, c *int32)
 //go:noescape
 func dotAVX2x4x16(a *uint8, lda int, b *int16, kq int, c *int32)
 
-// requantVNNI16 runs the output stage on rows of 16 int32 accumulators
-// (stride ldc) into int8 rows (stride ldo), with per-column constants for
-// those 16 columns (p: offset [16]int32, then m0, shift, half-1 [16]int64
+// requantVNNI16 runs the output stage on rows of cols <= 16 int32
+// accumulators (stride ldc) into int8 rows (stride ldo; only the first cols
+// values of each row are read and written), with per-column constants for
+// those columns (p: offset [16]int32, then m0, shift, half-1 [16]int64
 // each) and zp, lo, hi: for each row i and column j,
 //
 //	acc := c[i*ldc+j] + offset[j]                     // int32, wrapping
 //	p := int64(acc) * m0[j]
 //	q := (p + half1[j] + (p>>shift[j])&1) >> shift[j] // round half to even
-//	out[i*ldo+j] = int8(clamp(q+zp, lo, hi))
+//	out[i*ldo+j] = int8(clamp(q+zp, lo, hi))   // j < cols
 //
 //go:noescape
-func requantVNNI16(c *int32, ldc, rows int, p *colParams, zp, lo, hi int64, out *int8, ldo int)
+func requantVNNI16(c *int32, ldc, rows int, p *colParams, zp, lo, hi int64, out *int8, ldo, cols int)
 
 // xorRow32 writes dst[i] = src[i] XOR 0x80 for i < n, n a multiple of 32,
 // with AVX2.
@@ -104,3 +105,26 @@ func requantAVX2x8(c *int32, ldc, rows int, p *colParams8, zp, lo, hi int64, out
 //
 //go:noescape
 func xorSegs512(dst *uint8, src *int8, n, stride, count int)
+
+// addRescale8 is AddRows' vector loop on n values, n a multiple of 8
+// (AVX-512F and DQ).
+//
+//go:noescape
+func addRescale8(y, a, b *int8, n int, p *AddParams)
+
+var hasDQ = cpu.X86.HasAVX512DQ
+
+// dwPixel computes one output pixel of a depthwise convolution whose
+// window lies inside the image, all channels (AVX-512):
+//
+//	for ch := 0; ch < c; ch++ {
+//		acc[ch] = 0
+//		for t := 0; t < taps; t++ {
+//			acc[ch] += (int32(x[offs[t]+ch]) - zp) * int32(w[t*c+ch])
+//		}
+//	}
+//
+// taps >= 1, c >= 1.
+//
+//go:noescape
+func dwPixel(acc *int32, x, w *int8, c, taps int, offs *int, zp int32)

@@ -16,7 +16,7 @@ func dotAVX2x4x16(a *uint8, lda int, b *int16, kq int, c *int32) {
 	panic("qkernels: AVX2 path not built")
 }
 
-func requantVNNI16(c *int32, ldc, rows int, p *colParams, zp, lo, hi int64, out *int8, ldo int) {
+func requantVNNI16(c *int32, ldc, rows int, p *colParams, zp, lo, hi int64, out *int8, ldo, cols int) {
 	panic("qkernels: VNNI path not built")
 }
 
@@ -31,3 +31,11 @@ func requantAVX2x8(c *int32, ldc, rows int, p *colParams8, zp, lo, hi int64, out
 }
 
 func xorSegs512(dst *uint8, src *int8, n, stride, count int) { panic("qkernels: VNNI path not built") }
+
+func addRescale8(y, a, b *int8, n int, p *AddParams) { panic("qkernels: VNNI path not built") }
+
+const hasDQ = false
+
+func dwPixel(acc *int32, x, w *int8, c, taps int, offs *int, zp int32) {
+	panic("qkernels: VNNI path not built")
+}

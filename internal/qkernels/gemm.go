@@ -96,8 +96,8 @@ func (g *Gemm) tiles(part, t0, t1 int) {
 			j := 0
 			switch {
 			case w.path == VNNI && o.vec:
-				for ; j+16 <= cols; j += 16 {
-					requantVNNI16(&tile[j], 32, rows, &o.groups[(n0+j)/16], int64(o.zp), int64(o.lo), int64(o.hi), &out[j], g.ldo)
+				for ; j < cols; j += 16 {
+					requantVNNI16(&tile[j], 32, rows, &o.groups[(n0+j)/16], int64(o.zp), int64(o.lo), int64(o.hi), &out[j], g.ldo, min(16, cols-j))
 				}
 			case w.path == AVX2 && o.vec2:
 				for ; j+8 <= cols; j += 8 {

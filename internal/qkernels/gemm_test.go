@@ -263,7 +263,7 @@ func TestRequantVectorMatchesScalar(t *testing.T) {
 		}
 		out := make([]int8, MR*32)
 		for h := 0; h < 2; h++ {
-			requantVNNI16(&tile[h*16], 32, MR, &o.groups[h], int64(o.zp), int64(o.lo), int64(o.hi), &out[h*16], 32)
+			requantVNNI16(&tile[h*16], 32, MR, &o.groups[h], int64(o.zp), int64(o.lo), int64(o.hi), &out[h*16], 32, 16)
 		}
 		for i := 0; i < MR; i++ {
 			for j := 0; j < 32; j++ {

@@ -196,8 +196,8 @@ avx2loop:
 	VZEROUPPER
 	RET
 
-// func requantVNNI16(c *int32, ldc, rows int, p *colParams, zp, lo, hi int64, out *int8, ldo int)
-TEXT ·requantVNNI16(SB), NOSPLIT, $0-72
+// func requantVNNI16(c *int32, ldc, rows int, p *colParams, zp, lo, hi int64, out *int8, ldo, cols int)
+TEXT ·requantVNNI16(SB), NOSPLIT, $0-80
 	MOVQ c+0(FP), SI
 	MOVQ ldc+8(FP), R8
 	SHLQ $2, R8
@@ -205,6 +205,10 @@ TEXT ·requantVNNI16(SB), NOSPLIT, $0-72
 	MOVQ p+24(FP), DI
 	MOVQ out+56(FP), DX
 	MOVQ ldo+64(FP), R9
+	MOVQ cols+72(FP), R10
+	MOVQ $-1, AX
+	BZHIQ R10, AX, AX
+	KMOVW AX, K2 // the columns to read and write
 	VMOVDQU32 (DI), Z16    // offset
 	VMOVDQU64 64(DI), Z17  // m0, columns 0-7
 	VMOVDQU64 128(DI), Z18 // m0, columns 8-15
@@ -221,7 +225,7 @@ TEXT ·requantVNNI16(SB), NOSPLIT, $0-72
 	JEQ rqdone
 
 rqloop:
-	VMOVDQU32 (SI), Z0
+	VMOVDQU32.Z (SI), K2, Z0
 	VPADDD Z16, Z0, Z0 // acc + offset, wrapping in int32
 	VPMOVSXDQ Y0, Z1
 	VEXTRACTI64X4 $1, Z0, Y2
@@ -247,7 +251,7 @@ rqloop:
 	VPMOVQB Z1, X1
 	VPMOVQB Z2, X2
 	VPUNPCKLQDQ X2, X1, X1
-	VMOVDQU X1, (DX)
+	VMOVDQU8 X1, K2, (DX)
 	ADDQ R8, SI
 	ADDQ R9, DX
 	DECQ CX
@@ -531,5 +535,108 @@ xsnext:
 	JNZ xsseg
 
 xsdone:
+	VZEROUPPER
+	RET
+
+// func addRescale8(y, a, b *int8, n int, p *AddParams)
+// Rescaled add of n int8 values, n a multiple of 8 (AVX-512F/DQ):
+// p = (a-zpA)*mA + (b-zpB)*mB; y = clamp(round_half_even(p/2^shift)+zpOut, lo, hi).
+TEXT ·addRescale8(SB), NOSPLIT, $0-40
+	MOVQ y+0(FP), DX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ n+24(FP), CX
+	MOVQ p+32(FP), R8
+	SHRQ $3, CX
+	JEQ addone
+	VPBROADCASTQ 0(R8), Z16  // zpA
+	VPBROADCASTQ 8(R8), Z17  // zpB
+	VPBROADCASTQ 16(R8), Z18 // mA
+	VPBROADCASTQ 24(R8), Z19 // mB
+	VMOVQ 32(R8), X20        // shift
+	VPBROADCASTQ 40(R8), Z21 // half - 1
+	VPBROADCASTQ 48(R8), Z22 // zpOut
+	VPBROADCASTQ 56(R8), Z23 // lo
+	VPBROADCASTQ 64(R8), Z24 // hi
+	MOVQ $1, AX
+	VPBROADCASTQ AX, Z25
+
+adloop:
+	VPMOVSXBQ (SI), Z0
+	VPMOVSXBQ (DI), Z1
+	VPSUBQ Z16, Z0, Z0
+	VPSUBQ Z17, Z1, Z1
+	VPMULLQ Z18, Z0, Z0
+	VPMULLQ Z19, Z1, Z1
+	VPADDQ Z1, Z0, Z0
+	VPSRAQ X20, Z0, Z2
+	VPANDQ Z25, Z2, Z2
+	VPADDQ Z21, Z0, Z0
+	VPADDQ Z2, Z0, Z0
+	VPSRAQ X20, Z0, Z0
+	VPADDQ Z22, Z0, Z0
+	VPMAXSQ Z23, Z0, Z0
+	VPMINSQ Z24, Z0, Z0
+	VPMOVQB Z0, X0
+	VMOVQ X0, (DX)
+	ADDQ $8, SI
+	ADDQ $8, DI
+	ADDQ $8, DX
+	DECQ CX
+	JNZ adloop
+
+addone:
+	VZEROUPPER
+	RET
+
+// func dwPixel(acc *int32, x, w *int8, c, taps int, offs *int, zp int32)
+// For ch < c: acc[ch] = sum_t (x[offs[t]+ch] - zp) * w[t*c+ch] (AVX-512,
+// 16 channels a step, the last step masked).
+TEXT ·dwPixel(SB), NOSPLIT, $0-52
+	MOVQ acc+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), DX
+	MOVQ c+24(FP), R8
+	MOVQ taps+32(FP), R9
+	MOVQ offs+40(FP), R10
+	MOVL zp+48(FP), AX
+	VPBROADCASTD AX, Z3
+	XORQ R12, R12
+
+dwblock:
+	MOVQ R8, AX
+	SUBQ R12, AX
+	CMPQ AX, $16
+	JLT dwpartial
+	MOVQ $0xffff, AX
+	JMP dwmask
+
+dwpartial:
+	MOVQ $-1, R13
+	BZHIQ AX, R13, AX
+
+dwmask:
+	KMOVW AX, K1
+	VPXORD Z0, Z0, Z0
+	MOVQ R10, R11
+	LEAQ (DX)(R12*1), CX
+	MOVQ R9, AX
+
+dwtap:
+	MOVQ (R11), R13
+	ADDQ SI, R13
+	VPMOVSXBD.Z (R13)(R12*1), K1, Z1
+	VPMOVSXBD.Z (CX), K1, Z2
+	VPSUBD Z3, Z1, Z1
+	VPMULLD Z2, Z1, Z1
+	VPADDD Z1, Z0, Z0
+	ADDQ $8, R11
+	ADDQ R8, CX
+	DECQ AX
+	JNZ dwtap
+	VMOVDQU32 Z0, K1, (DI)(R12*4)
+	ADDQ $16, R12
+	CMPQ R12, R8
+	JLT dwblock
 	VZEROUPPER
 	RET

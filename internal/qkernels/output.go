@@ -39,7 +39,7 @@ type Output struct {
 	offset     []int32
 	mult       []fixedpoint.Multiplier
 	zp, lo, hi int32
-	groups     []colParams  // full 16-column groups, for the VNNI vector stage
+	groups     []colParams  // 16-column groups (the last may be partial), for the VNNI vector stage
 	groups8    []colParams8 // full 8-column groups, for the AVX2 vector stage
 	vec        bool         // every shift fits the VNNI vector stage
 	vec2       bool         // every shift fits the AVX2 vector stage (<= 61)
@@ -72,8 +72,8 @@ func NewOutput(w *Weights, bias []int32, zpIn int32, mult []fixedpoint.Multiplie
 		}
 		o.offset[j] = b - (zpIn+128)*w.colSum[j]
 	}
-	o.groups = make([]colParams, n/16)
-	for j := 0; j < n/16*16; j++ {
+	o.groups = make([]colParams, (n+15)/16)
+	for j := 0; j < n; j++ {
 		g, l := &o.groups[j/16], j%16
 		g.offset[l] = o.offset[j]
 		m := mult[j]

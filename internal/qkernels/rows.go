@@ -50,8 +50,8 @@ func (o *Output) Rows(acc []int32, ldc, rows int, out []int8, ldo int) {
 	j := 0
 	switch p := ActivePath(); {
 	case p == VNNI && o.vec:
-		for ; j+16 <= o.n; j += 16 {
-			requantVNNI16(&acc[j], ldc, rows, &o.groups[j/16], int64(o.zp), int64(o.lo), int64(o.hi), &out[j], ldo)
+		for ; j < o.n; j += 16 {
+			requantVNNI16(&acc[j], ldc, rows, &o.groups[j/16], int64(o.zp), int64(o.lo), int64(o.hi), &out[j], ldo, min(16, o.n-j))
 		}
 	case p == AVX2 && o.vec2:
 		for ; j+8 <= o.n; j += 8 {
@@ -62,5 +62,29 @@ func (o *Output) Rows(acc []int32, ldc, rows int, out []int8, ldo int) {
 		for jj := j; jj < o.n; jj++ {
 			out[r*ldo+jj] = o.finish(jj, acc[r*ldc+jj])
 		}
+	}
+}
+
+// DepthwisePixel computes acc[ch] = sum_t (x[offs[t]+ch] - zp) *
+// w[t*C+ch] for ch < C = len(acc): one output pixel of a depthwise
+// convolution whose taps all lie inside the image (offs[t] is tap t's
+// offset in x). x must hold offs[t]+C values for every t, w len(offs)*C.
+func DepthwisePixel(acc []int32, x, w []int8, offs []int, zp int32) {
+	c, taps := len(acc), len(offs)
+	if c == 0 || taps == 0 {
+		clear(acc)
+		return
+	}
+	_ = w[taps*c-1]
+	for _, o := range offs {
+		_ = x[o+c-1]
+	}
+	if ActivePath() == VNNI {
+		dwPixel(&acc[0], &x[0], &w[0], c, taps, &offs[0], zp)
+		return
+	}
+	clear(acc)
+	for t, o := range offs {
+		MulAddRow(acc, x[o:], w[t*c:], zp)
 	}
 }

@@ -3,6 +3,8 @@ package qkernels
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/goqat/goqat/lite/fixedpoint"
 )
 
 // TestRowHelpersEveryPath checks MaxRow, MulAddRow and Output.Rows on every
@@ -114,6 +116,94 @@ func TestPackSegmentsEveryPath(t *testing.T) {
 				}
 				if dst[count*n] != 0xa5 {
 					t.Fatalf("%v n=%d count=%d: guard overwritten", p, n, count)
+				}
+			}
+		}
+		restore()
+		ran[p] = true
+	}
+	checkCPUPathsRan(t, ran)
+}
+
+func TestAddRowsEveryPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	ran := map[Path]bool{}
+	for _, p := range SupportedPaths() {
+		restore := SetPath(p)
+		for trial := 0; trial < 50; trial++ {
+			ra, rb := 0.1+2*rng.Float64(), 0.1+2*rng.Float64()
+			if trial%5 == 0 {
+				ra, rb = 0.5, 0.25 // exact ties
+			}
+			m, shift, err := fixedpoint.CommonMultipliers(ra, rb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ap, err := NewAddParams(int64(rng.IntN(256)-128), int64(rng.IntN(256)-128), m[0], m[1], shift, int64(rng.IntN(256)-128), -128+int64(rng.IntN(30)), 127-int64(rng.IntN(30)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 1 + rng.IntN(70)
+			a, b, y := make([]int8, n), make([]int8, n), make([]int8, n+1)
+			for i := range a {
+				a[i], b[i] = int8(rng.IntN(256)-128), int8(rng.IntN(256)-128)
+			}
+			y[n] = guard
+			AddRows(y[:n], a, b, ap)
+			for i := 0; i < n; i++ {
+				s := (int64(a[i])-ap.ZpA)*ap.MA + (int64(b[i])-ap.ZpB)*ap.MB
+				want := int8(min(max(fixedpoint.RoundShift(s, shift)+ap.ZpOut, ap.Lo), ap.Hi))
+				if y[i] != want {
+					t.Fatalf("%v trial %d [%d]: %d, want %d", p, trial, i, y[i], want)
+				}
+			}
+			if y[n] != guard {
+				t.Fatalf("%v: guard overwritten", p)
+			}
+		}
+		restore()
+		ran[p] = true
+	}
+	checkCPUPathsRan(t, ran)
+}
+
+func TestDepthwisePixelEveryPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 32))
+	ran := map[Path]bool{}
+	for _, p := range SupportedPaths() {
+		restore := SetPath(p)
+		for _, c := range []int{1, 7, 16, 24, 33, 72} {
+			for _, taps := range []int{1, 4, 9} {
+				x := make([]int8, 5*c*taps+c)
+				for i := range x {
+					x[i] = int8(rng.IntN(256) - 128)
+				}
+				w := make([]int8, taps*c)
+				for i := range w {
+					w[i] = int8(rng.IntN(256) - 128)
+				}
+				offs := make([]int, taps)
+				for t := range offs {
+					offs[t] = rng.IntN(len(x) - c + 1)
+				}
+				zp := rng.Int32N(256) - 128
+				acc := make([]int32, c+1)
+				acc[c] = 777
+				for i := 0; i < c; i++ {
+					acc[i] = 99 // must be overwritten
+				}
+				DepthwisePixel(acc[:c], x, w, offs, zp)
+				for ch := 0; ch < c; ch++ {
+					var want int32
+					for t, o := range offs {
+						want += (int32(x[o+ch]) - zp) * int32(w[t*c+ch])
+					}
+					if acc[ch] != want {
+						t.Fatalf("%v c=%d taps=%d ch %d: %d, want %d", p, c, taps, ch, acc[ch], want)
+					}
+				}
+				if acc[c] != 777 {
+					t.Fatalf("%v c=%d: guard overwritten", p, c)
 				}
 			}
 		}

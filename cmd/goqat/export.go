@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/goqat/goqat/format/onnx"
+	"github.com/goqat/goqat/format/onnx/onnxpb"
+	"github.com/goqat/goqat/lite"
+	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/quantize"
+	"github.com/spf13/cobra"
+)
+
+func newExportCmd() *cobra.Command {
+	var (
+		format, in, out string
+		fullInteger     bool
+		uint8Acts       bool
+	)
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Export a float, QAT or integer model to ONNX",
+		Long: `export writes a goqat model as an ONNX file (opset 13) that ONNX Runtime runs:
+a float model as a float graph, an integer model (from goqat convert) as a QDQ
+graph (int8 weights, QuantizeLinear/DequantizeLinear around every activation).
+A QAT model is first converted to an integer model, as goqat convert does.
+The graph takes NHWC input like goqat, with a dynamic batch dimension.`,
+		Example: `  goqat export --format onnx --in float.safetensors --out float.onnx
+  goqat export --format onnx --in model.int8.safetensors --out model.int8.onnx
+  goqat export --format onnx --in model.int8.safetensors --out model.u8.onnx --uint8-activations`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if in == "" || out == "" {
+				return fmt.Errorf("--in and --out are required")
+			}
+			if format != "onnx" {
+				return fmt.Errorf("--format %q is not supported (only onnx)", format)
+			}
+			var opts []onnx.Option
+			if uint8Acts {
+				opts = append(opts, onnx.Uint8Activations())
+			}
+			mp, kind, err := exportONNX(in, fullInteger, opts)
+			if err != nil {
+				return err
+			}
+			if err := onnx.WriteFile(out, mp); err != nil {
+				return err
+			}
+			st, err := os.Stat(out)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%s (%s) -> %s (%d bytes, ONNX opset %d, %s)\n", in, kind, out, st.Size(), onnx.Opset, opSummary(mp))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&format, "format", "onnx", "output format (onnx)")
+	f.StringVar(&in, "in", "", "model file (.safetensors): float, QAT or integer")
+	f.StringVar(&out, "out", "", "ONNX file to write")
+	f.BoolVar(&fullInteger, "full-integer", false, "for a QAT model: convert with int8 input and output")
+	f.BoolVar(&uint8Acts, "uint8-activations", false, "integer models: store activations as uint8 (zero point + 128, same values), which ONNX Runtime on x86 fuses fully")
+	return cmd
+}
+
+// exportONNX loads any goqat model file and exports it; kind describes
+// what was exported.
+func exportONNX(path string, fullInteger bool, opts []onnx.Option) (*onnxpb.ModelProto, string, error) {
+	isInt, err := lite.IsFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	if isInt {
+		im, err := lite.Load(path)
+		if err != nil {
+			return nil, "", err
+		}
+		mp, err := onnx.ExportInteger(im, opts...)
+		return mp, "integer model, QDQ", err
+	}
+	m, err := quantize.Load(path)
+	if err != nil {
+		return nil, "", err
+	}
+	if isQAT(m) {
+		var copts []lite.Option
+		if fullInteger {
+			copts = append(copts, lite.FullInteger())
+		}
+		im, err := lite.Convert(m, copts...)
+		if err != nil {
+			return nil, "", err
+		}
+		mp, err := onnx.ExportInteger(im, opts...)
+		return mp, "QAT model converted to integer, QDQ", err
+	}
+	mp, err := onnx.ExportFloat(m)
+	return mp, "float model", err
+}
+
+// isQAT reports whether a model holds quantization layers.
+func isQAT(m *nn.Model) bool {
+	for _, l := range m.Layers() {
+		switch l.(type) {
+		case *quantize.QuantizeInput, *quantize.QuantizeWrapper, *quantize.FoldedConvBN:
+			return true
+		}
+	}
+	return false
+}
+
+// opSummary counts a graph's nodes by op type: "31 nodes: Conv 3, ...".
+func opSummary(mp *onnxpb.ModelProto) string {
+	count := map[string]int{}
+	for _, n := range mp.GetGraph().GetNode() {
+		count[n.GetOpType()]++
+	}
+	var ops []string
+	for op := range count {
+		ops = append(ops, op)
+	}
+	sort.Strings(ops)
+	for i, op := range ops {
+		ops[i] = fmt.Sprintf("%s %d", op, count[op])
+	}
+	return fmt.Sprintf("%d nodes: %s", len(mp.GetGraph().GetNode()), strings.Join(ops, ", "))
+}

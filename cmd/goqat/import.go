@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/goqat/goqat/format/onnx"
+	"github.com/goqat/goqat/nn"
+	"github.com/spf13/cobra"
+)
+
+func newImportCmd() *cobra.Command {
+	var in, out string
+	cmd := &cobra.Command{
+		Use:   "import",
+		Short: "Import a float ONNX model as a goqat model",
+		Long: `import reads a float ONNX model (Conv, depthwise Conv, BatchNormalization,
+Relu, Clip, Add, Concat, MaxPool, AveragePool, GlobalAveragePool, Gemm, MatMul,
+Flatten, Reshape, Softmax, Pad) and saves it as a goqat model with its weights,
+ready for goqat quantize, eval and export. NCHW images become goqat's NHWC: an
+input (N, C, H, W) becomes a goqat input (N, H, W, C).`,
+		Example: `  goqat import --in model.onnx --out model.safetensors`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if in == "" || out == "" {
+				return fmt.Errorf("--in and --out are required")
+			}
+			m, err := onnx.ImportFile(in)
+			if err != nil {
+				return err
+			}
+			if err := nn.Save(out, m); err != nil {
+				return err
+			}
+			params := 0
+			for _, p := range m.Params() {
+				params += p.Value.Size()
+			}
+			fmt.Printf("%s -> %s: model %q, %d layers, %d parameters, input %v, output %v\n",
+				in, out, m.Name(), len(m.Layers()), params, m.Inputs()[0], m.Outputs()[0])
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&in, "in", "", "ONNX file (float model) to import")
+	f.StringVar(&out, "out", "", "goqat model file (.safetensors) to write")
+	return cmd
+}

@@ -1,0 +1,28 @@
+// Package onnx converts goqat models to and from ONNX (opset 13, IR
+// version 8), the interchange format that ONNX Runtime and most other
+// inference engines read.
+//
+//   - ExportFloat writes a float nn.Model as a float ONNX graph.
+//   - ExportInteger writes an integer lite.Model as a QDQ graph: int8
+//     weights with per-channel DequantizeLinear, int32 biases, and a
+//     QuantizeLinear/DequantizeLinear pair carrying each activation's scale
+//     and zero point, the form ONNX Runtime fuses into QLinearConv and
+//     friends.
+//   - Import turns a float ONNX graph (Conv, BatchNormalization, Relu,
+//     Clip, Add, Concat, pools, Gemm, MatMul, Flatten, Reshape, Softmax,
+//     Pad) into a goqat Functional model with its weights, ready for
+//     quantize.Model.
+//
+// Layouts: goqat is NHWC, ONNX operators are NCHW. Exported graphs keep
+// goqat's interface, an NHWC input "N x H x W x C" with a dynamic batch
+// dimension "N", followed by a Transpose to NCHW; every image tensor inside
+// the graph is NCHW, and an image output is transposed back to NHWC. A
+// Flatten of an image is preceded by a Transpose to NHWC so that features
+// come in goqat's (H, W, C) order. Import accepts both an NCHW input (the
+// usual form from other tools; the goqat model then takes the same images
+// as NHWC) and goqat's NHWC-plus-Transpose form.
+//
+// ReadFile and Unmarshal are hardened loaders: they bound the file size
+// before reading and check every tensor's dimensions against its data
+// before allocating.
+package onnx

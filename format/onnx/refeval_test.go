@@ -1,0 +1,437 @@
+package onnx
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/goqat/goqat/format/onnx/onnxpb"
+)
+
+// This file is a small, slow ONNX evaluator written from the operator
+// specifications (opset 13), for tests: it runs the graphs that
+// ExportFloat and ExportInteger write, so that their semantics are checked
+// against goqat's engines in `go test` without ONNX Runtime. Values are
+// float64 with an element type tag; float tensors are rounded to float32
+// after every op, as a float32 runtime stores them.
+
+// rtensor is a tensor of the evaluator.
+type rtensor struct {
+	dt    onnxpb.TensorProto_DataType
+	shape []int
+	v     []float64
+}
+
+func size(s []int) int {
+	n := 1
+	for _, d := range s {
+		n *= d
+	}
+	return n
+}
+
+// f32 rounds the values of a float tensor to float32.
+func (t *rtensor) f32() *rtensor {
+	if t.dt == onnxpb.TensorProto_FLOAT {
+		for i, x := range t.v {
+			t.v[i] = float64(float32(x))
+		}
+	}
+	return t
+}
+
+// fromProto converts an initializer.
+func fromProto(p *onnxpb.TensorProto) (*rtensor, error) {
+	n, err := checkTensor(p)
+	if err != nil {
+		return nil, err
+	}
+	dt := onnxpb.TensorProto_DataType(p.GetDataType())
+	t := &rtensor{dt: dt, shape: dims(p), v: make([]float64, n)}
+	raw := p.GetRawData()
+	switch dt {
+	case onnxpb.TensorProto_FLOAT:
+		f, err := floatData(p)
+		if err != nil {
+			return nil, err
+		}
+		for i, x := range f {
+			t.v[i] = float64(x)
+		}
+	case onnxpb.TensorProto_INT64, onnxpb.TensorProto_INT32:
+		d, err := intData(p)
+		if err != nil {
+			return nil, err
+		}
+		for i, x := range d {
+			t.v[i] = float64(x)
+		}
+	case onnxpb.TensorProto_INT8:
+		for i := range t.v {
+			t.v[i] = float64(int8(raw[i]))
+		}
+	case onnxpb.TensorProto_UINT8:
+		for i := range t.v {
+			t.v[i] = float64(raw[i])
+		}
+	default:
+		return nil, fmt.Errorf("type %s", dt)
+	}
+	return t, nil
+}
+
+// evalGraph runs a graph on named inputs and returns its outputs.
+func evalGraph(g *onnxpb.GraphProto, inputs map[string]*rtensor) ([]*rtensor, error) {
+	env := map[string]*rtensor{}
+	for k, v := range inputs {
+		env[k] = v
+	}
+	for _, p := range g.GetInitializer() {
+		t, err := fromProto(p)
+		if err != nil {
+			return nil, err
+		}
+		env[p.GetName()] = t
+	}
+	for _, n := range g.GetNode() {
+		var in []*rtensor
+		for _, name := range n.GetInput() {
+			if name == "" {
+				in = append(in, nil)
+				continue
+			}
+			t, ok := env[name]
+			if !ok {
+				return nil, fmt.Errorf("node %s: input %q undefined", n.GetName(), name)
+			}
+			in = append(in, t)
+		}
+		out, err := evalNode(n, in)
+		if err != nil {
+			return nil, fmt.Errorf("node %s (%s): %w", n.GetName(), n.GetOpType(), err)
+		}
+		env[n.GetOutput()[0]] = out.f32()
+	}
+	var outs []*rtensor
+	for _, o := range g.GetOutput() {
+		outs = append(outs, env[o.GetName()])
+	}
+	return outs, nil
+}
+
+func roundHalfEven(x float64) float64 { return math.RoundToEven(x) }
+
+// evalNode computes one node.
+func evalNode(n *onnxpb.NodeProto, in []*rtensor) (*rtensor, error) {
+	x := in[0]
+	switch n.GetOpType() {
+	case "Identity":
+		return &rtensor{dt: x.dt, shape: x.shape, v: append([]float64(nil), x.v...)}, nil
+	case "Transpose":
+		perm := ints(n, "perm")
+		os := make([]int, len(perm))
+		for i, p := range perm {
+			os[i] = x.shape[p]
+		}
+		out := &rtensor{dt: x.dt, shape: os, v: make([]float64, len(x.v))}
+		idx := make([]int, len(os))
+		for o := range out.v {
+			// o -> output index -> input offset
+			r := o
+			for d := len(os) - 1; d >= 0; d-- {
+				idx[d] = r % os[d]
+				r /= os[d]
+			}
+			off := 0
+			for d := range x.shape {
+				// input dim d is output dim j where perm[j] == d
+				for j, p := range perm {
+					if int(p) == d {
+						off = off*x.shape[d] + idx[j]
+					}
+				}
+			}
+			out.v[o] = x.v[off]
+		}
+		return out, nil
+	case "QuantizeLinear", "DequantizeLinear":
+		s, zp := in[1], in[2]
+		axis := int(intAttr(n, "axis", 1))
+		if axis < 0 {
+			axis += len(x.shape)
+		}
+		inner := 1
+		if len(s.v) > 1 {
+			inner = size(x.shape[axis+1:])
+		}
+		out := &rtensor{dt: onnxpb.TensorProto_FLOAT, shape: x.shape, v: make([]float64, len(x.v))}
+		if n.GetOpType() == "QuantizeLinear" {
+			out.dt = zp.dt
+		}
+		lo, hi := -128.0, 127.0
+		if zp.dt == onnxpb.TensorProto_UINT8 {
+			lo, hi = 0, 255
+		}
+		for i, v := range x.v {
+			c := 0
+			if len(s.v) > 1 {
+				c = (i / inner) % len(s.v)
+			}
+			sc, z := float32(s.v[c]), zp.v[c]
+			if n.GetOpType() == "QuantizeLinear" {
+				q := roundHalfEven(float64(float32(v)/sc)) + z
+				out.v[i] = math.Min(math.Max(q, lo), hi)
+			} else {
+				out.v[i] = float64(float32(v-z) * sc)
+			}
+		}
+		return out, nil
+	case "Relu":
+		out := &rtensor{dt: x.dt, shape: x.shape, v: make([]float64, len(x.v))}
+		for i, v := range x.v {
+			out.v[i] = math.Max(v, 0)
+		}
+		return out, nil
+	case "Clip":
+		lo, hi := math.Inf(-1), math.Inf(1)
+		if len(in) > 1 && in[1] != nil {
+			lo = in[1].v[0]
+		}
+		if len(in) > 2 && in[2] != nil {
+			hi = in[2].v[0]
+		}
+		out := &rtensor{dt: x.dt, shape: x.shape, v: make([]float64, len(x.v))}
+		for i, v := range x.v {
+			out.v[i] = math.Min(math.Max(v, lo), hi)
+		}
+		return out, nil
+	case "Sigmoid", "Tanh":
+		out := &rtensor{dt: x.dt, shape: x.shape, v: make([]float64, len(x.v))}
+		for i, v := range x.v {
+			if n.GetOpType() == "Tanh" {
+				out.v[i] = math.Tanh(v)
+			} else {
+				out.v[i] = 1 / (1 + math.Exp(-v))
+			}
+		}
+		return out, nil
+	case "Add":
+		y := in[1]
+		if len(y.v) != len(x.v) {
+			return nil, fmt.Errorf("broadcast %v + %v not supported", x.shape, y.shape)
+		}
+		out := &rtensor{dt: x.dt, shape: x.shape, v: make([]float64, len(x.v))}
+		for i := range x.v {
+			out.v[i] = float64(float32(x.v[i]) + float32(y.v[i]))
+		}
+		return out, nil
+	case "Flatten":
+		return &rtensor{dt: x.dt, shape: []int{x.shape[0], size(x.shape[1:])}, v: x.v}, nil
+	case "Reshape":
+		var s []int
+		infer := -1
+		for i, d := range in[1].v {
+			switch {
+			case d == 0:
+				s = append(s, x.shape[i])
+			case d == -1:
+				infer = i
+				s = append(s, 1)
+			default:
+				s = append(s, int(d))
+			}
+		}
+		if infer >= 0 {
+			s[infer] = len(x.v) / size(s)
+		}
+		return &rtensor{dt: x.dt, shape: s, v: x.v}, nil
+	case "Concat":
+		axis := int(intAttr(n, "axis", 0))
+		if axis < 0 {
+			axis += len(x.shape)
+		}
+		os := append([]int(nil), x.shape...)
+		os[axis] = 0
+		for _, t := range in {
+			os[axis] += t.shape[axis]
+		}
+		outer, inner := size(os[:axis]), size(os[axis+1:])
+		out := &rtensor{dt: x.dt, shape: os, v: make([]float64, 0, size(os))}
+		for o := 0; o < outer; o++ {
+			for _, t := range in {
+				w := t.shape[axis] * inner
+				out.v = append(out.v, t.v[o*w:(o+1)*w]...)
+			}
+		}
+		return out, nil
+	case "Softmax":
+		c := x.shape[len(x.shape)-1]
+		out := &rtensor{dt: x.dt, shape: x.shape, v: make([]float64, len(x.v))}
+		for r := 0; r < len(x.v)/c; r++ {
+			row := x.v[r*c : (r+1)*c]
+			m := math.Inf(-1)
+			for _, v := range row {
+				m = math.Max(m, v)
+			}
+			s := 0.0
+			for _, v := range row {
+				s += math.Exp(v - m)
+			}
+			for i, v := range row {
+				out.v[r*c+i] = math.Exp(v-m) / s
+			}
+		}
+		return out, nil
+	case "Gemm":
+		b := in[1]
+		k, units := b.shape[0], b.shape[1]
+		transB := intAttr(n, "transB", 0) != 0
+		if transB {
+			units, k = k, units
+		}
+		rows := x.shape[0]
+		out := &rtensor{dt: x.dt, shape: []int{rows, units}, v: make([]float64, rows*units)}
+		for r := 0; r < rows; r++ {
+			for u := 0; u < units; u++ {
+				s := 0.0
+				for j := 0; j < k; j++ {
+					w := b.v[j*units+u]
+					if transB {
+						w = b.v[u*k+j]
+					}
+					s += x.v[r*k+j] * w
+				}
+				if len(in) > 2 && in[2] != nil {
+					s += in[2].v[u]
+				}
+				out.v[r*units+u] = s
+			}
+		}
+		return out, nil
+	case "BatchNormalization":
+		eps := float64(floatAttr(n, "epsilon", 1e-5))
+		c := x.shape[1]
+		inner := size(x.shape[2:])
+		out := &rtensor{dt: x.dt, shape: x.shape, v: make([]float64, len(x.v))}
+		for i, v := range x.v {
+			ch := (i / inner) % c
+			out.v[i] = in[1].v[ch]*(v-in[3].v[ch])/math.Sqrt(in[4].v[ch]+eps) + in[2].v[ch]
+		}
+		return out, nil
+	case "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Pad":
+		return evalWindow(n, in)
+	}
+	return nil, fmt.Errorf("op %s not in the test evaluator", n.GetOpType())
+}
+
+// evalWindow computes the NCHW window ops and Pad.
+func evalWindow(n *onnxpb.NodeProto, in []*rtensor) (*rtensor, error) {
+	x := in[0]
+	N, C, H, W := x.shape[0], x.shape[1], x.shape[2], x.shape[3]
+	at := func(b, c, h, w int) float64 { return x.v[((b*C+c)*H+h)*W+w] }
+	op := n.GetOpType()
+	if op == "GlobalAveragePool" {
+		out := &rtensor{dt: x.dt, shape: []int{N, C, 1, 1}, v: make([]float64, N*C)}
+		for b := 0; b < N; b++ {
+			for c := 0; c < C; c++ {
+				s := 0.0
+				for h := 0; h < H; h++ {
+					for w := 0; w < W; w++ {
+						s += at(b, c, h, w)
+					}
+				}
+				out.v[b*C+c] = s / float64(H*W)
+			}
+		}
+		return out, nil
+	}
+	if op == "Pad" {
+		p := in[1].v
+		t, l, bo, r := int(p[2]), int(p[3]), int(p[6]), int(p[7])
+		oh, ow := H+t+bo, W+l+r
+		out := &rtensor{dt: x.dt, shape: []int{N, C, oh, ow}, v: make([]float64, N*C*oh*ow)}
+		for b := 0; b < N; b++ {
+			for c := 0; c < C; c++ {
+				for h := 0; h < H; h++ {
+					for w := 0; w < W; w++ {
+						out.v[((b*C+c)*oh+h+t)*ow+w+l] = at(b, c, h, w)
+					}
+				}
+			}
+		}
+		return out, nil
+	}
+	ks, st, pads := ints(n, "kernel_shape"), ints(n, "strides"), ints(n, "pads")
+	kh, kw, sh, sw := int(ks[0]), int(ks[1]), int(st[0]), int(st[1])
+	pt, pl, pb, pr := int(pads[0]), int(pads[1]), int(pads[2]), int(pads[3])
+	oh, ow := (H+pt+pb-kh)/sh+1, (W+pl+pr-kw)/sw+1
+	oc, group := C, 1
+	if op == "Conv" {
+		oc, group = in[1].shape[0], int(intAttr(n, "group", 1))
+	}
+	out := &rtensor{dt: x.dt, shape: []int{N, oc, oh, ow}, v: make([]float64, N*oc*oh*ow)}
+	for b := 0; b < N; b++ {
+		for o := 0; o < oc; o++ {
+			for y := 0; y < oh; y++ {
+				for xx := 0; xx < ow; xx++ {
+					acc, cnt, m := 0.0, 0, math.Inf(-1)
+					cin := C / group
+					for ci := 0; ci < cin; ci++ {
+						c := ci
+						if op == "Conv" {
+							c = (o/(oc/group))*cin + ci
+						} else {
+							c = o
+							if ci > 0 {
+								break
+							}
+						}
+						for a := 0; a < kh; a++ {
+							for bb := 0; bb < kw; bb++ {
+								h, w := y*sh-pt+a, xx*sw-pl+bb
+								if h < 0 || h >= H || w < 0 || w >= W {
+									continue
+								}
+								v := at(b, c, h, w)
+								switch op {
+								case "Conv":
+									acc += v * in[1].v[((o*cin+ci)*kh+a)*kw+bb]
+								case "MaxPool":
+									m = math.Max(m, v)
+								default:
+									acc += v
+									cnt++
+								}
+							}
+						}
+					}
+					r := acc
+					switch op {
+					case "Conv":
+						if len(in) > 2 && in[2] != nil {
+							r += in[2].v[o]
+						}
+					case "MaxPool":
+						r = m
+					default:
+						r = acc / float64(cnt)
+					}
+					out.v[((b*oc+o)*oh+y)*ow+xx] = r
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// evalModel runs a model on one float input (N, ...) given as float32.
+func evalModel(mp *onnxpb.ModelProto, shape []int, x []float32) (*rtensor, error) {
+	t := &rtensor{dt: onnxpb.TensorProto_FLOAT, shape: shape, v: make([]float64, len(x))}
+	for i, v := range x {
+		t.v[i] = float64(v)
+	}
+	outs, err := evalGraph(mp.GetGraph(), map[string]*rtensor{mp.GetGraph().GetInput()[0].GetName(): t})
+	if err != nil {
+		return nil, err
+	}
+	return outs[0], nil
+}
