@@ -63,6 +63,9 @@ func (d *Dataset) Clone() *Dataset {
 // scaling pixels to [0,1]. The classes are named by classNames; a label
 // outside [0, len(classNames)) is an error, as are mismatched counts.
 func FromIDX(name string, images, labels *IDX, classNames []string) (*Dataset, error) {
+	if images == nil || labels == nil {
+		return nil, fmt.Errorf("datasets: %s: nil images or labels", name)
+	}
 	if len(images.Dims) != 3 {
 		return nil, fmt.Errorf("datasets: images have %d dimensions %v, want 3 (N, rows, cols)", len(images.Dims), images.Dims)
 	}

@@ -34,6 +34,9 @@ type LayerReport struct {
 // linked consumers round it, see quantize.Link), so a pool's codes are
 // compared after that rounding and its SQNR measures the rounding.
 func Compare(qat *nn.Model, im *Model, x *tensor.Tensor) ([]LayerReport, error) {
+	if qat == nil || im == nil || x == nil {
+		return nil, errors.New("lite: Compare needs a QAT model, an integer model and a batch")
+	}
 	if len(qat.InputNames()) != 1 || len(im.Inputs) != 1 {
 		return nil, errors.New("lite: Compare supports single-input models")
 	}

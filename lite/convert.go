@@ -324,6 +324,9 @@ func (c *converter) weighted(l, inner nn.Layer, fq, bias []float32, wq, oq quant
 	if err != nil {
 		return err
 	}
+	if i, bad := firstNonFinite(fq, bias); bad {
+		return fmt.Errorf("the weights hold a NaN or infinite value (element %d)", i)
+	}
 	tin := c.m.Tensors[x]
 	op := Op{Name: l.Name(), Inputs: []int{x}, WeightBits: wq.Spec().Bits}
 	if !wq.Spec().Symmetric {
@@ -437,4 +440,20 @@ func (c *converter) passThrough(l nn.Layer) error {
 	c.tensor[l.Name()] = op.Output
 	c.m.Ops = append(c.m.Ops, op)
 	return nil
+}
+
+// firstNonFinite returns the index of the first NaN or infinity in the
+// kernel followed by the bias.
+func firstNonFinite(kernel, bias []float32) (int, bool) {
+	for i, v := range kernel {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return i, true
+		}
+	}
+	for i, v := range bias {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return len(kernel) + i, true
+		}
+	}
+	return 0, false
 }

@@ -10,6 +10,9 @@ import (
 // scores) on x (N, ...) in batches and returns the share of inputs whose
 // highest score is at the label y (N, class indices as float32).
 func Accuracy(m *Model, x, y *tensor.Tensor, batch int) (float64, error) {
+	if m == nil {
+		return 0, fmt.Errorf("lite: accuracy of a nil model")
+	}
 	if batch < 1 {
 		return 0, fmt.Errorf("lite: batch %d, want at least 1", batch)
 	}

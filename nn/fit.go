@@ -51,7 +51,8 @@ type FitOptions struct {
 	NoShuffle bool
 	// Seed seeds shuffling and dropout: the same seed and the same initial
 	// weights give a bit-identical run. Each Fit call starts its random
-	// sources afresh from Seed.
+	// sources afresh from Seed: epoch e is shuffled from (Seed, e) and step
+	// s draws its dropout masks from (Seed, s).
 	Seed uint64
 	// ValidationX and ValidationY, if set, are evaluated after each epoch.
 	ValidationX, ValidationY *tensor.Tensor
@@ -68,6 +69,21 @@ type FitOptions struct {
 	// logs ("loss", "accuracy", "val_loss", "val_accuracy"); returning an
 	// error stops training and Fit returns it.
 	OnEpochEnd func(epoch int, logs map[string]float64) error
+	// ClipNorm, if positive, scales the gradients of each step so that
+	// their global L2 norm (over all trainable parameters) is at most
+	// ClipNorm.
+	ClipNorm float64
+	// Checkpoint, if set, saves checkpoints during training (see
+	// CheckpointOptions); the optimizer must be a StatefulOptimizer.
+	Checkpoint *CheckpointOptions
+	// Resume, if set, is the path of a checkpoint written by a Fit of the
+	// same model (same layers and parameters) on the same data, with the
+	// same BatchSize, Seed and NoShuffle: Fit restores the weights, the
+	// state, the optimizer and the model's step counter from it and
+	// continues where it stopped, and the History it returns includes the
+	// epochs completed before. The optimizer (and its learning-rate
+	// schedule) must be configured as in the interrupted run.
+	Resume string
 }
 
 // History records Fit's metrics, one entry per epoch. Accuracy and the
@@ -192,10 +208,18 @@ func (m *Model) checkSingle(op string) error {
 // Fit trains a compiled model with one input and one output on samples x
 // (N, input shape...) and targets y (N, ...) for o.Epochs epochs, and
 // returns the per-epoch metrics. Each step copies a (shuffled) batch into
-// reused buffers, runs Forward and Backward in training mode and calls the
-// optimizer; Context.Step counts steps over all Fit calls. The context is
-// checked before every step: on cancellation Fit returns the History of the
-// finished epochs and an error wrapping ctx.Err().
+// reused buffers, runs Forward and Backward in training mode, checks the
+// loss and the gradients for NaN and infinity (a *NonFiniteError stops Fit
+// before the update), clips the gradients if o.ClipNorm is set, and calls
+// the optimizer; Context.Step counts steps over all Fit calls. The context
+// is checked before every step: on cancellation Fit saves a checkpoint (if
+// o.Checkpoint is set) and returns the History of the finished epochs and
+// an error wrapping ctx.Err().
+//
+// Epoch e's order is a shuffle seeded by (o.Seed, e) and step s's dropout
+// source is seeded by (o.Seed, s), so a run resumed from a checkpoint
+// (o.Resume) ends with the same weights, bit for bit, as an uninterrupted
+// one.
 func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*History, error) {
 	if err := m.checkSingle("Fit"); err != nil {
 		return nil, err
@@ -214,6 +238,9 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 	}
 	if o.BatchSize < 0 || o.Epochs < 0 {
 		return nil, fmt.Errorf("nn: Fit: batch size %d and epochs %d must be positive", o.BatchSize, o.Epochs)
+	}
+	if !(o.ClipNorm >= 0) || math.IsInf(o.ClipNorm, 0) {
+		return nil, fmt.Errorf("nn: Fit: ClipNorm %v must be a finite number >= 0", o.ClipNorm)
 	}
 	if o.Progress == nil {
 		o.Progress = os.Stdout
@@ -236,36 +263,67 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 		ts.perm = make([]int, n)
 	}
 	perm := ts.perm[:n]
-	for i := range perm {
-		perm[i] = i
-	}
-	shuffle := rand.New(rand.NewPCG(o.Seed, streamShuffle))
-	c := &Context{Training: true, Rand: rand.New(rand.NewPCG(o.Seed, streamDropout))}
 	m.params = m.collectParams()
 	params := m.params
+	keys := m.paramKeys()
+	var ck *checkpointer
+	if o.Checkpoint != nil {
+		var err error
+		if ck, err = newCheckpointer(o.Checkpoint, ts.opt, o, n, params, keys); err != nil {
+			return nil, err
+		}
+	}
 	h := &History{}
+	var pos fitPos
+	if o.Resume != "" {
+		var err error
+		if pos, h, err = m.restore(o.Resume, ts.opt, o, n, bs, steps, params, keys); err != nil {
+			return nil, err
+		}
+	}
+	var shufSrc, dropSrc rand.PCG
+	shuffle := rand.New(&shufSrc)
+	c := &Context{Training: true, Rand: rand.New(&dropSrc)}
 	vals := make([]KV, 0, 4)
+	swap := func(i, j int) { perm[i], perm[j] = perm[j], perm[i] }
+	// stop saves a checkpoint at the current position, if enabled, and
+	// returns err (joined with a failure to save).
+	stop := func(err error) (*History, error) {
+		if ck != nil {
+			if serr := ck.save(m, pos, h); serr != nil {
+				return h, errors.Join(err, serr)
+			}
+		}
+		return h, err
+	}
 
-	for epoch := 0; epoch < o.Epochs; epoch++ {
+	for pos.epoch < o.Epochs {
+		epoch := pos.epoch
+		for i := range perm {
+			perm[i] = i
+		}
 		if !o.NoShuffle {
-			shuffle.Shuffle(n, func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+			shufSrc.Seed(o.Seed, mix(streamShuffle, uint64(epoch)))
+			shuffle.Shuffle(n, swap)
 		}
 		var bar *ProgressBar
 		if o.Verbose == 0 || o.Verbose == VerboseBar {
 			fmt.Fprintf(o.Progress, "Epoch %d/%d\n", epoch+1, o.Epochs)
 			bar = NewProgressBar(o.Progress, steps)
 		}
-		start := time.Now()
-		var lossSum float64
-		correct, seen := 0, 0
-		for s := 0; s < steps; s++ {
+		start, before := time.Now(), pos.seconds
+		elapsed := func() float64 { return before + time.Since(start).Seconds() }
+		for s := pos.batch; s < steps; s++ {
 			if err := ctx.Err(); err != nil {
-				return h, fmt.Errorf("nn: Fit stopped in epoch %d at step %d/%d: %w", epoch+1, s, steps, err)
+				pos.batch, pos.fitStep = s, epoch*steps+s
+				pos.seconds = elapsed()
+				return stop(fmt.Errorf("nn: Fit stopped in epoch %d at step %d/%d: %w", epoch+1, s, steps, err))
 			}
 			idx := perm[s*bs : min(n, (s+1)*bs)]
 			xb := gather(&ts.xb, &ts.shape, x, idx)
 			yb := gather(&ts.yb, &ts.shape, y, idx)
 			c.Step = m.stepCount
+			dropSrc.Seed(o.Seed, mix(streamDropout, uint64(epoch*steps+s)))
 			outs, err := m.Forward(c, xb)
 			if err != nil {
 				return h, fmt.Errorf("nn: Fit: %w", err)
@@ -273,58 +331,89 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 			pred := outs[0]
 			grad := tensor.Ensure(&ts.grad, pred.Shape...)
 			loss := ts.loss.Compute(pred, yb, grad)
+			if math.IsNaN(loss) || math.IsInf(loss, 0) {
+				return h, &NonFiniteError{Step: m.stepCount, Epoch: epoch + 1, Batch: s + 1, What: "loss", Value: loss}
+			}
 			if ts.accuracy {
-				correct += countCorrect(pred, yb)
+				pos.correct += countCorrect(pred, yb)
 			}
 			if err := m.Backward(c, grad); err != nil {
 				return h, fmt.Errorf("nn: Fit: %w", err)
 			}
+			if err := guardGrads(params, keys, o.ClipNorm); err != nil {
+				err.Step, err.Epoch, err.Batch = m.stepCount, epoch+1, s+1
+				return h, err
+			}
 			ts.opt.Step(params)
 			m.stepCount++
-			lossSum += loss * float64(len(idx))
-			seen += len(idx)
+			pos.lossSum += loss * float64(len(idx))
+			pos.seen += len(idx)
 			if o.OnBatchEnd != nil {
 				o.OnBatchEnd(s, loss)
 			}
 			if bar != nil {
-				vals = append(vals[:0], KV{"loss", lossSum / float64(seen)})
+				vals = append(vals[:0], KV{"loss", pos.lossSum / float64(pos.seen)})
 				if ts.accuracy {
-					vals = append(vals, KV{"accuracy", float64(correct) / float64(seen)})
+					vals = append(vals, KV{"accuracy", float64(pos.correct) / float64(pos.seen)})
 				}
 				bar.Update(s+1, vals...)
 			}
+			if ck != nil && ck.o.EveryNSteps > 0 && (epoch*steps+s+1)%ck.o.EveryNSteps == 0 && s+1 < steps {
+				pos.batch, pos.fitStep = s+1, epoch*steps+s+1
+				pos.seconds = elapsed()
+				if err := ck.save(m, pos, h); err != nil {
+					return h, err
+				}
+			}
 		}
-		elapsed := time.Since(start)
-		logs := map[string]float64{"loss": lossSum / float64(n)}
-		h.Epoch = append(h.Epoch, epoch)
-		h.Loss = append(h.Loss, logs["loss"])
+		pos.batch, pos.fitStep = steps, (epoch+1)*steps
+		pos.seconds = elapsed()
+		logs := map[string]float64{"loss": pos.lossSum / float64(n)}
 		vals = append(vals[:0], KV{"loss", logs["loss"]})
 		if ts.accuracy {
-			logs["accuracy"] = float64(correct) / float64(n)
-			h.Accuracy = append(h.Accuracy, logs["accuracy"])
+			logs["accuracy"] = float64(pos.correct) / float64(n)
 			vals = append(vals, KV{"accuracy", logs["accuracy"]})
 		}
 		if hasVal {
 			vl, va, err := m.evaluate(ctx, o.ValidationX, o.ValidationY, o.BatchSize, nil)
 			if err != nil {
-				return h, fmt.Errorf("nn: Fit: validation: %w", err)
+				err = fmt.Errorf("nn: Fit: validation: %w", err)
+				if ctx.Err() != nil {
+					return stop(err)
+				}
+				return h, err
 			}
 			logs["val_loss"] = vl
-			h.ValLoss = append(h.ValLoss, vl)
 			vals = append(vals, KV{"val_loss", vl})
 			if ts.accuracy {
 				logs["val_accuracy"] = va
-				h.ValAccuracy = append(h.ValAccuracy, va)
 				vals = append(vals, KV{"val_accuracy", va})
 			}
 		}
-		h.EpochSeconds = append(h.EpochSeconds, elapsed.Seconds())
+		h.Epoch = append(h.Epoch, epoch)
+		h.Loss = append(h.Loss, logs["loss"])
+		if ts.accuracy {
+			h.Accuracy = append(h.Accuracy, logs["accuracy"])
+		}
+		if hasVal {
+			h.ValLoss = append(h.ValLoss, logs["val_loss"])
+			if ts.accuracy {
+				h.ValAccuracy = append(h.ValAccuracy, logs["val_accuracy"])
+			}
+		}
+		h.EpochSeconds = append(h.EpochSeconds, pos.seconds)
 		switch {
 		case bar != nil:
 			bar.Update(steps, vals...)
 			bar.Done()
 		case o.Verbose == VerboseEpoch:
-			fmt.Fprintf(o.Progress, "Epoch %d/%d - %s%s\n", epoch+1, o.Epochs, formatTiming(elapsed, steps), formatValues(vals))
+			fmt.Fprintf(o.Progress, "Epoch %d/%d - %s%s\n", epoch+1, o.Epochs, formatTiming(time.Duration(pos.seconds*float64(time.Second)), steps), formatValues(vals))
+		}
+		pos = fitPos{epoch: epoch + 1, fitStep: (epoch + 1) * steps}
+		if ck != nil {
+			if err := ck.save(m, pos, h); err != nil {
+				return h, err
+			}
 		}
 		if o.OnEpochEnd != nil {
 			if err := o.OnEpochEnd(epoch, logs); err != nil {
@@ -333,6 +422,69 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 		}
 	}
 	return h, nil
+}
+
+// mix derives a PCG seed from a stream tag and an index (SplitMix64's
+// finaliser), so that nearby indices give unrelated sequences.
+func mix(stream, i uint64) uint64 {
+	z := stream<<32 ^ i
+	z += 0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
+// guardGrads checks the gradients of the trainable params in one pass (the
+// sum of their squares is finite exactly when they all are) and, if
+// clipNorm > 0, scales them so that their global L2 norm is at most
+// clipNorm. It returns the first non-finite gradient, if any.
+func guardGrads(params []*Param, keys []string, clipNorm float64) *NonFiniteError {
+	var s0, s1, s2, s3 float64
+	for _, p := range params {
+		if !p.Trainable || p.Grad == nil {
+			continue
+		}
+		g := p.Grad.Data
+		i := 0
+		for ; i+4 <= len(g); i += 4 {
+			a, b, c, d := float64(g[i]), float64(g[i+1]), float64(g[i+2]), float64(g[i+3])
+			s0 += a * a
+			s1 += b * b
+			s2 += c * c
+			s3 += d * d
+		}
+		for ; i < len(g); i++ {
+			a := float64(g[i])
+			s0 += a * a
+		}
+	}
+	sum := (s0 + s1) + (s2 + s3)
+	if math.IsNaN(sum) || math.IsInf(sum, 0) {
+		for k, p := range params {
+			if !p.Trainable || p.Grad == nil {
+				continue
+			}
+			if j, v, bad := firstNonFinite(p.Grad.Data); bad {
+				return &NonFiniteError{What: "gradient", Param: keys[k], Index: j, Value: v}
+			}
+		}
+		// Only an overflow of the float64 sum is left, which float32
+		// gradients cannot cause.
+		return &NonFiniteError{What: "gradient", Param: "(global norm)", Value: sum}
+	}
+	if norm := math.Sqrt(sum); clipNorm > 0 && norm > clipNorm {
+		f := float32(clipNorm / norm)
+		for _, p := range params {
+			if !p.Trainable || p.Grad == nil {
+				continue
+			}
+			g := p.Grad.Data
+			for i := range g {
+				g[i] *= f
+			}
+		}
+	}
+	return nil
 }
 
 // gather copies the samples idx of src (N, ...) into *dst, shaped

@@ -75,6 +75,9 @@ func Load(path string) (*Model, error) {
 // ToSafetensors returns m as a safetensors File, as Save writes it. Other
 // packages (QAT, conversion) may add their own metadata and tensors.
 func ToSafetensors(m *Model) (*safetensors.File, error) {
+	if m == nil {
+		return nil, errors.New("nil model")
+	}
 	a := archModel{Format: modelFormat, Version: modelVersion, Kind: "functional", Name: m.name, Outputs: m.OutputNames()}
 	if m.sequential {
 		a.Kind = "sequential"
@@ -123,6 +126,9 @@ func ToSafetensors(m *Model) (*safetensors.File, error) {
 // types with valid configs) and the weights (every parameter present as
 // F32 with its exact shape, no extra tensors), then copies the weights.
 func FromSafetensors(f *safetensors.File) (*Model, error) {
+	if f == nil {
+		return nil, errors.New("nil safetensors File")
+	}
 	raw, ok := f.Metadata[ModelMetadataKey]
 	if !ok {
 		return nil, fmt.Errorf("not a goqat model: no %q metadata", ModelMetadataKey)

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"time"
 
+	"github.com/goqat/goqat/datasets"
 	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/nn/optim"
 	"github.com/goqat/goqat/quantize"
 	"github.com/spf13/cobra"
 )
@@ -22,6 +26,7 @@ type quantizeConfig struct {
 	verbose       int
 	threads       int
 	jsonPath      string
+	ckpt          checkpointFlags // checkpoints, resume and clipping (zero: none)
 }
 
 // validate rejects impossible settings with one clear line.
@@ -38,7 +43,47 @@ func (c *quantizeConfig) validate() error {
 	case c.calibrate < 0:
 		return fmt.Errorf("--calibrate must not be negative, got %d", c.calibrate)
 	}
-	return nil
+	return c.ckpt.validate()
+}
+
+// fineTuneQATCheckpointed is fineTuneQAT with the checkpoint, resume and
+// clipping settings of c.ckpt: it quantizes and calibrates the same way
+// (fineTuneQAT with no epochs, so the calibrated model is identical), then
+// fine-tunes with the same optimizer, schedule and BN-freeze step.
+func fineTuneQATCheckpointed(ctx context.Context, fm *nn.Model, train, test *datasets.Dataset, c quantizeConfig, scheme quantize.NBit) (*qatResult, error) {
+	steps := c.epochs * ((train.Len() + c.batch - 1) / c.batch)
+	freeze := c.freezeBNAfter
+	if freeze < 0 {
+		freeze = steps / 2
+	}
+	c0 := c
+	c0.epochs, c0.freezeBNAfter = 0, freeze
+	r, err := fineTuneQAT(ctx, fm, train, test, c0, scheme)
+	if err != nil || c.epochs == 0 {
+		return r, err
+	}
+	r.steps = steps
+	qm := r.model
+	opt := optim.NewAdam(c.lr)
+	opt.LR = optim.Cosine{Base: c.lr, Steps: steps, Min: c.lr / 50}
+	if err := qm.Compile(nn.CompileOptions{Loss: lossFn, Optimizer: opt, Metrics: []string{"accuracy"}}); err != nil {
+		return nil, err
+	}
+	fmt.Printf("QAT %s: %d train images, %d epochs, batch %d, lr %g, BN frozen after step %d of %d, %d threads\n",
+		scheme, train.Len(), c.epochs, c.batch, c.lr, freeze, steps, kernels.Threads())
+	o := nn.FitOptions{BatchSize: c.batch, Epochs: c.epochs, Seed: c.seed, Verbose: c.verbose}
+	if err := c.ckpt.apply(&o); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if r.history, err = qm.Fit(ctx, train.X, train.Y, o); err != nil {
+		return nil, err
+	}
+	r.seconds = time.Since(start).Seconds()
+	if r.qatAccuracy, err = evalAccuracy(ctx, qm, test); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 // newQuantizeCmd is `goqat quantize`: load a float model, quantize it with a
@@ -55,7 +100,12 @@ func newQuantizeCmd() *cobra.Command {
 (BatchNormalization folded into the convolutions), calibrates the ranges on
 training images, reports the post-training-quantization (PTQ) accuracy,
 fine-tunes with QAT and reports the fake-quant test accuracy, then saves the
-QAT model (goqat eval evaluates it as is).`,
+QAT model (goqat eval evaluates it as is).
+
+--checkpoint-dir, --checkpoint-every, --resume and --clip-norm work as in
+goqat train: checkpoints hold the QAT model's weights and quantizer state
+(ranges, moving averages, step sizes), the optimizer state and the position;
+rerun the same command with --resume to continue bit-identically.`,
 		Example: `  goqat quantize --in float.safetensors --scheme 8bit --epochs 1 --out qat.safetensors
   goqat quantize --in float.safetensors --scheme w4a8 --lsq --data fashion --epochs 2`,
 		Args: cobra.NoArgs,
@@ -78,13 +128,13 @@ QAT model (goqat eval evaluates it as is).`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
+			ctx, signalled := signalContext(cmd.Context())
 			floatAcc, err := evalAccuracy(ctx, fm, test)
 			if err != nil {
-				return err
+				return exitOnSignal(signalled(), err, checkpointFlags{})
 			}
-			r, err := fineTuneQAT(ctx, fm, train, test, c, scheme)
-			if err != nil {
+			r, err := fineTuneQATCheckpointed(ctx, fm, train, test, c, scheme)
+			if err := exitOnSignal(signalled(), err, c.ckpt); err != nil {
 				return err
 			}
 			qm, ptqAcc, qatAcc, secs := r.model, r.ptqAccuracy, r.qatAccuracy, r.seconds
@@ -119,5 +169,6 @@ QAT model (goqat eval evaluates it as is).`,
 	f.IntVar(&c.threads, "threads", 0, "compute threads (0: all cores)")
 	f.StringVar(&c.jsonPath, "json", "", "also write the results to this JSON file")
 	addDataFlags(f, &df)
+	addCheckpointFlags(f, &c.ckpt)
 	return cmd
 }

@@ -22,6 +22,7 @@ type trainConfig struct {
 	lr      float64
 	seed    uint64
 	verbose int
+	ckpt    checkpointFlags // checkpoints, resume and clipping (zero: none)
 }
 
 // validate rejects impossible settings with one clear line.
@@ -34,7 +35,7 @@ func (c *trainConfig) validate() error {
 	case !(c.lr > 0):
 		return fmt.Errorf("--lr must be positive, got %g", c.lr)
 	}
-	return nil
+	return c.ckpt.validate()
 }
 
 // buildModel makes the named built-in model for the dataset's images.
@@ -43,7 +44,8 @@ func buildModel(name string, train *datasets.Dataset, seed uint64) (*nn.Model, e
 }
 
 // fitFloat trains m on train (validating on test) with Adam and a cosine
-// learning-rate decay over the whole run.
+// learning-rate decay over the whole run, with the checkpoint, resume and
+// clipping settings of c.ckpt.
 func fitFloat(ctx context.Context, m *nn.Model, train, test *datasets.Dataset, c trainConfig) (*nn.History, error) {
 	steps := c.epochs * ((train.Len() + c.batch - 1) / c.batch)
 	opt := optim.NewAdam(c.lr)
@@ -55,14 +57,18 @@ func fitFloat(ctx context.Context, m *nn.Model, train, test *datasets.Dataset, c
 	}); err != nil {
 		return nil, err
 	}
-	return m.Fit(ctx, train.X, train.Y, nn.FitOptions{
+	o := nn.FitOptions{
 		BatchSize:   c.batch,
 		Epochs:      c.epochs,
 		Seed:        c.seed,
 		ValidationX: test.X,
 		ValidationY: test.Y,
 		Verbose:     c.verbose,
-	})
+	}
+	if err := c.ckpt.apply(&o); err != nil {
+		return nil, err
+	}
+	return m.Fit(ctx, train.X, train.Y, o)
 }
 
 func newTrainCmd() *cobra.Command {
@@ -75,8 +81,20 @@ func newTrainCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "train",
 		Short: "Train a built-in float model",
+		Long: `train trains a built-in float model with Adam and a cosine learning-rate
+decay, validating on the test set after each epoch, and saves it.
+
+With --checkpoint-dir it keeps a checkpoint there (weights, optimizer state,
+position and history; replaced atomically) at each epoch end, every
+--checkpoint-every steps and when interrupted by SIGINT or SIGTERM (exit code
+130 or 143). Rerun the same command with --resume to continue: the final
+weights are bit-identical to those of an uninterrupted run. A NaN or infinite
+loss or gradient stops training with an error naming the step and the
+parameter; the last checkpoint is kept.`,
 		Example: `  goqat train --model mnist-cnn --data mnist --epochs 2 --out float.safetensors
-  goqat train --model mobilenet-tiny --data fashion --epochs 5`,
+  goqat train --model mobilenet-tiny --data fashion --epochs 5
+  goqat train --epochs 5 --checkpoint-dir ckpt --checkpoint-every 100
+  goqat train --epochs 5 --checkpoint-dir ckpt --checkpoint-every 100 --resume`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := c.validate(); err != nil {
@@ -96,8 +114,9 @@ func newTrainCmd() *cobra.Command {
 			fmt.Fprintf(os.Stdout, "Training %s on %s: %d train, %d test images, %d epochs, batch %d, %d threads\n",
 				c.model, train.Name, train.Len(), test.Len(), c.epochs, c.batch, kernels.Threads())
 			start := time.Now()
-			h, err := fitFloat(cmd.Context(), m, train, test, c)
-			if err != nil {
+			ctx, signalled := signalContext(cmd.Context())
+			h, err := fitFloat(ctx, m, train, test, c)
+			if err := exitOnSignal(signalled(), err, c.ckpt); err != nil {
 				return err
 			}
 			last := len(h.ValAccuracy) - 1
@@ -119,5 +138,6 @@ func newTrainCmd() *cobra.Command {
 	f.StringVar(&out, "out", "float.safetensors", "where to save the trained model")
 	f.IntVar(&threads, "threads", 0, "compute threads (0: all cores)")
 	addDataFlags(f, &df)
+	addCheckpointFlags(f, &c.ckpt)
 	return cmd
 }

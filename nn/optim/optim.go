@@ -16,16 +16,11 @@ import (
 	"github.com/goqat/goqat/tensor"
 )
 
-// State is an optimizer's resumable state.
-type State struct {
-	// Steps is the number of Step calls taken.
-	Steps int
-	// Slots maps each slot name ("velocity" for SGD with momentum, "m" and
-	// "v" for Adam) to one tensor per parameter of the params list given to
-	// State, in that order: a copy of the slot, zeros for a parameter not
-	// stepped yet, nil for a non-trainable parameter.
-	Slots map[string][]*tensor.Tensor
-}
+// State is an optimizer's resumable state: the step count and one tensor
+// per parameter for each slot (see nn.OptimizerState). It is the type
+// nn.StatefulOptimizer uses, so nn.Fit's checkpoints save and restore SGD
+// and Adam.
+type State = nn.OptimizerState
 
 // slotSet holds one named slot for every parameter an optimizer has seen.
 type slotSet map[*nn.Param][]float32
@@ -102,8 +97,8 @@ func decay(w []float32, lr, wd float32) {
 	}
 }
 
-// The optimizers satisfy the model's interface.
+// The optimizers satisfy the model's interfaces.
 var (
-	_ nn.Optimizer = (*SGD)(nil)
-	_ nn.Optimizer = (*Adam)(nil)
+	_ nn.StatefulOptimizer = (*SGD)(nil)
+	_ nn.StatefulOptimizer = (*Adam)(nil)
 )
