@@ -128,3 +128,8 @@ var hasDQ = cpu.X86.HasAVX512DQ
 //
 //go:noescape
 func dwPixel(acc *int32, x, w *int8, c, taps int, offs *int, zp int32)
+
+// mulAdd8 is mulAdd16 with AVX2, n a multiple of 8.
+//
+//go:noescape
+func mulAdd8(acc *int32, x, w *int8, n int, zp int32)

@@ -39,3 +39,5 @@ const hasDQ = false
 func dwPixel(acc *int32, x, w *int8, c, taps int, offs *int, zp int32) {
 	panic("qkernels: VNNI path not built")
 }
+
+func mulAdd8(acc *int32, x, w *int8, n int, zp int32) { panic("qkernels: AVX2 path not built") }

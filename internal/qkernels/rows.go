@@ -27,9 +27,13 @@ func MulAddRow(acc []int32, x, w []int8, zp int32) {
 	n := len(acc)
 	x, w = x[:n], w[:n]
 	i := 0
-	if ActivePath() == VNNI && n >= 16 {
+	switch p := ActivePath(); {
+	case p == VNNI && n >= 16:
 		i = n &^ 15
 		mulAdd16(&acc[0], &x[0], &w[0], i, zp)
+	case p == AVX2 && n >= 8:
+		i = n &^ 7
+		mulAdd8(&acc[0], &x[0], &w[0], i, zp)
 	}
 	for ; i < n; i++ {
 		acc[i] += (int32(x[i]) - zp) * int32(w[i])
