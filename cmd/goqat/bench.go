@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/models"
 	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/quantize"
 	"github.com/goqat/goqat/tensor"
 	"github.com/spf13/cobra"
 )
@@ -26,44 +31,80 @@ func parseBatches(s string) ([]int, error) {
 	return out, nil
 }
 
+// benchSet is what bench times: a float model, an integer model, or both.
+type benchSet struct {
+	float     *nn.Model   // timed as float; nil: none
+	int8      *lite.Model // timed with the interpreter; nil: none
+	trainable *nn.Model   // what --train trains: the float or the QAT model
+	floatName string
+	int8Name  string
+}
+
 func newBenchCmd() *cobra.Command {
 	var (
-		path, batches, jsonPath string
-		threads                 int
-		minTime                 time.Duration
-		trainImages             int
+		path, int8Path, batches, jsonPath string
+		threads, trainImages              int
+		minTime                           time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Time inference (and optionally training) of a model",
+		Short: "Time float and int8 inference (and optionally training) of a model",
+		Long: `bench times inference, side by side in one run: the median milliseconds
+per image over repeated passes after a warm-up, at each batch size, and the
+images per second; it names the kernel paths used.
+
+What is timed depends on the files given:
+  --model float.safetensors               float only
+  --model float.safetensors --int8 FILE   float and int8 (FILE: a QAT model,
+                                          converted in memory, or an integer model)
+  --model qat.safetensors                 int8 only (the QAT model converted)
+  --model model.int8.safetensors          int8 only
+  --model mnist-cnn (a built-in name)     float and int8 of a fresh model for
+                                          28x28x1 inputs and 10 classes, the int8
+                                          model from 8-bit PTQ on random inputs
+                                          (same network, so the timing is fair)
+
+--train N also times one training epoch on N synthetic images (batch 128,
+Adam) of the float model, or of the QAT model when --model is one.
+
+The kernel paths are the fastest this CPU supports; the environment
+variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
+(generic, avx2, avx512vnni) cap them, e.g. to measure the AVX2 paths.`,
 		Example: `  goqat bench --model mnist-cnn --batch 1,64 --threads 2
-  goqat bench --model float.safetensors --train 6400 --json bench.json`,
+  goqat bench --model goqat-demo/float.safetensors --int8 goqat-demo/model.int8.safetensors --json bench.json
+  goqat bench --model float.safetensors --train 6400
+  GOQAT_INT8_PATH=avx2 goqat bench --model mobilenet-tiny`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			bs, err := parseBatches(batches)
 			if err != nil {
 				return err
 			}
+			switch {
+			case threads < 0:
+				return fmt.Errorf("--threads must not be negative, got %d", threads)
+			case minTime <= 0:
+				return fmt.Errorf("--min-time must be positive, got %v", minTime)
+			case trainImages < 0:
+				return fmt.Errorf("--train must not be negative, got %d", trainImages)
+			}
 			if threads > 0 {
 				kernels.SetThreads(threads)
 			}
-			m, err := loadOrBuild(path)
+			ctx := cmd.Context()
+			set, err := loadBenchSet(ctx, path, int8Path)
 			if err != nil {
 				return err
 			}
-			res := map[string]any{"model": path, "threads": kernels.Threads(), "f32_gemm_path": kernels.ActivePath().String()}
-			fmt.Printf("%s: %d threads, f32 GEMM path %s\n", path, kernels.Threads(), kernels.ActivePath())
-			fmt.Printf("%-8s %14s %12s\n", "batch", "float ms/img", "images/s")
-			for _, b := range bs {
-				ms, err := timeFloat(cmd.Context(), m, b, minTime)
-				if err != nil {
-					return err
-				}
-				fmt.Printf("%-8d %14.4f %12.0f\n", b, ms, 1000/ms)
-				res[fmt.Sprintf("float_ms_per_image_b%d", b)] = ms
+			res, err := runBench(ctx, set, bs, minTime)
+			if err != nil {
+				return err
 			}
 			if trainImages > 0 {
-				ips, err := timeTraining(cmd.Context(), m, trainImages)
+				if set.trainable == nil {
+					return fmt.Errorf("--train needs a float or QAT model, %s is an integer model", path)
+				}
+				ips, err := timeTraining(ctx, set.trainable, trainImages)
 				if err != nil {
 					return err
 				}
@@ -77,21 +118,188 @@ func newBenchCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&path, "model", "mnist-cnn", "model file, or a built-in model name for a fresh 28x28x1, 10-class model")
+	f.StringVar(&path, "model", "mnist-cnn", "float, QAT or integer model file, or a built-in model name ("+strings.Join(models.Names(), ", ")+")")
+	f.StringVar(&int8Path, "int8", "", "QAT or integer model file to time as int8 beside a float --model")
 	f.StringVar(&batches, "batch", "1,64", "comma-separated batch sizes")
 	f.IntVar(&threads, "threads", 0, "compute threads (0: all cores)")
-	f.DurationVar(&minTime, "min-time", 2*time.Second, "time spent per measurement")
+	f.DurationVar(&minTime, "min-time", 2*time.Second, "time spent per measurement (after the warm-up)")
 	f.IntVar(&trainImages, "train", 0, "also time training on this many synthetic images (one epoch, batch 128)")
 	f.StringVar(&jsonPath, "json", "", "also write the results to this JSON file")
 	return cmd
 }
 
-// loadOrBuild loads a model file, or builds a built-in model by name.
-func loadOrBuild(path string) (*nn.Model, error) {
-	for _, n := range models.Names() {
-		if n == path {
-			return models.Build(n, tensor.Shape{28, 28, 1}, 10, 1)
+// loadBenchSet reads the models to time (see bench --help).
+func loadBenchSet(ctx context.Context, path, int8Path string) (*benchSet, error) {
+	if slices.Contains(models.Names(), path) {
+		m, err := models.Build(path, tensor.Shape{28, 28, 1}, 10, 1)
+		if err != nil {
+			return nil, err
+		}
+		s := &benchSet{float: m, trainable: m, floatName: path}
+		if int8Path == "" {
+			if s.int8, err = ptqRandom(ctx, m); err != nil {
+				return nil, err
+			}
+			s.int8Name = path + " (8-bit PTQ)"
+			return s, nil
+		}
+		if s.int8, err = loadInt8(int8Path); err != nil {
+			return nil, err
+		}
+		s.int8Name = int8Path
+		return s, nil
+	}
+	integer, err := isInteger(path)
+	if err != nil {
+		return nil, err
+	}
+	if integer {
+		if int8Path != "" {
+			return nil, fmt.Errorf("--int8 goes with a float --model; %s is an integer model", path)
+		}
+		im, err := lite.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		return &benchSet{int8: im, int8Name: path}, nil
+	}
+	m, err := quantize.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if isQATModel(m) {
+		if int8Path != "" {
+			return nil, fmt.Errorf("--int8 goes with a float --model; %s is a QAT model", path)
+		}
+		im, err := lite.Convert(m)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return &benchSet{int8: im, trainable: m, int8Name: path + " (converted)"}, nil
+	}
+	s := &benchSet{float: m, trainable: m, floatName: path}
+	if int8Path != "" {
+		if s.int8, err = loadInt8(int8Path); err != nil {
+			return nil, err
+		}
+		s.int8Name = int8Path
+	}
+	return s, nil
+}
+
+// loadInt8 reads an integer model, or a QAT model and converts it.
+func loadInt8(path string) (*lite.Model, error) {
+	integer, err := isInteger(path)
+	if err != nil {
+		return nil, err
+	}
+	if integer {
+		return lite.Load(path)
+	}
+	m, err := quantize.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if !isQATModel(m) {
+		return nil, fmt.Errorf("--int8 %s is a float model; give a QAT or integer model", path)
+	}
+	im, err := lite.Convert(m)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return im, nil
+}
+
+// isQATModel reports whether m has any of the layers quantize.Model makes.
+func isQATModel(m *nn.Model) bool {
+	for _, l := range m.Layers() {
+		switch l.(type) {
+		case *quantize.QuantizeInput, *quantize.QuantizeWrapper, *quantize.FoldedConvBN:
+			return true
 		}
 	}
-	return nn.Load(path)
+	return false
+}
+
+// ptqRandom returns the integer model of the float model m after 8-bit
+// post-training quantization calibrated on random inputs in [0, 1): weights
+// that compute nothing useful, but the same network and so the same work as
+// a trained model's.
+func ptqRandom(ctx context.Context, m *nn.Model) (*lite.Model, error) {
+	qm, err := quantize.Model(m)
+	if err != nil {
+		return nil, err
+	}
+	x := tensor.New(append([]int{64}, m.Inputs()[0]...)...)
+	r := rand.New(rand.NewPCG(3, 3))
+	for i := range x.Data {
+		x.Data[i] = r.Float32()
+	}
+	if err := quantize.Calibrate(ctx, qm, x, 64); err != nil {
+		return nil, err
+	}
+	return lite.Convert(qm)
+}
+
+// runBench times the set's models at each batch size, float then int8 for
+// each batch so that the two are measured side by side, prints a table and
+// returns the figures keyed as bench --json writes them.
+func runBench(ctx context.Context, s *benchSet, batches []int, minTime time.Duration) (map[string]any, error) {
+	res := map[string]any{
+		"threads":          kernels.Threads(),
+		"batches":          batches,
+		"min_time_seconds": minTime.Seconds(),
+	}
+	if s.float != nil {
+		res["model"] = s.floatName
+		res["f32_gemm_path"] = kernels.ActivePath().String()
+		fmt.Printf("float: %s, f32 GEMM path %s\n", s.floatName, kernels.ActivePath())
+	}
+	if s.int8 != nil {
+		res["int8_model"] = s.int8Name
+		res["int8_path"] = lite.KernelPath()
+		fmt.Printf("int8:  %s, int8 path %s\n", s.int8Name, lite.KernelPath())
+	}
+	fmt.Printf("%d threads; median of passes timed for %v after a warm-up\n", kernels.Threads(), minTime)
+	fmt.Printf("%-6s", "batch")
+	if s.float != nil {
+		fmt.Printf(" %13s %12s", "float ms/img", "float img/s")
+	}
+	if s.int8 != nil {
+		fmt.Printf(" %13s %12s", "int8 ms/img", "int8 img/s")
+	}
+	if s.float != nil && s.int8 != nil {
+		fmt.Printf(" %9s", "speed-up")
+	}
+	fmt.Println()
+	for _, b := range batches {
+		fmt.Printf("%-6d", b)
+		var fms, ims float64
+		if s.float != nil {
+			ms, err := timeFloat(ctx, s.float, b, minTime)
+			if err != nil {
+				return nil, err
+			}
+			fms = ms
+			res[fmt.Sprintf("float_ms_per_image_b%d", b)] = ms
+			res[fmt.Sprintf("float_images_per_second_b%d", b)] = 1000 / ms
+			fmt.Printf(" %13.4f %12.0f", ms, 1000/ms)
+		}
+		if s.int8 != nil {
+			ms, err := timeInt8(ctx, s.int8, b, minTime)
+			if err != nil {
+				return nil, err
+			}
+			ims = ms
+			res[fmt.Sprintf("int8_ms_per_image_b%d", b)] = ms
+			res[fmt.Sprintf("int8_images_per_second_b%d", b)] = 1000 / ms
+			fmt.Printf(" %13.4f %12.0f", ms, 1000/ms)
+		}
+		if s.float != nil && s.int8 != nil {
+			res[fmt.Sprintf("int8_speedup_b%d", b)] = fms / ims
+			fmt.Printf(" %8.2fx", fms/ims)
+		}
+		fmt.Println()
+	}
+	return res, nil
 }

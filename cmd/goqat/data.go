@@ -33,9 +33,14 @@ func (f *dataFlags) load() (train, test *datasets.Dataset, err error) {
 	return train, test, nil
 }
 
-// addDataFlags registers --data, --data-dir and the limits.
+// addDataFlags registers --data (and its alias --dataset, hidden from the
+// help), --data-dir and the limits.
 func addDataFlags(f *pflag.FlagSet, df *dataFlags) {
-	f.StringVar(&df.name, "data", "mnist", "dataset: mnist (embedded) or fashion")
+	f.StringVar(&df.name, "data", "mnist", "dataset: mnist (embedded) or fashion (--dataset is an alias)")
+	f.StringVar(&df.name, "dataset", "mnist", "alias of --data")
+	if err := f.MarkHidden("dataset"); err != nil {
+		panic(err) // the flag was just defined
+	}
 	f.StringVar(&df.dir, "data-dir", "", "folder of IDX files for fashion (default "+datasets.DefaultFashionDir+")")
 	f.IntVar(&df.trainLimit, "train-limit", 0, "use only the first N training images (0: all)")
 	f.IntVar(&df.testLimit, "test-limit", 0, "use only the first N test images (0: all)")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/goqat/goqat/internal/kernels"
@@ -38,7 +39,55 @@ type demoResult struct {
 	Int8ModelBytes         int64   `json:"int8_model_bytes"`
 	Int8MsPerImageB1       float64 `json:"int8_ms_per_image_b1"`
 	Int8MsPerImageB64      float64 `json:"int8_ms_per_image_b64"`
+	Int8SpeedupB1          float64 `json:"int8_speedup_b1"`
+	Int8SpeedupB64         float64 `json:"int8_speedup_b64"`
+	Int8KernelPath         string  `json:"int8_path"`
+	F32GEMMPath            string  `json:"f32_gemm_path"`
 	Date                   string  `json:"date"`
+	// PhaseSeconds is the wall time of each step of the demo, and
+	// TotalSeconds of the whole run.
+	PhaseSeconds map[string]float64 `json:"phase_seconds"`
+	TotalSeconds float64            `json:"total_seconds"`
+}
+
+// Demo settings that are not the job itself: how many test images the
+// per-layer chart compares, and how long each inference timing runs.
+const (
+	demoLayersImages = 256
+	demoTimingMin    = 500 * time.Millisecond
+)
+
+// phases records the wall time of the demo's steps, in order.
+type phases struct {
+	names []string
+	secs  map[string]float64
+	last  time.Time
+}
+
+// newPhases starts the clock.
+func newPhases() *phases { return &phases{secs: map[string]float64{}, last: time.Now()} }
+
+// done charges the time since the previous call to the named step (a
+// snake_case name, the key in results.json).
+func (p *phases) done(name string) {
+	now := time.Now()
+	if _, ok := p.secs[name]; !ok {
+		p.names = append(p.names, name)
+	}
+	p.secs[name] += now.Sub(p.last).Seconds()
+	p.last = now
+}
+
+// String lists the steps and their seconds.
+func (p *phases) String() string {
+	var b strings.Builder
+	for i, n := range p.names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %.1f s", strings.ReplaceAll(n, "_", " "), p.secs[n])
+	}
+	return b.String()
 }
 
 func newDemoCmd() *cobra.Command {
@@ -56,16 +105,22 @@ func newDemoCmd() *cobra.Command {
 built-in model on the embedded MNIST, fine-tunes it with quantization-aware
 training, converts it to an integer-only int8 model, evaluates all three,
 times float and int8 inference at batch 1 and 64, and writes the models and
-results.json to the output folder.`,
+results.json to the output folder (--json FILE writes the same results to
+FILE too). It ends with the wall time of each step.`,
 		Example: `  goqat demo
   goqat demo --epochs 1 --train-limit 6000 --out /tmp/demo
-  goqat demo --data fashion --model mobilenet-tiny`,
+  goqat demo --dataset fashion --model mobilenet-tiny
+  goqat demo --json results.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := c.validate(); err != nil {
 				return err
 			}
+			if c.verbose == 0 {
+				c.verbose = nn.VerboseSilent // nn's zero value is a progress bar
+			}
 			ctx := cmd.Context()
+			start, ph := time.Now(), newPhases()
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return fmt.Errorf("output folder: %w", err)
 			}
@@ -77,6 +132,7 @@ results.json to the output folder.`,
 			if err != nil {
 				return err
 			}
+			ph.done("loading")
 			fmt.Printf("goqat demo: %s on %s (%d train, %d test images), %d threads\n\n",
 				c.model, train.Name, train.Len(), test.Len(), kernels.Threads())
 			fmt.Printf("== Float training, %d epochs\n", c.epochs)
@@ -84,6 +140,7 @@ results.json to the output folder.`,
 			if err != nil {
 				return err
 			}
+			ph.done("float_training")
 			res := demoResult{
 				Model: c.model, Dataset: train.Name, TrainImages: train.Len(), TestImages: test.Len(),
 				Epochs: c.epochs, Threads: kernels.Threads(), Date: time.Now().UTC().Format(time.DateOnly),
@@ -99,6 +156,7 @@ results.json to the output folder.`,
 			if st, err := os.Stat(floatPath); err == nil {
 				res.FloatModelBytes = st.Size()
 			}
+			ph.done("saving")
 			fmt.Printf("\n== Quantization-aware training, %s, %d epoch(s)\n", q.scheme, q.epochs)
 			scheme, err := quantize.ParseScheme(q.scheme, q.lsq)
 			if err != nil {
@@ -109,6 +167,7 @@ results.json to the output folder.`,
 			if err != nil {
 				return err
 			}
+			ph.done("qat") // calibration, PTQ and QAT evaluations, training
 			res.Scheme, res.PTQAccuracy, res.QATAccuracy = scheme.String(), qr.ptqAccuracy, qr.qatAccuracy
 			if q.epochs > 0 {
 				res.TrainSecondsQATEpoch = qr.seconds / float64(q.epochs)
@@ -120,6 +179,7 @@ results.json to the output folder.`,
 			if st, err := os.Stat(qatPath); err == nil {
 				res.QATModelBytes = st.Size()
 			}
+			ph.done("saving")
 			fmt.Println("\n== Converting to an integer-only int8 model")
 			im, err := lite.Convert(qr.model)
 			if err != nil {
@@ -132,9 +192,11 @@ results.json to the output folder.`,
 			if st, err := os.Stat(int8Path); err == nil {
 				res.Int8ModelBytes = st.Size()
 			}
-			if res.Int8Accuracy, res.Int8QATTop1Agreement, err = int8Accuracy(ctx, qr.model, im, test.X, test.Y); err != nil {
+			ph.done("conversion")
+			if res.Int8Accuracy, res.Int8QATTop1Agreement, err = int8Accuracy(ctx, qr.model, qr.testScores, im, test.X, test.Y, c.verbose); err != nil {
 				return err
 			}
+			ph.done("int8_evaluation")
 			fmt.Printf("int8 accuracy %.2f%%, same top-1 as the QAT model on %.2f%% of the test images\n",
 				100*res.Int8Accuracy, 100*res.Int8QATTop1Agreement)
 			curves := []plots.Curve{
@@ -149,37 +211,51 @@ results.json to the output folder.`,
 			if err := plots.Curves(filepath.Join(out, "curves.png"), title, curves); err != nil {
 				return err
 			}
-			rs, err := lite.Compare(qr.model, im, test.X.Batch(0, min(test.Len(), 1000)))
+			nl := min(test.Len(), demoLayersImages)
+			rs, err := lite.Compare(qr.model, im, test.X.Batch(0, nl))
 			if err != nil {
 				return err
 			}
-			title = fmt.Sprintf("%s: QAT vs int8, per layer, %d test images", c.model, min(test.Len(), 1000))
+			title = fmt.Sprintf("%s: QAT vs int8, per layer, %d test images", c.model, nl)
 			if err := writeLayersPNG(filepath.Join(out, "layers.png"), title, rs); err != nil {
 				return err
 			}
-			fmt.Println("\n== Timing inference")
-			if res.FloatMsPerImageB1, err = timeFloat(ctx, m, 1, time.Second); err != nil {
-				return err
+			ph.done("plots")
+			res.F32GEMMPath, res.Int8KernelPath = kernels.ActivePath().String(), lite.KernelPath()
+			fmt.Printf("\n== Timing inference (f32 GEMM path %s, int8 path %s)\n", res.F32GEMMPath, res.Int8KernelPath)
+			for _, t := range []struct {
+				ms    *float64
+				int8  bool
+				batch int
+			}{
+				{&res.FloatMsPerImageB1, false, 1}, {&res.Int8MsPerImageB1, true, 1},
+				{&res.FloatMsPerImageB64, false, 64}, {&res.Int8MsPerImageB64, true, 64},
+			} {
+				if t.int8 {
+					*t.ms, err = timeInt8(ctx, im, t.batch, demoTimingMin)
+				} else {
+					*t.ms, err = timeFloat(ctx, m, t.batch, demoTimingMin)
+				}
+				if err != nil {
+					return err
+				}
 			}
-			if res.FloatMsPerImageB64, err = timeFloat(ctx, m, 64, time.Second); err != nil {
-				return err
-			}
-			if res.Int8MsPerImageB1, err = timeInt8(ctx, im, 1, time.Second); err != nil {
-				return err
-			}
-			if res.Int8MsPerImageB64, err = timeInt8(ctx, im, 64, time.Second); err != nil {
-				return err
-			}
+			ph.done("timing")
+			res.Int8SpeedupB1 = res.FloatMsPerImageB1 / res.Int8MsPerImageB1
+			res.Int8SpeedupB64 = res.FloatMsPerImageB64 / res.Int8MsPerImageB64
 			fmt.Println()
-			fmt.Printf("%-8s %10s %12s %14s %14s\n", "model", "accuracy", "size", "ms/img b=1", "ms/img b=64")
-			fmt.Printf("%-8s %9.2f%% %10.1fKB %14.4f %14.4f\n", "float", 100*res.FloatAccuracy,
-				float64(res.FloatModelBytes)/1024, res.FloatMsPerImageB1, res.FloatMsPerImageB64)
-			fmt.Printf("%-8s %9.2f%% %10.1fKB %14s %14s\n", "QAT", 100*res.QATAccuracy,
-				float64(res.QATModelBytes)/1024, "-", "-")
-			fmt.Printf("%-8s %9.2f%% %10.1fKB %14.4f %14.4f\n", "int8", 100*res.Int8Accuracy,
-				float64(res.Int8ModelBytes)/1024, res.Int8MsPerImageB1, res.Int8MsPerImageB64)
+			fmt.Printf("%-8s %10s %12s %12s %12s %16s\n", "model", "accuracy", "size", "ms/img b=1", "ms/img b=64", "speed-up b=1/64")
+			fmt.Printf("%-8s %9.2f%% %10.1fKB %12.4f %12.4f %16s\n", "float", 100*res.FloatAccuracy,
+				float64(res.FloatModelBytes)/1024, res.FloatMsPerImageB1, res.FloatMsPerImageB64, "1.00x / 1.00x")
+			fmt.Printf("%-8s %9.2f%% %10.1fKB %12s %12s %16s\n", "QAT", 100*res.QATAccuracy,
+				float64(res.QATModelBytes)/1024, "-", "-", "-")
+			fmt.Printf("%-8s %9.2f%% %10.1fKB %12.4f %12.4f %16s\n", "int8", 100*res.Int8Accuracy,
+				float64(res.Int8ModelBytes)/1024, res.Int8MsPerImageB1, res.Int8MsPerImageB64,
+				fmt.Sprintf("%.2fx / %.2fx", res.Int8SpeedupB1, res.Int8SpeedupB64))
 			fmt.Printf("\nPTQ %s before fine-tuning: %.2f%%. Training: %.1f s per float epoch, %.1f s per QAT epoch. Wrote %s\n",
 				q.scheme, 100*res.PTQAccuracy, res.TrainSecondsFloatEpoch, res.TrainSecondsQATEpoch, out)
+			res.PhaseSeconds, res.TotalSeconds = ph.secs, time.Since(start).Seconds()
+			fmt.Printf("Wall time %.0f s: %s\n", res.TotalSeconds, ph)
 			if err := writeJSON(filepath.Join(out, "results.json"), res); err != nil {
 				return err
 			}
@@ -195,7 +271,7 @@ results.json to the output folder.`,
 	f.IntVar(&c.batch, "batch", 128, "batch size")
 	f.Float64Var(&c.lr, "lr", 2e-3, "peak learning rate (Adam, cosine decay)")
 	f.Uint64Var(&c.seed, "seed", 1, "seed for weights, shuffling and dropout")
-	f.IntVar(&c.verbose, "verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch")
+	f.IntVar(&c.verbose, "verbose", 1, "0 no progress output, 1 progress bars, 2 one line per epoch")
 	f.StringVar(&out, "out", "goqat-demo", "output folder")
 	f.StringVar(&q.scheme, "scheme", "8bit", "QAT scheme: 8bit, or wNaM such as w4a8")
 	f.BoolVar(&q.lsq, "lsq", false, "learn the step sizes (LSQ)")

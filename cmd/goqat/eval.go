@@ -18,8 +18,13 @@ func newEvalCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "eval",
 		Short: "Evaluate a saved model on a test set",
+		Long: `eval runs a float, QAT or integer model over a test set and prints its
+accuracy (and, for float and QAT models, the loss). An integer model runs in
+goqat's int8 interpreter; a QAT model runs in inference mode, where it computes
+exactly what its integer model computes. --json FILE also writes the figures
+(model, kind, data, images, accuracy and, except for integer models, loss).`,
 		Example: `  goqat eval --model float.safetensors --data mnist
-  goqat eval --model model.int8.safetensors --data mnist --json eval.json`,
+  goqat eval --model model.int8.safetensors --dataset fashion --json eval.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if path == "" {
@@ -56,8 +61,12 @@ func newEvalCmd() *cobra.Command {
 			}
 			fmt.Printf("%s on %s test (%d images): loss %.4f, accuracy %.2f%%\n", path, test.Name, test.Len(), loss, 100*acc)
 			if jsonPath != "" {
+				kind := "float"
+				if isQATModel(m) {
+					kind = "qat"
+				}
 				return writeJSON(jsonPath, map[string]any{
-					"model": path, "data": test.Name, "images": test.Len(), "loss": loss, "accuracy": acc,
+					"model": path, "kind": kind, "data": test.Name, "images": test.Len(), "loss": loss, "accuracy": acc,
 				})
 			}
 			return nil

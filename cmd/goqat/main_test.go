@@ -147,3 +147,30 @@ func TestTrainEvalInspect(t *testing.T) {
 		t.Errorf("convert without --out: exit %d, %s", code, stderr)
 	}
 }
+
+// TestHelpExamples checks that every subcommand has a one-line summary and
+// a --help with at least one example, each example line running that
+// subcommand.
+func TestHelpExamples(t *testing.T) {
+	cmds := newRoot().Commands()
+	if len(cmds) < 7 {
+		t.Fatalf("%d subcommands, want at least 7", len(cmds))
+	}
+	for _, c := range cmds {
+		if c.Short == "" {
+			t.Errorf("goqat %s has no summary", c.Name())
+		}
+		if strings.TrimSpace(c.Example) == "" {
+			t.Errorf("goqat %s --help has no example", c.Name())
+		}
+		for _, line := range strings.Split(strings.TrimSpace(c.Example), "\n") {
+			if !strings.Contains(line, "goqat "+c.Name()+" ") && strings.TrimSpace(line) != "goqat "+c.Name() {
+				t.Errorf("goqat %s: example %q does not run it", c.Name(), line)
+			}
+		}
+	}
+	out, _, code := run(t, "bench", "--help")
+	if code != 0 || !strings.Contains(out, "Examples:") {
+		t.Errorf("goqat bench --help (exit %d):\n%s", code, out)
+	}
+}

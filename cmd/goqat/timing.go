@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"time"
 
@@ -13,8 +16,7 @@ import (
 )
 
 // timeFloat returns the median milliseconds per image of m's inference pass
-// at the given batch size: two warm-up passes, then repeated passes until
-// minTime has elapsed (at least five).
+// at the given batch size (see medianMs).
 func timeFloat(ctx context.Context, m *nn.Model, batch int, minTime time.Duration) (float64, error) {
 	in := m.Inputs()[0]
 	x := tensor.New(append([]int{batch}, in...)...)
@@ -31,11 +33,16 @@ func timeFloat(ctx context.Context, m *nn.Model, batch int, minTime time.Duratio
 }
 
 // medianMs times run repeatedly and returns the median milliseconds per
-// image for a batch of the given size.
+// image for a batch of the given size: warm-up passes for a tenth of
+// minTime (at least one), then timed passes until minTime has elapsed (at
+// least five).
 func medianMs(ctx context.Context, run func() error, batch int, minTime time.Duration) (float64, error) {
-	for range 2 {
+	for start := time.Now(); ; {
 		if err := run(); err != nil {
 			return 0, err
+		}
+		if time.Since(start) >= minTime/10 {
+			break
 		}
 	}
 	var ds []time.Duration
@@ -105,22 +112,37 @@ func timeInt8(ctx context.Context, im *lite.Model, batch int, minTime time.Durat
 	return medianMs(ctx, it.Invoke, batch, minTime)
 }
 
-// int8Accuracy runs the integer model once over the test set and returns its
-// accuracy and the share of inputs on which it picks the same class as the
-// QAT model (in inference mode).
-func int8Accuracy(ctx context.Context, qm *nn.Model, im *lite.Model, x, y *tensor.Tensor) (acc, agreement float64, err error) {
-	pq, err := qm.Predict(ctx, x, 256)
-	if err != nil {
-		return 0, 0, err
+// int8Accuracy runs the integer model once over the test set x (N, ...)
+// with labels y (N) and returns its accuracy and the share of inputs on
+// which it picks the same class as the QAT model qm in inference mode. pq
+// holds qm's scores on x (N, classes) when the caller has them already;
+// if nil, qm is run here. verbose is an nn verbosity: a progress bar (0 or
+// nn.VerboseBar) or its final line only (nn.VerboseEpoch) on standard
+// output, or nothing (any other value).
+func int8Accuracy(ctx context.Context, qm *nn.Model, pq *tensor.Tensor, im *lite.Model, x, y *tensor.Tensor, verbose int) (acc, agreement float64, err error) {
+	if pq == nil {
+		if pq, err = qm.Predict(ctx, x, 256); err != nil {
+			return 0, 0, err
+		}
 	}
 	it, err := lite.NewInterpreter(im)
 	if err != nil {
 		return 0, 0, err
 	}
+	const batch = 256
 	n, same, right := x.Shape[0], 0, 0
 	C := pq.Size() / n
-	for lo := 0; lo < n; lo += 256 {
-		hi := min(lo+256, n)
+	var bar *nn.ProgressBar
+	switch verbose {
+	case 0, nn.VerboseBar:
+		fmt.Println("int8 evaluation:")
+		bar = nn.NewProgressBar(os.Stdout, (n+batch-1)/batch)
+	case nn.VerboseEpoch: // the final line only: hide the terminal from the bar
+		fmt.Println("int8 evaluation:")
+		bar = nn.NewProgressBar(struct{ io.Writer }{os.Stdout}, (n+batch-1)/batch)
+	}
+	for lo := 0; lo < n; lo += batch {
+		hi := min(lo+batch, n)
 		if err := ctx.Err(); err != nil {
 			return 0, 0, err
 		}
@@ -140,6 +162,13 @@ func int8Accuracy(ctx context.Context, qm *nn.Model, im *lite.Model, x, y *tenso
 				right++
 			}
 		}
+		if bar != nil {
+			bar.Update((hi+batch-1)/batch, nn.KV{Key: "accuracy", Value: float64(right) / float64(hi)},
+				nn.KV{Key: "same top-1 as QAT", Value: float64(same) / float64(hi)})
+		}
+	}
+	if bar != nil {
+		bar.Done()
 	}
 	return float64(right) / float64(n), float64(same) / float64(n), nil
 }
