@@ -3,7 +3,9 @@ package quantize
 import (
 	"math"
 	"strings"
+	"sync"
 
+	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/lite/fixedpoint"
 	"github.com/goqat/goqat/tensor"
 )
@@ -77,13 +79,22 @@ func (e *exact) forward(x, fqk *tensor.Tensor, wq Quantizer, bias []float32, oq 
 		return sW[c]
 	}
 	// The input's integer codes.
+	// Element loops are split across threads; each element is computed
+	// alone and the maximum does not depend on the order.
 	xk := tensor.Ensure(&e.xk, x.Shape...)
 	aMax := 0.0
-	for i, v := range x.Data {
-		t := e.src.code(v, sIn, zpIn)
-		xk.Data[i] = float32(t)
-		aMax = math.Max(aMax, math.Abs(float64(t)))
-	}
+	var mu sync.Mutex
+	kernels.ParallelFor(len(x.Data), elemGrain, func(lo, hi int) {
+		m := 0.0
+		for i := lo; i < hi; i++ {
+			t := e.src.code(x.Data[i], sIn, zpIn)
+			xk.Data[i] = float32(t)
+			m = math.Max(m, math.Abs(float64(t)))
+		}
+		mu.Lock()
+		aMax = math.Max(aMax, m)
+		mu.Unlock()
+	})
 	// The kernel's codes and the per-channel constants.
 	oc := e.oc
 	wk := tensor.Ensure(&e.wk, fqk.Shape...)
@@ -137,18 +148,23 @@ func (e *exact) forward(x, fqk *tensor.Tensor, wq Quantizer, bias []float32, oq 
 	// Requantize as the integer engine does.
 	lo, hi := actRange(oq, act, sOut, zpOut)
 	y := tensor.Ensure(out, z.Shape...)
-	for i, v := range z.Data {
-		c := i % oc
-		acc := int64(v)
-		if split {
-			acc = 16*acc + int64(zLo[i])
+	kernels.ParallelFor(len(z.Data), elemGrain, func(l, h int) {
+		for i := l; i < h; i++ {
+			c := i % oc
+			acc := int64(z.Data[i])
+			if split {
+				acc = 16*acc + int64(zLo[i])
+			}
+			acc += int64(e.bias[c])
+			code := fixedpoint.Requantize(fixedpoint.Saturate(acc), e.mult[c], zpOut, lo, hi)
+			y.Data[i] = float32(code-zpOut) * sOut
 		}
-		acc += int64(e.bias[c])
-		code := fixedpoint.Requantize(fixedpoint.Saturate(acc), e.mult[c], zpOut, lo, hi)
-		y.Data[i] = float32(code-zpOut) * sOut
-	}
+	})
 	return y
 }
+
+// elemGrain is the smallest share of an element loop worth another thread.
+const elemGrain = 1 << 14
 
 // maxOf returns the largest element of s (0 for none).
 func maxOf(s []int64) int64 {
