@@ -227,94 +227,58 @@ func TestGemmThreadIndependent(t *testing.T) {
 	}
 }
 
-// TestRequantVectorMatchesScalar drives the output stage with extreme
-// accumulators, on the path whose stage is vectorised.
+// TestRequantVectorMatchesScalar drives each vector output stage (VNNI: 16
+// columns, AVX2: 8) with extreme accumulators (int32 minimum and maximum,
+// random offsets) against the scalar stage.
 func TestRequantVectorMatchesScalar(t *testing.T) {
-	if !supported(VNNI) {
-		t.Skip("no AVX-512 VNNI here")
-	}
-	rng := rand.New(rand.NewPCG(5, 6))
-	for trial := 0; trial < 200; trial++ {
-		w := make([]int8, 32)
-		pw, _ := PackWeights(VNNI, w, 1, 32)
-		mult := randMults(32, rng)
-		zp := rng.Int32N(256) - 128
-		o, err := NewOutput(pw, nil, 0, mult, zp, -128, 127)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !o.vec {
+	for _, c := range []struct {
+		p     Path
+		width int // columns one call handles
+	}{{VNNI, 16}, {AVX2, 8}} {
+		if !supported(c.p) {
 			continue
 		}
-		for j := range o.offset {
-			o.offset[j] = rng.Int32()
-			o.groups[j/16].offset[j%16] = o.offset[j]
-		}
-		var tile [MR * 32]int32
-		for i := range tile {
-			switch rng.IntN(4) {
-			case 0:
-				tile[i] = -1 << 31
-			case 1:
-				tile[i] = 1<<31 - 1
-			default:
-				tile[i] = int32(rng.Uint32())
+		rng := rand.New(rand.NewPCG(5, uint64(c.width)))
+		const cols = 16
+		for trial := 0; trial < 200; trial++ {
+			pw, _ := PackWeights(c.p, make([]int8, cols), 1, cols)
+			mult := randMults(cols, rng)
+			o, err := NewOutput(pw, nil, 0, mult, rng.Int32N(256)-128, -128+rng.Int32N(50), 127-rng.Int32N(50))
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		out := make([]int8, MR*32)
-		for h := 0; h < 2; h++ {
-			requantVNNI16(&tile[h*16], 32, MR, &o.groups[h], int64(o.zp), int64(o.lo), int64(o.hi), &out[h*16], 32, 16)
-		}
-		for i := 0; i < MR; i++ {
-			for j := 0; j < 32; j++ {
-				if want := o.finish(j, tile[i*32+j]); out[i*32+j] != want {
-					t.Fatalf("trial %d [%d][%d]: acc %d mult %+v: vector %d, scalar %d", trial, i, j, tile[i*32+j], mult[j], out[i*32+j], want)
+			if (c.p == VNNI && !o.vec) || (c.p == AVX2 && !o.vec2) {
+				continue
+			}
+			for j := range o.offset {
+				o.offset[j] = rng.Int32()
+				o.groups[j/16].offset[j%16] = o.offset[j]
+				o.groups8[j/8].offset[j%8] = o.offset[j]
+			}
+			var tile [MR * cols]int32
+			for i := range tile {
+				switch rng.IntN(4) {
+				case 0:
+					tile[i] = -1 << 31
+				case 1:
+					tile[i] = 1<<31 - 1
+				default:
+					tile[i] = int32(rng.Uint32())
 				}
 			}
-		}
-	}
-}
-
-// TestRequantAVX2MatchesScalar is TestRequantVectorMatchesScalar for the
-// AVX2 output stage.
-func TestRequantAVX2MatchesScalar(t *testing.T) {
-	if !supported(AVX2) {
-		t.Skip("no AVX2 here")
-	}
-	rng := rand.New(rand.NewPCG(15, 16))
-	for trial := 0; trial < 200; trial++ {
-		pw, _ := PackWeights(AVX2, make([]int8, 16), 1, 16)
-		mult := randMults(16, rng)
-		o, err := NewOutput(pw, nil, 0, mult, rng.Int32N(256)-128, -128+rng.Int32N(50), 127-rng.Int32N(50))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !o.vec2 {
-			continue
-		}
-		for j := range o.offset {
-			o.offset[j] = rng.Int32()
-			o.groups8[j/8].offset[j%8] = o.offset[j]
-		}
-		var tile [MR * 16]int32
-		for i := range tile {
-			switch rng.IntN(4) {
-			case 0:
-				tile[i] = -1 << 31
-			case 1:
-				tile[i] = 1<<31 - 1
-			default:
-				tile[i] = int32(rng.Uint32())
+			out := make([]int8, MR*cols)
+			for h := 0; h < cols/c.width; h++ {
+				if c.p == VNNI {
+					requantVNNI16(&tile[0], cols, MR, &o.groups[0], int64(o.zp), int64(o.lo), int64(o.hi), &out[0], cols, cols)
+				} else {
+					requantAVX2x8(&tile[h*8], cols, MR, &o.groups8[h], int64(o.zp), int64(o.lo), int64(o.hi), &out[h*8], cols)
+				}
 			}
-		}
-		out := make([]int8, MR*16)
-		for h := 0; h < 2; h++ {
-			requantAVX2x8(&tile[h*8], 16, MR, &o.groups8[h], int64(o.zp), int64(o.lo), int64(o.hi), &out[h*8], 16)
-		}
-		for i := 0; i < MR; i++ {
-			for j := 0; j < 16; j++ {
-				if want := o.finish(j, tile[i*16+j]); out[i*16+j] != want {
-					t.Fatalf("trial %d [%d][%d]: acc %d mult %+v: vector %d, scalar %d", trial, i, j, tile[i*16+j], mult[j], out[i*16+j], want)
+			for i := 0; i < MR; i++ {
+				for j := 0; j < cols; j++ {
+					if want := o.finish(j, tile[i*cols+j]); out[i*cols+j] != want {
+						t.Fatalf("%v trial %d [%d][%d]: acc %d mult %+v: vector %d, scalar %d", c.p, trial, i, j, tile[i*cols+j], mult[j], out[i*cols+j], want)
+					}
 				}
 			}
 		}
