@@ -79,10 +79,13 @@ type BatchNormalization struct {
 
 	// Fusion with a following ReLU or ReLU6 (see forwardAct): act is the
 	// activation of the last Forward (actLinear: none) and y the tensor it
-	// wrote, whose values mask dy in the fused Backward.
-	act  actKind
-	y    *tensor.Tensor
-	bact actKind // activation that masks dy in the running Backward
+	// wrote. The fused Backward masks dy with that activation's output,
+	// recomputed from x with the Forward's center, scale and betaFwd (a
+	// copy of beta), the same bits as y (see kernels.NormParams).
+	act     actKind
+	y       *tensor.Tensor
+	bact    actKind   // activation that masks dy in the running Backward
+	betaFwd []float32 // beta of the last Forward
 
 	statsFn, gradFn, normFn, bwdFn func(lo, hi int)
 }
@@ -245,6 +248,7 @@ func (b *BatchNormalization) forward(c *Context, x *tensor.Tensor, act actKind, 
 	b.chunks = bnChunks(b.rows, C)
 	b.training = c.Training
 	b.act, b.y = act, out
+	b.betaFwd = append(b.betaFwd[:0], b.Beta.Value.Data...)
 	if b.rows == 0 {
 		return
 	}
@@ -300,56 +304,43 @@ func (b *BatchNormalization) reduce(fn func(lo, hi int), shift []float32) {
 	kernels.ParallelFor(b.chunks, 1, fn)
 }
 
-// statsChunks accumulates, for chunks [lo, hi), the per-channel sums of
-// d = x - shift and d*d into b.part.
+// statsChunks sets, for chunks [lo, hi), the per-channel sums of
+// d = x - shift and d*d into b.part (kernels.ChannelSums: the AVX-512 pass
+// or its Go loop, the same bits).
 func (b *BatchNormalization) statsChunks(lo, hi int) {
 	C := b.ch
 	x := b.x.Data
 	for k := lo; k < hi; k++ {
+		r0, r1 := b.chunkRows(k)
 		s := b.part[k*2*C : k*2*C+C]
 		q := b.part[k*2*C+C : k*2*C+2*C]
-		clear(s)
-		clear(q)
-		r0, r1 := b.chunkRows(k)
-		sh := b.shift64[:len(s)]
-		q = q[:len(s)]
-		for r := r0; r < r1; r++ {
-			row := x[r*C : r*C+C]
-			row = row[:len(s)]
-			for j, v := range row {
-				d := float64(v) - sh[j]
-				s[j] += d
-				q[j] += d * d
-			}
-		}
+		kernels.ChannelSums(x[r0*C:r1*C], r1-r0, C, b.shift64, s, q)
 	}
 }
 
+// normParams is the last Forward's normalization followed by act, for the
+// kernels: y = act((x - center)*scale + beta).
+func (b *BatchNormalization) normParams(act actKind) kernels.NormParams {
+	return kernels.NormParams{Center: b.center, Scale: b.scale, Beta: b.betaFwd, Act: kernelAct(act)}
+}
+
+// kernelAct is the kernels' name of a fused activation.
+func kernelAct(a actKind) kernels.Act {
+	switch a {
+	case actReLU:
+		return kernels.ActReLU
+	case actReLU6:
+		return kernels.ActReLU6
+	}
+	return kernels.ActLinear
+}
+
 // normRows writes y = act((x - center)*scale + beta) for rows [lo, hi),
-// the same expression and rounding as an unfused BN then activation.
+// the same expression and rounding as an unfused BN then activation
+// (kernels.NormAct).
 func (b *BatchNormalization) normRows(lo, hi int) {
 	C := b.ch
-	x, out := b.x.Data, b.y.Data
-	for r := lo; r < hi; r++ {
-		xr := x[r*C : r*C+C]
-		or := out[r*C : r*C+C]
-		or = or[:len(xr)]
-		ctr, sc, beta := b.center[:len(xr)], b.scale[:len(xr)], b.Beta.Value.Data[:len(xr)]
-		switch b.act {
-		case actReLU:
-			for j, v := range xr {
-				or[j] = max((v-ctr[j])*sc[j]+beta[j], 0)
-			}
-		case actReLU6:
-			for j, v := range xr {
-				or[j] = min(max((v-ctr[j])*sc[j]+beta[j], 0), 6)
-			}
-		default:
-			for j, v := range xr {
-				or[j] = (v-ctr[j])*sc[j] + beta[j]
-			}
-		}
-	}
+	kernels.NormAct(b.x.Data[lo*C:hi*C], b.y.Data[lo*C:hi*C], hi-lo, C, b.normParams(b.act))
 }
 
 // Backward computes dgamma, dbeta and dx. After a training Forward it is
@@ -366,7 +357,10 @@ func (b *BatchNormalization) Backward(c *Context, dOut *tensor.Tensor) []*tensor
 // backwardAct is the gradient of forwardAct: given dOut, the gradient with
 // respect to the activation's output, it computes what the activation's
 // Backward then Backward would (bit for bit), masking dOut on the fly with
-// the activation's output that forwardAct wrote (left unchanged since).
+// the activation's output, recomputed from the input of forwardAct (which
+// must be left unchanged, as Backward needs it anyway) with the statistics
+// and beta that forwardAct used: the same bits as the output it wrote,
+// without reading it.
 // It must follow a forwardAct with the same act.
 // dOut (N, ..., C) -> dx (N, ..., C)
 func (b *BatchNormalization) backwardAct(dOut *tensor.Tensor, act actKind) []*tensor.Tensor {
@@ -419,94 +413,24 @@ func (b *BatchNormalization) backward(dOut *tensor.Tensor, act actKind) []*tenso
 	return b.dxs[:]
 }
 
-// gradChunks accumulates, for chunks [lo, hi), the per-channel sums of dy
-// and dy*(x - center) into b.part, dy masked by the fused activation if
-// any.
+// gradChunks sets, for chunks [lo, hi), the per-channel sums of dy and
+// dy*(x - center) into b.part, dy masked by the fused activation if any
+// (kernels.ChannelGradSums).
 func (b *BatchNormalization) gradChunks(lo, hi int) {
 	C := b.ch
 	x, dy := b.x.Data, b.dy
+	p := b.normParams(b.bact)
 	for k := lo; k < hi; k++ {
+		r0, r1 := b.chunkRows(k)
 		s := b.part[k*2*C : k*2*C+C]
 		q := b.part[k*2*C+C : k*2*C+2*C]
-		clear(s)
-		clear(q)
-		r0, r1 := b.chunkRows(k)
-		ctr := b.center64[:len(s)]
-		q = q[:len(s)]
-		if b.bact != actLinear {
-			b.gradRowsAct(r0, r1, s, q)
-			continue
-		}
-		for r := r0; r < r1; r++ {
-			xr := x[r*C : r*C+C]
-			dr := dy[r*C : r*C+C]
-			xr = xr[:len(s)]
-			dr = dr[:len(s)]
-			for j, g := range dr {
-				gd := float64(g)
-				s[j] += gd
-				q[j] += gd * (float64(xr[j]) - ctr[j])
-			}
-		}
-	}
-}
-
-// gradRowsAct is gradChunks' loop over rows [r0, r1) with dy masked by
-// the fused activation's output z (in b.y), with the branch-free tests of
-// actCore.backwardRange.
-func (b *BatchNormalization) gradRowsAct(r0, r1 int, s, q []float64) {
-	C := b.ch
-	x, dy, y := b.x.Data, b.dy, b.y.Data
-	ctr := b.center64[:len(s)]
-	relu6 := b.bact == actReLU6
-	for r := r0; r < r1; r++ {
-		xr := x[r*C : r*C+C]
-		dr := dy[r*C : r*C+C]
-		zr := y[r*C : r*C+C]
-		xr = xr[:len(s)]
-		dr = dr[:len(s)]
-		zr = zr[:len(s)]
-		for j, z := range zr {
-			keep := ^uint32((int32(math.Float32bits(z)) - 1) >> 31)
-			if relu6 {
-				keep &= ^uint32((int32(math.Float32bits(6-z)) - 1) >> 31)
-			}
-			gd := float64(math.Float32frombits(math.Float32bits(dr[j]) & keep))
-			s[j] += gd
-			q[j] += gd * (float64(xr[j]) - ctr[j])
-		}
+		kernels.ChannelGradSums(x[r0*C:r1*C], dy[r0*C:r1*C], r1-r0, C, p, b.center64, s, q)
 	}
 }
 
 // backwardRows writes dx = k1*dy + k2*(x - center) + k3 for rows [lo, hi),
-// dy masked by the fused activation if any.
+// dy masked by the fused activation if any (kernels.NormActGrad).
 func (b *BatchNormalization) backwardRows(lo, hi int) {
 	C := b.ch
-	x, dy, dx := b.x.Data, b.dy, b.dx.Data
-	relu6 := b.bact == actReLU6
-	for r := lo; r < hi; r++ {
-		xr := x[r*C : r*C+C]
-		dr := dy[r*C : r*C+C]
-		or := dx[r*C : r*C+C]
-		dr = dr[:len(xr)]
-		or = or[:len(xr)]
-		ctr, k1, k2, k3 := b.center[:len(xr)], b.k1[:len(xr)], b.k2[:len(xr)], b.k3[:len(xr)]
-		if b.bact == actLinear {
-			for j, v := range xr {
-				or[j] = k1[j]*dr[j] + k2[j]*(v-ctr[j]) + k3[j]
-			}
-			continue
-		}
-		zr := b.y.Data[r*C : r*C+C]
-		zr = zr[:len(xr)]
-		for j, v := range xr {
-			z := zr[j]
-			keep := ^uint32((int32(math.Float32bits(z)) - 1) >> 31)
-			if relu6 {
-				keep &= ^uint32((int32(math.Float32bits(6-z)) - 1) >> 31)
-			}
-			g := math.Float32frombits(math.Float32bits(dr[j]) & keep)
-			or[j] = k1[j]*g + k2[j]*(v-ctr[j]) + k3[j]
-		}
-	}
+	kernels.NormActGrad(b.x.Data[lo*C:hi*C], b.dy[lo*C:hi*C], b.dx.Data[lo*C:hi*C], hi-lo, C, b.normParams(b.bact), b.k1, b.k2, b.k3)
 }

@@ -43,6 +43,7 @@ type Conv2D struct {
 	colFresh, colKept   bool
 	out, dIn, col, dCol *tensor.Tensor
 	biasScratch         []float32 // BiasGrad's partial sums
+	dIns                [1]*tensor.Tensor
 }
 
 // convChunkFloats bounds the im2col matrix that Conv2D packs and multiplies
@@ -57,8 +58,8 @@ type Conv2D struct {
 // results. A variable so that tests can force many chunks.
 var convChunkFloats = 1 << 21
 
-// convKeepFloats bounds the im2col matrix of a whole batch that Forward
-// keeps for Backward: 64M floats, 256 MB (mnist-cnn at batch 128: 85 MB
+// convKeepFloats bounds the im2col matrix of a whole batch that a training
+// Forward keeps for Backward: 64M floats, 256 MB (mnist-cnn at batch 128: 85 MB
 // for conv2). Under it Forward packs the chunks side by side and Backward
 // reads them instead of packing them again; over it Forward packs every
 // chunk into the same buffer and Backward packs all but the last again. A
@@ -155,6 +156,23 @@ func (l *Conv2D) InitWeights(r *rand.Rand) {
 	}
 }
 
+// convGatherFloats bounds the dCol matrix that Backward computes and
+// gathers (col2im) at a time, per thread: a sub-chunk of images (at least
+// one) of at most Threads() x 192K floats, so that each core's share (768
+// KB) stays in its 1 MB L2 cache (docs/BENCHMARKS.md) from the GEMM that
+// writes it to the col2im that reads it (mnist-cnn at batch 128 on 2
+// threads: conv2 two images of 576 rows, conv3 six of 100). The values do
+// not depend on it, nor on the thread count: each dCol row is computed on
+// its own and each dIn value sums its taps in a fixed order. A variable so
+// that tests can change it.
+var convGatherFloats = 192 << 10
+
+// gatherImages is how many images Backward turns into dCol and gathers
+// at a time.
+func (l *Conv2D) gatherImages() int {
+	return max(1, convGatherFloats*kernels.Threads()/(l.geom.OutPixels()*l.geom.ColCols()))
+}
+
 // chunkImages is how many images Forward and Backward pack at a time.
 func (l *Conv2D) chunkImages() int {
 	return max(1, convChunkFloats/(l.geom.OutPixels()*l.geom.ColCols()))
@@ -178,7 +196,10 @@ func (l *Conv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 		return out
 	}
 	ci := l.chunkImages()
-	l.colKept = g.N*P*K <= convKeepFloats
+	// Only a training pass keeps the whole batch's col matrix: inference
+	// packs each chunk into one cache-resident buffer (a Backward after it
+	// still works: it packs the chunks again).
+	l.colKept = c != nil && c.Training && g.N*P*K <= convKeepFloats
 	var colAll []float32
 	if l.colKept {
 		colAll = tensor.Ensure(&l.col, g.N*P*K).Data
@@ -192,7 +213,11 @@ func (l *Conv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 		if l.colKept {
 			col = colAll[n0*P*K : n1*P*K]
 		}
-		ops.Im2col(g, x.Data, col, n0, n1)
+		if l.colKept {
+			ops.Im2colStream(g, x.Data, col, n0, n1)
+		} else {
+			ops.Im2col(g, x.Data, col, n0, n1)
+		}
 		o := out.Data[n0*P*F : n1*P*F]
 		kernels.Sgemm(false, false, rows, F, K, 1, col, K, w, F, 0, o, F)
 		if l.Bias != nil {
@@ -210,14 +235,34 @@ func (l *Conv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 //	dKernel (K,F) += col^T (K,rows) x dOut (rows,F)   K = KH*KW*C
 //	dCol (rows,K)  = dOut (rows,F) x kernel^T (F,K);  dIn = col2im(dCol)
 //
-// and dBias = column sums of dOut. Chunks are fixed by the shapes, so the
-// sums do not depend on the thread count.
+// (dCol and col2im a cache-sized sub-chunk of images at a time, see
+// convGatherFloats) and dBias = column sums of dOut. Chunks are fixed by
+// the shapes, so the sums do not depend on the thread count.
 func (l *Conv2D) Backward(c *Context, dOut *tensor.Tensor) []*tensor.Tensor {
+	l.dIns[0] = l.backward(dOut, true)
+	return l.dIns[:]
+}
+
+// backwardParams is Backward without the input gradient (no dCol GEMM, no
+// col2im): the model executor calls it when the layer's input is a model
+// input, whose gradient nobody reads. The kernel and bias gradients are
+// those of Backward, bit for bit; the returned input gradient is nil.
+func (l *Conv2D) backwardParams(dOut *tensor.Tensor) []*tensor.Tensor {
+	l.backward(dOut, false)
+	l.dIns[0] = nil
+	return l.dIns[:]
+}
+
+// backward computes the parameter gradients and, if needIn, returns dIn.
+func (l *Conv2D) backward(dOut *tensor.Tensor, needIn bool) *tensor.Tensor {
 	x := spatialLastInput(l, l.x)
 	g := l.geom.WithBatch(x.Shape[0])
 	F, K, P := l.Filters, g.ColCols(), g.OutPixels()
 	spatialCheckGrad(l, dOut, g.N, g.OH, g.OW, F)
-	dIn := tensor.Ensure(&l.dIn, g.N, g.H, g.W, g.C)
+	var dIn *tensor.Tensor
+	if needIn {
+		dIn = tensor.Ensure(&l.dIn, g.N, g.H, g.W, g.C)
+	}
 	w, dW := l.Kernel.Value.Data, l.Kernel.Grad.Data
 	if l.Bias != nil {
 		l.biasScratch = spatialScratch(l.biasScratch, ops.BiasGradScratchSize(g.N*P, F))
@@ -225,8 +270,10 @@ func (l *Conv2D) Backward(c *Context, dOut *tensor.Tensor) []*tensor.Tensor {
 	}
 	if g.IsPointwise() {
 		kernels.Sgemm(true, false, K, F, g.N*P, 1, x.Data, K, dOut.Data, F, 0, dW, F)
-		kernels.Sgemm(false, true, g.N*P, K, F, 1, dOut.Data, F, w, F, 0, dIn.Data, K)
-		return []*tensor.Tensor{dIn}
+		if needIn {
+			kernels.Sgemm(false, true, g.N*P, K, F, 1, dOut.Data, F, w, F, 0, dIn.Data, K)
+		}
+		return dIn
 	}
 	ci := l.chunkImages()
 	kept := l.colFresh && l.colKept && len(l.col.Data) == g.N*P*K
@@ -236,7 +283,11 @@ func (l *Conv2D) Backward(c *Context, dOut *tensor.Tensor) []*tensor.Tensor {
 	} else {
 		colAll = tensor.Ensure(&l.col, min(ci, g.N)*P*K).Data
 	}
-	dCol := tensor.Ensure(&l.dCol, min(ci, g.N)*P*K).Data
+	var dCol []float32
+	si := l.gatherImages()
+	if needIn {
+		dCol = tensor.Ensure(&l.dCol, min(si, g.N)*P*K).Data
+	}
 	last := (g.N - 1) / ci * ci // first image of the last chunk
 	for n0 := last; n0 >= 0; n0 -= ci {
 		n1 := min(n0+ci, g.N)
@@ -254,11 +305,19 @@ func (l *Conv2D) Backward(c *Context, dOut *tensor.Tensor) []*tensor.Tensor {
 			beta = 1
 		}
 		kernels.Sgemm(true, false, K, F, rows, 1, col, K, d, F, beta, dW, F)
-		kernels.Sgemm(false, true, rows, K, F, 1, d, F, w, F, 0, dCol, K)
-		ops.Col2im(g, dCol, dIn.Data, n0, n1)
+		if !needIn {
+			continue
+		}
+		// dCol and col2im in sub-chunks small enough that col2im reads
+		// dCol from the cache the GEMM left it in.
+		for s0 := n0; s0 < n1; s0 += si {
+			s1 := min(s0+si, n1)
+			kernels.Sgemm(false, true, (s1-s0)*P, K, F, 1, dOut.Data[s0*P*F:s1*P*F], F, w, F, 0, dCol, K)
+			ops.Col2im(g, dCol, dIn.Data, s0, s1)
+		}
 	}
 	l.colFresh = false
-	return []*tensor.Tensor{dIn}
+	return dIn
 }
 
 // Helpers shared by the convolution and pooling layers.

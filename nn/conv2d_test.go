@@ -467,3 +467,102 @@ func BenchmarkConv2DSgemmOnly(b *testing.B) {
 		})
 	}
 }
+
+// TestConv2DBackwardParams checks that backwardParams, which the model
+// executor runs for a Conv2D reading only model inputs, leaves the kernel
+// and bias gradients of Backward bit for bit, for the im2col path (kept
+// and packed again) and the pointwise one, and that a model plans it for
+// its first convolution only.
+func TestConv2DBackwardParams(t *testing.T) {
+	defer func(v, k int) { convChunkFloats, convKeepFloats = v, k }(convChunkFloats, convKeepFloats)
+	convChunkFloats = 2 * 4 * 4 * 27 // two images per chunk
+	cases := []convCase{{6, 6, 3, 3, 3, 1, "valid"}, {7, 6, 3, 3, 3, 2, "same"}, {5, 4, 3, 1, 1, 1, "valid"}}
+	for _, keep := range []int{1 << 30, 0} {
+		convKeepFloats = keep
+		for _, cc := range cases {
+			var grads [2][]float32
+			for i, full := range []bool{true, false} {
+				r := rand.New(rand.NewPCG(21, 22))
+				l := convNewRandom(t, r, cc, 5, true)
+				x := convRandTensor(r, 5, cc.h, cc.w, cc.c)
+				out := l.Forward(&Context{Training: true}, []*tensor.Tensor{x})
+				dOut := convRandTensor(r, out.Shape...)
+				if full {
+					l.Backward(&Context{Training: true}, dOut)
+				} else if d := l.backwardParams(dOut); len(d) != 1 || d[0] != nil {
+					t.Fatalf("%v: backwardParams returned %v, want one nil gradient", cc, d)
+				}
+				grads[i] = append(append([]float32(nil), l.Kernel.Grad.Data...), l.Bias.Grad.Data...)
+			}
+			if !convBits(grads[0], grads[1]) {
+				t.Fatalf("%v keep=%d: backwardParams gradients differ from Backward's", cc, keep)
+			}
+		}
+	}
+	m, err := NewSequential(tensor.Shape{6, 6, 2}, NewConv2D(3, 3, 3), NewReLU(), NewConv2D(2, 1, 1), NewFlatten(), NewDense(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, st := range m.steps {
+		if (st.noInGrad != nil) != (k == 0) {
+			t.Errorf("step %d (%s): noInGrad %v, want it on step 0 only", k, st.layer.Type(), st.noInGrad != nil)
+		}
+	}
+}
+
+// TestConv2DGatherSubChunks checks that computing dCol and col2im one
+// image at a time inside a chunk of several (convGatherFloats) gives the
+// input gradient of one pass per chunk, bit for bit, and that it still
+// passes the gradient check.
+func TestConv2DGatherSubChunks(t *testing.T) {
+	defer func(v, k, s int) { convChunkFloats, convKeepFloats, convGatherFloats = v, k, s }(convChunkFloats, convKeepFloats, convGatherFloats)
+	convChunkFloats = 3 * 4 * 4 * 27 // three images per chunk
+	cc := convCase{6, 6, 3, 3, 3, 1, "valid"}
+	var got [2][]float32
+	for i, sub := range []int{1 << 30, 1} {
+		convGatherFloats = sub
+		r := rand.New(rand.NewPCG(23, 24))
+		l := convNewRandom(t, r, cc, 5, true)
+		if sub == 1 && l.gatherImages() != 1 {
+			t.Fatalf("gatherImages() = %d, want 1", l.gatherImages())
+		}
+		x := convRandTensor(r, 7, 6, 6, 3)
+		dOut := convRandTensor(r, 7, 4, 4, 5)
+		l.Forward(&Context{Training: true}, []*tensor.Tensor{x})
+		dIn := l.Backward(&Context{Training: true}, dOut)[0]
+		got[i] = append(append([]float32(nil), dIn.Data...), l.Kernel.Grad.Data...)
+	}
+	if !convBits(got[0], got[1]) {
+		t.Fatal("sub-chunked dCol/col2im differs from one pass per chunk")
+	}
+	l := NewConv2D(4, 3, 3)
+	l.Strides, l.Padding = [2]int{2, 1}, "same"
+	gradCheck(t, l, 3, true, 1e-2, 2e-2, tensor.Shape{6, 5, 3})
+}
+
+// TestConv2DInferenceForwardKeepsNoCol checks that an inference Forward
+// does not keep the whole batch's col matrix, and that a Backward after it
+// (which packs the chunks again) gives the gradients of a Backward after a
+// training Forward, bit for bit.
+func TestConv2DInferenceForwardKeepsNoCol(t *testing.T) {
+	defer func(v int) { convChunkFloats = v }(convChunkFloats)
+	convChunkFloats = 2 * 4 * 4 * 27 // two images per chunk
+	cc := convCase{6, 6, 3, 3, 3, 1, "valid"}
+	var got [2][]float32
+	for i, training := range []bool{true, false} {
+		r := rand.New(rand.NewPCG(25, 26))
+		l := convNewRandom(t, r, cc, 5, true)
+		x := convRandTensor(r, 5, 6, 6, 3)
+		dOut := convRandTensor(r, 5, 4, 4, 5)
+		out := l.Forward(&Context{Training: training}, []*tensor.Tensor{x})
+		if l.colKept != training {
+			t.Fatalf("training %v: colKept %v", training, l.colKept)
+		}
+		got[i] = append([]float32(nil), out.Data...)
+		dIn := l.Backward(&Context{Training: training}, dOut)[0]
+		got[i] = append(append(append(got[i], dIn.Data...), l.Kernel.Grad.Data...), l.Bias.Grad.Data...)
+	}
+	if !convBits(got[0], got[1]) {
+		t.Fatal("inference Forward then Backward differs from training Forward then Backward")
+	}
+}

@@ -158,6 +158,10 @@ type step struct {
 	bn    *BatchNormalization
 	act   *actCore
 	fused bool
+
+	// noInGrad marks a Conv2D whose inputs are all model inputs (see
+	// planInputGrads): Backward skips its input gradient.
+	noInGrad *Conv2D
 }
 
 // Model is a network of layers: a Functional model (any DAG of layers, with
@@ -354,6 +358,7 @@ func newModel(inputs, outputs []*Node, sequential bool) (*Model, error) {
 	m.outs = make([]*tensor.Tensor, len(outputs))
 	m.params = m.collectParams()
 	m.planFusion(len(inputs))
+	m.planInputGrads(len(inputs))
 	m.initWeights(0, true)
 	return m, nil
 }
@@ -400,6 +405,27 @@ func (m *Model) planFusion(base int) {
 		}
 		prev.bn, prev.act = bn, a
 		st.fused = true
+	}
+}
+
+// planInputGrads marks every Conv2D that reads only model inputs, whose
+// input gradient Backward drops: such a layer computes its weight gradients
+// alone (no dCol GEMM, no col2im), the same values. Only the built-in type
+// is marked, not types that embed it. base is the number of model inputs.
+func (m *Model) planInputGrads(base int) {
+	for k := range m.steps {
+		st := &m.steps[k]
+		conv, ok := st.layer.(*Conv2D)
+		if !ok || len(st.inSlots) == 0 {
+			continue
+		}
+		fromInputs := true
+		for _, s := range st.inSlots {
+			fromInputs = fromInputs && s < base
+		}
+		if fromInputs {
+			st.noInGrad = conv
+		}
 	}
 }
 
@@ -665,6 +691,8 @@ func (m *Model) Backward(c *Context, dOut ...*tensor.Tensor) error {
 			continue
 		case st.act != nil:
 			dIns = st.bn.backwardAct(g, st.act.fusedKind())
+		case st.noInGrad != nil:
+			dIns = st.noInGrad.backwardParams(g)
 		default:
 			dIns = st.layer.Backward(c, g)
 		}

@@ -19,10 +19,23 @@ func parGrain(work int) int {
 // col must hold at least (n1-n0)*OH*OW*KH*KW*C values. Rows are split across
 // threads by (image, output row).
 func Im2col(g Geom, in, col []float32, n0, n1 int) {
+	im2col(g, in, col, n0, n1, false)
+}
+
+// Im2colStream is Im2col with streaming (non-temporal) stores for the
+// runs of at least 16 channels that kernels.CopyRowsNT can stream: for a
+// col matrix larger than the caches that is kept for later (Conv2D keeps
+// the whole batch's for Backward), it writes memory without first reading
+// every line into the cache. The values are those of Im2col.
+func Im2colStream(g Geom, in, col []float32, n0, n1 int) {
+	im2col(g, in, col, n0, n1, true)
+}
+
+func im2col(g Geom, in, col []float32, n0, n1 int, stream bool) {
 	rows := (n1 - n0) * g.OH
 	kernels.ParallelFor(rows, parGrain(g.OW*g.ColCols()), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			im2colRow(g, in, col, n0, n0+r/g.OH, r%g.OH)
+			im2colRow(g, in, col, n0, n0+r/g.OH, r%g.OH, stream)
 		}
 	})
 }
@@ -30,7 +43,7 @@ func Im2col(g Geom, in, col []float32, n0, n1 int) {
 // im2colRow writes the OW col rows of output row oh of image n, one kh
 // slice (KW*C values, contiguous in both the input row and the col row) at
 // a time.
-func im2colRow(g Geom, in, col []float32, n0, n, oh int) {
+func im2colRow(g Geom, in, col []float32, n0, n, oh int, stream bool) {
 	C, KW, W := g.C, g.KW, g.W
 	K := g.ColCols()
 	seg := KW * C // one kh slice of a col row
@@ -66,6 +79,9 @@ func im2colRow(g Geom, in, col []float32, n0, n, oh int) {
 					d[i] = s[i]
 				}
 			}
+		} else if stream && owHi > owLo {
+			so := (owLo*g.SW - g.PadL) * C
+			kernels.CopyRowsNT(rows[owLo*K+kh*seg:], src[so:], owHi-owLo, seg, K, g.SW*C)
 		} else {
 			for ow := owLo; ow < owHi; ow++ {
 				so := (ow*g.SW - g.PadL) * C
@@ -130,8 +146,9 @@ func Col2im(g Geom, col, dIn []float32, n0, n1 int) {
 const maxTaps = 64
 
 // col2imRow gathers input row ih of image n: for every pixel it lists the
-// col offsets of its taps, then sums them channel by channel in registers
-// (8 channels at a time), so each dIn value is stored once.
+// col offsets of its taps, then kernels.SumTaps sums them channel by
+// channel in registers (AVX-512 or Go, the same bits), so each dIn value is
+// stored once.
 func col2imRow(g Geom, col, dIn []float32, n0, n, ih int, taps []int) {
 	if g.KH*g.KW > len(taps) || g.C < 8 {
 		// Few channels: listing taps per pixel costs more than adding.
@@ -167,37 +184,7 @@ func col2imRow(g Geom, col, dIn []float32, n0, n, ih int, taps []int) {
 				nt++
 			}
 		}
-		d := dst[iw*C : (iw+1)*C]
-		gatherSum(d, col, taps[:nt])
-	}
-}
-
-// gatherSum sets d[c] to the sum over t of col[taps[t]+c], in taps order.
-func gatherSum(d, col []float32, taps []int) {
-	C := len(d)
-	c := 0
-	for ; c+8 <= C; c += 8 {
-		var a0, a1, a2, a3, a4, a5, a6, a7 float32
-		for _, o := range taps {
-			s := col[o+c : o+c+8 : o+c+8]
-			a0 += s[0]
-			a1 += s[1]
-			a2 += s[2]
-			a3 += s[3]
-			a4 += s[4]
-			a5 += s[5]
-			a6 += s[6]
-			a7 += s[7]
-		}
-		dd := d[c : c+8 : c+8]
-		dd[0], dd[1], dd[2], dd[3], dd[4], dd[5], dd[6], dd[7] = a0, a1, a2, a3, a4, a5, a6, a7
-	}
-	for ; c < C; c++ {
-		var a float32
-		for _, o := range taps {
-			a += col[o+c]
-		}
-		d[c] = a
+		kernels.SumTaps(dst[iw*C:(iw+1)*C], col, taps[:nt])
 	}
 }
 

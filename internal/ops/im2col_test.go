@@ -172,3 +172,34 @@ func TestCol2imTapOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestIm2colStream checks that Im2colStream (streaming stores for runs of
+// 16 channels and more) writes the values of Im2col, bit for bit, on every
+// geometry of the tests plus wide-channel ones, into aligned and unaligned
+// buffers.
+func TestIm2colStream(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 1))
+	cases := append(geomCases[:len(geomCases):len(geomCases)], struct {
+		n, h, w, c, kh, kw, sh, sw int
+		same                       bool
+	}{2, 6, 6, 32, 3, 3, 1, 1, false}, struct {
+		n, h, w, c, kh, kw, sh, sw int
+		same                       bool
+	}{2, 7, 6, 16, 3, 3, 2, 1, true})
+	for _, tc := range cases {
+		g := NewGeom(tc.n, tc.h, tc.w, tc.c, tc.kh, tc.kw, tc.sh, tc.sw, tc.same)
+		in := randSlice(r, g.InSize())
+		n := g.ColRows() * g.ColCols()
+		for _, shift := range []int{0, 1} {
+			want := withGuard(n + shift)
+			got := withGuard(n + shift)
+			Im2col(g, in, want[shift:], 0, g.N)
+			Im2colStream(g, in, got[shift:], 0, g.N)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%v shift %d: col[%d] = %v, want %v", g, shift, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

@@ -17,15 +17,21 @@ func MaxPoolForward(g Geom, in, out []float32, arg []int32) {
 	})
 }
 
-// maxPoolRow computes output row oh of image n.
+// maxPoolRow computes output row oh of image n: per output pixel it lists
+// the offsets of the window's cells inside the image, in (kh, kw) order,
+// and kernels.MaxWindow takes their maximum channel by channel (AVX-512 or
+// Go, the same values and indices).
 func maxPoolRow(g Geom, in, out []float32, arg []int32, n, oh int) {
 	C, W := g.C, g.W
 	img := in[n*g.H*W*C : (n+1)*g.H*W*C]
 	o0 := (n*g.OH + oh) * g.OW * C
+	var buf [maxTaps]int32
+	offs := buf[:0]
+	if g.KH*g.KW > maxTaps {
+		offs = make([]int32, 0, g.KH*g.KW) // windows this large are rare
+	}
 	for ow := 0; ow < g.OW; ow++ {
-		o := out[o0+ow*C : o0+(ow+1)*C]
-		a := arg[o0+ow*C : o0+(ow+1)*C]
-		first := true
+		offs = offs[:0]
 		for kh := 0; kh < g.KH; kh++ {
 			ih := oh*g.SH - g.PadT + kh
 			if ih < 0 || ih >= g.H {
@@ -36,44 +42,75 @@ func maxPoolRow(g Geom, in, out []float32, arg []int32, n, oh int) {
 				if iw < 0 || iw >= W {
 					continue
 				}
-				off := (ih*W + iw) * C
-				src := img[off : off+C]
-				if first {
-					copy(o, src)
-					for c := range a {
-						a[c] = int32(off + c)
-					}
-					first = false
-					continue
-				}
-				for c, v := range src {
-					if v > o[c] {
-						o[c] = v
-						a[c] = int32(off + c)
-					}
-				}
+				offs = append(offs, int32((ih*W+iw)*C))
 			}
 		}
+		kernels.MaxWindow(img, offs, out[o0+ow*C:o0+(ow+1)*C], arg[o0+ow*C:o0+(ow+1)*C])
 	}
 }
 
 // MaxPoolBackward sets dIn (N,H,W,C) to the gradient of max pooling: each
 // dOut (N,OH,OW,C) value is added to the input cell recorded in arg by
-// MaxPoolForward. Images are split across threads, each image's outputs
-// added in order, so overlapping windows are race-free and deterministic.
+// MaxPoolForward. Images are split across threads. When the windows tile
+// the image (strides equal to the window, the usual pooling), each cell
+// belongs to at most one window and kernels.RouteMax writes every cell
+// once (the gradient or zero, with no clearing pass); otherwise each
+// image is cleared and its outputs added in order, so overlapping windows
+// are race-free and deterministic. Both give 0 + dOut, the same bits.
 func MaxPoolBackward(g Geom, dOut []float32, arg []int32, dIn []float32) {
 	per := g.H * g.W * g.C
 	outPer := g.OH * g.OW * g.C
+	tiled := g.SH == g.KH && g.SW == g.KW && g.KH*g.KW <= maxTaps
 	kernels.ParallelFor(g.N, parGrain(per+outPer), func(lo, hi int) {
 		for n := lo; n < hi; n++ {
 			d := dIn[n*per : (n+1)*per]
-			clear(d)
 			a := arg[n*outPer : (n+1)*outPer]
-			for i, v := range dOut[n*outPer : (n+1)*outPer] {
+			do := dOut[n*outPer : (n+1)*outPer]
+			if tiled {
+				maxRouteImage(g, do, a, d)
+				continue
+			}
+			clear(d)
+			for i, v := range do {
 				d[a[i]] += v
 			}
 		}
 	})
+}
+
+// maxRouteImage is MaxPoolBackward for one image whose windows tile it:
+// the cells of each window get their gradient from kernels.RouteMax, and
+// the rows and columns past the last window are cleared.
+func maxRouteImage(g Geom, dOut []float32, arg []int32, d []float32) {
+	C, W := g.C, g.W
+	var buf [maxTaps]int32
+	for oh := 0; oh < g.OH; oh++ {
+		for ow := 0; ow < g.OW; ow++ {
+			offs := buf[:0]
+			for kh := 0; kh < g.KH; kh++ {
+				ih := oh*g.SH - g.PadT + kh
+				if ih < 0 || ih >= g.H {
+					continue
+				}
+				for kw := 0; kw < g.KW; kw++ {
+					if iw := ow*g.SW - g.PadL + kw; iw >= 0 && iw < W {
+						offs = append(offs, int32((ih*W+iw)*C))
+					}
+				}
+			}
+			o := (oh*g.OW + ow) * C
+			kernels.RouteMax(d, dOut[o:o+C], arg[o:o+C], offs)
+		}
+	}
+	// Cells no window covers: rows from hEnd, columns from wEnd.
+	hEnd := min(g.H, max(0, g.OH*g.SH-g.PadT))
+	wEnd := min(W, max(0, g.OW*g.SW-g.PadL))
+	clear(d[hEnd*W*C:])
+	if wEnd < W {
+		for ih := 0; ih < hEnd; ih++ {
+			clear(d[(ih*W+wEnd)*C : (ih+1)*W*C])
+		}
+	}
 }
 
 // AvgPoolForward computes average pooling with window (KH, KW) and strides

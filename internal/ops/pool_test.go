@@ -13,7 +13,19 @@ func TestPool(t *testing.T) {
 	}{2, 7, 7, 3, 3, 3, 2, 2, true}, struct {
 		n, h, w, c, kh, kw, sh, sw int
 		same                       bool
-	}{2, 5, 6, 2, 2, 2, 1, 1, false})
+	}{2, 5, 6, 2, 2, 2, 1, 1, false}, struct {
+		n, h, w, c, kh, kw, sh, sw int
+		same                       bool
+	}{2, 6, 5, 37, 2, 2, 2, 2, false}, struct { // SIMD blocks and a tail
+		n, h, w, c, kh, kw, sh, sw int
+		same                       bool
+	}{2, 7, 7, 20, 3, 3, 2, 2, true}, struct { // tiled, a row and a column past the windows
+		n, h, w, c, kh, kw, sh, sw int
+		same                       bool
+	}{2, 7, 5, 18, 2, 2, 2, 2, false}, struct { // tiled, 'same' padding
+		n, h, w, c, kh, kw, sh, sw int
+		same                       bool
+	}{1, 7, 8, 17, 3, 3, 3, 3, true})
 	for _, tc := range cases {
 		g := NewGeom(tc.n, tc.h, tc.w, tc.c, tc.kh, tc.kw, tc.sh, tc.sw, tc.same)
 		in := randSlice(r, g.InSize()) // continuous: no ties

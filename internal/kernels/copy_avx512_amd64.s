@@ -1,0 +1,36 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+
+// CopyRowsNT's AVX-512F body (copy.go): 16 floats per unaligned load and
+// aligned non-temporal store, an SFENCE at the end.
+// func f32CopyRowsNTAVX512(dst, src *float32, n, width, dstStride, srcStride int)
+TEXT ·f32CopyRowsNTAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ width+24(FP), BX
+	SHLQ $2, BX // row bytes
+	MOVQ dstStride+32(FP), DX
+	SHLQ $2, DX
+	MOVQ srcStride+40(FP), R8
+	SHLQ $2, R8
+
+copy_row:
+	XORQ AX, AX
+
+copy_block:
+	VMOVUPS  (SI)(AX*1), Z0
+	VMOVNTPS Z0, (DI)(AX*1)
+	ADDQ     $64, AX
+	CMPQ     AX, BX
+	JLT      copy_block
+
+	ADDQ DX, DI
+	ADDQ R8, SI
+	DECQ CX
+	JNE  copy_row
+
+	SFENCE
+	VZEROUPPER
+	RET
