@@ -7,6 +7,7 @@ import (
 
 	"github.com/goqat/goqat/datasets"
 	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/nn/optim"
 	"github.com/goqat/goqat/quantize"
@@ -24,6 +25,20 @@ func evalAccuracy(ctx context.Context, m *nn.Model, test *datasets.Dataset) (flo
 	}
 	_, acc, err := m.Evaluate(ctx, test.X, test.Y, nn.EvaluateOptions{BatchSize: 256, Verbose: nn.VerboseSilent})
 	return acc, err
+}
+
+// ptqAccuracy returns the calibrated model's test accuracy. In inference
+// mode a QAT model computes bit for bit what its integer model computes
+// (lite's agreement tests hold this on whole test sets), so the integer
+// engine, several times faster, measures it; the QAT model itself does
+// when conversion is not possible.
+func ptqAccuracy(ctx context.Context, qm *nn.Model, test *datasets.Dataset) (float64, error) {
+	if im, err := lite.Convert(qm); err == nil {
+		if acc, err := lite.Accuracy(im, test.X, test.Y, 256); err == nil {
+			return acc, nil
+		}
+	}
+	return evalAccuracy(ctx, qm, test)
 }
 
 // qatResult is what fineTuneQAT measured.
@@ -73,7 +88,7 @@ func fineTuneQAT(ctx context.Context, fm *nn.Model, train, test *datasets.Datase
 		}
 	}
 	r := &qatResult{model: qm, steps: steps}
-	if r.ptqAccuracy, err = evalAccuracy(ctx, qm, test); err != nil {
+	if r.ptqAccuracy, err = ptqAccuracy(ctx, qm, test); err != nil {
 		return nil, err
 	}
 	fmt.Printf("PTQ %s (calibrated on %d images): %.2f%%\n", scheme, calib, 100*r.ptqAccuracy)
