@@ -36,7 +36,10 @@ for f in float.safetensors qat.safetensors model.int8.safetensors results.json c
 done
 
 # Accuracy (fractions in results.json).
-read -r facc iacc < <(sed -n 's/^ *"\(float_accuracy\|int8_accuracy\)": \([0-9.]*\),*$/\2/p' "$work/demo/results.json" | tr '\n' ' ')
+key() { sed -n "s/^ *\"$1\": \([0-9.]*\),*\$/\1/p" "$work/demo/results.json"; }
+facc=$(key float_accuracy)
+iacc=$(key int8_accuracy)
+[ -n "$facc" ] && [ -n "$iacc" ] || { echo "fresh clone check: no accuracies in results.json"; exit 1; }
 echo "fresh clone check: float accuracy $facc, int8 accuracy $iacc"
 if [ "$short" = 0 ]; then
   awk -v f="$facc" -v i="$iacc" 'BEGIN {
