@@ -120,6 +120,11 @@ func ToSafetensors(m *Model) (*safetensors.File, error) {
 	return f, nil
 }
 
+// maxLoadedActivation bounds the values per sample of any layer output of a
+// loaded model (2^28 float32 values, 1 GiB), so that a file cannot make
+// Predict allocate without bound.
+const maxLoadedActivation = 1 << 28
+
 // FromSafetensors builds a model from a File written by ToSafetensors. It
 // validates the architecture (format, version, no unknown fields, unique
 // names, every inbound an input or an earlier layer, registered layer
@@ -170,6 +175,11 @@ func FromSafetensors(f *safetensors.File) (*Model, error) {
 		nodes[in.Name] = x
 		inputs = append(inputs, x)
 	}
+	// The parameter budget: every parameter is a tensor of the file.
+	budget := int64(1 << 20)
+	for _, t := range f.Tensors {
+		budget = addCap(budget, mulCap(3, int64(len(t.Data)/4)))
+	}
 	declared := map[string]bool{}
 	for _, l := range a.Layers {
 		declared[l.Name] = true
@@ -207,9 +217,27 @@ func FromSafetensors(f *safetensors.File) (*Model, error) {
 			return nil, fmt.Errorf("layer %q: the constructor of type %q made a layer of type %q", al.Name, al.Type, l.Type())
 		}
 		l.SetName(al.Name)
+		// Refuse, before Build allocates them, parameters beyond what the
+		// file can hold (with room for layers that keep internal copies).
+		shapes := make([]tensor.Shape, len(in))
+		for i, x := range in {
+			shapes[i] = x.shape
+		}
+		if n := ParamCountOf(l, shapes); n > budget {
+			return nil, fmt.Errorf("layer %q: its configuration needs %d parameter values, more than the file can hold", al.Name, n)
+		} else if n > 0 {
+			budget -= n
+		}
 		y := Call(l, in...)
 		if y.err != nil {
 			return nil, fmt.Errorf("layer %q: %v", al.Name, y.err)
+		}
+		elems := int64(1)
+		for _, d := range y.shape {
+			elems = mulCap(elems, int64(d))
+		}
+		if elems > maxLoadedActivation {
+			return nil, fmt.Errorf("layer %q: output shape %v has more than %d values per sample", al.Name, y.shape, int64(maxLoadedActivation))
 		}
 		nodes[al.Name] = y
 	}
