@@ -202,3 +202,26 @@ func runOpBatch(t *testing.T, ins []Tensor, out Tensor, op Op, n int, x []int8) 
 	}
 	return append([]int8(nil), it.OutputInt8(0).Data...)
 }
+
+// TestOutputIndexOutOfRange: output accessors return nil for an index that
+// is not an output (or tensor), before and after Invoke, never panic.
+func TestOutputIndexOutOfRange(t *testing.T) {
+	m := tinyModel(8)
+	it, err := NewInterpreter(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		for _, i := range []int{-1, len(m.Outputs), 1 << 30} {
+			if it.Output(i) != nil || it.OutputInt8(i) != nil {
+				t.Errorf("%s: output %d is not nil", when, i)
+			}
+		}
+		for _, i := range []int{-1, len(m.Tensors)} {
+			if it.TensorInt8(i, nil) != nil {
+				t.Errorf("%s: tensor %d is not nil", when, i)
+			}
+		}
+	}
+	check("before Invoke")
+}

@@ -222,8 +222,12 @@ func (it *Interpreter) Batch() int { return it.n }
 
 // Output returns output i of the last Invoke as float32 values (N,
 // shape...); an int8 output is dequantized. The tensor is owned by the
-// interpreter and valid until the next Invoke.
+// interpreter and valid until the next Invoke. It returns nil if i is not
+// an output index.
 func (it *Interpreter) Output(i int) *tensor.Tensor {
+	if i < 0 || i >= len(it.m.Outputs) {
+		return nil
+	}
 	idx := it.m.Outputs[i]
 	t := &it.m.Tensors[idx]
 	o := &it.outF[i]
@@ -244,8 +248,12 @@ func (it *Interpreter) Output(i int) *tensor.Tensor {
 // OutputInt8 returns the int8 codes of output i of the last Invoke (N,
 // shape...). For a float output (the default conversion, which ends with
 // Dequantize) it returns the int8 tensor the Dequantize reads. The tensor
-// is owned by the interpreter and valid until the next Invoke.
+// is owned by the interpreter and valid until the next Invoke. It returns
+// nil if i is not an output index.
 func (it *Interpreter) OutputInt8(i int) *tensor.Int8 {
+	if i < 0 || i >= len(it.m.Outputs) {
+		return nil
+	}
 	idx := it.m.Outputs[i]
 	if it.m.Tensors[idx].DType == Float32 {
 		for k := range it.m.Ops {
@@ -258,8 +266,12 @@ func (it *Interpreter) OutputInt8(i int) *tensor.Int8 {
 }
 
 // TensorInt8 returns a view of int8 tensor idx of the model after the
-// last Invoke (N, shape...), in dst if not nil; nil for a float tensor.
+// last Invoke (N, shape...), in dst if not nil; nil for a float tensor or
+// an index out of range.
 func (it *Interpreter) TensorInt8(idx int, dst *tensor.Int8) *tensor.Int8 {
+	if idx < 0 || idx >= len(it.m.Tensors) {
+		return nil
+	}
 	t := &it.m.Tensors[idx]
 	if t.DType != Int8 {
 		return nil
