@@ -1,6 +1,10 @@
 package lite
 
-import "github.com/goqat/goqat/internal/qkernels"
+import (
+	"encoding/binary"
+
+	"github.com/goqat/goqat/internal/qkernels"
+)
 
 // convKernel is Conv2D: an int32-accumulating int8 GEMM over im2col rows
 // with per-channel requantization. The im2col rows are never stored whole:
@@ -18,6 +22,17 @@ type convKernel struct {
 	g                      *gemmOut
 	fill                   func(dst []uint8, i0, n int)
 	x                      []int8 // input of the current run
+
+	// Short window rows (KW*C < 32: a first layer's few channels) are
+	// read from a padded copy of the input made once per run, (N, HP,
+	// WP, C) XOR 0x80 with the zero point around the image, so that an
+	// im2col row is KH moves of 8-byte words with no bounds checks.
+	padded    bool
+	hp, wp    int
+	xp        []uint8 // the padded copy, then 8 bytes of slack
+	fillPad   func(dst []uint8, i0, n int)
+	padRowsFn func(part, lo, hi int)
+	padR      qkernels.Runner
 }
 
 func newConv(it *Interpreter, op *Op) (*convKernel, error) {
@@ -41,15 +56,84 @@ func newConv(it *Interpreter, op *Op) (*convKernel, error) {
 		k.padRow[i] = uint8(k.zpIn) ^ 0x80
 	}
 	k.fill = k.fillRows
+	pointwise := k.kh == 1 && k.kw == 1 && k.sh == 1 && k.sw == 1 && k.pt == 0 && k.pl == 0
+	if k.kw*k.c < 32 && !pointwise {
+		k.padded = true
+		k.hp, k.wp = (k.oh-1)*k.sh+k.kh, (k.ow-1)*k.sw+k.kw
+		k.fillPad = k.fillPadded
+		k.padRowsFn = k.padRows
+	}
 	return k, nil
 }
 
-func (k *convKernel) alloc(int) {}
+func (k *convKernel) alloc(n int) {
+	if k.padded {
+		if need := n*k.hp*k.wp*k.c + 8; len(k.xp) < need {
+			k.xp = make([]uint8, need)
+			for i := range k.xp {
+				k.xp[i] = k.padRow[0] // the border; run packs the image inside it
+			}
+		}
+	}
+}
 
 func (k *convKernel) run(n int) {
 	k.x = k.it.i8[k.in]
-	k.g.run(k.fill, n*k.oh*k.ow, k.it.i8[k.out])
+	fill := k.fill
+	if k.padded {
+		k.alloc(n) // no-op once Allocate sized it
+		k.padR.For(n*k.h, max(1, 4096/(k.w*k.c)), k.padRowsFn)
+		fill = k.fillPad
+	}
+	k.g.run(fill, n*k.oh*k.ow, k.it.i8[k.out])
 	k.x = nil
+}
+
+// padRows packs image rows [lo, hi) (row = b*H + y) into the padded
+// copy; its border was filled with the zero point (XOR 0x80) when it was
+// allocated and is never written again.
+func (k *convKernel) padRows(_, lo, hi int) {
+	C, rowLen := k.c, k.wp*k.c
+	n := max(0, min(k.w, k.wp-k.pl)) * C // the image columns that windows read
+	for r := lo; r < hi; r++ {
+		b, y := r/k.h, r%k.h
+		if y+k.pt >= k.hp {
+			continue // below every window
+		}
+		d := (b*k.hp+y+k.pt)*rowLen + k.pl*C
+		qkernels.PackRow(k.xp[d:d+n], k.x[r*k.w*C:r*k.w*C+n])
+	}
+}
+
+// fillPadded is fillRows for short window rows, from the padded copy:
+// each window row is moved 8 bytes at a time, in order, so a move's
+// overrun lands in bytes that the next move (or row) rewrites, or in the
+// row padding and slack that qkernels.Gemm ignores.
+func (k *convKernel) fillPadded(dst []uint8, i0, n int) {
+	C, seg := k.c, k.kw*k.c
+	rowStep := k.wp * C
+	ox, oy, b := i0%k.ow, (i0/k.ow)%k.oh, i0/(k.ow*k.oh)
+	for r := 0; r < n; r, ox = r+1, ox+1 {
+		if ox == k.ow {
+			ox, oy = 0, oy+1
+			if oy == k.oh {
+				oy, b = 0, b+1
+			}
+		}
+		src := ((b*k.hp+oy*k.sh)*k.wp + ox*k.sw) * C
+		d := r * k.lda
+		if seg <= 8 {
+			for ky := 0; ky < k.kh; ky, src, d = ky+1, src+rowStep, d+seg {
+				binary.LittleEndian.PutUint64(dst[d:d+8], binary.LittleEndian.Uint64(k.xp[src:src+8]))
+			}
+			continue
+		}
+		for ky := 0; ky < k.kh; ky, src, d = ky+1, src+rowStep, d+seg {
+			for j := 0; j < seg; j += 8 {
+				binary.LittleEndian.PutUint64(dst[d+j:d+j+8], binary.LittleEndian.Uint64(k.xp[src+j:src+j+8]))
+			}
+		}
+	}
 }
 
 // fillRows writes im2col rows [i0, i0+n) into dst (stride lda, XOR 0x80).

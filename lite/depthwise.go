@@ -6,25 +6,29 @@ import (
 )
 
 // dwKernel is DepthwiseConv2D (depth multiplier 1): each channel is
-// convolved with its own window; padded taps contribute nothing. Channels
-// run in vector lanes (qkernels.MulAddRow), a whole output row of
-// accumulators is requantized by the vector output stage, and output rows
-// are split across threads.
+// convolved with its own window. The input is first copied into a padded
+// buffer whose border holds the input zero point (so a padded tap
+// contributes (zp-zp)*w = 0, as the op defines), unless no window leaves
+// the image; then every output row is one qkernels.DepthwiseRows call,
+// channels in vector lanes, and the row of accumulators is requantized by
+// the vector output stage while it is in L1. Output rows are split across
+// threads.
 // in (N,H,W,C), w (KH,KW,C), bias (C) -> out (N,OH,OW,C)
 type dwKernel struct {
 	it                     *Interpreter
 	in, out                int
 	h, w, c, oh, ow        int
 	kh, kw, sh, sw, pt, pl int
-	wt                     []int8
-	bias                   []int32
-	zpIn                   int32
+	zpIn                   int8
+	padded                 bool // windows leave the image: read a padded copy
+	hp, wp                 int  // the height and width of the rows read
+	d                      *qkernels.DWWeights
 	o                      *qkernels.Output
 	acc                    [][]int32 // per part: (OW, C)
-	offs                   []int     // offset of each tap from the window's corner
-	x, y                   []int8
+	xp                     []int8    // the padded copy, (N, HP, WP, C)
+	x, y                   []int8    // the rows read and the output
 	r                      qkernels.Runner
-	rowsFn                 func(part, lo, hi int)
+	rowsFn, padFn          func(part, lo, hi int)
 }
 
 func newDepthwise(it *Interpreter, op *Op) (*dwKernel, error) {
@@ -32,7 +36,7 @@ func newDepthwise(it *Interpreter, op *Op) (*dwKernel, error) {
 	s, o := tin.Shape, tout.Shape
 	k := &dwKernel{it: it, in: op.Inputs[0], out: op.Output, h: s[0], w: s[1], c: s[2], oh: o[0], ow: o[1],
 		kh: op.Kernel[0], kw: op.Kernel[1], sh: op.Strides[0], sw: op.Strides[1], pt: op.Pad[0], pl: op.Pad[2],
-		wt: op.Weights, bias: op.Bias, zpIn: tin.ZeroPoint}
+		zpIn: int8(tin.ZeroPoint)}
 	mult, err := channelMultipliers(tin, tout, op.WeightScales, k.c)
 	if err != nil {
 		return nil, err
@@ -41,28 +45,65 @@ func newDepthwise(it *Interpreter, op *Op) (*dwKernel, error) {
 	if k.o, err = qkernels.NewChannelOutput(k.c, op.Bias, mult, tout.ZeroPoint, lo, hi); err != nil {
 		return nil, err
 	}
+	k.hp, k.wp = (k.oh-1)*k.sh+k.kh, (k.ow-1)*k.sw+k.kw
+	k.padded = k.pt > 0 || k.pl > 0 || k.hp > k.h || k.wp > k.w
+	if !k.padded {
+		k.hp, k.wp = k.h, k.w
+	}
+	var offs []int
 	for ky := 0; ky < k.kh; ky++ {
 		for kx := 0; kx < k.kw; kx++ {
-			k.offs = append(k.offs, (ky*k.w+kx)*k.c)
+			offs = append(offs, (ky*k.wp+kx)*k.c)
 		}
 	}
-	k.rowsFn = k.rows
+	if k.d, err = qkernels.PackDepthwise(op.Weights, offs, k.c, tin.ZeroPoint); err != nil {
+		return nil, err
+	}
+	k.rowsFn, k.padFn = k.rows, k.padRows
 	return k, nil
 }
 
+// grain is the number of output rows worth a part of their own.
 func (k *dwKernel) grain() int { return max(1, 16384/max(1, k.ow*k.c*k.kh*k.kw)) }
 
 func (k *dwKernel) alloc(n int) {
 	for len(k.acc) < max(kernels.Threads(), qkernels.Parts(n*k.oh, k.grain())) {
 		k.acc = append(k.acc, make([]int32, k.ow*k.c))
 	}
+	if need := n * k.hp * k.wp * k.c; k.padded && len(k.xp) < need {
+		k.xp = make([]int8, need)
+		for i := range k.xp {
+			k.xp[i] = k.zpIn // the border; run copies the image inside it
+		}
+	}
 }
 
 func (k *dwKernel) run(n int) {
-	k.alloc(n) // no-op unless the thread count grew since Allocate
+	k.alloc(n) // no-op unless the batch or thread count grew since Allocate
 	k.x, k.y = k.it.i8[k.in], k.it.i8[k.out]
+	if k.padded {
+		k.r.For(n*k.h, max(1, 16384/(k.w*k.c)), k.padFn)
+		k.x = k.xp
+	}
 	k.r.For(n*k.oh, k.grain(), k.rowsFn)
 	k.x, k.y = nil, nil
+}
+
+// padRows copies image rows [lo, hi) (row = b*H + y) into the padded
+// copy; its border was filled with the zero point when it was allocated
+// and is never written again.
+func (k *dwKernel) padRows(_, lo, hi int) {
+	C, rowLen := k.c, k.wp*k.c
+	src := k.it.i8[k.in]
+	n := max(0, min(k.w, k.wp-k.pl)) * C // the image columns that windows read
+	for r := lo; r < hi; r++ {
+		b, y := r/k.h, r%k.h
+		if y+k.pt >= k.hp {
+			continue // below every window
+		}
+		d := (b*k.hp+y+k.pt)*rowLen + k.pl*C
+		copy(k.xp[d:d+n], src[r*k.w*C:])
+	}
 }
 
 // rows computes output rows [lo, hi) of the batch (row = b*OH + oy).
@@ -71,30 +112,7 @@ func (k *dwKernel) rows(part, lo, hi int) {
 	acc := k.acc[part]
 	for r := lo; r < hi; r++ {
 		b, oy := r/k.oh, r%k.oh
-		clear(acc)
-		y0 := oy*k.sh - k.pt
-		rowInside := y0 >= 0 && y0+k.kh <= k.h
-		for ox := 0; ox < k.ow; ox++ {
-			a := acc[ox*C : (ox+1)*C]
-			if x0 := ox*k.sw - k.pl; rowInside && x0 >= 0 && x0+k.kw <= k.w {
-				// Every tap inside the image: one call for the pixel.
-				qkernels.DepthwisePixel(a, k.x[((b*k.h+y0)*k.w+x0)*C:], k.wt, k.offs, k.zpIn)
-				continue
-			}
-			for ky := 0; ky < k.kh; ky++ {
-				iy := oy*k.sh - k.pt + ky
-				if iy < 0 || iy >= k.h {
-					continue
-				}
-				for kx := 0; kx < k.kw; kx++ {
-					ix := ox*k.sw - k.pl + kx
-					if ix < 0 || ix >= k.w {
-						continue
-					}
-					qkernels.MulAddRow(a, k.x[((b*k.h+iy)*k.w+ix)*C:], k.wt[(ky*k.kw+kx)*C:], k.zpIn)
-				}
-			}
-		}
+		k.d.DepthwiseRows(acc, k.x[((b*k.hp+oy*k.sh)*k.wp)*C:], k.ow, k.sw*C)
 		k.o.Rows(acc, C, k.ow, k.y[(b*k.oh+oy)*k.ow*C:], C)
 	}
 }

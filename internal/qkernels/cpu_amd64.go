@@ -114,22 +114,28 @@ func addRescale8(y, a, b *int8, n int, p *AddParams)
 
 var hasDQ = cpu.X86.HasAVX512DQ
 
-// dwPixel computes one output pixel of a depthwise convolution whose
-// window lies inside the image, all channels (AVX-512):
-//
-//	for ch := 0; ch < c; ch++ {
-//		acc[ch] = 0
-//		for t := 0; t < taps; t++ {
-//			acc[ch] += (int32(x[offs[t]+ch]) - zp) * int32(w[t*c+ch])
-//		}
-//	}
-//
-// taps >= 1, c >= 1.
-//
-//go:noescape
-func dwPixel(acc *int32, x, w *int8, c, taps int, offs *int, zp int32)
-
 // mulAdd8 is mulAdd16 with AVX2, n a multiple of 8.
 //
 //go:noescape
 func mulAdd8(acc *int32, x, w *int8, n int, zp int32)
+
+// dwRowsVNNI computes n pixels of a depthwise convolution (AVX-512 BW and
+// VNNI), 16 channels a step (the last masked):
+//
+//	for ox := 0; ox < n; ox++ {
+//		for ch := 0; ch < c; ch++ {
+//			s := corr[ch]
+//			for p := 0; p < pairs; p++ {
+//				for h := 0; h < 2; h++ {
+//					s += int32(x[ox*step+offs[2*p+h]+ch]) * int32(w16[((ch/16*pairs+p)*16+ch%16)*2+h])
+//				}
+//			}
+//			acc[ox*c+ch] = s
+//		}
+//	}
+//
+// sign-extending each tap's 16 bytes to words, interleaving two taps
+// (VPERMT2W) and accumulating with VPDPWSSD.
+//
+//go:noescape
+func dwRowsVNNI(acc *int32, x *int8, w16 *int16, corr *int32, c, pairs int, offs *int, n, step int)

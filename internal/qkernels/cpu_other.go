@@ -36,8 +36,8 @@ func addRescale8(y, a, b *int8, n int, p *AddParams) { panic("qkernels: VNNI pat
 
 const hasDQ = false
 
-func dwPixel(acc *int32, x, w *int8, c, taps int, offs *int, zp int32) {
+func mulAdd8(acc *int32, x, w *int8, n int, zp int32) { panic("qkernels: AVX2 path not built") }
+
+func dwRowsVNNI(acc *int32, x *int8, w16 *int16, corr *int32, c, pairs int, offs *int, n, step int) {
 	panic("qkernels: VNNI path not built")
 }
-
-func mulAdd8(acc *int32, x, w *int8, n int, zp int32) { panic("qkernels: AVX2 path not built") }

@@ -24,7 +24,7 @@ type Gemm struct {
 	w    *Weights
 	o    *Output
 	done atomic.Int32
-	abuf [][]uint8 // per part: MR rows of RowStride(K)
+	abuf [][]uint8 // per part: MR rows of RowStride(K), then FillSlack bytes
 
 	// operands of the current Run
 	fill   func(dst []uint8, i0, n int)
@@ -47,10 +47,19 @@ func NewGemm(w *Weights, o *Output) (*Gemm, error) {
 // Weights returns the packed weights.
 func (g *Gemm) Weights() *Weights { return g.w }
 
+// FillSlack is the number of bytes a fill function may write past the end
+// of its n rows: len(dst) >= n*RowStride(K) + FillSlack, so that short
+// segments can be moved 8 bytes at a time.
+const FillSlack = 8
+
 // Run computes m rows (see Gemm). fill(dst, i0, n) must write rows
 // [i0, i0+n), n <= MR, into dst: row r at dst[r*RowStride(K):], its first
-// K bytes XOR 0x80 (PackRow does it for a plain int8 row). out must hold
-// (m-1)*ldo+N values; ldo >= N.
+// K bytes XOR 0x80 (PackRow does it for a plain int8 row). The bytes from
+// K to RowStride(K) of a row, and the FillSlack bytes after the last row,
+// are free: their values do not change the result (they meet zero
+// weights or are never read), so a fill may write rows in order with
+// moves that overrun into the next row. out must hold (m-1)*ldo+N values;
+// ldo >= N.
 func (g *Gemm) Run(fill func(dst []uint8, i0, n int), m int, out []int8, ldo int) error {
 	if m < 0 || ldo < g.w.n || (m > 0 && len(out) < (m-1)*ldo+g.w.n) {
 		return fmt.Errorf("qkernels: Run(m=%d, ldo=%d): output of %d values too short", m, ldo, len(out))
@@ -61,7 +70,7 @@ func (g *Gemm) Run(fill func(dst []uint8, i0, n int), m int, out []int8, ldo int
 	grain := max(1, (1<<16)/max(1, MR*g.w.kq*4*g.w.n))
 	parts := max(1, min(kernels.Threads(), tiles/grain))
 	for len(g.abuf) < parts {
-		g.abuf = append(g.abuf, make([]uint8, MR*RowStride(g.w.k)))
+		g.abuf = append(g.abuf, make([]uint8, MR*RowStride(g.w.k)+FillSlack))
 	}
 	parallelFor(tiles, grain, g.tileFn, &g.done)
 	g.fill, g.out = nil, nil

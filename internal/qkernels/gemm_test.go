@@ -1,6 +1,7 @@
 package qkernels
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -70,11 +71,15 @@ func randMults(n int, rng *rand.Rand) []fixedpoint.Multiplier {
 const guard = int8(0x5a)
 
 // fillFrom returns a fill function copying rows from a packed buffer
-// (PaddedRows rows of RowStride(k)), padding rows included.
+// (PaddedRows rows of RowStride(k)), padding rows included, and writing
+// junk into the FillSlack bytes after them (a fill may overrun there).
 func fillFrom(buf []uint8, k int) func(dst []uint8, i0, n int) {
 	lda := RowStride(k)
 	return func(dst []uint8, i0, n int) {
 		copy(dst[:MR*lda], buf[i0*lda:])
+		for i := range FillSlack {
+			dst[MR*lda+i] = uint8(0xa5 + 17*i)
+		}
 	}
 }
 
@@ -227,9 +232,40 @@ func TestGemmThreadIndependent(t *testing.T) {
 	}
 }
 
+// reqAcc returns an accumulator for multiplier m: the int32 extremes, a
+// random one (which mostly saturates), one whose rescaled value lands in
+// the int8 range, or an exact tie (acc*M0/2^Shift = q + 1/2).
+func reqAcc(rng *rand.Rand, m fixedpoint.Multiplier) int32 {
+	switch rng.IntN(7) {
+	case 0:
+		return -1 << 31
+	case 1:
+		return 1<<31 - 1
+	case 2:
+		return int32(rng.Uint32())
+	case 3:
+		// An odd multiple of a power of two: the products nearest to a
+		// tie for any M0.
+		return int32(2*rng.IntN(3)-3) << rng.IntN(30)
+	}
+	if m.M0 == 0 {
+		return int32(rng.Uint32())
+	}
+	q := rng.Int64N(600) - 300 // the rescaled value, around the int8 range
+	if m.M0 == 1<<30 && m.Shift >= 31 {
+		// M = 2^(30-Shift): acc = (2q+1) * 2^(Shift-31) is a tie.
+		if a := (2*q + 1) << (m.Shift - 31); a >= -1<<31 && a < 1<<31 {
+			return int32(a)
+		}
+	}
+	a := math.Round(float64(q)/m.Real()) + float64(rng.IntN(5)-2)
+	return int32(max(-1<<31, min(1<<31-1, a)))
+}
+
 // TestRequantVectorMatchesScalar drives each vector output stage (VNNI: 16
-// columns, AVX2: 8) with extreme accumulators (int32 minimum and maximum,
-// random offsets) against the scalar stage.
+// columns, AVX2: 8) with extreme accumulators (int32 minimum and maximum),
+// random ones, ones that rescale into the int8 range and exact ties, all
+// after random offsets, against the scalar stage.
 func TestRequantVectorMatchesScalar(t *testing.T) {
 	for _, c := range []struct {
 		p     Path
@@ -240,9 +276,21 @@ func TestRequantVectorMatchesScalar(t *testing.T) {
 		}
 		rng := rand.New(rand.NewPCG(5, uint64(c.width)))
 		const cols = 16
+		var modes [3]int
 		for trial := 0; trial < 200; trial++ {
 			pw, _ := PackWeights(c.p, make([]int8, cols), 1, cols)
 			mult := randMults(cols, rng)
+			if trial%3 == 0 {
+				// Only small multipliers: mostly whole groups in rqFast,
+				// some M0 with many trailing zeros (rqNarrow).
+				for j := range mult {
+					r := rng.Float64() * 1e-2
+					if trial%6 == 3 && rng.IntN(8) == 0 {
+						r = float64(1+rng.IntN(64)) / float64(int(1)<<(8+rng.IntN(20)))
+					}
+					mult[j], _ = fixedpoint.NewMultiplier(r)
+				}
+			}
 			o, err := NewOutput(pw, nil, 0, mult, rng.Int32N(256)-128, -128+rng.Int32N(50), 127-rng.Int32N(50))
 			if err != nil {
 				t.Fatal(err)
@@ -250,6 +298,7 @@ func TestRequantVectorMatchesScalar(t *testing.T) {
 			if (c.p == VNNI && !o.vec) || (c.p == AVX2 && !o.vec2) {
 				continue
 			}
+			modes[o.groups[0].mode]++
 			for j := range o.offset {
 				o.offset[j] = rng.Int32()
 				o.groups[j/16].offset[j%16] = o.offset[j]
@@ -257,14 +306,7 @@ func TestRequantVectorMatchesScalar(t *testing.T) {
 			}
 			var tile [MR * cols]int32
 			for i := range tile {
-				switch rng.IntN(4) {
-				case 0:
-					tile[i] = -1 << 31
-				case 1:
-					tile[i] = 1<<31 - 1
-				default:
-					tile[i] = int32(rng.Uint32())
-				}
+				tile[i] = reqAcc(rng, mult[i%cols]) - o.offset[i%cols] // wraps
 			}
 			out := make([]int8, MR*cols)
 			for h := 0; h < cols/c.width; h++ {
@@ -279,6 +321,14 @@ func TestRequantVectorMatchesScalar(t *testing.T) {
 					if want := o.finish(j, tile[i*cols+j]); out[i*cols+j] != want {
 						t.Fatalf("%v trial %d [%d][%d]: acc %d mult %+v: vector %d, scalar %d", c.p, trial, i, j, tile[i*cols+j], mult[j], out[i*cols+j], want)
 					}
+				}
+			}
+		}
+		if c.p == VNNI {
+			// Each of the VNNI stage's three modes must have run.
+			for m, k := range modes {
+				if k < 10 {
+					t.Errorf("VNNI output stage mode %d ran in %d trials", m, k)
 				}
 			}
 		}

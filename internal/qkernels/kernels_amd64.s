@@ -197,6 +197,13 @@ avx2loop:
 	RET
 
 // func requantVNNI16(c *int32, ldc, rows int, p *colParams, zp, lo, hi int64, out *int8, ldo, cols int)
+// The even and odd lanes of each row are multiplied separately (VPMULDQ
+// reads the low dword of each qword). In p.mode rqFast the high dwords of
+// the products are interleaved back into 16 lanes (VPERMT2D) and rounded
+// and shifted there; otherwise the products are rounded half to even in
+// 64-bit lanes (the parity bit 2^shift tested with VPTESTMQ), shifted and
+// interleaved, and the zero point and clamp are 32-bit unless rqWide (a
+// shift below 31) asks for them in 64 bits.
 TEXT ·requantVNNI16(SB), NOSPLIT, $0-80
 	MOVQ c+0(FP), SI
 	MOVQ ldc+8(FP), R8
@@ -210,56 +217,159 @@ TEXT ·requantVNNI16(SB), NOSPLIT, $0-80
 	BZHIQ R10, AX, AX
 	KMOVW AX, K2 // the columns to read and write
 	VMOVDQU32 (DI), Z16    // offset
-	VMOVDQU64 64(DI), Z17  // m0, columns 0-7
-	VMOVDQU64 128(DI), Z18 // m0, columns 8-15
+	VMOVDQU64 64(DI), Z17  // m0, even columns
+	VMOVDQU64 128(DI), Z18 // m0, odd columns
 	VMOVDQU64 192(DI), Z19 // shift
 	VMOVDQU64 256(DI), Z20
 	VMOVDQU64 320(DI), Z21 // half-1
 	VMOVDQU64 384(DI), Z22
-	VPBROADCASTQ zp+32(FP), Z23
-	VPBROADCASTQ lo+40(FP), Z24
-	VPBROADCASTQ hi+48(FP), Z25
+	VMOVDQU64 448(DI), Z23 // 2^shift: the parity bit of the quotient
+	VMOVDQU64 512(DI), Z24
 	MOVQ $1, AX
-	VPBROADCASTQ AX, Z26
+	VPBROADCASTQ AX, Z25
+	VMOVDQU32 rqinterleave<>(SB), Z26
 	TESTQ CX, CX
 	JEQ rqdone
+	CMPQ 576(DI), $1
+	JEQ rqnarrow
+	JGT rqwide
+	VMOVDQU32 rqhigh<>(SB), Z26
+	VMOVDQU32 584(DI), Z19 // shift-32
+	VMOVDQU32 648(DI), Z20 // 2^(shift-33)
+	MOVQ zp+32(FP), AX
+	VPBROADCASTD AX, Z27
+	MOVQ lo+40(FP), AX
+	VPBROADCASTD AX, Z28
+	MOVQ hi+48(FP), AX
+	VPBROADCASTD AX, Z29
+
+rqfloop:
+	VPADDD.Z (SI), Z16, K2, Z0 // acc + offset, wrapping in int32
+	VPSRLQ $32, Z0, Z1
+	VPMULDQ Z17, Z0, Z0
+	VPMULDQ Z18, Z1, Z1
+	VPERMT2D Z1, Z26, Z0 // the products' high dwords, in column order
+	VPADDD Z20, Z0, Z0
+	VPSRAVD Z19, Z0, Z0  // round half up = half to even here (no ties)
+	VPADDD Z27, Z0, Z0
+	VPMAXSD Z28, Z0, Z0
+	VPMINSD Z29, Z0, Z0
+	VPMOVDB Z0, X0
+	VMOVDQU8 X0, K2, (DX)
+	ADDQ R8, SI
+	ADDQ R9, DX
+	DECQ CX
+	JNZ rqfloop
+	JMP rqdone
+
+rqnarrow:
+	MOVQ zp+32(FP), AX
+	VPBROADCASTD AX, Z27
+	MOVQ lo+40(FP), AX
+	VPBROADCASTD AX, Z28
+	MOVQ hi+48(FP), AX
+	VPBROADCASTD AX, Z29
 
 rqloop:
-	VMOVDQU32.Z (SI), K2, Z0
-	VPADDD Z16, Z0, Z0 // acc + offset, wrapping in int32
-	VPMOVSXDQ Y0, Z1
-	VEXTRACTI64X4 $1, Z0, Y2
-	VPMOVSXDQ Y2, Z2
-	VPMULDQ Z17, Z1, Z1 // p = acc * m0
-	VPMULDQ Z18, Z2, Z2
-	VPSRAVQ Z19, Z1, Z3 // floor(p / 2^s)
-	VPSRAVQ Z20, Z2, Z4
-	VPANDQ Z26, Z3, Z3  // its parity
-	VPANDQ Z26, Z4, Z4
-	VPADDQ Z21, Z1, Z1
-	VPADDQ Z22, Z2, Z2
-	VPADDQ Z3, Z1, Z1
-	VPADDQ Z4, Z2, Z2
-	VPSRAVQ Z19, Z1, Z1 // (p + half - 1 + parity) >> s: half to even
-	VPSRAVQ Z20, Z2, Z2
-	VPADDQ Z23, Z1, Z1
-	VPADDQ Z23, Z2, Z2
-	VPMAXSQ Z24, Z1, Z1
-	VPMAXSQ Z24, Z2, Z2
-	VPMINSQ Z25, Z1, Z1
-	VPMINSQ Z25, Z2, Z2
-	VPMOVQB Z1, X1
-	VPMOVQB Z2, X2
-	VPUNPCKLQDQ X2, X1, X1
-	VMOVDQU8 X1, K2, (DX)
+	VPADDD.Z (SI), Z16, K2, Z0 // acc + offset, wrapping in int32
+	VPSRLQ $32, Z0, Z1         // odd lanes into the low dwords
+	VPMULDQ Z17, Z0, Z0        // p = acc * m0
+	VPMULDQ Z18, Z1, Z1
+	VPTESTMQ Z23, Z0, K3       // the quotient's parity
+	VPTESTMQ Z24, Z1, K4
+	VPADDQ Z21, Z0, Z0
+	VPADDQ Z22, Z1, Z1
+	VPADDQ Z25, Z0, K3, Z0
+	VPADDQ Z25, Z1, K4, Z1
+	VPSRAVQ Z19, Z0, Z0 // (p + half - 1 + parity) >> s: half to even, |q| < 2^31
+	VPSRAVQ Z20, Z1, Z1
+	VPERMT2D Z1, Z26, Z0 // even and odd lanes back in order
+	VPADDD Z27, Z0, Z0
+	VPMAXSD Z28, Z0, Z0
+	VPMINSD Z29, Z0, Z0
+	VPMOVDB Z0, X0
+	VMOVDQU8 X0, K2, (DX)
 	ADDQ R8, SI
 	ADDQ R9, DX
 	DECQ CX
 	JNZ rqloop
+	JMP rqdone
+
+rqwide:
+	VPBROADCASTQ zp+32(FP), Z27
+	VPBROADCASTQ lo+40(FP), Z28
+	VPBROADCASTQ hi+48(FP), Z29
+
+rqwloop:
+	VPADDD.Z (SI), Z16, K2, Z0
+	VPSRLQ $32, Z0, Z1
+	VPMULDQ Z17, Z0, Z0
+	VPMULDQ Z18, Z1, Z1
+	VPTESTMQ Z23, Z0, K3
+	VPTESTMQ Z24, Z1, K4
+	VPADDQ Z21, Z0, Z0
+	VPADDQ Z22, Z1, Z1
+	VPADDQ Z25, Z0, K3, Z0
+	VPADDQ Z25, Z1, K4, Z1
+	VPSRAVQ Z19, Z0, Z0
+	VPSRAVQ Z20, Z1, Z1
+	VPADDQ Z27, Z0, Z0 // zero point and clamp in 64-bit lanes
+	VPADDQ Z27, Z1, Z1
+	VPMAXSQ Z28, Z0, Z0
+	VPMAXSQ Z28, Z1, Z1
+	VPMINSQ Z29, Z0, Z0
+	VPMINSQ Z29, Z1, Z1
+	VPERMT2D Z1, Z26, Z0
+	VPMOVDB Z0, X0
+	VMOVDQU8 X0, K2, (DX)
+	ADDQ R8, SI
+	ADDQ R9, DX
+	DECQ CX
+	JNZ rqwloop
 
 rqdone:
 	VZEROUPPER
 	RET
+
+// rqinterleave: dword i of requantVNNI16's result is the low dword of
+// qword i/2 of the even (i even) or odd (i odd) products.
+DATA rqinterleave<>+0(SB)/4, $0
+DATA rqinterleave<>+4(SB)/4, $16
+DATA rqinterleave<>+8(SB)/4, $2
+DATA rqinterleave<>+12(SB)/4, $18
+DATA rqinterleave<>+16(SB)/4, $4
+DATA rqinterleave<>+20(SB)/4, $20
+DATA rqinterleave<>+24(SB)/4, $6
+DATA rqinterleave<>+28(SB)/4, $22
+DATA rqinterleave<>+32(SB)/4, $8
+DATA rqinterleave<>+36(SB)/4, $24
+DATA rqinterleave<>+40(SB)/4, $10
+DATA rqinterleave<>+44(SB)/4, $26
+DATA rqinterleave<>+48(SB)/4, $12
+DATA rqinterleave<>+52(SB)/4, $28
+DATA rqinterleave<>+56(SB)/4, $14
+DATA rqinterleave<>+60(SB)/4, $30
+GLOBL rqinterleave<>(SB), RODATA|NOPTR, $64
+
+// rqhigh: dword i is the high dword of qword i/2 of the even (i even) or
+// odd (i odd) products.
+DATA rqhigh<>+0(SB)/4, $1
+DATA rqhigh<>+4(SB)/4, $17
+DATA rqhigh<>+8(SB)/4, $3
+DATA rqhigh<>+12(SB)/4, $19
+DATA rqhigh<>+16(SB)/4, $5
+DATA rqhigh<>+20(SB)/4, $21
+DATA rqhigh<>+24(SB)/4, $7
+DATA rqhigh<>+28(SB)/4, $23
+DATA rqhigh<>+32(SB)/4, $9
+DATA rqhigh<>+36(SB)/4, $25
+DATA rqhigh<>+40(SB)/4, $11
+DATA rqhigh<>+44(SB)/4, $27
+DATA rqhigh<>+48(SB)/4, $13
+DATA rqhigh<>+52(SB)/4, $29
+DATA rqhigh<>+56(SB)/4, $15
+DATA rqhigh<>+60(SB)/4, $31
+GLOBL rqhigh<>(SB), RODATA|NOPTR, $64
 
 // func xorRow32(dst *uint8, src *int8, n int)
 // dst[i] = src[i] XOR 0x80 for i < n, n a multiple of 32.
@@ -589,58 +699,6 @@ addone:
 	VZEROUPPER
 	RET
 
-// func dwPixel(acc *int32, x, w *int8, c, taps int, offs *int, zp int32)
-// For ch < c: acc[ch] = sum_t (x[offs[t]+ch] - zp) * w[t*c+ch] (AVX-512,
-// 16 channels a step, the last step masked).
-TEXT ·dwPixel(SB), NOSPLIT, $0-52
-	MOVQ acc+0(FP), DI
-	MOVQ x+8(FP), SI
-	MOVQ w+16(FP), DX
-	MOVQ c+24(FP), R8
-	MOVQ taps+32(FP), R9
-	MOVQ offs+40(FP), R10
-	MOVL zp+48(FP), AX
-	VPBROADCASTD AX, Z3
-	XORQ R12, R12
-
-dwblock:
-	MOVQ R8, AX
-	SUBQ R12, AX
-	CMPQ AX, $16
-	JLT dwpartial
-	MOVQ $0xffff, AX
-	JMP dwmask
-
-dwpartial:
-	MOVQ $-1, R13
-	BZHIQ AX, R13, AX
-
-dwmask:
-	KMOVW AX, K1
-	VPXORD Z0, Z0, Z0
-	MOVQ R10, R11
-	LEAQ (DX)(R12*1), CX
-	MOVQ R9, AX
-
-dwtap:
-	MOVQ (R11), R13
-	ADDQ SI, R13
-	VPMOVSXBD.Z (R13)(R12*1), K1, Z1
-	VPMOVSXBD.Z (CX), K1, Z2
-	VPSUBD Z3, Z1, Z1
-	VPMULLD Z2, Z1, Z1
-	VPADDD Z1, Z0, Z0
-	ADDQ $8, R11
-	ADDQ R8, CX
-	DECQ AX
-	JNZ dwtap
-	VMOVDQU32 Z0, K1, (DI)(R12*4)
-	ADDQ $16, R12
-	CMPQ R12, R8
-	JLT dwblock
-	VZEROUPPER
-	RET
-
 // func mulAdd8(acc *int32, x, w *int8, n int, zp int32)
 // acc[i] += (int32(x[i]) - zp) * int32(w[i]) for i < n, n a multiple of 8
 // (AVX2).
@@ -671,3 +729,109 @@ m8loop:
 m8done:
 	VZEROUPPER
 	RET
+
+// func dwRowsVNNI(acc *int32, x *int8, w16 *int16, corr *int32, c, pairs int, offs *int, n, step int)
+// Channel blocks of 16 outside, pixels inside: per pixel and pair of taps,
+// two sign-extending loads, one VPERMT2W interleaving the taps' words and
+// one VPDPWSSD, from the block's correction -zp*sum w.
+TEXT ·dwRowsVNNI(SB), NOSPLIT, $0-72
+	MOVQ c+32(FP), R8
+	SHLQ $2, R8 // acc stride of a pixel
+	MOVQ step+64(FP), R12
+	MOVQ pairs+40(FP), R9
+	SHLQ $4, R9
+	ADDQ offs+48(FP), R9 // end of the offsets
+	MOVQ w16+16(FP), R14
+	MOVQ corr+24(FP), BX
+	VMOVDQU16 dwpairs<>(SB), Z5
+	XORQ R11, R11
+
+dwrblock:
+	MOVQ c+32(FP), AX
+	SUBQ R11, AX
+	CMPQ AX, $16
+	JLT dwrpartial
+	MOVQ $0xffff, AX
+	JMP dwrmask
+
+dwrpartial:
+	MOVQ $-1, CX
+	BZHIQ AX, CX, AX
+
+dwrmask:
+	KMOVW AX, K1
+	VMOVDQU32 (BX), Z4
+	MOVQ x+8(FP), SI
+	ADDQ R11, SI
+	MOVQ acc+0(FP), DI
+	LEAQ (DI)(R11*4), DI
+	MOVQ n+56(FP), R10
+	IMULQ R12, R10
+	ADDQ SI, R10 // end of the block's pixels
+
+dwrpixel:
+	VMOVDQA32 Z4, Z0
+	MOVQ offs+48(FP), AX
+	MOVQ R14, CX
+
+dwrpair:
+	MOVQ (AX), DX
+	MOVQ 8(AX), R13
+	VPMOVSXBW.Z (SI)(DX*1), K1, Y1
+	VPMOVSXBW.Z (SI)(R13*1), K1, Y2
+	VPERMT2W Z2, Z5, Z1 // tap pairs per channel
+	VPDPWSSD (CX), Z1, Z0
+	ADDQ $16, AX
+	ADDQ $64, CX
+	CMPQ AX, R9
+	JLT dwrpair
+	VMOVDQU32 Z0, K1, (DI)
+	ADDQ R12, SI
+	ADDQ R8, DI
+	CMPQ SI, R10
+	JLT dwrpixel
+	MOVQ pairs+40(FP), AX
+	SHLQ $6, AX
+	ADDQ AX, R14
+	ADDQ $64, BX
+	ADDQ $16, R11
+	CMPQ R11, c+32(FP)
+	JLT dwrblock
+	VZEROUPPER
+	RET
+
+// dwpairs: word 2i is word i of the first tap, word 2i+1 word i of the
+// second (index 32+i).
+DATA dwpairs<>+0(SB)/2, $0
+DATA dwpairs<>+2(SB)/2, $32
+DATA dwpairs<>+4(SB)/2, $1
+DATA dwpairs<>+6(SB)/2, $33
+DATA dwpairs<>+8(SB)/2, $2
+DATA dwpairs<>+10(SB)/2, $34
+DATA dwpairs<>+12(SB)/2, $3
+DATA dwpairs<>+14(SB)/2, $35
+DATA dwpairs<>+16(SB)/2, $4
+DATA dwpairs<>+18(SB)/2, $36
+DATA dwpairs<>+20(SB)/2, $5
+DATA dwpairs<>+22(SB)/2, $37
+DATA dwpairs<>+24(SB)/2, $6
+DATA dwpairs<>+26(SB)/2, $38
+DATA dwpairs<>+28(SB)/2, $7
+DATA dwpairs<>+30(SB)/2, $39
+DATA dwpairs<>+32(SB)/2, $8
+DATA dwpairs<>+34(SB)/2, $40
+DATA dwpairs<>+36(SB)/2, $9
+DATA dwpairs<>+38(SB)/2, $41
+DATA dwpairs<>+40(SB)/2, $10
+DATA dwpairs<>+42(SB)/2, $42
+DATA dwpairs<>+44(SB)/2, $11
+DATA dwpairs<>+46(SB)/2, $43
+DATA dwpairs<>+48(SB)/2, $12
+DATA dwpairs<>+50(SB)/2, $44
+DATA dwpairs<>+52(SB)/2, $13
+DATA dwpairs<>+54(SB)/2, $45
+DATA dwpairs<>+56(SB)/2, $14
+DATA dwpairs<>+58(SB)/2, $46
+DATA dwpairs<>+60(SB)/2, $15
+DATA dwpairs<>+62(SB)/2, $47
+GLOBL dwpairs<>(SB), RODATA|NOPTR, $64

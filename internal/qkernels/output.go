@@ -2,18 +2,59 @@ package qkernels
 
 import (
 	"fmt"
+	"math/bits"
 
 	"github.com/goqat/goqat/lite/fixedpoint"
 )
 
 // colParams holds the output-stage constants of 16 columns in the layout
-// requantVNNI16 reads: offset at byte 0, m0 at 64, shift at 192, half-1 at
-// 320.
+// requantVNNI16 reads. The 64-bit constants come in two halves, the even
+// columns (0, 2, ..., 14) then the odd ones, matching the two VPMULDQ
+// products of one 16-lane vector: offset at byte 0, m0 at 64, shift at
+// 192, half-1 at 320, 2^shift at 448, mode at 576, then for the fast mode
+// shift-32 at 584 and 2^(shift-33) at 648, in column order.
 type colParams struct {
 	offset [16]int32
-	m0     [16]int64
-	shift  [16]int64
-	half1  [16]int64
+	m0     [2][8]int64
+	shift  [2][8]int64
+	half1  [2][8]int64
+	bit    [2][8]int64
+	mode   int64 // rqFast, rqNarrow or rqWide
+	u32    [16]int32
+	r32    [16]int32
+}
+
+// Output stage modes of a 16-column group, by its columns' multipliers.
+const (
+	// rqFast: every column has Shift - tz(M0) >= 33 (tz: trailing zero
+	// bits), so no product acc*M0 lies exactly halfway between two
+	// multiples of 2^Shift (that would need acc divisible by 2^32) and
+	// round half to even is round half up; with Shift >= 33 the half
+	// only moves the product's high dword, so the stage works on the
+	// high dwords in 32-bit lanes:
+	//	q = (hi32(acc*M0) + 2^(Shift-33)) >> (Shift-32)
+	rqFast = 0
+	// rqNarrow: every Shift >= 31: ties resolved in 64-bit lanes, the
+	// quotient fits in 32 bits.
+	rqNarrow = 1
+	// rqWide: some Shift < 31: zero point and clamp in 64-bit lanes too.
+	rqWide = 2
+)
+
+// set stores column l's constants (shift >= 1).
+func (g *colParams) set(l int, m0, shift int64) {
+	h, i := l%2, l/2
+	g.m0[h][i], g.shift[h][i], g.half1[h][i], g.bit[h][i] = m0, shift, int64(1)<<(shift-1)-1, int64(1)<<shift
+	mode := int64(rqFast)
+	switch {
+	case shift < 31:
+		mode = rqWide
+	case m0 != 0 && shift-int64(bits.TrailingZeros64(uint64(m0))) < 33:
+		mode = rqNarrow
+	default:
+		g.u32[l], g.r32[l] = int32(shift-32), int32(1)<<(shift-33)
+	}
+	g.mode = max(g.mode, mode)
 }
 
 // colParams8 holds the AVX2 output-stage constants of 8 columns, in the
@@ -80,9 +121,9 @@ func NewOutput(w *Weights, bias []int32, zpIn int32, mult []fixedpoint.Multiplie
 		switch {
 		case m.M0 == 0 || m.Shift >= 63:
 			// RoundShift gives 0: |acc*M0| < 2^62 <= 2^(Shift-1).
-			g.m0[l], g.shift[l], g.half1[l] = 0, 1, 0
+			g.set(l, 0, 62)
 		case m.Shift >= 1:
-			g.m0[l], g.shift[l], g.half1[l] = int64(m.M0), int64(m.Shift), int64(1)<<(m.Shift-1)-1
+			g.set(l, int64(m.M0), int64(m.Shift))
 		default:
 			o.vec = false // a multiplier of 2^30 or more: scalar stage
 		}

@@ -68,27 +68,3 @@ func (o *Output) Rows(acc []int32, ldc, rows int, out []int8, ldo int) {
 		}
 	}
 }
-
-// DepthwisePixel computes acc[ch] = sum_t (x[offs[t]+ch] - zp) *
-// w[t*C+ch] for ch < C = len(acc): one output pixel of a depthwise
-// convolution whose taps all lie inside the image (offs[t] is tap t's
-// offset in x). x must hold offs[t]+C values for every t, w len(offs)*C.
-func DepthwisePixel(acc []int32, x, w []int8, offs []int, zp int32) {
-	c, taps := len(acc), len(offs)
-	if c == 0 || taps == 0 {
-		clear(acc)
-		return
-	}
-	_ = w[taps*c-1]
-	for _, o := range offs {
-		_ = x[o+c-1]
-	}
-	if ActivePath() == VNNI {
-		dwPixel(&acc[0], &x[0], &w[0], c, taps, &offs[0], zp)
-		return
-	}
-	clear(acc)
-	for t, o := range offs {
-		MulAddRow(acc, x[o:], w[t*c:], zp)
-	}
-}

@@ -167,43 +167,54 @@ func TestAddRowsEveryPath(t *testing.T) {
 	checkCPUPathsRan(t, ran)
 }
 
-func TestDepthwisePixelEveryPath(t *testing.T) {
-	rng := rand.New(rand.NewPCG(31, 32))
+func TestDepthwiseRowsEveryPath(t *testing.T) {
+	rng := rand.New(rand.NewPCG(33, 34))
 	ran := map[Path]bool{}
 	for _, p := range SupportedPaths() {
 		restore := SetPath(p)
 		for _, c := range []int{1, 7, 16, 24, 33, 72} {
-			for _, taps := range []int{1, 4, 9} {
-				x := make([]int8, 5*c*taps+c)
+			for _, taps := range []int{1, 2, 4, 9, 25} {
+				n, step := 1+rng.IntN(6), c+rng.IntN(3*c)
+				offs := make([]int, taps)
+				for i := range offs {
+					offs[i] = rng.IntN(4 * c)
+				}
+				x := make([]int8, (n-1)*step+4*c+c)
 				for i := range x {
 					x[i] = int8(rng.IntN(256) - 128)
 				}
 				w := make([]int8, taps*c)
 				for i := range w {
 					w[i] = int8(rng.IntN(256) - 128)
-				}
-				offs := make([]int, taps)
-				for t := range offs {
-					offs[t] = rng.IntN(len(x) - c + 1)
+					if rng.IntN(8) == 0 {
+						w[i] = -128
+					}
 				}
 				zp := rng.Int32N(256) - 128
-				acc := make([]int32, c+1)
-				acc[c] = 777
-				for i := 0; i < c; i++ {
-					acc[i] = 99 // must be overwritten
+				d, err := PackDepthwise(w, offs, c, zp)
+				if err != nil {
+					t.Fatal(err)
 				}
-				DepthwisePixel(acc[:c], x, w, offs, zp)
-				for ch := 0; ch < c; ch++ {
-					var want int32
-					for t, o := range offs {
-						want += (int32(x[o+ch]) - zp) * int32(w[t*c+ch])
-					}
-					if acc[ch] != want {
-						t.Fatalf("%v c=%d taps=%d ch %d: %d, want %d", p, c, taps, ch, acc[ch], want)
+				acc := make([]int32, n*c+3)
+				for i := range acc {
+					acc[i] = 777 // overwritten, then guards
+				}
+				d.DepthwiseRows(acc[:n*c], x, n, step)
+				for ox := 0; ox < n; ox++ {
+					for ch := 0; ch < c; ch++ {
+						var want int32
+						for tp, o := range offs {
+							want += (int32(x[ox*step+o+ch]) - zp) * int32(w[tp*c+ch])
+						}
+						if got := acc[ox*c+ch]; got != want {
+							t.Fatalf("%v c=%d taps=%d n=%d pixel %d ch %d: %d, want %d", p, c, taps, n, ox, ch, got, want)
+						}
 					}
 				}
-				if acc[c] != 777 {
-					t.Fatalf("%v c=%d: guard overwritten", p, c)
+				for i := n * c; i < len(acc); i++ {
+					if acc[i] != 777 {
+						t.Fatalf("%v c=%d taps=%d: guard %d overwritten", p, c, taps, i-n*c)
+					}
 				}
 			}
 		}

@@ -1,0 +1,87 @@
+package qkernels
+
+import "fmt"
+
+// DWWeights is a depthwise kernel (TAPS, C) packed for DepthwiseRows, with
+// the offsets of its taps in the input and the input zero point. It is
+// read-only once packed and may be shared by goroutines.
+type DWWeights struct {
+	path  Path
+	c     int
+	zp    int32
+	w     []int8 // (TAPS, C) as given: the Generic and AVX2 paths
+	offs  []int  // one offset per tap
+	reach int    // the largest offset
+	// VNNI: taps in pairs, the last pair padded with a zero weight (and
+	// offset offs[0]).
+	pairs   int
+	w16     []int16 // [16-channel block][pair][16 channels][2 taps]
+	corr    []int32 // -zp * sum_t w[t][ch], per 16-channel block
+	offsPad []int   // offs padded to 2*pairs
+}
+
+// PackDepthwise packs w, (TAPS, C) row-major (tap t of channel ch at
+// w[t*C+ch]), for the active path; offs holds each tap's offset in the
+// input (>= 0) and zp is the input zero point.
+func PackDepthwise(w []int8, offs []int, c int, zp int32) (*DWWeights, error) {
+	taps := len(offs)
+	if taps < 1 || c < 1 || len(w) != taps*c {
+		return nil, fmt.Errorf("qkernels: %d depthwise weights for %d taps of %d channels", len(w), taps, c)
+	}
+	d := &DWWeights{path: ActivePath(), c: c, zp: zp, w: w, offs: offs, pairs: (taps + 1) / 2}
+	for _, o := range offs {
+		if o < 0 {
+			return nil, fmt.Errorf("qkernels: depthwise tap offset %d", o)
+		}
+		d.reach = max(d.reach, o)
+	}
+	if d.path != VNNI {
+		return d, nil
+	}
+	blocks := (c + 15) / 16
+	d.w16 = make([]int16, blocks*d.pairs*32)
+	d.corr = make([]int32, blocks*16)
+	for t := 0; t < taps; t++ {
+		for ch := 0; ch < c; ch++ {
+			v := w[t*c+ch]
+			d.w16[((ch/16*d.pairs+t/2)*16+ch%16)*2+t%2] = int16(v)
+			d.corr[ch] -= zp * int32(v)
+		}
+	}
+	d.offsPad = append([]int(nil), offs...)
+	for len(d.offsPad) < 2*d.pairs {
+		d.offsPad = append(d.offsPad, offs[0])
+	}
+	return d, nil
+}
+
+// DepthwiseRows computes n pixels of depthwise dot products over an input
+// whose windows lie wholly inside it (padding already written as the zero
+// point), pixel ox's window at x[ox*step:]:
+//
+//	acc[ox*C+ch] = sum_t (x[ox*step+offs[t]+ch] - zp) * w[t*C+ch]
+//
+// for ox < n and ch < C, in wrapping int32 (the same integers on every
+// path; the VNNI path sums x*w from -zp*sum_t w, two taps per VPDPWSSD).
+func (d *DWWeights) DepthwiseRows(acc []int32, x []int8, n, step int) {
+	c := d.c
+	if n <= 0 {
+		return
+	}
+	if n > 1 && step <= 0 {
+		panic("qkernels: DepthwiseRows: step must be positive")
+	}
+	_ = acc[n*c-1]
+	_ = x[(n-1)*step+d.reach+c-1]
+	if d.path == VNNI && ActivePath() == VNNI {
+		dwRowsVNNI(&acc[0], &x[0], &d.w16[0], &d.corr[0], c, d.pairs, &d.offsPad[0], n, step)
+		return
+	}
+	for ox := 0; ox < n; ox++ {
+		a := acc[ox*c : (ox+1)*c]
+		clear(a)
+		for t, o := range d.offs {
+			MulAddRow(a, x[ox*step+o:], d.w[t*c:], d.zp)
+		}
+	}
+}
