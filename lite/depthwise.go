@@ -25,7 +25,7 @@ type dwKernel struct {
 	d                      *qkernels.DWWeights
 	o                      *qkernels.Output
 	acc                    [][]int32 // per part: (OW, C)
-	xp                     []int8    // the padded copy, (N, HP, WP, C)
+	xp                     []int8    // the padded copy, (N, HP, WP, C), then qkernels.Overread bytes
 	x, y                   []int8    // the rows read and the output
 	r                      qkernels.Runner
 	rowsFn, padFn          func(part, lo, hi int)
@@ -46,7 +46,9 @@ func newDepthwise(it *Interpreter, op *Op) (*dwKernel, error) {
 		return nil, err
 	}
 	k.hp, k.wp = (k.oh-1)*k.sh+k.kh, (k.ow-1)*k.sw+k.kw
-	k.padded = k.pt > 0 || k.pl > 0 || k.hp > k.h || k.wp > k.w
+	k.padded = k.pt > 0 || k.pl > 0 || k.hp > k.h || k.wp > k.w ||
+		// AVX2 reads whole 16-channel blocks: give it the copy's slack.
+		(qkernels.ActivePath() == qkernels.AVX2 && k.c%16 != 0)
 	if !k.padded {
 		k.hp, k.wp = k.h, k.w
 	}
@@ -70,7 +72,7 @@ func (k *dwKernel) alloc(n int) {
 	for len(k.acc) < max(kernels.Threads(), qkernels.Parts(n*k.oh, k.grain())) {
 		k.acc = append(k.acc, make([]int32, k.ow*k.c))
 	}
-	if need := n * k.hp * k.wp * k.c; k.padded && len(k.xp) < need {
+	if need := n*k.hp*k.wp*k.c + qkernels.Overread; k.padded && len(k.xp) < need {
 		k.xp = make([]int8, need)
 		for i := range k.xp {
 			k.xp[i] = k.zpIn // the border; run copies the image inside it

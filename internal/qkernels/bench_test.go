@@ -14,7 +14,7 @@ import (
 func BenchmarkGemm(b *testing.B) {
 	defer kernels.SetThreads(kernels.Threads())
 	kernels.SetThreads(1)
-	shapes := [][3]int{{676, 9, 32}, {576, 288, 64}, {484, 576, 64}, {512, 512, 512}}
+	shapes := [][3]int{{784, 9, 16}, {676, 9, 32}, {784, 16, 32}, {576, 288, 64}, {484, 576, 64}, {512, 512, 512}}
 	for _, p := range SupportedPaths() {
 		for _, s := range shapes {
 			m, k, n := s[0], s[1], s[2]

@@ -139,3 +139,17 @@ func mulAdd8(acc *int32, x, w *int8, n int, zp int32)
 //
 //go:noescape
 func dwRowsVNNI(acc *int32, x *int8, w16 *int16, corr *int32, c, pairs int, offs *int, n, step int)
+
+// dwRowsAVX2 is dwRowsVNNI with AVX2 (VPMADDWD), on weights and
+// corrections packed in AVX2 order (within each 16-channel block, channels
+// 0-3 and 8-11 first, then 4-7 and 12-15); it reads up to 15 bytes past
+// channel c of every tap.
+//
+//go:noescape
+func dwRowsAVX2(acc *int32, x *int8, w16 *int16, corr *int32, c, pairs int, offs *int, n, step int)
+
+// addRescaleAVX2 is AddRows' AVX2 loop on n values, n a multiple of 8, in
+// exact float64 arithmetic (p.fExact must hold).
+//
+//go:noescape
+func addRescaleAVX2(y, a, b *int8, n int, p *AddParams)

@@ -41,3 +41,9 @@ func mulAdd8(acc *int32, x, w *int8, n int, zp int32) { panic("qkernels: AVX2 pa
 func dwRowsVNNI(acc *int32, x *int8, w16 *int16, corr *int32, c, pairs int, offs *int, n, step int) {
 	panic("qkernels: VNNI path not built")
 }
+
+func dwRowsAVX2(acc *int32, x *int8, w16 *int16, corr *int32, c, pairs int, offs *int, n, step int) {
+	panic("qkernels: AVX2 path not built")
+}
+
+func addRescaleAVX2(y, a, b *int8, n int, p *AddParams) { panic("qkernels: AVX2 path not built") }

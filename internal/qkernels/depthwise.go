@@ -1,6 +1,9 @@
 package qkernels
 
-import "fmt"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 // DWWeights is a depthwise kernel (TAPS, C) packed for DepthwiseRows, with
 // the offsets of its taps in the input and the input zero point. It is
@@ -12,11 +15,11 @@ type DWWeights struct {
 	w     []int8 // (TAPS, C) as given: the Generic and AVX2 paths
 	offs  []int  // one offset per tap
 	reach int    // the largest offset
-	// VNNI: taps in pairs, the last pair padded with a zero weight (and
-	// offset offs[0]).
+	// VNNI and AVX2: taps in pairs, the last pair padded with a zero
+	// weight (and offset offs[0]).
 	pairs   int
-	w16     []int16 // [16-channel block][pair][16 channels][2 taps]
-	corr    []int32 // -zp * sum_t w[t][ch], per 16-channel block
+	w16     []int16 // [16-channel block][pair][16 channels][2 taps], channels in lane order
+	corr    []int32 // -zp * sum_t w[t][ch], per 16-channel block, in lane order
 	offsPad []int   // offs padded to 2*pairs
 }
 
@@ -35,7 +38,7 @@ func PackDepthwise(w []int8, offs []int, c int, zp int32) (*DWWeights, error) {
 		}
 		d.reach = max(d.reach, o)
 	}
-	if d.path != VNNI {
+	if d.path == Generic {
 		return d, nil
 	}
 	blocks := (c + 15) / 16
@@ -44,8 +47,9 @@ func PackDepthwise(w []int8, offs []int, c int, zp int32) (*DWWeights, error) {
 	for t := 0; t < taps; t++ {
 		for ch := 0; ch < c; ch++ {
 			v := w[t*c+ch]
-			d.w16[((ch/16*d.pairs+t/2)*16+ch%16)*2+t%2] = int16(v)
-			d.corr[ch] -= zp * int32(v)
+			l := d.lane(ch % 16)
+			d.w16[((ch/16*d.pairs+t/2)*16+l)*2+t%2] = int16(v)
+			d.corr[ch/16*16+l] -= zp * int32(v)
 		}
 	}
 	d.offsPad = append([]int(nil), offs...)
@@ -54,6 +58,24 @@ func PackDepthwise(w []int8, offs []int, c int, zp int32) (*DWWeights, error) {
 	}
 	return d, nil
 }
+
+// lane is the position of channel ch (< 16) of a block in the packed
+// weights: channel order on VNNI; on AVX2 the order VPUNPCKLWD and
+// VPUNPCKHWD leave the channels in (0-3, 8-11, then 4-7, 12-15).
+func (d *DWWeights) lane(ch int) int {
+	if d.path != AVX2 {
+		return ch
+	}
+	return ch&3 | (ch&8)>>1 | (ch&4)<<1
+}
+
+// Overread is the number of bytes past the last channel of a tap that
+// DepthwiseRows may read on the AVX2 path (which has no byte masks); when
+// x is shorter it falls back to a slower loop.
+const Overread = 15
+
+// dwAsmRows counts DepthwiseRows calls served by assembly, for tests.
+var dwAsmRows atomic.Int64
 
 // DepthwiseRows computes n pixels of depthwise dot products over an input
 // whose windows lie wholly inside it (padding already written as the zero
@@ -73,8 +95,14 @@ func (d *DWWeights) DepthwiseRows(acc []int32, x []int8, n, step int) {
 	}
 	_ = acc[n*c-1]
 	_ = x[(n-1)*step+d.reach+c-1]
-	if d.path == VNNI && ActivePath() == VNNI {
+	switch p := ActivePath(); {
+	case d.path == VNNI && p == VNNI:
 		dwRowsVNNI(&acc[0], &x[0], &d.w16[0], &d.corr[0], c, d.pairs, &d.offsPad[0], n, step)
+		dwAsmRows.Add(1)
+		return
+	case d.path == AVX2 && p == AVX2 && len(x) >= (n-1)*step+d.reach+c+Overread:
+		dwRowsAVX2(&acc[0], &x[0], &d.w16[0], &d.corr[0], c, d.pairs, &d.offsPad[0], n, step)
+		dwAsmRows.Add(1)
 		return
 	}
 	for ox := 0; ox < n; ox++ {
