@@ -277,6 +277,7 @@ func TestRequantVectorMatchesScalar(t *testing.T) {
 		rng := rand.New(rand.NewPCG(5, uint64(c.width)))
 		const cols = 16
 		var modes [3]int
+		fast8 := 0
 		for trial := 0; trial < 200; trial++ {
 			pw, _ := PackWeights(c.p, make([]int8, cols), 1, cols)
 			mult := randMults(cols, rng)
@@ -299,6 +300,7 @@ func TestRequantVectorMatchesScalar(t *testing.T) {
 				continue
 			}
 			modes[o.groups[0].mode]++
+			fast8 += int(o.groups8[0].fast)
 			for j := range o.offset {
 				o.offset[j] = rng.Int32()
 				o.groups[j/16].offset[j%16] = o.offset[j]
@@ -323,6 +325,9 @@ func TestRequantVectorMatchesScalar(t *testing.T) {
 					}
 				}
 			}
+		}
+		if c.p == AVX2 && fast8 < 10 {
+			t.Errorf("AVX2 output stage: the fast form ran in %d trials", fast8)
 		}
 		if c.p == VNNI {
 			// Each of the VNNI stage's three modes must have run.

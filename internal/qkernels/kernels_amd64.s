@@ -542,6 +542,46 @@ TEXT ·requantAVX2x8(SB), NOSPLIT, $0-72
 	VMOVDQU rqmask2<>(SB), Y14
 	TESTQ CX, CX
 	JEQ r2done
+	CMPQ 416(DI), $0
+	JEQ r2loop
+	// The fast form (no ties, shift >= 33) in 32-bit lanes on the
+	// products' high dwords, as requantVNNI16's rqFast.
+	VMOVDQU 288(DI), Y5 // m0, even columns
+	VMOVDQU 320(DI), Y6 // m0, odd columns
+	VMOVDQU 352(DI), Y7 // shift-32
+	VMOVDQU 384(DI), Y8 // 2^(shift-33)
+	MOVQ zp+32(FP), AX
+	MOVQ AX, X10
+	VPBROADCASTD X10, Y10
+	MOVQ lo+40(FP), AX
+	MOVQ AX, X11
+	VPBROADCASTD X11, Y11
+	MOVQ hi+48(FP), AX
+	MOVQ AX, X12
+	VPBROADCASTD X12, Y12
+
+r2floop:
+	VMOVDQU (SI), Y0
+	VPADDD (DI), Y0, Y0
+	VPSRLQ $32, Y0, Y1
+	VPMULDQ Y5, Y0, Y0
+	VPMULDQ Y6, Y1, Y1
+	VPSRLQ $32, Y0, Y0
+	VPBLENDD $0xaa, Y1, Y0, Y0 // high dwords, columns in order
+	VPADDD Y8, Y0, Y0
+	VPSRAVD Y7, Y0, Y0
+	VPADDD Y10, Y0, Y0
+	VPMAXSD Y11, Y0, Y0
+	VPMINSD Y12, Y0, Y0
+	VEXTRACTI128 $1, Y0, X1
+	VPACKSSDW X1, X0, X0
+	VPACKSSWB X0, X0, X0
+	VMOVQ X0, (DX)
+	ADDQ R8, SI
+	ADDQ R9, DX
+	DECQ CX
+	JNZ r2floop
+	JMP r2done
 
 r2loop:
 	VMOVDQU (SI), Y0

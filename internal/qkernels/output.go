@@ -59,13 +59,19 @@ func (g *colParams) set(l int, m0, shift int64) {
 
 // colParams8 holds the AVX2 output-stage constants of 8 columns, in the
 // layout requantAVX2x8 reads: offset at byte 0, m0 at 32, shift at 96,
-// half-1 at 160, 2^(62-shift) at 224.
+// half-1 at 160, 2^(62-shift) at 224; for the fast form (rqFast, see
+// colParams) m0 of the even then the odd columns at 288, shift-32 at 352,
+// 2^(shift-33) at 384 and the flag at 416.
 type colParams8 struct {
 	offset [8]int32
 	m0     [8]int64
 	shift  [8]int64
 	half1  [8]int64
 	sub    [8]int64
+	m0eo   [2][4]int64
+	u32    [8]int32
+	r32    [8]int32
+	fast   int64 // 1 when every column is in rqFast
 }
 
 // Output is the output stage of a product: for column n,
@@ -129,6 +135,9 @@ func NewOutput(w *Weights, bias []int32, zpIn int32, mult []fixedpoint.Multiplie
 		}
 	}
 	o.groups8 = make([]colParams8, n/8)
+	for i := range o.groups8 {
+		o.groups8[i].fast = 1
+	}
 	for j := 0; j < n/8*8; j++ {
 		g, l := &o.groups8[j/8], j%8
 		g.offset[l] = o.offset[j]
@@ -136,8 +145,14 @@ func NewOutput(w *Weights, bias []int32, zpIn int32, mult []fixedpoint.Multiplie
 		switch {
 		case m.M0 == 0 || m.Shift >= 63:
 			g.m0[l], g.shift[l], g.half1[l], g.sub[l] = 0, 1, 0, 1<<61
+			g.u32[l], g.r32[l] = 30, 1<<29 // the fast form of a zero product
 		case m.Shift >= 1 && m.Shift <= 61:
 			g.m0[l], g.shift[l], g.half1[l], g.sub[l] = int64(m.M0), int64(m.Shift), int64(1)<<(m.Shift-1)-1, int64(1)<<(62-m.Shift)
+			if m.Shift-int32(bits.TrailingZeros32(uint32(m.M0))) >= 33 {
+				g.m0eo[l%2][l/2], g.u32[l], g.r32[l] = int64(m.M0), m.Shift-32, 1<<(m.Shift-33)
+			} else {
+				g.fast = 0
+			}
 		default:
 			o.vec2 = false
 		}
