@@ -12,12 +12,7 @@
 //	sum_k (a[k]-zpIn)*w[k][n] + bias[n] = sum_k a'[k]*w[k][n] + (bias[n] - (zpIn+128)*colsum[n])
 package qkernels
 
-import (
-	"fmt"
-	"os"
-	"strings"
-	"sync/atomic"
-)
+import "github.com/goqat/goqat/internal/cpupath"
 
 // Path names one implementation of the int8 kernels, from the most portable
 // to the fastest.
@@ -35,85 +30,36 @@ const (
 	numPaths
 )
 
+// paths is the table behind Path: support, the GOQAT_INT8_PATH cap and the
+// active path.
+var paths = cpupath.New("qkernels", "GOQAT_INT8_PATH", []string{"generic", "avx2", "avx512vnni"}, []bool{true, hasAVX2, hasVNNI})
+
 // String returns the path's name as GOQAT_INT8_PATH spells it.
-func (p Path) String() string {
-	switch p {
-	case Generic:
-		return "generic"
-	case AVX2:
-		return "avx2"
-	case VNNI:
-		return "avx512vnni"
-	}
-	return fmt.Sprintf("Path(%d)", int(p))
-}
+func (p Path) String() string { return paths.Name(int(p)) }
 
 // ParsePath returns the path named s, or an error for an unknown name.
 func ParsePath(s string) (Path, error) {
-	for p := Generic; p < numPaths; p++ {
-		if strings.EqualFold(strings.TrimSpace(s), p.String()) {
-			return p, nil
-		}
-	}
-	return Generic, fmt.Errorf("qkernels: unknown path %q (want generic, avx2 or avx512vnni)", s)
+	p, err := paths.Parse(s)
+	return Path(p), err
 }
 
 // supported reports whether this build and CPU can run p.
-func supported(p Path) bool {
-	switch p {
-	case Generic:
-		return true
-	case AVX2:
-		return hasAVX2
-	case VNNI:
-		return hasVNNI
-	}
-	return false
-}
+func supported(p Path) bool { return paths.Supported(int(p)) }
 
 // SupportedPaths lists the paths this build can run on this CPU, Generic
 // first and the fastest last (GOQAT_INT8_PATH does not filter it).
 func SupportedPaths() []Path {
 	var ps []Path
-	for p := Generic; p < numPaths; p++ {
-		if supported(p) {
-			ps = append(ps, p)
-		}
+	for _, p := range paths.All() {
+		ps = append(ps, Path(p))
 	}
 	return ps
 }
 
-var active atomic.Int32
-
-func init() { active.Store(int32(defaultPath(os.Getenv("GOQAT_INT8_PATH")))) }
-
-// defaultPath is the fastest supported path not above the one env names.
-func defaultPath(env string) Path {
-	limit := numPaths - 1
-	if env != "" {
-		if p, err := ParsePath(env); err == nil {
-			limit = p
-		}
-	}
-	best := Generic
-	for _, p := range SupportedPaths() {
-		if p <= limit {
-			best = p
-		}
-	}
-	return best
-}
-
 // ActivePath returns the path PackWeights picks by default.
-func ActivePath() Path { return Path(active.Load()) }
+func ActivePath() Path { return Path(paths.Active()) }
 
 // SetPath makes p the default path and returns a function restoring the
 // previous one. Weights already packed keep the path they were packed for.
 // It panics if p is not supported (a programming error).
-func SetPath(p Path) (restore func()) {
-	if p < 0 || p >= numPaths || !supported(p) {
-		panic(fmt.Sprintf("qkernels: SetPath(%v): not supported here (supported: %v)", p, SupportedPaths()))
-	}
-	prev := active.Swap(int32(p))
-	return func() { active.Store(prev) }
-}
+func SetPath(p Path) (restore func()) { return paths.Set(int(p)) }
