@@ -2,6 +2,7 @@ package qkernels
 
 import (
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -355,5 +356,44 @@ func TestPackWeightsErrors(t *testing.T) {
 	}
 	if g.Weights().Path() != Generic {
 		t.Error("Weights().Path() is not the packing path")
+	}
+}
+
+// TestFastFormExact checks the rqFast formula in plain int32 arithmetic
+// against fixedpoint.Requantize's rounding for every shift it accepts and
+// its edges: the largest accumulators, the extreme zero points, and M0
+// with trailing zeros.
+func TestFastFormExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	for shift := int64(1); shift <= 62; shift++ {
+		for trial := 0; trial < 300; trial++ {
+			m0 := int64(1<<30 + rng.IntN(1<<30))
+			if trial%3 == 0 {
+				m0 &^= int64(1)<<rng.IntN(31) - 1 // trailing zeros
+				m0 |= 1 << 30
+			}
+			zp := []int32{-128, 127, rng.Int32N(256) - 128}[trial%3]
+			u, r, ok := fastForm(m0, shift, zp)
+			if !ok {
+				continue
+			}
+			if shift < 33 || shift > 54 || shift-int64(bits.TrailingZeros64(uint64(m0))) < 33 {
+				t.Fatalf("fastForm accepted shift %d m0 %#x", shift, m0)
+			}
+			for _, acc := range []int32{-1 << 31, 1<<31 - 1, 0, 1, -1, int32(rng.Uint32()), reqAcc(rng, fixedpoint.Multiplier{M0: int32(m0), Shift: int32(shift)})} {
+				hi := int32((int64(acc) * m0) >> 32)
+				got := (hi + r) >> u // int32: must not overflow
+				if s := int64(hi) + int64(r); s != int64(hi+r) {
+					t.Fatalf("shift %d: int32 overflow", shift)
+				}
+				want := fixedpoint.RoundShift(int64(acc)*m0, uint(shift)) + int64(zp)
+				if int64(got) != want {
+					t.Fatalf("shift %d m0 %#x zp %d acc %d: fast %d, want %d", shift, m0, zp, acc, got, want)
+				}
+			}
+		}
+	}
+	if _, _, ok := fastForm(1<<30, 40, 0); ok {
+		t.Error("M0 = 2^30 at shift 40 (ties possible) accepted")
 	}
 }

@@ -234,10 +234,8 @@ TEXT ·requantVNNI16(SB), NOSPLIT, $0-80
 	JEQ rqnarrow
 	JGT rqwide
 	VMOVDQU32 rqhigh<>(SB), Z26
-	VMOVDQU32 584(DI), Z19 // shift-32
-	VMOVDQU32 648(DI), Z20 // 2^(shift-33)
-	MOVQ zp+32(FP), AX
-	VPBROADCASTD AX, Z27
+	VMOVDQU32 584(DI), Z19 // u = shift-32
+	VMOVDQU32 648(DI), Z20 // r = 2^(u-1) + zp*2^u
 	MOVQ lo+40(FP), AX
 	VPBROADCASTD AX, Z28
 	MOVQ hi+48(FP), AX
@@ -250,8 +248,7 @@ rqfloop:
 	VPMULDQ Z18, Z1, Z1
 	VPERMT2D Z1, Z26, Z0 // the products' high dwords, in column order
 	VPADDD Z20, Z0, Z0
-	VPSRAVD Z19, Z0, Z0  // round half up = half to even here (no ties)
-	VPADDD Z27, Z0, Z0
+	VPSRAVD Z19, Z0, Z0 // round half up = half to even here (no ties), plus zp
 	VPMAXSD Z28, Z0, Z0
 	VPMINSD Z29, Z0, Z0
 	VPMOVDB Z0, X0
@@ -548,11 +545,8 @@ TEXT ·requantAVX2x8(SB), NOSPLIT, $0-72
 	// products' high dwords, as requantVNNI16's rqFast.
 	VMOVDQU 288(DI), Y5 // m0, even columns
 	VMOVDQU 320(DI), Y6 // m0, odd columns
-	VMOVDQU 352(DI), Y7 // shift-32
-	VMOVDQU 384(DI), Y8 // 2^(shift-33)
-	MOVQ zp+32(FP), AX
-	MOVQ AX, X10
-	VPBROADCASTD X10, Y10
+	VMOVDQU 352(DI), Y7 // u
+	VMOVDQU 384(DI), Y8 // r, with the zero point
 	MOVQ lo+40(FP), AX
 	MOVQ AX, X11
 	VPBROADCASTD X11, Y11
@@ -570,7 +564,6 @@ r2floop:
 	VPBLENDD $0xaa, Y1, Y0, Y0 // high dwords, columns in order
 	VPADDD Y8, Y0, Y0
 	VPSRAVD Y7, Y0, Y0
-	VPADDD Y10, Y0, Y0
 	VPMAXSD Y11, Y0, Y0
 	VPMINSD Y12, Y0, Y0
 	VEXTRACTI128 $1, Y0, X1

@@ -12,7 +12,7 @@ import (
 // columns (0, 2, ..., 14) then the odd ones, matching the two VPMULDQ
 // products of one 16-lane vector: offset at byte 0, m0 at 64, shift at
 // 192, half-1 at 320, 2^shift at 448, mode at 576, then for the fast mode
-// shift-32 at 584 and 2^(shift-33) at 648, in column order.
+// u and r of fastForm at 584 and 648, in column order.
 type colParams struct {
 	offset [16]int32
 	m0     [2][8]int64
@@ -31,8 +31,8 @@ const (
 	// multiples of 2^Shift (that would need acc divisible by 2^32) and
 	// round half to even is round half up; with Shift >= 33 the half
 	// only moves the product's high dword, so the stage works on the
-	// high dwords in 32-bit lanes:
-	//	q = (hi32(acc*M0) + 2^(Shift-33)) >> (Shift-32)
+	// high dwords in 32-bit lanes (see fastForm):
+	//	q + zp = (hi32(acc*M0) + 2^(Shift-33) + zp*2^(Shift-32)) >> (Shift-32)
 	rqFast = 0
 	// rqNarrow: every Shift >= 31: ties resolved in 64-bit lanes, the
 	// quotient fits in 32 bits.
@@ -41,27 +41,46 @@ const (
 	rqWide = 2
 )
 
-// set stores column l's constants (shift >= 1).
-func (g *colParams) set(l int, m0, shift int64) {
+// set stores column l's constants (shift >= 1; m0 = 0 for a column that
+// rescales everything to 0) for output zero point zp.
+func (g *colParams) set(l int, m0, shift int64, zp int32) {
 	h, i := l%2, l/2
 	g.m0[h][i], g.shift[h][i], g.half1[h][i], g.bit[h][i] = m0, shift, int64(1)<<(shift-1)-1, int64(1)<<shift
 	mode := int64(rqFast)
-	switch {
-	case shift < 31:
+	if u, r, ok := fastForm(m0, shift, zp); ok {
+		g.u32[l], g.r32[l] = u, r
+	} else if shift < 31 {
 		mode = rqWide
-	case m0 != 0 && shift-int64(bits.TrailingZeros64(uint64(m0))) < 33:
+	} else {
 		mode = rqNarrow
-	default:
-		g.u32[l], g.r32[l] = int32(shift-32), int32(1)<<(shift-33)
 	}
 	g.mode = max(g.mode, mode)
+}
+
+// fastForm returns the constants of the rqFast stage of a column,
+//
+//	out = (hi32(acc*m0) + r) >> u    with u = shift-32, r = 2^(u-1) + zp*2^u
+//
+// (the zero point folded into the rounding constant: adding a multiple of
+// 2^u before the shift adds zp after it), and whether the column qualifies:
+// no ties (shift - tz(m0) >= 33) and u <= 22, so that |hi32| < 2^30 plus
+// |r| < 2^30 cannot overflow int32. A zero m0 qualifies with u = 1.
+func fastForm(m0, shift int64, zp int32) (u, r int32, ok bool) {
+	if m0 == 0 {
+		return 1, 1 + 2*zp, true
+	}
+	if shift-int64(bits.TrailingZeros64(uint64(m0))) < 33 || shift > 54 {
+		return 0, 0, false
+	}
+	u = int32(shift - 32)
+	return u, 1<<(u-1) + zp<<u, true
 }
 
 // colParams8 holds the AVX2 output-stage constants of 8 columns, in the
 // layout requantAVX2x8 reads: offset at byte 0, m0 at 32, shift at 96,
 // half-1 at 160, 2^(62-shift) at 224; for the fast form (rqFast, see
-// colParams) m0 of the even then the odd columns at 288, shift-32 at 352,
-// 2^(shift-33) at 384 and the flag at 416.
+// colParams) m0 of the even then the odd columns at 288, u and r of
+// fastForm at 352 and 384, and the flag at 416.
 type colParams8 struct {
 	offset [8]int32
 	m0     [8]int64
@@ -127,9 +146,9 @@ func NewOutput(w *Weights, bias []int32, zpIn int32, mult []fixedpoint.Multiplie
 		switch {
 		case m.M0 == 0 || m.Shift >= 63:
 			// RoundShift gives 0: |acc*M0| < 2^62 <= 2^(Shift-1).
-			g.set(l, 0, 62)
+			g.set(l, 0, 62, zpOut)
 		case m.Shift >= 1:
-			g.set(l, int64(m.M0), int64(m.Shift))
+			g.set(l, int64(m.M0), int64(m.Shift), zpOut)
 		default:
 			o.vec = false // a multiplier of 2^30 or more: scalar stage
 		}
@@ -145,11 +164,11 @@ func NewOutput(w *Weights, bias []int32, zpIn int32, mult []fixedpoint.Multiplie
 		switch {
 		case m.M0 == 0 || m.Shift >= 63:
 			g.m0[l], g.shift[l], g.half1[l], g.sub[l] = 0, 1, 0, 1<<61
-			g.u32[l], g.r32[l] = 30, 1<<29 // the fast form of a zero product
+			g.u32[l], g.r32[l], _ = fastForm(0, 0, zpOut)
 		case m.Shift >= 1 && m.Shift <= 61:
 			g.m0[l], g.shift[l], g.half1[l], g.sub[l] = int64(m.M0), int64(m.Shift), int64(1)<<(m.Shift-1)-1, int64(1)<<(62-m.Shift)
-			if m.Shift-int32(bits.TrailingZeros32(uint32(m.M0))) >= 33 {
-				g.m0eo[l%2][l/2], g.u32[l], g.r32[l] = int64(m.M0), m.Shift-32, 1<<(m.Shift-33)
+			if u, r, ok := fastForm(int64(m.M0), int64(m.Shift), zpOut); ok {
+				g.m0eo[l%2][l/2], g.u32[l], g.r32[l] = int64(m.M0), u, r
 			} else {
 				g.fast = 0
 			}
