@@ -1,0 +1,75 @@
+package lite
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/internal/qkernels"
+	"github.com/goqat/goqat/models"
+	"github.com/goqat/goqat/quantize"
+	"github.com/goqat/goqat/tensor"
+)
+
+// TestBuiltinModelsNoAllocEveryPath converts the built-in networks (PTQ on
+// random images) and checks, on every int8 path and for 1 and 2 threads,
+// that Invoke allocates nothing once the interpreter is sized and that
+// every path and thread count gives the same output codes.
+func TestBuiltinModelsNoAllocEveryPath(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and converts two networks")
+	}
+	defer kernels.SetThreads(kernels.Threads())
+	r := rand.New(rand.NewPCG(5, 6))
+	x := tensor.New(5, 28, 28, 1)
+	for i := range x.Data {
+		x.Data[i] = r.Float32()
+	}
+	for _, name := range models.Names() {
+		m, err := models.Build(name, tensor.Shape{28, 28, 1}, 10, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qm, err := quantize.Model(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := quantize.Calibrate(context.Background(), qm, x, 5); err != nil {
+			t.Fatal(err)
+		}
+		var want []int8
+		for _, p := range qkernels.SupportedPaths() {
+			restore := qkernels.SetPath(p)
+			im, err := Convert(qm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, threads := range []int{1, 2} {
+				kernels.SetThreads(threads)
+				it, err := NewInterpreter(im)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := it.SetInput(0, x); err != nil {
+					t.Fatal(err)
+				}
+				if err := it.Invoke(); err != nil {
+					t.Fatal(err)
+				}
+				what := fmt.Sprintf("%s %v %d threads", name, p, threads)
+				if a := testing.AllocsPerRun(5, func() { _ = it.Invoke() }); a != 0 {
+					t.Errorf("%s: %v allocations per Invoke", what, a)
+				}
+				got := it.TensorInt8(im.Ops[len(im.Ops)-1].Inputs[0], nil).Data
+				if want == nil {
+					want = append([]int8(nil), got...)
+				} else {
+					eq(t, what, got, want)
+				}
+			}
+			restore()
+		}
+	}
+}
