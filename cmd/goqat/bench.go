@@ -45,6 +45,7 @@ func newBenchCmd() *cobra.Command {
 		path, int8Path, batches, jsonPath string
 		threads, trainImages              int
 		minTime                           time.Duration
+		ops                               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -67,10 +68,15 @@ What is timed depends on the files given:
 --train N also times one training epoch on N synthetic images (batch 128,
 Adam) of the float model, or of the QAT model when --model is one.
 
+--ops also times each op of the int8 model on its own (median microseconds
+per image over repeated runs, and its share of the total): which layer is
+slow.
+
 The kernel paths are the fastest this CPU supports; the environment
 variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 (generic, avx2, avx512vnni) cap them, e.g. to measure the AVX2 paths.`,
 		Example: `  goqat bench --model mnist-cnn --batch 1,64 --threads 2
+  goqat bench --model model.int8.safetensors --batch 64 --ops
   goqat bench --model goqat-demo/float.safetensors --int8 goqat-demo/model.int8.safetensors --json bench.json
   goqat bench --model float.safetensors --train 6400
   GOQAT_INT8_PATH=avx2 goqat bench --model mobilenet-tiny`,
@@ -100,6 +106,18 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 			if err != nil {
 				return err
 			}
+			if ops {
+				if set.int8 == nil {
+					return fmt.Errorf("--ops needs an int8 model (--int8, or a QAT or integer --model)")
+				}
+				for _, b := range bs {
+					rows, err := profileInt8(ctx, set.int8, b, minTime)
+					if err != nil {
+						return err
+					}
+					res[fmt.Sprintf("int8_ops_b%d", b)] = rows
+				}
+			}
 			if trainImages > 0 {
 				if set.trainable == nil {
 					return fmt.Errorf("--train needs a float or QAT model, %s is an integer model", path)
@@ -125,6 +143,7 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 	f.DurationVar(&minTime, "min-time", 2*time.Second, "time spent per measurement (after the warm-up)")
 	f.IntVar(&trainImages, "train", 0, "also time training on this many synthetic images (one epoch, batch 128)")
 	f.StringVar(&jsonPath, "json", "", "also write the results to this JSON file")
+	f.BoolVar(&ops, "ops", false, "also time each op of the int8 model")
 	return cmd
 }
 

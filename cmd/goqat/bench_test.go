@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -152,11 +153,42 @@ func TestBenchJSON(t *testing.T) {
 		{[]string{"--model", integer, "--train", "64"}, "--train needs a float or QAT model"},
 		{[]string{"--model", float, "--threads", "-1"}, "--threads must not be negative"},
 		{[]string{"--model", float, "--min-time", "0s"}, "--min-time must be positive"},
+		{[]string{"--model", float, "--ops"}, "--ops needs an int8 model"},
 	} {
 		_, stderr, code := run(t, append([]string{"bench", "--min-time", "10ms"}, c.args...)...)
 		if code == 0 || !strings.Contains(stderr, c.want) {
 			t.Errorf("goqat bench %v: exit %d, stderr %q, want %q", c.args, code, stderr, c.want)
 		}
+	}
+}
+
+// TestBenchOps checks bench --ops: a line per op of the integer model, and
+// the same in the JSON file, with shares summing to one.
+func TestBenchOps(t *testing.T) {
+	dir := t.TempDir()
+	_, _, integer := tinyModels(t, dir)
+	out := filepath.Join(dir, "ops.json")
+	stdout, stderr, code := run(t, "bench", "--model", integer, "--batch", "2", "--min-time", "20ms", "--threads", "1", "--ops", "--json", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "int8 ops at batch 2") || !strings.Contains(stdout, "Conv2D") {
+		t.Errorf("no op table on stdout:\n%s", stdout)
+	}
+	rows, ok := readJSON(t, out)["int8_ops_b2"].([]any)
+	if !ok || len(rows) == 0 {
+		t.Fatalf("int8_ops_b2 = %v", readJSON(t, out)["int8_ops_b2"])
+	}
+	var share float64
+	for i, r := range rows {
+		m := r.(map[string]any)
+		if m["index"] != float64(i) || m["type"] == "" || m["us_per_image"].(float64) < 0 {
+			t.Errorf("row %d: %v", i, m)
+		}
+		share += m["share"].(float64)
+	}
+	if math.Abs(share-1) > 1e-9 {
+		t.Errorf("shares sum to %v", share)
 	}
 }
 

@@ -112,6 +112,55 @@ func timeInt8(ctx context.Context, im *lite.Model, batch int, minTime time.Durat
 	return medianMs(ctx, it.Invoke, batch, minTime)
 }
 
+// opRow is one op's line of bench --ops.
+type opRow struct {
+	Index      int     `json:"index"`
+	Type       string  `json:"type"`
+	Name       string  `json:"name"`
+	USPerImage float64 `json:"us_per_image"`
+	Share      float64 `json:"share"`
+}
+
+// profileInt8 times each op of im at batch size batch (random inputs, for
+// about minTime after a warm-up) and prints the table of bench --ops.
+func profileInt8(ctx context.Context, im *lite.Model, batch int, minTime time.Duration) ([]opRow, error) {
+	it, err := lite.NewInterpreter(im)
+	if err != nil {
+		return nil, err
+	}
+	shape := im.Tensors[im.Inputs[0]].Shape
+	x := tensor.New(append([]int{batch}, shape...)...)
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := range x.Data {
+		x.Data[i] = r.Float32()
+	}
+	if err := it.SetInput(0, x); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	if err := it.Invoke(); err != nil { // warm-up, and the length of a run
+		return nil, err
+	}
+	reps := max(5, int(minTime/max(time.Since(t0), time.Microsecond)))
+	ts, err := it.ProfileOps(ctx, reps)
+	if err != nil {
+		return nil, err
+	}
+	var total float64
+	for _, o := range ts {
+		total += o.Seconds
+	}
+	fmt.Printf("\nint8 ops at batch %d (median of %d runs each):\n", batch, reps)
+	fmt.Printf("%-4s %-18s %-30s %10s %7s\n", "#", "op", "name", "us/image", "share")
+	rows := make([]opRow, len(ts))
+	for i, o := range ts {
+		rows[i] = opRow{Index: o.Index, Type: string(o.Type), Name: o.Name, USPerImage: o.Seconds * 1e6 / float64(batch), Share: o.Seconds / total}
+		fmt.Printf("%-4d %-18s %-30s %10.3f %6.1f%%\n", o.Index, o.Type, o.Name, rows[i].USPerImage, 100*rows[i].Share)
+	}
+	fmt.Printf("%-4s %-18s %-30s %10.3f\n", "", "total", "", total*1e6/float64(batch))
+	return rows, nil
+}
+
 // int8Accuracy runs the integer model once over the test set x (N, ...)
 // with labels y (N) and returns its accuracy and the share of inputs on
 // which it picks the same class as the QAT model qm in inference mode. pq
