@@ -18,6 +18,9 @@ type addKernel struct {
 	a, b, out int
 	size      int
 	p         *qkernels.AddParams
+	tot       int // elements of the current run
+	r         qkernels.Runner
+	partFn    func(part, lo, hi int)
 }
 
 func newAdd(it *Interpreter, op *Op) (*addKernel, error) {
@@ -31,12 +34,22 @@ func newAdd(it *Interpreter, op *Op) (*addKernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &addKernel{it: it, a: op.Inputs[0], b: op.Inputs[1], out: op.Output, size: to.Shape.Size(), p: p}, nil
+	k := &addKernel{it: it, a: op.Inputs[0], b: op.Inputs[1], out: op.Output, size: to.Shape.Size(), p: p}
+	k.partFn = k.part
+	return k, nil
 }
 
 func (k *addKernel) alloc(int) {}
 
+// run splits the elements across threads in blocks of 64 (parts at least
+// 16K elements).
 func (k *addKernel) run(n int) {
-	tot := n * k.size
-	qkernels.AddRows(k.it.i8[k.out][:tot], k.it.i8[k.a][:tot], k.it.i8[k.b][:tot], k.p)
+	k.tot = n * k.size
+	k.r.For((k.tot+63)/64, 256, k.partFn)
+}
+
+// part adds blocks [lo, hi) of 64 elements (the last may be short).
+func (k *addKernel) part(_, lo, hi int) {
+	e0, e1 := lo*64, min(hi*64, k.tot)
+	qkernels.AddRows(k.it.i8[k.out][e0:e1], k.it.i8[k.a][e0:e1], k.it.i8[k.b][e0:e1], k.p)
 }

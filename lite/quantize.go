@@ -1,5 +1,7 @@
 package lite
 
+import "github.com/goqat/goqat/internal/qkernels"
+
 // quantizeKernel is Quantize: float32 in, int8 out, with the output's
 // scale and zero point, rounding half to even as the QAT input quantizer.
 // x (N, ...) float32 -> q (N, ...) int8
@@ -7,16 +9,30 @@ type quantizeKernel struct {
 	it      *Interpreter
 	in, out int
 	size    int
+	tot     int // elements of the current run
+	r       qkernels.Runner
+	partFn  func(part, lo, hi int)
 }
 
 func newQuantize(it *Interpreter, op *Op) *quantizeKernel {
-	return &quantizeKernel{it: it, in: op.Inputs[0], out: op.Output, size: it.size(op.Output)}
+	k := &quantizeKernel{it: it, in: op.Inputs[0], out: op.Output, size: it.size(op.Output)}
+	k.partFn = k.part
+	return k
 }
 
 func (k *quantizeKernel) alloc(int) {}
 
+// run splits the elements across threads in blocks of 64 (parts at least
+// 16K elements).
 func (k *quantizeKernel) run(n int) {
-	quantizeFloats(k.it.f32[k.in][:n*k.size], k.it.i8[k.out], &k.it.m.Tensors[k.out])
+	k.tot = n * k.size
+	k.r.For((k.tot+63)/64, 256, k.partFn)
+}
+
+// part quantizes blocks [lo, hi) of 64 elements (the last may be short).
+func (k *quantizeKernel) part(_, lo, hi int) {
+	e0, e1 := lo*64, min(hi*64, k.tot)
+	quantizeFloats(k.it.f32[k.in][e0:e1], k.it.i8[k.out][e0:e1], &k.it.m.Tensors[k.out])
 }
 
 // dequantizeKernel is Dequantize: x = scale*(q - zp).
