@@ -153,3 +153,15 @@ func dwRowsAVX2(acc *int32, x *int8, w16 *int16, corr *int32, c, pairs int, offs
 //
 //go:noescape
 func addRescaleAVX2(y, a, b *int8, n int, p *AddParams)
+
+// dotRqVNNI12x32 is dotVNNI12x32 followed by the rqFast output stage of
+// its two 16-column groups (p0 for columns 0-15, p1 for 16-31; both in
+// rqFast mode; p1 may be p0 when cols <= 16) on the accumulators while
+// they are in registers: for i < rows and j < cols,
+//
+//	out[i*ldo+j] = clamp((hi32((c[i][j] + offset[j]) * m0[j]) + r[j]) >> u[j], lo, hi)
+//
+// with c the tile dotVNNI12x32 computes. No int32 tile is stored.
+//
+//go:noescape
+func dotRqVNNI12x32(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)

@@ -47,3 +47,7 @@ func dwRowsAVX2(acc *int32, x *int8, w16 *int16, corr *int32, c, pairs int, offs
 }
 
 func addRescaleAVX2(y, a, b *int8, n int, p *AddParams) { panic("qkernels: AVX2 path not built") }
+
+func dotRqVNNI12x32(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int) {
+	panic("qkernels: VNNI path not built")
+}

@@ -104,9 +104,32 @@ func TestPackRow(t *testing.T) {
 	}
 }
 
+// smallMults returns n multipliers that all qualify for the rqFast output
+// stage (so the VNNI path fuses it into the product).
+func smallMults(n int, rng *rand.Rand) []fixedpoint.Multiplier {
+	ms := make([]fixedpoint.Multiplier, n)
+	for j := range ms {
+		for {
+			m, err := fixedpoint.NewMultiplier(1e-4 + rng.Float64()*1e-2)
+			if err != nil {
+				panic(err)
+			}
+			if _, _, ok := fastForm(int64(m.M0), int64(m.Shift), 0); ok {
+				ms[j] = m
+				break
+			}
+		}
+	}
+	return ms
+}
+
+// fusedRun counts products that ran with the output stage fused (VNNI).
+var fusedRun int
+
 // runCase checks one shape on one path against refGemm, with guard bytes
-// around and between the output rows.
-func runCase(t *testing.T, p Path, m, k, n int, rng *rand.Rand) {
+// around and between the output rows; fast picks multipliers that all
+// qualify for the rqFast stage.
+func runCase(t *testing.T, p Path, m, k, n int, rng *rand.Rand, fast bool) {
 	t.Helper()
 	a := make([]int8, m*k)
 	for i := range a {
@@ -125,6 +148,9 @@ func runCase(t *testing.T, p Path, m, k, n int, rng *rand.Rand) {
 	}
 	zpIn := rng.Int32N(256) - 128
 	mult := randMults(n, rng)
+	if fast {
+		mult = smallMults(n, rng)
+	}
 	zp := rng.Int32N(256) - 128
 	lo, hi := int32(-128), int32(127)
 	if rng.IntN(2) == 0 {
@@ -143,6 +169,12 @@ func runCase(t *testing.T, p Path, m, k, n int, rng *rand.Rand) {
 	g, err := NewGemm(pw, o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, _, ok := o.fastPair(0, min(n, 32)); fast && p == VNNI {
+		if !ok {
+			t.Fatalf("m=%d k=%d n=%d: small multipliers not in the fast stage", m, k, n)
+		}
+		fusedRun++
 	}
 	ldo := n + 3
 	out := make([]int8, m*ldo+5)
@@ -182,7 +214,8 @@ func TestGemmPathsMatchReference(t *testing.T) {
 		for _, m := range []int{1, 5, 12, 13, 25, 40} {
 			for _, k := range []int{1, 3, 4, 9, 17, 70} {
 				for _, n := range []int{1, 10, 16, 17, 31, 32, 33, 64, 70} {
-					runCase(t, p, m, k, n, rng)
+					runCase(t, p, m, k, n, rng, false)
+					runCase(t, p, m, k, n, rng, true)
 				}
 			}
 		}
@@ -194,6 +227,9 @@ func TestGemmPathsMatchReference(t *testing.T) {
 		}
 	}
 	checkCPUPathsRan(t, pathsRun)
+	if pathsRun[VNNI] && fusedRun == 0 {
+		t.Error("the VNNI product with the fused output stage did not run")
+	}
 }
 
 func TestGemmThreadIndependent(t *testing.T) {

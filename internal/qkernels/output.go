@@ -179,6 +179,22 @@ func NewOutput(w *Weights, bias []int32, zpIn int32, mult []fixedpoint.Multiplie
 	return o, nil
 }
 
+// fastPair returns the two 16-column groups of the 32-column panel at
+// column n0 (cols of them used; the second is the first again when cols <=
+// 16) and whether both run the rqFast stage, which dotRqVNNI12x32 fuses
+// into the product.
+func (o *Output) fastPair(n0, cols int) (p0, p1 *colParams, ok bool) {
+	if !o.vec {
+		return nil, nil, false
+	}
+	p0 = &o.groups[n0/16]
+	p1 = p0
+	if cols > 16 {
+		p1 = &o.groups[n0/16+1]
+	}
+	return p0, p1, p0.mode == rqFast && p1.mode == rqFast
+}
+
 // finish requantizes one accumulator of column j (the scalar stage, the
 // reference for the vector one).
 func (o *Output) finish(j int, dot int32) int8 {
