@@ -165,3 +165,9 @@ func addRescaleAVX2(y, a, b *int8, n int, p *AddParams)
 //
 //go:noescape
 func dotRqVNNI12x32(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+
+// dotRqVNNI12x16 is dotRqVNNI12x32 for a panel with cols <= 16: the
+// products of the panel's first 16 columns only, and p0's output stage.
+//
+//go:noescape
+func dotRqVNNI12x16(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)

@@ -51,3 +51,7 @@ func addRescaleAVX2(y, a, b *int8, n int, p *AddParams) { panic("qkernels: AVX2 
 func dotRqVNNI12x32(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int) {
 	panic("qkernels: VNNI path not built")
 }
+
+func dotRqVNNI12x16(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int) {
+	panic("qkernels: VNNI path not built")
+}

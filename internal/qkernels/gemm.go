@@ -94,7 +94,11 @@ func (g *Gemm) tiles(part, t0, t1 int) {
 			case VNNI:
 				if p0, p1, ok := o.fastPair(n0, cols); ok {
 					// Requantized in registers: no int32 tile.
-					dotRqVNNI12x32(&a[0], lda, &w.b8[pn*w.kq*128], w.kq, p0, p1, int64(o.lo), int64(o.hi), &g.out[i0*g.ldo+n0], g.ldo, rows, cols)
+					if cols <= 16 {
+						dotRqVNNI12x16(&a[0], lda, &w.b8[pn*w.kq*128], w.kq, p0, int64(o.lo), int64(o.hi), &g.out[i0*g.ldo+n0], g.ldo, rows, cols)
+					} else {
+						dotRqVNNI12x32(&a[0], lda, &w.b8[pn*w.kq*128], w.kq, p0, p1, int64(o.lo), int64(o.hi), &g.out[i0*g.ldo+n0], g.ldo, rows, cols)
+					}
 					continue
 				}
 				dotVNNI12x32(&a[0], lda, &w.b8[pn*w.kq*128], w.kq, &tile[0])
