@@ -396,40 +396,57 @@ func TestPackWeightsErrors(t *testing.T) {
 }
 
 // TestFastFormExact checks the rqFast formula in plain int32 arithmetic
-// against fixedpoint.Requantize's rounding for every shift it accepts and
-// its edges: the largest accumulators, the extreme zero points, and M0
-// with trailing zeros.
+// against fixedpoint.Requantize's rounding, after the widest clamp
+// [-128, 127], for every shift: the largest accumulators, exact ties
+// (odd multiples of 2^(shift-1-tz(M0))), the extreme zero points, and M0
+// with trailing zeros up to where fastForm refuses them.
 func TestFastFormExact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(41, 42))
+	clamp := func(v int64) int64 { return min(max(v, -128), 127) }
 	for shift := int64(1); shift <= 62; shift++ {
-		for trial := 0; trial < 300; trial++ {
+		for trial := 0; trial < 400; trial++ {
 			m0 := int64(1<<30 + rng.IntN(1<<30))
-			if trial%3 == 0 {
-				m0 &^= int64(1)<<rng.IntN(31) - 1 // trailing zeros
-				m0 |= 1 << 30
+			tz := 0
+			if trial%2 == 0 {
+				tz = rng.IntN(31)
+				m0 = (m0 >> tz << tz) | 1<<30 // at least tz trailing zeros
+				m0 |= 1 << tz
+				if tz == 30 {
+					m0 = 1 << 30
+				}
+				tz = bits.TrailingZeros64(uint64(m0))
 			}
 			zp := []int32{-128, 127, rng.Int32N(256) - 128}[trial%3]
 			u, r, ok := fastForm(m0, shift, zp)
 			if !ok {
 				continue
 			}
-			if shift < 33 || shift > 54 || shift-int64(bits.TrailingZeros64(uint64(m0))) < 33 {
+			if shift < 33 || shift > 54 || tz > 20 {
 				t.Fatalf("fastForm accepted shift %d m0 %#x", shift, m0)
 			}
-			for _, acc := range []int32{-1 << 31, 1<<31 - 1, 0, 1, -1, int32(rng.Uint32()), reqAcc(rng, fixedpoint.Multiplier{M0: int32(m0), Shift: int32(shift)})} {
+			accs := []int32{-1 << 31, 1<<31 - 1, 0, 1, -1, int32(rng.Uint32()), reqAcc(rng, fixedpoint.Multiplier{M0: int32(m0), Shift: int32(shift)})}
+			if t0 := shift - 1 - int64(tz); t0 <= 31 {
+				// Exact ties: acc an odd multiple of 2^t0.
+				for _, odd := range []int64{1, -1, 3, -3, 2*rng.Int64N(1<<10) + 1} {
+					if a := odd << t0; a >= -1<<31 && a < 1<<31 {
+						accs = append(accs, int32(a))
+					}
+				}
+			}
+			for _, acc := range accs {
 				hi := int32((int64(acc) * m0) >> 32)
-				got := (hi + r) >> u // int32: must not overflow
 				if s := int64(hi) + int64(r); s != int64(hi+r) {
 					t.Fatalf("shift %d: int32 overflow", shift)
 				}
-				want := fixedpoint.RoundShift(int64(acc)*m0, uint(shift)) + int64(zp)
-				if int64(got) != want {
+				got := clamp(int64((hi + r) >> u))
+				want := clamp(fixedpoint.RoundShift(int64(acc)*m0, uint(shift)) + int64(zp))
+				if got != want {
 					t.Fatalf("shift %d m0 %#x zp %d acc %d: fast %d, want %d", shift, m0, zp, acc, got, want)
 				}
 			}
 		}
 	}
 	if _, _, ok := fastForm(1<<30, 40, 0); ok {
-		t.Error("M0 = 2^30 at shift 40 (ties possible) accepted")
+		t.Error("M0 = 2^30 (30 trailing zeros, ties inside the int8 range) accepted")
 	}
 }

@@ -26,12 +26,11 @@ type colParams struct {
 
 // Output stage modes of a 16-column group, by its columns' multipliers.
 const (
-	// rqFast: every column has Shift - tz(M0) >= 33 (tz: trailing zero
-	// bits), so no product acc*M0 lies exactly halfway between two
-	// multiples of 2^Shift (that would need acc divisible by 2^32) and
-	// round half to even is round half up; with Shift >= 33 the half
-	// only moves the product's high dword, so the stage works on the
-	// high dwords in 32-bit lanes (see fastForm):
+	// rqFast: every column has 33 <= Shift <= 54 and at most 20 trailing
+	// zero bits in M0, so that round half up gives the same int8 output as
+	// round half to even (a tie rescales beyond the int8 range; see
+	// fastForm), and the half only moves the product's high dword: the
+	// stage works on the high dwords in 32-bit lanes:
 	//	q + zp = (hi32(acc*M0) + 2^(Shift-33) + zp*2^(Shift-32)) >> (Shift-32)
 	rqFast = 0
 	// rqNarrow: every Shift >= 31: ties resolved in 64-bit lanes, the
@@ -61,15 +60,21 @@ func (g *colParams) set(l int, m0, shift int64, zp int32) {
 //
 //	out = (hi32(acc*m0) + r) >> u    with u = shift-32, r = 2^(u-1) + zp*2^u
 //
-// (the zero point folded into the rounding constant: adding a multiple of
-// 2^u before the shift adds zp after it), and whether the column qualifies:
-// no ties (shift - tz(m0) >= 33) and u <= 22, so that |hi32| < 2^30 plus
-// |r| < 2^30 cannot overflow int32. A zero m0 qualifies with u = 1.
+// (round half up; the zero point folded into the rounding constant: adding
+// a multiple of 2^u before the shift adds zp after it), and whether the
+// column qualifies. It does when 33 <= shift <= 54 (so the half,
+// 2^(shift-1), only moves the high dword, and |hi32| < 2^30 plus |r| <
+// 2^30 cannot overflow int32) and M0 has at most 20 trailing zero bits tz:
+// then round half up and half to even differ only on no output at all.
+// A tie needs acc*M0 to be an odd multiple of 2^(shift-1), so acc a
+// multiple of 2^(shift-1-tz); then |acc*M0/2^shift| >= 2^(29-tz) >= 512,
+// and both roundings of it clamp to the same end of the int8 range. A zero
+// M0 qualifies with u = 1.
 func fastForm(m0, shift int64, zp int32) (u, r int32, ok bool) {
 	if m0 == 0 {
 		return 1, 1 + 2*zp, true
 	}
-	if shift-int64(bits.TrailingZeros64(uint64(m0))) < 33 || shift > 54 {
+	if shift < 33 || shift > 54 || bits.TrailingZeros64(uint64(m0)) > 20 {
 		return 0, 0, false
 	}
 	u = int32(shift - 32)
