@@ -9,10 +9,11 @@ import (
 // convolved with its own window. The input is first copied into a padded
 // buffer whose border holds the input zero point (so a padded tap
 // contributes (zp-zp)*w = 0, as the op defines), unless no window leaves
-// the image; then every output row is one qkernels.DepthwiseRows call,
-// channels in vector lanes, and the row of accumulators is requantized by
-// the vector output stage while it is in L1. Output rows are split across
-// threads.
+// the image; then every output row is one qkernels.DepthwiseRowsRequant
+// call (3x3 windows on VNNI: the output stage applied in registers) or a
+// qkernels.DepthwiseRows call, channels in vector lanes, whose row of
+// accumulators the vector output stage requantizes while it is in L1.
+// Output rows are split across threads.
 // in (N,H,W,C), w (KH,KW,C), bias (C) -> out (N,OH,OW,C)
 type dwKernel struct {
 	it                     *Interpreter
@@ -114,7 +115,11 @@ func (k *dwKernel) rows(part, lo, hi int) {
 	acc := k.acc[part]
 	for r := lo; r < hi; r++ {
 		b, oy := r/k.oh, r%k.oh
-		k.d.DepthwiseRows(acc, k.x[((b*k.hp+oy*k.sh)*k.wp)*C:], k.ow, k.sw*C)
-		k.o.Rows(acc, C, k.ow, k.y[(b*k.oh+oy)*k.ow*C:], C)
+		x, y := k.x[((b*k.hp+oy*k.sh)*k.wp)*C:], k.y[(b*k.oh+oy)*k.ow*C:][:k.ow*C]
+		if k.d.DepthwiseRowsRequant(y, x, k.ow, k.sw*C, k.o) {
+			continue // one pass, the accumulators kept in registers
+		}
+		k.d.DepthwiseRows(acc, x, k.ow, k.sw*C)
+		k.o.Rows(acc, C, k.ow, y, C)
 	}
 }

@@ -171,3 +171,11 @@ func dotRqVNNI12x32(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, h
 //
 //go:noescape
 func dotRqVNNI12x16(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+
+// dwRows3x3RqVNNI is dwRowsVNNI for a 3x3 window (tap t at
+// (t/3)*row + (t%3)*c, five pairs) followed by the rqFast output stage of
+// each 16-channel group (p[0], p[1], ...): out[ox*c+ch] gets the int8
+// result of pixel ox, channel ch.
+//
+//go:noescape
+func dwRows3x3RqVNNI(out *int8, x *int8, w16 *int16, corr *int32, c, row, n, step int, p *colParams, lo, hi int64)

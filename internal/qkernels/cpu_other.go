@@ -55,3 +55,7 @@ func dotRqVNNI12x32(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, h
 func dotRqVNNI12x16(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int) {
 	panic("qkernels: VNNI path not built")
 }
+
+func dwRows3x3RqVNNI(out *int8, x *int8, w16 *int16, corr *int32, c, row, n, step int, p *colParams, lo, hi int64) {
+	panic("qkernels: VNNI path not built")
+}

@@ -21,6 +21,10 @@ type DWWeights struct {
 	w16     []int16 // [16-channel block][pair][16 channels][2 taps], channels in lane order
 	corr    []int32 // -zp * sum_t w[t][ch], per 16-channel block, in lane order
 	offsPad []int   // offs padded to 2*pairs
+	// row3 is the input row stride of a 3x3 window with taps at
+	// ky*row3 + kx*C (0 for any other window): DepthwiseRowsRequant's
+	// unrolled kernel.
+	row3 int
 }
 
 // PackDepthwise packs w, (TAPS, C) row-major (tap t of channel ch at
@@ -56,7 +60,37 @@ func PackDepthwise(w []int8, offs []int, c int, zp int32) (*DWWeights, error) {
 	for len(d.offsPad) < 2*d.pairs {
 		d.offsPad = append(d.offsPad, offs[0])
 	}
+	if d.path == VNNI && taps == 9 {
+		d.row3 = offs[3]
+		for t, o := range offs {
+			if o != t/3*d.row3+t%3*c {
+				d.row3 = 0
+			}
+		}
+	}
 	return d, nil
+}
+
+// dwRqRows counts DepthwiseRowsRequant calls, for tests.
+var dwRqRows atomic.Int64
+
+// DepthwiseRowsRequant computes n pixels as DepthwiseRows does and writes
+// them through the output stage o (built with NewChannelOutput for these
+// C channels) to out, out[ox*C+ch], in one pass: on the VNNI path, for a
+// 3x3 window whose every 16-channel group runs the fast output stage, the
+// accumulators never leave the registers. It returns false, doing
+// nothing, when that path does not apply; the caller then runs
+// DepthwiseRows and o.Rows.
+func (d *DWWeights) DepthwiseRowsRequant(out []int8, x []int8, n, step int, o *Output) bool {
+	c := d.c
+	if d.row3 == 0 || ActivePath() != VNNI || o == nil || o.n != c || !o.allFast || n <= 0 || (n > 1 && step <= 0) {
+		return false
+	}
+	_ = out[n*c-1]
+	_ = x[(n-1)*step+d.reach+c-1]
+	dwRows3x3RqVNNI(&out[0], &x[0], &d.w16[0], &d.corr[0], c, d.row3, n, step, &o.groups[0], int64(o.lo), int64(o.hi))
+	dwRqRows.Add(1)
+	return true
 }
 
 // lane is the position of channel ch (< 16) of a block in the packed

@@ -1684,3 +1684,91 @@ dq16loop:
 dq16done:
 	VZEROUPPER
 	RET
+
+// func dwRows3x3RqVNNI(out *int8, x *int8, w16 *int16, corr *int32, c, row, n, step int, p *colParams, lo, hi int64)
+// dwRowsVNNI for a 3x3 window (taps at ky*row + kx*c), unrolled, with the
+// rqFast output stage of each 16-channel group applied in registers.
+TEXT ·dwRows3x3RqVNNI(SB), NOSPLIT, $0-88
+	MOVQ c+32(FP), R8
+	MOVQ step+56(FP), R12
+	MOVQ w16+16(FP), CX
+	MOVQ corr+24(FP), BX
+	MOVQ p+64(FP), R14
+	VMOVDQU16 dwpairs<>(SB), Z5
+	VMOVDQU32 rqhigh<>(SB), Z24
+	MOVQ lo+72(FP), AX
+	VPBROADCASTD AX, Z25
+	MOVQ hi+80(FP), AX
+	VPBROADCASTD AX, Z26
+	XORQ R13, R13
+
+d3block:
+	MOVQ R8, AX
+	SUBQ R13, AX
+	CMPQ AX, $16
+	JLT d3partial
+	MOVQ $0xffff, AX
+	JMP d3mask
+
+d3partial:
+	MOVQ $-1, DX
+	BZHIQ AX, DX, AX
+
+d3mask:
+	KMOVW AX, K1
+	VMOVDQU32 (BX), Z4
+	MOVQ x+8(FP), SI
+	ADDQ R13, SI
+	MOVQ row+40(FP), AX
+	LEAQ (SI)(AX*1), R9
+	LEAQ (R9)(AX*1), R10
+	MOVQ out+0(FP), DI
+	ADDQ R13, DI
+	MOVQ n+48(FP), R11
+
+d3pixel:
+	VMOVDQA32 Z4, Z0
+	VPMOVSXBW.Z (SI), K1, Y1
+	VPMOVSXBW.Z (SI)(R8*1), K1, Y2
+	VPERMT2W Z2, Z5, Z1
+	VPDPWSSD 0(CX), Z1, Z0
+	VPMOVSXBW.Z (SI)(R8*2), K1, Y1
+	VPMOVSXBW.Z (R9), K1, Y2
+	VPERMT2W Z2, Z5, Z1
+	VPDPWSSD 64(CX), Z1, Z0
+	VPMOVSXBW.Z (R9)(R8*1), K1, Y1
+	VPMOVSXBW.Z (R9)(R8*2), K1, Y2
+	VPERMT2W Z2, Z5, Z1
+	VPDPWSSD 128(CX), Z1, Z0
+	VPMOVSXBW.Z (R10), K1, Y1
+	VPMOVSXBW.Z (R10)(R8*1), K1, Y2
+	VPERMT2W Z2, Z5, Z1
+	VPDPWSSD 192(CX), Z1, Z0
+	VPMOVSXBW.Z (R10)(R8*2), K1, Y1
+	VPERMT2W Z1, Z5, Z1 // the ninth tap with itself (its partner weight is 0)
+	VPDPWSSD 256(CX), Z1, Z0
+	VPADDD (R14), Z0, Z0 // offset (the bias)
+	VPSRLQ $32, Z0, Z27
+	VPMULDQ 64(R14), Z0, Z0
+	VPMULDQ 128(R14), Z27, Z27
+	VPERMT2D Z27, Z24, Z0
+	VPADDD 648(R14), Z0, Z0
+	VPSRAVD 584(R14), Z0, Z0
+	VPMAXSD Z25, Z0, Z0
+	VPMINSD Z26, Z0, Z0
+	VPMOVDB Z0, X0
+	VMOVDQU8 X0, K1, (DI)
+	ADDQ R12, SI
+	ADDQ R12, R9
+	ADDQ R12, R10
+	ADDQ R8, DI
+	DECQ R11
+	JNZ d3pixel
+	ADDQ $320, CX // the next block's 5 pairs
+	ADDQ $64, BX
+	ADDQ $712, R14 // the next group's output stage
+	ADDQ $16, R13
+	CMPQ R13, R8
+	JLT d3block
+	VZEROUPPER
+	RET

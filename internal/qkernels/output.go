@@ -113,6 +113,7 @@ type Output struct {
 	groups     []colParams  // 16-column groups (the last may be partial), for the VNNI vector stage
 	groups8    []colParams8 // full 8-column groups, for the AVX2 vector stage
 	vec        bool         // every shift fits the VNNI vector stage
+	allFast    bool         // every VNNI group runs rqFast
 	vec2       bool         // every shift fits the AVX2 vector stage (<= 61)
 }
 
@@ -157,6 +158,10 @@ func NewOutput(w *Weights, bias []int32, zpIn int32, mult []fixedpoint.Multiplie
 		default:
 			o.vec = false // a multiplier of 2^30 or more: scalar stage
 		}
+	}
+	o.allFast = o.vec
+	for i := range o.groups {
+		o.allFast = o.allFast && o.groups[i].mode == rqFast
 	}
 	o.groups8 = make([]colParams8, n/8)
 	for i := range o.groups8 {

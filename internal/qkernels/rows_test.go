@@ -231,3 +231,83 @@ func TestDepthwiseRowsEveryPath(t *testing.T) {
 	}
 	checkCPUPathsRan(t, ran)
 }
+
+// TestDepthwiseRowsRequant holds the fused 3x3 depthwise kernel to
+// DepthwiseRows followed by Output.Rows, on channel counts around the
+// 16-lane blocks, with guards after the output, and checks that it ran.
+func TestDepthwiseRowsRequant(t *testing.T) {
+	if !supported(VNNI) {
+		t.Skip("no VNNI")
+	}
+	defer SetPath(VNNI)()
+	rng := rand.New(rand.NewPCG(35, 36))
+	ran := 0
+	for _, c := range []int{1, 7, 16, 24, 33, 72, 96} {
+		for trial := 0; trial < 4; trial++ {
+			wp := 3 + rng.IntN(6)
+			row := wp * c
+			offs := make([]int, 9)
+			for tp := range offs {
+				offs[tp] = tp/3*row + tp%3*c
+			}
+			n, step := 1+rng.IntN(6), c*(1+rng.IntN(2))
+			x := make([]int8, (n-1)*step+2*row+3*c)
+			for i := range x {
+				x[i] = int8(rng.IntN(256) - 128)
+			}
+			w := make([]int8, 9*c)
+			for i := range w {
+				w[i] = int8(rng.IntN(255) - 127)
+			}
+			zp := rng.Int32N(256) - 128
+			d, err := PackDepthwise(w, offs, c, zp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bias := make([]int32, c)
+			for i := range bias {
+				bias[i] = rng.Int32N(1<<16) - 1<<15
+			}
+			zpOut := rng.Int32N(256) - 128
+			lo, hi := int32(-128), int32(127)
+			if trial%2 == 1 {
+				lo = zpOut
+			}
+			o, err := NewChannelOutput(c, bias, smallMults(c, rng), zpOut, lo, hi)
+			if err != nil {
+				t.Fatal(err)
+			}
+			acc := make([]int32, n*c)
+			d.DepthwiseRows(acc, x, n, step)
+			want := make([]int8, n*c)
+			o.Rows(acc, c, n, want, c)
+			got := make([]int8, n*c+4)
+			for i := range got {
+				got[i] = guard
+			}
+			if !d.DepthwiseRowsRequant(got[:n*c], x, n, step, o) {
+				t.Fatalf("c=%d: the fused kernel did not apply", c)
+			}
+			ran++
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("c=%d n=%d: out[%d] = %d, want %d", c, n, i, got[i], want[i])
+				}
+			}
+			for i := n * c; i < len(got); i++ {
+				if got[i] != guard {
+					t.Fatalf("c=%d: guard overwritten", c)
+				}
+			}
+		}
+	}
+	// A window other than 3x3 falls back.
+	d, _ := PackDepthwise(make([]int8, 4), []int{0, 1, 2, 3}, 1, 0)
+	o, _ := NewChannelOutput(1, nil, smallMults(1, rng), 0, -128, 127)
+	if d.DepthwiseRowsRequant(make([]int8, 1), make([]int8, 4), 1, 1, o) {
+		t.Error("a 2x2 window took the 3x3 kernel")
+	}
+	if ran == 0 {
+		t.Error("the fused kernel never ran")
+	}
+}
