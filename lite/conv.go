@@ -1,10 +1,6 @@
 package lite
 
-import (
-	"encoding/binary"
-
-	"github.com/goqat/goqat/internal/qkernels"
-)
+import "github.com/goqat/goqat/internal/qkernels"
 
 // convKernel is Conv2D: an int32-accumulating int8 GEMM over im2col rows
 // with per-channel requantization. The im2col rows are never stored whole:
@@ -110,8 +106,8 @@ func (k *convKernel) padRows(_, lo, hi int) {
 // overrun lands in bytes that the next move (or row) rewrites, or in the
 // row padding and slack that qkernels.Gemm ignores.
 func (k *convKernel) fillPadded(dst []uint8, i0, n int) {
-	C, seg := k.c, k.kw*k.c
-	rowStep := k.wp * C
+	var offs [qkernels.MR]int
+	C := k.c
 	ox, oy, b := i0%k.ow, (i0/k.ow)%k.oh, i0/(k.ow*k.oh)
 	for r := 0; r < n; r, ox = r+1, ox+1 {
 		if ox == k.ow {
@@ -120,20 +116,9 @@ func (k *convKernel) fillPadded(dst []uint8, i0, n int) {
 				oy, b = 0, b+1
 			}
 		}
-		src := ((b*k.hp+oy*k.sh)*k.wp + ox*k.sw) * C
-		d := r * k.lda
-		if seg <= 8 {
-			for ky := 0; ky < k.kh; ky, src, d = ky+1, src+rowStep, d+seg {
-				binary.LittleEndian.PutUint64(dst[d:d+8], binary.LittleEndian.Uint64(k.xp[src:src+8]))
-			}
-			continue
-		}
-		for ky := 0; ky < k.kh; ky, src, d = ky+1, src+rowStep, d+seg {
-			for j := 0; j < seg; j += 8 {
-				binary.LittleEndian.PutUint64(dst[d+j:d+j+8], binary.LittleEndian.Uint64(k.xp[src+j:src+j+8]))
-			}
-		}
+		offs[r] = ((b*k.hp+oy*k.sh)*k.wp + ox*k.sw) * C
 	}
+	qkernels.CopyWindows(dst, k.lda, k.xp, offs[:n], k.kh, k.kw*C, k.wp*C)
 }
 
 // fillRows writes im2col rows [i0, i0+n) into dst (stride lda, XOR 0x80).

@@ -179,3 +179,17 @@ func dotRqVNNI12x16(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi in
 //
 //go:noescape
 func dwRows3x3RqVNNI(out *int8, x *int8, w16 *int16, corr *int32, c, row, n, step int, p *colParams, lo, hi int64)
+
+// copyWindows moves n im2col rows of kh segments of seg bytes from src (a
+// padded, already XORed input) to dst, 8 bytes at a time:
+//
+//	for r := 0; r < n; r++ {
+//		for ky := 0; ky < kh; ky++ {
+//			for j := 0; j < seg; j += 8 {
+//				copy(dst[r*lda+ky*seg+j:][:8], src[offs[r]+ky*rowStep+j:][:8])
+//			}
+//		}
+//	}
+//
+//go:noescape
+func copyWindows(dst *uint8, lda int, src *uint8, offs *int, n, kh, seg, rowStep int)

@@ -59,3 +59,7 @@ func dotRqVNNI12x16(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi in
 func dwRows3x3RqVNNI(out *int8, x *int8, w16 *int16, corr *int32, c, row, n, step int, p *colParams, lo, hi int64) {
 	panic("qkernels: VNNI path not built")
 }
+
+func copyWindows(dst *uint8, lda int, src *uint8, offs *int, n, kh, seg, rowStep int) {
+	panic("qkernels: assembly not built")
+}

@@ -155,6 +155,42 @@ func PackRow(dst []uint8, src []int8) {
 	}
 }
 
+// CopyWindows writes len(offs) im2col rows into dst (row r at r*lda) from
+// src, a padded copy of an image already in the kernels' uint8 form: row r
+// is kh segments of seg bytes, segment ky read at src[offs[r]+ky*rowStep].
+// It moves 8 bytes at a time, in order, so it may write up to 7 bytes past
+// a row's last segment (into the next row, rewritten next, or the row
+// padding and FillSlack that Gemm ignores) and read up to 7 bytes past a
+// segment; it panics if src or dst is too short for that.
+func CopyWindows(dst []uint8, lda int, src []uint8, offs []int, kh, seg, rowStep int) {
+	n := len(offs)
+	if n == 0 || kh <= 0 || seg <= 0 {
+		return
+	}
+	words := (seg + 7) &^ 7
+	_ = dst[(n-1)*lda+(kh-1)*seg+words-1]
+	last := 0
+	for _, o := range offs {
+		if o < 0 {
+			panic("qkernels: CopyWindows: negative offset")
+		}
+		last = max(last, o)
+	}
+	_ = src[last+(kh-1)*rowStep+words-1]
+	if hasAVX2 { // the plain-move assembly is built with the SIMD paths
+		copyWindows(&dst[0], lda, &src[0], &offs[0], n, kh, seg, rowStep)
+		return
+	}
+	for r, o := range offs {
+		for ky := 0; ky < kh; ky++ {
+			d, s := r*lda+ky*seg, o+ky*rowStep
+			for j := 0; j < seg; j += 8 {
+				copy(dst[d+j:d+j+8], src[s+j:s+j+8])
+			}
+		}
+	}
+}
+
 // FillRows returns a fill function for Gemm.Run reading plain int8 rows
 // of k values from a (row i at a[i*k:]). It allocates a closure: build it
 // once and keep it, and point it at new data through the returned setter.

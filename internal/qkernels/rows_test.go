@@ -311,3 +311,46 @@ func TestDepthwiseRowsRequant(t *testing.T) {
 		t.Error("the fused kernel never ran")
 	}
 }
+
+// TestCopyWindows checks the im2col rows CopyWindows writes (their
+// segments, not the bytes its 8-byte moves may overrun into) and that it
+// writes nothing past the last row's overrun.
+func TestCopyWindows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(37, 38))
+	for _, seg := range []int{1, 3, 5, 8, 9, 15, 16, 28, 31} {
+		for _, kh := range []int{1, 3, 5} {
+			n := 1 + rng.IntN(MR)
+			rowStep := seg + rng.IntN(40)
+			src := make([]uint8, 200+kh*rowStep+8)
+			for i := range src {
+				src[i] = uint8(rng.IntN(256))
+			}
+			offs := make([]int, n)
+			for i := range offs {
+				offs[i] = rng.IntN(200)
+			}
+			lda := RowStride(kh * seg)
+			words := (seg + 7) &^ 7
+			end := (n-1)*lda + (kh-1)*seg + words // the last byte written, plus one
+			dst := make([]uint8, end+16)
+			for i := range dst {
+				dst[i] = 0xa5
+			}
+			CopyWindows(dst, lda, src, offs, kh, seg, rowStep)
+			for r, o := range offs {
+				for ky := 0; ky < kh; ky++ {
+					for j := 0; j < seg; j++ {
+						if got, want := dst[r*lda+ky*seg+j], src[o+ky*rowStep+j]; got != want {
+							t.Fatalf("seg=%d kh=%d row %d ky %d byte %d: %d, want %d", seg, kh, r, ky, j, got, want)
+						}
+					}
+				}
+			}
+			for i := end; i < len(dst); i++ {
+				if dst[i] != 0xa5 {
+					t.Fatalf("seg=%d kh=%d: byte %d past the last move written", seg, kh, i-end)
+				}
+			}
+		}
+	}
+}
