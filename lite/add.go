@@ -36,6 +36,7 @@ func newAdd(it *Interpreter, op *Op) (*addKernel, error) {
 	}
 	k := &addKernel{it: it, a: op.Inputs[0], b: op.Inputs[1], out: op.Output, size: to.Shape.Size(), p: p}
 	k.partFn = k.part
+	k.r.Threads = it.threads
 	return k, nil
 }
 

@@ -46,6 +46,8 @@ func newConv(it *Interpreter, op *Op) (*convKernel, error) {
 	if k.g, err = newGemmOut(op.Weights, K, k.oc, op.Bias, tin.ZeroPoint, mult, tout.ZeroPoint, lo, hi); err != nil {
 		return nil, err
 	}
+	k.g.g.SetThreads(it.threads)
+	k.padR.Threads = it.threads
 	k.lda = qkernels.RowStride(K)
 	k.padRow = make([]uint8, k.kw*k.c)
 	for i := range k.padRow {
@@ -60,6 +62,19 @@ func newConv(it *Interpreter, op *Op) (*convKernel, error) {
 		k.padRowsFn = k.padRows
 	}
 	return k, nil
+}
+
+// shareWith returns this op's kernel for sub, sharing the packed weights.
+func (k *convKernel) shareWith(sub *Interpreter) kernel {
+	c := &convKernel{it: sub, in: k.in, out: k.out, h: k.h, w: k.w, c: k.c, oh: k.oh, ow: k.ow, oc: k.oc,
+		kh: k.kh, kw: k.kw, sh: k.sh, sw: k.sw, pt: k.pt, pl: k.pl, zpIn: k.zpIn, lda: k.lda, padRow: k.padRow,
+		g: k.g.shared(sub.threads), padded: k.padded, hp: k.hp, wp: k.wp}
+	c.padR.Threads = sub.threads
+	c.fill = c.fillRows
+	if c.padded {
+		c.fillPad, c.padRowsFn = c.fillPadded, c.padRows
+	}
+	return c
 }
 
 func (k *convKernel) alloc(n int) {

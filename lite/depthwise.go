@@ -63,7 +63,19 @@ func newDepthwise(it *Interpreter, op *Op) (*dwKernel, error) {
 		return nil, err
 	}
 	k.rowsFn, k.padFn = k.rows, k.padRows
+	k.r.Threads = it.threads
 	return k, nil
+}
+
+// shareWith returns this op's kernel for sub, sharing the packed weights
+// and output stage.
+func (k *dwKernel) shareWith(sub *Interpreter) kernel {
+	c := &dwKernel{it: sub, in: k.in, out: k.out, h: k.h, w: k.w, c: k.c, oh: k.oh, ow: k.ow,
+		kh: k.kh, kw: k.kw, sh: k.sh, sw: k.sw, pt: k.pt, pl: k.pl, zpIn: k.zpIn,
+		padded: k.padded, hp: k.hp, wp: k.wp, d: k.d, o: k.o}
+	c.rowsFn, c.padFn = c.rows, c.padRows
+	c.r.Threads = sub.threads
+	return c
 }
 
 // grain is the number of output rows worth a part of their own.

@@ -24,9 +24,17 @@ func newFullyConnected(it *Interpreter, op *Op) (*fcKernel, error) {
 	if err != nil {
 		return nil, err
 	}
+	g.g.SetThreads(it.threads)
 	k := &fcKernel{it: it, in: op.Inputs[0], out: op.Output, g: g}
 	k.fill, k.set = qkernels.FillRows(op.WeightShape[0])
 	return k, nil
+}
+
+// shareWith returns this op's kernel for sub, sharing the packed weights.
+func (k *fcKernel) shareWith(sub *Interpreter) kernel {
+	c := &fcKernel{it: sub, in: k.in, out: k.out, g: k.g.shared(sub.threads)}
+	c.fill, c.set = qkernels.FillRows(k.g.g.Weights().K())
+	return c
 }
 
 func (k *fcKernel) alloc(int) {}

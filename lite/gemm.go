@@ -37,6 +37,17 @@ func newGemmOut(w []int8, k, n int, bias []int32, zpIn int32, mult []fixedpoint.
 	return &gemmOut{g: g}, nil
 }
 
+// shared returns a gemmOut on the same packed weights and output stage,
+// with its own scratch, for another interpreter (threads as there).
+func (g *gemmOut) shared(threads int) *gemmOut {
+	ng, err := qkernels.NewGemm(g.g.Weights(), g.g.Output())
+	if err != nil {
+		panic(err) // the pair was accepted once
+	}
+	ng.SetThreads(threads)
+	return &gemmOut{g: ng}
+}
+
 // run computes m rows into out (row stride N); fill writes activation rows
 // as qkernels.Gemm.Run describes. The buffers are the interpreter's, sized
 // by Allocate: an error here is a programming error.

@@ -27,6 +27,7 @@ func newGlobalAvgPool(it *Interpreter, op *Op) *gapKernel {
 		k.ones[i] = 1
 	}
 	k.imgFn = k.images
+	k.r.Threads = it.threads
 	return k
 }
 

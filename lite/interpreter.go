@@ -29,6 +29,11 @@ type Interpreter struct {
 	set     []bool
 	outF    []tensor.Tensor
 	outI    []tensor.Int8
+
+	// threads caps the parts of each op (0: kernels.Threads()); the shares
+	// of a split batch run with 1.
+	threads int
+	split   batchSplit
 }
 
 // NewInterpreter validates m and prepares its ops. The model must not be
@@ -121,6 +126,7 @@ func (it *Interpreter) Allocate(n int) error {
 		k.alloc(n)
 	}
 	it.capN = n
+	it.split.alloc(it, n)
 	return nil
 }
 
@@ -210,6 +216,9 @@ func (it *Interpreter) Invoke() error {
 		if !s {
 			return fmt.Errorf("lite: input %d was not set", j)
 		}
+	}
+	if it.split.use(it) {
+		return nil
 	}
 	for _, k := range it.kernels {
 		k.run(it.n)

@@ -31,6 +31,7 @@ type maxPoolKernel struct {
 func newMaxPool(it *Interpreter, op *Op) *maxPoolKernel {
 	k := &maxPoolKernel{it: it, in: op.Inputs[0], out: op.Output, g: newPoolGeom(it, op)}
 	k.rowsFn = k.rows
+	k.r.Threads = it.threads
 	return k
 }
 

@@ -24,8 +24,8 @@ func TestBuiltinModelsNoAllocEveryPath(t *testing.T) {
 	defer kernels.SetThreads(kernels.Threads())
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, name := range models.Names() {
-		// mobilenet-tiny at batch 64, so that its Quantize, Add and global
-		// average pool split across two threads too.
+		// mnist-cnn at batch 5 (each op split across threads) and 11 (the
+		// batch split unevenly, 6 + 5); mobilenet-tiny at batch 64.
 		batch := 5
 		if name == "mobilenet-tiny" {
 			batch = 64

@@ -17,6 +17,7 @@ type quantizeKernel struct {
 func newQuantize(it *Interpreter, op *Op) *quantizeKernel {
 	k := &quantizeKernel{it: it, in: op.Inputs[0], out: op.Output, size: it.size(op.Output)}
 	k.partFn = k.part
+	k.r.Threads = it.threads
 	return k
 }
 

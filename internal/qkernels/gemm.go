@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sync/atomic"
 	"unsafe"
-
-	"github.com/goqat/goqat/internal/kernels"
 )
 
 // Gemm is one prepared product with its output stage: Run computes
@@ -21,10 +19,11 @@ import (
 // one thread: the result does not depend on the thread count. A Gemm is
 // not safe for concurrent Run calls.
 type Gemm struct {
-	w    *Weights
-	o    *Output
-	done atomic.Int32
-	abuf [][]uint8 // per part: MR rows of RowStride(K), then FillSlack bytes
+	w       *Weights
+	o       *Output
+	done    atomic.Int32
+	abuf    [][]uint8 // per part: MR rows of RowStride(K), then FillSlack bytes
+	threads int       // the parts' cap, 0 for kernels.Threads()
 
 	// operands of the current Run
 	fill   func(dst []uint8, i0, n int)
@@ -43,6 +42,13 @@ func NewGemm(w *Weights, o *Output) (*Gemm, error) {
 	g.tileFn = g.tiles
 	return g, nil
 }
+
+// SetThreads caps the threads Run uses (0: kernels.Threads(); 1 for a
+// product that already runs on a worker).
+func (g *Gemm) SetThreads(n int) { g.threads = max(0, n) }
+
+// Output returns the output stage.
+func (g *Gemm) Output() *Output { return g.o }
 
 // Weights returns the packed weights.
 func (g *Gemm) Weights() *Weights { return g.w }
@@ -68,11 +74,11 @@ func (g *Gemm) Run(fill func(dst []uint8, i0, n int), m int, out []int8, ldo int
 	tiles := (m + MR - 1) / MR
 	// About 64K multiply-adds make a part worth handing to another thread.
 	grain := max(1, (1<<16)/max(1, MR*g.w.kq*4*g.w.n))
-	parts := max(1, min(kernels.Threads(), tiles/grain))
+	parts := max(1, min(threadsOr(g.threads), tiles/grain))
 	for len(g.abuf) < parts {
 		g.abuf = append(g.abuf, make([]uint8, MR*RowStride(g.w.k)+FillSlack))
 	}
-	parallelFor(tiles, grain, g.tileFn, &g.done)
+	parallelFor(g.threads, tiles, grain, g.tileFn, &g.done)
 	g.fill, g.out = nil, nil
 	return nil
 }

@@ -75,11 +75,20 @@ func idleWait() part {
 	}
 }
 
-// parallelFor runs fn over [0, n) in at most kernels.Threads() contiguous
-// parts of at least grain units each, numbered from 0; done is the
-// caller's counter (kept in a long-lived struct so that no call allocates).
-func parallelFor(n, grain int, fn func(part, lo, hi int), done *atomic.Int32) {
-	t := kernels.Threads()
+// threadsOr returns t if positive, else kernels.Threads().
+func threadsOr(t int) int {
+	if t > 0 {
+		return t
+	}
+	return kernels.Threads()
+}
+
+// parallelFor runs fn over [0, n) in at most t contiguous parts (t <= 0:
+// kernels.Threads()) of at least grain units each, numbered from 0; done
+// is the caller's counter (kept in a long-lived struct so that no call
+// allocates).
+func parallelFor(t, n, grain int, fn func(part, lo, hi int), done *atomic.Int32) {
+	t = threadsOr(t)
 	if grain < 1 {
 		grain = 1
 	}
@@ -112,14 +121,22 @@ func parallelFor(n, grain int, fn func(part, lo, hi int), done *atomic.Int32) {
 // Runner splits loops across the package's worker goroutines without
 // allocating (keep one per user, e.g. one per op of an interpreter). It is
 // not safe for concurrent For calls.
-type Runner struct{ done atomic.Int32 }
+type Runner struct {
+	// Threads caps the parts of For; 0 means kernels.Threads(). Work that
+	// already runs on a worker (one share of a batch) sets it to 1, so that
+	// it never waits for workers that are busy with the other shares.
+	Threads int
+	done    atomic.Int32
+}
 
 // For runs fn over [0, n) in at most Parts(n, grain) contiguous parts of at
 // least grain units, numbered from 0, and returns when all are done. Give
 // each part its own scratch (indexed by part) and results that do not
 // depend on the split.
-func (r *Runner) For(n, grain int, fn func(part, lo, hi int)) { parallelFor(n, grain, fn, &r.done) }
+func (r *Runner) For(n, grain int, fn func(part, lo, hi int)) {
+	parallelFor(r.Threads, n, grain, fn, &r.done)
+}
 
 // Parts returns the number of parts For(n, grain, ...) uses at the current
-// thread count.
+// thread count (kernels.Threads()).
 func Parts(n, grain int) int { return max(1, min(kernels.Threads(), n/max(1, grain))) }
