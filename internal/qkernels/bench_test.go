@@ -10,7 +10,9 @@ import (
 
 // BenchmarkGemm times one product per path on convolution shapes of
 // mnist-cnn (m = output pixels of one image, k = 3*3*C, n = filters) and a
-// large square one; ops/s counts a multiply-add as two operations.
+// large square one; ops/s counts a multiply-add as two operations. The
+// multipliers are small, as in real models (the fast output stage, fused
+// into the VNNI micro-kernel).
 func BenchmarkGemm(b *testing.B) {
 	defer kernels.SetThreads(kernels.Threads())
 	kernels.SetThreads(1)
@@ -25,7 +27,7 @@ func BenchmarkGemm(b *testing.B) {
 					w[i] = int8(rng.IntN(255) - 127)
 				}
 				pw, _ := PackWeights(p, w, k, n)
-				o, _ := NewOutput(pw, nil, 0, randMults(n, rng), 0, -128, 127)
+				o, _ := NewOutput(pw, nil, 0, smallMults(n, rng), 0, -128, 127) // as real models: the fast output stage
 				g, _ := NewGemm(pw, o)
 				a := make([]int8, m*k)
 				fill, set := FillRows(k)
