@@ -94,3 +94,84 @@ func int8Bytes(v []int8) []byte {
 	}
 	return b
 }
+
+// TestCloneSharesWeights checks that clones share the packed weights of
+// the interpreter they come from, and compute the same outputs, one per
+// goroutine.
+func TestCloneSharesWeights(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	x := tensor.New(40, 6, 6, 2)
+	for i := range x.Data {
+		x.Data[i] = r.Float32()
+	}
+	m, err := nn.NewSequential(tensor.Shape{6, 6, 2}, nn.NewConv2D(8, 3, 3), nn.NewReLU(),
+		nn.NewDepthwiseConv2D(3, 3), nn.NewFlatten(), nn.NewDense(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := quantize.Model(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := quantize.Calibrate(context.Background(), q, x, 40); err != nil {
+		t.Fatal(err)
+	}
+	im, err := Convert(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := NewInterpreter(im)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := base.SetInput(0, x); err != nil {
+		t.Fatal(err)
+	}
+	if err := base.Invoke(); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]int8(nil), base.OutputInt8(0).Data...)
+	var wg sync.WaitGroup
+	clones := make([]*Interpreter, 4)
+	for i := range clones {
+		clones[i] = base.Clone()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := clones[i]
+			for range 3 {
+				if err := c.SetInput(0, x); err != nil {
+					t.Error(err)
+					return
+				}
+				if err := c.Invoke(); err != nil {
+					t.Error(err)
+					return
+				}
+				for j, v := range c.OutputInt8(0).Data {
+					if v != want[j] {
+						t.Errorf("clone %d: output %d = %d, want %d", i, j, v, want[j])
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for k, kn := range base.kernels {
+		switch b := kn.(type) {
+		case *convKernel:
+			if clones[0].kernels[k].(*convKernel).g.g.Weights() != b.g.g.Weights() {
+				t.Errorf("op %d: a clone packed its own conv weights", k)
+			}
+		case *fcKernel:
+			if clones[0].kernels[k].(*fcKernel).g.g.Weights() != b.g.g.Weights() {
+				t.Errorf("op %d: a clone packed its own dense weights", k)
+			}
+		case *dwKernel:
+			if clones[0].kernels[k].(*dwKernel).d != b.d {
+				t.Errorf("op %d: a clone packed its own depthwise weights", k)
+			}
+		}
+	}
+}

@@ -18,7 +18,7 @@ type kernel interface {
 // Interpreter runs an integer model. Allocate sizes its buffers once;
 // Invoke then runs without allocating. An interpreter is not safe for
 // concurrent use: use one per goroutine (they may share the Model, which
-// they do not modify).
+// they do not modify; Clone makes one that also shares the packed weights).
 type Interpreter struct {
 	m       *Model
 	i8      [][]int8    // per tensor, int8 tensors
@@ -61,6 +61,41 @@ func NewInterpreter(m *Model) (*Interpreter, error) {
 		it.kernels = append(it.kernels, kn)
 	}
 	return it, nil
+}
+
+// Clone returns a new interpreter of the same model that shares this
+// one's prepared, read-only state (packed weights, output stages) but
+// none of its buffers: the way to give each goroutine its own interpreter
+// without packing the weights again. Its buffers are sized on first use
+// (or by Allocate).
+func (it *Interpreter) Clone() *Interpreter {
+	c := &Interpreter{
+		m:       it.m,
+		i8:      make([][]int8, len(it.m.Tensors)),
+		f32:     make([][]float32, len(it.m.Tensors)),
+		set:     make([]bool, len(it.m.Inputs)),
+		outF:    make([]tensor.Tensor, len(it.m.Outputs)),
+		outI:    make([]tensor.Int8, len(it.m.Outputs)),
+		threads: it.threads,
+	}
+	c.kernels = c.shareKernels(it)
+	return c
+}
+
+// shareKernels prepares it's ops for c, sharing what the kernels allow.
+func (c *Interpreter) shareKernels(it *Interpreter) []kernel {
+	ks := make([]kernel, len(it.kernels))
+	for k, kn := range it.kernels {
+		if sh, ok := kn.(sharer); ok {
+			ks[k] = sh.shareWith(c)
+			continue
+		}
+		var err error
+		if ks[k], err = c.prepare(&it.m.Ops[k]); err != nil {
+			panic(err) // it prepared the same op
+		}
+	}
+	return ks
 }
 
 // Model returns the interpreter's model.

@@ -47,17 +47,7 @@ func (s *batchSplit) alloc(it *Interpreter, n int) {
 	}
 	for len(s.subs) < t {
 		sub := &Interpreter{m: it.m, i8: make([][]int8, len(it.i8)), f32: make([][]float32, len(it.f32)), threads: 1}
-		for k, kn := range it.kernels {
-			if sh, ok := kn.(sharer); ok {
-				sub.kernels = append(sub.kernels, sh.shareWith(sub))
-				continue
-			}
-			kn, err := sub.prepare(&it.m.Ops[k])
-			if err != nil {
-				panic(err) // the parent prepared the same op
-			}
-			sub.kernels = append(sub.kernels, kn)
-		}
+		sub.kernels = sub.shareKernels(it)
 		s.subs = append(s.subs, sub)
 	}
 	per := (n + t - 1) / t
