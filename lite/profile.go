@@ -20,9 +20,11 @@ type OpTime struct {
 
 // ProfileOps runs the model reps times on the inputs set last, timing each
 // op on its own, and returns each op's median time per Invoke, in model
-// order. It is the int8 engine's answer to "which layer is slow": the sum
-// of the medians is close to one Invoke's time. It stops early, with the
-// context's error, when ctx is done.
+// order. It is the int8 engine's answer to "which layer is slow". Each op
+// runs split across threads on its own, as Invoke runs small batches; a
+// large batch, which Invoke splits across threads as a whole, can take
+// less than the sum. It stops early, with the context's error, when ctx is
+// done.
 func (it *Interpreter) ProfileOps(ctx context.Context, reps int) ([]OpTime, error) {
 	if reps < 1 {
 		return nil, fmt.Errorf("lite: ProfileOps: %d repetitions, want at least 1", reps)

@@ -70,7 +70,8 @@ Adam) of the float model, or of the QAT model when --model is one.
 
 --ops also times each op of the int8 model on its own (median microseconds
 per image over repeated runs, and its share of the total): which layer is
-slow.
+slow. Each op is split across threads; a large batch, which inference
+splits across threads as a whole, can take less than the total.
 
 The kernel paths are the fastest this CPU supports; the environment
 variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
