@@ -2,6 +2,8 @@ package quantize
 
 import (
 	"math"
+
+	"github.com/goqat/goqat/internal/kernels"
 )
 
 // roundMagic is 1.5*2^23: for |t| <= 2^22, (t + roundMagic) - roundMagic
@@ -40,40 +42,27 @@ func (p fq) round(x float32) float32 {
 }
 
 // apply fake-quantizes x into y (which may alias x): the tight loop of every
-// quantizer.
-func (p fq) apply(x, y []float32) {
-	y = y[:len(x)]
-	s, inv, lo, hi := p.scale, p.inv, p.lo, p.hi
-	for i, v := range x {
-		t := v * inv
-		if t < lo {
-			t = lo
-		}
-		if t > hi {
-			t = hi
-		}
-		y[i] = ((t + roundMagic) - roundMagic) * s
-	}
-}
+// quantizer, y = ((clamp(x*inv, lo, hi) + roundMagic) - roundMagic) * scale
+// (kernels.FakeQuant: AVX-512 or its Go loop, the same bits).
+func (p fq) apply(x, y []float32) { kernels.FakeQuant(x, y, p.scale, p.inv, p.lo, p.hi) }
 
 // ste writes the straight-through gradient dx = dy where x lies inside the
 // quantization range [lo*scale, hi*scale] (bounds included, as TensorFlow),
-// 0 outside. dx may alias dy.
-func (p fq) ste(x, dy, dx []float32) {
-	dy = dy[:len(x)]
-	dx = dx[:len(x)]
-	inv, lo, hi := p.inv, p.lo, p.hi
-	for i, v := range x {
-		t := v * inv
-		g := math.Float32bits(dy[i]) // as bits: conditional moves, not branches
-		if t < lo {
-			g = 0
-		}
-		if t > hi {
-			g = 0
-		}
-		dx[i] = math.Float32frombits(g)
+// 0 outside: dx = dy unless x*inv < lo or x*inv > hi
+// (kernels.FakeQuantGrad). dx may alias dy.
+func (p fq) ste(x, dy, dx []float32) { kernels.FakeQuantGrad(x, dy, dx, p.inv, p.lo, p.hi) }
+
+// ste1 is ste for one value.
+func (p *fq) ste1(x, dy float32) float32 {
+	t := x * p.inv
+	g := math.Float32bits(dy) // as bits: conditional moves, not branches
+	if t < p.lo {
+		g = 0
 	}
+	if t > p.hi {
+		g = 0
+	}
+	return math.Float32frombits(g)
 }
 
 // layout says how the elements of a tensor map to quantization channels:
@@ -176,6 +165,17 @@ func steLayout(ps []fq, lay layout, x, dy, dx []float32) {
 		return
 	}
 	C, in := lay.channels, lay.inner
+	if in == 1 {
+		dy, dx := dy[:len(x)], dx[:len(x)]
+		for base := 0; base+C <= len(x); base += C {
+			xr, dr, or := x[base:base+C], dy[base:base+C], dx[base:base+C]
+			dr, or = dr[:len(xr)], or[:len(xr)]
+			for c, v := range xr {
+				or[c] = ps[c].ste1(v, dr[c])
+			}
+		}
+		return
+	}
 	for base := 0; base < len(x); base += C * in {
 		for c := 0; c < C; c++ {
 			o := base + c*in
@@ -185,21 +185,15 @@ func steLayout(ps []fq, lay layout, x, dy, dx []float32) {
 }
 
 // minMax returns the smallest and largest of x (0, 0 for an empty slice;
-// NaNs are ignored). min and max are exact, so any split of the work gives
-// the same result.
+// NaNs are ignored): kernels.MinMax, which gives the values (and, for a
+// zero extreme, the sign) of the sequential loop "if v < lo { lo = v }; if
+// v > hi { hi = v }". min and max are exact, so any split of the work
+// gives the same values.
 func minMax(x []float32) (lo, hi float32) {
 	if len(x) == 0 {
 		return 0, 0
 	}
-	lo, hi = float32(math.Inf(1)), float32(math.Inf(-1))
-	for _, v := range x {
-		if v < lo {
-			lo = v
-		}
-		if v > hi {
-			hi = v
-		}
-	}
+	lo, hi = kernels.MinMax(x)
 	if lo > hi {
 		return 0, 0
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/tensor"
 )
@@ -90,6 +91,8 @@ type FoldedConvBN struct {
 
 	naive bool       // run the unfused reference loops (tests pin the fused passes to them)
 	fp    foldPasses // the fused passes
+	fc    foldChain  // the fully fused path (per-tensor output quantizer or none)
+	chain bool       // the last Forward ran fc
 
 	ex   *exact // bit-exact inference (set by Link), nil if not linked
 	ictx nn.Context
@@ -218,11 +221,14 @@ func (l *FoldedConvBN) Build(in []tensor.Shape) (tensor.Shape, error) {
 	l.ws = tensor.New(l.kernel.Value.Shape...)
 	l.dWs = tensor.New(l.kernel.Value.Shape...)
 	l.fp.act = actNone
+	l.fc.p.Act = kernels.ActLinear
 	switch l.cfg.Activation {
 	case "relu":
 		l.fp.act = actReLU
+		l.fc.p.Act = kernels.ActReLU
 	case "relu6":
 		l.fp.act = actReLU6
+		l.fc.p.Act = kernels.ActReLU6
 	}
 	return out, nil
 }
@@ -307,6 +313,10 @@ func (l *FoldedConvBN) Forward(c *nn.Context, in []*tensor.Tensor) *tensor.Tenso
 	z := l.conv.Forward(c, in)
 	l.z = z
 	C := l.ch
+	l.chain = false
+	if ro, ok := l.chainQuant(); ok && len(z.Data) > 0 {
+		return l.forwardChain(c, z, ro)
+	}
 	a := tensor.Ensure(&l.a, z.Shape...)
 	y, b := z.Data, l.biasFold
 	if l.batchMode {
@@ -361,6 +371,78 @@ func (l *FoldedConvBN) Forward(c *nn.Context, in []*tensor.Tensor) *tensor.Tenso
 	return out
 }
 
+// chainQuant reports whether the fully fused path (foldChain) can run:
+// not in the reference mode, and with no output quantizer (ro nil) or a
+// per-tensor range quantizer, whose constants the kernels apply.
+func (l *FoldedConvBN) chainQuant() (ro rangeObserver, ok bool) {
+	if l.naive {
+		return nil, false
+	}
+	if l.oq == nil {
+		return nil, true
+	}
+	if ro, ok = l.oq.(rangeObserver); ok {
+		_, ok = ro.tensorFQ()
+	}
+	return ro, ok
+}
+
+// forwardChain is Forward's fully fused path from the inner convolution's
+// output z: the batch statistics (or the moving ones), the output
+// quantizer's range, then the output in one pass (see foldChain).
+// z (rows, C) -> out (rows, C)
+func (l *FoldedConvBN) forwardChain(c *nn.Context, z *tensor.Tensor, ro rangeObserver) *tensor.Tensor {
+	f := &l.fc
+	f.setup(l.ch, len(z.Data)/l.ch)
+	l.chain = true
+	if l.batchMode {
+		var bias []float32
+		if l.bias != nil {
+			bias = l.bias.Value.Data
+		}
+		f.batchStats(l.bn, c.Step, z.Data, l.invSf, bias)
+	} else {
+		l.foldBias()
+		f.frozenParams(z.Data, l.biasFold)
+	}
+	out := tensor.Ensure(&l.out, z.Shape...)
+	if ro == nil {
+		f.forward(out.Data)
+		return out
+	}
+	if ro.needsRange(c) {
+		if !l.batchMode {
+			f.uRange()
+		}
+		lo, hi, ok := f.actRange()
+		if !ok || f.forceFallback {
+			f.fallbacks++
+			lo, hi = l.chainRange()
+		}
+		ro.observe(lo, hi)
+	}
+	ro.refresh()
+	q, _ := ro.tensorFQ()
+	f.p.Quant, f.p.QScale, f.p.QInv, f.p.QLo, f.p.QHi = true, q.scale, q.inv, q.lo, q.hi
+	f.forward(out.Data)
+	return out
+}
+
+// chainRange is the min and max of the activation computed the unfused
+// way, for the cases foldChain.actRange cannot derive exactly: the
+// normalized values written out (without the activation), then
+// foldPasses.activate over them, which meets the values in the order the
+// unfused path does.
+func (l *FoldedConvBN) chainRange() (lo, hi float32) {
+	f := &l.fc
+	a := tensor.Ensure(&l.a, l.z.Shape...)
+	act := f.p.Act
+	f.p.Act = kernels.ActLinear
+	f.forward(a.Data)
+	f.p.Act = act
+	return l.fp.activate(a.Data, nil, a.Data, l.ch, true)
+}
+
 // unfoldNaive writes u = z*inv + bias per channel (bias may be nil): the
 // reference loop of foldPasses.unfold.
 func unfoldNaive(z, inv, bias, u []float32, C int) {
@@ -412,14 +494,23 @@ func (l *FoldedConvBN) activate(y, b []float32, a []float32) {
 // dOut shaped like the output -> dIn shaped like the input
 func (l *FoldedConvBN) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Tensor {
 	C := l.ch
-	dA := tensor.Ensure(&l.dA, dOut.Shape...)
-	l.maskGrad(c, dOut, dA)
+	var dA *tensor.Tensor // dOut through the output fake quant and the activation
+	if !l.chain || !l.batchMode {
+		dA = tensor.Ensure(&l.dA, dOut.Shape...)
+	}
+	if !l.chain {
+		l.maskGrad(c, dOut, dA)
+	}
 	gGrad := l.bn.Gamma.Grad.Data
 	var dz *tensor.Tensor
 	if l.batchMode {
-		du := l.bn.Backward(c, dA)[0] // sets gamma and beta gradients
-		dz = tensor.Ensure(&l.dz, du.Shape...)
-		if l.naive {
+		switch {
+		case l.chain:
+			dz = tensor.Ensure(&l.dz, dOut.Shape...)
+			l.fc.backwardBatch(l.bn, dOut.Data, dz.Data, l.s1, l.s2) // sets gamma and beta gradients
+		case l.naive:
+			du := l.bn.Backward(c, dA)[0] // sets gamma and beta gradients
+			dz = tensor.Ensure(&l.dz, du.Shape...)
 			l.sums.run(du.Data, l.z.Data, C, l.s1, l.s2)
 			for base := 0; base < len(du.Data); base += C {
 				dr, zr := du.Data[base:base+C], dz.Data[base:base+C]
@@ -429,7 +520,9 @@ func (l *FoldedConvBN) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Te
 					zr[j] = v * inv[j]
 				}
 			}
-		} else {
+		default:
+			du := l.bn.Backward(c, dA)[0]
+			dz = tensor.Ensure(&l.dz, du.Shape...)
 			l.sums.runScaled(du.Data, l.z.Data, C, l.s1, l.s2, l.invSf, dz.Data)
 		}
 		for j := 0; j < C; j++ {
@@ -440,7 +533,11 @@ func (l *FoldedConvBN) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Te
 			}
 		}
 	} else {
-		l.sums.run(dA.Data, nil, C, l.s1, nil)
+		if l.chain {
+			l.fc.backwardFrozen(dOut.Data, dA.Data, l.s1)
+		} else {
+			l.sums.run(dA.Data, nil, C, l.s1, nil)
+		}
 		dz = dA
 		mm := l.bn.MovingMean.Value.Data
 		for j := 0; j < C; j++ {

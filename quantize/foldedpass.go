@@ -45,7 +45,9 @@ const (
 
 // foldPasses holds FoldedConvBN's fused element-wise passes over the big
 // activation tensors, with their range functions bound once so that
-// kernels.ParallelFor does not allocate. Every pass computes bit for bit
+// kernels.ParallelFor does not allocate: the path for output quantizers
+// that foldChain does not handle (per-channel, LSQ, fixed), beside
+// nn.BatchNormalization's own passes. Every pass computes bit for bit
 // what the unfused loops (FoldedConvBN.activate, the quantizer's Forward
 // and Backward, the activation mask) compute:
 //
@@ -174,19 +176,9 @@ func (f *foldPasses) actRow(y, b, a []float32) {
 }
 
 // minMaxRaw is minMax without the empty and all-NaN fix-ups: +Inf, -Inf
-// for a slice with no number, so that chunks combine with min and max.
-func minMaxRaw(x []float32) (lo, hi float32) {
-	lo, hi = inf32, -inf32
-	for _, v := range x {
-		if v < lo {
-			lo = v
-		}
-		if v > hi {
-			hi = v
-		}
-	}
-	return lo, hi
-}
+// for a slice with no number, so that chunks combine with min and max
+// (kernels.MinMax).
+func minMaxRaw(x []float32) (lo, hi float32) { return kernels.MinMax(x) }
 
 // apply writes out = fakequant(a) with p, in parallel for large tensors.
 func (f *foldPasses) apply(p fq, a, out []float32) {
@@ -302,4 +294,312 @@ func (f *foldPasses) unfoldRows(r0, r1 int) {
 			}
 		}
 	}
+}
+
+// foldChain is FoldedConvBN's fully fused path (kernels.FoldParams) for
+// a per-tensor output quantizer or none: the unfolding, the batch
+// normalization (its statistics and moving averages, computed here with
+// nn.BatchNormalization's arithmetic operation for operation), the
+// activation and the output fake quant are recomputed from the inner
+// convolution's output z in every pass, so that a training step reads z
+// twice forward (statistics; output) and twice backward (gradient sums;
+// input gradient) and writes only the output and the gradient. The
+// unfused path (nn.BatchNormalization's Forward and Backward on the
+// unfolded tensor, then foldPasses) is the specification: tests pin this
+// one to it bit for bit.
+//
+// After the BN freeze (and in inference) the same kernels run with the
+// identity normalization (center 0, scale 1, beta -0: (u-0)*1 + -0 is u
+// for every u) and u = z*1 + biasFold, which is act(z + biasFold).
+type foldChain struct {
+	p      kernels.FoldParams
+	c      int
+	rows   int
+	chunks int
+	frozen bool // the last Forward used the moving statistics
+
+	z, dy, out, dz []float32
+
+	shift64, center64, invStd []float64
+	center, scale, betaFwd    []float32
+	k1, k2, k3                []float32
+	negZero, ones, zeros      []float32 // -0 (no bias), 1 and 0 per channel
+	part                      []float64 // chunks x 2C partial sums
+	los, his                  []float32 // chunks x C extremes of u
+	useK                      bool      // FoldGrad with k1..k3 (batch statistics)
+	fallbacks                 int       // ranges computed the unfused way (for tests)
+	forceFallback             bool      // compute every range the unfused way (for tests)
+
+	statsFn, fwdFn, gsFn, gradFn func(lo, hi int)
+}
+
+// setup sizes the buffers for C channels and rows rows.
+func (f *foldChain) setup(C, rows int) {
+	if f.c != C {
+		f.c = C
+		f.shift64 = make([]float64, C)
+		f.center64 = make([]float64, C)
+		f.invStd = make([]float64, C)
+		f.center = make([]float32, C)
+		f.scale = make([]float32, C)
+		f.betaFwd = make([]float32, C)
+		f.k1 = make([]float32, C)
+		f.k2 = make([]float32, C)
+		f.k3 = make([]float32, C)
+		f.negZero = make([]float32, C)
+		f.ones = make([]float32, C)
+		f.zeros = make([]float32, C)
+		for j := range f.negZero {
+			f.negZero[j] = float32(math.Copysign(0, -1))
+			f.ones[j] = 1
+		}
+	}
+	if f.statsFn == nil {
+		f.statsFn = f.statsChunks
+		f.fwdFn = f.forwardRows
+		f.gsFn = f.gradSumChunks
+		f.gradFn = f.gradChunks
+	}
+	f.rows = rows
+	// nn.BatchNormalization's and chanSums' chunk count (the same
+	// function of the shape), so that partial sums add in the same order.
+	f.chunks = max(1, min(16, rows*C/16384, rows))
+	if n := f.chunks * 2 * C; cap(f.part) < n {
+		f.part = make([]float64, n)
+	} else {
+		f.part = f.part[:n]
+	}
+	if n := f.chunks * C; cap(f.los) < n {
+		f.los = make([]float32, n)
+		f.his = make([]float32, n)
+	} else {
+		f.los, f.his = f.los[:n], f.his[:n]
+	}
+}
+
+// chunkRows returns chunk k's rows [lo, hi).
+func (f *foldChain) chunkRows(k int) (lo, hi int) {
+	return k * f.rows / f.chunks, (k + 1) * f.rows / f.chunks
+}
+
+// statsChunks runs kernels.FoldStats over chunks [lo, hi).
+func (f *foldChain) statsChunks(lo, hi int) {
+	C := f.c
+	for k := lo; k < hi; k++ {
+		r0, r1 := f.chunkRows(k)
+		kernels.FoldStats(f.z[r0*C:r1*C], r1-r0, C, f.p, f.shift64,
+			f.part[k*2*C:k*2*C+C], f.part[k*2*C+C:(k+1)*2*C], f.los[k*C:(k+1)*C], f.his[k*C:(k+1)*C])
+	}
+}
+
+// forwardRows runs kernels.FoldForward over rows [lo, hi).
+func (f *foldChain) forwardRows(lo, hi int) {
+	C := f.c
+	kernels.FoldForward(f.z[lo*C:hi*C], f.out[lo*C:hi*C], hi-lo, C, f.p)
+}
+
+// gradSumChunks runs kernels.FoldGradSums over chunks [lo, hi).
+func (f *foldChain) gradSumChunks(lo, hi int) {
+	C := f.c
+	for k := lo; k < hi; k++ {
+		r0, r1 := f.chunkRows(k)
+		kernels.FoldGradSums(f.z[r0*C:r1*C], f.dy[r0*C:r1*C], r1-r0, C, f.p, f.center64,
+			f.part[k*2*C:k*2*C+C], f.part[k*2*C+C:(k+1)*2*C])
+	}
+}
+
+// gradChunks runs kernels.FoldGrad over chunks [lo, hi).
+func (f *foldChain) gradChunks(lo, hi int) {
+	C := f.c
+	var k1, k2, k3 []float32
+	if f.useK {
+		k1, k2, k3 = f.k1, f.k2, f.k3
+	}
+	for k := lo; k < hi; k++ {
+		r0, r1 := f.chunkRows(k)
+		kernels.FoldGrad(f.z[r0*C:r1*C], f.dy[r0*C:r1*C], f.dz[r0*C:r1*C], r1-r0, C, f.p, k1, k2, k3,
+			f.part[k*2*C:k*2*C+C], f.part[k*2*C+C:(k+1)*2*C])
+	}
+}
+
+// sumParts adds the chunks' partial sums in chunk order into s1 and s2
+// (s2 may be nil), each starting from 0.
+func (f *foldChain) sumParts(s1, s2 []float64) {
+	C := f.c
+	clear(s1)
+	if s2 != nil {
+		clear(s2)
+	}
+	for k := 0; k < f.chunks; k++ {
+		p := f.part[k*2*C : (k+1)*2*C]
+		for j := 0; j < C; j++ {
+			s1[j] += p[j]
+			if s2 != nil {
+				s2[j] += p[C+j]
+			}
+		}
+	}
+}
+
+// batchStats runs the statistics pass over z with u = z*inv + bias (bias
+// nil: none) and computes the batch normalization's statistics as
+// nn.BatchNormalization's training Forward does, updating its moving
+// statistics; it leaves p set up for the forward pass (without the fake
+// quant).
+func (f *foldChain) batchStats(bn *nn.BatchNormalization, step int, z, inv, bias []float32) {
+	C := f.c
+	f.frozen = false
+	f.p = kernels.FoldParams{Inv: inv, Bias: bias, Act: f.p.Act}
+	if bias == nil {
+		f.p.Bias = f.negZero
+	}
+	for j := range f.shift64 { // the shift: u's first row
+		f.shift64[j] = float64(z[j]*inv[j] + f.p.Bias[j])
+	}
+	f.z = z
+	kernels.ParallelFor(f.chunks, 1, f.statsFn)
+	m := float64(f.rows)
+	mom := min(bn.Momentum, float64(1+step)/float64(10+step))
+	gamma := bn.Gamma.Value.Data
+	mm, mv := bn.MovingMean.Value.Data, bn.MovingVariance.Value.Data
+	for j := 0; j < C; j++ {
+		var s, q float64
+		for k := 0; k < f.chunks; k++ {
+			s += f.part[k*2*C+j]
+			q += f.part[k*2*C+C+j]
+		}
+		d := s / m
+		mean := f.shift64[j] + d
+		v := max(q/m-d*d, 0)
+		f.center[j] = float32(mean)
+		f.invStd[j] = 1 / math.Sqrt(v+bn.Epsilon)
+		f.scale[j] = float32(float64(gamma[j]) * f.invStd[j])
+		mm[j] = float32(float64(mm[j])*mom + mean*(1-mom))
+		mv[j] = float32(float64(mv[j])*mom + v*(1-mom))
+	}
+	copy(f.betaFwd, bn.Beta.Value.Data)
+	f.p.Center, f.p.Scale, f.p.Beta = f.center, f.scale, f.betaFwd
+}
+
+// frozenParams sets p up for the moving statistics: u = z + biasFold and
+// the identity normalization.
+func (f *foldChain) frozenParams(z, biasFold []float32) {
+	f.frozen = true
+	f.z = z
+	f.p = kernels.FoldParams{Inv: f.ones, Bias: biasFold, Center: f.zeros, Scale: f.ones, Beta: f.negZero, Act: f.p.Act}
+}
+
+// uRange runs the statistics pass for the extremes of u only (after
+// frozenParams).
+func (f *foldChain) uRange() {
+	clear(f.shift64)
+	kernels.ParallelFor(f.chunks, 1, f.statsFn)
+}
+
+// actRange returns the min and max of the activation a over the tensor
+// (0, 0 if it holds no number), from the extremes of u that the
+// statistics pass recorded: a is a monotone function of u in each channel
+// (each of u-center, *scale, +beta and the activation rounds monotonically;
+// decreasing if scale < 0), so a channel's extremes are the images of u's.
+// ok is false where that does not give foldPasses.activate's result bit
+// for bit: a non-finite or zero scale, a non-finite center or beta, or
+// without activation a zero extreme (its sign depends on the order
+// activate meets +0 and -0).
+func (f *foldChain) actRange() (lo, hi float32, ok bool) {
+	C := f.c
+	lo, hi = inf32, -inf32
+	for j := 0; j < C; j++ {
+		ul, uh := inf32, -inf32
+		for k := 0; k < f.chunks; k++ {
+			ul, uh = min(ul, f.los[k*C+j]), max(uh, f.his[k*C+j])
+		}
+		if ul > uh {
+			continue // no number in this channel
+		}
+		c, s, b := f.p.Center[j], f.p.Scale[j], f.p.Beta[j]
+		if !finite32(c) || !finite32(s) || !finite32(b) || s == 0 {
+			return 0, 0, false
+		}
+		a1, a2 := f.act1(ul, c, s, b), f.act1(uh, c, s, b)
+		if s < 0 {
+			a1, a2 = a2, a1
+		}
+		lo, hi = min(lo, a1), max(hi, a2)
+	}
+	if lo > hi {
+		return 0, 0, true
+	}
+	if f.p.Act == kernels.ActLinear && (lo == 0 || hi == 0) {
+		return 0, 0, false
+	}
+	return lo, hi, true
+}
+
+// act1 is the activation's value at u: kernels.NormAct's expression.
+func (f *foldChain) act1(u, c, s, b float32) float32 {
+	t := (u-c)*s + b
+	switch f.p.Act {
+	case kernels.ActReLU:
+		return max(t, 0)
+	case kernels.ActReLU6:
+		return min(max(t, 0), 6)
+	}
+	return t
+}
+
+// finite32 reports whether v is neither infinite nor NaN.
+func finite32(v float32) bool { return v-v == 0 }
+
+// forward writes out from z with p (the fake quant set or not), in
+// parallel over rows.
+func (f *foldChain) forward(out []float32) {
+	f.out = out
+	kernels.ParallelFor(f.rows, max(1, passGrain/f.c), f.fwdFn)
+	f.out = nil
+}
+
+// backwardBatch computes, for dy (the gradient of the output), the batch
+// normalization's parameter gradients (set into bn's Gamma and Beta
+// gradients as its Backward does) and dz = the gradient with respect to
+// z, with s1 and s2 the sums over rows of du and du*z per channel (du the
+// gradient with respect to u), as FoldedConvBN's unfused Backward computes
+// them with nn.BatchNormalization.Backward and chanSums.
+func (f *foldChain) backwardBatch(bn *nn.BatchNormalization, dy, dz []float32, s1, s2 []float64) {
+	C := f.c
+	f.dy, f.dz = dy, dz
+	for j := 0; j < C; j++ {
+		f.center64[j] = float64(f.center[j])
+	}
+	kernels.ParallelFor(f.chunks, 1, f.gsFn)
+	m := float64(f.rows)
+	gamma := bn.Gamma.Value.Data
+	dg, db := bn.Gamma.Grad.Data, bn.Beta.Grad.Data
+	for j := 0; j < C; j++ {
+		var s, q float64
+		for k := 0; k < f.chunks; k++ {
+			s += f.part[k*2*C+j]
+			q += f.part[k*2*C+C+j]
+		}
+		g := float64(gamma[j])
+		is := f.invStd[j]
+		db[j] = float32(s)
+		dg[j] = float32(q * is)
+		f.k1[j] = f.scale[j]
+		f.k2[j] = float32(-g * is * is * is * q / m)
+		f.k3[j] = float32(-g * is * s / m)
+	}
+	f.useK = true
+	kernels.ParallelFor(f.chunks, 1, f.gradFn)
+	f.sumParts(s1, s2)
+	f.dy, f.dz = nil, nil
+}
+
+// backwardFrozen writes dA, dy masked by the output fake quant and the
+// activation, and s1, its sum over rows per channel.
+func (f *foldChain) backwardFrozen(dy, dA []float32, s1 []float64) {
+	f.dy, f.dz = dy, dA
+	f.useK = false
+	kernels.ParallelFor(f.chunks, 1, f.gradFn)
+	f.sumParts(s1, nil)
+	f.dy, f.dz = nil, nil
 }

@@ -125,6 +125,27 @@ func (r *rangeState) channelMinMax(x []float32, lo, hi []float32) {
 	for c := range lo {
 		lo[c], hi[c] = 0, 0
 	}
+	if in == 1 {
+		// One value per channel and row: minMax of one value v is (v, v),
+		// or (0, 0) for a NaN, folded in as below.
+		for base := 0; base+C <= len(x); base += C {
+			xr := x[base : base+C]
+			lr, hr := lo[:len(xr)], hi[:len(xr)]
+			for c, v := range xr {
+				l, h := v, v
+				if v != v {
+					l, h = 0, 0
+				}
+				if base == 0 || l < lr[c] {
+					lr[c] = l
+				}
+				if base == 0 || h > hr[c] {
+					hr[c] = h
+				}
+			}
+		}
+		return
+	}
 	first := true
 	for base := 0; base < len(x); base += C * in {
 		for c := 0; c < C; c++ {
