@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/internal/ops"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -88,6 +89,14 @@ type BatchNormalization struct {
 	betaFwd []float32 // beta of the last Forward
 
 	statsFn, gradFn, normFn, bwdFn func(lo, hi int)
+
+	// Fusion with a following activation and max pooling (see
+	// forwardActPool): pool is the MaxPooling2D whose output the last
+	// Forward wrote (nil: none), poolScratch the per-thread image buffers
+	// of the fused passes.
+	pool                   *MaxPooling2D
+	poolScratch            scratchList
+	normPoolFn, gradPoolFn func(lo, hi int)
 }
 
 // BatchNormalizationConfig is BatchNormalization's saved configuration.
@@ -182,6 +191,8 @@ func (b *BatchNormalization) Build(in []tensor.Shape) (tensor.Shape, error) {
 	b.gradFn = b.gradChunks
 	b.normFn = b.normRows
 	b.bwdFn = b.backwardRows
+	b.normPoolFn = b.normPoolImages
+	b.gradPoolFn = b.gradPoolChunks
 	return s.Clone(), nil
 }
 
@@ -224,6 +235,7 @@ func (b *BatchNormalization) chunkRows(k int) (lo, hi int) {
 // x (N, ..., C) -> out (N, ..., C)
 func (b *BatchNormalization) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 	x := in[0]
+	b.pool = nil
 	b.forward(c, x, actLinear, tensor.Ensure(&b.out, x.Shape...))
 	return b.out
 }
@@ -234,7 +246,32 @@ func (b *BatchNormalization) Forward(c *Context, in []*tensor.Tensor) *tensor.Te
 // values are bit for bit those of the two layers run one after the other.
 // x (N, ..., C) -> y (N, ..., C)
 func (b *BatchNormalization) forwardAct(c *Context, x *tensor.Tensor, act actKind, y *tensor.Tensor) {
+	b.pool = nil
 	b.forward(c, x, act, y)
+}
+
+// forwardActPool is forwardAct followed by pool's Forward, in one pass
+// over the data: per image, act(BN(x)) goes to a buffer that stays in the
+// cache, and the window maxima and their cells go to pool's output and
+// arg-max, as pool's Forward would write them (bit for bit); the
+// activation is never stored whole. pool's windows must tile the image
+// (ops.MaxPoolTiles) and its input shape be x's. backwardActPool is the
+// gradient. It returns pool's output (owned by pool).
+// x (N,H,W,C) -> out (N,OH,OW,C)
+func (b *BatchNormalization) forwardActPool(c *Context, x *tensor.Tensor, act actKind, pool *MaxPooling2D) *tensor.Tensor {
+	g := pool.geom.WithBatch(x.Shape[0])
+	if len(x.Shape) != 4 || x.Shape[1] != g.H || x.Shape[2] != g.W || x.Shape[3] != g.C || !ops.MaxPoolTiles(g) {
+		panic(fmt.Sprintf("BatchNormalization %q: fused max pooling %s on input %v", b.Name(), pool.Name(), x.Shape))
+	}
+	out := tensor.Ensure(&pool.out, g.N, g.OH, g.OW, g.C)
+	if n := out.Size(); cap(pool.arg) < n {
+		pool.arg = make([]int32, n)
+	}
+	pool.arg = pool.arg[:out.Size()]
+	pool.x = nil // its input was never stored: its own Backward must not run
+	b.pool = pool
+	b.forward(c, x, act, nil)
+	return out
 }
 
 // forward normalizes x into out and applies act (actLinear: none).
@@ -287,7 +324,28 @@ func (b *BatchNormalization) forward(c *Context, x *tensor.Tensor, act actKind, 
 			b.scale[j] = float32(float64(gamma[j]) * b.invStd[j])
 		}
 	}
+	if b.pool != nil {
+		kernels.ParallelFor(x.Shape[0], 1, b.normPoolFn)
+		return
+	}
 	kernels.ParallelFor(b.rows, max(1, 8192/C), b.normFn)
+}
+
+// normPoolImages writes, for images [lo, hi), pool's output and arg-max
+// of act(BN(x)): each image normalized into this thread's buffer
+// (kernels.NormAct), then its window maxima (ops.MaxPoolImage).
+func (b *BatchNormalization) normPoolImages(lo, hi int) {
+	g := b.pool.geom
+	hw, C := g.H*g.W, b.ch
+	per, outPer := hw*C, g.OH*g.OW*C
+	buf := b.poolScratch.get(per)
+	p := b.normParams(b.act)
+	x, out, arg := b.x.Data, b.pool.out.Data, b.pool.arg
+	for n := lo; n < hi; n++ {
+		kernels.NormAct(x[n*per:(n+1)*per], buf, hw, C, p)
+		ops.MaxPoolImage(g, buf, out[n*outPer:(n+1)*outPer], arg[n*outPer:(n+1)*outPer])
+	}
+	b.poolScratch.put(buf)
 }
 
 // reduce runs fn over the row chunks into b.part (chunks x 2C).
@@ -364,9 +422,28 @@ func (b *BatchNormalization) Backward(c *Context, dOut *tensor.Tensor) []*tensor
 // It must follow a forwardAct with the same act.
 // dOut (N, ..., C) -> dx (N, ..., C)
 func (b *BatchNormalization) backwardAct(dOut *tensor.Tensor, act actKind) []*tensor.Tensor {
-	if act != b.act || act == actLinear {
+	if act != b.act || act == actLinear || b.pool != nil {
 		panic(fmt.Sprintf("BatchNormalization %q: fused Backward for activation %d after a Forward with %d", b.Name(), act, b.act))
 	}
+	return b.backward(dOut, act)
+}
+
+// backwardActPool is the gradient of forwardActPool: given dOut (N,OH,OW,C),
+// the gradient with respect to pool's output, it computes what pool's,
+// the activation's and this layer's Backward would, bit for bit. The
+// gradient with respect to the activation (dOut routed to the cells that
+// won their windows, zero elsewhere) is written into dx one image at a
+// time and summed while it is in the cache (one pass over memory less
+// than pooling's Backward then backwardAct), then overwritten in place by
+// the input gradient. It must follow a forwardActPool with the same act
+// and pool.
+// dOut (N,OH,OW,C) -> dx (N,H,W,C)
+func (b *BatchNormalization) backwardActPool(dOut *tensor.Tensor, act actKind, pool *MaxPooling2D) []*tensor.Tensor {
+	if act != b.act || act == actLinear || pool != b.pool || pool == nil {
+		panic(fmt.Sprintf("BatchNormalization %q: fused Backward with pooling after a Forward without", b.Name()))
+	}
+	g := pool.geom
+	spatialCheckGrad(pool, dOut, b.x.Shape[0], g.OH, g.OW, g.C)
 	return b.backward(dOut, act)
 }
 
@@ -374,7 +451,7 @@ func (b *BatchNormalization) backwardAct(dOut *tensor.Tensor, act actKind) []*te
 // masked).
 func (b *BatchNormalization) backward(dOut *tensor.Tensor, act actKind) []*tensor.Tensor {
 	C := b.ch
-	dx := tensor.Ensure(&b.dx, dOut.Shape...)
+	dx := tensor.Ensure(&b.dx, b.x.Shape...)
 	b.dxs[0] = dx
 	dg, db := b.Gamma.Grad.Data, b.Beta.Grad.Data
 	if b.rows == 0 {
@@ -387,7 +464,11 @@ func (b *BatchNormalization) backward(dOut *tensor.Tensor, act actKind) []*tenso
 	for j := 0; j < C; j++ {
 		b.center64[j] = float64(b.center[j])
 	}
-	b.reduce(b.gradFn, nil)
+	if b.pool != nil {
+		b.reduce(b.gradPoolFn, nil)
+	} else {
+		b.reduce(b.gradFn, nil)
+	}
 	m := float64(b.rows)
 	gamma := b.Gamma.Value.Data
 	for j := 0; j < C; j++ {
@@ -408,9 +489,67 @@ func (b *BatchNormalization) backward(dOut *tensor.Tensor, act actKind) []*tenso
 			b.k2[j], b.k3[j] = 0, 0
 		}
 	}
+	if b.pool != nil {
+		// gradPoolChunks left the activation's gradient in dx: the
+		// input gradient overwrites it in place.
+		b.dy = dx.Data
+	}
 	kernels.ParallelFor(b.rows, max(1, 8192/C), b.bwdFn)
 	b.dy = nil
 	return b.dxs[:]
+}
+
+// poolGrad writes to buf (H,W,C) the gradient with respect to the fused
+// activation's output for image n: b.dy (pool's output gradient) routed to
+// the cells recorded in pool's arg-max (ops.MaxPoolBackwardImage), the
+// dIn of pool's Backward for that image.
+func (b *BatchNormalization) poolGrad(n int, buf []float32) {
+	g := b.pool.geom
+	outPer := g.OH * g.OW * g.C
+	ops.MaxPoolBackwardImage(g, b.dy[n*outPer:(n+1)*outPer], b.pool.arg[n*outPer:(n+1)*outPer], buf)
+}
+
+// gradPoolChunks is gradChunks after forwardActPool: for each chunk, the
+// activation's gradient of the images its rows cross is rebuilt
+// (poolGrad) into dx, which the input gradient then overwrites in place,
+// and summed in row order while it is in the cache
+// (kernels.ChannelGradSumsAdd after clearing): the additions of
+// gradChunks on the stored gradient, in the same order. An image that
+// two chunks share is rebuilt in a buffer by each and each copies its
+// own rows.
+func (b *BatchNormalization) gradPoolChunks(lo, hi int) {
+	C := b.ch
+	g := b.pool.geom
+	hw := g.H * g.W
+	x, dx := b.x.Data, b.dx.Data
+	p := b.normParams(b.bact)
+	var buf []float32
+	for k := lo; k < hi; k++ {
+		r0, r1 := b.chunkRows(k)
+		s := b.part[k*2*C : k*2*C+C]
+		q := b.part[k*2*C+C : k*2*C+2*C]
+		clear(s)
+		clear(q)
+		for n := r0 / hw; n*hw < r1; n++ {
+			a, e := max(r0, n*hw), min(r1, (n+1)*hw)
+			var dy []float32
+			if a == n*hw && e == (n+1)*hw {
+				dy = dx[a*C : e*C]
+				b.poolGrad(n, dy)
+			} else {
+				if buf == nil {
+					buf = b.poolScratch.get(hw * C)
+				}
+				b.poolGrad(n, buf)
+				dy = dx[a*C : e*C]
+				copy(dy, buf[(a-n*hw)*C:(e-n*hw)*C])
+			}
+			kernels.ChannelGradSumsAdd(x[a*C:e*C], dy, e-a, C, p, b.center64, s, q)
+		}
+	}
+	if buf != nil {
+		b.poolScratch.put(buf)
+	}
 }
 
 // gradChunks sets, for chunks [lo, hi), the per-channel sums of dy and

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 
 	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/internal/ops"
@@ -44,6 +45,55 @@ type Conv2D struct {
 	out, dIn, col, dCol *tensor.Tensor
 	biasScratch         []float32 // BiasGrad's partial sums
 	dIns                [1]*tensor.Tensor
+
+	// The running pass of the per-group path (see groupImages), for
+	// fwdGroups and bwdGroups, which kernels.ParallelFor runs (method
+	// values, so that the calls do not allocate).
+	grp                    convGroupPass
+	fwdGroupFn, bwdGroupFn func(lo, hi int)
+	scratch                scratchList // per-thread col / dCol buffers
+}
+
+// convGroupPass is what a part of the per-group path needs: the geometry
+// with its batch, images per group, the input (Forward) or output
+// gradient (Backward), the output, and the kept col matrix (nil if not
+// kept).
+type convGroupPass struct {
+	g        ops.Geom
+	per      int
+	in, out  []float32
+	colAll   []float32
+	withBias bool
+}
+
+// scratchList is a free list of buffers, one per part running at once, so
+// that each thread reuses a buffer that stays in its cache and steady
+// state allocates nothing.
+type scratchList struct {
+	mu   sync.Mutex
+	bufs [][]float32
+}
+
+// get returns a buffer of n floats (contents undefined).
+func (s *scratchList) get(n int) []float32 {
+	s.mu.Lock()
+	var b []float32
+	if k := len(s.bufs); k > 0 {
+		b = s.bufs[k-1]
+		s.bufs = s.bufs[:k-1]
+	}
+	s.mu.Unlock()
+	if cap(b) < n {
+		b = make([]float32, n)
+	}
+	return b[:n]
+}
+
+// put gives a buffer back.
+func (s *scratchList) put(b []float32) {
+	s.mu.Lock()
+	s.bufs = append(s.bufs, b)
+	s.mu.Unlock()
 }
 
 // convChunkFloats bounds the im2col matrix that Conv2D packs and multiplies
@@ -133,6 +183,7 @@ func (l *Conv2D) Build(in []tensor.Shape) (tensor.Shape, error) {
 		return nil, err
 	}
 	l.geom = g
+	l.fwdGroupFn, l.bwdGroupFn = l.fwdGroups, l.bwdGroups
 	l.Kernel = spatialParam(l.Kernel, "kernel", g.KH, g.KW, g.C, l.Filters)
 	l.params = []*Param{l.Kernel}
 	l.Bias = nil
@@ -173,13 +224,52 @@ func (l *Conv2D) gatherImages() int {
 	return max(1, convGatherFloats*kernels.Threads()/(l.geom.OutPixels()*l.geom.ColCols()))
 }
 
+// convGroupFloats bounds the im2col (Forward) or dCol (Backward) matrix of
+// a group of images in the per-group path: 192K floats, 768 KB, so that
+// it stays in a core's 1 MB L2 cache from the pass that writes it to the
+// GEMM or col2im that reads it. A variable so that tests can change it
+// (0 turns the per-group path off).
+var convGroupFloats = 192 << 10
+
+// convGroupMinRows is the fewest output pixels per group: with at least
+// this many rows every GEMM of the per-group path uses the tile kernels
+// (never the row kernels of products with fewer rows than a tile), whose
+// arithmetic per element does not depend on the rows around it; so the
+// per-group path gives the same bits as the chunked one.
+const convGroupMinRows = 16
+
+// groupImages returns how many images the per-group path takes at a time,
+// or 0 if the layer uses the chunked path for a batch of n. In the
+// per-group path, Forward and the input gradient of Backward split the
+// batch into groups of whole images, and each thread takes whole groups
+// through im2col, the GEMM and the bias (Forward) or the dCol GEMM and
+// col2im (Backward) alone, in buffers that stay in its cache, with one
+// hand-off between threads per pass instead of two per chunk. It needs
+// at least two groups, and each output pixel's values are computed as in
+// the chunked path (see convGroupMinRows): the choice depends on the
+// shapes only, and the results do not depend on it.
+func (l *Conv2D) groupImages(n int) int {
+	g := l.geom
+	P, K := g.OutPixels(), g.ColCols()
+	if P < convGroupMinRows || g.IsPointwise() || convGroupFloats <= 0 {
+		return 0
+	}
+	per := max(1, convGroupFloats/(P*K))
+	if per*2 > n {
+		return 0
+	}
+	return per
+}
+
 // chunkImages is how many images Forward and Backward pack at a time.
 func (l *Conv2D) chunkImages() int {
 	return max(1, convChunkFloats/(l.geom.OutPixels()*l.geom.ColCols()))
 }
 
 // Forward computes the convolution of in[0] (N,H,W,C) into (N,OH,OW,F):
-// per chunk of images, col = im2col(in) then out = col x kernel (+ bias).
+// per chunk of images, col = im2col(in) then out = col x kernel (+ bias);
+// or, in the per-group path (see groupImages), the same per group of
+// images, each thread taking whole groups (fwdGroups).
 func (l *Conv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 	x := spatialInputTensor(l, in, l.geom)
 	g := l.geom.WithBatch(x.Shape[0])
@@ -195,11 +285,23 @@ func (l *Conv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 		}
 		return out
 	}
+	// Only a training pass keeps the whole batch's col matrix.
+	keep := c != nil && c.Training && g.N*P*K <= convKeepFloats
+	if per := l.groupImages(g.N); per > 0 {
+		l.colKept, l.colFresh = keep, keep
+		l.grp = convGroupPass{g: g, per: per, in: x.Data, out: out.Data, withBias: l.Bias != nil}
+		if keep {
+			l.grp.colAll = tensor.Ensure(&l.col, g.N*P*K).Data
+		}
+		kernels.ParallelFor((g.N+per-1)/per, 1, l.fwdGroupFn)
+		l.grp = convGroupPass{}
+		return out
+	}
 	ci := l.chunkImages()
 	// Only a training pass keeps the whole batch's col matrix: inference
 	// packs each chunk into one cache-resident buffer (a Backward after it
 	// still works: it packs the chunks again).
-	l.colKept = c != nil && c.Training && g.N*P*K <= convKeepFloats
+	l.colKept = keep
 	var colAll []float32
 	if l.colKept {
 		colAll = tensor.Ensure(&l.col, g.N*P*K).Data
@@ -228,6 +330,33 @@ func (l *Conv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 	return out
 }
 
+// fwdGroups runs Forward's per-group path for groups [lo, hi): per group
+// of images, col = im2col(in) in this thread's buffer, out = col x kernel
+// (+ bias), and, when the col matrix is kept for Backward, a streaming
+// copy of col into it.
+func (l *Conv2D) fwdGroups(lo, hi int) {
+	p := &l.grp
+	g, F := p.g, l.Filters
+	P, K := g.OutPixels(), g.ColCols()
+	buf := l.scratch.get(p.per * P * K)
+	w := l.Kernel.Value.Data
+	for grp := lo; grp < hi; grp++ {
+		n0, n1 := grp*p.per, min((grp+1)*p.per, g.N)
+		rows := (n1 - n0) * P
+		col := buf[:rows*K]
+		ops.Im2colSerial(g, p.in, col, n0, n1)
+		o := p.out[n0*P*F : n1*P*F]
+		kernels.SgemmSerial(false, false, rows, F, K, 1, col, K, w, F, 0, o, F)
+		if p.withBias {
+			ops.BiasAddSerial(o, rows, F, l.Bias.Value.Data)
+		}
+		if p.colAll != nil {
+			kernels.CopyRowsNT(p.colAll[n0*P*K:n1*P*K], col, 1, rows*K, rows*K, rows*K)
+		}
+	}
+	l.scratch.put(buf)
+}
+
 // Backward computes, per chunk of images (last chunk first, whose col
 // matrix Forward left in the buffer, as it left all of them if it kept the
 // whole batch's):
@@ -236,8 +365,9 @@ func (l *Conv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 //	dCol (rows,K)  = dOut (rows,F) x kernel^T (F,K);  dIn = col2im(dCol)
 //
 // (dCol and col2im a cache-sized sub-chunk of images at a time, see
-// convGatherFloats) and dBias = column sums of dOut. Chunks are fixed by
-// the shapes, so the sums do not depend on the thread count.
+// convGatherFloats, or in the per-group path each thread whole groups of
+// images, see bwdGroups) and dBias = column sums of dOut. Chunks are fixed
+// by the shapes, so the sums do not depend on the thread count.
 func (l *Conv2D) Backward(c *Context, dOut *tensor.Tensor) []*tensor.Tensor {
 	l.dIns[0] = l.backward(dOut, true)
 	return l.dIns[:]
@@ -283,9 +413,10 @@ func (l *Conv2D) backward(dOut *tensor.Tensor, needIn bool) *tensor.Tensor {
 	} else {
 		colAll = tensor.Ensure(&l.col, min(ci, g.N)*P*K).Data
 	}
+	per := l.groupImages(g.N)
 	var dCol []float32
 	si := l.gatherImages()
-	if needIn {
+	if needIn && per == 0 {
 		dCol = tensor.Ensure(&l.dCol, min(si, g.N)*P*K).Data
 	}
 	last := (g.N - 1) / ci * ci // first image of the last chunk
@@ -305,7 +436,7 @@ func (l *Conv2D) backward(dOut *tensor.Tensor, needIn bool) *tensor.Tensor {
 			beta = 1
 		}
 		kernels.Sgemm(true, false, K, F, rows, 1, col, K, d, F, beta, dW, F)
-		if !needIn {
+		if !needIn || per > 0 {
 			continue
 		}
 		// dCol and col2im in sub-chunks small enough that col2im reads
@@ -316,8 +447,32 @@ func (l *Conv2D) backward(dOut *tensor.Tensor, needIn bool) *tensor.Tensor {
 			ops.Col2im(g, dCol, dIn.Data, s0, s1)
 		}
 	}
+	if needIn && per > 0 {
+		l.grp = convGroupPass{g: g, per: per, in: dOut.Data, out: dIn.Data}
+		kernels.ParallelFor((g.N+per-1)/per, 1, l.bwdGroupFn)
+		l.grp = convGroupPass{}
+	}
 	l.colFresh = false
 	return dIn
+}
+
+// bwdGroups computes the input gradient of Backward's per-group path for
+// groups [lo, hi): per group of images, dCol = dOut x kernel^T in this
+// thread's buffer, then dIn = col2im(dCol).
+func (l *Conv2D) bwdGroups(lo, hi int) {
+	p := &l.grp
+	g, F := p.g, l.Filters
+	P, K := g.OutPixels(), g.ColCols()
+	buf := l.scratch.get(p.per * P * K)
+	w := l.Kernel.Value.Data
+	for grp := lo; grp < hi; grp++ {
+		n0, n1 := grp*p.per, min((grp+1)*p.per, g.N)
+		rows := (n1 - n0) * P
+		dCol := buf[:rows*K]
+		kernels.SgemmSerial(false, true, rows, K, F, 1, p.in[n0*P*F:n1*P*F], F, w, F, 0, dCol, K)
+		ops.Col2imSerial(g, dCol, p.out, n0, n1)
+	}
+	l.scratch.put(buf)
 }
 
 // Helpers shared by the convolution and pooling layers.

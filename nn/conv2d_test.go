@@ -566,3 +566,52 @@ func TestConv2DInferenceForwardKeepsNoCol(t *testing.T) {
 		t.Fatal("inference Forward then Backward differs from training Forward then Backward")
 	}
 }
+
+// TestConv2DGroupsSameBits checks that the per-group path (each thread
+// takes whole groups of images through im2col, GEMM and col2im) gives the
+// output, input gradient and weight gradients of the chunked path bit for
+// bit, on 1, 2 and 3 threads, with the col matrix kept and packed again,
+// in training and inference, for groups of one image and of several with
+// a last partial group, on odd shapes (output pixels not a multiple of the
+// GEMM tiles, "same" padding, stride 2).
+func TestConv2DGroupsSameBits(t *testing.T) {
+	defer func(v, k, g int) { convChunkFloats, convKeepFloats, convGroupFloats = v, k, g }(convChunkFloats, convKeepFloats, convGroupFloats)
+	defer kernels.SetThreads(kernels.Threads())
+	cases := []convCase{{9, 8, 3, 3, 3, 1, "valid"}, {11, 9, 5, 3, 3, 2, "same"}, {7, 7, 17, 2, 3, 1, "same"}}
+	for _, cc := range cases {
+		for _, keep := range []int{1 << 30, 0} {
+			for _, training := range []bool{true, false} {
+				convKeepFloats = keep
+				var ref []float32
+				for _, mode := range []struct {
+					group   int // convGroupFloats
+					threads int
+				}{{0, 2}, {1, 1}, {1, 2}, {1, 3}, {3402, 2}, {3 * 1024, 3}} {
+					convGroupFloats = mode.group
+					kernels.SetThreads(mode.threads)
+					convChunkFloats = 2 * 1024 // several chunks in the chunked path
+					r := rand.New(rand.NewPCG(31, 32))
+					l := convNewRandom(t, r, cc, 6, true)
+					const n = 7
+					x := convRandTensor(r, n, cc.h, cc.w, cc.c)
+					c := &Context{Training: training}
+					out := l.Forward(c, []*tensor.Tensor{x})
+					if per := l.groupImages(n); (per > 0) != (mode.group > 0) {
+						t.Fatalf("%v group floats %d: groupImages %d", cc, mode.group, per)
+					}
+					dOut := convRandTensor(r, out.Shape...)
+					got := append([]float32(nil), out.Data...)
+					dIn := l.Backward(c, dOut)[0]
+					got = append(append(append(got, dIn.Data...), l.Kernel.Grad.Data...), l.Bias.Grad.Data...)
+					if ref == nil {
+						ref = got
+						continue
+					}
+					if !convBits(ref, got) {
+						t.Fatalf("%v keep=%d training=%v group floats %d, %d threads: results differ from the chunked path", cc, keep, training, mode.group, mode.threads)
+					}
+				}
+			}
+		}
+	}
+}

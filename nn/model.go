@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/goqat/goqat/internal/ops"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -158,6 +159,13 @@ type step struct {
 	bn    *BatchNormalization
 	act   *actCore
 	fused bool
+
+	// pool, on a fused BN step, is the MaxPooling2D that alone reads the
+	// activation's output (see planPoolFusion): the BN step computes the
+	// pooled output too, and the pooling step, marked fused, only passes
+	// values and gradients through. poolNode is the pooling's node.
+	pool     *MaxPooling2D
+	poolNode *Node
 
 	// noInGrad marks a Conv2D whose inputs are all model inputs (see
 	// planInputGrads): Backward skips its input gradient.
@@ -358,6 +366,7 @@ func newModel(inputs, outputs []*Node, sequential bool) (*Model, error) {
 	m.outs = make([]*tensor.Tensor, len(outputs))
 	m.params = m.collectParams()
 	m.planFusion(len(inputs))
+	m.planPoolFusion(len(inputs))
 	m.planInputGrads(len(inputs))
 	m.initWeights(0, true)
 	return m, nil
@@ -405,6 +414,57 @@ func (m *Model) planFusion(base int) {
 		}
 		prev.bn, prev.act = bn, a
 		st.fused = true
+	}
+}
+
+// planPoolFusion extends a BatchNormalization+activation fusion of
+// planFusion with the MaxPooling2D that alone reads the activation's
+// output (which is not a model output), when its windows tile the image
+// (ops.MaxPoolTiles: strides equal to the window, the usual pooling): the
+// BN step then writes the pooled output in the same pass, per image
+// through a buffer that stays in the cache, and its backward rebuilds the
+// pooling's gradient per image instead of storing it; the activation's
+// output is never stored. The values are bit for bit those of the three
+// layers run apart. Only the built-in type fuses. base is the number of
+// model inputs.
+func (m *Model) planPoolFusion(base int) {
+	readers := make([]int, len(m.vals)) // layers and outputs reading a slot
+	reader := make([]int, len(m.vals))  // the (last) step reading a slot
+	for k, st := range m.steps {
+		for _, s := range st.inSlots {
+			readers[s]++
+			reader[s] = k
+		}
+	}
+	for _, s := range m.outSlots {
+		readers[s]++
+	}
+	for k := range m.steps {
+		st := &m.steps[k]
+		if st.act == nil {
+			continue
+		}
+		// The activation step is the one reading this BN's slot.
+		bnSlot := base + k
+		if readers[bnSlot] != 1 {
+			continue
+		}
+		ak := reader[bnSlot]
+		if !m.steps[ak].fused {
+			continue
+		}
+		aSlot := base + ak
+		if readers[aSlot] != 1 {
+			continue
+		}
+		pk := reader[aSlot]
+		ps := &m.steps[pk]
+		pool, ok := ps.layer.(*MaxPooling2D)
+		if !ok || len(ps.inSlots) != 1 || !ops.MaxPoolTiles(pool.geom) || len(st.node.shape) != 3 {
+			continue
+		}
+		st.pool, st.poolNode = pool, ps.node
+		ps.fused = true
 	}
 }
 
@@ -621,6 +681,10 @@ func (m *Model) Forward(c *Context, in ...*tensor.Tensor) ([]*tensor.Tensor, err
 			// Computed by the BatchNormalization before it.
 			m.vals[base+k] = m.vals[st.inSlots[0]]
 			continue
+		case st.pool != nil:
+			// The BN slot holds the pooling's output, which the
+			// activation and pooling steps pass on.
+			out = st.bn.forwardActPool(c, st.ins[0], st.act.fusedKind(), st.pool)
 		case st.act != nil:
 			// The BN slot holds the activation's output: only the
 			// activation reads it, and Backward only needs its shape.
@@ -629,12 +693,16 @@ func (m *Model) Forward(c *Context, in ...*tensor.Tensor) ([]*tensor.Tensor, err
 		default:
 			out = st.layer.Forward(c, st.ins)
 		}
-		if out == nil || len(out.Shape) != len(st.node.shape)+1 || out.Shape[0] != n || !out.Shape[1:].Equal(st.node.shape) || len(out.Data) != out.Shape.Size() {
+		want := st.node.shape
+		if st.poolNode != nil {
+			want = st.poolNode.shape
+		}
+		if out == nil || len(out.Shape) != len(want)+1 || out.Shape[0] != n || !out.Shape[1:].Equal(want) || len(out.Data) != out.Shape.Size() {
 			got := "nil"
 			if out != nil {
 				got = out.Shape.String()
 			}
-			return nil, fmt.Errorf("nn: layer %s returned shape %s from Forward, want %s with N = %d", describe(st.layer), got, withN(st.node.shape), n)
+			return nil, fmt.Errorf("nn: layer %s returned shape %s from Forward, want %s with N = %d", describe(st.layer), got, withN(want), n)
 		}
 		m.vals[base+k] = out
 	}
@@ -689,6 +757,8 @@ func (m *Model) Backward(c *Context, dOut ...*tensor.Tensor) error {
 			// The BatchNormalization before it masks g itself.
 			m.addGrad(st.inSlots[0], g)
 			continue
+		case st.pool != nil:
+			dIns = st.bn.backwardActPool(g, st.act.fusedKind(), st.pool)
 		case st.act != nil:
 			dIns = st.bn.backwardAct(g, st.act.fusedKind())
 		case st.noInGrad != nil:

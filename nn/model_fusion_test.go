@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -231,5 +232,129 @@ func BenchmarkBNReLU(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// poolFusionModel builds conv -> BN -> act -> max pool -> flatten -> dense
+// for (h, w, 3) inputs with c filters, weights from seed 5 and BN scales
+// large enough for ReLU6 to clamp.
+func poolFusionModel(t *testing.T, h, w, c int, act, pool Layer) *Model {
+	t.Helper()
+	m := must(t)(NewSequential(tensor.Shape{h, w, 3},
+		NewConv2D(c, 3, 3), NewBatchNormalization(), act, pool,
+		NewFlatten(), NewDense(3)))
+	m.InitWeights(5)
+	r := rand.New(rand.NewPCG(7, 9))
+	for _, l := range m.Layers() {
+		if bn, ok := l.(*BatchNormalization); ok {
+			for i := range bn.Gamma.Value.Data {
+				bn.Gamma.Value.Data[i] = float32(3 + r.NormFloat64())
+				bn.Beta.Value.Data[i] = float32(r.NormFloat64())
+			}
+		}
+	}
+	return m
+}
+
+// poolFusedSteps counts the BN steps that also compute a max pooling.
+func poolFusedSteps(m *Model) int {
+	n := 0
+	for _, st := range m.steps {
+		if st.pool != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// TestBNActPoolFusionBitIdentical checks that BatchNormalization, ReLU or
+// ReLU6 and a tiling MaxPooling2D fused into one pass each way give the
+// outputs, gradients and moving statistics of the layers run one by one,
+// bit for bit, on 1, 2 and 3 threads: channel counts around the 16-wide
+// vectors, odd images whose last row and column no window covers, "same"
+// padding, 3x3 windows, and BN reduction chunks that cut an image in two.
+func TestBNActPoolFusionBitIdentical(t *testing.T) {
+	defer kernels.SetThreads(kernels.Threads())
+	newPool := func(k int, padding string) Layer {
+		p := NewMaxPooling2D(k, k)
+		p.Padding = padding
+		return p
+	}
+	cases := []struct {
+		name    string
+		n, h, w int
+		c       int
+		act     func() Layer
+		pool    func() Layer
+	}{
+		{"relu_c20_odd", 7, 19, 18, 20, func() Layer { return NewReLU() }, func() Layer { return newPool(2, "valid") }},
+		{"relu6_c5_same", 3, 10, 9, 5, func() Layer { return NewReLU6() }, func() Layer { return newPool(2, "same") }},
+		{"act_relu_c32_3x3", 4, 13, 11, 32, func() Layer { a, _ := NewActivation("relu"); return a }, func() Layer { return newPool(3, "valid") }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, threads := range []int{1, 2, 3} {
+				kernels.SetThreads(threads)
+				fused := poolFusionModel(t, tc.h, tc.w, tc.c, tc.act(), tc.pool())
+				plain := poolFusionModel(t, tc.h, tc.w, tc.c, tc.act(), tc.pool())
+				if n := poolFusedSteps(fused); n != 1 {
+					t.Fatalf("%d BN steps fuse the pooling, want 1", n)
+				}
+				bn := fused.Layers()[1].(*BatchNormalization)
+				r := rand.New(rand.NewPCG(1, 2))
+				for step := 0; step < 2; step++ {
+					x := randTensor(r, tc.n, tc.h, tc.w, 3)
+					dOut := randTensor(r, tc.n, 3)
+					c := &Context{Training: true, Step: step}
+					outs, err := fused.Forward(c, x)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if step == 0 && bn.chunks < 2 && tc.name == "relu_c20_odd" {
+						t.Fatalf("BN reduces in %d chunk(s); the case needs chunks that cut an image", bn.chunks)
+					}
+					got := outs[0].Clone()
+					if err := fused.Backward(c, dOut); err != nil {
+						t.Fatal(err)
+					}
+					want := runLayers(c, plain, x, dOut)
+					fusionSameBits(t, "output", got.Data, want.Data)
+					for i, p := range fused.Params() {
+						q := plain.Params()[i]
+						fusionSameBits(t, "value of "+p.Name, p.Value.Data, q.Value.Data)
+						if p.Grad != nil {
+							fusionSameBits(t, "gradient of "+p.Name, p.Grad.Data, q.Grad.Data)
+						}
+					}
+					// The gradient reaching the first convolution's output.
+					fusionSameBits(t, "BN input gradient", bn.dx.Data, plain.Layers()[1].(*BatchNormalization).dx.Data)
+				}
+				x := randTensor(r, 2, tc.h, tc.w, 3)
+				outs, err := fused.Forward(nil, x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fusionSameBits(t, "inference output", outs[0].Data, runLayers(&Context{}, plain, x, nil).Data)
+			}
+		})
+	}
+}
+
+// TestBNActPoolFusionOnlyWhenTiled checks that overlapping windows, a
+// pooling read by another layer too, or an activation that is a model
+// output keep the pooling apart.
+func TestBNActPoolFusionOnlyWhenTiled(t *testing.T) {
+	overlap := NewMaxPooling2D(2, 2)
+	overlap.Strides = [2]int{1, 1}
+	m := poolFusionModel(t, 8, 8, 4, NewReLU(), overlap)
+	if n := poolFusedSteps(m); n != 0 {
+		t.Errorf("overlapping windows: %d pooling fusions", n)
+	}
+	x := Input(8, 8, 3)
+	a := Call(NewReLU(), Call(NewBatchNormalization(), Call(NewConv2D(4, 3, 3), x)))
+	p := Call(NewMaxPooling2D(2, 2), a)
+	m = must(t)(NewModel([]*Node{x}, []*Node{Call(NewDense(2), Call(NewFlatten(), p)), a}))
+	if n := poolFusedSteps(m); n != 0 {
+		t.Errorf("activation read by an output: %d pooling fusions", n)
 	}
 }

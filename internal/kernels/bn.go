@@ -205,13 +205,23 @@ func maskGrad(dy, v float32, j int, p NormParams) float32 {
 // is dy and p's slices are not read (they may be nil). x and dy are (rows,
 // cols).
 func ChannelGradSums(x, dy []float32, rows, cols int, p NormParams, center, s, q []float64) {
+	checkBN(rows, cols, nil, nil, [][]float64{s, q})
+	clear(s[:cols])
+	clear(q[:cols])
+	ChannelGradSumsAdd(x, dy, rows, cols, p, center, s, q)
+}
+
+// ChannelGradSumsAdd is ChannelGradSums adding to s and q instead of
+// overwriting them: calls on consecutive row ranges, after clearing s and
+// q, make the same additions in the same order as one ChannelGradSums
+// over all the rows, hence the same bits (a caller that builds dy a block
+// of rows at a time, say).
+func ChannelGradSumsAdd(x, dy []float32, rows, cols int, p NormParams, center, s, q []float64) {
 	var vecs [][]float32
 	if p.Act != ActLinear {
 		vecs = [][]float32{p.Center, p.Scale, p.Beta}
 	}
 	checkBN(rows, cols, [][]float32{x, dy}, vecs, [][]float64{center, s, q})
-	clear(s[:cols])
-	clear(q[:cols])
 	if rows == 0 || cols == 0 {
 		return
 	}

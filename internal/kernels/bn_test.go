@@ -334,3 +334,56 @@ func BenchmarkBNPasses(b *testing.B) {
 		restore()
 	}
 }
+
+// TestChannelGradSumsAddSplit checks that ChannelGradSumsAdd over
+// consecutive row ranges, after clearing, gives the bits of one
+// ChannelGradSums over all the rows (the fused BN + max-pool backward
+// relies on it), on every path, and that it adds to s and q.
+func TestChannelGradSumsAddSplit(t *testing.T) {
+	forEachBNPath(t, func(t *testing.T, _ Path) {
+		r := rand.New(rand.NewPCG(7, 8))
+		for _, act := range []Act{ActLinear, ActReLU, ActReLU6} {
+			for _, cols := range []int{5, 16, 33, 64} {
+				const rows = 23
+				x := bnMatrix(r, rows, cols, 1)
+				dy := bnMatrix(r, rows, cols, 0)
+				p := bnParams(r, cols, act)
+				ctr := bnVec64(r, cols)
+				ws, wq := make([]float64, cols), make([]float64, cols)
+				ChannelGradSums(x, dy, rows, cols, p, ctr, ws, wq)
+				s, q := bnVec64(r, cols), bnVec64(r, cols)
+				clear(s)
+				clear(q)
+				for _, cut := range [][2]int{{0, 1}, {1, 9}, {9, 9}, {9, 23}} {
+					a, e := cut[0], cut[1]
+					ChannelGradSumsAdd(x[a*cols:e*cols], dy[a*cols:e*cols], e-a, cols, p, ctr, s, q)
+				}
+				if i, ok := sameBits64(s, ws); !ok {
+					t.Errorf("act%d cols %d: s[%d] = %v, want %v", act, cols, i, s[i], ws[i])
+				}
+				if i, ok := sameBits64(q, wq); !ok {
+					t.Errorf("act%d cols %d: q[%d] = %v, want %v", act, cols, i, q[i], wq[i])
+				}
+				// It adds to what s and q hold: the same rows again, row
+				// by row onto the sums, as a plain loop does.
+				ChannelGradSumsAdd(x, dy, rows, cols, p, ctr, s, q)
+				for j := range cols {
+					for i := range rows {
+						g := float64(dy[i*cols+j])
+						if act != ActLinear && !refKeep(refNormAct(x[i*cols+j], p.Center[j], p.Scale[j], p.Beta[j], act), act) {
+							g = 0
+						}
+						ws[j] += g
+						wq[j] += g * (float64(x[i*cols+j]) - ctr[j])
+					}
+				}
+				if i, ok := sameBits64(s, ws); !ok {
+					t.Errorf("act%d cols %d: after adding again, s[%d] = %v, want %v", act, cols, i, s[i], ws[i])
+				}
+				if i, ok := sameBits64(q, wq); !ok {
+					t.Errorf("act%d cols %d: after adding again, q[%d] = %v, want %v", act, cols, i, q[i], wq[i])
+				}
+			}
+		}
+	})
+}

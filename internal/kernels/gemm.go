@@ -38,6 +38,21 @@ import "fmt"
 // count. Sgemm panics if a dimension is negative, a stride too small or a
 // slice too short for the given shape: these are programming errors.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(false, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// SgemmSerial is Sgemm computed on the calling goroutine alone, whatever
+// Threads() says: for callers that already split their work across
+// threads (a part of kernels.ParallelFor, say), where handing parts to
+// other threads would only add hand-offs. Its results are Sgemm's, bit for
+// bit: the tiles and k chunks, hence the arithmetic of every element, do
+// not depend on how the work is split.
+func SgemmSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemm(true, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemm is Sgemm, on the calling goroutine alone if serial.
+func sgemm(serial, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemmArgs(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return
@@ -64,7 +79,11 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		ks: ks, kc: chunkDepth(k, ks.kc), rows: rows,
 		packA: !transA && n >= ks.packPanels*ks.nr && setConflict(lda, 2*ks.mr),
 	}
-	j.parallel()
+	if serial {
+		j.run(0, m, 0, n)
+	} else {
+		j.parallel()
+	}
 	*j = gemmJob{} // drop the references to the caller's slices
 	jobPool.Put(j)
 }

@@ -23,9 +23,29 @@ func SetThreads(n int) {
 // Threads returns the current thread count.
 func Threads() int { return int(threads.Load()) }
 
+// forJob is one ParallelFor call's function and its count of parts handed
+// to workers and not done. Jobs are pooled so that a call does not
+// allocate.
+type forJob struct {
+	fn      func(lo, hi int)
+	wg      sync.WaitGroup
+	pending atomic.Int32
+}
+
+var forPool = sync.Pool{New: func() any { return new(forJob) }}
+
+// handedOffFor counts the ParallelFor chunks queued for workers (for the
+// tests).
+var handedOffFor atomic.Int64
+
 // ParallelFor splits [0, n) into at most Threads() contiguous chunks whose
 // sizes are multiples of grain (but the last) and runs fn on each
-// concurrently, returning when all are done. Small ranges run inline.
+// concurrently, returning when all are done. Small ranges run inline. The
+// chunks but the last go to Sgemm's persistent workers (sgemm_threads.go),
+// which poll for work between calls, so that a pass right after a GEMM
+// starts on another core at once; the caller runs the last chunk, then
+// waits for its chunks as Sgemm does (waitParts). fn may itself call
+// ParallelFor or Sgemm.
 func ParallelFor(n, grain int, fn func(lo, hi int)) {
 	if grain < 1 {
 		grain = 1
@@ -42,15 +62,18 @@ func ParallelFor(n, grain int, fn func(lo, hi int)) {
 		return
 	}
 	per := (chunks + t - 1) / t * grain
-	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += per {
-		hi := min(lo+per, n)
-		if hi == n {
-			fn(lo, hi)
-			break
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); fn(lo, hi) }()
+	parts := (n + per - 1) / per
+	startWorkers(parts - 1)
+	j := forPool.Get().(*forJob)
+	j.fn = fn
+	j.wg.Add(parts - 1)
+	j.pending.Store(int32(parts - 1))
+	handedOffFor.Add(int64(parts - 1))
+	for lo := 0; lo+per < n; lo += per {
+		workQueue <- gemmTask{pf: j, m0: lo, m1: lo + per}
 	}
-	wg.Wait()
+	fn((parts-1)*per, n)
+	waitParts(&j.pending, &j.wg)
+	j.fn = nil
+	forPool.Put(j)
 }

@@ -74,3 +74,30 @@ func TestParallelForNested(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// parSum is the work of TestParallelForNoAllocs, a function value made
+// once.
+var parSum = func(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		parSink[i%2] += float64(i)
+	}
+}
+
+// TestParallelForNoAllocs checks that ParallelFor hands its chunks to the
+// persistent workers without allocating.
+func TestParallelForNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
+	defer SetThreads(Threads())
+	for _, th := range []int{2, 3} {
+		SetThreads(th)
+		before := handedOffFor.Load()
+		if a := testing.AllocsPerRun(50, func() { ParallelFor(64, 1, parSum) }); a != 0 {
+			t.Errorf("%d threads: %v allocations per call", th, a)
+		}
+		if handedOffFor.Load() == before {
+			t.Errorf("%d threads: no chunk went to a worker", th)
+		}
+	}
+}

@@ -19,10 +19,40 @@ import (
 // run on the calling goroutine alone.
 const minWorkPerThread = 1 << 16
 
-// gemmTask is one part of a job: rows [m0, m1) and columns [n0, n1) of C.
+// gemmTask is one part of a job: rows [m0, m1) and columns [n0, n1) of C,
+// or, when pf is set, the range [m0, m1) of a ParallelFor call.
 type gemmTask struct {
 	job            *gemmJob
 	m0, m1, n0, n1 int
+	pf             *forJob
+}
+
+// run runs the part and marks it done.
+func (t gemmTask) run() {
+	if t.pf != nil {
+		t.pf.fn(t.m0, t.m1)
+		t.pf.wg.Done()
+		t.pf.pending.Add(-1) // the last use of t.pf
+		return
+	}
+	j := t.job
+	j.run(t.m0, t.m1, t.n0, t.n1)
+	j.wg.Done()
+	j.pending.Add(-1) // the last use of j: the caller may now recycle it
+}
+
+// helpOnce runs one part waiting in the queue, if any, and reports
+// whether it did. A goroutine waiting for its parts helps this way, so
+// that parts queued by nested calls (a ParallelFor part that calls Sgemm)
+// always find a goroutine to run them.
+func helpOnce() bool {
+	select {
+	case t := <-workQueue:
+		t.run()
+		return true
+	default:
+		return false
+	}
 }
 
 var (
@@ -66,10 +96,7 @@ func worker() {
 		if !ok {
 			t = <-workQueue
 		}
-		j := t.job
-		j.run(t.m0, t.m1, t.n0, t.n1)
-		j.wg.Done()
-		j.pending.Add(-1) // the last use of j: the caller may now recycle it
+		t.run()
 	}
 }
 
@@ -94,19 +121,30 @@ func poll() (gemmTask, bool) {
 	}
 }
 
-// wait returns when every part of j handed to a worker is done: it polls
-// for up to callerSpin, yielding between tries (with more threads than
-// cores a part may be waiting for this core), then blocks.
-func (j *gemmJob) wait() {
+// wait returns when every part of j handed to a worker is done
+// (waitParts).
+func (j *gemmJob) wait() { waitParts(&j.pending, &j.wg) }
+
+// waitParts returns when pending, the count of a call's parts handed to
+// workers and not done, is zero; wg counts the same parts. It polls for up
+// to callerSpin, running parts waiting in the queue (its own, or those of
+// nested calls) or else yielding between tries (with more threads than
+// cores a part may be waiting for this core), then blocks on wg, but only
+// while the queue is empty (every part queued then is being run), so that
+// a machine shared with other processes gets the core back.
+func waitParts(pending *atomic.Int32, wg *sync.WaitGroup) {
 	var start time.Time
-	for i := 0; j.pending.Load() != 0; i++ {
+	for i := 0; pending.Load() != 0; i++ {
+		if helpOnce() {
+			continue
+		}
 		runtime.Gosched()
 		if i%64 == 0 {
 			if i == 0 {
 				start = time.Now()
-			} else if time.Since(start) > callerSpin {
-				j.wg.Wait()
-				for j.pending.Load() != 0 { // at most a few instructions away
+			} else if time.Since(start) > callerSpin && len(workQueue) == 0 {
+				wg.Wait()
+				for pending.Load() != 0 { // at most a few instructions away
 					runtime.Gosched()
 				}
 				return
@@ -127,8 +165,14 @@ func (j *gemmJob) parallel() {
 	work := j.m * j.n * j.k
 	t := min(Threads(), max(1, work/minWorkPerThread))
 	// Split m unless it has too few tiles to keep t goroutines busy and n
-	// has more (always n for the row kernel).
-	splitN := j.rows || mTiles < 2*t && nTiles > mTiles
+	// has more. The row kernel computes each row of C on its own, so its
+	// rows split as well as its columns: n unless it has fewer column
+	// blocks than m has rows (a product of a few rows and long k, such as
+	// a first convolution's weight gradient, col^T x dOut).
+	splitN := mTiles < 2*t && nTiles > mTiles
+	if j.rows {
+		splitN = nTiles >= t || nTiles >= mTiles
+	}
 	tiles := mTiles
 	if splitN {
 		tiles = nTiles

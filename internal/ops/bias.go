@@ -18,6 +18,15 @@ func BiasAdd(x []float32, rows, cols int, b []float32) {
 	})
 }
 
+// BiasAddSerial is BiasAdd on the calling goroutine alone, for callers
+// that already split their work across threads. The values are BiasAdd's.
+func BiasAddSerial(x []float32, rows, cols int, b []float32) {
+	b = b[:cols]
+	for r := 0; r < rows; r++ {
+		addTo(x[r*cols:(r+1)*cols], b)
+	}
+}
+
 // BiasGradScratchSize is the length of the scratch buffer BiasGrad needs.
 func BiasGradScratchSize(rows, cols int) int { return min(rows, biasChunks) * cols }
 

@@ -31,6 +31,15 @@ func Im2colStream(g Geom, in, col []float32, n0, n1 int) {
 	im2col(g, in, col, n0, n1, true)
 }
 
+// Im2colSerial is Im2col on the calling goroutine alone, for callers that
+// already split their work across threads (one part of a
+// kernels.ParallelFor per group of images). The values are Im2col's.
+func Im2colSerial(g Geom, in, col []float32, n0, n1 int) {
+	for r := 0; r < (n1-n0)*g.OH; r++ {
+		im2colRow(g, in, col, n0, n0+r/g.OH, r%g.OH, false)
+	}
+}
+
 func im2col(g Geom, in, col []float32, n0, n1 int, stream bool) {
 	rows := (n1 - n0) * g.OH
 	kernels.ParallelFor(rows, parGrain(g.OW*g.ColCols()), func(lo, hi int) {
@@ -139,6 +148,15 @@ func Col2im(g Geom, col, dIn []float32, n0, n1 int) {
 			col2imRow(g, col, dIn, n0, n0+r/g.H, r%g.H, taps[:])
 		}
 	})
+}
+
+// Col2imSerial is Col2im on the calling goroutine alone, for callers that
+// already split their work across threads. The values are Col2im's.
+func Col2imSerial(g Geom, col, dIn []float32, n0, n1 int) {
+	var taps [maxTaps]int
+	for r := 0; r < (n1-n0)*g.H; r++ {
+		col2imRow(g, col, dIn, n0, n0+r/g.H, r%g.H, taps[:])
+	}
 }
 
 // maxTaps bounds the window taps (KH*KW) that col2imRow gathers per

@@ -203,3 +203,43 @@ func TestIm2colStream(t *testing.T) {
 		}
 	}
 }
+
+// TestSerialVariants checks that Im2colSerial, Col2imSerial and
+// BiasAddSerial, which a caller runs inside its own parallel loop, give the
+// bits of Im2col, Col2im and BiasAdd, on sub-ranges of images, without
+// writing outside their range.
+func TestSerialVariants(t *testing.T) {
+	defer kernels.SetThreads(kernels.Threads())
+	kernels.SetThreads(2)
+	r := rand.New(rand.NewPCG(8, 3))
+	for _, gc := range geomCases {
+		g := NewGeom(gc.n+2, gc.h, gc.w, gc.c, gc.kh, gc.kw, gc.sh, gc.sw, gc.same)
+		in := randSlice(r, g.InSize())
+		n0, n1 := 1, g.N-1
+		size := (n1 - n0) * g.OutPixels() * g.ColCols()
+		want, got := make([]float32, size), withGuard(size)
+		Im2col(g, in, want, n0, n1)
+		Im2colSerial(g, in, got, n0, n1)
+		checkGuard(t, g.String()+" Im2colSerial", got, size)
+		if !bitsEqual(want, got[:size]) {
+			t.Fatalf("%v: Im2colSerial differs from Im2col", g)
+		}
+		dcol := randSlice(r, size)
+		wantIn, gotIn := randSlice(r, g.InSize()), make([]float32, g.InSize())
+		copy(gotIn, wantIn)
+		Col2im(g, dcol, wantIn, n0, n1)
+		Col2imSerial(g, dcol, gotIn, n0, n1)
+		if !bitsEqual(wantIn, gotIn) {
+			t.Fatalf("%v: Col2imSerial differs from Col2im (or wrote outside its images)", g)
+		}
+		rows := g.N * g.OutPixels()
+		x := randSlice(r, rows*gc.c)
+		b := randSlice(r, gc.c)
+		y := append([]float32(nil), x...)
+		BiasAdd(x, rows, gc.c, b)
+		BiasAddSerial(y, rows, gc.c, b)
+		if !bitsEqual(x, y) {
+			t.Fatalf("%v: BiasAddSerial differs from BiasAdd", g)
+		}
+	}
+}

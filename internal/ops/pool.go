@@ -17,6 +17,30 @@ func MaxPoolForward(g Geom, in, out []float32, arg []int32) {
 	})
 }
 
+// MaxPoolImage is MaxPoolForward of one image on the calling goroutine:
+// in (H,W,C), out and arg (OH,OW,C), g's batch ignored. The values and
+// indices are MaxPoolForward's for that image.
+func MaxPoolImage(g Geom, in, out []float32, arg []int32) {
+	for oh := 0; oh < g.OH; oh++ {
+		maxPoolRow(g, in, out, arg, 0, oh)
+	}
+}
+
+// MaxPoolTiles reports whether g's windows tile the image (strides equal
+// to the window, at most maxTaps cells): then each input cell belongs to
+// at most one window, and MaxPoolBackwardImage applies.
+func MaxPoolTiles(g Geom) bool {
+	return g.SH == g.KH && g.SW == g.KW && g.KH*g.KW <= maxTaps
+}
+
+// MaxPoolBackwardImage is MaxPoolBackward of one image whose windows tile
+// it (MaxPoolTiles), on the calling goroutine: dOut and arg (OH,OW,C) as
+// MaxPoolImage left them, dIn (H,W,C) overwritten. The values are
+// MaxPoolBackward's for that image.
+func MaxPoolBackwardImage(g Geom, dOut []float32, arg []int32, dIn []float32) {
+	maxRouteImage(g, dOut, arg, dIn[:g.H*g.W*g.C])
+}
+
 // maxPoolRow computes output row oh of image n: per output pixel it lists
 // the offsets of the window's cells inside the image, in (kh, kw) order,
 // and kernels.MaxWindow takes their maximum channel by channel (AVX-512 or
@@ -60,7 +84,7 @@ func maxPoolRow(g Geom, in, out []float32, arg []int32, n, oh int) {
 func MaxPoolBackward(g Geom, dOut []float32, arg []int32, dIn []float32) {
 	per := g.H * g.W * g.C
 	outPer := g.OH * g.OW * g.C
-	tiled := g.SH == g.KH && g.SW == g.KW && g.KH*g.KW <= maxTaps
+	tiled := MaxPoolTiles(g)
 	kernels.ParallelFor(g.N, parGrain(per+outPer), func(lo, hi int) {
 		for n := lo; n < hi; n++ {
 			d := dIn[n*per : (n+1)*per]

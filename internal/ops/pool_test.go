@@ -122,3 +122,49 @@ func TestZeroPad(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxPoolImage checks that MaxPoolImage and MaxPoolBackwardImage, one
+// image at a time, give the bits of MaxPoolForward and MaxPoolBackward
+// (the fused BN + max-pool passes rely on it) on tiling windows, with odd
+// sizes whose last rows and columns no window covers and "same" padding.
+func TestMaxPoolImage(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 4))
+	for _, gc := range []struct {
+		h, w, c, k int
+		same       bool
+	}{{9, 7, 19, 2, false}, {9, 7, 5, 2, true}, {10, 11, 33, 3, false}, {6, 6, 16, 2, false}} {
+		g := NewGeom(3, gc.h, gc.w, gc.c, gc.k, gc.k, gc.k, gc.k, gc.same)
+		if !MaxPoolTiles(g) {
+			t.Fatalf("%v: windows do not tile", g)
+		}
+		in := randSlice(r, g.InSize())
+		outPer, inPer := g.OH*g.OW*g.C, g.H*g.W*g.C
+		want, arg := make([]float32, g.N*outPer), make([]int32, g.N*outPer)
+		MaxPoolForward(g, in, want, arg)
+		dOut := randSlice(r, g.N*outPer)
+		wantIn := make([]float32, g.InSize())
+		MaxPoolBackward(g, dOut, arg, wantIn)
+		for n := 0; n < g.N; n++ {
+			got, gotArg := withGuard(outPer), make([]int32, outPer)
+			MaxPoolImage(g, in[n*inPer:(n+1)*inPer], got, gotArg)
+			checkGuard(t, g.String()+" MaxPoolImage", got, outPer)
+			if !bitsEqual(got[:outPer], want[n*outPer:(n+1)*outPer]) {
+				t.Fatalf("%v image %d: MaxPoolImage differs from MaxPoolForward", g, n)
+			}
+			for i, a := range gotArg {
+				if a != arg[n*outPer+i] {
+					t.Fatalf("%v image %d: arg-max %d is %d, want %d", g, n, i, a, arg[n*outPer+i])
+				}
+			}
+			gotIn := withGuard(inPer) // NaN: every cell must be written
+			MaxPoolBackwardImage(g, dOut[n*outPer:(n+1)*outPer], gotArg, gotIn)
+			checkGuard(t, g.String()+" MaxPoolBackwardImage", gotIn, inPer)
+			if !bitsEqual(gotIn[:inPer], wantIn[n*inPer:(n+1)*inPer]) {
+				t.Fatalf("%v image %d: MaxPoolBackwardImage differs from MaxPoolBackward", g, n)
+			}
+		}
+	}
+	if MaxPoolTiles(NewGeom(1, 8, 8, 4, 2, 2, 1, 1, false)) {
+		t.Error("overlapping 2x2 windows of stride 1 reported as tiling")
+	}
+}
