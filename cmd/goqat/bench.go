@@ -52,7 +52,8 @@ func newBenchCmd() *cobra.Command {
 		Short: "Time float and int8 inference (and optionally training) of a model",
 		Long: `bench times inference, side by side in one run: the median milliseconds
 per image over repeated passes after a warm-up, at each batch size, and the
-images per second; it names the kernel paths used.
+images per second; it names the kernel paths used. Float and int8 passes
+alternate, so that both see the same phases of a shared machine.
 
 What is timed depends on the files given:
   --model float.safetensors               float only
@@ -280,7 +281,7 @@ func runBench(ctx context.Context, s *benchSet, batches []int, minTime time.Dura
 		res["int8_path"] = lite.KernelPath()
 		fmt.Printf("int8:  %s, int8 path %s\n", s.int8Name, lite.KernelPath())
 	}
-	fmt.Printf("%d threads; median of passes timed for %v after a warm-up\n", kernels.Threads(), minTime)
+	fmt.Printf("%d threads; float and int8 passes alternating for %v after a warm-up, medians\n", kernels.Threads(), minTime)
 	fmt.Printf("%-6s", "batch")
 	if s.float != nil {
 		fmt.Printf(" %13s %12s", "float ms/img", "float img/s")
@@ -294,26 +295,35 @@ func runBench(ctx context.Context, s *benchSet, batches []int, minTime time.Dura
 	fmt.Println()
 	for _, b := range batches {
 		fmt.Printf("%-6d", b)
-		var fms, ims float64
+		// Float and int8 passes alternate (medianMs), so that both see the
+		// same phases of the machine.
+		var runs []func() error
 		if s.float != nil {
-			ms, err := timeFloat(ctx, s.float, b, minTime)
-			if err != nil {
-				return nil, err
-			}
-			fms = ms
-			res[fmt.Sprintf("float_ms_per_image_b%d", b)] = ms
-			res[fmt.Sprintf("float_images_per_second_b%d", b)] = 1000 / ms
-			fmt.Printf(" %13.4f %12.0f", ms, 1000/ms)
+			runs = append(runs, floatRunner(s.float, b))
 		}
 		if s.int8 != nil {
-			ms, err := timeInt8(ctx, s.int8, b, minTime)
+			run, err := int8Runner(s.int8, b)
 			if err != nil {
 				return nil, err
 			}
-			ims = ms
-			res[fmt.Sprintf("int8_ms_per_image_b%d", b)] = ms
-			res[fmt.Sprintf("int8_images_per_second_b%d", b)] = 1000 / ms
-			fmt.Printf(" %13.4f %12.0f", ms, 1000/ms)
+			runs = append(runs, run)
+		}
+		ms, err := medianMs(ctx, runs, b, minTime)
+		if err != nil {
+			return nil, err
+		}
+		var fms, ims float64
+		if s.float != nil {
+			fms, ms = ms[0], ms[1:]
+			res[fmt.Sprintf("float_ms_per_image_b%d", b)] = fms
+			res[fmt.Sprintf("float_images_per_second_b%d", b)] = 1000 / fms
+			fmt.Printf(" %13.4f %12.0f", fms, 1000/fms)
+		}
+		if s.int8 != nil {
+			ims = ms[0]
+			res[fmt.Sprintf("int8_ms_per_image_b%d", b)] = ims
+			res[fmt.Sprintf("int8_images_per_second_b%d", b)] = 1000 / ims
+			fmt.Printf(" %13.4f %12.0f", ims, 1000/ims)
 		}
 		if s.float != nil && s.int8 != nil {
 			res[fmt.Sprintf("int8_speedup_b%d", b)] = fms / ims

@@ -54,7 +54,7 @@ type demoResult struct {
 // per-layer chart compares, and how long each inference timing runs.
 const (
 	demoLayersImages = 256
-	demoTimingMin    = 500 * time.Millisecond
+	demoTimingMin    = time.Second
 )
 
 // phases records the wall time of the demo's steps, in order.
@@ -224,21 +224,22 @@ FILE too). It ends with the wall time of each step.`,
 			res.F32GEMMPath, res.Int8KernelPath = kernels.ActivePath().String(), lite.KernelPath()
 			fmt.Printf("\n== Timing inference (f32 GEMM path %s, int8 path %s)\n", res.F32GEMMPath, res.Int8KernelPath)
 			for _, t := range []struct {
-				ms    *float64
-				int8  bool
-				batch int
+				float, int8 *float64
+				batch       int
 			}{
-				{&res.FloatMsPerImageB1, false, 1}, {&res.Int8MsPerImageB1, true, 1},
-				{&res.FloatMsPerImageB64, false, 64}, {&res.Int8MsPerImageB64, true, 64},
+				{&res.FloatMsPerImageB1, &res.Int8MsPerImageB1, 1},
+				{&res.FloatMsPerImageB64, &res.Int8MsPerImageB64, 64},
 			} {
-				if t.int8 {
-					*t.ms, err = timeInt8(ctx, im, t.batch, demoTimingMin)
-				} else {
-					*t.ms, err = timeFloat(ctx, m, t.batch, demoTimingMin)
-				}
+				// Float and int8 passes alternate (medianMs).
+				run, err := int8Runner(im, t.batch)
 				if err != nil {
 					return err
 				}
+				ms, err := medianMs(ctx, []func() error{floatRunner(m, t.batch), run}, t.batch, demoTimingMin)
+				if err != nil {
+					return err
+				}
+				*t.float, *t.int8 = ms[0], ms[1]
 			}
 			ph.done("timing")
 			res.Int8SpeedupB1 = res.FloatMsPerImageB1 / res.Int8MsPerImageB1

@@ -15,9 +15,9 @@ import (
 	"github.com/goqat/goqat/tensor"
 )
 
-// timeFloat returns the median milliseconds per image of m's inference pass
-// at the given batch size (see medianMs).
-func timeFloat(ctx context.Context, m *nn.Model, batch int, minTime time.Duration) (float64, error) {
+// floatRunner returns one inference pass of m on a random batch of the
+// given size.
+func floatRunner(m *nn.Model, batch int) func() error {
 	in := m.Inputs()[0]
 	x := tensor.New(append([]int{batch}, in...)...)
 	r := rand.New(rand.NewPCG(1, 1))
@@ -25,41 +25,83 @@ func timeFloat(ctx context.Context, m *nn.Model, batch int, minTime time.Duratio
 		x.Data[i] = r.Float32()
 	}
 	c := &nn.Context{}
-	run := func() error {
+	return func() error {
 		_, err := m.Forward(c, x)
 		return err
 	}
-	return medianMs(ctx, run, batch, minTime)
 }
 
-// medianMs times run repeatedly and returns the median milliseconds per
-// image for a batch of the given size: warm-up passes for a tenth of
-// minTime (at least one), then timed passes until minTime has elapsed (at
-// least five).
-func medianMs(ctx context.Context, run func() error, batch int, minTime time.Duration) (float64, error) {
-	for start := time.Now(); ; {
-		if err := run(); err != nil {
-			return 0, err
-		}
-		if time.Since(start) >= minTime/10 {
-			break
-		}
+// int8Runner returns one Invoke of the integer model on a random batch of
+// the given size (the input set once, the buffers sized).
+func int8Runner(im *lite.Model, batch int) (func() error, error) {
+	it, err := lite.NewInterpreter(im)
+	if err != nil {
+		return nil, err
 	}
-	var ds []time.Duration
-	start := time.Now()
-	for len(ds) < 5 || time.Since(start) < minTime {
-		if err := ctx.Err(); err != nil {
-			return 0, err
-		}
+	if err := it.Allocate(batch); err != nil {
+		return nil, err
+	}
+	shape := im.Tensors[im.Inputs[0]].Shape
+	x := tensor.New(append([]int{batch}, shape...)...)
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := range x.Data {
+		x.Data[i] = r.Float32()
+	}
+	if err := it.SetInput(0, x); err != nil {
+		return nil, err
+	}
+	return it.Invoke, nil
+}
+
+// medianMs times the runs side by side and returns each one's median
+// milliseconds per image for a batch of the given size. After warm-up
+// passes of each for a tenth of minTime (at least one), it runs rounds
+// until minTime has elapsed (at least five): in each round every run, in
+// turn, makes one untimed pass (its caches warm again after the other
+// runs) and then timed passes for about 20 ms. So every run sees the same
+// phases of a shared, noisy machine, and their ratio is not the ratio of
+// two different moments.
+func medianMs(ctx context.Context, runs []func() error, batch int, minTime time.Duration) ([]float64, error) {
+	reps := make([]int, len(runs))
+	for i, run := range runs {
 		t := time.Now()
 		if err := run(); err != nil {
-			return 0, err
+			return nil, err
 		}
-		ds = append(ds, time.Since(t))
+		reps[i] = max(1, int(20*time.Millisecond/max(time.Since(t), time.Microsecond)))
 	}
-	slices.Sort(ds)
-	med := ds[len(ds)/2]
-	return float64(med.Nanoseconds()) / 1e6 / float64(batch), nil
+	for start := time.Now(); time.Since(start) < minTime/10; {
+		for _, run := range runs {
+			if err := run(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	ds := make([][]time.Duration, len(runs))
+	start := time.Now()
+	for rounds := 0; rounds < 5 || time.Since(start) < minTime; rounds++ {
+		for i, run := range runs {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if err := run(); err != nil {
+				return nil, err
+			}
+			for range reps[i] {
+				t := time.Now()
+				if err := run(); err != nil {
+					return nil, err
+				}
+				ds[i] = append(ds[i], time.Since(t))
+			}
+		}
+	}
+	ms := make([]float64, len(runs))
+	for i, d := range ds {
+		slices.Sort(d)
+		ms[i] = float64(d[len(d)/2].Nanoseconds()) / 1e6 / float64(batch)
+	}
+	return ms, nil
 }
 
 // timeTraining fits m for one epoch on n synthetic images with random labels
@@ -88,28 +130,6 @@ func timeTraining(ctx context.Context, m *nn.Model, n int) (float64, error) {
 		return 0, err
 	}
 	return float64(n) / time.Since(start).Seconds(), nil
-}
-
-// timeInt8 returns the median milliseconds per image of the integer model's
-// Invoke at the given batch size (the input is set once).
-func timeInt8(ctx context.Context, im *lite.Model, batch int, minTime time.Duration) (float64, error) {
-	it, err := lite.NewInterpreter(im)
-	if err != nil {
-		return 0, err
-	}
-	if err := it.Allocate(batch); err != nil {
-		return 0, err
-	}
-	shape := im.Tensors[im.Inputs[0]].Shape
-	x := tensor.New(append([]int{batch}, shape...)...)
-	r := rand.New(rand.NewPCG(1, 1))
-	for i := range x.Data {
-		x.Data[i] = r.Float32()
-	}
-	if err := it.SetInput(0, x); err != nil {
-		return 0, err
-	}
-	return medianMs(ctx, it.Invoke, batch, minTime)
 }
 
 // opRow is one op's line of bench --ops.
