@@ -55,7 +55,7 @@ func int8Runner(im *lite.Model, batch int) (func() error, error) {
 
 // medianMs times the runs side by side and returns each one's median
 // milliseconds per image for a batch of the given size. After warm-up
-// passes of each for a tenth of minTime (at least one), it runs rounds
+// passes of each for a tenth of minTime (at least a second), it runs rounds
 // until minTime has elapsed (at least five): in each round every run, in
 // turn, makes one untimed pass (its caches warm again after the other
 // runs) and then timed passes for about 20 ms. So every run sees the same
@@ -70,7 +70,10 @@ func medianMs(ctx context.Context, runs []func() error, batch int, minTime time.
 		}
 		reps[i] = max(1, int(20*time.Millisecond/max(time.Since(t), time.Microsecond)))
 	}
-	for start := time.Now(); time.Since(start) < minTime/10; {
+	// At least a second of warm-up: on this kind of VM the first second or
+	// so of work after a pause runs up to twice as slow (a halted virtual
+	// CPU, parked worker threads), more than a tenth of minTime covers.
+	for start := time.Now(); time.Since(start) < max(minTime/10, time.Second); {
 		for _, run := range runs {
 			if err := run(); err != nil {
 				return nil, err
