@@ -110,11 +110,15 @@ func smallMults(n int, rng *rand.Rand) []fixedpoint.Multiplier {
 	ms := make([]fixedpoint.Multiplier, n)
 	for j := range ms {
 		for {
-			m, err := fixedpoint.NewMultiplier(1e-4 + rng.Float64()*1e-2)
+			r := 1e-4 + rng.Float64()*1e-2
+			if rng.IntN(8) == 0 {
+				r = 0.25 + rng.Float64()/4 // shift 32: the half is not in the high dword
+			}
+			m, err := fixedpoint.NewMultiplier(r)
 			if err != nil {
 				panic(err)
 			}
-			if _, _, ok := fastForm(int64(m.M0), int64(m.Shift), 0); ok {
+			if _, _, _, ok := fastForm(int64(m.M0), int64(m.Shift), 0); ok {
 				ms[j] = m
 				break
 			}
@@ -323,6 +327,9 @@ func TestRequantVectorMatchesScalar(t *testing.T) {
 				// some M0 with many trailing zeros (rqNarrow).
 				for j := range mult {
 					r := rng.Float64() * 1e-2
+					if rng.IntN(10) == 0 {
+						r = 0.25 + rng.Float64()/4 // shift 32
+					}
 					if trial%6 == 3 && rng.IntN(8) == 0 {
 						r = float64(1+rng.IntN(64)) / float64(int(1)<<(8+rng.IntN(20)))
 					}
@@ -417,11 +424,11 @@ func TestFastFormExact(t *testing.T) {
 				tz = bits.TrailingZeros64(uint64(m0))
 			}
 			zp := []int32{-128, 127, rng.Int32N(256) - 128}[trial%3]
-			u, r, ok := fastForm(m0, shift, zp)
+			u, r, h, ok := fastForm(m0, shift, zp)
 			if !ok {
 				continue
 			}
-			if shift < 33 || shift > 54 || tz > 20 {
+			if shift < 32 || shift > 54 || tz > 20 {
 				t.Fatalf("fastForm accepted shift %d m0 %#x", shift, m0)
 			}
 			accs := []int32{-1 << 31, 1<<31 - 1, 0, 1, -1, int32(rng.Uint32()), reqAcc(rng, fixedpoint.Multiplier{M0: int32(m0), Shift: int32(shift)})}
@@ -434,7 +441,7 @@ func TestFastFormExact(t *testing.T) {
 				}
 			}
 			for _, acc := range accs {
-				hi := int32((int64(acc) * m0) >> 32)
+				hi := int32((int64(acc)*m0 + h) >> 32)
 				if s := int64(hi) + int64(r); s != int64(hi+r) {
 					t.Fatalf("shift %d: int32 overflow", shift)
 				}
@@ -446,7 +453,7 @@ func TestFastFormExact(t *testing.T) {
 			}
 		}
 	}
-	if _, _, ok := fastForm(1<<30, 40, 0); ok {
+	if _, _, _, ok := fastForm(1<<30, 40, 0); ok {
 		t.Error("M0 = 2^30 (30 trailing zeros, ties inside the int8 range) accepted")
 	}
 }

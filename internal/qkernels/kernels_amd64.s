@@ -100,6 +100,8 @@
 	VPSRLQ $32, acc, t; \
 	VPMULDQ 64(p), acc, acc; \
 	VPMULDQ 128(p), t, t; \
+	VPADDQ 712(p), acc, acc; \
+	VPADDQ 776(p), t, t; \
 	VPERMT2D t, Z24, acc; \
 	VPADDD 648(p), acc, acc; \
 	VPSRAVD 584(p), acc, acc; \
@@ -276,7 +278,9 @@ TEXT ·requantVNNI16(SB), NOSPLIT, $0-80
 	JGT rqwide
 	VMOVDQU32 rqhigh<>(SB), Z26
 	VMOVDQU32 584(DI), Z19 // u = shift-32
-	VMOVDQU32 648(DI), Z20 // r = 2^(u-1) + zp*2^u
+	VMOVDQU32 648(DI), Z20 // r = 2^(u-1) + zp*2^u (or zp)
+	VMOVDQU64 712(DI), Z21 // h, even columns
+	VMOVDQU64 776(DI), Z22 // odd columns
 	MOVQ lo+40(FP), AX
 	VPBROADCASTD AX, Z28
 	MOVQ hi+48(FP), AX
@@ -287,6 +291,8 @@ rqfloop:
 	VPSRLQ $32, Z0, Z1
 	VPMULDQ Z17, Z0, Z0
 	VPMULDQ Z18, Z1, Z1
+	VPADDQ Z21, Z0, Z0 // h: the half of a column with shift 32
+	VPADDQ Z22, Z1, Z1
 	VPERMT2D Z1, Z26, Z0 // the products' high dwords, in column order
 	VPADDD Z20, Z0, Z0
 	VPSRAVD Z19, Z0, Z0 // round half up = half to even here (no ties), plus zp
@@ -601,6 +607,8 @@ r2floop:
 	VPSRLQ $32, Y0, Y1
 	VPMULDQ Y5, Y0, Y0
 	VPMULDQ Y6, Y1, Y1
+	VPADDQ 424(DI), Y0, Y0 // h
+	VPADDQ 456(DI), Y1, Y1
 	VPSRLQ $32, Y0, Y0
 	VPBLENDD $0xaa, Y1, Y0, Y0 // high dwords, columns in order
 	VPADDD Y8, Y0, Y0
@@ -1331,7 +1339,7 @@ d3pixel:
 	JNZ d3pixel
 	ADDQ $320, CX // the next block's 5 pairs
 	ADDQ $64, BX
-	ADDQ $712, R14 // the next group's output stage
+	ADDQ $840, R14 // the next group's output stage
 	ADDQ $16, R13
 	CMPQ R13, R8
 	JLT d3block

@@ -12,7 +12,8 @@ import (
 // columns (0, 2, ..., 14) then the odd ones, matching the two VPMULDQ
 // products of one 16-lane vector: offset at byte 0, m0 at 64, shift at
 // 192, half-1 at 320, 2^shift at 448, mode at 576, then for the fast mode
-// u and r of fastForm at 584 and 648, in column order.
+// u and r of fastForm at 584 and 648, in column order, and h at 712 (even
+// then odd columns).
 type colParams struct {
 	offset [16]int32
 	m0     [2][8]int64
@@ -22,16 +23,17 @@ type colParams struct {
 	mode   int64 // rqFast, rqNarrow or rqWide
 	u32    [16]int32
 	r32    [16]int32
+	h64    [2][8]int64 // 2^31 for a column with shift 32, else 0
 }
 
 // Output stage modes of a 16-column group, by its columns' multipliers.
 const (
-	// rqFast: every column has 33 <= Shift <= 54 and at most 20 trailing
+	// rqFast: every column has 32 <= Shift <= 54 and at most 20 trailing
 	// zero bits in M0, so that round half up gives the same int8 output as
 	// round half to even (a tie rescales beyond the int8 range; see
-	// fastForm), and the half only moves the product's high dword: the
-	// stage works on the high dwords in 32-bit lanes:
-	//	q + zp = (hi32(acc*M0) + 2^(Shift-33) + zp*2^(Shift-32)) >> (Shift-32)
+	// fastForm), and the stage works on the products' high dwords in
+	// 32-bit lanes (see fastForm):
+	//	q + zp = (hi32(acc*M0 + h) + r) >> (Shift-32)
 	rqFast = 0
 	// rqNarrow: every Shift >= 31: ties resolved in 64-bit lanes, the
 	// quotient fits in 32 bits.
@@ -46,8 +48,8 @@ func (g *colParams) set(l int, m0, shift int64, zp int32) {
 	h, i := l%2, l/2
 	g.m0[h][i], g.shift[h][i], g.half1[h][i], g.bit[h][i] = m0, shift, int64(1)<<(shift-1)-1, int64(1)<<shift
 	mode := int64(rqFast)
-	if u, r, ok := fastForm(m0, shift, zp); ok {
-		g.u32[l], g.r32[l] = u, r
+	if u, r, h, ok := fastForm(m0, shift, zp); ok {
+		g.u32[l], g.r32[l], g.h64[l%2][l/2] = u, r, h
 	} else if shift < 31 {
 		mode = rqWide
 	} else {
@@ -58,34 +60,40 @@ func (g *colParams) set(l int, m0, shift int64, zp int32) {
 
 // fastForm returns the constants of the rqFast stage of a column,
 //
-//	out = (hi32(acc*m0) + r) >> u    with u = shift-32, r = 2^(u-1) + zp*2^u
+//	out = (hi32(acc*m0 + h) + r) >> u    with u = shift-32,
+//	                                       r = 2^(u-1) + zp*2^u, h = 0  (shift >= 33)
+//	                                       r = zp, h = 2^31             (shift = 32)
 //
-// (round half up; the zero point folded into the rounding constant: adding
-// a multiple of 2^u before the shift adds zp after it), and whether the
-// column qualifies. It does when 33 <= shift <= 54 (so the half,
-// 2^(shift-1), only moves the high dword, and |hi32| < 2^30 plus |r| <
-// 2^30 cannot overflow int32) and M0 has at most 20 trailing zero bits tz:
-// then round half up and half to even differ only on no output at all.
-// A tie needs acc*M0 to be an odd multiple of 2^(shift-1), so acc a
-// multiple of 2^(shift-1-tz); then |acc*M0/2^shift| >= 2^(29-tz) >= 512,
-// and both roundings of it clamp to the same end of the int8 range. A zero
-// M0 qualifies with u = 1.
-func fastForm(m0, shift int64, zp int32) (u, r int32, ok bool) {
+// (round half up: the half, 2^(shift-1), is r's first term, or h where it
+// is not a multiple of 2^32; the zero point folded into the rounding
+// constant: adding a multiple of 2^u before the shift adds zp after it),
+// and whether the column qualifies. It does when 32 <= shift <= 54 (so that
+// |hi32| < 2^30 plus |r| < 2^30 cannot overflow int32) and M0 has at most
+// 20 trailing zero bits tz: then round half up and half to even differ
+// only on no output at all. A tie needs acc*M0 to be an odd multiple of
+// 2^(shift-1), so acc a multiple of 2^(shift-1-tz); then
+// |acc*M0/2^shift| >= 2^(29-tz) >= 512, and both roundings of it clamp to
+// the same end of the int8 range. A zero M0 qualifies with u = 1.
+func fastForm(m0, shift int64, zp int32) (u, r int32, h int64, ok bool) {
 	if m0 == 0 {
-		return 1, 1 + 2*zp, true
+		return 1, 1 + 2*zp, 0, true
 	}
-	if shift < 33 || shift > 54 || bits.TrailingZeros64(uint64(m0)) > 20 {
-		return 0, 0, false
+	if shift < 32 || shift > 54 || bits.TrailingZeros64(uint64(m0)) > 20 {
+		return 0, 0, 0, false
+	}
+	if shift == 32 {
+		return 0, zp, 1 << 31, true
 	}
 	u = int32(shift - 32)
-	return u, 1<<(u-1) + zp<<u, true
+	return u, 1<<(u-1) + zp<<u, 0, true
 }
 
 // colParams8 holds the AVX2 output-stage constants of 8 columns, in the
 // layout requantAVX2x8 reads: offset at byte 0, m0 at 32, shift at 96,
 // half-1 at 160, 2^(62-shift) at 224; for the fast form (rqFast, see
 // colParams) m0 of the even then the odd columns at 288, u and r of
-// fastForm at 352 and 384, and the flag at 416.
+// fastForm at 352 and 384, the flag at 416, and h (even then odd columns)
+// at 424.
 type colParams8 struct {
 	offset [8]int32
 	m0     [8]int64
@@ -95,7 +103,8 @@ type colParams8 struct {
 	m0eo   [2][4]int64
 	u32    [8]int32
 	r32    [8]int32
-	fast   int64 // 1 when every column is in rqFast
+	fast   int64       // 1 when every column is in rqFast
+	h64eo  [2][4]int64 // fastForm's h, even then odd columns
 }
 
 // Output is the output stage of a product: for column n,
@@ -174,11 +183,11 @@ func NewOutput(w *Weights, bias []int32, zpIn int32, mult []fixedpoint.Multiplie
 		switch {
 		case m.M0 == 0 || m.Shift >= 63:
 			g.m0[l], g.shift[l], g.half1[l], g.sub[l] = 0, 1, 0, 1<<61
-			g.u32[l], g.r32[l], _ = fastForm(0, 0, zpOut)
+			g.u32[l], g.r32[l], _, _ = fastForm(0, 0, zpOut)
 		case m.Shift >= 1 && m.Shift <= 61:
 			g.m0[l], g.shift[l], g.half1[l], g.sub[l] = int64(m.M0), int64(m.Shift), int64(1)<<(m.Shift-1)-1, int64(1)<<(62-m.Shift)
-			if u, r, ok := fastForm(int64(m.M0), int64(m.Shift), zpOut); ok {
-				g.m0eo[l%2][l/2], g.u32[l], g.r32[l] = int64(m.M0), u, r
+			if u, r, h, ok := fastForm(int64(m.M0), int64(m.Shift), zpOut); ok {
+				g.m0eo[l%2][l/2], g.u32[l], g.r32[l], g.h64eo[l%2][l/2] = int64(m.M0), u, r, h
 			} else {
 				g.fast = 0
 			}
