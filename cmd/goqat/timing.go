@@ -18,12 +18,7 @@ import (
 // floatRunner returns one inference pass of m on a random batch of the
 // given size.
 func floatRunner(m *nn.Model, batch int) func() error {
-	in := m.Inputs()[0]
-	x := tensor.New(append([]int{batch}, in...)...)
-	r := rand.New(rand.NewPCG(1, 1))
-	for i := range x.Data {
-		x.Data[i] = r.Float32()
-	}
+	x := randomBatch(batch, m.Inputs()[0])
 	c := &nn.Context{}
 	return func() error {
 		_, err := m.Forward(c, x)
@@ -31,9 +26,20 @@ func floatRunner(m *nn.Model, batch int) func() error {
 	}
 }
 
-// int8Runner returns one Invoke of the integer model on a random batch of
-// the given size (the input set once, the buffers sized).
-func int8Runner(im *lite.Model, batch int) (func() error, error) {
+// randomBatch returns a batch of the given size of samples of the given
+// shape, uniform in [0, 1) (the same values every call).
+func randomBatch(batch int, shape []int) *tensor.Tensor {
+	x := tensor.New(append([]int{batch}, shape...)...)
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := range x.Data {
+		x.Data[i] = r.Float32()
+	}
+	return x
+}
+
+// int8Interpreter returns an interpreter of the integer model with its
+// buffers sized for the batch and a random batch set as its input.
+func int8Interpreter(im *lite.Model, batch int) (*lite.Interpreter, error) {
 	it, err := lite.NewInterpreter(im)
 	if err != nil {
 		return nil, err
@@ -41,13 +47,17 @@ func int8Runner(im *lite.Model, batch int) (func() error, error) {
 	if err := it.Allocate(batch); err != nil {
 		return nil, err
 	}
-	shape := im.Tensors[im.Inputs[0]].Shape
-	x := tensor.New(append([]int{batch}, shape...)...)
-	r := rand.New(rand.NewPCG(1, 1))
-	for i := range x.Data {
-		x.Data[i] = r.Float32()
+	if err := it.SetInput(0, randomBatch(batch, im.Tensors[im.Inputs[0]].Shape)); err != nil {
+		return nil, err
 	}
-	if err := it.SetInput(0, x); err != nil {
+	return it, nil
+}
+
+// int8Runner returns one Invoke of the integer model on a random batch of
+// the given size.
+func int8Runner(im *lite.Model, batch int) (func() error, error) {
+	it, err := int8Interpreter(im, batch)
+	if err != nil {
 		return nil, err
 	}
 	return it.Invoke, nil
@@ -147,17 +157,8 @@ type opRow struct {
 // profileInt8 times each op of im at batch size batch (random inputs, for
 // about minTime after a warm-up) and prints the table of bench --ops.
 func profileInt8(ctx context.Context, im *lite.Model, batch int, minTime time.Duration) ([]opRow, error) {
-	it, err := lite.NewInterpreter(im)
+	it, err := int8Interpreter(im, batch)
 	if err != nil {
-		return nil, err
-	}
-	shape := im.Tensors[im.Inputs[0]].Shape
-	x := tensor.New(append([]int{batch}, shape...)...)
-	r := rand.New(rand.NewPCG(1, 1))
-	for i := range x.Data {
-		x.Data[i] = r.Float32()
-	}
-	if err := it.SetInput(0, x); err != nil {
 		return nil, err
 	}
 	t0 := time.Now()
