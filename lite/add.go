@@ -2,7 +2,7 @@ package lite
 
 import (
 	"github.com/goqat/goqat/internal/qkernels"
-	"github.com/goqat/goqat/lite/fixedpoint"
+	"github.com/goqat/goqat/qmath"
 )
 
 // addKernel is Add with input rescaling: both inputs are brought to the
@@ -25,7 +25,7 @@ type addKernel struct {
 
 func newAdd(it *Interpreter, op *Op) (*addKernel, error) {
 	ta, tb, to := &it.m.Tensors[op.Inputs[0]], &it.m.Tensors[op.Inputs[1]], &it.m.Tensors[op.Output]
-	m, s, err := fixedpoint.CommonMultipliers(float64(ta.Scale)/float64(to.Scale), float64(tb.Scale)/float64(to.Scale))
+	m, s, err := qmath.CommonMultipliers(float64(ta.Scale)/float64(to.Scale), float64(tb.Scale)/float64(to.Scale))
 	if err != nil {
 		return nil, err
 	}

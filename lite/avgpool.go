@@ -1,5 +1,7 @@
 package lite
 
+import "github.com/goqat/goqat/qmath"
+
 // avgPoolKernel is AveragePool2D: the mean of the window's inside cells
 // (padding not counted, as Keras), rounded half to even; scale and zero
 // point are kept.
@@ -46,7 +48,7 @@ func (k *avgPoolKernel) run(n int) {
 				}
 				yr := y[((b*g.oh+oy)*g.ow+ox)*g.c:][:g.c]
 				for c, s := range acc {
-					yr[c] = int8(divRoundEven(int64(s), int64(cnt)))
+					yr[c] = int8(qmath.DivRoundEven(int64(s), int64(cnt)))
 				}
 			}
 		}

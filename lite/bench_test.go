@@ -1,11 +1,13 @@
-package lite
+package lite_test
 
 import (
 	"context"
 	"os"
 	"testing"
 
+	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/datasets"
+	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
 )
 
@@ -20,7 +22,7 @@ func BenchmarkMNISTCNN(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	im, err := Convert(qat)
+	im, err := convert.Convert(qat)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -38,7 +40,7 @@ func BenchmarkMNISTCNN(b *testing.B) {
 			}
 		})
 		b.Run("int8/b"+itoa(bs), func(b *testing.B) {
-			it, err := NewInterpreter(im)
+			it, err := lite.NewInterpreter(im)
 			if err != nil {
 				b.Fatal(err)
 			}

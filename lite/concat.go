@@ -1,6 +1,6 @@
 package lite
 
-import "github.com/goqat/goqat/lite/fixedpoint"
+import "github.com/goqat/goqat/qmath"
 
 // concatKernel is Concatenation along the last axis. An input whose scale
 // and zero point differ from the output's is requantized,
@@ -15,7 +15,7 @@ type concatKernel struct {
 	widths []int // per input: last dimension
 	row    int
 	same   []bool
-	mult   []fixedpoint.Multiplier
+	mult   []qmath.Multiplier
 	zpIn   []int32
 	zpOut  int32
 	lo, hi int32
@@ -32,7 +32,7 @@ func newConcat(it *Interpreter, op *Op) (*concatKernel, error) {
 		k.widths = append(k.widths, t.Shape[len(t.Shape)-1])
 		same := t.Scale == to.Scale && t.ZeroPoint == to.ZeroPoint && lo == qlo && hi == qhi
 		k.same = append(k.same, same)
-		m, err := fixedpoint.NewMultiplier(float64(t.Scale) / float64(to.Scale))
+		m, err := qmath.NewMultiplier(float64(t.Scale) / float64(to.Scale))
 		if err != nil {
 			return nil, err
 		}

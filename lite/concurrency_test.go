@@ -1,4 +1,4 @@
-package lite
+package lite_test
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/goqat/goqat/convert"
+	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/nn/optim"
 	"github.com/goqat/goqat/quantize"
@@ -42,12 +44,12 @@ func TestInterpretersConcurrent(t *testing.T) {
 	if _, err := q.Fit(context.Background(), x, y, nn.FitOptions{BatchSize: 32, Epochs: 2, Seed: 1, Verbose: nn.VerboseSilent}); err != nil {
 		t.Fatal(err)
 	}
-	im, err := Convert(q)
+	im, err := convert.Convert(q)
 	if err != nil {
 		t.Fatal(err)
 	}
 	run := func(lo, hi int) []int8 {
-		it, err := NewInterpreter(im)
+		it, err := lite.NewInterpreter(im)
 		if err != nil {
 			t.Error(err)
 			return nil
@@ -116,11 +118,11 @@ func TestCloneSharesWeights(t *testing.T) {
 	if err := quantize.Calibrate(context.Background(), q, x, 40); err != nil {
 		t.Fatal(err)
 	}
-	im, err := Convert(q)
+	im, err := convert.Convert(q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, err := NewInterpreter(im)
+	base, err := lite.NewInterpreter(im)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +134,7 @@ func TestCloneSharesWeights(t *testing.T) {
 	}
 	want := append([]int8(nil), base.OutputInt8(0).Data...)
 	var wg sync.WaitGroup
-	clones := make([]*Interpreter, 4)
+	clones := make([]*lite.Interpreter, 4)
 	for i := range clones {
 		clones[i] = base.Clone()
 		wg.Add(1)
@@ -158,20 +160,9 @@ func TestCloneSharesWeights(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	for k, kn := range base.kernels {
-		switch b := kn.(type) {
-		case *convKernel:
-			if clones[0].kernels[k].(*convKernel).g.g.Weights() != b.g.g.Weights() {
-				t.Errorf("op %d: a clone packed its own conv weights", k)
-			}
-		case *fcKernel:
-			if clones[0].kernels[k].(*fcKernel).g.g.Weights() != b.g.g.Weights() {
-				t.Errorf("op %d: a clone packed its own dense weights", k)
-			}
-		case *dwKernel:
-			if clones[0].kernels[k].(*dwKernel).d != b.d {
-				t.Errorf("op %d: a clone packed its own depthwise weights", k)
-			}
+	for k, shared := range lite.SharedWeights(base, clones[0]) {
+		if !shared {
+			t.Errorf("op %d: a clone packed its own weights", k)
 		}
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/goqat/goqat/internal/qkernels"
-	"github.com/goqat/goqat/lite/fixedpoint"
+	"github.com/goqat/goqat/qmath"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -33,8 +33,8 @@ func refConv(x []int8, n, h, w, c int, op *Op, tin, tout *Tensor) []int8 {
 							}
 						}
 					}
-					m, _ := fixedpoint.NewMultiplier(float64(tin.Scale) * float64(op.WeightScales[o]) / float64(tout.Scale))
-					out[((b*oh+oy)*ow+ox)*oc+o] = int8(fixedpoint.Requantize(acc, m, tout.ZeroPoint, lo, hi))
+					m, _ := qmath.NewMultiplier(float64(tin.Scale) * float64(op.WeightScales[o]) / float64(tout.Scale))
+					out[((b*oh+oy)*ow+ox)*oc+o] = int8(qmath.Requantize(acc, m, tout.ZeroPoint, lo, hi))
 				}
 			}
 		}
@@ -115,8 +115,8 @@ func refDepthwise(x []int8, n, h, w, c int, op *Op, tin, tout *Tensor) []int8 {
 							}
 						}
 					}
-					m, _ := fixedpoint.NewMultiplier(float64(tin.Scale) * float64(op.WeightScales[ch]) / float64(tout.Scale))
-					out[((b*oh+oy)*ow+ox)*c+ch] = int8(fixedpoint.Requantize(acc, m, tout.ZeroPoint, lo, hi))
+					m, _ := qmath.NewMultiplier(float64(tin.Scale) * float64(op.WeightScales[ch]) / float64(tout.Scale))
+					out[((b*oh+oy)*ow+ox)*c+ch] = int8(qmath.Requantize(acc, m, tout.ZeroPoint, lo, hi))
 				}
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"log"
 	"math/rand/v2"
 
+	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/quantize"
@@ -47,7 +48,7 @@ func ExampleInterpreter() {
 	if err := quantize.Calibrate(ctx, q, x, 16); err != nil {
 		log.Fatal(err)
 	}
-	im, err := lite.Convert(q)
+	im, err := convert.Convert(q)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func ExampleInterpreter_ProfileOps() {
 	if err := quantize.Calibrate(ctx, q, x, 8); err != nil {
 		log.Fatal(err)
 	}
-	im, err := lite.Convert(q)
+	im, err := convert.Convert(q)
 	if err != nil {
 		log.Fatal(err)
 	}

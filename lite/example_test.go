@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/nn/optim"
@@ -47,7 +48,7 @@ func ExampleConvert() {
 	}
 	fit(q, 1e-3)
 
-	im, err := lite.Convert(q)
+	im, err := convert.Convert(q)
 	if err != nil {
 		log.Fatal(err)
 	}

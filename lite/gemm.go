@@ -2,7 +2,7 @@ package lite
 
 import (
 	"github.com/goqat/goqat/internal/qkernels"
-	"github.com/goqat/goqat/lite/fixedpoint"
+	"github.com/goqat/goqat/qmath"
 )
 
 // gemmOut is the int8 matrix product with requantization shared by Conv2D
@@ -21,7 +21,7 @@ type gemmOut struct {
 }
 
 // newGemmOut packs w, (K, N) row-major, and precomputes the output stage.
-func newGemmOut(w []int8, k, n int, bias []int32, zpIn int32, mult []fixedpoint.Multiplier, zpOut, lo, hi int32) (*gemmOut, error) {
+func newGemmOut(w []int8, k, n int, bias []int32, zpIn int32, mult []qmath.Multiplier, zpOut, lo, hi int32) (*gemmOut, error) {
 	pw, err := qkernels.PackWeights(-1, w, k, n)
 	if err != nil {
 		return nil, err

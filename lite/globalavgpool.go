@@ -3,6 +3,7 @@ package lite
 import (
 	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/internal/qkernels"
+	"github.com/goqat/goqat/qmath"
 )
 
 // gapKernel is GlobalAveragePool: the mean over all pixels per channel,
@@ -56,7 +57,7 @@ func (k *gapKernel) images(part, lo, hi int) {
 		}
 		yr := y[b*k.c:][:k.c]
 		for c, s := range acc {
-			yr[c] = int8(divRoundEven(int64(s), int64(k.hw)))
+			yr[c] = int8(qmath.DivRoundEven(int64(s), int64(k.hw)))
 		}
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/goqat/goqat/quantize"
+	"github.com/goqat/goqat/qmath"
 )
 
 // lutKernel is Logistic or Tanh through a 256-entry table: entry q holds
@@ -30,10 +30,7 @@ func newLUT(it *Interpreter, op *Op) (*lutKernel, error) {
 		return nil, fmt.Errorf("%s output must be 8-bit with scale %v and zero point %d, got %v, %d", op.Type, scale, zp, tout.Scale, tout.ZeroPoint)
 	}
 	k := &lutKernel{it: it, in: op.Inputs[0], out: op.Output, size: tin.Shape.Size()}
-	for q := -128; q < 128; q++ {
-		x := float64(tin.Scale) * float64(int32(q)-tin.ZeroPoint)
-		k.table[q+128] = int8(quantize.QuantizeValue(float32(f(x)), scale, zp, -128, 127))
-	}
+	k.table = qmath.Table(f, tin.Scale, tin.ZeroPoint, scale, zp)
 	return k, nil
 }
 

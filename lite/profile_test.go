@@ -1,9 +1,12 @@
-package lite
+package lite_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
+	"github.com/goqat/goqat/convert"
+	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/models"
 	"github.com/goqat/goqat/quantize"
 	"github.com/goqat/goqat/tensor"
@@ -25,11 +28,11 @@ func TestProfileOps(t *testing.T) {
 	if err := quantize.Calibrate(context.Background(), qm, x, 2); err != nil {
 		t.Fatal(err)
 	}
-	im, err := Convert(qm)
+	im, err := convert.Convert(qm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	it, err := NewInterpreter(im)
+	it, err := lite.NewInterpreter(im)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +58,7 @@ func TestProfileOps(t *testing.T) {
 		if o.Index != i || o.Type != im.Ops[i].Type || o.Name != im.Ops[i].Name || o.Seconds < 0 {
 			t.Errorf("op %d: %+v", i, o)
 		}
-		if o.Type == OpConv2D {
+		if o.Type == lite.OpConv2D {
 			conv += o.Seconds
 		}
 	}
@@ -67,7 +70,9 @@ func TestProfileOps(t *testing.T) {
 	if err := it.Invoke(); err != nil {
 		t.Fatal(err)
 	}
-	eq(t, "outputs after ProfileOps", got, it.OutputInt8(0).Data)
+	if !slices.Equal(got, it.OutputInt8(0).Data) {
+		t.Error("outputs after ProfileOps differ from those of an Invoke")
+	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, err := it.ProfileOps(cctx, 3); err == nil {

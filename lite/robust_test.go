@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/datasets"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
@@ -186,13 +187,13 @@ func TestModelAPIsRejectBadArguments(t *testing.T) {
 	mustFail(t, "quantize.Calibrate(empty)", func() error { return quantize.Calibrate(ctx, qm, tensor.New(0, 8, 8, 1), 8) })
 	mustFail(t, "quantize.Calibrate(wrong shape)", func() error { return quantize.Calibrate(ctx, qm, tensor.New(2, 4, 4, 1), 8) })
 	mustFail(t, "quantize.ParseScheme(junk)", func() error { _, err := quantize.ParseScheme("w9a1x", false); return err })
-	mustFail(t, "lite.Convert(nil)", func() error { _, err := lite.Convert(nil); return err })
-	mustFail(t, "lite.Convert(float model)", func() error { _, err := lite.Convert(fm); return err })
+	mustFail(t, "convert.Convert(nil)", func() error { _, err := convert.Convert(nil); return err })
+	mustFail(t, "convert.Convert(float model)", func() error { _, err := convert.Convert(fm); return err })
 	mustFail(t, "lite.NewInterpreter(nil)", func() error { _, err := lite.NewInterpreter(nil); return err })
 	mustFail(t, "lite.NewInterpreter(empty)", func() error { _, err := lite.NewInterpreter(&lite.Model{}); return err })
 	mustFail(t, "lite.Save(nil)", func() error { return lite.Save(filepath.Join(t.TempDir(), "x"), nil) })
 	mustFail(t, "lite.Accuracy(nil)", func() error { _, err := lite.Accuracy(nil, nil, nil, 1); return err })
-	mustFail(t, "lite.Compare(nil)", func() error { _, err := lite.Compare(nil, nil, nil); return err })
+	mustFail(t, "convert.Compare(nil)", func() error { _, err := convert.Compare(nil, nil, nil); return err })
 	mustFail(t, "nn.Save(nil)", func() error { return nn.Save(filepath.Join(t.TempDir(), "x"), nil) })
 	mustFail(t, "nn.FromSafetensors(nil)", func() error { _, err := nn.FromSafetensors(nil); return err })
 	mustFail(t, "nn.NewSequential(no layers)", func() error { _, err := nn.NewSequential(tensor.Shape{2}); return err })
@@ -220,8 +221,8 @@ func TestModelAPIsRejectBadArguments(t *testing.T) {
 // the input index, shape, size, batch and dtype.
 func TestInterpreterRejectsBadInputs(t *testing.T) {
 	_, qm := tinyQAT(t)
-	for _, opts := range [][]lite.Option{nil, {lite.FullInteger()}} {
-		im, err := lite.Convert(qm, opts...)
+	for _, opts := range [][]convert.Option{nil, {convert.FullInteger()}} {
+		im, err := convert.Convert(qm, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +281,7 @@ func TestNonFiniteScalesRejected(t *testing.T) {
 		"Inf weight scale":      func(m *lite.Model) { setWeightScale(m, inf) },
 		"negative weight scale": func(m *lite.Model) { setWeightScale(m, -1) },
 	} {
-		im, err := lite.Convert(qm)
+		im, err := convert.Convert(qm)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,7 +295,7 @@ func TestNonFiniteScalesRejected(t *testing.T) {
 			break
 		}
 	}
-	mustFail(t, "lite.Convert(NaN kernel)", func() error { _, err := lite.Convert(qm); return err })
+	mustFail(t, "convert.Convert(NaN kernel)", func() error { _, err := convert.Convert(qm); return err })
 }
 
 // setWeightScale sets the first weight scale of the first op that has one.

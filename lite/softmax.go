@@ -3,6 +3,8 @@ package lite
 import (
 	"fmt"
 	"math"
+
+	"github.com/goqat/goqat/qmath"
 )
 
 // softmaxKernel is Softmax over the last axis with int8 output of fixed
@@ -50,7 +52,7 @@ func (k *softmaxKernel) run(n int) {
 			sum += k.exp[int(m)-int(v)]
 		}
 		for i, v := range xr {
-			q := divRoundEven(256*k.exp[int(m)-int(v)], sum) + k.zp
+			q := qmath.DivRoundEven(256*k.exp[int(m)-int(v)], sum) + k.zp
 			yr[i] = int8(min(max(q, -128), 127))
 		}
 	}

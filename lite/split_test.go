@@ -1,4 +1,4 @@
-package lite
+package lite_test
 
 import (
 	"context"
@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/models"
 	"github.com/goqat/goqat/quantize"
 	"github.com/goqat/goqat/tensor"
@@ -34,7 +36,7 @@ func TestBatchSplit(t *testing.T) {
 		if err := quantize.Calibrate(context.Background(), qm, x, 26); err != nil {
 			t.Fatal(err)
 		}
-		im, err := Convert(qm)
+		im, err := convert.Convert(qm)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +46,7 @@ func TestBatchSplit(t *testing.T) {
 			what := fmt.Sprintf("%s batch %d, %d threads", name, c.batch, c.threads)
 			xb := x.Batch(0, c.batch)
 			kernels.SetThreads(1)
-			ref, err := NewInterpreter(im)
+			ref, err := lite.NewInterpreter(im)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,22 +57,22 @@ func TestBatchSplit(t *testing.T) {
 				t.Fatal(err)
 			}
 			kernels.SetThreads(c.threads)
-			it, err := NewInterpreter(im)
+			it, err := lite.NewInterpreter(im)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if err := it.SetInput(0, xb); err != nil {
 				t.Fatal(err)
 			}
-			it.split.n = 0
+			*lite.SplitShares(it) = 0
 			if err := it.Invoke(); err != nil {
 				t.Fatal(err)
 			}
-			if it.split.n != c.shares {
-				t.Errorf("%s: %d shares, want %d", what, it.split.n, c.shares)
+			if *lite.SplitShares(it) != c.shares {
+				t.Errorf("%s: %d shares, want %d", what, *lite.SplitShares(it), c.shares)
 			}
 			for i, tn := range im.Tensors {
-				if tn.DType != Int8 {
+				if tn.DType != lite.Int8 {
 					continue
 				}
 				got, want := it.TensorInt8(i, nil).Data, ref.TensorInt8(i, nil).Data

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/nn/optim"
@@ -106,7 +107,7 @@ func TestConcatInputsShareRange(t *testing.T) {
 	}
 	check(q2, "after Load")
 
-	im, err := lite.Convert(q2)
+	im, err := convert.Convert(q2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	"github.com/goqat/goqat/internal/kernels"
-	"github.com/goqat/goqat/lite/fixedpoint"
+	"github.com/goqat/goqat/qmath"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -19,7 +19,7 @@ import (
 //
 //	t      = q_in - zp_in                  (the input's integer codes)
 //	acc[c] = round(b[c] / (s_in*s_w[c])) + sum t * q_w[c]
-//	q_out  = fixedpoint.Requantize(acc, s_in*s_w[c]/s_out, zp_out, lo, hi)
+//	q_out  = qmath.Requantize(acc, s_in*s_w[c]/s_out, zp_out, lo, hi)
 //	y      = (q_out - zp_out) * s_out
 //
 // The sum runs through the wrapped layer's own float kernels on integer-
@@ -39,7 +39,7 @@ type exact struct {
 
 	xk, wk, wlo, zHi *tensor.Tensor
 	bias             []int32
-	mult             []fixedpoint.Multiplier
+	mult             []qmath.Multiplier
 	sum, sumLo       []int64
 }
 
@@ -100,7 +100,7 @@ func (e *exact) forward(x, fqk *tensor.Tensor, wq Quantizer, bias []float32, oq 
 	wk := tensor.Ensure(&e.wk, fqk.Shape...)
 	if len(e.sum) != oc {
 		e.sum, e.sumLo = make([]int64, oc), make([]int64, oc)
-		e.bias, e.mult = make([]int32, oc), make([]fixedpoint.Multiplier, oc)
+		e.bias, e.mult = make([]int32, oc), make([]qmath.Multiplier, oc)
 	}
 	clear(e.sum)
 	for i, v := range fqk.Data {
@@ -110,14 +110,14 @@ func (e *exact) forward(x, fqk *tensor.Tensor, wq Quantizer, bias []float32, oq 
 		e.sum[c] += int64(math.Abs(q))
 	}
 	for c := 0; c < oc; c++ {
-		m, err := fixedpoint.NewMultiplier(float64(sIn) * float64(sw(c)) / float64(sOut))
+		m, err := qmath.NewMultiplier(float64(sIn) * float64(sw(c)) / float64(sOut))
 		if err != nil {
 			return nil
 		}
 		e.mult[c] = m
 		e.bias[c] = 0
 		if bias != nil {
-			e.bias[c] = fixedpoint.QuantizeBias(bias[c], sIn, sw(c))
+			e.bias[c] = qmath.QuantizeBias(bias[c], sIn, sw(c))
 		}
 	}
 	const exactLimit = 1 << 24
@@ -156,7 +156,7 @@ func (e *exact) forward(x, fqk *tensor.Tensor, wq Quantizer, bias []float32, oq 
 				acc = 16*acc + int64(zLo[i])
 			}
 			acc += int64(e.bias[c])
-			code := fixedpoint.Requantize(fixedpoint.Saturate(acc), e.mult[c], zpOut, lo, hi)
+			code := qmath.Requantize(qmath.Saturate(acc), e.mult[c], zpOut, lo, hi)
 			y.Data[i] = float32(code-zpOut) * sOut
 		}
 	})
@@ -173,19 +173,4 @@ func maxOf(s []int64) int64 {
 		m = max(m, v)
 	}
 	return m
-}
-
-// divRoundEven returns a/b rounded to nearest, ties to even (b > 0), as
-// the integer engine's average pools.
-func divRoundEven(a, b int64) int64 {
-	q := a / b
-	r := a - q*b
-	if r < 0 {
-		q--
-		r += b
-	}
-	if 2*r > b || (2*r == b && q&1 != 0) {
-		q++
-	}
-	return q
 }

@@ -3,6 +3,8 @@ package quantize
 import (
 	"math"
 
+	"github.com/goqat/goqat/qmath"
+
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/tensor"
 )
@@ -46,7 +48,7 @@ func (s source) code(v, sIn float32, zpIn int32) int32 {
 func poolCode(v, s float32, zp int32, count int) int32 {
 	cnt := int64(count)
 	sum := int64(math.RoundToEven(float64(v)/float64(s)*float64(cnt))) + cnt*int64(zp)
-	return int32(divRoundEven(sum, cnt))
+	return int32(qmath.DivRoundEven(sum, cnt))
 }
 
 // codes writes the codes of x (minus the zero point) into dst, resized to
@@ -76,18 +78,11 @@ func outParams(oq Quantizer) (float32, int32, bool) {
 }
 
 // actRange returns the clamp of an output code: the quantizer's range,
-// narrowed by a fused activation ("relu": from the zero point; "relu6": up
-// to the quantized 6), as the integer engine clamps.
+// narrowed by a fused activation as the integer engine clamps
+// (qmath.ActivationRange).
 func actRange(oq Quantizer, act string, sOut float32, zpOut int32) (lo, hi int32) {
-	lo, hi = QRange(oq.Spec().Bits, false)
-	switch act {
-	case "relu":
-		lo = max(lo, zpOut)
-	case "relu6":
-		lo = max(lo, zpOut)
-		hi = min(hi, QuantizeValue(6, sOut, zpOut, lo, hi))
-	}
-	return lo, hi
+	qmin, qmax := qmath.QRange(oq.Spec().Bits, false)
+	return qmath.ActivationRange(qmin, qmax, sOut, zpOut, act)
 }
 
 // Link makes the inference mode of a QAT model bit-exact with its integer
@@ -105,7 +100,7 @@ func actRange(oq Quantizer, act string, sOut float32, zpOut int32) (lo, hi int32
 // GlobalAveragePooling2D or unpadded AveragePooling2D (whose mean the
 // integer engine rounds to the input's grid; the linked consumer applies
 // that rounding). Model links the models it returns; call Link after
-// nn.Load of a QAT model (Load and lite.Convert do). It returns the number
+// nn.Load of a QAT model (Load and convert.Convert do). It returns the number
 // of layers linked.
 func Link(m *nn.Model) int {
 	linkConcatRanges(m)
@@ -174,7 +169,7 @@ func newExact(m *nn.Model, name string) *exact {
 }
 
 // sourceOf finds the quantizer whose codes the output of layer name
-// carries (see Link).
+// carries (see Link), looking through the layers of keepScale.
 func sourceOf(m *nn.Model, name string) (source, bool) {
 	count := 1
 	for {
@@ -189,24 +184,18 @@ func sourceOf(m *nn.Model, name string) (source, bool) {
 			return quantizerSource(l.OutputQuant(), count)
 		case *FoldedConvBN:
 			return quantizerSource(l.OutputQuant(), count)
-		case *nn.MaxPooling2D, *nn.Flatten, *nn.Reshape, *nn.Dropout, *nn.ZeroPadding2D:
-		case *nn.GlobalAveragePooling2D:
-			s := m.OutputShape(m.Inbound(name)[0])
-			if count != 1 || len(s) != 3 {
-				return source{}, false
-			}
-			count = s[0] * s[1]
-		case *nn.AveragePooling2D:
-			if count != 1 || l.Padding == "same" {
-				return source{}, false
-			}
-			count = l.PoolSize[0] * l.PoolSize[1]
-		default:
+		}
+		r, ok := keepScale[l.Type()]
+		in := m.Inbound(name)
+		if !ok || len(in) != 1 {
 			return source{}, false
 		}
-		in := m.Inbound(name)
-		if len(in) != 1 {
+		n, ok := r.averages(l, m.OutputShape(in[0]))
+		if !ok || n > 1 && count != 1 {
 			return source{}, false
+		}
+		if n > 1 {
+			count = n
 		}
 		name = in[0]
 	}

@@ -1,8 +1,8 @@
 package quantize
 
 import (
-	"github.com/goqat/goqat/lite/fixedpoint"
 	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/qmath"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -12,8 +12,8 @@ import (
 //
 //	Add:         q = clamp(RoundShift(sum_i t_i*M_i, S) + zp_out, lo, hi)
 //	             (M_i = s_i/s_out with one shared shift S,
-//	             fixedpoint.CommonMultipliers)
-//	Concatenate: q = fixedpoint.Requantize(t_i, s_i/s_out, zp_out, lo, hi)
+//	             qmath.CommonMultipliers)
+//	Concatenate: q = qmath.Requantize(t_i, s_i/s_out, zp_out, lo, hi)
 //	             per input, placed along the last axis
 //
 // and outputs y = (q - zp_out) * s_out.
@@ -22,7 +22,7 @@ type exactMerge struct {
 	concat bool
 	codes  [][]int32
 	scales []float64
-	mult   []fixedpoint.Multiplier
+	mult   []qmath.Multiplier
 }
 
 // newExactMerge links the Add (concat false) or last-axis Concatenate
@@ -33,7 +33,7 @@ func newExactMerge(m *nn.Model, name string, concat bool) *exactMerge {
 		return nil
 	}
 	e := &exactMerge{concat: concat, codes: make([][]int32, len(in)), scales: make([]float64, len(in)),
-		mult: make([]fixedpoint.Multiplier, len(in))}
+		mult: make([]qmath.Multiplier, len(in))}
 	for _, x := range in {
 		src, ok := sourceOf(m, x)
 		if !ok {
@@ -66,7 +66,7 @@ func (e *exactMerge) forward(in []*tensor.Tensor, oq Quantizer, out **tensor.Ten
 	if e.concat {
 		return e.concatenate(in, sOut, zpOut, lo, hi, out)
 	}
-	mant, shift, err := fixedpoint.CommonMultipliers(e.scales...)
+	mant, shift, err := qmath.CommonMultipliers(e.scales...)
 	if err != nil {
 		return nil
 	}
@@ -76,7 +76,7 @@ func (e *exactMerge) forward(in []*tensor.Tensor, oq Quantizer, out **tensor.Ten
 		for i, c := range e.codes {
 			p += int64(c[j]) * mant[i]
 		}
-		v := fixedpoint.RoundShift(p, shift) + int64(zpOut)
+		v := qmath.RoundShift(p, shift) + int64(zpOut)
 		code := int32(min(max(v, int64(lo)), int64(hi)))
 		y.Data[j] = float32(code-zpOut) * sOut
 	}
@@ -89,7 +89,7 @@ func (e *exactMerge) concatenate(in []*tensor.Tensor, sOut float32, zpOut, lo, h
 	last := len(shape) - 1
 	row := 0
 	for i, x := range in {
-		m, err := fixedpoint.NewMultiplier(e.scales[i])
+		m, err := qmath.NewMultiplier(e.scales[i])
 		if err != nil {
 			return nil
 		}
@@ -105,7 +105,7 @@ func (e *exactMerge) concatenate(in []*tensor.Tensor, sOut float32, zpOut, lo, h
 		for r := 0; r < rows; r++ {
 			src, dst := e.codes[i][r*w:(r+1)*w], y.Data[r*row+off:][:w]
 			for k, t := range src {
-				code := fixedpoint.Requantize(t, e.mult[i], zpOut, lo, hi)
+				code := qmath.Requantize(t, e.mult[i], zpOut, lo, hi)
 				dst[k] = float32(code-zpOut) * sOut
 			}
 		}

@@ -3,46 +3,35 @@ package quantize
 import (
 	"math"
 
+	"github.com/goqat/goqat/qmath"
+
 	"github.com/goqat/goqat/internal/kernels"
 )
 
-// roundMagic is 1.5*2^23: for |t| <= 2^22, (t + roundMagic) - roundMagic
-// rounds t to an integer half to even in float32 (the sum lands in
-// [2^23, 2^24), where the spacing of float32 values is exactly 1, and IEEE
-// addition rounds to nearest even). It is branch-free and exact once t is
-// clamped to the small integer range of a quantized type.
-const roundMagic = 12582912
-
 // fq holds the precomputed constants of fake quantization with one scale
-// and zero point: values are mapped to t = clamp(x*inv, lo, hi), rounded
+// and zero point (those of a qmath.Grid, with the training passes as
+// methods): values are mapped to t = clamp(x*inv, lo, hi), rounded
 // half to even, and multiplied back by scale. lo = qmin-zp and hi = qmax-zp
 // are integers, so clamping before or after rounding is the same.
 type fq struct {
 	scale, inv, lo, hi float32
 }
 
-// newFQ precomputes the constants for a scale, zero point and integer range.
+// newFQ precomputes the constants for a scale, zero point and integer range
+// (qmath.NewGrid).
 func newFQ(scale float32, zp, qmin, qmax int32) fq {
-	return fq{scale: scale, inv: 1 / scale, lo: float32(qmin - zp), hi: float32(qmax - zp)}
+	g := qmath.NewGrid(scale, zp, qmin, qmax)
+	return fq{scale: g.Scale, inv: g.Inv, lo: g.Lo, hi: g.Hi}
 }
 
-// round returns round_half_even(clamp(x*inv, lo, hi)) (q - zp as a float).
+// round returns round_half_even(clamp(x*inv, lo, hi)) (q - zp as a float),
+// qmath.Grid.Round.
 func (p fq) round(x float32) float32 {
-	t := x * p.inv
-	if t < p.lo {
-		t = p.lo
-	}
-	if t > p.hi {
-		t = p.hi
-	}
-	if t != t { // NaN stays NaN through the clamp; map it to zero
-		t = 0
-	}
-	return (t + roundMagic) - roundMagic
+	return qmath.Grid{Scale: p.scale, Inv: p.inv, Lo: p.lo, Hi: p.hi}.Round(x)
 }
 
 // apply fake-quantizes x into y (which may alias x): the tight loop of every
-// quantizer, y = ((clamp(x*inv, lo, hi) + roundMagic) - roundMagic) * scale
+// quantizer, y = ((clamp(x*inv, lo, hi) + qmath.RoundMagic) - qmath.RoundMagic) * scale
 // (kernels.FakeQuant: AVX-512 or its Go loop, the same bits).
 func (p fq) apply(x, y []float32) { kernels.FakeQuant(x, y, p.scale, p.inv, p.lo, p.hi) }
 
@@ -96,7 +85,7 @@ func axisLayout(shape []int, axis int) (layout, bool) {
 //
 // where x/scale is computed as x*(1/scale) in float32 (see QuantizeValue).
 func FakeQuant(x, y []float32, scale float32, zeroPoint int32, bits int, narrow bool) {
-	qmin, qmax := QRange(bits, narrow)
+	qmin, qmax := qmath.QRange(bits, narrow)
 	newFQ(scale, zeroPoint, qmin, qmax).apply(x, y)
 }
 
@@ -109,7 +98,7 @@ func FakeQuantPerAxis(x, y []float32, shape []int, axis int, scale []float32, ze
 	if !ok || len(scale) != lay.channels || len(zeroPoint) != lay.channels {
 		panic("quantize: FakeQuantPerAxis: axis or parameter count does not match the shape")
 	}
-	qmin, qmax := QRange(bits, narrow)
+	qmin, qmax := qmath.QRange(bits, narrow)
 	ps := make([]fq, lay.channels)
 	for c := range ps {
 		ps[c] = newFQ(scale[c], zeroPoint[c], qmin, qmax)
@@ -120,7 +109,7 @@ func FakeQuantPerAxis(x, y []float32, shape []int, axis int, scale []float32, ze
 // FakeQuantGrad is FakeQuant's straight-through gradient: dx = dy where x is
 // inside the nudged range, 0 outside. dx may alias dy.
 func FakeQuantGrad(x, dy, dx []float32, scale float32, zeroPoint int32, bits int, narrow bool) {
-	qmin, qmax := QRange(bits, narrow)
+	qmin, qmax := qmath.QRange(bits, narrow)
 	newFQ(scale, zeroPoint, qmin, qmax).ste(x, dy, dx)
 }
 
@@ -145,7 +134,7 @@ func applyLayout(ps []fq, lay layout, x, y []float32) {
 				if t > p.hi {
 					t = p.hi
 				}
-				yr[c] = ((t + roundMagic) - roundMagic) * p.scale
+				yr[c] = ((t + qmath.RoundMagic) - qmath.RoundMagic) * p.scale
 			}
 		}
 		return

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/goqat/goqat/qmath"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-6*math.Max(1, math.Abs(b)) }
@@ -36,9 +38,9 @@ func TestParamsHandComputed(t *testing.T) {
 		{"degenerate", 0, 0, 8, false, false, 1, -128},
 	}
 	for _, c := range cases {
-		s, zp := Params(c.min, c.max, c.bits, c.narrow, c.symmetric)
+		s, zp := qmath.Params(c.min, c.max, c.bits, c.narrow, c.symmetric)
 		if !near(float64(s), c.scale) || zp != c.zp {
-			t.Errorf("%s: Params(%v, %v, %d) = %v, %d; want %v, %d", c.name, c.min, c.max, c.bits, s, zp, c.scale, c.zp)
+			t.Errorf("%s: qmath.Params(%v, %v, %d) = %v, %d; want %v, %d", c.name, c.min, c.max, c.bits, s, zp, c.scale, c.zp)
 		}
 	}
 }
@@ -49,15 +51,15 @@ func TestQRange(t *testing.T) {
 		narrow     bool
 		qmin, qmax int32
 	}{{8, false, -128, 127}, {8, true, -127, 127}, {4, false, -8, 7}, {4, true, -7, 7}, {2, true, -1, 1}} {
-		lo, hi := QRange(c.bits, c.narrow)
+		lo, hi := qmath.QRange(c.bits, c.narrow)
 		if lo != c.qmin || hi != c.qmax {
-			t.Errorf("QRange(%d, %v) = %d, %d; want %d, %d", c.bits, c.narrow, lo, hi, c.qmin, c.qmax)
+			t.Errorf("qmath.QRange(%d, %v) = %d, %d; want %d, %d", c.bits, c.narrow, lo, hi, c.qmin, c.qmax)
 		}
 	}
 }
 
 func TestFakeQuantNudged(t *testing.T) {
-	s, zp := Params(-0.1, 1.0, 8, false, false)
+	s, zp := qmath.Params(-0.1, 1.0, 8, false, false)
 	x := []float32{-0.1, -1, 1.0, 5, 0, 0.5}
 	y := make([]float32, len(x))
 	FakeQuant(x, y, s, zp, 8, false)
@@ -81,7 +83,7 @@ func TestFakeQuantNudged(t *testing.T) {
 
 func TestFakeQuantHalfToEven(t *testing.T) {
 	// scale 0.25 (a power of two: x*4 is exact), symmetric narrow 8 bits.
-	s, zp := Params(-31.75, 31.75, 8, true, true)
+	s, zp := qmath.Params(-31.75, 31.75, 8, true, true)
 	if s != 0.25 || zp != 0 {
 		t.Fatalf("Params = %v, %d", s, zp)
 	}
@@ -96,9 +98,9 @@ func TestFakeQuantHalfToEven(t *testing.T) {
 	}
 	// The integer values agree.
 	for i, v := range x {
-		q := QuantizeValue(v, s, zp, -127, 127)
+		q := qmath.QuantizeValue(v, s, zp, -127, 127)
 		if float32(q)*s != want[i] {
-			t.Errorf("QuantizeValue(%v) = %d, want %v", v, q, want[i]/s)
+			t.Errorf("qmath.QuantizeValue(%v) = %d, want %v", v, q, want[i]/s)
 		}
 	}
 }
@@ -150,7 +152,7 @@ func TestFakeQuantPerAxis(t *testing.T) {
 }
 
 func TestFakeQuantGradSTE(t *testing.T) {
-	s, zp := Params(-1, 1, 8, false, false)
+	s, zp := qmath.Params(-1, 1, 8, false, false)
 	x := []float32{-2, -1, 0, 0.5, 1, 1.01, 3}
 	dy := []float32{1, 2, 3, 4, 5, 6, 7}
 	dx := make([]float32, len(x))

@@ -2,6 +2,7 @@ package quantize
 
 import (
 	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/qmath"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -18,7 +19,7 @@ func (q *Fixed) Spec() Spec { return q.spec }
 
 // Build precomputes the constants; there is no state.
 func (q *Fixed) Build(prefix string, shape tensor.Shape) error {
-	qmin, qmax := QRange(q.spec.Bits, q.spec.Narrow)
+	qmin, qmax := qmath.QRange(q.spec.Bits, q.spec.Narrow)
 	q.p = newFQ(q.spec.Scale, q.spec.ZeroPoint, qmin, qmax)
 	return nil
 }

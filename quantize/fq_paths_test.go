@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/goqat/goqat/qmath"
 )
 
 // fqTestValues returns n values, some special (NaN, infinities, signed
@@ -33,7 +35,7 @@ func refApply(p fq, x, y []float32) {
 		if t > p.hi {
 			t = p.hi
 		}
-		y[i] = ((t + roundMagic) - roundMagic) * p.scale
+		y[i] = ((t + qmath.RoundMagic) - qmath.RoundMagic) * p.scale
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/goqat/goqat/qmath"
+
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/tensor"
 )
@@ -57,7 +59,7 @@ func (q *LSQ) Build(prefix string, shape tensor.Shape) error {
 		q.lay = lay
 	}
 	q.n = max(1, shape.Size()/q.lay.channels)
-	q.qmin, q.qmax = QRange(q.spec.Bits, q.spec.Narrow)
+	q.qmin, q.qmax = qmath.QRange(q.spec.Bits, q.spec.Narrow)
 	q.step = nn.NewParam(prefix+"_step", true, q.lay.channels)
 	q.zp = nn.NewParam(prefix+"_zero_point", false, q.lay.channels)
 	q.init = nn.NewParam(prefix+"_init", false, 1)
@@ -148,7 +150,7 @@ func (q *LSQ) Backward(c *nn.Context, x, dy, dx *tensor.Tensor) {
 				s += float64(g) * float64(p.hi)
 				dr[i] = 0
 			default:
-				s += float64(g) * float64((t+roundMagic)-roundMagic-t)
+				s += float64(g) * float64((t+qmath.RoundMagic)-qmath.RoundMagic-t)
 				dr[i] = g
 			}
 		}

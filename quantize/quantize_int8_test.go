@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/goqat/goqat/qmath"
 )
 
 // TestQuantizeInt8MatchesQuantizeValue holds the slice form to the scalar
@@ -19,9 +21,9 @@ func TestQuantizeInt8MatchesQuantizeValue(t *testing.T) {
 		zp, lo, hi int32
 	}{{0.5, 0, -128, 127}, {0.0371, -17, -128, 127}, {1, 3, -8, 7}} {
 		q := make([]int8, len(x))
-		QuantizeInt8(x, q, c.scale, c.zp, c.lo, c.hi)
+		qmath.QuantizeInt8(x, q, c.scale, c.zp, c.lo, c.hi)
 		for i, v := range x {
-			if want := QuantizeValue(v, c.scale, c.zp, c.lo, c.hi); int32(q[i]) != want {
+			if want := qmath.QuantizeValue(v, c.scale, c.zp, c.lo, c.hi); int32(q[i]) != want {
 				t.Fatalf("scale %v zp %d: x=%v got %d, want %d", c.scale, c.zp, v, q[i], want)
 			}
 		}

@@ -3,6 +3,8 @@ package quantize
 import (
 	"fmt"
 
+	"github.com/goqat/goqat/qmath"
+
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/tensor"
 )
@@ -67,7 +69,7 @@ func (r *rangeState) build(prefix string, shape tensor.Shape) error {
 		}
 		r.lay = lay
 	}
-	r.qmin, r.qmax = QRange(r.spec.Bits, r.spec.Narrow)
+	r.qmin, r.qmax = qmath.QRange(r.spec.Bits, r.spec.Narrow)
 	r.min = nn.NewParam(prefix+"_min", false, r.lay.channels)
 	r.max = nn.NewParam(prefix+"_max", false, r.lay.channels)
 	r.init = nn.NewParam(prefix+"_init", false, 1)
@@ -83,7 +85,7 @@ func (r *rangeState) initialised() bool { return r.init.Value.Data[0] != 0 }
 func (r *rangeState) refresh() {
 	lo, hi := r.min.Value.Data, r.max.Value.Data
 	for c := range r.ps {
-		s, zp := Params(lo[c], hi[c], r.spec.Bits, r.spec.Narrow, r.spec.Symmetric)
+		s, zp := qmath.Params(lo[c], hi[c], r.spec.Bits, r.spec.Narrow, r.spec.Symmetric)
 		r.ps[c] = newFQ(s, zp, r.qmin, r.qmax)
 	}
 }
@@ -93,7 +95,7 @@ func (r *rangeState) Scales() ([]float32, []int32) {
 	s := make([]float32, r.lay.channels)
 	z := make([]int32, r.lay.channels)
 	for c := range s {
-		s[c], z[c] = Params(r.min.Value.Data[c], r.max.Value.Data[c], r.spec.Bits, r.spec.Narrow, r.spec.Symmetric)
+		s[c], z[c] = qmath.Params(r.min.Value.Data[c], r.max.Value.Data[c], r.spec.Bits, r.spec.Narrow, r.spec.Symmetric)
 	}
 	return s, z
 }

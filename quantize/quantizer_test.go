@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/goqat/goqat/qmath"
+
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/tensor"
 )
@@ -47,7 +49,7 @@ func TestMovingAverage(t *testing.T) {
 		t.Fatal("inference changed the range")
 	}
 	s, zp := q.Scales()
-	ws, wzp := Params(wantMin, wantMax, 8, false, false)
+	ws, wzp := qmath.Params(wantMin, wantMax, 8, false, false)
 	if s[0] != ws || zp[0] != wzp {
 		t.Fatalf("Scales %v %v, want %v %v", s, zp, ws, wzp)
 	}

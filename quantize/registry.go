@@ -25,13 +25,13 @@ func activation(_ nn.Layer, s NBit) *Spec { sp := s.Activation(); return &sp }
 // always is a fuses rule for ReLU and ReLU6.
 func always(nn.Layer) bool { return true }
 
-// registry is the table of DESIGN.md section 4: which weights are
+// registry is the table of where QAT quantizes (docs/DESIGN.md, QAT): which weights are
 // quantized (kernels, per output channel), and where fake quant sits: after
 // Conv2D / DepthwiseConv2D / Dense unless a ReLU or ReLU6 follows (then
 // after the activation), after Add, after Concatenate only (a weighted
 // layer feeding only a Concatenate shares its range: concat_share.go), never
-// after max or average pooling, Flatten, Reshape, Dropout or ZeroPadding2D
-// (they keep their input's scale), a fixed range after softmax, sigmoid
+// after the layers that keep their input's scale (pools, Flatten, Reshape,
+// Dropout, ZeroPadding2D: the rows of keepScale, added by init), a fixed range after softmax, sigmoid
 // and tanh. Conv2D / DepthwiseConv2D / Dense followed by BatchNormalization
 // are folded first (FoldedConvBN) and SeparableConv2D is split, so those
 // patterns do not reach this table.
@@ -45,13 +45,12 @@ var registry = map[string]rule{
 	"ReLU":                   {output: activation, fuses: always},
 	"ReLU6":                  {output: activation, fuses: always},
 	"Activation":             {output: activationOutput, fuses: activationFuses},
-	"MaxPooling2D":           {},
-	"AveragePooling2D":       {},
-	"GlobalAveragePooling2D": {},
-	"Flatten":                {},
-	"Reshape":                {},
-	"Dropout":                {},
-	"ZeroPadding2D":          {},
+}
+
+func init() {
+	for t := range keepScale {
+		registry[t] = rule{}
+	}
 }
 
 // activationOutput places fake quant after an Activation layer: the scheme's

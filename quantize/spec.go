@@ -3,6 +3,8 @@ package quantize
 import (
 	"errors"
 	"fmt"
+
+	"github.com/goqat/goqat/qmath"
 )
 
 // Quantizer kinds, the values of Spec.Kind.
@@ -67,7 +69,7 @@ func (s Spec) Validate() error {
 		if !(s.Scale > 0) {
 			return fmt.Errorf("quantizer %q: scale %v must be positive", s.Kind, s.Scale)
 		}
-		qmin, qmax := QRange(s.Bits, s.Narrow)
+		qmin, qmax := qmath.QRange(s.Bits, s.Narrow)
 		if s.ZeroPoint < qmin || s.ZeroPoint > qmax {
 			return fmt.Errorf("quantizer %q: zero point %d outside [%d, %d]", s.Kind, s.ZeroPoint, qmin, qmax)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/models"
@@ -192,7 +193,7 @@ func loadBenchSet(ctx context.Context, path, int8Path string) (*benchSet, error)
 		if int8Path != "" {
 			return nil, fmt.Errorf("--int8 goes with a float --model; %s is a QAT model", path)
 		}
-		im, err := lite.Convert(m)
+		im, err := convert.Convert(m)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -224,7 +225,7 @@ func loadInt8(path string) (*lite.Model, error) {
 	if !isQATModel(m) {
 		return nil, fmt.Errorf("--int8 %s is a float model; give a QAT or integer model", path)
 	}
-	im, err := lite.Convert(m)
+	im, err := convert.Convert(m)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -259,7 +260,7 @@ func ptqRandom(ctx context.Context, m *nn.Model) (*lite.Model, error) {
 	if err := quantize.Calibrate(ctx, qm, x, 64); err != nil {
 		return nil, err
 	}
-	return lite.Convert(qm)
+	return convert.Convert(qm)
 }
 
 // runBench times the set's models at each batch size, float then int8 for

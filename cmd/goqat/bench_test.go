@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/quantize"
@@ -42,7 +43,7 @@ func tinyModels(t *testing.T, dir string) (float, qat, integer string) {
 	if err := quantize.Calibrate(context.Background(), qm, x, 32); err != nil {
 		t.Fatal(err)
 	}
-	im, err := lite.Convert(qm)
+	im, err := convert.Convert(qm)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/datasets"
 	"github.com/goqat/goqat/internal/plots"
 	"github.com/goqat/goqat/lite"
@@ -30,11 +31,11 @@ func newConvertCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var opts []lite.Option
+			var opts []convert.Option
 			if fullInteger {
-				opts = append(opts, lite.FullInteger())
+				opts = append(opts, convert.FullInteger())
 			}
-			im, err := lite.Convert(qat, opts...)
+			im, err := convert.Convert(qat, opts...)
 			if err != nil {
 				return err
 			}
@@ -101,12 +102,12 @@ func compareModels(qatPath, intPath string, df *dataFlags, pngPath string) error
 	if err != nil {
 		return err
 	}
-	rs, err := lite.Compare(qat, im, test.X)
+	rs, err := convert.Compare(qat, im, test.X)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("%s vs %s on %d %s test images:\n", qatPath, intPath, test.Len(), test.Name)
-	fmt.Print(lite.FormatReports(rs))
+	fmt.Print(convert.FormatReports(rs))
 	if pngPath == "" {
 		return nil
 	}
@@ -119,7 +120,7 @@ func compareModels(qatPath, intPath string, df *dataFlags, pngPath string) error
 }
 
 // writeLayersPNG draws the debugger's per-layer chart.
-func writeLayersPNG(path, title string, rs []lite.LayerReport) error {
+func writeLayersPNG(path, title string, rs []convert.LayerReport) error {
 	rows := make([]plots.LayerRow, len(rs))
 	for i, r := range rs {
 		rows[i] = plots.LayerRow{Name: r.Layer, SQNR: r.SQNR, Same: r.Same, Off1: r.Off1, OffMore: r.OffMore}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/internal/plots"
 	"github.com/goqat/goqat/lite"
@@ -181,7 +182,7 @@ FILE too). It ends with the wall time of each step.`,
 			}
 			ph.done("saving")
 			fmt.Println("\n== Converting to an integer-only int8 model")
-			im, err := lite.Convert(qr.model)
+			im, err := convert.Convert(qr.model)
 			if err != nil {
 				return err
 			}
@@ -212,7 +213,7 @@ FILE too). It ends with the wall time of each step.`,
 				return err
 			}
 			nl := min(test.Len(), demoLayersImages)
-			rs, err := lite.Compare(qr.model, im, test.X.Batch(0, nl))
+			rs, err := convert.Compare(qr.model, im, test.X.Batch(0, nl))
 			if err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/format/onnx"
 	"github.com/goqat/goqat/format/onnx/onnxpb"
 	"github.com/goqat/goqat/lite"
@@ -87,11 +88,11 @@ func exportONNX(path string, fullInteger bool, opts []onnx.Option) (*onnxpb.Mode
 		return nil, "", err
 	}
 	if isQAT(m) {
-		var copts []lite.Option
+		var copts []convert.Option
 		if fullInteger {
-			copts = append(copts, lite.FullInteger())
+			copts = append(copts, convert.FullInteger())
 		}
-		im, err := lite.Convert(m, copts...)
+		im, err := convert.Convert(m, copts...)
 		if err != nil {
 			return nil, "", err
 		}

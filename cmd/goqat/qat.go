@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/datasets"
 	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/lite"
@@ -33,7 +34,7 @@ func evalAccuracy(ctx context.Context, m *nn.Model, test *datasets.Dataset) (flo
 // engine, several times faster, measures it; the QAT model itself does
 // when conversion is not possible.
 func ptqAccuracy(ctx context.Context, qm *nn.Model, test *datasets.Dataset) (float64, error) {
-	if im, err := lite.Convert(qm); err == nil {
+	if im, err := convert.Convert(qm); err == nil {
 		if acc, err := lite.Accuracy(im, test.X, test.Y, 256); err == nil {
 			return acc, nil
 		}

@@ -232,7 +232,7 @@ func (e *floatExporter) layer(l nn.Layer) (string, error) {
 	}
 	return "", fmt.Errorf("layer type %s cannot be exported to ONNX (supported: Conv2D, DepthwiseConv2D, SeparableConv2D, "+
 		"Dense, BatchNormalization, ReLU, ReLU6, Activation, Add, Concatenate, MaxPooling2D, AveragePooling2D, "+
-		"GlobalAveragePooling2D, Flatten, Reshape, Dropout, ZeroPadding2D; convert QAT models with lite.Convert first)", l.Type())
+		"GlobalAveragePooling2D, Flatten, Reshape, Dropout, ZeroPadding2D; convert QAT models with convert.Convert first)", l.Type())
 }
 
 // conv emits a Conv of a goqat kernel (KH,KW,C,OC) with group g.

@@ -6,7 +6,7 @@ import (
 
 	"github.com/goqat/goqat/format/onnx/onnxpb"
 	"github.com/goqat/goqat/lite"
-	"github.com/goqat/goqat/quantize"
+	"github.com/goqat/goqat/qmath"
 )
 
 // Option configures ExportInteger.
@@ -20,7 +20,7 @@ type exportOptions struct{ uint8Acts bool }
 // such a graph into QLinearConv/QLinearAdd, while with int8 activations it
 // leaves some (convolutions next to a residual Add, the Adds) in float;
 // measured on mobilenet-tiny, the uint8 graph ran about 3x faster. Models
-// with int8 inputs or outputs (lite.FullInteger) cannot use it.
+// with int8 inputs or outputs (convert.FullInteger) cannot use it.
 func Uint8Activations() Option { return func(o *exportOptions) { o.uint8Acts = true } }
 
 // intExporter holds the state of one ExportInteger.
@@ -172,7 +172,7 @@ func (e *intExporter) quantize(x string, i int, act string) string {
 			lo = max(lo, t.ZeroPoint)
 		case "relu6":
 			lo = max(lo, t.ZeroPoint)
-			hi = min(hi, quantize.QuantizeValue(6, t.Scale, t.ZeroPoint, lo, hi))
+			hi = min(hi, qmath.QuantizeValue(6, t.Scale, t.ZeroPoint, lo, hi))
 		}
 		flo := b.floats(name+"/clip_min", nil, []float32{t.Scale * float32(lo-t.ZeroPoint)})
 		fhi := b.floats(name+"/clip_max", nil, []float32{t.Scale * float32(hi-t.ZeroPoint)})

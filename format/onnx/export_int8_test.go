@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/format/onnx/onnxpb"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/models"
@@ -25,7 +26,7 @@ func images(n int, seed uint64) *tensor.Tensor {
 
 // intModel builds a built-in model, quantizes it (post-training
 // calibration on random images) and converts it.
-func intModel(t *testing.T, name string, qopts []quantize.Option, copts ...lite.Option) (*nn.Model, *lite.Model) {
+func intModel(t *testing.T, name string, qopts []quantize.Option, copts ...convert.Option) (*nn.Model, *lite.Model) {
 	t.Helper()
 	m, err := models.Build(name, tensor.Shape{28, 28, 1}, 10, 1)
 	if err != nil {
@@ -38,7 +39,7 @@ func intModel(t *testing.T, name string, qopts []quantize.Option, copts ...lite.
 	if err := quantize.Calibrate(context.Background(), q, images(64, 2), 32); err != nil {
 		t.Fatal(err)
 	}
-	im, err := lite.Convert(q, copts...)
+	im, err := convert.Convert(q, copts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,13 +58,13 @@ func TestExportIntegerChecker(t *testing.T) {
 	cases := []struct {
 		name, model string
 		q           []quantize.Option
-		c           []lite.Option
+		c           []convert.Option
 		e           []Option
 	}{
 		{"mnist-int8", "mnist-cnn", nil, nil, nil},
 		{"mobilenet-int8", "mobilenet-tiny", nil, nil, nil},
 		{"mobilenet-uint8-acts", "mobilenet-tiny", nil, nil, []Option{Uint8Activations()}},
-		{"mnist-full-integer", "mnist-cnn", nil, []lite.Option{lite.FullInteger()}, nil},
+		{"mnist-full-integer", "mnist-cnn", nil, []convert.Option{convert.FullInteger()}, nil},
 		{"mobilenet-w4a6", "mobilenet-tiny", []quantize.Option{quantize.WithScheme(nb)}, nil, nil},
 	}
 	for _, c := range cases {
@@ -74,7 +75,7 @@ func TestExportIntegerChecker(t *testing.T) {
 		}
 		out[c.name] = mp
 	}
-	_, im := intModel(t, "mnist-cnn", nil, lite.FullInteger())
+	_, im := intModel(t, "mnist-cnn", nil, convert.FullInteger())
 	if _, err := ExportInteger(im, Uint8Activations()); err == nil {
 		t.Error("uint8 activations on a full-integer model: no error")
 	}

@@ -5,9 +5,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/datasets"
 	"github.com/goqat/goqat/format/onnx/onnxpb"
-	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/nn/optim"
 	"github.com/goqat/goqat/quantize"
@@ -68,7 +68,7 @@ func TestImportFixture(t *testing.T) {
 		t.Fatalf("QAT epoch: history %+v", h)
 	}
 	t.Logf("QAT epoch: loss %.3f", h.Loss[0])
-	im, err := lite.Convert(q)
+	im, err := convert.Convert(q)
 	if err != nil {
 		t.Fatal(err)
 	}

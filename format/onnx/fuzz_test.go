@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/goqat/goqat/lite"
+	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/quantize"
 	"github.com/goqat/goqat/tensor"
@@ -68,7 +68,7 @@ func FuzzImport(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	im, err := lite.Convert(q)
+	im, err := convert.Convert(q)
 	if err == nil {
 		if mp, err := ExportInteger(im); err == nil {
 			if data, err := Marshal(mp); err == nil {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/format/onnx/onnxpb"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/models"
@@ -85,13 +86,13 @@ func TestEvalExportInteger(t *testing.T) {
 	x := images(4, 12)
 	cases := []struct {
 		name, model string
-		c           []lite.Option
+		c           []convert.Option
 		e           []Option
 	}{
 		{"mnist-cnn", "mnist-cnn", nil, nil},
 		{"mobilenet-tiny", "mobilenet-tiny", nil, nil},
 		{"mobilenet-tiny uint8", "mobilenet-tiny", nil, []Option{Uint8Activations()}},
-		{"mnist-cnn full integer", "mnist-cnn", []lite.Option{lite.FullInteger()}, nil},
+		{"mnist-cnn full integer", "mnist-cnn", []convert.Option{convert.FullInteger()}, nil},
 	}
 	for _, c := range cases {
 		_, im := intModel(t, c.model, nil, c.c...)

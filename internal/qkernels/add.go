@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/goqat/goqat/lite/fixedpoint"
+	"github.com/goqat/goqat/qmath"
 )
 
 // AddParams is a rescaled int8 addition: both inputs brought to the
@@ -64,7 +64,7 @@ func AddRows(y, a, b []int8, p *AddParams) {
 	}
 	for ; i < n; i++ {
 		s := (int64(a[i])-p.ZpA)*p.MA + (int64(b[i])-p.ZpB)*p.MB
-		v := fixedpoint.RoundShift(s, uint(p.Shift)) + p.ZpOut
+		v := qmath.RoundShift(s, uint(p.Shift)) + p.ZpOut
 		y[i] = int8(min(max(v, p.Lo), p.Hi))
 	}
 }

@@ -8,12 +8,12 @@ import (
 	"testing"
 
 	"github.com/goqat/goqat/internal/kernels"
-	"github.com/goqat/goqat/lite/fixedpoint"
+	"github.com/goqat/goqat/qmath"
 )
 
 // refGemm is the specification, written as lite's reference computes it:
 // acc = bias + sum (a - zpIn) * w in wrapping int32, then Requantize.
-func refGemm(a []int8, m, k int, w []int8, n int, bias []int32, zpIn int32, mult []fixedpoint.Multiplier, zp, lo, hi int32) []int8 {
+func refGemm(a []int8, m, k int, w []int8, n int, bias []int32, zpIn int32, mult []qmath.Multiplier, zp, lo, hi int32) []int8 {
 	out := make([]int8, m*n)
 	for i := 0; i < m; i++ {
 		for j := 0; j < n; j++ {
@@ -21,7 +21,7 @@ func refGemm(a []int8, m, k int, w []int8, n int, bias []int32, zpIn int32, mult
 			for p := 0; p < k; p++ {
 				acc += (int32(a[i*k+p]) - zpIn) * int32(w[p*n+j])
 			}
-			out[i*n+j] = int8(fixedpoint.Requantize(acc, mult[j], zp, lo, hi))
+			out[i*n+j] = int8(qmath.Requantize(acc, mult[j], zp, lo, hi))
 		}
 	}
 	return out
@@ -44,8 +44,8 @@ func packRows(a []int8, m, k int, rng *rand.Rand) []uint8 {
 	return buf
 }
 
-func randMults(n int, rng *rand.Rand) []fixedpoint.Multiplier {
-	ms := make([]fixedpoint.Multiplier, n)
+func randMults(n int, rng *rand.Rand) []qmath.Multiplier {
+	ms := make([]qmath.Multiplier, n)
 	for j := range ms {
 		var r float64
 		switch rng.IntN(12) {
@@ -60,7 +60,7 @@ func randMults(n int, rng *rand.Rand) []fixedpoint.Multiplier {
 		default:
 			r = rng.Float64() * 1e-3
 		}
-		m, err := fixedpoint.NewMultiplier(r)
+		m, err := qmath.NewMultiplier(r)
 		if err != nil {
 			panic(err)
 		}
@@ -106,15 +106,15 @@ func TestPackRow(t *testing.T) {
 
 // smallMults returns n multipliers that all qualify for the rqFast output
 // stage (so the VNNI path fuses it into the product).
-func smallMults(n int, rng *rand.Rand) []fixedpoint.Multiplier {
-	ms := make([]fixedpoint.Multiplier, n)
+func smallMults(n int, rng *rand.Rand) []qmath.Multiplier {
+	ms := make([]qmath.Multiplier, n)
 	for j := range ms {
 		for {
 			r := 1e-4 + rng.Float64()*1e-2
 			if rng.IntN(8) == 0 {
 				r = 0.25 + rng.Float64()/4 // shift 32: the half is not in the high dword
 			}
-			m, err := fixedpoint.NewMultiplier(r)
+			m, err := qmath.NewMultiplier(r)
 			if err != nil {
 				panic(err)
 			}
@@ -276,7 +276,7 @@ func TestGemmThreadIndependent(t *testing.T) {
 // reqAcc returns an accumulator for multiplier m: the int32 extremes, a
 // random one (which mostly saturates), one whose rescaled value lands in
 // the int8 range, or an exact tie (acc*M0/2^Shift = q + 1/2).
-func reqAcc(rng *rand.Rand, m fixedpoint.Multiplier) int32 {
+func reqAcc(rng *rand.Rand, m qmath.Multiplier) int32 {
 	switch rng.IntN(7) {
 	case 0:
 		return -1 << 31
@@ -333,7 +333,7 @@ func TestRequantVectorMatchesScalar(t *testing.T) {
 					if trial%6 == 3 && rng.IntN(8) == 0 {
 						r = float64(1+rng.IntN(64)) / float64(int(1)<<(8+rng.IntN(20)))
 					}
-					mult[j], _ = fixedpoint.NewMultiplier(r)
+					mult[j], _ = qmath.NewMultiplier(r)
 				}
 			}
 			o, err := NewOutput(pw, nil, 0, mult, rng.Int32N(256)-128, -128+rng.Int32N(50), 127-rng.Int32N(50))
@@ -392,7 +392,7 @@ func TestPackWeightsErrors(t *testing.T) {
 		t.Error("no error for an unknown path")
 	}
 	pw, _ := PackWeights(Generic, make([]int8, 6), 2, 3)
-	o, _ := NewOutput(pw, nil, 0, make([]fixedpoint.Multiplier, 3), 0, -128, 127)
+	o, _ := NewOutput(pw, nil, 0, make([]qmath.Multiplier, 3), 0, -128, 127)
 	g, _ := NewGemm(pw, o)
 	if err := g.Run(fillFrom(make([]uint8, 12*4), 2), 2, make([]int8, 5), 3); err == nil {
 		t.Error("no error for a short output")
@@ -403,7 +403,7 @@ func TestPackWeightsErrors(t *testing.T) {
 }
 
 // TestFastFormExact checks the rqFast formula in plain int32 arithmetic
-// against fixedpoint.Requantize's rounding, after the widest clamp
+// against qmath.Requantize's rounding, after the widest clamp
 // [-128, 127], for every shift: the largest accumulators, exact ties
 // (odd multiples of 2^(shift-1-tz(M0))), the extreme zero points, and M0
 // with trailing zeros up to where fastForm refuses them.
@@ -431,7 +431,7 @@ func TestFastFormExact(t *testing.T) {
 			if shift < 32 || shift > 54 || tz > 20 {
 				t.Fatalf("fastForm accepted shift %d m0 %#x", shift, m0)
 			}
-			accs := []int32{-1 << 31, 1<<31 - 1, 0, 1, -1, int32(rng.Uint32()), reqAcc(rng, fixedpoint.Multiplier{M0: int32(m0), Shift: int32(shift)})}
+			accs := []int32{-1 << 31, 1<<31 - 1, 0, 1, -1, int32(rng.Uint32()), reqAcc(rng, qmath.Multiplier{M0: int32(m0), Shift: int32(shift)})}
 			if t0 := shift - 1 - int64(tz); t0 <= 31 {
 				// Exact ties: acc an odd multiple of 2^t0.
 				for _, odd := range []int64{1, -1, 3, -3, 2*rng.Int64N(1<<10) + 1} {
@@ -446,7 +446,7 @@ func TestFastFormExact(t *testing.T) {
 					t.Fatalf("shift %d: int32 overflow", shift)
 				}
 				got := clamp(int64((hi + r) >> u))
-				want := clamp(fixedpoint.RoundShift(int64(acc)*m0, uint(shift)) + int64(zp))
+				want := clamp(qmath.RoundShift(int64(acc)*m0, uint(shift)) + int64(zp))
 				if got != want {
 					t.Fatalf("shift %d m0 %#x zp %d acc %d: fast %d, want %d", shift, m0, zp, acc, got, want)
 				}

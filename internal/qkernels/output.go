@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 
-	"github.com/goqat/goqat/lite/fixedpoint"
+	"github.com/goqat/goqat/qmath"
 )
 
 // colParams holds the output-stage constants of 16 columns in the layout
@@ -117,7 +117,7 @@ type colParams8 struct {
 type Output struct {
 	n          int
 	offset     []int32
-	mult       []fixedpoint.Multiplier
+	mult       []qmath.Multiplier
 	zp, lo, hi int32
 	groups     []colParams  // 16-column groups (the last may be partial), for the VNNI vector stage
 	groups8    []colParams8 // full 8-column groups, for the AVX2 vector stage
@@ -129,7 +129,7 @@ type Output struct {
 // NewChannelOutput builds an output stage for n channels whose
 // accumulators are the plain sums bias[c] + sum (x-zpIn)*w (a depthwise
 // convolution's): the offset is the bias alone (nil for none).
-func NewChannelOutput(n int, bias []int32, mult []fixedpoint.Multiplier, zpOut, lo, hi int32) (*Output, error) {
+func NewChannelOutput(n int, bias []int32, mult []qmath.Multiplier, zpOut, lo, hi int32) (*Output, error) {
 	zero := &Weights{n: n, colSum: make([]int32, n)}
 	return NewOutput(zero, bias, -128, mult, zpOut, lo, hi)
 }
@@ -137,7 +137,7 @@ func NewChannelOutput(n int, bias []int32, mult []fixedpoint.Multiplier, zpOut, 
 // NewOutput builds the output stage of w's columns: bias (nil for none),
 // the input zero point, one multiplier per column, and the output zero
 // point and clamp.
-func NewOutput(w *Weights, bias []int32, zpIn int32, mult []fixedpoint.Multiplier, zpOut, lo, hi int32) (*Output, error) {
+func NewOutput(w *Weights, bias []int32, zpIn int32, mult []qmath.Multiplier, zpOut, lo, hi int32) (*Output, error) {
 	n := w.n
 	if (bias != nil && len(bias) != n) || len(mult) != n {
 		return nil, fmt.Errorf("qkernels: %d biases and %d multipliers for %d columns", len(bias), len(mult), n)
@@ -217,5 +217,5 @@ func (o *Output) fastPair(n0, cols int) (p0, p1 *colParams, ok bool) {
 // finish requantizes one accumulator of column j (the scalar stage, the
 // reference for the vector one).
 func (o *Output) finish(j int, dot int32) int8 {
-	return int8(fixedpoint.Requantize(o.offset[j]+dot, o.mult[j], o.zp, o.lo, o.hi))
+	return int8(qmath.Requantize(o.offset[j]+dot, o.mult[j], o.zp, o.lo, o.hi))
 }

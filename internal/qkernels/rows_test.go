@@ -4,7 +4,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/goqat/goqat/lite/fixedpoint"
+	"github.com/goqat/goqat/qmath"
 )
 
 // TestRowHelpersEveryPath checks MaxRow, MulAddRow and Output.Rows on every
@@ -135,7 +135,7 @@ func TestAddRowsEveryPath(t *testing.T) {
 			if trial%5 == 0 {
 				ra, rb = 0.5, 0.25 // exact ties
 			}
-			m, shift, err := fixedpoint.CommonMultipliers(ra, rb)
+			m, shift, err := qmath.CommonMultipliers(ra, rb)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,7 +152,7 @@ func TestAddRowsEveryPath(t *testing.T) {
 			AddRows(y[:n], a, b, ap)
 			for i := 0; i < n; i++ {
 				s := (int64(a[i])-ap.ZpA)*ap.MA + (int64(b[i])-ap.ZpB)*ap.MB
-				want := int8(min(max(fixedpoint.RoundShift(s, shift)+ap.ZpOut, ap.Lo), ap.Hi))
+				want := int8(min(max(qmath.RoundShift(s, shift)+ap.ZpOut, ap.Lo), ap.Hi))
 				if y[i] != want {
 					t.Fatalf("%v trial %d [%d]: %d, want %d", p, trial, i, y[i], want)
 				}

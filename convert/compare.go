@@ -1,12 +1,13 @@
-package lite
+package convert
 
 import (
 	"errors"
 	"fmt"
 	"math"
 
+	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
-	"github.com/goqat/goqat/quantize"
+	"github.com/goqat/goqat/qmath"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -16,7 +17,7 @@ type LayerReport struct {
 	// Layer is the QAT layer (and integer tensor) name; Op the integer op
 	// that computes it.
 	Layer string
-	Op    OpType
+	Op    lite.OpType
 	// SQNR is 10*log10(sum fq^2 / sum (fq - int)^2) in dB between the
 	// fake-quant activation and the dequantized integer one (+Inf when
 	// they are equal).
@@ -33,18 +34,18 @@ type LayerReport struct {
 // mean to that grid; the QAT model's pool outputs the float mean (its
 // linked consumers round it, see quantize.Link), so a pool's codes are
 // compared after that rounding and its SQNR measures the rounding.
-func Compare(qat *nn.Model, im *Model, x *tensor.Tensor) ([]LayerReport, error) {
+func Compare(qat *nn.Model, im *lite.Model, x *tensor.Tensor) ([]LayerReport, error) {
 	if qat == nil || im == nil || x == nil {
-		return nil, errors.New("lite: Compare needs a QAT model, an integer model and a batch")
+		return nil, errors.New("convert: Compare needs a QAT model, an integer model and a batch")
 	}
 	if len(qat.InputNames()) != 1 || len(im.Inputs) != 1 {
-		return nil, errors.New("lite: Compare supports single-input models")
+		return nil, errors.New("convert: Compare supports single-input models")
 	}
 	acts, err := activations(qat, x)
 	if err != nil {
 		return nil, err
 	}
-	it, err := NewInterpreter(im)
+	it, err := lite.NewInterpreter(im)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +60,7 @@ func Compare(qat *nn.Model, im *Model, x *tensor.Tensor) ([]LayerReport, error) 
 		op := &im.Ops[k]
 		t := &im.Tensors[op.Output]
 		fq, ok := acts[t.Name]
-		if t.DType != Int8 || !ok || len(fq.Data) != x.Shape[0]*t.Shape.Size() {
+		if t.DType != lite.Int8 || !ok || len(fq.Data) != x.Shape[0]*t.Shape.Size() {
 			continue
 		}
 		codes := it.TensorInt8(op.Output, nil).Data
@@ -68,12 +69,12 @@ func Compare(qat *nn.Model, im *Model, x *tensor.Tensor) ([]LayerReport, error) 
 		var sig, noise float64
 		var same, off1, more int
 		for i, v := range fq.Data {
-			q := quantize.QuantizeValue(v, t.Scale, t.ZeroPoint, qmin, qmax)
+			q := qmath.QuantizeValue(v, t.Scale, t.ZeroPoint, qmin, qmax)
 			if count > 1 {
 				// The QAT pool's float mean, rounded as the integer pool
 				// rounds (and as the linked consumers see it).
 				sum := int64(math.RoundToEven(float64(v)/float64(t.Scale)*float64(count))) + int64(count)*int64(t.ZeroPoint)
-				q = int32(divRoundEven(sum, int64(count)))
+				q = int32(qmath.DivRoundEven(sum, int64(count)))
 			}
 			d := q - int32(codes[i])
 			switch {
@@ -100,12 +101,12 @@ func Compare(qat *nn.Model, im *Model, x *tensor.Tensor) ([]LayerReport, error) 
 
 // poolCount returns the number of values every output of an average pool
 // averages (0 for other ops and for padded pools, whose windows vary).
-func poolCount(im *Model, op *Op) int {
+func poolCount(im *lite.Model, op *lite.Op) int {
 	switch op.Type {
-	case OpGlobalAveragePool:
+	case lite.OpGlobalAveragePool:
 		s := im.Tensors[op.Inputs[0]].Shape
 		return s[0] * s[1]
-	case OpAveragePool:
+	case lite.OpAveragePool:
 		if op.Pad == [4]int{} {
 			return op.Kernel[0] * op.Kernel[1]
 		}
@@ -123,7 +124,7 @@ func activations(qat *nn.Model, x *tensor.Tensor) (map[string]*tensor.Tensor, er
 		for _, name := range qat.Inbound(l.Name()) {
 			a, ok := acts[name]
 			if !ok {
-				return nil, fmt.Errorf("lite: layer %q input %q not computed", l.Name(), name)
+				return nil, fmt.Errorf("convert: layer %q input %q not computed", l.Name(), name)
 			}
 			in = append(in, a)
 		}

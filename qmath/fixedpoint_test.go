@@ -1,4 +1,4 @@
-package fixedpoint
+package qmath
 
 import (
 	"math"

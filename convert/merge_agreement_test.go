@@ -1,10 +1,11 @@
-package lite
+package convert
 
 import (
 	"context"
 	"testing"
 
 	"github.com/goqat/goqat/datasets"
+	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/nn/optim"
 	"github.com/goqat/goqat/quantize"
@@ -98,14 +99,14 @@ func TestAgreementMerge(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ops := map[OpType]bool{}
+			ops := map[lite.OpType]bool{}
 			for _, r := range rs {
 				ops[r.Op] = true
 				if r.Same != 1 {
 					t.Errorf("layer %s (%s): codes identical on %.4f%%, want 100%%", r.Layer, r.Op, 100*r.Same)
 				}
 			}
-			for _, op := range []OpType{OpAdd, OpConcatenation, OpAveragePool, OpGlobalAveragePool} {
+			for _, op := range []lite.OpType{lite.OpAdd, lite.OpConcatenation, lite.OpAveragePool, lite.OpGlobalAveragePool} {
 				if !ops[op] {
 					t.Errorf("no %s op compared", op)
 				}

@@ -1,4 +1,4 @@
-package lite
+package convert
 
 import (
 	"context"
@@ -6,9 +6,11 @@ import (
 	"testing"
 
 	"github.com/goqat/goqat/datasets"
+	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/models"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/nn/optim"
+	"github.com/goqat/goqat/qmath"
 	"github.com/goqat/goqat/quantize"
 	"github.com/goqat/goqat/tensor"
 )
@@ -55,7 +57,7 @@ type agreement struct {
 // compareOutputs runs the QAT model (inference mode) and the integer model
 // on x and compares the output codes (the QAT output fake quant's integers
 // against the int8 model's) and the top-1 classes.
-func compareOutputs(t *testing.T, qat *nn.Model, im *Model, x *tensor.Tensor, batch int) agreement {
+func compareOutputs(t *testing.T, qat *nn.Model, im *lite.Model, x *tensor.Tensor, batch int) agreement {
 	t.Helper()
 	var oq quantize.Quantizer
 	switch l := qat.Layer(qat.OutputNames()[0]).(type) {
@@ -68,8 +70,8 @@ func compareOutputs(t *testing.T, qat *nn.Model, im *Model, x *tensor.Tensor, ba
 		t.Fatal("the QAT model's output is not quantized")
 	}
 	s, zp := oq.Scales()
-	qmin, qmax := quantize.QRange(oq.Spec().Bits, false)
-	it, err := NewInterpreter(im)
+	qmin, qmax := qmath.QRange(oq.Spec().Bits, false)
+	it, err := lite.NewInterpreter(im)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +95,7 @@ func compareOutputs(t *testing.T, qat *nn.Model, im *Model, x *tensor.Tensor, ba
 		for i := 0; i < hi-lo; i++ {
 			bq, bi := 0, 0
 			for j := 0; j < C; j++ {
-				q := quantize.QuantizeValue(ys[0].Data[i*C+j], s[0], zp[0], qmin, qmax)
+				q := qmath.QuantizeValue(ys[0].Data[i*C+j], s[0], zp[0], qmin, qmax)
 				g := int32(codes[i*C+j])
 				d := q - g
 				if d < 0 {

@@ -1,6 +1,12 @@
-// Package fixedpoint is the requantization arithmetic of goqat's integer
-// engine: a positive real multiplier M is held gemmlowp-style as an int32
-// mantissa M0 in [2^30, 2^31) and a right shift S, M ~= M0 * 2^-S, and an
+package qmath
+
+import (
+	"fmt"
+	"math"
+)
+
+// Fixed-point requantization. A positive real multiplier M is held
+// gemmlowp-style as an int32 mantissa M0 in [2^30, 2^31) and a right shift S, M ~= M0 * 2^-S, and an
 // int32 accumulator is rescaled exactly as
 //
 //	round_half_even(acc * M0 / 2^S)
@@ -13,12 +19,6 @@
 //
 // Several terms that must be added before one rounding (Add, the inputs of
 // a rescaled sum) use a common shift: CommonMultipliers.
-package fixedpoint
-
-import (
-	"fmt"
-	"math"
-)
 
 // Multiplier is a positive real multiplier M0 * 2^-Shift with M0 in
 // [2^30, 2^31) (or M0 = 0 for a zero multiplier).
@@ -37,7 +37,7 @@ const maxShift = 94
 // and in [0, 2^31).
 func NewMultiplier(real float64) (Multiplier, error) {
 	if math.IsNaN(real) || real < 0 || real >= 1<<31 {
-		return Multiplier{}, fmt.Errorf("fixedpoint: multiplier %v outside [0, 2^31)", real)
+		return Multiplier{}, fmt.Errorf("qmath: multiplier %v outside [0, 2^31)", real)
 	}
 	if real == 0 {
 		return Multiplier{}, nil
@@ -101,12 +101,12 @@ func CommonMultipliers(reals ...float64) (mant []int64, shift uint, err error) {
 	big := 0.0
 	for _, r := range reals {
 		if math.IsNaN(r) || r < 0 || r >= 1<<31 {
-			return nil, 0, fmt.Errorf("fixedpoint: multiplier %v outside [0, 2^31)", r)
+			return nil, 0, fmt.Errorf("qmath: multiplier %v outside [0, 2^31)", r)
 		}
 		big = math.Max(big, r)
 	}
 	if big == 0 {
-		return nil, 0, fmt.Errorf("fixedpoint: all multipliers are zero")
+		return nil, 0, fmt.Errorf("qmath: all multipliers are zero")
 	}
 	_, exp := math.Frexp(big)
 	s := 31 - exp

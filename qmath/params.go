@@ -1,4 +1,4 @@
-package quantize
+package qmath
 
 import (
 	"fmt"
@@ -11,7 +11,7 @@ import (
 // programming error, specs are validated before).
 func QRange(bits int, narrow bool) (qmin, qmax int32) {
 	if bits < 2 || bits > 8 {
-		panic(fmt.Sprintf("quantize: %d bits, want 2..8", bits))
+		panic(fmt.Sprintf("qmath: %d bits, want 2..8", bits))
 	}
 	qmin = -1 << (bits - 1)
 	qmax = 1<<(bits-1) - 1
@@ -58,24 +58,4 @@ func Params(min, max float32, bits int, narrow, symmetric bool) (scale float32, 
 	zp := float64(qmin) - lo/s
 	zp = math.Min(math.Max(math.RoundToEven(zp), float64(qmin)), float64(qmax))
 	return float32(s), int32(zp)
-}
-
-// QuantizeValue returns the quantized value of x, as the fake quant op
-// computes it: clamp(round_half_even(x * (1/scale)), qmin-zp, qmax-zp) + zp,
-// with 1/scale computed in float32. Conversion must quantize with it (or
-// with the same arithmetic) to agree with training bit for bit.
-func QuantizeValue(x, scale float32, zeroPoint, qmin, qmax int32) int32 {
-	p := newFQ(scale, zeroPoint, qmin, qmax)
-	return int32(p.round(x)) + zeroPoint
-}
-
-// QuantizeInt8 writes q[i] = QuantizeValue(x[i], scale, zeroPoint, qmin,
-// qmax) for every i, with the reciprocal computed once; qmin and qmax must
-// lie in the int8 range. q must be at least as long as x.
-func QuantizeInt8(x []float32, q []int8, scale float32, zeroPoint, qmin, qmax int32) {
-	p := newFQ(scale, zeroPoint, qmin, qmax)
-	q = q[:len(x)]
-	for i, v := range x {
-		q[i] = int8(int32(p.round(v)) + zeroPoint)
-	}
 }
