@@ -1,0 +1,334 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+#include "qkernels_amd64.h"
+
+// The AVX-512 VNNI micro-kernels of Gemm (gemm.go): a 12x32 tile of int32
+// dot products of twelve uint8 activation rows and a packed 32-column int8
+// weight panel, 24 Z accumulators fed by VPDPBUSD. dotVNNI12x32 stores the
+// tile; dotRqVNNI12x32 and dotRqVNNI12x16 run the rqFast output stage
+// (RQFAST, qkernels_amd64.h) on it while it is in registers and store
+// int8 rows.
+
+// Row pointers of a 12-row activation tile: SI, R10, R11 and R12 hold rows
+// 0, 3, 6 and 9; R8 is the row stride (rows 1, 2 at (SI)(R8*1),
+// (SI)(R8*2), and so on).
+#define TILE_ROWS \
+	LEAQ (R8)(R8*2), R9; \
+	LEAQ (SI)(R9*1), R10; \
+	LEAQ (R10)(R9*1), R11; \
+	LEAQ (R11)(R9*1), R12
+
+#define TILE_NEXT_K \
+	ADDQ $4, SI; \
+	ADDQ $4, R10; \
+	ADDQ $4, R11; \
+	ADDQ $4, R12; \
+	ADDQ $128, DI
+
+// DOT2(row, bc, a0, a1): row's four activation bytes broadcast into bc and
+// multiplied into accumulators a0 (columns 0-15, weights Z24) and a1
+// (columns 16-31, Z25).
+#define DOT2(row, bc, a0, a1) \
+	VPBROADCASTD row, bc; \
+	VPDPBUSD Z24, bc, a0; \
+	VPDPBUSD Z25, bc, a1
+
+// DOT1(row, bc, a0): DOT2 for the first 16 columns only.
+#define DOT1(row, bc, a0) \
+	VPBROADCASTD row, bc; \
+	VPDPBUSD Z24, bc, a0
+
+// ZERO_ACC12 and ZERO_ACC24 clear the accumulators Z0-Z11 or Z0-Z23.
+#define ZERO_ACC12 \
+	VPXORD Z0, Z0, Z0; \
+	VPXORD Z1, Z1, Z1; \
+	VPXORD Z2, Z2, Z2; \
+	VPXORD Z3, Z3, Z3; \
+	VPXORD Z4, Z4, Z4; \
+	VPXORD Z5, Z5, Z5; \
+	VPXORD Z6, Z6, Z6; \
+	VPXORD Z7, Z7, Z7; \
+	VPXORD Z8, Z8, Z8; \
+	VPXORD Z9, Z9, Z9; \
+	VPXORD Z10, Z10, Z10; \
+	VPXORD Z11, Z11, Z11
+
+#define ZERO_ACC24 \
+	ZERO_ACC12; \
+	VPXORD Z12, Z12, Z12; \
+	VPXORD Z13, Z13, Z13; \
+	VPXORD Z14, Z14, Z14; \
+	VPXORD Z15, Z15, Z15; \
+	VPXORD Z16, Z16, Z16; \
+	VPXORD Z17, Z17, Z17; \
+	VPXORD Z18, Z18, Z18; \
+	VPXORD Z19, Z19, Z19; \
+	VPXORD Z20, Z20, Z20; \
+	VPXORD Z21, Z21, Z21; \
+	VPXORD Z22, Z22, Z22; \
+	VPXORD Z23, Z23, Z23
+
+// DOT_12x32: one k group of the 12x32 tile (its weights in Z24, Z25).
+#define DOT_12x32 \
+	DOT2((SI), Z26, Z0, Z1); \
+	DOT2((SI)(R8*1), Z27, Z2, Z3); \
+	DOT2((SI)(R8*2), Z28, Z4, Z5); \
+	DOT2((R10), Z29, Z6, Z7); \
+	DOT2((R10)(R8*1), Z30, Z8, Z9); \
+	DOT2((R10)(R8*2), Z31, Z10, Z11); \
+	DOT2((R11), Z26, Z12, Z13); \
+	DOT2((R11)(R8*1), Z27, Z14, Z15); \
+	DOT2((R11)(R8*2), Z28, Z16, Z17); \
+	DOT2((R12), Z29, Z18, Z19); \
+	DOT2((R12)(R8*1), Z30, Z20, Z21); \
+	DOT2((R12)(R8*2), Z31, Z22, Z23)
+
+// DOT_12x16: one k group of the 12x16 tile (its weights in Z24).
+#define DOT_12x16 \
+	DOT1((SI), Z26, Z0); \
+	DOT1((SI)(R8*1), Z27, Z1); \
+	DOT1((SI)(R8*2), Z28, Z2); \
+	DOT1((R10), Z29, Z3); \
+	DOT1((R10)(R8*1), Z30, Z4); \
+	DOT1((R10)(R8*2), Z31, Z5); \
+	DOT1((R11), Z26, Z6); \
+	DOT1((R11)(R8*1), Z27, Z7); \
+	DOT1((R11)(R8*2), Z28, Z8); \
+	DOT1((R12), Z29, Z9); \
+	DOT1((R12)(R8*1), Z30, Z10); \
+	DOT1((R12)(R8*2), Z31, Z11)
+
+// func dotVNNI12x32(a *uint8, lda int, b *int8, kq int, c *int32)
+TEXT ·dotVNNI12x32(SB), NOSPLIT, $0-40
+	MOVQ a+0(FP), SI
+	MOVQ lda+8(FP), R8
+	MOVQ b+16(FP), DI
+	MOVQ kq+24(FP), CX
+	MOVQ c+32(FP), DX
+	TILE_ROWS
+	ZERO_ACC24
+
+vnniloop:
+	VMOVDQU32 (DI), Z24   // columns 0-15, 4 k each
+	VMOVDQU32 64(DI), Z25 // columns 16-31
+	DOT_12x32
+	TILE_NEXT_K
+	DECQ CX
+	JNZ vnniloop
+	VMOVDQU32 Z0, 0(DX)
+	VMOVDQU32 Z1, 64(DX)
+	VMOVDQU32 Z2, 128(DX)
+	VMOVDQU32 Z3, 192(DX)
+	VMOVDQU32 Z4, 256(DX)
+	VMOVDQU32 Z5, 320(DX)
+	VMOVDQU32 Z6, 384(DX)
+	VMOVDQU32 Z7, 448(DX)
+	VMOVDQU32 Z8, 512(DX)
+	VMOVDQU32 Z9, 576(DX)
+	VMOVDQU32 Z10, 640(DX)
+	VMOVDQU32 Z11, 704(DX)
+	VMOVDQU32 Z12, 768(DX)
+	VMOVDQU32 Z13, 832(DX)
+	VMOVDQU32 Z14, 896(DX)
+	VMOVDQU32 Z15, 960(DX)
+	VMOVDQU32 Z16, 1024(DX)
+	VMOVDQU32 Z17, 1088(DX)
+	VMOVDQU32 Z18, 1152(DX)
+	VMOVDQU32 Z19, 1216(DX)
+	VMOVDQU32 Z20, 1280(DX)
+	VMOVDQU32 Z21, 1344(DX)
+	VMOVDQU32 Z22, 1408(DX)
+	VMOVDQU32 Z23, 1472(DX)
+	VZEROUPPER
+	RET
+
+// func dotRqVNNI12x32(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+// dotVNNI12x32 with the output stage of two 16-column groups in rqFast
+// mode (p0: columns 0-15, p1: 16-31; p1 may repeat p0 when cols <= 16)
+// applied to the accumulators in registers: rows < 12 int8 rows of cols
+// <= 32 values written to out (stride ldo), nothing else.
+TEXT ·dotRqVNNI12x32(SB), NOSPLIT, $0-96
+	MOVQ a+0(FP), SI
+	MOVQ lda+8(FP), R8
+	MOVQ b+16(FP), DI
+	MOVQ kq+24(FP), CX
+	TILE_ROWS
+	ZERO_ACC24
+
+dqloop:
+	VMOVDQU32 (DI), Z24
+	VMOVDQU32 64(DI), Z25
+	DOT_12x32
+	TILE_NEXT_K
+	DECQ CX
+	JNZ dqloop
+	MOVQ p0+32(FP), DI
+	MOVQ p1+40(FP), BX
+	MOVQ out+64(FP), DX
+	MOVQ ldo+72(FP), R9
+	MOVQ rows+80(FP), CX
+	MOVQ cols+88(FP), R10
+	MOVQ R10, AX
+	CMPQ AX, $16
+	JLE dqm0
+	MOVQ $16, AX
+
+dqm0:
+	MOVQ $-1, R11
+	BZHIQ AX, R11, AX
+	KMOVW AX, K2 // columns 0-15 to write
+	SUBQ $16, R10
+	JGE dqm1
+	XORQ R10, R10
+
+dqm1:
+	MOVQ $-1, R11
+	BZHIQ R10, R11, AX
+	KMOVW AX, K3 // columns 16-31
+	VMOVDQU32 ·rqhigh(SB), Z24
+	MOVQ lo+48(FP), AX
+	VPBROADCASTD AX, Z25
+	MOVQ hi+56(FP), AX
+	VPBROADCASTD AX, Z26
+	RQFAST(Z0, Z27, X27, DI, K2, (DX))
+	RQFAST(Z1, Z28, X28, BX, K3, 16(DX))
+	DECQ CX
+	JEQ dqdone
+	ADDQ R9, DX
+	RQFAST(Z2, Z27, X27, DI, K2, (DX))
+	RQFAST(Z3, Z28, X28, BX, K3, 16(DX))
+	DECQ CX
+	JEQ dqdone
+	ADDQ R9, DX
+	RQFAST(Z4, Z27, X27, DI, K2, (DX))
+	RQFAST(Z5, Z28, X28, BX, K3, 16(DX))
+	DECQ CX
+	JEQ dqdone
+	ADDQ R9, DX
+	RQFAST(Z6, Z27, X27, DI, K2, (DX))
+	RQFAST(Z7, Z28, X28, BX, K3, 16(DX))
+	DECQ CX
+	JEQ dqdone
+	ADDQ R9, DX
+	RQFAST(Z8, Z27, X27, DI, K2, (DX))
+	RQFAST(Z9, Z28, X28, BX, K3, 16(DX))
+	DECQ CX
+	JEQ dqdone
+	ADDQ R9, DX
+	RQFAST(Z10, Z27, X27, DI, K2, (DX))
+	RQFAST(Z11, Z28, X28, BX, K3, 16(DX))
+	DECQ CX
+	JEQ dqdone
+	ADDQ R9, DX
+	RQFAST(Z12, Z27, X27, DI, K2, (DX))
+	RQFAST(Z13, Z28, X28, BX, K3, 16(DX))
+	DECQ CX
+	JEQ dqdone
+	ADDQ R9, DX
+	RQFAST(Z14, Z27, X27, DI, K2, (DX))
+	RQFAST(Z15, Z28, X28, BX, K3, 16(DX))
+	DECQ CX
+	JEQ dqdone
+	ADDQ R9, DX
+	RQFAST(Z16, Z27, X27, DI, K2, (DX))
+	RQFAST(Z17, Z28, X28, BX, K3, 16(DX))
+	DECQ CX
+	JEQ dqdone
+	ADDQ R9, DX
+	RQFAST(Z18, Z27, X27, DI, K2, (DX))
+	RQFAST(Z19, Z28, X28, BX, K3, 16(DX))
+	DECQ CX
+	JEQ dqdone
+	ADDQ R9, DX
+	RQFAST(Z20, Z27, X27, DI, K2, (DX))
+	RQFAST(Z21, Z28, X28, BX, K3, 16(DX))
+	DECQ CX
+	JEQ dqdone
+	ADDQ R9, DX
+	RQFAST(Z22, Z27, X27, DI, K2, (DX))
+	RQFAST(Z23, Z28, X28, BX, K3, 16(DX))
+
+dqdone:
+	VZEROUPPER
+	RET
+
+// func dotRqVNNI12x16(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+// dotRqVNNI12x32 for a panel of at most 16 columns: only the first half of
+// each packed k group is read, 12 accumulators.
+TEXT ·dotRqVNNI12x16(SB), NOSPLIT, $0-88
+	MOVQ a+0(FP), SI
+	MOVQ lda+8(FP), R8
+	MOVQ b+16(FP), DI
+	MOVQ kq+24(FP), CX
+	TILE_ROWS
+	ZERO_ACC12
+
+dq16loop:
+	VMOVDQU32 (DI), Z24
+	DOT_12x16
+	TILE_NEXT_K
+	DECQ CX
+	JNZ dq16loop
+	MOVQ p0+32(FP), DI
+	MOVQ out+56(FP), DX
+	MOVQ ldo+64(FP), R9
+	MOVQ rows+72(FP), CX
+	MOVQ cols+80(FP), AX
+	MOVQ $-1, R11
+	BZHIQ AX, R11, AX
+	KMOVW AX, K2
+	VMOVDQU32 ·rqhigh(SB), Z24
+	MOVQ lo+40(FP), AX
+	VPBROADCASTD AX, Z25
+	MOVQ hi+48(FP), AX
+	VPBROADCASTD AX, Z26
+	RQFAST(Z0, Z27, X27, DI, K2, (DX))
+	DECQ CX
+	JEQ dq16done
+	ADDQ R9, DX
+	RQFAST(Z1, Z28, X28, DI, K2, (DX))
+	DECQ CX
+	JEQ dq16done
+	ADDQ R9, DX
+	RQFAST(Z2, Z27, X27, DI, K2, (DX))
+	DECQ CX
+	JEQ dq16done
+	ADDQ R9, DX
+	RQFAST(Z3, Z28, X28, DI, K2, (DX))
+	DECQ CX
+	JEQ dq16done
+	ADDQ R9, DX
+	RQFAST(Z4, Z27, X27, DI, K2, (DX))
+	DECQ CX
+	JEQ dq16done
+	ADDQ R9, DX
+	RQFAST(Z5, Z28, X28, DI, K2, (DX))
+	DECQ CX
+	JEQ dq16done
+	ADDQ R9, DX
+	RQFAST(Z6, Z27, X27, DI, K2, (DX))
+	DECQ CX
+	JEQ dq16done
+	ADDQ R9, DX
+	RQFAST(Z7, Z28, X28, DI, K2, (DX))
+	DECQ CX
+	JEQ dq16done
+	ADDQ R9, DX
+	RQFAST(Z8, Z27, X27, DI, K2, (DX))
+	DECQ CX
+	JEQ dq16done
+	ADDQ R9, DX
+	RQFAST(Z9, Z28, X28, DI, K2, (DX))
+	DECQ CX
+	JEQ dq16done
+	ADDQ R9, DX
+	RQFAST(Z10, Z27, X27, DI, K2, (DX))
+	DECQ CX
+	JEQ dq16done
+	ADDQ R9, DX
+	RQFAST(Z11, Z28, X28, DI, K2, (DX))
+
+dq16done:
+	VZEROUPPER
+	RET
