@@ -93,6 +93,7 @@ func newModel(inputs, outputs []*Node, sequential bool) (*Model, error) {
 	m.plan(layerNodes)
 	m.params = m.collectParams()
 	m.initWeights(0, true)
+	m.link()
 	return m, nil
 }
 

@@ -54,38 +54,29 @@ func sharesRange(l nn.Layer) bool {
 	return ok && c.Axis == -1
 }
 
-// linkConcatRanges gives every weighted producer without an output
-// quantizer that feeds only a quantized Concatenate that Concatenate's
-// quantizer (see OutputQuant); it resets the link of every other layer.
-func linkConcatRanges(m *nn.Model) {
-	consumers := map[string][]string{}
+// concatQuant returns the output quantizer of the quantized Concatenate
+// that is the only consumer of layer name (not a model output), nil if
+// there is none: the range a weighted producer without an output quantizer
+// shares (see OutputQuant).
+func concatQuant(m *nn.Model, name string) Quantizer {
+	for _, o := range m.OutputNames() {
+		if o == name {
+			return nil
+		}
+	}
+	var cons []nn.Layer
 	for _, l := range m.Layers() {
 		for _, in := range m.Inbound(l.Name()) {
-			consumers[in] = append(consumers[in], l.Name())
-		}
-	}
-	outputs := map[string]bool{}
-	for _, o := range m.OutputNames() {
-		outputs[o] = true
-	}
-	for _, l := range m.Layers() {
-		var shared Quantizer
-		if cs := consumers[l.Name()]; len(cs) == 1 && !outputs[l.Name()] {
-			if w, ok := m.Layer(cs[0]).(*QuantizeWrapper); ok && sharesRange(w) {
-				shared = w.oq
-			}
-		}
-		switch l := l.(type) {
-		case *FoldedConvBN:
-			l.shared = nil
-			if l.oq == nil && l.wq != nil {
-				l.shared = shared
-			}
-		case *QuantizeWrapper:
-			l.shared = nil
-			if l.oq == nil && len(l.wq) > 0 {
-				l.shared = shared
+			if in == name {
+				cons = append(cons, l)
 			}
 		}
 	}
+	if len(cons) != 1 {
+		return nil
+	}
+	if w, ok := cons[0].(*QuantizeWrapper); ok && sharesRange(w) {
+		return w.oq
+	}
+	return nil
 }

@@ -86,72 +86,97 @@ func actRange(oq Quantizer, act string, sOut float32, zpOut int32) (lo, hi int32
 }
 
 // Link makes the inference mode of a QAT model bit-exact with its integer
-// model. It tells every layer that the integer engine computes with
-// requantization which quantizers produced its inputs:
+// model: it calls Link (nn.Linker) on every QuantizeWrapper and
+// FoldedConvBN and returns how many are linked to the quantizers of their
+// inputs. Every nn.Model calls it when it is built (NewModel, nn.Load), so
+// a model made by Model or loaded from a file is already linked; call it
+// only to count the linked layers.
 //
-//   - quantized Conv2D, DepthwiseConv2D and Dense (in a QuantizeWrapper or
+// A linked layer is one the integer engine computes with requantization:
+//
+//   - a quantized Conv2D, DepthwiseConv2D or Dense (in a QuantizeWrapper or
 //     a FoldedConvBN, with an output quantizer; see exact);
 //   - Add and Concatenate in a QuantizeWrapper with an output quantizer
 //     (see exactMerge).
 //
 // The search for an input's quantizer looks through the layers that keep
-// their input's scale (MaxPooling2D, Flatten, Reshape, Dropout,
-// ZeroPadding2D, and unquantized wrappers of them) and through one
+// their input's scale (keepScale: pools, Flatten, Reshape, Dropout,
+// ZeroPadding2D, and unquantized wrappers of them), and through one
 // GlobalAveragePooling2D or unpadded AveragePooling2D (whose mean the
 // integer engine rounds to the input's grid; the linked consumer applies
-// that rounding). Model links the models it returns; call Link after
-// nn.Load of a QAT model (Load and convert.Convert do). It returns the number
-// of layers linked.
+// that rounding).
 func Link(m *nn.Model) int {
-	linkConcatRanges(m)
 	n := 0
 	for _, l := range m.Layers() {
 		switch l := l.(type) {
 		case *QuantizeWrapper:
-			l.ex, l.em = nil, nil
-			if l.OutputQuant() == nil {
-				continue
-			}
-			switch inner := l.Layer.(type) {
-			case *nn.Add:
-				l.em = newExactMerge(m, l.Name(), false)
-			case *nn.Concatenate:
-				rank := len(m.OutputShape(l.Name()))
-				if inner.Axis == -1 || inner.Axis == rank {
-					l.em = newExactMerge(m, l.Name(), true)
-				}
-			}
-			if l.em != nil {
-				n++
-				continue
-			}
-			if l.kernelParam() == nil || l.WeightQuantizer(l.kernelParam().Name) == nil {
-				continue
-			}
-			if ex := newExact(m, l.Name()); ex != nil {
-				kp := l.kernelParam()
-				ex.oc = kp.Value.Shape[len(kp.Value.Shape)-1]
-				if _, ok := l.Layer.(*nn.DepthwiseConv2D); ok {
-					ex.oc = kp.Value.Shape[2]
-				}
-				ex.run = l.runInner
-				l.ex = ex
+			l.Link(m)
+			if l.ex != nil || l.em != nil {
 				n++
 			}
 		case *FoldedConvBN:
-			l.ex = nil
-			if l.OutputQuant() == nil || l.wq == nil {
-				continue
-			}
-			if ex := newExact(m, l.Name()); ex != nil {
-				ex.oc = l.ch
-				ex.run = l.runInner
-				l.ex = ex
+			l.Link(m)
+			if l.ex != nil {
 				n++
 			}
 		}
 	}
 	return n
+}
+
+// Link (nn.Linker) sets the wrapper's shared range (see concat_share.go)
+// and its exact inference: exactMerge for Add and Concatenate, exact for a
+// weighted layer, when the quantizers of its inputs are found.
+func (l *QuantizeWrapper) Link(m *nn.Model) {
+	l.shared, l.ex, l.em = nil, nil, nil
+	if l.oq == nil && len(l.wq) > 0 {
+		l.shared = concatQuant(m, l.Name())
+	}
+	if l.OutputQuant() == nil {
+		return
+	}
+	switch inner := l.Layer.(type) {
+	case *nn.Add:
+		l.em = newExactMerge(m, l.Name(), false)
+	case *nn.Concatenate:
+		rank := len(m.OutputShape(l.Name()))
+		if inner.Axis == -1 || inner.Axis == rank {
+			l.em = newExactMerge(m, l.Name(), true)
+		}
+	}
+	if l.em != nil {
+		return
+	}
+	kp := l.kernelParam()
+	if kp == nil || l.WeightQuantizer(kp.Name) == nil {
+		return
+	}
+	if ex := newExact(m, l.Name()); ex != nil {
+		ex.oc = kp.Value.Shape[len(kp.Value.Shape)-1]
+		if _, ok := l.Layer.(*nn.DepthwiseConv2D); ok {
+			ex.oc = kp.Value.Shape[2]
+		}
+		ex.run = l.runInner
+		l.ex = ex
+	}
+}
+
+// Link (nn.Linker) sets the folded layer's shared range (see
+// concat_share.go) and its exact inference when the quantizer of its input
+// is found.
+func (l *FoldedConvBN) Link(m *nn.Model) {
+	l.shared, l.ex = nil, nil
+	if l.oq == nil && l.wq != nil {
+		l.shared = concatQuant(m, l.Name())
+	}
+	if l.OutputQuant() == nil || l.wq == nil {
+		return
+	}
+	if ex := newExact(m, l.Name()); ex != nil {
+		ex.oc = l.ch
+		ex.run = l.runInner
+		l.ex = ex
+	}
 }
 
 // newExact returns the exact state of single-input layer name, or nil if
@@ -210,14 +235,6 @@ func quantizerSource(q Quantizer, count int) (source, bool) {
 	return source{q: q, count: count}, true
 }
 
-// Load reads a model saved with nn.Save and, for a QAT model, links its
-// layers (Link) so that its inference is bit-exact with the integer model.
-// Plain float models load as with nn.Load.
-func Load(path string) (*nn.Model, error) {
-	m, err := nn.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	Link(m)
-	return m, nil
-}
+// Load reads a model saved with nn.Save: the same as nn.Load, which links
+// a QAT model's layers (Link) as it builds the model.
+func Load(path string) (*nn.Model, error) { return nn.Load(path) }

@@ -50,10 +50,12 @@ var keepScale = map[string]scaleRule{
 		}
 		return in[0] * in[1], true
 	}},
-	"Flatten":       {lower: reshape, averages: moves},
-	"Reshape":       {lower: reshape, averages: moves},
-	"ZeroPadding2D": {lower: func(l nn.Layer, _ tensor.Shape, op *lite.Op) { op.Type, op.Pad = lite.OpPad, l.(*nn.ZeroPadding2D).Padding }, averages: moves},
-	"Dropout":       {averages: moves},
+	"Flatten": {lower: reshape, averages: moves},
+	"Reshape": {lower: reshape, averages: moves},
+	"ZeroPadding2D": {lower: func(l nn.Layer, _ tensor.Shape, op *lite.Op) {
+		op.Type, op.Pad = lite.OpPad, l.(*nn.ZeroPadding2D).Padding
+	}, averages: moves},
+	"Dropout": {averages: moves},
 }
 
 // moves is the averages rule of layers that only move or select values.

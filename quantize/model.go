@@ -184,7 +184,6 @@ func build(m *nn.Model, o *options) (*nn.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
 	}
-	Link(qm)
 	return qm, nil
 }
 

@@ -36,15 +36,15 @@ func always(nn.Layer) bool { return true }
 // are folded first (FoldedConvBN) and SeparableConv2D is split, so those
 // patterns do not reach this table.
 var registry = map[string]rule{
-	"Conv2D":                 {weights: map[string]int{"kernel": 3}, output: activation},
-	"DepthwiseConv2D":        {weights: map[string]int{"depthwise_kernel": 2}, output: activation},
-	"Dense":                  {weights: map[string]int{"kernel": 1}, output: activation},
-	"BatchNormalization":     {output: activation},
-	"Add":                    {output: activation},
-	"Concatenate":            {output: activation},
-	"ReLU":                   {output: activation, fuses: always},
-	"ReLU6":                  {output: activation, fuses: always},
-	"Activation":             {output: activationOutput, fuses: activationFuses},
+	"Conv2D":             {weights: map[string]int{"kernel": 3}, output: activation},
+	"DepthwiseConv2D":    {weights: map[string]int{"depthwise_kernel": 2}, output: activation},
+	"Dense":              {weights: map[string]int{"kernel": 1}, output: activation},
+	"BatchNormalization": {output: activation},
+	"Add":                {output: activation},
+	"Concatenate":        {output: activation},
+	"ReLU":               {output: activation, fuses: always},
+	"ReLU6":              {output: activation, fuses: always},
+	"Activation":         {output: activationOutput, fuses: activationFuses},
 }
 
 func init() {
