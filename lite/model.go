@@ -1,13 +1,3 @@
-// Package lite is goqat's integer-only deployment path: Convert turns a
-// quantization-aware-trained model (package quantize) into an integer model
-// (int8 weights per output channel, int32 biases, per-tensor int8
-// activations with a scale and zero point, requantization in fixed point,
-// fused ReLU/ReLU6 as clamps), and the Interpreter runs it with integer
-// arithmetic only. Models save and load as safetensors.
-//
-// Every op has a plain reference implementation in its own file; the
-// numerics are those of DESIGN.md section 3 (TFLite's int8 specification)
-// and of package lite/fixedpoint.
 package lite
 
 import (

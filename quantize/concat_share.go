@@ -5,7 +5,7 @@ import (
 	"github.com/goqat/goqat/quantize/transform"
 )
 
-// Concatenate's inputs share its range (DESIGN.md section 4: fake quant sits
+// Concatenate's inputs share its range (docs/DESIGN.md, QAT: fake quant sits
 // after Concat only). A quantized Conv2D, DepthwiseConv2D or Dense (wrapped
 // or folded with its BN) whose only consumer is a quantized last-axis
 // Concatenate gets no output quantizer of its own: during training its float

@@ -43,7 +43,7 @@ func concatModel(t *testing.T) *nn.Model {
 // outputQuantizer is what FoldedConvBN and QuantizeWrapper share.
 type outputQuantizer interface{ OutputQuant() quantize.Quantizer }
 
-// TestConcatInputsShareRange checks DESIGN.md section 4's "after Concat
+// TestConcatInputsShareRange checks docs/DESIGN.md (QAT): "after Concat
 // only": the Concatenate's producers have no range of their own but report
 // the Concatenate's quantizer (also after save/load), and the integer model
 // reproduces the QAT model exactly.

@@ -15,7 +15,7 @@
 //   - Schemes: one parameterised scheme NBit{WeightBits, ActivationBits,
 //     PerAxis, LSQ}; Default8Bit is NBit{8, 8, true, false}.
 //
-// The numerics follow DESIGN.md section 3: real = scale*(q - zeroPoint), the
+// The numerics follow docs/DESIGN.md, Numerics: real = scale*(q - zeroPoint), the
 // range nudged so that zero is exact, weights symmetric narrow-range per
 // output channel, activations asymmetric per tensor, rounding half to even.
 // Every scale and zero point is computed by Params, which conversion and

@@ -113,7 +113,7 @@ func FixedSpec(scale float32, zeroPoint int32) Spec {
 	return Spec{Kind: KindFixed, Bits: 8, Scale: scale, ZeroPoint: zeroPoint}
 }
 
-// Fixed output parameters of DESIGN.md section 3.
+// Fixed output parameters (docs/DESIGN.md, Numerics).
 var (
 	// SoftmaxSpec quantizes softmax and sigmoid outputs: scale 1/256, zero
 	// point -128 (int8 covers [0, 255/256]).

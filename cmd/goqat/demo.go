@@ -17,7 +17,7 @@ import (
 )
 
 // demoResult is what `goqat demo` measures; its JSON names are the ones
-// DESIGN.md section 7 fixes.
+// docs/DESIGN.md (Command line) fixes.
 type demoResult struct {
 	Model                  string  `json:"model"`
 	Dataset                string  `json:"dataset"`

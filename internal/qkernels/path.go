@@ -1,6 +1,6 @@
 // Package qkernels holds goqat's int8 matrix kernels: the product of uint8
 // activations by packed int8 weights with int32 accumulation, and the
-// output stage that requantizes accumulators to int8 (DESIGN.md section 3).
+// output stage that requantizes accumulators to int8 (docs/DESIGN.md, Numerics).
 // Each path (pure Go, AVX2, AVX-512 VNNI) computes bit for bit the same
 // integers; tests hold every path the CPU supports to the reference.
 //
