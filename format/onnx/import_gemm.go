@@ -75,7 +75,8 @@ func (im *importer) dense(n *onnxpb.NodeProto) error {
 				bias[i] *= beta
 			}
 		}
-	} else if cs := im.consumers[n.GetOutput()[0]]; len(cs) == 1 && cs[0].GetOpType() == "Add" && len(cs[0].GetInput()) == 2 {
+	} else if cs := im.consumers[n.GetOutput()[0]]; len(cs) == 1 && cs[0].GetOpType() == "Add" && len(cs[0].GetInput()) == 2 &&
+		len(cs[0].GetOutput()) > 0 {
 		// MatMul + Add(constant) is a Dense with a bias.
 		add := cs[0]
 		for i, name := range add.GetInput() {

@@ -28,9 +28,11 @@ func (im *importer) constantOp(n *onnxpb.NodeProto) error {
 // the node's first output, without a layer.
 func (im *importer) identity(n *onnxpb.NodeProto) error {
 	out := n.GetOutput()[0]
-	if _, isConst := im.consts[n.GetInput()[0]]; isConst {
-		im.consts[out] = im.consts[n.GetInput()[0]]
-		return nil
+	if len(n.GetInput()) > 0 {
+		if c, isConst := im.consts[n.GetInput()[0]]; isConst {
+			im.consts[out] = c
+			return nil
+		}
 	}
 	x, err := im.in(n, 0)
 	if err != nil {
