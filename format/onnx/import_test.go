@@ -126,3 +126,53 @@ func TestImportErrors(t *testing.T) {
 		t.Errorf("unsupported op: error %v", err)
 	}
 }
+
+// TestImportIdentityNoInput checks that an Identity or Dropout without
+// inputs is an error, not a panic.
+func TestImportIdentityNoInput(t *testing.T) {
+	for _, op := range []string{"Identity", "Dropout"} {
+		mp, err := ExportFloat(tinyModel(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := mp.GetGraph().GetNode()[1]
+		n.OpType = &op
+		n.Input = nil
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s without inputs: panic %v", op, r)
+				}
+			}()
+			if _, err := Import(mp); err == nil || !strings.Contains(err.Error(), "missing input 0") {
+				t.Errorf("%s without inputs: error %v, want missing input 0", op, err)
+			}
+		}()
+	}
+}
+
+// TestImportMatMulAddNoOutput checks that a MatMul whose only consumer is
+// an Add without outputs (the fixture's fc2_bias) is an error, not a panic.
+func TestImportMatMulAddNoOutput(t *testing.T) {
+	mp, err := ReadFile("testdata/fixture.onnx", Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, n := range mp.GetGraph().GetNode() {
+		if n.GetName() == "fc2_bias" {
+			n.Output, found = nil, true
+		}
+	}
+	if !found {
+		t.Fatal("the fixture has no node fc2_bias")
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("panic %v", r)
+		}
+	}()
+	if _, err := Import(mp); err == nil || !strings.Contains(err.Error(), `node "fc2_bias" (Add): node has no outputs`) {
+		t.Errorf("error %v, want fc2_bias without outputs", err)
+	}
+}
