@@ -40,7 +40,9 @@ import (
 // order, so results do not depend on the thread count. The batch variance is
 // computed in one pass from values shifted by the first row (the
 // shifted-data algorithm), which is exact enough in float64 even when the
-// mean is much larger than the spread.
+// mean is much larger than the spread. This arithmetic (the chunks, the
+// statistics, the moving update and the gradient's coefficients) is
+// kernels.BNStats, which quantize's folded Conv+BN shares.
 type BatchNormalization struct {
 	Base
 	// Momentum is the moving statistics' decay (0.99 by default).
@@ -66,17 +68,12 @@ type BatchNormalization struct {
 	out, dx  *tensor.Tensor
 	dxs      [1]*tensor.Tensor
 	training bool // mode of the last Forward
-	rows     int  // values per channel in the last Forward (N*H*W)
-	chunks   int  // row chunks of the reductions, a function of the shape
 
+	// stats plans the reductions over the last Forward's (N*H*W, C) rows
+	// and holds their partial sums, the normalization (center, scale)
+	// and the gradient's coefficients.
+	stats          kernels.BNStats
 	mean, variance []float32 // batch statistics of the last training Forward
-	center         []float32 // per-channel value subtracted: batch or moving mean
-	scale          []float32 // gamma / sqrt(var + eps)
-	k1, k2, k3     []float32 // dx = k1*dy + k2*(x-center) + k3
-	center64       []float64
-	invStd         []float64 // 1/sqrt(var + eps) of the last Forward
-	shift64        []float64 // first row of x, the shift of the one-pass variance
-	part           []float64 // chunks x (2*C) partial sums
 
 	// Fusion with a following ReLU or ReLU6 (see forwardAct): act is the
 	// activation of the last Forward (actLinear: none) and y the tensor it
@@ -181,7 +178,7 @@ func (b *BatchNormalization) Build(in []tensor.Shape) (tensor.Shape, error) {
 	b.MovingMean = NewParam("moving_mean", false, c)
 	b.MovingVariance = NewParam("moving_variance", false, c)
 	b.params = []*Param{b.Gamma, b.Beta, b.MovingMean, b.MovingVariance}
-	b.initState()
+	b.stats.Plan(0, c)
 	b.mean, b.variance = nil, nil
 	for i := range b.Gamma.Value.Data {
 		b.Gamma.Value.Data[i] = 1
@@ -196,19 +193,6 @@ func (b *BatchNormalization) Build(in []tensor.Shape) (tensor.Shape, error) {
 	return s.Clone(), nil
 }
 
-// initState allocates the per-channel work buffers.
-func (b *BatchNormalization) initState() {
-	c := b.ch
-	b.center = make([]float32, c)
-	b.scale = make([]float32, c)
-	b.k1 = make([]float32, c)
-	b.k2 = make([]float32, c)
-	b.k3 = make([]float32, c)
-	b.center64 = make([]float64, c)
-	b.invStd = make([]float64, c)
-	b.shift64 = make([]float64, c)
-}
-
 // InitWeights sets gamma 1, beta 0, moving mean 0, moving variance 1.
 func (b *BatchNormalization) InitWeights(r *rand.Rand) {
 	for i := range b.Gamma.Value.Data {
@@ -217,17 +201,6 @@ func (b *BatchNormalization) InitWeights(r *rand.Rand) {
 		b.MovingMean.Value.Data[i] = 0
 		b.MovingVariance.Value.Data[i] = 1
 	}
-}
-
-// bnChunks is the number of row chunks of the per-channel reductions: at
-// most 16, about one per 16K values, and a function of the shape only.
-func bnChunks(rows, ch int) int {
-	return max(1, min(16, rows*ch/16384, rows))
-}
-
-// chunkRows returns chunk k's rows [lo, hi).
-func (b *BatchNormalization) chunkRows(k int) (lo, hi int) {
-	return k * b.rows / b.chunks, (k + 1) * b.rows / b.chunks
 }
 
 // Forward normalizes x with the batch statistics (training) or the moving
@@ -281,54 +254,37 @@ func (b *BatchNormalization) forward(c *Context, x *tensor.Tensor, act actKind, 
 		panic(fmt.Sprintf("BatchNormalization %q: input shape %v, built for %d channels", b.Name(), x.Shape, C))
 	}
 	b.x = x
-	b.rows = len(x.Data) / C
-	b.chunks = bnChunks(b.rows, C)
+	st := &b.stats
+	st.Plan(len(x.Data)/C, C)
 	b.training = c.Training
 	b.act, b.y = act, out
 	b.betaFwd = append(b.betaFwd[:0], b.Beta.Value.Data...)
-	if b.rows == 0 {
+	if st.Rows() == 0 {
 		return
 	}
 	gamma := b.Gamma.Value.Data
+	mm, mv := b.MovingMean.Value.Data, b.MovingVariance.Value.Data
 	if c.Training {
-		b.reduce(b.statsFn, x.Data[:C])
+		st.SetShift(x.Data[:C])
+		kernels.ParallelFor(st.Chunks(), 1, b.statsFn)
+		st.FromBatch(gamma, b.Epsilon)
+		st.UpdateMoving(mm, mv, b.Momentum, c.Step)
 		if b.mean == nil {
 			b.mean = make([]float32, C)
 			b.variance = make([]float32, C)
 		}
-		m := float64(b.rows)
-		mom := min(b.Momentum, float64(1+c.Step)/float64(10+c.Step))
-		mm, mv := b.MovingMean.Value.Data, b.MovingVariance.Value.Data
 		for j := 0; j < C; j++ {
-			var s, q float64
-			for k := 0; k < b.chunks; k++ {
-				s += b.part[k*2*C+j]
-				q += b.part[k*2*C+C+j]
-			}
-			d := s / m
-			mean := b.shift64[j] + d
-			v := max(q/m-d*d, 0)
-			b.mean[j] = float32(mean)
-			b.variance[j] = float32(v)
-			b.center[j] = float32(mean)
-			b.invStd[j] = 1 / math.Sqrt(v+b.Epsilon)
-			b.scale[j] = float32(float64(gamma[j]) * b.invStd[j])
-			mm[j] = float32(float64(mm[j])*mom + mean*(1-mom))
-			mv[j] = float32(float64(mv[j])*mom + v*(1-mom))
+			b.mean[j] = float32(st.Mean[j])
+			b.variance[j] = float32(st.Var[j])
 		}
 	} else {
-		mm, mv := b.MovingMean.Value.Data, b.MovingVariance.Value.Data
-		for j := 0; j < C; j++ {
-			b.center[j] = mm[j]
-			b.invStd[j] = 1 / math.Sqrt(float64(mv[j])+b.Epsilon)
-			b.scale[j] = float32(float64(gamma[j]) * b.invStd[j])
-		}
+		st.FromMoving(gamma, mm, mv, b.Epsilon)
 	}
 	if b.pool != nil {
 		kernels.ParallelFor(x.Shape[0], 1, b.normPoolFn)
 		return
 	}
-	kernels.ParallelFor(b.rows, max(1, 8192/C), b.normFn)
+	kernels.ParallelFor(st.Rows(), max(1, 8192/C), b.normFn)
 }
 
 // normPoolImages writes, for images [lo, hi), pool's output and arg-max
@@ -348,38 +304,17 @@ func (b *BatchNormalization) normPoolImages(lo, hi int) {
 	b.poolScratch.put(buf)
 }
 
-// reduce runs fn over the row chunks into b.part (chunks x 2C).
-func (b *BatchNormalization) reduce(fn func(lo, hi int), shift []float32) {
-	C := b.ch
-	if n := b.chunks * 2 * C; cap(b.part) < n {
-		b.part = make([]float64, n)
-	} else {
-		b.part = b.part[:n]
-	}
-	for j, v := range shift {
-		b.shift64[j] = float64(v)
-	}
-	kernels.ParallelFor(b.chunks, 1, fn)
-}
-
 // statsChunks sets, for chunks [lo, hi), the per-channel sums of
-// d = x - shift and d*d into b.part (kernels.ChannelSums: the AVX-512 pass
-// or its Go loop, the same bits).
+// d = x - shift and d*d (kernels.BNStats.ChannelSumsChunks: the AVX-512
+// pass or its Go loop, the same bits).
 func (b *BatchNormalization) statsChunks(lo, hi int) {
-	C := b.ch
-	x := b.x.Data
-	for k := lo; k < hi; k++ {
-		r0, r1 := b.chunkRows(k)
-		s := b.part[k*2*C : k*2*C+C]
-		q := b.part[k*2*C+C : k*2*C+2*C]
-		kernels.ChannelSums(x[r0*C:r1*C], r1-r0, C, b.shift64, s, q)
-	}
+	b.stats.ChannelSumsChunks(b.x.Data, lo, hi)
 }
 
 // normParams is the last Forward's normalization followed by act, for the
 // kernels: y = act((x - center)*scale + beta).
 func (b *BatchNormalization) normParams(act actKind) kernels.NormParams {
-	return kernels.NormParams{Center: b.center, Scale: b.scale, Beta: b.betaFwd, Act: kernelAct(act)}
+	return kernels.NormParams{Center: b.stats.Center, Scale: b.stats.Scale, Beta: b.betaFwd, Act: kernelAct(act)}
 }
 
 // kernelAct is the kernels' name of a fused activation.
@@ -451,50 +386,29 @@ func (b *BatchNormalization) backwardActPool(dOut *tensor.Tensor, act actKind, p
 // masked).
 func (b *BatchNormalization) backward(dOut *tensor.Tensor, act actKind) []*tensor.Tensor {
 	C := b.ch
+	st := &b.stats
 	dx := tensor.Ensure(&b.dx, b.x.Shape...)
 	b.dxs[0] = dx
 	dg, db := b.Gamma.Grad.Data, b.Beta.Grad.Data
-	if b.rows == 0 {
+	if st.Rows() == 0 {
 		clear(dg)
 		clear(db)
 		return b.dxs[:]
 	}
 	b.dy = dOut.Data
 	b.bact = act
-	for j := 0; j < C; j++ {
-		b.center64[j] = float64(b.center[j])
-	}
 	if b.pool != nil {
-		b.reduce(b.gradPoolFn, nil)
+		kernels.ParallelFor(st.Chunks(), 1, b.gradPoolFn)
 	} else {
-		b.reduce(b.gradFn, nil)
+		kernels.ParallelFor(st.Chunks(), 1, b.gradFn)
 	}
-	m := float64(b.rows)
-	gamma := b.Gamma.Value.Data
-	for j := 0; j < C; j++ {
-		var s, q float64
-		for k := 0; k < b.chunks; k++ {
-			s += b.part[k*2*C+j]
-			q += b.part[k*2*C+C+j]
-		}
-		g := float64(gamma[j])
-		is := b.invStd[j]
-		db[j] = float32(s)
-		dg[j] = float32(q * is)
-		b.k1[j] = b.scale[j]
-		if b.training {
-			b.k2[j] = float32(-g * is * is * is * q / m)
-			b.k3[j] = float32(-g * is * s / m)
-		} else {
-			b.k2[j], b.k3[j] = 0, 0
-		}
-	}
+	st.Grad(b.Gamma.Value.Data, b.training, dg, db)
 	if b.pool != nil {
 		// gradPoolChunks left the activation's gradient in dx: the
 		// input gradient overwrites it in place.
 		b.dy = dx.Data
 	}
-	kernels.ParallelFor(b.rows, max(1, 8192/C), b.bwdFn)
+	kernels.ParallelFor(st.Rows(), max(1, 8192/C), b.bwdFn)
 	b.dy = nil
 	return b.dxs[:]
 }
@@ -525,9 +439,8 @@ func (b *BatchNormalization) gradPoolChunks(lo, hi int) {
 	p := b.normParams(b.bact)
 	var buf []float32
 	for k := lo; k < hi; k++ {
-		r0, r1 := b.chunkRows(k)
-		s := b.part[k*2*C : k*2*C+C]
-		q := b.part[k*2*C+C : k*2*C+2*C]
+		r0, r1 := b.stats.ChunkRows(k)
+		s, q := b.stats.Sums(k)
 		clear(s)
 		clear(q)
 		for n := r0 / hw; n*hw < r1; n++ {
@@ -544,7 +457,7 @@ func (b *BatchNormalization) gradPoolChunks(lo, hi int) {
 				dy = dx[a*C : e*C]
 				copy(dy, buf[(a-n*hw)*C:(e-n*hw)*C])
 			}
-			kernels.ChannelGradSumsAdd(x[a*C:e*C], dy, e-a, C, p, b.center64, s, q)
+			kernels.ChannelGradSumsAdd(x[a*C:e*C], dy, e-a, C, p, b.stats.Center64, s, q)
 		}
 	}
 	if buf != nil {
@@ -553,17 +466,16 @@ func (b *BatchNormalization) gradPoolChunks(lo, hi int) {
 }
 
 // gradChunks sets, for chunks [lo, hi), the per-channel sums of dy and
-// dy*(x - center) into b.part, dy masked by the fused activation if any
+// dy*(x - center), dy masked by the fused activation if any
 // (kernels.ChannelGradSums).
 func (b *BatchNormalization) gradChunks(lo, hi int) {
 	C := b.ch
 	x, dy := b.x.Data, b.dy
 	p := b.normParams(b.bact)
 	for k := lo; k < hi; k++ {
-		r0, r1 := b.chunkRows(k)
-		s := b.part[k*2*C : k*2*C+C]
-		q := b.part[k*2*C+C : k*2*C+2*C]
-		kernels.ChannelGradSums(x[r0*C:r1*C], dy[r0*C:r1*C], r1-r0, C, p, b.center64, s, q)
+		r0, r1 := b.stats.ChunkRows(k)
+		s, q := b.stats.Sums(k)
+		kernels.ChannelGradSums(x[r0*C:r1*C], dy[r0*C:r1*C], r1-r0, C, p, b.stats.Center64, s, q)
 	}
 }
 
@@ -571,5 +483,5 @@ func (b *BatchNormalization) gradChunks(lo, hi int) {
 // dy masked by the fused activation if any (kernels.NormActGrad).
 func (b *BatchNormalization) backwardRows(lo, hi int) {
 	C := b.ch
-	kernels.NormActGrad(b.x.Data[lo*C:hi*C], b.dy[lo*C:hi*C], b.dx.Data[lo*C:hi*C], hi-lo, C, b.normParams(b.bact), b.k1, b.k2, b.k3)
+	kernels.NormActGrad(b.x.Data[lo*C:hi*C], b.dy[lo*C:hi*C], b.dx.Data[lo*C:hi*C], hi-lo, C, b.normParams(b.bact), b.stats.K1, b.stats.K2, b.stats.K3)
 }

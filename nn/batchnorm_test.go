@@ -160,9 +160,9 @@ func bnRun(t *testing.T) ([]float32, []float64) {
 	for _, training := range []bool{true, false} {
 		c := &Context{Training: training}
 		all = append(all, b.Forward(c, []*tensor.Tensor{x}).Data...)
-		parts = append(parts, b.part...)
+		parts = append(parts, b.stats.Parts()...)
 		all = append(all, b.Backward(c, dy)[0].Data...)
-		parts = append(parts, b.part...)
+		parts = append(parts, b.stats.Parts()...)
 		for _, p := range b.Params() {
 			all = append(all, p.Value.Data...)
 			if p.Grad != nil {
@@ -176,7 +176,7 @@ func bnRun(t *testing.T) ([]float32, []float64) {
 func TestBatchNormThreadIndependence(t *testing.T) {
 	old := kernels.Threads()
 	defer kernels.SetThreads(old)
-	if n := bnChunks(8*20*20, 24); n < 2 {
+	if n := kernels.BNChunks(8*20*20, 24); n < 2 {
 		t.Fatalf("test shape gives %d reduction chunks, want several", n)
 	}
 	kernels.SetThreads(1)

@@ -310,8 +310,8 @@ func TestBNActPoolFusionBitIdentical(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if step == 0 && bn.chunks < 2 && tc.name == "relu_c20_odd" {
-						t.Fatalf("BN reduces in %d chunk(s); the case needs chunks that cut an image", bn.chunks)
+					if step == 0 && bn.stats.Chunks() < 2 && tc.name == "relu_c20_odd" {
+						t.Fatalf("BN reduces in %d chunk(s); the case needs chunks that cut an image", bn.stats.Chunks())
 					}
 					got := outs[0].Clone()
 					if err := fused.Backward(c, dOut); err != nil {

@@ -298,15 +298,15 @@ func (f *foldPasses) unfoldRows(r0, r1 int) {
 
 // foldChain is FoldedConvBN's fully fused path (kernels.FoldParams) for
 // a per-tensor output quantizer or none: the unfolding, the batch
-// normalization (its statistics and moving averages, computed here with
-// nn.BatchNormalization's arithmetic operation for operation), the
-// activation and the output fake quant are recomputed from the inner
-// convolution's output z in every pass, so that a training step reads z
-// twice forward (statistics; output) and twice backward (gradient sums;
-// input gradient) and writes only the output and the gradient. The
-// unfused path (nn.BatchNormalization's Forward and Backward on the
-// unfolded tensor, then foldPasses) is the specification: tests pin this
-// one to it bit for bit.
+// normalization (its statistics, moving averages and gradient
+// coefficients computed by kernels.BNStats, nn.BatchNormalization's own
+// arithmetic), the activation and the output fake quant are recomputed
+// from the inner convolution's output z in every pass, so that a training
+// step reads z twice forward (statistics; output) and twice backward
+// (gradient sums; input gradient) and writes only the output and the
+// gradient. The unfused path (nn.BatchNormalization's Forward and Backward
+// on the unfolded tensor, then foldPasses) is the specification: tests pin
+// this one to it bit for bit.
 //
 // After the BN freeze (and in inference) the same kernels run with the
 // identity normalization (center 0, scale 1, beta -0: (u-0)*1 + -0 is u
@@ -314,21 +314,20 @@ func (f *foldPasses) unfoldRows(r0, r1 int) {
 type foldChain struct {
 	p      kernels.FoldParams
 	c      int
-	rows   int
-	chunks int
 	frozen bool // the last Forward used the moving statistics
 
 	z, dy, out, dz []float32
 
-	shift64, center64, invStd []float64
-	center, scale, betaFwd    []float32
-	k1, k2, k3                []float32
-	negZero, ones, zeros      []float32 // -0 (no bias), 1 and 0 per channel
-	part                      []float64 // chunks x 2C partial sums
-	los, his                  []float32 // chunks x C extremes of u
-	useK                      bool      // FoldGrad with k1..k3 (batch statistics)
-	fallbacks                 int       // ranges computed the unfused way (for tests)
-	forceFallback             bool      // compute every range the unfused way (for tests)
+	// st plans the reductions over z's (rows, C) and holds their partial
+	// sums, the batch normalization (center, scale) and the gradient's
+	// coefficients.
+	st                   kernels.BNStats
+	betaFwd              []float32
+	negZero, ones, zeros []float32 // -0 (no bias), 1 and 0 per channel
+	los, his             []float32 // chunks x C extremes of u
+	useK                 bool      // FoldGrad with K1..K3 (batch statistics)
+	fallbacks            int       // ranges computed the unfused way (for tests)
+	forceFallback        bool      // compute every range the unfused way (for tests)
 
 	statsFn, fwdFn, gsFn, gradFn func(lo, hi int)
 }
@@ -337,15 +336,7 @@ type foldChain struct {
 func (f *foldChain) setup(C, rows int) {
 	if f.c != C {
 		f.c = C
-		f.shift64 = make([]float64, C)
-		f.center64 = make([]float64, C)
-		f.invStd = make([]float64, C)
-		f.center = make([]float32, C)
-		f.scale = make([]float32, C)
 		f.betaFwd = make([]float32, C)
-		f.k1 = make([]float32, C)
-		f.k2 = make([]float32, C)
-		f.k3 = make([]float32, C)
 		f.negZero = make([]float32, C)
 		f.ones = make([]float32, C)
 		f.zeros = make([]float32, C)
@@ -360,16 +351,11 @@ func (f *foldChain) setup(C, rows int) {
 		f.gsFn = f.gradSumChunks
 		f.gradFn = f.gradChunks
 	}
-	f.rows = rows
-	// nn.BatchNormalization's and chanSums' chunk count (the same
-	// function of the shape), so that partial sums add in the same order.
-	f.chunks = max(1, min(16, rows*C/16384, rows))
-	if n := f.chunks * 2 * C; cap(f.part) < n {
-		f.part = make([]float64, n)
-	} else {
-		f.part = f.part[:n]
-	}
-	if n := f.chunks * C; cap(f.los) < n {
+	// The plan of nn.BatchNormalization (kernels.BNStats; chanSums' chunk
+	// count is the same function of the shape), so that partial sums add
+	// in the same order.
+	f.st.Plan(rows, C)
+	if n := f.st.Chunks() * C; cap(f.los) < n {
 		f.los = make([]float32, n)
 		f.his = make([]float32, n)
 	} else {
@@ -377,18 +363,13 @@ func (f *foldChain) setup(C, rows int) {
 	}
 }
 
-// chunkRows returns chunk k's rows [lo, hi).
-func (f *foldChain) chunkRows(k int) (lo, hi int) {
-	return k * f.rows / f.chunks, (k + 1) * f.rows / f.chunks
-}
-
 // statsChunks runs kernels.FoldStats over chunks [lo, hi).
 func (f *foldChain) statsChunks(lo, hi int) {
 	C := f.c
 	for k := lo; k < hi; k++ {
-		r0, r1 := f.chunkRows(k)
-		kernels.FoldStats(f.z[r0*C:r1*C], r1-r0, C, f.p, f.shift64,
-			f.part[k*2*C:k*2*C+C], f.part[k*2*C+C:(k+1)*2*C], f.los[k*C:(k+1)*C], f.his[k*C:(k+1)*C])
+		r0, r1 := f.st.ChunkRows(k)
+		s, q := f.st.Sums(k)
+		kernels.FoldStats(f.z[r0*C:r1*C], r1-r0, C, f.p, f.st.Shift, s, q, f.los[k*C:(k+1)*C], f.his[k*C:(k+1)*C])
 	}
 }
 
@@ -402,9 +383,9 @@ func (f *foldChain) forwardRows(lo, hi int) {
 func (f *foldChain) gradSumChunks(lo, hi int) {
 	C := f.c
 	for k := lo; k < hi; k++ {
-		r0, r1 := f.chunkRows(k)
-		kernels.FoldGradSums(f.z[r0*C:r1*C], f.dy[r0*C:r1*C], r1-r0, C, f.p, f.center64,
-			f.part[k*2*C:k*2*C+C], f.part[k*2*C+C:(k+1)*2*C])
+		r0, r1 := f.st.ChunkRows(k)
+		s, q := f.st.Sums(k)
+		kernels.FoldGradSums(f.z[r0*C:r1*C], f.dy[r0*C:r1*C], r1-r0, C, f.p, f.st.Center64, s, q)
 	}
 }
 
@@ -413,31 +394,12 @@ func (f *foldChain) gradChunks(lo, hi int) {
 	C := f.c
 	var k1, k2, k3 []float32
 	if f.useK {
-		k1, k2, k3 = f.k1, f.k2, f.k3
+		k1, k2, k3 = f.st.K1, f.st.K2, f.st.K3
 	}
 	for k := lo; k < hi; k++ {
-		r0, r1 := f.chunkRows(k)
-		kernels.FoldGrad(f.z[r0*C:r1*C], f.dy[r0*C:r1*C], f.dz[r0*C:r1*C], r1-r0, C, f.p, k1, k2, k3,
-			f.part[k*2*C:k*2*C+C], f.part[k*2*C+C:(k+1)*2*C])
-	}
-}
-
-// sumParts adds the chunks' partial sums in chunk order into s1 and s2
-// (s2 may be nil), each starting from 0.
-func (f *foldChain) sumParts(s1, s2 []float64) {
-	C := f.c
-	clear(s1)
-	if s2 != nil {
-		clear(s2)
-	}
-	for k := 0; k < f.chunks; k++ {
-		p := f.part[k*2*C : (k+1)*2*C]
-		for j := 0; j < C; j++ {
-			s1[j] += p[j]
-			if s2 != nil {
-				s2[j] += p[C+j]
-			}
-		}
+		r0, r1 := f.st.ChunkRows(k)
+		s1, s2 := f.st.Sums(k)
+		kernels.FoldGrad(f.z[r0*C:r1*C], f.dy[r0*C:r1*C], f.dz[r0*C:r1*C], r1-r0, C, f.p, k1, k2, k3, s1, s2)
 	}
 }
 
@@ -447,38 +409,21 @@ func (f *foldChain) sumParts(s1, s2 []float64) {
 // statistics; it leaves p set up for the forward pass (without the fake
 // quant).
 func (f *foldChain) batchStats(bn *nn.BatchNormalization, step int, z, inv, bias []float32) {
-	C := f.c
 	f.frozen = false
 	f.p = kernels.FoldParams{Inv: inv, Bias: bias, Act: f.p.Act}
 	if bias == nil {
 		f.p.Bias = f.negZero
 	}
-	for j := range f.shift64 { // the shift: u's first row
-		f.shift64[j] = float64(z[j]*inv[j] + f.p.Bias[j])
+	shift := f.st.Shift
+	for j := range shift { // the shift: u's first row
+		shift[j] = float64(z[j]*inv[j] + f.p.Bias[j])
 	}
 	f.z = z
-	kernels.ParallelFor(f.chunks, 1, f.statsFn)
-	m := float64(f.rows)
-	mom := min(bn.Momentum, float64(1+step)/float64(10+step))
-	gamma := bn.Gamma.Value.Data
-	mm, mv := bn.MovingMean.Value.Data, bn.MovingVariance.Value.Data
-	for j := 0; j < C; j++ {
-		var s, q float64
-		for k := 0; k < f.chunks; k++ {
-			s += f.part[k*2*C+j]
-			q += f.part[k*2*C+C+j]
-		}
-		d := s / m
-		mean := f.shift64[j] + d
-		v := max(q/m-d*d, 0)
-		f.center[j] = float32(mean)
-		f.invStd[j] = 1 / math.Sqrt(v+bn.Epsilon)
-		f.scale[j] = float32(float64(gamma[j]) * f.invStd[j])
-		mm[j] = float32(float64(mm[j])*mom + mean*(1-mom))
-		mv[j] = float32(float64(mv[j])*mom + v*(1-mom))
-	}
+	kernels.ParallelFor(f.st.Chunks(), 1, f.statsFn)
+	f.st.FromBatch(bn.Gamma.Value.Data, bn.Epsilon)
+	f.st.UpdateMoving(bn.MovingMean.Value.Data, bn.MovingVariance.Value.Data, bn.Momentum, step)
 	copy(f.betaFwd, bn.Beta.Value.Data)
-	f.p.Center, f.p.Scale, f.p.Beta = f.center, f.scale, f.betaFwd
+	f.p.Center, f.p.Scale, f.p.Beta = f.st.Center, f.st.Scale, f.betaFwd
 }
 
 // frozenParams sets p up for the moving statistics: u = z + biasFold and
@@ -492,8 +437,8 @@ func (f *foldChain) frozenParams(z, biasFold []float32) {
 // uRange runs the statistics pass for the extremes of u only (after
 // frozenParams).
 func (f *foldChain) uRange() {
-	clear(f.shift64)
-	kernels.ParallelFor(f.chunks, 1, f.statsFn)
+	clear(f.st.Shift)
+	kernels.ParallelFor(f.st.Chunks(), 1, f.statsFn)
 }
 
 // actRange returns the min and max of the activation a over the tensor
@@ -510,7 +455,7 @@ func (f *foldChain) actRange() (lo, hi float32, ok bool) {
 	lo, hi = inf32, -inf32
 	for j := 0; j < C; j++ {
 		ul, uh := inf32, -inf32
-		for k := 0; k < f.chunks; k++ {
+		for k := 0; k < f.st.Chunks(); k++ {
 			ul, uh = min(ul, f.los[k*C+j]), max(uh, f.his[k*C+j])
 		}
 		if ul > uh {
@@ -554,7 +499,7 @@ func finite32(v float32) bool { return v-v == 0 }
 // parallel over rows.
 func (f *foldChain) forward(out []float32) {
 	f.out = out
-	kernels.ParallelFor(f.rows, max(1, passGrain/f.c), f.fwdFn)
+	kernels.ParallelFor(f.st.Rows(), max(1, passGrain/f.c), f.fwdFn)
 	f.out = nil
 }
 
@@ -565,32 +510,12 @@ func (f *foldChain) forward(out []float32) {
 // gradient with respect to u), as FoldedConvBN's unfused Backward computes
 // them with nn.BatchNormalization.Backward and chanSums.
 func (f *foldChain) backwardBatch(bn *nn.BatchNormalization, dy, dz []float32, s1, s2 []float64) {
-	C := f.c
 	f.dy, f.dz = dy, dz
-	for j := 0; j < C; j++ {
-		f.center64[j] = float64(f.center[j])
-	}
-	kernels.ParallelFor(f.chunks, 1, f.gsFn)
-	m := float64(f.rows)
-	gamma := bn.Gamma.Value.Data
-	dg, db := bn.Gamma.Grad.Data, bn.Beta.Grad.Data
-	for j := 0; j < C; j++ {
-		var s, q float64
-		for k := 0; k < f.chunks; k++ {
-			s += f.part[k*2*C+j]
-			q += f.part[k*2*C+C+j]
-		}
-		g := float64(gamma[j])
-		is := f.invStd[j]
-		db[j] = float32(s)
-		dg[j] = float32(q * is)
-		f.k1[j] = f.scale[j]
-		f.k2[j] = float32(-g * is * is * is * q / m)
-		f.k3[j] = float32(-g * is * s / m)
-	}
+	kernels.ParallelFor(f.st.Chunks(), 1, f.gsFn)
+	f.st.Grad(bn.Gamma.Value.Data, true, bn.Gamma.Grad.Data, bn.Beta.Grad.Data)
 	f.useK = true
-	kernels.ParallelFor(f.chunks, 1, f.gradFn)
-	f.sumParts(s1, s2)
+	kernels.ParallelFor(f.st.Chunks(), 1, f.gradFn)
+	f.st.SumParts(s1, s2)
 	f.dy, f.dz = nil, nil
 }
 
@@ -599,7 +524,7 @@ func (f *foldChain) backwardBatch(bn *nn.BatchNormalization, dy, dz []float32, s
 func (f *foldChain) backwardFrozen(dy, dA []float32, s1 []float64) {
 	f.dy, f.dz = dy, dA
 	f.useK = false
-	kernels.ParallelFor(f.chunks, 1, f.gradFn)
-	f.sumParts(s1, nil)
+	kernels.ParallelFor(f.st.Chunks(), 1, f.gradFn)
+	f.st.SumParts(s1, nil)
 	f.dy, f.dz = nil, nil
 }
