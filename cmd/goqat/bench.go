@@ -189,7 +189,7 @@ func loadBenchSet(ctx context.Context, path, int8Path string) (*benchSet, error)
 	if err != nil {
 		return nil, err
 	}
-	if isQATModel(m) {
+	if quantize.IsQAT(m) {
 		if int8Path != "" {
 			return nil, fmt.Errorf("--int8 goes with a float --model; %s is a QAT model", path)
 		}
@@ -222,7 +222,7 @@ func loadInt8(path string) (*lite.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !isQATModel(m) {
+	if !quantize.IsQAT(m) {
 		return nil, fmt.Errorf("--int8 %s is a float model; give a QAT or integer model", path)
 	}
 	im, err := convert.Convert(m)
@@ -230,17 +230,6 @@ func loadInt8(path string) (*lite.Model, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return im, nil
-}
-
-// isQATModel reports whether m has any of the layers quantize.Model makes.
-func isQATModel(m *nn.Model) bool {
-	for _, l := range m.Layers() {
-		switch l.(type) {
-		case *quantize.QuantizeInput, *quantize.QuantizeWrapper, *quantize.FoldedConvBN:
-			return true
-		}
-	}
-	return false
 }
 
 // ptqRandom returns the integer model of the float model m after 8-bit

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,8 +17,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// demoResult is what `goqat demo` measures; its JSON names are the ones
-// docs/DESIGN.md (Command line) fixes.
+// demoResult is what `goqat demo` measures, as results.json holds it; its
+// JSON names are fixed (docs/DESIGN.md, Command line).
 type demoResult struct {
 	Model                  string  `json:"model"`
 	Dataset                string  `json:"dataset"`
@@ -91,14 +92,212 @@ func (p *phases) String() string {
 	return b.String()
 }
 
+// demoConfig is what `goqat demo` runs: the float training, the QAT
+// fine-tuning (with the training's batch size, seed and verbosity), the
+// data, and where the results go.
+type demoConfig struct {
+	train    trainConfig
+	qat      quantizeConfig
+	data     dataFlags
+	out      string // output folder
+	jsonPath string // also write the results to this file ("": no)
+}
+
+// demoRun is what runDemo returns: the results, and what printDemo draws
+// and reports besides them.
+type demoRun struct {
+	res          demoResult
+	floatHistory *nn.History           // float training, validated on the test set
+	qatHistory   *nn.History           // QAT fine-tuning (nil with no QAT epochs)
+	layers       []convert.LayerReport // QAT vs int8 model, per layer
+	layerImages  int                   // test images the layer reports compare
+	phases       *phases               // wall time of the steps so far
+	start        time.Time
+}
+
+// fileSize returns the size of the file at path (0 if it cannot be read).
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// runDemo runs the demo: it trains the float model, fine-tunes it with QAT,
+// converts it to int8, saves the three models in cfg.out, evaluates the
+// int8 model against the QAT model, compares them per layer and times
+// float and int8 inference. It prints its progress (the steps' headings,
+// the training's progress, the PTQ and int8 accuracies) as it goes;
+// printDemo prints the summary and writes the results and charts.
+func runDemo(ctx context.Context, cfg *demoConfig) (*demoRun, error) {
+	c, q, out := cfg.train, cfg.qat, cfg.out
+	r := &demoRun{start: time.Now(), phases: newPhases()}
+	ph := r.phases
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, fmt.Errorf("output folder: %w", err)
+	}
+	train, test, err := cfg.data.load()
+	if err != nil {
+		return nil, err
+	}
+	m, err := buildModel(c.model, train, c.seed)
+	if err != nil {
+		return nil, err
+	}
+	ph.done("loading")
+	fmt.Printf("goqat demo: %s on %s (%d train, %d test images), %d threads\n\n",
+		c.model, train.Name, train.Len(), test.Len(), kernels.Threads())
+	fmt.Printf("== Float training, %d epochs\n", c.epochs)
+	h, err := fitFloat(ctx, m, train, test, c)
+	if err != nil {
+		return nil, err
+	}
+	ph.done("float_training")
+	r.floatHistory = h
+	res := &r.res
+	*res = demoResult{
+		Model: c.model, Dataset: train.Name, TrainImages: train.Len(), TestImages: test.Len(),
+		Epochs: c.epochs, Threads: kernels.Threads(), Date: time.Now().UTC().Format(time.DateOnly),
+		FloatAccuracy: h.ValAccuracy[len(h.ValAccuracy)-1],
+	}
+	for _, s := range h.EpochSeconds {
+		res.TrainSecondsFloatEpoch += s / float64(len(h.EpochSeconds))
+	}
+	floatPath := filepath.Join(out, "float.safetensors")
+	if err := nn.Save(floatPath, m); err != nil {
+		return nil, err
+	}
+	res.FloatModelBytes = fileSize(floatPath)
+	ph.done("saving")
+
+	fmt.Printf("\n== Quantization-aware training, %s, %d epoch(s)\n", q.scheme, q.epochs)
+	scheme, err := quantize.ParseScheme(q.scheme, q.lsq)
+	if err != nil {
+		return nil, err
+	}
+	q.batch, q.seed, q.verbose = c.batch, c.seed, c.verbose
+	qr, ptq, err := fineTune(ctx, m, train, test, q, scheme)
+	if err != nil {
+		return nil, err
+	}
+	ph.done("qat") // calibration, PTQ evaluation, training
+	r.qatHistory = qr.History
+	// With no fine-tuning the QAT model is the PTQ model; otherwise the int8
+	// evaluation below measures it.
+	res.Scheme, res.PTQAccuracy, res.QATAccuracy = scheme.String(), ptq, ptq
+	if q.epochs > 0 {
+		res.TrainSecondsQATEpoch = qr.TrainSeconds / float64(q.epochs)
+	}
+	qatPath := filepath.Join(out, "qat.safetensors")
+	if err := nn.Save(qatPath, qr.Model); err != nil {
+		return nil, err
+	}
+	res.QATModelBytes = fileSize(qatPath)
+	ph.done("saving")
+
+	fmt.Println("\n== Converting to an integer-only int8 model")
+	im, err := convert.Convert(qr.Model)
+	if err != nil {
+		return nil, err
+	}
+	int8Path := filepath.Join(out, "model.int8.safetensors")
+	if err := lite.Save(int8Path, im); err != nil {
+		return nil, err
+	}
+	res.Int8ModelBytes = fileSize(int8Path)
+	ph.done("conversion")
+	ag, err := convert.Agreement(ctx, qr.Model, im, test.X, test.Y, convert.AgreementOptions{BatchSize: evalBatch, Verbose: c.verbose})
+	if err != nil {
+		return nil, err
+	}
+	res.Int8Accuracy, res.Int8QATTop1Agreement = ag.Int8Accuracy, ag.Top1Agreement
+	if q.epochs > 0 {
+		res.QATAccuracy = ag.QATAccuracy
+	}
+	ph.done("int8_evaluation")
+	fmt.Printf("int8 accuracy %.2f%%, same top-1 as the QAT model on %.2f%% of the test images\n",
+		100*res.Int8Accuracy, 100*res.Int8QATTop1Agreement)
+	r.layerImages = min(test.Len(), demoLayersImages)
+	if r.layers, err = convert.Compare(qr.Model, im, test.X.Batch(0, r.layerImages)); err != nil {
+		return nil, err
+	}
+	ph.done("plots") // printDemo draws them
+
+	res.F32GEMMPath, res.Int8KernelPath = kernels.ActivePath().String(), lite.KernelPath()
+	fmt.Printf("\n== Timing inference (f32 GEMM path %s, int8 path %s)\n", res.F32GEMMPath, res.Int8KernelPath)
+	for _, t := range []struct {
+		float, int8 *float64
+		batch       int
+	}{
+		{&res.FloatMsPerImageB1, &res.Int8MsPerImageB1, 1},
+		{&res.FloatMsPerImageB64, &res.Int8MsPerImageB64, 64},
+	} {
+		// Float and int8 passes alternate (medianMs).
+		run, err := int8Runner(im, t.batch)
+		if err != nil {
+			return nil, err
+		}
+		ms, err := medianMs(ctx, []func() error{floatRunner(m, t.batch), run}, t.batch, demoTimingMin)
+		if err != nil {
+			return nil, err
+		}
+		*t.float, *t.int8 = ms[0], ms[1]
+	}
+	ph.done("timing")
+	res.Int8SpeedupB1 = res.FloatMsPerImageB1 / res.Int8MsPerImageB1
+	res.Int8SpeedupB64 = res.FloatMsPerImageB64 / res.Int8MsPerImageB64
+	return r, nil
+}
+
+// printDemo draws the training curves (curves.png) and the per-layer
+// comparison (layers.png) in cfg.out, prints the summary table and the
+// wall time of each step, and writes the results to results.json there
+// (and to cfg.jsonPath if set).
+func printDemo(r *demoRun, cfg *demoConfig) error {
+	c, q, out, res, h := cfg.train, cfg.qat, cfg.out, &r.res, r.floatHistory
+	curves := []plots.Curve{
+		{Label: "float, train", Loss: h.Loss, Accuracy: h.Accuracy},
+		{Label: "float, test", Loss: h.ValLoss, Accuracy: h.ValAccuracy, Dashed: true},
+	}
+	if r.qatHistory != nil {
+		curves = append(curves, plots.Curve{Label: "QAT " + q.scheme + ", train", Loss: r.qatHistory.Loss,
+			Accuracy: r.qatHistory.Accuracy, FirstEpoch: len(h.Loss) + 1})
+	}
+	title := fmt.Sprintf("%s on %s: float training, then QAT", c.model, cfg.data.name)
+	if err := plots.Curves(filepath.Join(out, "curves.png"), title, curves); err != nil {
+		return err
+	}
+	title = fmt.Sprintf("%s: QAT vs int8, per layer, %d test images", c.model, r.layerImages)
+	if err := writeLayersPNG(filepath.Join(out, "layers.png"), title, r.layers); err != nil {
+		return err
+	}
+	r.phases.done("plots")
+	fmt.Println()
+	fmt.Printf("%-8s %10s %12s %12s %12s %16s\n", "model", "accuracy", "size", "ms/img b=1", "ms/img b=64", "speed-up b=1/64")
+	fmt.Printf("%-8s %9.2f%% %10.1fKB %12.4f %12.4f %16s\n", "float", 100*res.FloatAccuracy,
+		float64(res.FloatModelBytes)/1024, res.FloatMsPerImageB1, res.FloatMsPerImageB64, "1.00x / 1.00x")
+	fmt.Printf("%-8s %9.2f%% %10.1fKB %12s %12s %16s\n", "QAT", 100*res.QATAccuracy,
+		float64(res.QATModelBytes)/1024, "-", "-", "-")
+	fmt.Printf("%-8s %9.2f%% %10.1fKB %12.4f %12.4f %16s\n", "int8", 100*res.Int8Accuracy,
+		float64(res.Int8ModelBytes)/1024, res.Int8MsPerImageB1, res.Int8MsPerImageB64,
+		fmt.Sprintf("%.2fx / %.2fx", res.Int8SpeedupB1, res.Int8SpeedupB64))
+	fmt.Printf("\nPTQ %s before fine-tuning: %.2f%%. Training: %.1f s per float epoch, %.1f s per QAT epoch. Wrote %s\n",
+		q.scheme, 100*res.PTQAccuracy, res.TrainSecondsFloatEpoch, res.TrainSecondsQATEpoch, out)
+	res.PhaseSeconds, res.TotalSeconds = r.phases.secs, time.Since(r.start).Seconds()
+	fmt.Printf("Wall time %.0f s: %s\n", res.TotalSeconds, r.phases)
+	if err := writeJSON(filepath.Join(out, "results.json"), res); err != nil {
+		return err
+	}
+	if cfg.jsonPath != "" {
+		return writeJSON(cfg.jsonPath, res)
+	}
+	return nil
+}
+
 func newDemoCmd() *cobra.Command {
-	var (
-		c        trainConfig
-		q        quantizeConfig
-		df       dataFlags
-		out      string
-		jsonPath string
-	)
+	var cfg demoConfig
+	c, q, df := &cfg.train, &cfg.qat, &cfg.data
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Train mnist-cnn on the embedded MNIST, fine-tune with QAT, convert to int8, evaluate and time",
@@ -120,151 +319,11 @@ FILE too). It ends with the wall time of each step.`,
 			if c.verbose == 0 {
 				c.verbose = nn.VerboseSilent // nn's zero value is a progress bar
 			}
-			ctx := cmd.Context()
-			start, ph := time.Now(), newPhases()
-			if err := os.MkdirAll(out, 0o755); err != nil {
-				return fmt.Errorf("output folder: %w", err)
-			}
-			train, test, err := df.load()
+			r, err := runDemo(cmd.Context(), &cfg)
 			if err != nil {
 				return err
 			}
-			m, err := buildModel(c.model, train, c.seed)
-			if err != nil {
-				return err
-			}
-			ph.done("loading")
-			fmt.Printf("goqat demo: %s on %s (%d train, %d test images), %d threads\n\n",
-				c.model, train.Name, train.Len(), test.Len(), kernels.Threads())
-			fmt.Printf("== Float training, %d epochs\n", c.epochs)
-			h, err := fitFloat(ctx, m, train, test, c)
-			if err != nil {
-				return err
-			}
-			ph.done("float_training")
-			res := demoResult{
-				Model: c.model, Dataset: train.Name, TrainImages: train.Len(), TestImages: test.Len(),
-				Epochs: c.epochs, Threads: kernels.Threads(), Date: time.Now().UTC().Format(time.DateOnly),
-				FloatAccuracy: h.ValAccuracy[len(h.ValAccuracy)-1],
-			}
-			for _, s := range h.EpochSeconds {
-				res.TrainSecondsFloatEpoch += s / float64(len(h.EpochSeconds))
-			}
-			floatPath := filepath.Join(out, "float.safetensors")
-			if err := nn.Save(floatPath, m); err != nil {
-				return err
-			}
-			if st, err := os.Stat(floatPath); err == nil {
-				res.FloatModelBytes = st.Size()
-			}
-			ph.done("saving")
-			fmt.Printf("\n== Quantization-aware training, %s, %d epoch(s)\n", q.scheme, q.epochs)
-			scheme, err := quantize.ParseScheme(q.scheme, q.lsq)
-			if err != nil {
-				return err
-			}
-			q.batch, q.seed, q.verbose = c.batch, c.seed, c.verbose
-			qr, err := fineTuneQAT(ctx, m, train, test, q, scheme)
-			if err != nil {
-				return err
-			}
-			ph.done("qat") // calibration, PTQ and QAT evaluations, training
-			res.Scheme, res.PTQAccuracy, res.QATAccuracy = scheme.String(), qr.ptqAccuracy, qr.qatAccuracy
-			if q.epochs > 0 {
-				res.TrainSecondsQATEpoch = qr.seconds / float64(q.epochs)
-			}
-			qatPath := filepath.Join(out, "qat.safetensors")
-			if err := nn.Save(qatPath, qr.model); err != nil {
-				return err
-			}
-			if st, err := os.Stat(qatPath); err == nil {
-				res.QATModelBytes = st.Size()
-			}
-			ph.done("saving")
-			fmt.Println("\n== Converting to an integer-only int8 model")
-			im, err := convert.Convert(qr.model)
-			if err != nil {
-				return err
-			}
-			int8Path := filepath.Join(out, "model.int8.safetensors")
-			if err := lite.Save(int8Path, im); err != nil {
-				return err
-			}
-			if st, err := os.Stat(int8Path); err == nil {
-				res.Int8ModelBytes = st.Size()
-			}
-			ph.done("conversion")
-			if res.Int8Accuracy, res.Int8QATTop1Agreement, err = int8Accuracy(ctx, qr.model, qr.testScores, im, test.X, test.Y, c.verbose); err != nil {
-				return err
-			}
-			ph.done("int8_evaluation")
-			fmt.Printf("int8 accuracy %.2f%%, same top-1 as the QAT model on %.2f%% of the test images\n",
-				100*res.Int8Accuracy, 100*res.Int8QATTop1Agreement)
-			curves := []plots.Curve{
-				{Label: "float, train", Loss: h.Loss, Accuracy: h.Accuracy},
-				{Label: "float, test", Loss: h.ValLoss, Accuracy: h.ValAccuracy, Dashed: true},
-			}
-			if qr.history != nil {
-				curves = append(curves, plots.Curve{Label: "QAT " + q.scheme + ", train", Loss: qr.history.Loss,
-					Accuracy: qr.history.Accuracy, FirstEpoch: len(h.Loss) + 1})
-			}
-			title := fmt.Sprintf("%s on %s: float training, then QAT", c.model, df.name)
-			if err := plots.Curves(filepath.Join(out, "curves.png"), title, curves); err != nil {
-				return err
-			}
-			nl := min(test.Len(), demoLayersImages)
-			rs, err := convert.Compare(qr.model, im, test.X.Batch(0, nl))
-			if err != nil {
-				return err
-			}
-			title = fmt.Sprintf("%s: QAT vs int8, per layer, %d test images", c.model, nl)
-			if err := writeLayersPNG(filepath.Join(out, "layers.png"), title, rs); err != nil {
-				return err
-			}
-			ph.done("plots")
-			res.F32GEMMPath, res.Int8KernelPath = kernels.ActivePath().String(), lite.KernelPath()
-			fmt.Printf("\n== Timing inference (f32 GEMM path %s, int8 path %s)\n", res.F32GEMMPath, res.Int8KernelPath)
-			for _, t := range []struct {
-				float, int8 *float64
-				batch       int
-			}{
-				{&res.FloatMsPerImageB1, &res.Int8MsPerImageB1, 1},
-				{&res.FloatMsPerImageB64, &res.Int8MsPerImageB64, 64},
-			} {
-				// Float and int8 passes alternate (medianMs).
-				run, err := int8Runner(im, t.batch)
-				if err != nil {
-					return err
-				}
-				ms, err := medianMs(ctx, []func() error{floatRunner(m, t.batch), run}, t.batch, demoTimingMin)
-				if err != nil {
-					return err
-				}
-				*t.float, *t.int8 = ms[0], ms[1]
-			}
-			ph.done("timing")
-			res.Int8SpeedupB1 = res.FloatMsPerImageB1 / res.Int8MsPerImageB1
-			res.Int8SpeedupB64 = res.FloatMsPerImageB64 / res.Int8MsPerImageB64
-			fmt.Println()
-			fmt.Printf("%-8s %10s %12s %12s %12s %16s\n", "model", "accuracy", "size", "ms/img b=1", "ms/img b=64", "speed-up b=1/64")
-			fmt.Printf("%-8s %9.2f%% %10.1fKB %12.4f %12.4f %16s\n", "float", 100*res.FloatAccuracy,
-				float64(res.FloatModelBytes)/1024, res.FloatMsPerImageB1, res.FloatMsPerImageB64, "1.00x / 1.00x")
-			fmt.Printf("%-8s %9.2f%% %10.1fKB %12s %12s %16s\n", "QAT", 100*res.QATAccuracy,
-				float64(res.QATModelBytes)/1024, "-", "-", "-")
-			fmt.Printf("%-8s %9.2f%% %10.1fKB %12.4f %12.4f %16s\n", "int8", 100*res.Int8Accuracy,
-				float64(res.Int8ModelBytes)/1024, res.Int8MsPerImageB1, res.Int8MsPerImageB64,
-				fmt.Sprintf("%.2fx / %.2fx", res.Int8SpeedupB1, res.Int8SpeedupB64))
-			fmt.Printf("\nPTQ %s before fine-tuning: %.2f%%. Training: %.1f s per float epoch, %.1f s per QAT epoch. Wrote %s\n",
-				q.scheme, 100*res.PTQAccuracy, res.TrainSecondsFloatEpoch, res.TrainSecondsQATEpoch, out)
-			res.PhaseSeconds, res.TotalSeconds = ph.secs, time.Since(start).Seconds()
-			fmt.Printf("Wall time %.0f s: %s\n", res.TotalSeconds, ph)
-			if err := writeJSON(filepath.Join(out, "results.json"), res); err != nil {
-				return err
-			}
-			if jsonPath != "" {
-				return writeJSON(jsonPath, res)
-			}
-			return nil
+			return printDemo(r, &cfg)
 		},
 	}
 	f := cmd.Flags()
@@ -274,14 +333,14 @@ FILE too). It ends with the wall time of each step.`,
 	f.Float64Var(&c.lr, "lr", 2e-3, "peak learning rate (Adam, cosine decay)")
 	f.Uint64Var(&c.seed, "seed", 1, "seed for weights, shuffling and dropout")
 	f.IntVar(&c.verbose, "verbose", 1, "0 no progress output, 1 progress bars, 2 one line per epoch")
-	f.StringVar(&out, "out", "goqat-demo", "output folder")
+	f.StringVar(&cfg.out, "out", "goqat-demo", "output folder")
 	f.StringVar(&q.scheme, "scheme", "8bit", "QAT scheme: 8bit, or wNaM such as w4a8")
 	f.BoolVar(&q.lsq, "lsq", false, "learn the step sizes (LSQ)")
 	f.IntVar(&q.epochs, "qat-epochs", 1, "QAT fine-tuning epochs")
 	f.Float64Var(&q.lr, "qat-lr", 2e-4, "QAT peak learning rate")
 	f.IntVar(&q.freezeBNAfter, "freeze-bn-after", -1, "QAT step from which folded BN uses moving statistics (-1: half of the steps)")
 	f.IntVar(&q.calibrate, "calibrate", 2048, "training images used to calibrate the ranges before QAT")
-	f.StringVar(&jsonPath, "json", "", "also write the results to this JSON file")
-	addDataFlags(f, &df)
+	f.StringVar(&cfg.jsonPath, "json", "", "also write the results to this JSON file")
+	addDataFlags(f, df)
 	return cmd
 }

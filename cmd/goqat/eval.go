@@ -62,7 +62,7 @@ exactly what its integer model computes. --json FILE also writes the figures
 			fmt.Printf("%s on %s test (%d images): loss %.4f, accuracy %.2f%%\n", path, test.Name, test.Len(), loss, 100*acc)
 			if jsonPath != "" {
 				kind := "float"
-				if isQATModel(m) {
+				if quantize.IsQAT(m) {
 					kind = "qat"
 				}
 				return writeJSON(jsonPath, map[string]any{

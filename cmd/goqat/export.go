@@ -10,7 +10,6 @@ import (
 	"github.com/goqat/goqat/format/onnx"
 	"github.com/goqat/goqat/format/onnx/onnxpb"
 	"github.com/goqat/goqat/lite"
-	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/quantize"
 	"github.com/spf13/cobra"
 )
@@ -87,7 +86,7 @@ func exportONNX(path string, fullInteger bool, opts []onnx.Option) (*onnxpb.Mode
 	if err != nil {
 		return nil, "", err
 	}
-	if isQAT(m) {
+	if quantize.IsQAT(m) {
 		var copts []convert.Option
 		if fullInteger {
 			copts = append(copts, convert.FullInteger())
@@ -101,17 +100,6 @@ func exportONNX(path string, fullInteger bool, opts []onnx.Option) (*onnxpb.Mode
 	}
 	mp, err := onnx.ExportFloat(m)
 	return mp, "float model", err
-}
-
-// isQAT reports whether a model holds quantization layers.
-func isQAT(m *nn.Model) bool {
-	for _, l := range m.Layers() {
-		switch l.(type) {
-		case *quantize.QuantizeInput, *quantize.QuantizeWrapper, *quantize.FoldedConvBN:
-			return true
-		}
-	}
-	return false
 }
 
 // opSummary counts a graph's nodes by op type: "31 nodes: Conv 3, ...".

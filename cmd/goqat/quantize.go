@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"time"
 
-	"github.com/goqat/goqat/datasets"
 	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/nn"
-	"github.com/goqat/goqat/nn/optim"
 	"github.com/goqat/goqat/quantize"
 	"github.com/spf13/cobra"
 )
@@ -44,46 +40,6 @@ func (c *quantizeConfig) validate() error {
 		return fmt.Errorf("--calibrate must not be negative, got %d", c.calibrate)
 	}
 	return c.ckpt.validate()
-}
-
-// fineTuneQATCheckpointed is fineTuneQAT with the checkpoint, resume and
-// clipping settings of c.ckpt: it quantizes and calibrates the same way
-// (fineTuneQAT with no epochs, so the calibrated model is identical), then
-// fine-tunes with the same optimizer, schedule and BN-freeze step.
-func fineTuneQATCheckpointed(ctx context.Context, fm *nn.Model, train, test *datasets.Dataset, c quantizeConfig, scheme quantize.NBit) (*qatResult, error) {
-	steps := c.epochs * ((train.Len() + c.batch - 1) / c.batch)
-	freeze := c.freezeBNAfter
-	if freeze < 0 {
-		freeze = steps / 2
-	}
-	c0 := c
-	c0.epochs, c0.freezeBNAfter = 0, freeze
-	r, err := fineTuneQAT(ctx, fm, train, test, c0, scheme)
-	if err != nil || c.epochs == 0 {
-		return r, err
-	}
-	r.steps = steps
-	qm := r.model
-	opt := optim.NewAdam(c.lr)
-	opt.LR = optim.Cosine{Base: c.lr, Steps: steps, Min: c.lr / 50}
-	if err := qm.Compile(nn.CompileOptions{Loss: lossFn, Optimizer: opt, Metrics: []string{"accuracy"}}); err != nil {
-		return nil, err
-	}
-	fmt.Printf("QAT %s: %d train images, %d epochs, batch %d, lr %g, BN frozen after step %d of %d, %d threads\n",
-		scheme, train.Len(), c.epochs, c.batch, c.lr, freeze, steps, kernels.Threads())
-	o := nn.FitOptions{BatchSize: c.batch, Epochs: c.epochs, Seed: c.seed, Verbose: c.verbose}
-	if err := c.ckpt.apply(&o); err != nil {
-		return nil, err
-	}
-	start := time.Now()
-	if r.history, err = qm.Fit(ctx, train.X, train.Y, o); err != nil {
-		return nil, err
-	}
-	r.seconds = time.Since(start).Seconds()
-	if r.qatAccuracy, err = evalAccuracy(ctx, qm, test); err != nil {
-		return nil, err
-	}
-	return r, nil
 }
 
 // newQuantizeCmd is `goqat quantize`: load a float model, quantize it with a
@@ -133,11 +89,15 @@ rerun the same command with --resume to continue bit-identically.`,
 			if err != nil {
 				return exitOnSignal(signalled(), err, checkpointFlags{})
 			}
-			r, err := fineTuneQATCheckpointed(ctx, fm, train, test, c, scheme)
+			r, ptqAcc, err := fineTune(ctx, fm, train, test, c, scheme)
+			qatAcc := ptqAcc // no fine-tuning: the PTQ model
+			if err == nil && c.epochs > 0 {
+				qatAcc, err = evalAccuracy(ctx, r.Model, test)
+			}
 			if err := exitOnSignal(signalled(), err, c.ckpt); err != nil {
 				return err
 			}
-			qm, ptqAcc, qatAcc, secs := r.model, r.ptqAccuracy, r.qatAccuracy, r.seconds
+			qm, secs := r.Model, r.TrainSeconds
 			fmt.Printf("QAT %s fake-quant test accuracy %.2f%% (float %.2f%%, PTQ %.2f%%) after %d epochs (%.1fs)\n",
 				scheme, 100*qatAcc, 100*floatAcc, 100*ptqAcc, c.epochs, secs)
 			if err := nn.Save(c.out, qm); err != nil {

@@ -56,19 +56,20 @@ var savedCheckpoint string
 // checkpoint, so that a test can kill the process mid-write.
 const stallEnv = "GOQAT_TEST_CHECKPOINT_STALL"
 
-// apply sets the checkpoint, resume and clipping options of a Fit; with
-// --resume it reports where training continues, and fails if there is no
-// checkpoint.
-func (c *checkpointFlags) apply(o *nn.FitOptions) error {
+// apply sets the checkpoint, resume and clipping options of a Fit. With
+// --resume it fails if there is no checkpoint and returns the line that
+// tells where training continues, for the caller to print just before
+// training ("" without --resume).
+func (c *checkpointFlags) apply(o *nn.FitOptions) (resuming string, err error) {
 	o.ClipNorm = c.clipNorm
 	if c.dir == "" {
-		return nil
+		return "", nil
 	}
 	o.Checkpoint = &nn.CheckpointOptions{Dir: c.dir, EveryNSteps: c.every, OnSave: func(path string, _, _ int) { savedCheckpoint = path }}
 	if s := os.Getenv(stallEnv); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil {
-			return fmt.Errorf("%s: %v", stallEnv, err)
+			return "", fmt.Errorf("%s: %v", stallEnv, err)
 		}
 		o.Checkpoint.BeforeReplace = func(tmp string) {
 			fmt.Fprintf(os.Stderr, "goqat: test: checkpoint write stalled at %s\n", filepath.Base(tmp))
@@ -76,19 +77,18 @@ func (c *checkpointFlags) apply(o *nn.FitOptions) error {
 		}
 	}
 	if !c.resume {
-		return nil
+		return "", nil
 	}
 	path := nn.CheckpointPath(c.dir)
 	info, err := nn.ReadCheckpointInfo(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("--resume: no checkpoint in %s", c.dir)
+		return "", fmt.Errorf("--resume: no checkpoint in %s", c.dir)
 	}
 	if err != nil {
-		return fmt.Errorf("--resume: %w", err)
+		return "", fmt.Errorf("--resume: %w", err)
 	}
-	fmt.Printf("Resuming from %s: %d epochs done, %d batches into epoch %d (step %d)\n", path, info.Epoch, info.Batch, info.Epoch+1, info.FitStep)
 	o.Resume = path
-	return nil
+	return fmt.Sprintf("Resuming from %s: %d epochs done, %d batches into epoch %d (step %d)", path, info.Epoch, info.Batch, info.Epoch+1, info.FitStep), nil
 }
 
 // signalContext returns a context cancelled on SIGINT or SIGTERM, and a

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"time"
 
@@ -183,76 +181,4 @@ func profileInt8(ctx context.Context, im *lite.Model, batch int, minTime time.Du
 	}
 	fmt.Printf("%-4s %-18s %-30s %10.3f\n", "", "total", "", total*1e6/float64(batch))
 	return rows, nil
-}
-
-// int8Accuracy runs the integer model once over the test set x (N, ...)
-// with labels y (N) and returns its accuracy and the share of inputs on
-// which it picks the same class as the QAT model qm in inference mode. pq
-// holds qm's scores on x (N, classes) when the caller has them already;
-// if nil, qm is run here. verbose is an nn verbosity: a progress bar (0 or
-// nn.VerboseBar) or its final line only (nn.VerboseEpoch) on standard
-// output, or nothing (any other value).
-func int8Accuracy(ctx context.Context, qm *nn.Model, pq *tensor.Tensor, im *lite.Model, x, y *tensor.Tensor, verbose int) (acc, agreement float64, err error) {
-	if pq == nil {
-		if pq, err = qm.Predict(ctx, x, 256); err != nil {
-			return 0, 0, err
-		}
-	}
-	it, err := lite.NewInterpreter(im)
-	if err != nil {
-		return 0, 0, err
-	}
-	const batch = 256
-	n, same, right := x.Shape[0], 0, 0
-	C := pq.Size() / n
-	var bar *nn.ProgressBar
-	switch verbose {
-	case 0, nn.VerboseBar:
-		fmt.Println("int8 evaluation:")
-		bar = nn.NewProgressBar(os.Stdout, (n+batch-1)/batch)
-	case nn.VerboseEpoch: // the final line only: hide the terminal from the bar
-		fmt.Println("int8 evaluation:")
-		bar = nn.NewProgressBar(struct{ io.Writer }{os.Stdout}, (n+batch-1)/batch)
-	}
-	for lo := 0; lo < n; lo += batch {
-		hi := min(lo+batch, n)
-		if err := ctx.Err(); err != nil {
-			return 0, 0, err
-		}
-		if err := it.SetInput(0, x.Batch(lo, hi)); err != nil {
-			return 0, 0, err
-		}
-		if err := it.Invoke(); err != nil {
-			return 0, 0, err
-		}
-		out := it.Output(0).Data
-		for i := lo; i < hi; i++ {
-			k := argmax(out[(i-lo)*C : (i-lo+1)*C])
-			if k == argmax(pq.Data[i*C:(i+1)*C]) {
-				same++
-			}
-			if k == int(y.Data[i]) {
-				right++
-			}
-		}
-		if bar != nil {
-			bar.Update((hi+batch-1)/batch, nn.KV{Key: "accuracy", Value: float64(right) / float64(hi)},
-				nn.KV{Key: "same top-1 as QAT", Value: float64(same) / float64(hi)})
-		}
-	}
-	if bar != nil {
-		bar.Done()
-	}
-	return float64(right) / float64(n), float64(same) / float64(n), nil
-}
-
-// argmax returns the index of the first largest value.
-func argmax(v []float32) int {
-	best := 0
-	for j, x := range v {
-		if x > v[best] {
-			best = j
-		}
-	}
-	return best
 }

@@ -65,8 +65,12 @@ func fitFloat(ctx context.Context, m *nn.Model, train, test *datasets.Dataset, c
 		ValidationY: test.Y,
 		Verbose:     c.verbose,
 	}
-	if err := c.ckpt.apply(&o); err != nil {
+	resuming, err := c.ckpt.apply(&o)
+	if err != nil {
 		return nil, err
+	}
+	if resuming != "" {
+		fmt.Println(resuming)
 	}
 	return m.Fit(ctx, train.X, train.Y, o)
 }
