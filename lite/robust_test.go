@@ -80,7 +80,6 @@ func safetensorsBytes(t *testing.T, f *safetensors.File) []byte {
 func TestLoadersRejectBadFiles(t *testing.T) {
 	loaders := map[string]func(string) error{
 		"nn.Load":                func(p string) error { _, err := nn.Load(p); return err },
-		"quantize.Load":          func(p string) error { _, err := quantize.Load(p); return err },
 		"lite.Load":              func(p string) error { _, err := lite.Load(p); return err },
 		"nn.ReadCheckpointInfo":  func(p string) error { _, err := nn.ReadCheckpointInfo(p); return err },
 		"safetensors.ReadFile":   func(p string) error { _, err := safetensors.ReadFile(p, safetensors.Limits{}); return err },

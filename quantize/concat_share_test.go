@@ -101,7 +101,7 @@ func TestConcatInputsShareRange(t *testing.T) {
 	if err := nn.Save(path, q); err != nil {
 		t.Fatal(err)
 	}
-	q2, err := quantize.Load(path)
+	q2, err := nn.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -237,4 +237,6 @@ func quantizerSource(q Quantizer, count int) (source, bool) {
 
 // Load reads a model saved with nn.Save: the same as nn.Load, which links
 // a QAT model's layers (Link) as it builds the model.
+//
+// Deprecated: use nn.Load.
 func Load(path string) (*nn.Model, error) { return nn.Load(path) }

@@ -185,7 +185,7 @@ func loadBenchSet(ctx context.Context, path, int8Path string) (*benchSet, error)
 		}
 		return &benchSet{int8: im, int8Name: path}, nil
 	}
-	m, err := quantize.Load(path)
+	m, err := nn.Load(path)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +218,7 @@ func loadInt8(path string) (*lite.Model, error) {
 	if integer {
 		return lite.Load(path)
 	}
-	m, err := quantize.Load(path)
+	m, err := nn.Load(path)
 	if err != nil {
 		return nil, err
 	}

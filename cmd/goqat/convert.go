@@ -8,7 +8,7 @@ import (
 	"github.com/goqat/goqat/datasets"
 	"github.com/goqat/goqat/internal/plots"
 	"github.com/goqat/goqat/lite"
-	"github.com/goqat/goqat/quantize"
+	"github.com/goqat/goqat/nn"
 	"github.com/spf13/cobra"
 )
 
@@ -27,7 +27,7 @@ func newConvertCmd() *cobra.Command {
 			if in == "" || out == "" {
 				return fmt.Errorf("--in and --out are required")
 			}
-			qat, err := quantize.Load(in)
+			qat, err := nn.Load(in)
 			if err != nil {
 				return err
 			}
@@ -90,7 +90,7 @@ func evalInteger(path string, test *datasets.Dataset, batch int, jsonPath string
 // compareModels prints the per-layer debugger table of a QAT model
 // against its integer model.
 func compareModels(qatPath, intPath string, df *dataFlags, pngPath string) error {
-	qat, err := quantize.Load(qatPath)
+	qat, err := nn.Load(qatPath)
 	if err != nil {
 		return err
 	}

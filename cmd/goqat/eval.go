@@ -44,7 +44,7 @@ exactly what its integer model computes. --json FILE also writes the figures
 				}
 				return evalInteger(path, test, batch, jsonPath)
 			}
-			m, err := quantize.Load(path)
+			m, err := nn.Load(path)
 			if err != nil {
 				return err
 			}

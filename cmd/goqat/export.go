@@ -10,6 +10,7 @@ import (
 	"github.com/goqat/goqat/format/onnx"
 	"github.com/goqat/goqat/format/onnx/onnxpb"
 	"github.com/goqat/goqat/lite"
+	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/quantize"
 	"github.com/spf13/cobra"
 )
@@ -82,7 +83,7 @@ func exportONNX(path string, fullInteger bool, opts []onnx.Option) (*onnxpb.Mode
 		mp, err := onnx.ExportInteger(im, opts...)
 		return mp, "integer model, QDQ", err
 	}
-	m, err := quantize.Load(path)
+	m, err := nn.Load(path)
 	if err != nil {
 		return nil, "", err
 	}

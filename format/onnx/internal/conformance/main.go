@@ -32,7 +32,7 @@ import (
 
 	"github.com/goqat/goqat/datasets"
 	"github.com/goqat/goqat/lite"
-	"github.com/goqat/goqat/quantize"
+	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -112,7 +112,7 @@ func run(path string, x *tensor.Tensor) (*tensor.Tensor, modelInfo, error) {
 		return nil, modelInfo{}, err
 	}
 	if !isInt {
-		m, err := quantize.Load(path)
+		m, err := nn.Load(path)
 		if err != nil {
 			return nil, modelInfo{}, err
 		}
