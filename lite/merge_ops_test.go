@@ -85,7 +85,7 @@ func TestAddInputsAndActivations(t *testing.T) {
 // axis and (1, 3, 2), (2, 3, 2) along the first, one input requantized.
 func TestConcatAxes(t *testing.T) {
 	a := []int8{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12} // (2, 3, 2)
-	b := []int8{20, 21, 22, 23}                          // (2, 1, 2), scale 2x: codes double
+	b := []int8{20, 21, 22, 23}                        // (2, 1, 2), scale 2x: codes double
 	got := runOp(t, []Tensor{i8t("a", 0.5, 0, 2, 3, 2), i8t("b", 1, 0, 2, 1, 2)}, i8t("y", 0.5, 0, 2, 4, 2),
 		Op{Type: OpConcatenation, AxisFromEnd: 1}, a, b)
 	eq(t, "axis 1", got, []int8{1, 2, 3, 4, 5, 6, 40, 42, 7, 8, 9, 10, 11, 12, 44, 46})
