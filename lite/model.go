@@ -80,6 +80,10 @@ type Op struct {
 	// Activation is the fused activation: "", "relu" or "relu6" (a clamp
 	// of the output).
 	Activation string `json:"activation,omitempty"`
+	// AxisFromEnd is Concatenation's axis among the per-sample dimensions,
+	// counted from the last: 0 the last (channels of NHWC), 1 the one
+	// before it, and so on.
+	AxisFromEnd int `json:"axis_from_end,omitempty"`
 	// WeightShape is the kernel's shape: Conv2D (KH,KW,C,OC),
 	// DepthwiseConv2D (KH,KW,C), FullyConnected (in, units).
 	WeightShape tensor.Shape `json:"weight_shape,omitempty"`
@@ -192,7 +196,10 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 	nIn := 1
 	switch op.Type {
 	case OpAdd:
-		nIn = 2
+		nIn = len(op.Inputs)
+		if nIn < 2 || nIn > 4 {
+			return fmt.Errorf("Add of %d inputs, want 2 to 4", nIn)
+		}
 	case OpConcatenation:
 		nIn = len(op.Inputs)
 		if nIn < 1 {
@@ -363,19 +370,24 @@ func inferShape(op *Op, ins []*Tensor) (tensor.Shape, error) {
 		}
 		return tensor.Shape{in[0] + op.Pad[0] + op.Pad[1], in[1] + op.Pad[2] + op.Pad[3], in[2]}, nil
 	case OpAdd:
-		if !in.Equal(ins[1].Shape) {
-			return nil, fmt.Errorf("input shapes %v and %v differ", in, ins[1].Shape)
+		for _, t := range ins[1:] {
+			if !in.Equal(t.Shape) {
+				return nil, fmt.Errorf("input shapes %v and %v differ", in, t.Shape)
+			}
 		}
 		return in.Clone(), nil
 	case OpConcatenation:
-		// Along the last axis.
+		if op.AxisFromEnd < 0 || op.AxisFromEnd >= len(in) {
+			return nil, fmt.Errorf("concatenation axis %d from the end of a rank-%d input", op.AxisFromEnd, len(in))
+		}
+		ax := len(in) - 1 - op.AxisFromEnd
 		out := in.Clone()
 		for _, t := range ins[1:] {
 			s := t.Shape
-			if len(s) != len(in) || !s[:len(s)-1].Equal(in[:len(in)-1]) {
-				return nil, fmt.Errorf("input shapes %v and %v do not concatenate along the last axis", in, s)
+			if len(s) != len(in) || !s[:ax].Equal(in[:ax]) || !s[ax+1:].Equal(in[ax+1:]) {
+				return nil, fmt.Errorf("input shapes %v and %v do not concatenate along axis %d", in, s, ax)
 			}
-			out[len(out)-1] += s[len(s)-1]
+			out[ax] += s[ax]
 		}
 		return out, nil
 	case OpReshape:

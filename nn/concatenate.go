@@ -41,6 +41,10 @@ type ConcatenateConfig struct {
 	Axis int `json:"axis"`
 }
 
+// SampleAxis returns the concatenation axis among a sample's dimensions
+// (0 is a sample's first dimension), resolved by Build from Axis.
+func (c *Concatenate) SampleAxis() int { return c.axis }
+
 // NewConcatenate returns a Concatenate layer along the last axis.
 func NewConcatenate() *Concatenate { return &Concatenate{Axis: -1} }
 

@@ -7,7 +7,7 @@ import (
 
 // Concatenate's inputs share its range (docs/DESIGN.md, QAT: fake quant sits
 // after Concat only). A quantized Conv2D, DepthwiseConv2D or Dense (wrapped
-// or folded with its BN) whose only consumer is a quantized last-axis
+// or folded with its BN) whose only consumer is a quantized
 // Concatenate gets no output quantizer of its own: during training its float
 // output goes into the Concatenate, whose one quantizer observes and
 // fake-quantizes the whole concatenated tensor (fake quant is element-wise,
@@ -43,15 +43,15 @@ func shareConcatRanges(g *transform.Graph) {
 	}
 }
 
-// sharesRange reports whether l is a quantized Concatenate along the last
-// axis, whose inputs share its output range.
+// sharesRange reports whether l is a quantized Concatenate (along any
+// axis), whose inputs share its output range.
 func sharesRange(l nn.Layer) bool {
 	w, ok := l.(*QuantizeWrapper)
 	if !ok || w.OutputSpec == nil {
 		return false
 	}
-	c, ok := w.Layer.(*nn.Concatenate)
-	return ok && c.Axis == -1
+	_, ok = w.Layer.(*nn.Concatenate)
+	return ok
 }
 
 // concatQuant returns the output quantizer of the quantized Concatenate
@@ -64,14 +64,7 @@ func concatQuant(m *nn.Model, name string) Quantizer {
 			return nil
 		}
 	}
-	var cons []nn.Layer
-	for _, l := range m.Layers() {
-		for _, in := range m.Inbound(l.Name()) {
-			if in == name {
-				cons = append(cons, l)
-			}
-		}
-	}
+	cons := consumers(m, name)
 	if len(cons) != 1 {
 		return nil
 	}

@@ -124,25 +124,27 @@ func Link(m *nn.Model) int {
 	return n
 }
 
-// Link (nn.Linker) sets the wrapper's shared range (see concat_share.go)
-// and its exact inference: exactMerge for Add and Concatenate, exact for a
-// weighted layer, when the quantizers of its inputs are found.
+// Link (nn.Linker) sets the wrapper's shared range (see concat_share.go),
+// the fused activation after it (a quantized ReLU/ReLU6 that the integer
+// op clamps with) and its exact inference: exactMerge for Add and
+// Concatenate, exact for a weighted layer, when the quantizers of its
+// inputs are found.
 func (l *QuantizeWrapper) Link(m *nn.Model) {
-	l.shared, l.ex, l.em = nil, nil, nil
+	l.shared, l.next, l.nextAct, l.ex, l.em = nil, nil, "", nil, nil
 	if l.oq == nil && len(l.wq) > 0 {
 		l.shared = concatQuant(m, l.Name())
 	}
 	if l.OutputQuant() == nil {
+		l.next, l.nextAct = fusedNext(m, l.Name())
+	}
+	if q, _ := l.exactOut(); q == nil {
 		return
 	}
 	switch inner := l.Layer.(type) {
 	case *nn.Add:
-		l.em = newExactMerge(m, l.Name(), false)
+		l.em = newExactMerge(m, l.Name(), false, 0)
 	case *nn.Concatenate:
-		rank := len(m.OutputShape(l.Name()))
-		if inner.Axis == -1 || inner.Axis == rank {
-			l.em = newExactMerge(m, l.Name(), true)
-		}
+		l.em = newExactMerge(m, l.Name(), true, inner.SampleAxis()+1)
 	}
 	if l.em != nil {
 		return
@@ -159,6 +161,44 @@ func (l *QuantizeWrapper) Link(m *nn.Model) {
 		ex.run = l.runInner
 		l.ex = ex
 	}
+}
+
+// fusedNext returns the output quantizer and activation of the quantized
+// ReLU/ReLU6 that is the only consumer of layer name (not a model output),
+// which the integer engine fuses into name's op; nil if there is none.
+func fusedNext(m *nn.Model, name string) (Quantizer, string) {
+	for _, o := range m.OutputNames() {
+		if o == name {
+			return nil, ""
+		}
+	}
+	cons := consumers(m, name)
+	if len(cons) != 1 {
+		return nil, ""
+	}
+	f, ok := cons[0].(FusedActivation)
+	if !ok {
+		return nil, ""
+	}
+	act, q, ok := f.Fused()
+	if !ok {
+		return nil, ""
+	}
+	return q, act
+}
+
+// consumers returns the layers that read layer name's output.
+func consumers(m *nn.Model, name string) []nn.Layer {
+	var out []nn.Layer
+	for _, l := range m.Layers() {
+		for _, in := range m.Inbound(l.Name()) {
+			if in == name {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // Link (nn.Linker) sets the folded layer's shared range (see

@@ -188,16 +188,15 @@ func (w *QuantizeWrapper) Lower(b Lowering) error {
 		}
 		return lowerWeighted(b, w.Name(), inner, fq.Data, bias, q, w.OutputQuant(), "")
 	case *nn.Add:
-		if n := len(b.Model().Inbound(w.Name())); n != 2 {
-			return fmt.Errorf("Add of %d inputs: the integer engine adds two", n)
+		n := len(b.Model().Inbound(w.Name()))
+		if n < 2 || n > 4 {
+			return fmt.Errorf("Add of %d inputs: the integer engine adds 2 to 4", n)
 		}
-		return w.lowerMerge(b, lite.OpAdd, 2)
+		return w.lowerMerge(b, lite.Op{Type: lite.OpAdd}, n)
 	case *nn.Concatenate:
 		rank := len(b.Model().OutputShape(w.Name()))
-		if inner.Axis != -1 && inner.Axis != rank {
-			return fmt.Errorf("concatenation along axis %d: only the last axis is supported", inner.Axis)
-		}
-		return w.lowerMerge(b, lite.OpConcatenation, len(b.Model().Inbound(w.Name())))
+		op := lite.Op{Type: lite.OpConcatenation, AxisFromEnd: rank - 1 - inner.SampleAxis()}
+		return w.lowerMerge(b, op, len(b.Model().Inbound(w.Name())))
 	case *nn.Activation:
 		var typ lite.OpType
 		switch inner.Func {
@@ -240,10 +239,11 @@ func (w *QuantizeWrapper) Lower(b Lowering) error {
 		"DepthwiseConv2D, Dense, Add or Concatenate before them)", w.Layer.Type())
 }
 
-// lowerMerge converts Add or Concatenate of n inputs: one op over their
-// int8 tensors, requantized to the output quantizer (with a fused ReLU
-// after it when the output is not quantized itself).
-func (w *QuantizeWrapper) lowerMerge(b Lowering, typ lite.OpType, n int) error {
+// lowerMerge converts Add or Concatenate of n inputs: op (its type and
+// attributes) over their int8 tensors, requantized to the output quantizer
+// (or, when the output is not quantized itself, to the ReLU/ReLU6 after it,
+// fused as the op's clamp).
+func (w *QuantizeWrapper) lowerMerge(b Lowering, op lite.Op, n int) error {
 	var ins []int
 	for i := 0; i < n; i++ {
 		x, err := b.Input(i)
@@ -256,6 +256,7 @@ func (w *QuantizeWrapper) lowerMerge(b Lowering, typ lite.OpType, n int) error {
 	if err != nil {
 		return err
 	}
-	b.AddOp(lite.Op{Type: typ, Name: w.Name(), Inputs: ins, Output: out, Activation: act})
+	op.Name, op.Inputs, op.Output, op.Activation = w.Name(), ins, out, act
+	b.AddOp(op)
 	return nil
 }

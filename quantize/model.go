@@ -248,12 +248,16 @@ func (o *options) wrap(g *transform.Graph, n *transform.Node, cfg QuantizeConfig
 	probe := probes[n.Name]
 	ws := cfg.Weights(probe, s)
 	out := cfg.Output(probe, s)
+	fused := false // the output's fake quant moves after the activation
 	if out != nil && !g.IsOutput(n.Name) {
 		if cs := g.Consumers(n.Name); len(cs) == 1 && fusesInto(cs[0], o) {
-			out = nil
+			out, fused = nil, true
 		}
 	}
-	if len(ws) == 0 && out == nil {
+	// A layer whose activation is fused stays wrapped even without
+	// quantizers: once linked, its exact inference and its integer op
+	// clamp with the activation (Add + ReLU of a residual block).
+	if len(ws) == 0 && out == nil && !fused {
 		return nil
 	}
 	inner, err := nn.NewLayer(n.Type, n.Name, n.Config)

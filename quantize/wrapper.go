@@ -45,6 +45,8 @@ type QuantizeWrapper struct {
 	out, dy *tensor.Tensor
 
 	shared   Quantizer   // the consuming Concatenate's output quantizer when oq is nil (set by Link)
+	next     Quantizer   // the fused activation's output quantizer when oq and shared are nil (set by Link)
+	nextAct  string      // and that activation ("relu", "relu6")
 	ex       *exact      // bit-exact inference of a weighted layer (set by Link), nil if not linked
 	em       *exactMerge // bit-exact inference of Add or Concatenate (set by Link), nil if not linked
 	zeroBias *tensor.Tensor
@@ -191,6 +193,17 @@ func (w *QuantizeWrapper) OutputQuant() Quantizer {
 	return w.oq
 }
 
+// exactOut returns the quantizer and fused activation whose codes the
+// exact inference writes: the output quantizer (its own or a shared one),
+// else the quantized ReLU/ReLU6 after the layer that the integer engine
+// fuses into its op (see Link).
+func (w *QuantizeWrapper) exactOut() (Quantizer, string) {
+	if q := w.OutputQuant(); q != nil {
+		return q, ""
+	}
+	return w.next, w.nextAct
+}
+
 // swap exchanges every quantized parameter's value with its fake-quantized copy
 // (a toggle: called in pairs around the wrapped layer's passes).
 func (w *QuantizeWrapper) swap() {
@@ -210,7 +223,8 @@ func (w *QuantizeWrapper) Forward(c *nn.Context, in []*tensor.Tensor) *tensor.Te
 		x.q.Forward(c, x.p.Value, x.v)
 	}
 	if !c.Training && w.em != nil {
-		if y := w.em.forward(in, w.oq, &w.out); y != nil {
+		q, act := w.exactOut()
+		if y := w.em.forward(in, q, act, &w.out); y != nil {
 			return y
 		}
 	}
@@ -222,7 +236,8 @@ func (w *QuantizeWrapper) Forward(c *nn.Context, in []*tensor.Tensor) *tensor.Te
 				if bp != nil {
 					b = bp.Value.Data
 				}
-				if y := w.ex.forward(in[0], x.v, x.q, b, w.OutputQuant(), "", &w.out); y != nil {
+				q, act := w.exactOut()
+				if y := w.ex.forward(in[0], x.v, x.q, b, q, act, &w.out); y != nil {
 					return y
 				}
 			}

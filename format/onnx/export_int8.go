@@ -233,13 +233,21 @@ func (e *intExporter) op(op *lite.Op) error {
 	fx := e.float(x)
 	switch op.Type {
 	case lite.OpAdd:
-		y = b.op("Add", name+"/f", []string{fx, e.float(op.Inputs[1])})
+		if len(op.Inputs) == 2 {
+			y = b.op("Add", name+"/f", []string{fx, e.float(op.Inputs[1])})
+			break
+		}
+		var ins []string
+		for _, i := range op.Inputs {
+			ins = append(ins, e.float(i))
+		}
+		y = b.op("Sum", name+"/f", ins)
 	case lite.OpConcatenation:
 		var ins []string
 		for _, i := range op.Inputs {
 			ins = append(ins, e.float(i))
 		}
-		y = b.op("Concat", name+"/f", ins, attrInt("axis", onnxAxis(-1, len(xt.Shape))))
+		y = b.op("Concat", name+"/f", ins, attrInt("axis", onnxAxis(-1-op.AxisFromEnd, len(xt.Shape))))
 	case lite.OpMaxPool:
 		y = b.op("MaxPool", name+"/f", []string{fx}, windowAttrs(op.Kernel, op.Strides, op.Pad)...)
 	case lite.OpAveragePool:
