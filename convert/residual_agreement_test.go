@@ -20,8 +20,11 @@ import (
 //	in 28x28x1 -> Conv 8 3x3/2 BN ReLU (a) -> Conv 8 3x3 BN (b)
 //	r1 = ReLU(Add(a, b)); c = ReLU(Conv 8 1x1 (bias) (r1))
 //	r2 = ReLU6(Add(r1, c, a)); k = ReLU(Concatenate(r2, r1)) -> 14x14x16
-//	h = Concatenate(axis 1)(MaxPool 2 (k), AvgPool 2 (k)) -> 14x7x16
+//	h = BN(Concatenate(axis 1)(MaxPool 2 (k), AvgPool 2 (k))) -> 14x7x16
 //	GAP -> Dense 10
+//
+// The last BN follows no convolution: it converts as a per-channel affine
+// op (a 1x1 depthwise convolution).
 func residualModel(t *testing.T) *nn.Model {
 	t.Helper()
 	conv := func(x *nn.Node, filters, k, stride int, bn bool) *nn.Node {
@@ -45,6 +48,7 @@ func residualModel(t *testing.T) *nn.Model {
 	hc := nn.NewConcatenate()
 	hc.Axis = 1
 	h := nn.Call(hc, nn.Call(nn.NewMaxPooling2D(2, 2), k), nn.Call(nn.NewAveragePooling2D(2, 2), k))
+	h = nn.Call(nn.NewBatchNormalization(), h)
 	y := nn.Call(nn.NewDense(10), nn.Call(nn.NewGlobalAveragePooling2D(), h))
 	m, err := nn.NewModel([]*nn.Node{x0}, []*nn.Node{y})
 	if err != nil {
@@ -55,7 +59,8 @@ func residualModel(t *testing.T) *nn.Model {
 
 // TestAgreementResidual trains residualModel briefly (float, then QAT 8-bit
 // and W4A8) and checks that it converts (Add + ReLU and Concatenate + ReLU
-// fused, three-input Add, height Concatenate) and that the integer model
+// fused, three-input Add, height Concatenate, a standalone BN) and that
+// the integer model
 // computes the QAT model's output codes exactly, layer by layer.
 func TestAgreementResidual(t *testing.T) {
 	if testing.Short() {
@@ -94,7 +99,7 @@ func TestAgreementResidual(t *testing.T) {
 					t.Errorf("three-input Add %s has activation %q, want relu6", op.Name, op.Activation)
 				}
 			}
-			for _, want := range []string{"Add/relu", "Add/relu6", "Concatenation/relu", "Concatenation/", "Conv2D/relu"} {
+			for _, want := range []string{"Add/relu", "Add/relu6", "Concatenation/relu", "Concatenation/", "Conv2D/relu", "DepthwiseConv2D/"} {
 				if ops[want] == 0 {
 					t.Errorf("no %s op in the integer model (ops %v)", want, ops)
 				}

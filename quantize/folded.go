@@ -27,6 +27,10 @@ type FoldedConfig struct {
 	// FreezeBNAfter is the optimizer step (Context.Step) from which
 	// training uses the moving statistics; negative: never.
 	FreezeBNAfter int `json:"freeze_bn_after"`
+	// FixedKernel keeps the kernel constant (not trained): the identity
+	// 1x1 depthwise kernel that a standalone BatchNormalization is folded
+	// into (see StandaloneBatchNorm in package transform).
+	FixedKernel bool `json:"fixed_kernel,omitempty"`
 }
 
 // FoldedConvBN is a Conv2D, DepthwiseConv2D or Dense followed by
@@ -176,7 +180,11 @@ func (l *FoldedConvBN) Build(in []tensor.Shape) (tensor.Shape, error) {
 	}
 	C := out[len(out)-1]
 	l.ch = C
-	l.kernel = nn.NewParam(l.convW.Name, true, l.convW.Value.Shape...)
+	l.kernel = nn.NewParam(l.convW.Name, !l.cfg.FixedKernel, l.convW.Value.Shape...)
+	if l.cfg.FixedKernel {
+		// Not trained, but Backward computes gamma's gradient through it.
+		l.kernel.Grad = tensor.New(l.convW.Value.Shape...)
+	}
 	l.params = []*nn.Param{l.kernel}
 	l.bias = nil
 	if hasBias {

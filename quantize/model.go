@@ -23,6 +23,7 @@ type options struct {
 	freezeBNAfter int
 	noFold        bool
 	noInput       bool
+	fixedKernels  map[string]bool // the constant 1x1 depthwise nodes made for standalone BNs
 }
 
 // WithScheme sets the scheme of every layer (default Default8Bit).
@@ -133,10 +134,27 @@ func build(m *nn.Model, o *options) (*nn.Model, error) {
 			}
 			return o.onlyAnnotated && !o.isAnnotated(conv.Name)
 		}
-		if _, err := transform.FoldBatchNorm(g, skip, func(mt transform.Match) (*transform.Node, error) {
-			return o.foldNode(mt)
-		}); err != nil {
+		fold := func(mt transform.Match) (*transform.Node, error) { return o.foldNode(mt) }
+		if _, err := transform.FoldBatchNorm(g, skip, fold); err != nil {
 			return nil, fmt.Errorf("quantize: %w", err)
+		}
+		// The BNs left follow no foldable layer (after an Add or a
+		// Concatenate): each is folded into a constant 1x1 depthwise
+		// kernel, an integer per-channel affine op.
+		keep := func(bn *transform.Node) bool {
+			if cfg, ok := o.annotated[bn.Name]; ok && cfg != nil {
+				return false
+			}
+			return !o.onlyAnnotated || o.isAnnotated(bn.Name)
+		}
+		o.fixedKernels = map[string]bool{}
+		mark := func(dw *transform.Node) { o.fixedKernels[dw.Name] = true }
+		if n, err := transform.StandaloneBatchNorm(g, keep, mark); err != nil {
+			return nil, fmt.Errorf("quantize: %w", err)
+		} else if n > 0 {
+			if _, err := transform.FoldBatchNorm(g, func(c *transform.Node) bool { return !o.fixedKernels[c.Name] }, fold); err != nil {
+				return nil, fmt.Errorf("quantize: %w", err)
+			}
 		}
 	}
 	probes, err := buildProbes(g)
@@ -225,6 +243,7 @@ func (o *options) foldNode(mt transform.Match) (*transform.Node, error) {
 		WeightQuantizer: &wspec,
 		OutputQuantizer: &ospec,
 		FreezeBNAfter:   o.freezeBNAfter,
+		FixedKernel:     o.fixedKernels[mt.Conv.Name],
 	}
 	l, err := NewFoldedConvBN(cfg)
 	if err != nil {

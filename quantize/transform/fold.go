@@ -1,7 +1,10 @@
 package transform
 
 import (
+	"encoding/json"
+
 	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/tensor"
 )
 
 // Match is one Conv2D / DepthwiseConv2D / Dense -> BatchNormalization
@@ -88,4 +91,50 @@ func FoldBatchNorm(g *Graph, skip func(conv *Node) bool, fold func(Match) (*Node
 		g.Replace(old, r)
 	}
 	return len(ms), nil
+}
+
+// StandaloneBatchNorm puts a 1x1 DepthwiseConv2D with a kernel of ones and
+// no bias before every BatchNormalization that does not follow a foldable
+// layer (after an Add or a Concatenate, say), so that FoldBatchNorm folds
+// it like any other: the BN becomes a per-channel affine map whose scale
+// is quantized as a depthwise kernel. Run it after a first FoldBatchNorm
+// (the BNs left are the standalone ones) and fold again. keep, if not nil,
+// selects the BNs to prepare; fixed, if not nil, is called with each new
+// node, to mark its kernel constant. It returns the number of BNs it
+// prepared. (A BN normalizes the last axis, so the depthwise kernel has one
+// entry per channel.)
+func StandaloneBatchNorm(g *Graph, keep func(bn *Node) bool, fixed func(dw *Node)) (int, error) {
+	n := 0
+	for _, bn := range append([]*Node(nil), g.Nodes...) {
+		if bn.Type != "BatchNormalization" || len(bn.Inbound) != 1 {
+			continue
+		}
+		if keep != nil && !keep(bn) {
+			continue
+		}
+		gamma, ok := bn.Weights["gamma"]
+		if !ok || len(gamma.Data) == 0 {
+			continue
+		}
+		ch := len(gamma.Data)
+		dw := nn.NewDepthwiseConv2D(1, 1)
+		dw.UseBias = false
+		raw, err := json.Marshal(dw.Config())
+		if err != nil {
+			return n, err
+		}
+		k := tensor.New(1, 1, ch, 1)
+		for i := range k.Data {
+			k.Data[i] = 1
+		}
+		d := &Node{Name: g.FreshName(bn.Name + "_affine"), Type: dw.Type(), Config: raw,
+			Inbound: append([]string(nil), bn.Inbound...), Weights: map[string]*tensor.Tensor{"depthwise_kernel": k}}
+		if fixed != nil {
+			fixed(d)
+		}
+		g.Insert(bn.Name, d)
+		bn.Inbound = []string{d.Name}
+		n++
+	}
+	return n, nil
 }
