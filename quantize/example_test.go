@@ -135,3 +135,22 @@ func ExampleQuantizeConfig() {
 	// without a config: error
 	// ExampleGain 4 bits
 }
+
+// ExamplePTQ quantizes a float model after training, calibrated on a few
+// samples: the QAT model it returns converts to an integer model as one
+// fine-tuned with QAT does.
+func ExamplePTQ() {
+	m, _ := nn.NewSequential(tensor.Shape{4}, nn.NewDense(3))
+	m.InitWeights(1)
+	x := tensor.New(16, 4)
+	for i := range x.Data {
+		x.Data[i] = float32(i%9)/9 - 0.5
+	}
+	qm, err := quantize.PTQ(context.Background(), m, x, 8)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(quantize.IsQAT(qm), len(qm.Layers()))
+	// Output: true 2
+}
