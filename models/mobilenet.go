@@ -56,11 +56,7 @@ func invertedResidual(in *nn.Node, t, c, s int) *nn.Node {
 		cin = sh[2]
 	}
 	x := convBN(in, t*cin, 1, 1, "valid", true)
-	dw := nn.NewDepthwiseConv2D(3, 3)
-	dw.Strides = [2]int{s, s}
-	dw.Padding = "same"
-	dw.UseBias = false
-	x = nn.Call(dw, x)
+	x = nn.Call(depthwise(s, "same"), x)
 	x = nn.Call(nn.NewBatchNormalization(), x)
 	x = nn.Call(nn.NewReLU6(), x)
 	x = convBN(x, c, 1, 1, "valid", false)

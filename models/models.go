@@ -1,6 +1,13 @@
 // Package models holds goqat's built-in model definitions, used by the
 // command line and by benchmarks so that results compare with other
 // frameworks on exactly the same networks.
+//
+// Two kinds of network are built in. The small ones (Names: mnist-cnn,
+// mobilenet-tiny) train on 28x28 images in seconds; the tests of other
+// packages run every one of them. The real networks (mobilenet-v1,
+// mobilenet-v2, resnet18, resnet50, resnet20, squeezenet) are Keras's or
+// torchvision's, layer for layer, with the published parameter counts;
+// AllNames lists both kinds, and Build and BuildWith build any of them.
 package models
 
 import (
@@ -12,17 +19,67 @@ import (
 	"github.com/goqat/goqat/tensor"
 )
 
-// builders maps a built-in model name to its constructor.
-var builders = map[string]func(in tensor.Shape, classes int) (*nn.Model, error){
-	"mnist-cnn":      MNISTCNN,
-	"mobilenet-tiny": MobileNetTiny,
+// Options configures BuildWith. The zero value builds every network as
+// Build does.
+type Options struct {
+	// Alpha is the width multiplier of mobilenet-v1 and mobilenet-v2 (Keras
+	// applications' alpha), in (0, 4]; 0 means 1. The other networks have
+	// no width multiplier and accept only 0 or 1.
+	Alpha float64
 }
 
-// Names lists the built-in model names, sorted.
-func Names() []string {
-	out := make([]string, 0, len(builders))
-	for n := range builders {
-		out = append(out, n)
+// network is one built-in model.
+type network struct {
+	// build makes the model for input in (H, W, C), classes outputs and
+	// width multiplier alpha (1 for networks without one).
+	build func(in tensor.Shape, classes int, alpha float64) (*nn.Model, error)
+	// alpha reports whether the network has a width multiplier.
+	alpha bool
+	// small marks the networks Names lists.
+	small bool
+}
+
+// networks maps a built-in model name to its constructor.
+var networks = map[string]network{
+	"mnist-cnn": {small: true, build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
+		return MNISTCNN(in, classes)
+	}},
+	"mobilenet-tiny": {small: true, build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
+		return MobileNetTiny(in, classes)
+	}},
+	"mobilenet-v1": {alpha: true, build: MobileNetV1},
+	"mobilenet-v2": {alpha: true, build: MobileNetV2},
+	"resnet18": {build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
+		return ResNet18(in, classes)
+	}},
+	"resnet50": {build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
+		return ResNet50(in, classes)
+	}},
+	"resnet20": {build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
+		return ResNet20(in, classes)
+	}},
+	"squeezenet": {build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
+		return SqueezeNet(in, classes)
+	}},
+}
+
+// Names lists the small built-in networks (mnist-cnn, mobilenet-tiny),
+// sorted: the ones that train on 28x28x1 images in seconds, which the tests
+// of other packages build one by one. AllNames lists every network.
+func Names() []string { return sortedNames(func(n network) bool { return n.small }) }
+
+// AllNames lists every built-in model name that Build and BuildWith accept,
+// sorted: the small networks of Names and the real ones (mobilenet-v1,
+// mobilenet-v2, resnet18, resnet20, resnet50, squeezenet).
+func AllNames() []string { return sortedNames(func(network) bool { return true }) }
+
+// sortedNames returns the sorted names of the networks keep accepts.
+func sortedNames(keep func(network) bool) []string {
+	var out []string
+	for name, n := range networks {
+		if keep(n) {
+			out = append(out, name)
+		}
 	}
 	sort.Strings(out)
 	return out
@@ -32,16 +89,55 @@ func Names() []string {
 // (H, W, C) and the given number of classes, with weights initialised from
 // seed.
 func Build(name string, in tensor.Shape, classes int, seed uint64) (*nn.Model, error) {
-	b, ok := builders[name]
+	return BuildWith(name, in, classes, seed, Options{})
+}
+
+// BuildWith is Build with options, e.g. BuildWith("mobilenet-v2", in, 10,
+// seed, Options{Alpha: 0.35}).
+func BuildWith(name string, in tensor.Shape, classes int, seed uint64, o Options) (*nn.Model, error) {
+	n, ok := networks[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown model %q (built-in models: %s)", name, strings.Join(Names(), ", "))
+		return nil, fmt.Errorf("unknown model %q (built-in models: %s)", name, strings.Join(AllNames(), ", "))
 	}
-	m, err := b(in, classes)
+	alpha := o.Alpha
+	switch {
+	case alpha == 0:
+		alpha = 1
+	case !n.alpha && alpha != 1:
+		return nil, fmt.Errorf("model %s has no width multiplier (alpha %v); only mobilenet-v1 and mobilenet-v2 have one", name, alpha)
+	}
+	m, err := n.build(in, classes, alpha)
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", name, err)
 	}
 	m.InitWeights(seed)
 	return m, nil
+}
+
+// minInput is the smallest height and width the real networks accept: the
+// minimum Keras applications enforce for MobileNet, MobileNetV2 and ResNet
+// (obtain_input_shape's min_size=32), and the CIFAR images ResNet-20 was
+// designed for. Each network's layers fit it.
+const minInput = 32
+
+// checkImage checks that in is an (H, W, C) image of at least
+// minInput x minInput pixels.
+func checkImage(in tensor.Shape) error {
+	if len(in) != 3 || in[0] < 1 || in[1] < 1 || in[2] < 1 {
+		return fmt.Errorf("the input must be an image shape (H, W, C), got %v", in)
+	}
+	if in[0] < minInput || in[1] < minInput {
+		return fmt.Errorf("input %dx%dx%d is smaller than the network's minimum of %dx%d", in[0], in[1], in[2], minInput, minInput)
+	}
+	return nil
+}
+
+// checkAlpha checks a width multiplier: in (0, 4].
+func checkAlpha(alpha float64) error {
+	if !(alpha > 0 && alpha <= 4) { // also NaN
+		return fmt.Errorf("alpha (width multiplier) %v must be in (0, 4]", alpha)
+	}
+	return nil
 }
 
 // conv returns a bias-free Conv2D (a BatchNormalization follows it).
@@ -51,4 +147,39 @@ func conv(filters, k, stride int, padding string) *nn.Conv2D {
 	c.Padding = padding
 	c.UseBias = false
 	return c
+}
+
+// depthwise returns a bias-free 3x3 DepthwiseConv2D (a BatchNormalization
+// follows it).
+func depthwise(stride int, padding string) *nn.DepthwiseConv2D {
+	dw := nn.NewDepthwiseConv2D(3, 3)
+	dw.Strides = [2]int{stride, stride}
+	dw.Padding = padding
+	dw.UseBias = false
+	return dw
+}
+
+// batchNorm returns a BatchNormalization with the given epsilon and
+// momentum.
+func batchNorm(eps, momentum float64) *nn.BatchNormalization {
+	b := nn.NewBatchNormalization()
+	b.Epsilon, b.Momentum = eps, momentum
+	return b
+}
+
+// call names layer l and applies it to the nodes in (the real networks name
+// their layers as Keras does, so that summaries compare line by line).
+func call(name string, l nn.Layer, in ...*nn.Node) *nn.Node {
+	l.SetName(name)
+	return nn.Call(l, in...)
+}
+
+// finish makes the model from input x0 to output x and names it.
+func finish(name string, x0, x *nn.Node) (*nn.Model, error) {
+	m, err := nn.NewModel([]*nn.Node{x0}, []*nn.Node{x})
+	if err != nil {
+		return nil, err
+	}
+	m.SetName(name)
+	return m, nil
 }
