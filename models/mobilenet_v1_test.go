@@ -125,5 +125,5 @@ func TestMobileNetV1Trains(t *testing.T) {
 	}
 	x, y := trainable(t, m)
 	qm := qatStep(t, m, x, y)
-	checkConverts(t, qm, x, true)
+	checkConverts(t, qm, x)
 }

@@ -155,5 +155,5 @@ func TestMobileNetV2Trains(t *testing.T) {
 	}
 	x, y := trainable(t, m)
 	qm := qatStep(t, m, x, y)
-	checkConverts(t, qm, x, true)
+	checkConverts(t, qm, x)
 }

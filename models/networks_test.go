@@ -322,31 +322,16 @@ func integerAgrees(t *testing.T, qm *nn.Model, im *lite.Model, x *tensor.Tensor)
 	return maxLSB, differ
 }
 
-// addReLUMissing is the converter's error for a residual Add followed by a
-// ReLU (the ResNets), which the integer engine does not convert yet: the
-// Add is left unquantized, its quantizer sits after the ReLU.
-const addReLUMissing = "(Add): layer type Add is not supported by the integer engine"
-
 // checkConverts converts the QAT model qm and checks that the integer
 // model computes what qm computes in inference mode: the same output codes
-// (docs/DESIGN.md, Numerics) or, if exact is false, within one output
-// step. A ResNet whose residual Add+ReLU the converter rejects is skipped.
-func checkConverts(t *testing.T, qm *nn.Model, x *tensor.Tensor, exact bool) {
+// (docs/DESIGN.md, Numerics).
+func checkConverts(t *testing.T, qm *nn.Model, x *tensor.Tensor) {
 	t.Helper()
 	im, err := convert.Convert(qm)
-	if err != nil && strings.Contains(err.Error(), addReLUMissing) && countLayers(qm, "Add") > 0 {
-		t.Skip("needs Add+ReLU conversion (issue 13)")
-	}
 	if err != nil {
 		t.Fatalf("%s: convert.Convert: %v", qm.Name(), err)
 	}
-	maxLSB, differ := integerAgrees(t, qm, im, x)
-	switch {
-	case exact && differ > 0:
+	if maxLSB, differ := integerAgrees(t, qm, im, x); differ > 0 {
 		t.Errorf("%s: %d integer outputs differ from the QAT model's (up to %v steps)", qm.Name(), differ, maxLSB)
-	case maxLSB > 1+1e-3:
-		t.Errorf("%s: integer outputs differ from the QAT model's by up to %v steps", qm.Name(), maxLSB)
-	case differ > 0:
-		t.Logf("%s: %d integer outputs differ from the QAT model's by one step", qm.Name(), differ)
 	}
 }

@@ -149,7 +149,7 @@ func testResNetTrains(t *testing.T, name string) {
 	}
 	x, y := trainable(t, m)
 	qm := qatStep(t, m, x, y)
-	checkConverts(t, qm, x, true)
+	checkConverts(t, qm, x)
 }
 
 func TestResNet18Trains(t *testing.T) { testResNetTrains(t, "resnet18") }
