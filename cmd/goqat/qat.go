@@ -6,12 +6,12 @@ import (
 	"time"
 
 	"github.com/goqat/goqat/datasets"
-	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/nn/optim"
 	"github.com/goqat/goqat/quantize"
 	"github.com/goqat/goqat/tensor"
+	"github.com/goqat/goqat/threads"
 )
 
 // lossFn is the loss every built-in classifier trains with.
@@ -102,7 +102,7 @@ func fineTuneQAT(ctx context.Context, fm *nn.Model, train, test *datasets.Datase
 		return nil, err
 	}
 	fmt.Printf("QAT %s: %d train images, %d epochs, batch %d, lr %g, BN frozen after step %d of %d, %d threads\n",
-		scheme, train.Len(), c.epochs, c.batch, c.lr, freeze, steps, kernels.Threads())
+		scheme, train.Len(), c.epochs, c.batch, c.lr, freeze, steps, threads.N())
 	start := time.Now()
 	if r.history, err = qm.Fit(ctx, train.X, train.Y, nn.FitOptions{BatchSize: c.batch, Epochs: c.epochs, Seed: c.seed, Verbose: c.verbose}); err != nil {
 		return nil, err

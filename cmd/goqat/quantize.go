@@ -6,10 +6,10 @@ import (
 	"time"
 
 	"github.com/goqat/goqat/datasets"
-	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/nn/optim"
 	"github.com/goqat/goqat/quantize"
+	"github.com/goqat/goqat/threads"
 	"github.com/spf13/cobra"
 )
 
@@ -70,7 +70,7 @@ func fineTuneQATCheckpointed(ctx context.Context, fm *nn.Model, train, test *dat
 		return nil, err
 	}
 	fmt.Printf("QAT %s: %d train images, %d epochs, batch %d, lr %g, BN frozen after step %d of %d, %d threads\n",
-		scheme, train.Len(), c.epochs, c.batch, c.lr, freeze, steps, kernels.Threads())
+		scheme, train.Len(), c.epochs, c.batch, c.lr, freeze, steps, threads.N())
 	o := nn.FitOptions{BatchSize: c.batch, Epochs: c.epochs, Seed: c.seed, Verbose: c.verbose}
 	if err := c.ckpt.apply(&o); err != nil {
 		return nil, err
@@ -118,7 +118,7 @@ rerun the same command with --resume to continue bit-identically.`,
 				return err
 			}
 			if c.threads > 0 {
-				kernels.SetThreads(c.threads)
+				threads.Set(c.threads)
 			}
 			fm, err := nn.Load(c.in)
 			if err != nil {
@@ -166,7 +166,7 @@ rerun the same command with --resume to continue bit-identically.`,
 	f.IntVar(&c.calibrate, "calibrate", 2048, "training images used to calibrate the ranges before fine-tuning (0: none)")
 	f.Uint64Var(&c.seed, "seed", 1, "seed for shuffling")
 	f.IntVar(&c.verbose, "verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch")
-	f.IntVar(&c.threads, "threads", 0, "compute threads (0: all cores)")
+	f.IntVar(&c.threads, "threads", 0, "compute threads (0: "+threads.Env+" if set, else all cores)")
 	f.StringVar(&c.jsonPath, "json", "", "also write the results to this JSON file")
 	addDataFlags(f, &df)
 	addCheckpointFlags(f, &c.ckpt)
