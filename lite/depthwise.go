@@ -82,7 +82,7 @@ func (k *dwKernel) shareWith(sub *Interpreter) kernel {
 func (k *dwKernel) grain() int { return max(1, 16384/max(1, k.ow*k.c*k.kh*k.kw)) }
 
 func (k *dwKernel) alloc(n int) {
-	for len(k.acc) < max(kernels.Threads(), qkernels.Parts(n*k.oh, k.grain())) {
+	for len(k.acc) < max(kernels.Threads(), k.r.Parts(n*k.oh, k.grain())) {
 		k.acc = append(k.acc, make([]int32, k.ow*k.c))
 	}
 	if need := n*k.hp*k.wp*k.c + qkernels.Overread; k.padded && len(k.xp) < need {

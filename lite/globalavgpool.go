@@ -36,7 +36,7 @@ func newGlobalAvgPool(it *Interpreter, op *Op) *gapKernel {
 func (k *gapKernel) grain() int { return max(1, 16384/max(1, k.hw*k.c)) }
 
 func (k *gapKernel) alloc(n int) {
-	for len(k.acc) < max(kernels.Threads(), qkernels.Parts(n, k.grain())) {
+	for len(k.acc) < max(kernels.Threads(), k.r.Parts(n, k.grain())) {
 		k.acc = append(k.acc, make([]int32, k.c))
 	}
 }

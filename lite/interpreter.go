@@ -30,8 +30,8 @@ type Interpreter struct {
 	outF    []tensor.Tensor
 	outI    []tensor.Int8
 
-	// threads caps the parts of each op (0: kernels.Threads()); the shares
-	// of a split batch run with 1.
+	// threads caps the parts of each op and the shares of a split batch
+	// (0: threads.N() at each Invoke); the shares run with 1.
 	threads int
 	split   batchSplit
 }
@@ -64,10 +64,10 @@ func NewInterpreter(m *Model) (*Interpreter, error) {
 }
 
 // Clone returns a new interpreter of the same model that shares this
-// one's prepared, read-only state (packed weights, output stages) but
-// none of its buffers: the way to give each goroutine its own interpreter
-// without packing the weights again. Its buffers are sized on first use
-// (or by Allocate).
+// one's prepared, read-only state (packed weights, output stages) and its
+// thread cap (SetThreads) but none of its buffers: the way to give each
+// goroutine its own interpreter without packing the weights again. Its
+// buffers are sized on first use (or by Allocate).
 func (it *Interpreter) Clone() *Interpreter {
 	c := &Interpreter{
 		m:       it.m,
@@ -97,6 +97,32 @@ func (c *Interpreter) shareKernels(it *Interpreter) []kernel {
 	}
 	return ks
 }
+
+// SetThreads caps the threads of this interpreter's Invoke at n: at most
+// n parts per op, and a large batch split into at most n shares; n = 0
+// (the default) follows the process setting, threads.N() of package
+// github.com/goqat/goqat/threads, at each Invoke. n may be above that
+// setting. Results do not depend on it. It prepares the ops again (sharing
+// the packed weights) and sizes their scratch for the current batch, so it
+// allocates: call it once, before the Invokes. Clone copies the cap.
+func (it *Interpreter) SetThreads(n int) {
+	n = max(0, n)
+	if n == it.threads {
+		return
+	}
+	it.threads = n
+	it.kernels = it.shareKernels(it)
+	if it.capN > 0 {
+		for _, k := range it.kernels {
+			k.alloc(it.capN)
+		}
+		it.split.alloc(it, it.capN)
+	}
+}
+
+// Threads returns the interpreter's thread cap set by SetThreads; 0 means
+// the process setting, threads.N().
+func (it *Interpreter) Threads() int { return it.threads }
 
 // Model returns the interpreter's model.
 func (it *Interpreter) Model() *Model { return it.m }

@@ -29,8 +29,8 @@ type sharer interface {
 	shareWith(sub *Interpreter) kernel
 }
 
-// threads is the split's thread count: kernels.Threads() unless the
-// interpreter is itself single-threaded (a share).
+// threads is the split's thread count: the interpreter's cap
+// (Interpreter.SetThreads; 1 for a share), else kernels.Threads().
 func (s *batchSplit) threads(it *Interpreter) int {
 	if it.threads > 0 {
 		return it.threads
@@ -94,6 +94,7 @@ func (s *batchSplit) use(it *Interpreter) bool {
 		}
 		sub.n = b1 - b0
 	}
+	s.r.Threads = t // a share per part, even above threads.N() (Interpreter.SetThreads)
 	s.r.For(s.n, 1, s.runFn)
 	return true
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/quantize"
 	"github.com/goqat/goqat/tensor"
+	"github.com/goqat/goqat/threads"
 	"github.com/spf13/cobra"
 )
 
@@ -44,7 +45,7 @@ type benchSet struct {
 func newBenchCmd() *cobra.Command {
 	var (
 		path, int8Path, batches, jsonPath string
-		threads, trainImages              int
+		nThreads, trainImages             int
 		minTime                           time.Duration
 		ops                               bool
 	)
@@ -90,15 +91,15 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 				return err
 			}
 			switch {
-			case threads < 0:
-				return fmt.Errorf("--threads must not be negative, got %d", threads)
+			case nThreads < 0:
+				return fmt.Errorf("--threads must not be negative, got %d", nThreads)
 			case minTime <= 0:
 				return fmt.Errorf("--min-time must be positive, got %v", minTime)
 			case trainImages < 0:
 				return fmt.Errorf("--train must not be negative, got %d", trainImages)
 			}
-			if threads > 0 {
-				kernels.SetThreads(threads)
+			if nThreads > 0 {
+				threads.Set(nThreads)
 			}
 			ctx := cmd.Context()
 			set, err := loadBenchSet(ctx, path, int8Path)
@@ -142,7 +143,7 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 	f.StringVar(&path, "model", "mnist-cnn", "float, QAT or integer model file, or a built-in model name ("+strings.Join(models.Names(), ", ")+")")
 	f.StringVar(&int8Path, "int8", "", "QAT or integer model file to time as int8 beside a float --model")
 	f.StringVar(&batches, "batch", "1,64", "comma-separated batch sizes")
-	f.IntVar(&threads, "threads", 0, "compute threads (0: all cores)")
+	f.IntVar(&nThreads, "threads", 0, "compute threads (0: "+threads.Env+" if set, else all cores)")
 	f.DurationVar(&minTime, "min-time", 2*time.Second, "time spent per measurement (after the warm-up)")
 	f.IntVar(&trainImages, "train", 0, "also time training on this many synthetic images (one epoch, batch 128)")
 	f.StringVar(&jsonPath, "json", "", "also write the results to this JSON file")
@@ -257,7 +258,7 @@ func ptqRandom(ctx context.Context, m *nn.Model) (*lite.Model, error) {
 // returns the figures keyed as bench --json writes them.
 func runBench(ctx context.Context, s *benchSet, batches []int, minTime time.Duration) (map[string]any, error) {
 	res := map[string]any{
-		"threads":          kernels.Threads(),
+		"threads":          threads.N(),
 		"batches":          batches,
 		"min_time_seconds": minTime.Seconds(),
 	}
@@ -271,7 +272,7 @@ func runBench(ctx context.Context, s *benchSet, batches []int, minTime time.Dura
 		res["int8_path"] = lite.KernelPath()
 		fmt.Printf("int8:  %s, int8 path %s\n", s.int8Name, lite.KernelPath())
 	}
-	fmt.Printf("%d threads; float and int8 passes alternating for %v after a warm-up, medians\n", kernels.Threads(), minTime)
+	fmt.Printf("%d threads; float and int8 passes alternating for %v after a warm-up, medians\n", threads.N(), minTime)
 	fmt.Printf("%-6s", "batch")
 	if s.float != nil {
 		fmt.Printf(" %13s %12s", "float ms/img", "float img/s")

@@ -14,6 +14,7 @@ import (
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/quantize"
+	"github.com/goqat/goqat/threads"
 	"github.com/spf13/cobra"
 )
 
@@ -147,7 +148,7 @@ func runDemo(ctx context.Context, cfg *demoConfig) (*demoRun, error) {
 	}
 	ph.done("loading")
 	fmt.Printf("goqat demo: %s on %s (%d train, %d test images), %d threads\n\n",
-		c.model, train.Name, train.Len(), test.Len(), kernels.Threads())
+		c.model, train.Name, train.Len(), test.Len(), threads.N())
 	fmt.Printf("== Float training, %d epochs\n", c.epochs)
 	h, err := fitFloat(ctx, m, train, test, c)
 	if err != nil {
@@ -158,7 +159,7 @@ func runDemo(ctx context.Context, cfg *demoConfig) (*demoRun, error) {
 	res := &r.res
 	*res = demoResult{
 		Model: c.model, Dataset: train.Name, TrainImages: train.Len(), TestImages: test.Len(),
-		Epochs: c.epochs, Threads: kernels.Threads(), Date: time.Now().UTC().Format(time.DateOnly),
+		Epochs: c.epochs, Threads: threads.N(), Date: time.Now().UTC().Format(time.DateOnly),
 		FloatAccuracy: h.ValAccuracy[len(h.ValAccuracy)-1],
 	}
 	for _, s := range h.EpochSeconds {

@@ -6,9 +6,9 @@ import (
 
 	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/datasets"
-	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/quantize"
+	"github.com/goqat/goqat/threads"
 )
 
 // lossFn is the loss every built-in classifier trains with.
@@ -62,7 +62,7 @@ func fineTune(ctx context.Context, fm *nn.Model, train, test *datasets.Dataset, 
 				return nil
 			}
 			fmt.Printf("QAT %s: %d train images, %d epochs, batch %d, lr %g, BN frozen after step %d of %d, %d threads\n",
-				scheme, train.Len(), c.epochs, c.batch, c.lr, r.FreezeBNAfter, r.Steps, kernels.Threads())
+				scheme, train.Len(), c.epochs, c.batch, c.lr, r.FreezeBNAfter, r.Steps, threads.N())
 			if resuming != "" {
 				fmt.Println(resuming)
 			}

@@ -3,9 +3,9 @@ package main
 import (
 	"fmt"
 
-	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/quantize"
+	"github.com/goqat/goqat/threads"
 	"github.com/spf13/cobra"
 )
 
@@ -74,7 +74,7 @@ rerun the same command with --resume to continue bit-identically.`,
 				return err
 			}
 			if c.threads > 0 {
-				kernels.SetThreads(c.threads)
+				threads.Set(c.threads)
 			}
 			fm, err := nn.Load(c.in)
 			if err != nil {

@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"github.com/goqat/goqat/datasets"
-	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/models"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/nn/optim"
+	"github.com/goqat/goqat/threads"
 	"github.com/spf13/cobra"
 )
 
@@ -77,10 +77,10 @@ func fitFloat(ctx context.Context, m *nn.Model, train, test *datasets.Dataset, c
 
 func newTrainCmd() *cobra.Command {
 	var (
-		c       trainConfig
-		df      dataFlags
-		out     string
-		threads int
+		c        trainConfig
+		df       dataFlags
+		out      string
+		nThreads int
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -104,8 +104,8 @@ parameter; the last checkpoint is kept.`,
 			if err := c.validate(); err != nil {
 				return err
 			}
-			if threads > 0 {
-				kernels.SetThreads(threads)
+			if nThreads > 0 {
+				threads.Set(nThreads)
 			}
 			train, test, err := df.load()
 			if err != nil {
@@ -116,7 +116,7 @@ parameter; the last checkpoint is kept.`,
 				return err
 			}
 			fmt.Fprintf(os.Stdout, "Training %s on %s: %d train, %d test images, %d epochs, batch %d, %d threads\n",
-				c.model, train.Name, train.Len(), test.Len(), c.epochs, c.batch, kernels.Threads())
+				c.model, train.Name, train.Len(), test.Len(), c.epochs, c.batch, threads.N())
 			start := time.Now()
 			ctx, signalled := signalContext(cmd.Context())
 			h, err := fitFloat(ctx, m, train, test, c)
@@ -140,7 +140,7 @@ parameter; the last checkpoint is kept.`,
 	f.Uint64Var(&c.seed, "seed", 1, "seed for weights, shuffling and dropout")
 	f.IntVar(&c.verbose, "verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch")
 	f.StringVar(&out, "out", "float.safetensors", "where to save the trained model")
-	f.IntVar(&threads, "threads", 0, "compute threads (0: all cores)")
+	f.IntVar(&nThreads, "threads", 0, "compute threads (0: "+threads.Env+" if set, else all cores)")
 	addDataFlags(f, &df)
 	addCheckpointFlags(f, &c.ckpt)
 	return cmd

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/goqat/goqat/internal/workers"
 )
 
 // TestSgemmThreadIndependence checks that results are bit-identical for 1,
@@ -40,9 +42,9 @@ func TestSgemmThreadIndependence(t *testing.T) {
 			for _, th := range []int{1, 2, 3, 5} {
 				SetThreads(th)
 				c := append([]float32(nil), d.c...)
-				before := handedOff.Load()
+				before := workers.HandedOff()
 				Sgemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, d.a, d.lda, d.b, d.ldb, tc.beta, c[guardLen:], d.ldc)
-				if parts, want := handedOff.Load()-before, min(th, maxParts[si])-1; parts != int64(want) {
+				if parts, want := workers.HandedOff()-before, min(th, maxParts[si])-1; parts != int64(want) {
 					t.Errorf("%v %v: %d threads handed %d parts to workers, want %d", p, tc, th, parts, want)
 				}
 				if first == nil {
@@ -108,9 +110,9 @@ func TestSgemmSerial(t *testing.T) {
 			want := append([]float32(nil), d.c...)
 			got := append([]float32(nil), d.c...)
 			Sgemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, d.a, d.lda, d.b, d.ldb, tc.beta, want[guardLen:], d.ldc)
-			before := handedOff.Load()
+			before := workers.HandedOff()
 			SgemmSerial(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, d.a, d.lda, d.b, d.ldb, tc.beta, got[guardLen:], d.ldc)
-			if parts := handedOff.Load() - before; parts != 0 {
+			if parts := workers.HandedOff() - before; parts != 0 {
 				t.Errorf("%v %v: SgemmSerial handed %d parts to workers", p, tc, parts)
 			}
 			for i := range got {

@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/goqat/goqat/internal/workers"
 )
 
 // checkCover runs ParallelFor(n, grain) and fails unless every index is
@@ -92,11 +94,11 @@ func TestParallelForNoAllocs(t *testing.T) {
 	defer SetThreads(Threads())
 	for _, th := range []int{2, 3} {
 		SetThreads(th)
-		before := handedOffFor.Load()
+		before := workers.HandedOff()
 		if a := testing.AllocsPerRun(50, func() { ParallelFor(64, 1, parSum) }); a != 0 {
 			t.Errorf("%d threads: %v allocations per call", th, a)
 		}
-		if handedOffFor.Load() == before {
+		if workers.HandedOff() == before {
 			t.Errorf("%d threads: no chunk went to a worker", th)
 		}
 	}

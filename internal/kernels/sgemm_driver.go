@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/goqat/goqat/internal/workers"
 )
 
 // microKernel computes one mr x nr tile of C from op(A) read through strides
@@ -79,8 +81,11 @@ type gemmJob struct {
 	kc             int  // depth of each k chunk but maybe the last
 	rows           bool // use the row kernel (few rows, B not transposed)
 	packA          bool // pack every micro-panel of op(A) (see setConflict)
-	wg             sync.WaitGroup
-	pending        atomic.Int32 // parts handed to workers and not done
+
+	// The split across threads (sgemm_threads.go).
+	splitN bool          // parts split n, not m
+	tile   int           // rows or columns of a tile along the split
+	parts  workers.Group // parts handed to workers and not done
 }
 
 var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}

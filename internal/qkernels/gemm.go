@@ -3,8 +3,9 @@ package qkernels
 import (
 	"encoding/binary"
 	"fmt"
-	"sync/atomic"
 	"unsafe"
+
+	"github.com/goqat/goqat/internal/workers"
 )
 
 // Gemm is one prepared product with its output stage: Run computes
@@ -21,16 +22,16 @@ import (
 type Gemm struct {
 	w       *Weights
 	o       *Output
-	done    atomic.Int32
+	parts   workers.Group
 	abuf    [][]uint8 // per part: MR rows of RowStride(K), then FillSlack bytes
-	threads int       // the parts' cap, 0 for kernels.Threads()
+	threads int       // the parts' cap, 0 for workers.N()
 
 	// operands of the current Run
 	fill   func(dst []uint8, i0, n int)
 	m      int
 	out    []int8
 	ldo    int
-	tileFn func(part, lo, hi int)
+	tileFn workers.Func
 }
 
 // NewGemm pairs packed weights with their output stage.
@@ -43,7 +44,7 @@ func NewGemm(w *Weights, o *Output) (*Gemm, error) {
 	return g, nil
 }
 
-// SetThreads caps the threads Run uses (0: kernels.Threads(); 1 for a
+// SetThreads caps the threads Run uses (0: workers.N(); 1 for a
 // product that already runs on a worker).
 func (g *Gemm) SetThreads(n int) { g.threads = max(0, n) }
 
@@ -74,11 +75,11 @@ func (g *Gemm) Run(fill func(dst []uint8, i0, n int), m int, out []int8, ldo int
 	tiles := (m + MR - 1) / MR
 	// About 64K multiply-adds make a part worth handing to another thread.
 	grain := max(1, (1<<16)/max(1, MR*g.w.kq*4*g.w.n))
-	parts := max(1, min(threadsOr(g.threads), tiles/grain))
+	parts := workers.Parts(g.threads, tiles, grain)
 	for len(g.abuf) < parts {
 		g.abuf = append(g.abuf, make([]uint8, MR*RowStride(g.w.k)+FillSlack))
 	}
-	parallelFor(g.threads, tiles, grain, g.tileFn, &g.done)
+	workers.For(parts, tiles, grain, g.tileFn, &g.parts) // at most parts, whatever N() is now
 	g.fill, g.out = nil, nil
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/qmath"
+	"github.com/goqat/goqat/internal/workers"
 )
 
 // refGemm is the specification, written as lite's reference computes it:
@@ -255,7 +256,7 @@ func TestGemmThreadIndependent(t *testing.T) {
 		g, _ := NewGemm(pw, o)
 		ap := packRows(a, m, k, rng)
 		var outs [][]int8
-		before := handedOff.Load()
+		before := workers.HandedOff()
 		for _, th := range []int{1, 2, 3} {
 			kernels.SetThreads(th)
 			out := make([]int8, m*n)
@@ -267,7 +268,7 @@ func TestGemmThreadIndependent(t *testing.T) {
 		if !slices.Equal(outs[0], outs[1]) || !slices.Equal(outs[0], outs[2]) {
 			t.Errorf("%v: results depend on the thread count", p)
 		}
-		if handedOff.Load() == before {
+		if workers.HandedOff() == before {
 			t.Errorf("%v: no part ran on a worker", p)
 		}
 	}
