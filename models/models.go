@@ -37,28 +37,31 @@ type network struct {
 	alpha bool
 	// small marks the networks Names lists.
 	small bool
+	// in and classes are the network's canonical input and class count.
+	in      tensor.Shape
+	classes int
 }
 
 // networks maps a built-in model name to its constructor.
 var networks = map[string]network{
-	"mnist-cnn": {small: true, build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
+	"mnist-cnn": {small: true, in: tensor.Shape{28, 28, 1}, classes: 10, build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
 		return MNISTCNN(in, classes)
 	}},
-	"mobilenet-tiny": {small: true, build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
+	"mobilenet-tiny": {small: true, in: tensor.Shape{28, 28, 1}, classes: 10, build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
 		return MobileNetTiny(in, classes)
 	}},
-	"mobilenet-v1": {alpha: true, build: MobileNetV1},
-	"mobilenet-v2": {alpha: true, build: MobileNetV2},
-	"resnet18": {build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
+	"mobilenet-v1": {in: tensor.Shape{224, 224, 3}, classes: 1000, alpha: true, build: MobileNetV1},
+	"mobilenet-v2": {in: tensor.Shape{224, 224, 3}, classes: 1000, alpha: true, build: MobileNetV2},
+	"resnet18": {in: tensor.Shape{224, 224, 3}, classes: 1000, build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
 		return ResNet18(in, classes)
 	}},
-	"resnet50": {build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
+	"resnet50": {in: tensor.Shape{224, 224, 3}, classes: 1000, build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
 		return ResNet50(in, classes)
 	}},
-	"resnet20": {build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
+	"resnet20": {in: tensor.Shape{32, 32, 3}, classes: 10, build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
 		return ResNet20(in, classes)
 	}},
-	"squeezenet": {build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
+	"squeezenet": {in: tensor.Shape{224, 224, 3}, classes: 1000, build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
 		return SqueezeNet(in, classes)
 	}},
 }
@@ -67,6 +70,18 @@ var networks = map[string]network{
 // sorted: the ones that train on 28x28x1 images in seconds, which the tests
 // of other packages build one by one. AllNames lists every network.
 func Names() []string { return sortedNames(func(n network) bool { return n.small }) }
+
+// Canonical returns the input shape (H, W, C) and class count a built-in
+// network is defined for (224x224x3 and 1000 classes for the ImageNet
+// networks, 32x32x3 and 10 for resnet20, 28x28x1 and 10 for the small
+// ones); false for an unknown name.
+func Canonical(name string) (in tensor.Shape, classes int, ok bool) {
+	n, ok := networks[name]
+	if !ok {
+		return nil, 0, false
+	}
+	return n.in.Clone(), n.classes, true
+}
 
 // AllNames lists every built-in model name that Build and BuildWith accept,
 // sorted: the small networks of Names and the real ones (mobilenet-v1,

@@ -47,7 +47,8 @@ func newBenchCmd() *cobra.Command {
 		path, int8Path, batches, jsonPath string
 		nThreads, trainImages             int
 		minTime                           time.Duration
-		ops                               bool
+		ops, ptq                          bool
+		net                               netFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -63,8 +64,12 @@ What is timed depends on the files given:
                                           converted in memory, or an integer model)
   --model qat.safetensors                 int8 only (the QAT model converted)
   --model model.int8.safetensors          int8 only
-  --model mnist-cnn (a built-in name)     float and int8 of a fresh model for
-                                          28x28x1 inputs and 10 classes, the int8
+  --model float.safetensors --ptq         float and int8, the int8 model from
+                                          8-bit PTQ on random inputs (any network
+                                          can be timed without its data)
+  --model resnet50 (a built-in name)      float and int8 of a fresh model for its
+                                          canonical input and classes (--input,
+                                          --classes, --alpha change them), the int8
                                           model from 8-bit PTQ on random inputs
                                           (same network, so the timing is fair)
 
@@ -80,6 +85,8 @@ The kernel paths are the fastest this CPU supports; the environment
 variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 (generic, avx2, avx512vnni) cap them, e.g. to measure the AVX2 paths.`,
 		Example: `  goqat bench --model mnist-cnn --batch 1,64 --threads 2
+  goqat bench --model mobilenet-v2 --alpha 0.5 --input 224x224x3 --batch 1,8
+  goqat bench --model imported.safetensors --ptq --batch 1
   goqat bench --model model.int8.safetensors --batch 64 --ops
   goqat bench --model goqat-demo/float.safetensors --int8 goqat-demo/model.int8.safetensors --json bench.json
   goqat bench --model float.safetensors --train 6400
@@ -102,7 +109,10 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 				threads.Set(nThreads)
 			}
 			ctx := cmd.Context()
-			set, err := loadBenchSet(ctx, path, int8Path)
+			if ptq && int8Path != "" {
+				return fmt.Errorf("--ptq and --int8 both name the int8 model; give one")
+			}
+			set, err := loadBenchSet(ctx, path, int8Path, ptq, &net)
 			if err != nil {
 				return err
 			}
@@ -140,7 +150,9 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&path, "model", "mnist-cnn", "float, QAT or integer model file, or a built-in model name ("+strings.Join(models.Names(), ", ")+")")
+	f.StringVar(&path, "model", "mnist-cnn", "float, QAT or integer model file, or a built-in model name ("+strings.Join(models.AllNames(), ", ")+")")
+	f.BoolVar(&ptq, "ptq", false, "time a float --model file against its 8-bit PTQ int8 model (calibrated on random inputs)")
+	addNetFlags(f, &net)
 	f.StringVar(&int8Path, "int8", "", "QAT or integer model file to time as int8 beside a float --model")
 	f.StringVar(&batches, "batch", "1,64", "comma-separated batch sizes")
 	f.IntVar(&nThreads, "threads", 0, "compute threads (0: "+threads.Env+" if set, else all cores)")
@@ -152,9 +164,9 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 }
 
 // loadBenchSet reads the models to time (see bench --help).
-func loadBenchSet(ctx context.Context, path, int8Path string) (*benchSet, error) {
-	if slices.Contains(models.Names(), path) {
-		m, err := models.Build(path, tensor.Shape{28, 28, 1}, 10, 1)
+func loadBenchSet(ctx context.Context, path, int8Path string, ptq bool, net *netFlags) (*benchSet, error) {
+	if slices.Contains(models.AllNames(), path) {
+		m, err := net.build(path, 1)
 		if err != nil {
 			return nil, err
 		}
@@ -177,8 +189,8 @@ func loadBenchSet(ctx context.Context, path, int8Path string) (*benchSet, error)
 		return nil, err
 	}
 	if integer {
-		if int8Path != "" {
-			return nil, fmt.Errorf("--int8 goes with a float --model; %s is an integer model", path)
+		if int8Path != "" || ptq {
+			return nil, fmt.Errorf("--int8 and --ptq go with a float --model; %s is an integer model", path)
 		}
 		im, err := lite.Load(path)
 		if err != nil {
@@ -191,8 +203,8 @@ func loadBenchSet(ctx context.Context, path, int8Path string) (*benchSet, error)
 		return nil, err
 	}
 	if quantize.IsQAT(m) {
-		if int8Path != "" {
-			return nil, fmt.Errorf("--int8 goes with a float --model; %s is a QAT model", path)
+		if int8Path != "" || ptq {
+			return nil, fmt.Errorf("--int8 and --ptq go with a float --model; %s is a QAT model", path)
 		}
 		im, err := convert.Convert(m)
 		if err != nil {
@@ -201,6 +213,12 @@ func loadBenchSet(ctx context.Context, path, int8Path string) (*benchSet, error)
 		return &benchSet{int8: im, trainable: m, int8Name: path + " (converted)"}, nil
 	}
 	s := &benchSet{float: m, trainable: m, floatName: path}
+	if ptq {
+		if s.int8, err = ptqRandom(ctx, m); err != nil {
+			return nil, err
+		}
+		s.int8Name = path + " (8-bit PTQ)"
+	}
 	if int8Path != "" {
 		if s.int8, err = loadInt8(int8Path); err != nil {
 			return nil, err
@@ -234,7 +252,8 @@ func loadInt8(path string) (*lite.Model, error) {
 }
 
 // ptqRandom returns the integer model of the float model m after 8-bit
-// post-training quantization calibrated on random inputs in [0, 1): weights
+// post-training quantization calibrated on random inputs in [0, 1) (64
+// samples, fewer for large inputs): weights
 // that compute nothing useful, but the same network and so the same work as
 // a trained model's.
 func ptqRandom(ctx context.Context, m *nn.Model) (*lite.Model, error) {
@@ -242,12 +261,14 @@ func ptqRandom(ctx context.Context, m *nn.Model) (*lite.Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := tensor.New(append([]int{64}, m.Inputs()[0]...)...)
+	// 64 samples, fewer for large inputs (at least 4; 16 at 224x224x3).
+	n := max(4, min(64, (1<<21)/max(1, m.Inputs()[0].Size())))
+	x := tensor.New(append([]int{n}, m.Inputs()[0]...)...)
 	r := rand.New(rand.NewPCG(3, 3))
 	for i := range x.Data {
 		x.Data[i] = r.Float32()
 	}
-	if err := quantize.Calibrate(ctx, qm, x, 64); err != nil {
+	if err := quantize.Calibrate(ctx, qm, x, n); err != nil {
 		return nil, err
 	}
 	return convert.Convert(qm)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 
 	"github.com/goqat/goqat/convert"
@@ -9,27 +11,53 @@ import (
 	"github.com/goqat/goqat/internal/plots"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/quantize"
+	"github.com/goqat/goqat/tensor"
 	"github.com/spf13/cobra"
 )
 
 func newConvertCmd() *cobra.Command {
 	var (
-		in, out     string
-		fullInteger bool
+		in, out, calibration, scheme string
+		fullInteger, ptq             bool
+		samples                      int
+		df                           dataFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "convert",
-		Short: "Convert a QAT model into an integer-only model",
+		Short: "Convert a QAT model, or a float model by post-training quantization, into an integer-only model",
+		Long: `convert writes the integer-only model of a QAT model (from goqat quantize),
+or with --ptq of a float model by post-training quantization: the model is
+quantized (BN folded, per-channel weights, --scheme) and calibrated on the
+first --calibration-samples training images of --data, or on random inputs in
+[0, 1) with --calibration random (for timing only: the ranges mean nothing).
+Either way the integer model has the same format.`,
 		Example: `  goqat convert --in qat.safetensors --out model.int8.safetensors
-  goqat convert --in qat.safetensors --out model.int8.safetensors --full-integer`,
+  goqat convert --in qat.safetensors --out model.int8.safetensors --full-integer
+  goqat convert --ptq --in float.safetensors --out model.int8.safetensors --data mnist
+  goqat convert --ptq --in imported.safetensors --out model.int8.safetensors --calibration random`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in == "" || out == "" {
 				return fmt.Errorf("--in and --out are required")
 			}
-			qat, err := nn.Load(in)
+			if err := distinctPaths(in, out); err != nil {
+				return err
+			}
+			m, err := nn.Load(in)
 			if err != nil {
 				return err
+			}
+			qat := m
+			switch {
+			case ptq && quantize.IsQAT(m):
+				return fmt.Errorf("--ptq quantizes a float model; %s is already a QAT model (convert it without --ptq)", in)
+			case !ptq && !quantize.IsQAT(m):
+				return fmt.Errorf("%s is a float model: convert it with --ptq (post-training quantization), or fine-tune it with goqat quantize first", in)
+			case ptq:
+				if qat, err = ptqModel(cmd.Context(), m, calibration, scheme, samples, &df); err != nil {
+					return err
+				}
 			}
 			var opts []convert.Option
 			if fullInteger {
@@ -58,10 +86,53 @@ func newConvertCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&in, "in", "", "QAT model file (.safetensors, from goqat quantize)")
+	f.StringVar(&in, "in", "", "QAT model file (.safetensors, from goqat quantize), or a float model with --ptq")
 	f.StringVar(&out, "out", "", "integer model file to write")
 	f.BoolVar(&fullInteger, "full-integer", false, "int8 input and output instead of float with quantize/dequantize at the edges")
+	f.BoolVar(&ptq, "ptq", false, "post-training quantization of a float model (no fine-tuning)")
+	f.StringVar(&calibration, "calibration", "data", "PTQ calibration inputs: data (the --data training images) or random")
+	f.IntVar(&samples, "calibration-samples", 512, "PTQ: how many inputs to calibrate on")
+	f.StringVar(&scheme, "scheme", "8bit", "PTQ scheme: 8bit, or wNaM (e.g. w4a8)")
+	addDataFlags(f, &df)
 	return cmd
+}
+
+// ptqModel quantizes the float model m and calibrates it (convert --ptq).
+func ptqModel(ctx context.Context, m *nn.Model, calibration, scheme string, samples int, df *dataFlags) (*nn.Model, error) {
+	if samples < 1 || samples > 1<<20 {
+		return nil, fmt.Errorf("--calibration-samples %d: want 1 to %d", samples, 1<<20)
+	}
+	sc, err := quantize.ParseScheme(scheme, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(m.Inputs()) != 1 {
+		return nil, fmt.Errorf("--ptq: the model has %d inputs; PTQ calibrates single-input models", len(m.Inputs()))
+	}
+	shape := m.Inputs()[0]
+	var x *tensor.Tensor
+	switch calibration {
+	case "random":
+		n := min(samples, max(1, (1<<26)/max(1, shape.Size()))) // at most 256 MB of inputs
+		x = tensor.New(append([]int{n}, shape...)...)
+		r := rand.New(rand.NewPCG(3, 3))
+		for i := range x.Data {
+			x.Data[i] = r.Float32()
+		}
+	case "data":
+		train, _, err := df.load()
+		if err != nil {
+			return nil, err
+		}
+		if !train.X.Shape[1:].Equal(shape) {
+			return nil, fmt.Errorf("--ptq: the model takes %v inputs, %s has %v images (or calibrate with --calibration random)", shape, train.Name, train.X.Shape[1:])
+		}
+		x = train.X.Batch(0, min(samples, train.Len()))
+	default:
+		return nil, fmt.Errorf("--calibration %q: want data or random", calibration)
+	}
+	fmt.Printf("PTQ %s: calibrating on %d %s inputs\n", sc, x.Shape[0], calibration)
+	return quantize.PTQ(ctx, m, x, 32, quantize.WithScheme(sc))
 }
 
 // isInteger reports whether the file at path is an integer model.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/goqat/goqat/datasets"
@@ -133,7 +134,7 @@ parameter; the last checkpoint is kept.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&c.model, "model", "mnist-cnn", "built-in model: "+fmt.Sprint(models.Names()))
+	f.StringVar(&c.model, "model", "mnist-cnn", "built-in model: "+strings.Join(models.AllNames(), ", ")+" (the real networks need inputs of at least 32x32)")
 	f.IntVar(&c.epochs, "epochs", 2, "training epochs")
 	f.IntVar(&c.batch, "batch", 128, "batch size")
 	f.Float64Var(&c.lr, "lr", 2e-3, "peak learning rate (Adam, cosine decay)")
