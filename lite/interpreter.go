@@ -152,8 +152,12 @@ func (it *Interpreter) prepare(op *Op) (kernel, error) {
 		return newPad(it, op), nil
 	case OpSoftmax:
 		return newSoftmax(it, op)
-	case OpLogistic, OpTanh:
+	case OpLogistic, OpTanh, OpHardSwish, OpHardSigmoid, OpSiLU:
 		return newLUT(it, op)
+	case OpMul:
+		return newMul(it, op)
+	case OpGlobalMaxPool:
+		return newGlobalMaxPool(it, op), nil
 	case OpQuantize:
 		return newQuantize(it, op), nil
 	case OpDequantize:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/goqat/goqat/internal/ops"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -37,6 +38,11 @@ const (
 	OpTanh              OpType = "Tanh"
 	OpQuantize          OpType = "Quantize"
 	OpDequantize        OpType = "Dequantize"
+	OpHardSwish         OpType = "HardSwish"
+	OpHardSigmoid       OpType = "HardSigmoid"
+	OpSiLU              OpType = "SiLU"
+	OpMul               OpType = "Mul"
+	OpGlobalMaxPool     OpType = "GlobalMaxPool"
 )
 
 // Tensor describes one tensor of an integer model: int8 activations carry
@@ -205,8 +211,11 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 		if nIn < 1 {
 			return errors.New("no inputs")
 		}
+	case OpMul:
+		nIn = 2
 	case OpConv2D, OpDepthwiseConv2D, OpFullyConnected, OpMaxPool, OpAveragePool, OpGlobalAveragePool,
-		OpReshape, OpPad, OpSoftmax, OpLogistic, OpTanh, OpQuantize, OpDequantize:
+		OpReshape, OpPad, OpSoftmax, OpLogistic, OpTanh, OpQuantize, OpDequantize,
+		OpHardSwish, OpHardSigmoid, OpSiLU, OpGlobalMaxPool:
 	default:
 		return fmt.Errorf("unknown op type %q", op.Type)
 	}
@@ -261,7 +270,7 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 		return fmt.Errorf("output shape %v, but the op computes %v", out.Shape, shape)
 	}
 	switch op.Type {
-	case OpMaxPool, OpAveragePool, OpGlobalAveragePool, OpReshape, OpPad:
+	case OpMaxPool, OpAveragePool, OpGlobalAveragePool, OpReshape, OpPad, OpGlobalMaxPool:
 		if in := ins[0]; in.Scale != out.Scale || in.ZeroPoint != out.ZeroPoint || in.Bits != out.Bits {
 			return errors.New("output quantization differs from the input's (the op keeps it)")
 		}
@@ -359,11 +368,14 @@ func inferShape(op *Op, ins []*Tensor) (tensor.Shape, error) {
 			return nil, fmt.Errorf("input %v does not fit kernel %v", in, ws)
 		}
 		return tensor.Shape{ws[1]}, nil
-	case OpGlobalAveragePool:
+	case OpGlobalAveragePool, OpGlobalMaxPool:
 		if len(in) != 3 {
 			return nil, fmt.Errorf("input shape %v, want (H, W, C)", in)
 		}
 		return tensor.Shape{in[2]}, nil
+	case OpMul:
+		out, err := ops.BroadcastShape(in, ins[1].Shape)
+		return tensor.Shape(out), err
 	case OpPad:
 		if len(in) != 3 || op.Pad[0] < 0 || op.Pad[1] < 0 || op.Pad[2] < 0 || op.Pad[3] < 0 {
 			return nil, fmt.Errorf("bad padding %v of %v", op.Pad, in)

@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/qmath"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -35,7 +36,8 @@ func NewReLU6() *ReLU6 { return &ReLU6{} }
 type Activation struct {
 	Base
 	// Func is the function's Keras name: "relu", "relu6", "sigmoid",
-	// "tanh", "softmax" or "linear".
+	// "tanh", "softmax", "linear", "hard_sigmoid", "hard_swish" (or its
+	// other Keras name "hard_silu") or "silu" (or "swish").
 	Func string
 	actCore
 }
@@ -46,8 +48,9 @@ type ActivationConfig struct {
 }
 
 // NewActivation returns an Activation layer for a function name ("relu",
-// "relu6", "sigmoid", "tanh", "softmax", "linear"), or an error for an
-// unknown name.
+// "relu6", "sigmoid", "tanh", "softmax", "linear", "hard_sigmoid",
+// "hard_swish", "hard_silu", "silu", "swish"), or an error for an unknown
+// name. The name is kept as given (saved models keep it).
 func NewActivation(name string) (*Activation, error) {
 	if _, err := activationKind(name); err != nil {
 		return nil, err
@@ -140,14 +143,19 @@ func (a *Activation) Build(in []tensor.Shape) (tensor.Shape, error) {
 }
 
 // Forward applies Func: relu, relu6, sigmoid 1/(1+exp(-x)), tanh, softmax
-// exp(x - max)/sum(exp(x - max)) over the last axis, or linear (returns x
-// itself).
+// exp(x - max)/sum(exp(x - max)) over the last axis, linear (returns x
+// itself), hard_sigmoid relu6(x+3)/6, hard_swish x*relu6(x+3)/6 or silu
+// x*sigmoid(x) (the last three and sigmoid computed in float64 by the
+// qmath functions that the integer engine tabulates).
 // x (N, ...) -> out (N, ...)
 func (a *Activation) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor { return a.forward(in) }
 
 // Backward computes dx from the output y: relu, relu6 as their layers;
 // sigmoid dOut*y*(1-y); tanh dOut*(1-y*y); softmax y*(dOut - sum(dOut*y))
-// per row; linear returns dOut itself.
+// per row; linear returns dOut itself. The others from the input x:
+// hard_sigmoid dOut/6 on -3 < x < 3, else 0; hard_swish dOut*(2x+3)/6 on
+// -3 < x < 3, dOut for x >= 3, else 0; silu dOut*s*(1 + x*(1-s)) with
+// s = sigmoid(x).
 // dOut (N, ...) -> dx (N, ...)
 func (a *Activation) Backward(c *Context, dOut *tensor.Tensor) []*tensor.Tensor {
 	return a.backward(dOut)
@@ -163,6 +171,9 @@ const (
 	actSigmoid
 	actTanh
 	actSoftmax
+	actHardSigmoid
+	actHardSwish
+	actSiLU
 )
 
 // activationKind maps a Keras activation name to its kind.
@@ -180,8 +191,15 @@ func activationKind(name string) (actKind, error) {
 		return actTanh, nil
 	case "softmax":
 		return actSoftmax, nil
+	case "hard_sigmoid":
+		return actHardSigmoid, nil
+	case "hard_swish", "hard_silu":
+		return actHardSwish, nil
+	case "silu", "swish":
+		return actSiLU, nil
 	}
-	return 0, fmt.Errorf("unknown activation %q (want relu, relu6, sigmoid, tanh, softmax or linear)", name)
+	return 0, fmt.Errorf("unknown activation %q (want relu, relu6, sigmoid, tanh, softmax, linear, hard_sigmoid, "+
+		"hard_swish, hard_silu, silu or swish)", name)
 }
 
 // actGrain is the parallel grain of element-wise loops, in elements.
@@ -294,6 +312,18 @@ func (a *actCore) forwardRange(lo, hi int) {
 		for i, v := range x {
 			y[i] = float32(math.Tanh(float64(v)))
 		}
+	case actHardSigmoid:
+		for i, v := range x {
+			y[i] = float32(qmath.HardSigmoid(float64(v)))
+		}
+	case actHardSwish:
+		for i, v := range x {
+			y[i] = float32(qmath.HardSwish(float64(v)))
+		}
+	case actSiLU:
+		for i, v := range x {
+			y[i] = float32(qmath.SiLU(float64(v)))
+		}
 	}
 }
 
@@ -329,6 +359,43 @@ func (a *actCore) backwardRange(lo, hi int) {
 	case actTanh:
 		for i, v := range y {
 			dx[i] = dy[i] * (1 - v*v)
+		}
+	case actHardSigmoid, actHardSwish, actSiLU:
+		a.backwardFromInput(a.x.Data[lo:hi], dy, dx)
+	}
+}
+
+// backwardFromInput computes dx of the functions whose gradient needs the
+// input x (hard_sigmoid, hard_swish, silu). At the kinks of the first two
+// (x = -3 and 3) it takes the gradient of the side the function is flat
+// or linear on: 0 at -3, 0 (hard_sigmoid) or 1 (hard_swish) at 3.
+func (a *actCore) backwardFromInput(x, dy, dx []float32) {
+	x = x[:len(dy)]
+	dx = dx[:len(dy)]
+	switch a.kind {
+	case actHardSigmoid:
+		for i, v := range x {
+			g := float32(0)
+			if v > -3 && v < 3 {
+				g = 1.0 / 6
+			}
+			dx[i] = dy[i] * g
+		}
+	case actHardSwish:
+		for i, v := range x {
+			g := float32(0)
+			switch {
+			case v >= 3:
+				g = 1
+			case v > -3:
+				g = (2*v + 3) / 6
+			}
+			dx[i] = dy[i] * g
+		}
+	case actSiLU:
+		for i, v := range x {
+			s := qmath.Sigmoid(float64(v))
+			dx[i] = float32(float64(dy[i]) * s * (1 + float64(v)*(1-s)))
 		}
 	}
 }

@@ -49,13 +49,13 @@ func TestActivationGradCheck(t *testing.T) {
 	t.Run("ReLU6", func(t *testing.T) {
 		gradCheck(t, &affineInputC{Layer: NewReLU6(), a: 4, b: 1}, 4, true, 1e-3, 2e-2, shape)
 	})
-	for _, f := range []string{"relu", "relu6", "sigmoid", "tanh", "softmax", "linear"} {
+	for _, f := range []string{"relu", "relu6", "sigmoid", "tanh", "softmax", "linear", "hard_sigmoid", "hard_swish", "silu"} {
 		t.Run(f, func(t *testing.T) {
 			a, err := NewActivation(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if f == "relu" || f == "relu6" {
+			if f == "relu" || f == "relu6" || f == "hard_sigmoid" || f == "hard_swish" {
 				gradCheck(t, &affineInputC{Layer: a, a: 4, b: 1}, 4, true, 1e-3, 2e-2, shape)
 			} else {
 				gradCheck(t, a, 4, true, 1e-2, 2e-2, shape)
@@ -66,12 +66,19 @@ func TestActivationGradCheck(t *testing.T) {
 
 func TestActivationValues(t *testing.T) {
 	x, _ := tensor.FromSlice([]float32{-2, -0.5, 0, 0.5, 3, 6, 7, 100}, 1, 8)
+	x2, _ := tensor.FromSlice([]float32{-4, -3, -1.5, 0, 1, 2.5, 3, 4}, 1, 8)
 	want := map[string]func(float64) float64{
 		"relu":    func(v float64) float64 { return math.Max(v, 0) },
 		"relu6":   func(v float64) float64 { return math.Min(math.Max(v, 0), 6) },
 		"sigmoid": func(v float64) float64 { return 1 / (1 + math.Exp(-v)) },
 		"tanh":    math.Tanh,
 		"linear":  func(v float64) float64 { return v },
+		// Keras 3 / PyTorch definitions, written out.
+		"hard_sigmoid": func(v float64) float64 { return math.Min(math.Max(v+3, 0), 6) / 6 },
+		"hard_swish":   func(v float64) float64 { return v * math.Min(math.Max(v+3, 0), 6) / 6 },
+		"hard_silu":    func(v float64) float64 { return v * math.Min(math.Max(v+3, 0), 6) / 6 },
+		"silu":         func(v float64) float64 { return v / (1 + math.Exp(-v)) },
+		"swish":        func(v float64) float64 { return v / (1 + math.Exp(-v)) },
 	}
 	layers := map[string]Layer{"ReLU": NewReLU(), "ReLU6": NewReLU6()}
 	for f := range want {
@@ -89,11 +96,13 @@ func TestActivationValues(t *testing.T) {
 		case "ReLU6":
 			f = "relu6"
 		}
-		out := l.Forward(&Context{}, []*tensor.Tensor{x})
-		for i, v := range x.Data {
-			w := want[f](float64(v))
-			if math.Abs(float64(out.Data[i])-w) > 1e-6 {
-				t.Errorf("%s(%v) = %v, want %v", name, v, out.Data[i], w)
+		for _, x := range []*tensor.Tensor{x2, x} {
+			out := l.Forward(&Context{}, []*tensor.Tensor{x})
+			for i, v := range x.Data {
+				w := want[f](float64(v))
+				if math.Abs(float64(out.Data[i])-w) > 1e-6*math.Max(1, math.Abs(w)) {
+					t.Errorf("%s(%v) = %v, want %v", name, v, out.Data[i], w)
+				}
 			}
 		}
 		if f == "relu" || f == "relu6" {
@@ -152,9 +161,9 @@ func TestSoftmaxStable(t *testing.T) {
 func TestActivationErrors(t *testing.T) {
 	_, err := NewActivation("gelu")
 	wantErrC(t, err, "gelu")
-	a := &Activation{Func: "swish"}
+	a := &Activation{Func: "selu"}
 	_, err = a.Build([]tensor.Shape{{3}})
-	wantErrC(t, err, "swish")
+	wantErrC(t, err, "selu")
 	ctor, _ := lookup("Activation")
 	_, err = ctor("act", json.RawMessage(`{"activation": "elu"}`))
 	wantErrC(t, err, "elu")
@@ -163,8 +172,11 @@ func TestActivationErrors(t *testing.T) {
 }
 
 func TestActivationConfigRoundTrip(t *testing.T) {
-	for _, f := range []string{"relu", "relu6", "sigmoid", "tanh", "softmax", "linear"} {
-		a, _ := NewActivation(f)
+	for _, f := range []string{"relu", "relu6", "sigmoid", "tanh", "softmax", "linear", "hard_sigmoid", "hard_swish", "hard_silu", "silu", "swish"} {
+		a, err := NewActivation(f)
+		if err != nil {
+			t.Fatal(err)
+		}
 		a.SetName("activation_1")
 		roundTripC(t, a)
 	}
@@ -189,5 +201,47 @@ func BenchmarkReLU(b *testing.B) {
 	for b.Loop() {
 		l.Forward(c, []*tensor.Tensor{x})
 		l.Backward(c, x)
+	}
+}
+
+// TestHardActivationGradients checks the gradients of hard_sigmoid,
+// hard_swish and silu at hand-picked points, the kinks included.
+func TestHardActivationGradients(t *testing.T) {
+	x, _ := tensor.FromSlice([]float32{-4, -3, -1.5, 0, 1, 2.5, 3, 4}, 1, 8)
+	sig := func(v float64) float64 { return 1 / (1 + math.Exp(-v)) }
+	want := map[string]func(float64) float64{
+		"hard_sigmoid": func(v float64) float64 {
+			if v > -3 && v < 3 {
+				return 1.0 / 6
+			}
+			return 0
+		},
+		"hard_swish": func(v float64) float64 {
+			switch {
+			case v >= 3:
+				return 1
+			case v > -3:
+				return (2*v + 3) / 6
+			}
+			return 0
+		},
+		"silu": func(v float64) float64 { return sig(v) * (1 + v*(1-sig(v))) },
+	}
+	for f, g := range want {
+		a, err := NewActivation(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Build([]tensor.Shape{{8}}); err != nil {
+			t.Fatal(err)
+		}
+		a.Forward(&Context{Training: true}, []*tensor.Tensor{x})
+		dy, _ := tensor.FromSlice([]float32{2, 2, 2, 2, 2, 2, 2, 2}, 1, 8)
+		dx := a.Backward(&Context{Training: true}, dy)[0]
+		for i, v := range x.Data {
+			if w := 2 * g(float64(v)); math.Abs(float64(dx.Data[i])-w) > 1e-6 {
+				t.Errorf("%s gradient at %v = %v, want %v", f, v, dx.Data[i], w)
+			}
+		}
 	}
 }

@@ -33,7 +33,9 @@ func everyLayerModel(t *testing.T) *Model {
 	p := Call(NewMaxPooling2D(2, 2), s)
 	q := Call(NewAveragePooling2D(2, 2), s)
 	k := Call(NewConcatenate(), p, q)
-	g := Call(NewGlobalAveragePooling2D(), k)
+	// Squeeze-and-excitation-like: k times its channel maxima.
+	se := Call(NewMultiply(), k, Call(NewReshape(1, 1, 16), Call(NewGlobalMaxPooling2D(), k)))
+	g := Call(NewGlobalAveragePooling2D(), se)
 	f := Call(NewFlatten(), Call(NewReshape(25, 8), p))
 	d := Call(NewDropout(0.5), Call(NewDense(16), f))
 	e := Call(&testScale{Offset: 0.25}, Call(NewConcatenate(), g, d))

@@ -97,7 +97,10 @@ func actRange(oq Quantizer, act string, sOut float32, zpOut int32) (lo, hi int32
 //   - a quantized Conv2D, DepthwiseConv2D or Dense (in a QuantizeWrapper or
 //     a FoldedConvBN, with an output quantizer; see exact);
 //   - Add and Concatenate in a QuantizeWrapper with an output quantizer
-//     (see exactMerge).
+//     (see exactMerge);
+//   - Multiply of two inputs (see exactMul) and the table activations
+//     sigmoid, tanh, hard_sigmoid, hard_swish and silu (see exactLUT) in a
+//     QuantizeWrapper with an output quantizer.
 //
 // The search for an input's quantizer looks through the layers that keep
 // their input's scale (keepScale: pools, Flatten, Reshape, Dropout,
@@ -111,7 +114,7 @@ func Link(m *nn.Model) int {
 		switch l := l.(type) {
 		case *QuantizeWrapper:
 			l.Link(m)
-			if l.ex != nil || l.em != nil {
+			if l.ex != nil || l.eo != nil {
 				n++
 			}
 		case *FoldedConvBN:
@@ -127,10 +130,10 @@ func Link(m *nn.Model) int {
 // Link (nn.Linker) sets the wrapper's shared range (see concat_share.go),
 // the fused activation after it (a quantized ReLU/ReLU6 that the integer
 // op clamps with) and its exact inference: exactMerge for Add and
-// Concatenate, exact for a weighted layer, when the quantizers of its
-// inputs are found.
+// Concatenate, exactMul for Multiply, exactLUT for a table activation,
+// exact for a weighted layer, when the quantizers of its inputs are found.
 func (l *QuantizeWrapper) Link(m *nn.Model) {
-	l.shared, l.next, l.nextAct, l.ex, l.em = nil, nil, "", nil, nil
+	l.shared, l.next, l.nextAct, l.ex, l.eo = nil, nil, "", nil, nil
 	if l.oq == nil && len(l.wq) > 0 {
 		l.shared = concatQuant(m, l.Name())
 	}
@@ -142,11 +145,25 @@ func (l *QuantizeWrapper) Link(m *nn.Model) {
 	}
 	switch inner := l.Layer.(type) {
 	case *nn.Add:
-		l.em = newExactMerge(m, l.Name(), false, 0)
+		if e := newExactMerge(m, l.Name(), false, 0); e != nil {
+			l.eo = e
+		}
 	case *nn.Concatenate:
-		l.em = newExactMerge(m, l.Name(), true, inner.SampleAxis()+1)
+		if e := newExactMerge(m, l.Name(), true, inner.SampleAxis()+1); e != nil {
+			l.eo = e
+		}
+	case *nn.Multiply:
+		if e := newExactMul(m, l.Name()); e != nil {
+			l.eo = e
+		}
+	case *nn.Activation:
+		if tf, ok := tableFuncs[inner.Func]; ok {
+			if e := newExactLUT(m, l.Name(), tf.f); e != nil {
+				l.eo = e
+			}
+		}
 	}
-	if l.em != nil {
+	if l.eo != nil {
 		return
 	}
 	kp := l.kernelParam()
@@ -161,6 +178,14 @@ func (l *QuantizeWrapper) Link(m *nn.Model) {
 		ex.run = l.runInner
 		l.ex = ex
 	}
+}
+
+// exactOp is the bit-exact inference of a layer without weights
+// (exactMerge, exactMul, exactLUT): forward computes the output into *out
+// from the inputs, requantized to oq and clamped by the fused activation
+// act, or returns nil (leaving *out alone) when it cannot.
+type exactOp interface {
+	forward(in []*tensor.Tensor, oq Quantizer, act string, out **tensor.Tensor) *tensor.Tensor
 }
 
 // fusedNext returns the output quantizer and activation of the quantized

@@ -50,6 +50,9 @@ var keepScale = map[string]scaleRule{
 		}
 		return in[0] * in[1], true
 	}},
+	"GlobalMaxPooling2D": {lower: func(_ nn.Layer, _ tensor.Shape, op *lite.Op) {
+		op.Type = lite.OpGlobalMaxPool
+	}, averages: moves},
 	"Flatten": {lower: reshape, averages: moves},
 	"Reshape": {lower: reshape, averages: moves},
 	"ZeroPadding2D": {lower: func(l nn.Layer, _ tensor.Shape, op *lite.Op) {

@@ -71,7 +71,7 @@ func Lower(l nn.Layer, b Lowering) error {
 		return lowerKeepScale(l, r, b)
 	}
 	return fmt.Errorf("layer type %s is not supported by the integer engine (supported: QuantizeInput, FoldedConvBN, "+
-		"QuantizeWrapper of Conv2D, DepthwiseConv2D, Dense, Add, Concatenate, ReLU, ReLU6, Activation; %s)",
+		"QuantizeWrapper of Conv2D, DepthwiseConv2D, Dense, Add, Concatenate, Multiply, ReLU, ReLU6, Activation; %s)",
 		l.Type(), strings.Join(scaleKeepers(), ", "))
 }
 
@@ -169,9 +169,10 @@ func (w *QuantizeWrapper) Fused() (act string, q Quantizer, ok bool) {
 }
 
 // Lower converts the wrapped layer: Conv2D, DepthwiseConv2D and Dense with
-// their fake-quantized weights, Add, Concatenate, the fixed-range
-// activations (softmax, sigmoid, tanh) and identities; ReLU and ReLU6 are
-// fused into the op before them.
+// their fake-quantized weights, Add, Concatenate, Multiply (of two
+// inputs), the fixed-range activations (softmax, sigmoid, tanh), the table
+// activations (hard_sigmoid, hard_swish, silu) and identities; ReLU and
+// ReLU6 are fused into the op before them.
 func (w *QuantizeWrapper) Lower(b Lowering) error {
 	switch inner := w.Layer.(type) {
 	case *nn.Conv2D, *nn.DepthwiseConv2D, *nn.Dense:
@@ -197,9 +198,17 @@ func (w *QuantizeWrapper) Lower(b Lowering) error {
 		rank := len(b.Model().OutputShape(w.Name()))
 		op := lite.Op{Type: lite.OpConcatenation, AxisFromEnd: rank - 1 - inner.SampleAxis()}
 		return w.lowerMerge(b, op, len(b.Model().Inbound(w.Name())))
+	case *nn.Multiply:
+		if n := len(b.Model().Inbound(w.Name())); n != 2 {
+			return fmt.Errorf("Multiply of %d inputs: the integer engine multiplies 2", n)
+		}
+		return w.lowerMerge(b, lite.Op{Type: lite.OpMul}, 2)
 	case *nn.Activation:
 		var typ lite.OpType
 		switch inner.Func {
+		case "hard_sigmoid", "hard_swish", "hard_silu", "silu", "swish":
+			// A table of any output range, clamped by a fused ReLU/ReLU6.
+			return w.lowerMerge(b, lite.Op{Type: tableFuncs[inner.Func].op}, 1)
 		case "softmax":
 			typ = lite.OpSoftmax
 		case "sigmoid":
@@ -236,13 +245,13 @@ func (w *QuantizeWrapper) Lower(b Lowering) error {
 		return lowerKeepScale(w.Layer, r, b) // the inner layer has the wrapper's name
 	}
 	return fmt.Errorf("the integer engine has no op for a quantized %s here (ReLU/ReLU6 are fused into the Conv2D, "+
-		"DepthwiseConv2D, Dense, Add or Concatenate before them)", w.Layer.Type())
+		"DepthwiseConv2D, Dense, Add, Concatenate, Multiply or table activation before them)", w.Layer.Type())
 }
 
-// lowerMerge converts Add or Concatenate of n inputs: op (its type and
-// attributes) over their int8 tensors, requantized to the output quantizer
-// (or, when the output is not quantized itself, to the ReLU/ReLU6 after it,
-// fused as the op's clamp).
+// lowerMerge converts Add, Concatenate or Multiply of n inputs, or a table
+// activation (n = 1): op (its type and attributes) over their int8
+// tensors, requantized to the output quantizer (or, when the output is not
+// quantized itself, to the ReLU/ReLU6 after it, fused as the op's clamp).
 func (w *QuantizeWrapper) lowerMerge(b Lowering, op lite.Op, n int) error {
 	var ins []int
 	for i := 0; i < n; i++ {

@@ -28,7 +28,7 @@ func always(nn.Layer) bool { return true }
 // registry is the table of where QAT quantizes (docs/DESIGN.md, QAT): which weights are
 // quantized (kernels, per output channel), and where fake quant sits: after
 // Conv2D / DepthwiseConv2D / Dense unless a ReLU or ReLU6 follows (then
-// after the activation), after Add, after Concatenate only (a weighted
+// after the activation), after Add and Multiply, after Concatenate only (a weighted
 // layer feeding only a Concatenate shares its range: concat_share.go), never
 // after the layers that keep their input's scale (pools, Flatten, Reshape,
 // Dropout, ZeroPadding2D: the rows of keepScale, added by init), a fixed range after softmax, sigmoid
@@ -42,6 +42,7 @@ var registry = map[string]rule{
 	"BatchNormalization": {output: activation},
 	"Add":                {output: activation},
 	"Concatenate":        {output: activation},
+	"Multiply":           {output: activation},
 	"ReLU":               {output: activation, fuses: always},
 	"ReLU6":              {output: activation, fuses: always},
 	"Activation":         {output: activationOutput, fuses: activationFuses},
@@ -54,7 +55,9 @@ func init() {
 }
 
 // activationOutput places fake quant after an Activation layer: the scheme's
-// activation quantizer after relu and relu6, fixed ranges after softmax,
+// activation quantizer after relu, relu6, hard_sigmoid, hard_swish and silu
+// (TFLite fixes the output range of its int8 LOGISTIC, not of HARD_SWISH;
+// goqat's table ops take any output range), fixed ranges after softmax,
 // sigmoid (1/256, -128) and tanh (1/128, 0), none after linear.
 func activationOutput(l nn.Layer, s NBit) *Spec {
 	a, ok := l.(*nn.Activation)

@@ -44,11 +44,11 @@ type QuantizeWrapper struct {
 	innerY  *tensor.Tensor // the wrapped layer's last output
 	out, dy *tensor.Tensor
 
-	shared   Quantizer   // the consuming Concatenate's output quantizer when oq is nil (set by Link)
-	next     Quantizer   // the fused activation's output quantizer when oq and shared are nil (set by Link)
-	nextAct  string      // and that activation ("relu", "relu6")
-	ex       *exact      // bit-exact inference of a weighted layer (set by Link), nil if not linked
-	em       *exactMerge // bit-exact inference of Add or Concatenate (set by Link), nil if not linked
+	shared   Quantizer // the consuming Concatenate's output quantizer when oq is nil (set by Link)
+	next     Quantizer // the fused activation's output quantizer when oq and shared are nil (set by Link)
+	nextAct  string    // and that activation ("relu", "relu6")
+	ex       *exact    // bit-exact inference of a weighted layer (set by Link), nil if not linked
+	eo       exactOp   // bit-exact inference of Add, Concatenate, Multiply or a table activation (set by Link), nil if not linked
 	zeroBias *tensor.Tensor
 	ictx     nn.Context
 	ins      [1]*tensor.Tensor
@@ -215,16 +215,16 @@ func (w *QuantizeWrapper) swap() {
 
 // Forward fake-quantizes the weights, runs the wrapped layer with them and
 // fake-quantizes its output. In inference mode a linked Conv2D,
-// DepthwiseConv2D, Dense, Add or Concatenate computes the integer engine's
-// result exactly (see Link).
+// DepthwiseConv2D, Dense, Add, Concatenate, Multiply or table activation
+// computes the integer engine's result exactly (see Link).
 func (w *QuantizeWrapper) Forward(c *nn.Context, in []*tensor.Tensor) *tensor.Tensor {
 	for i := range w.wq {
 		x := &w.wq[i]
 		x.q.Forward(c, x.p.Value, x.v)
 	}
-	if !c.Training && w.em != nil {
+	if !c.Training && w.eo != nil {
 		q, act := w.exactOut()
-		if y := w.em.forward(in, q, act, &w.out); y != nil {
+		if y := w.eo.forward(in, q, act, &w.out); y != nil {
 			return y
 		}
 	}

@@ -24,8 +24,10 @@ type floatExporter struct {
 // an NHWC graph input with a dynamic batch "N" and a Transpose to NCHW,
 // NCHW operators inside, and outputs in goqat's layout (an image output is
 // transposed back to NHWC). BatchNormalization is exported as ONNX
-// BatchNormalization with the moving statistics, Dropout as Identity. A
-// layer ONNX cannot express here is an error naming it.
+// BatchNormalization with the moving statistics, Dropout as Identity,
+// hard_swish as x*HardSigmoid(x) and silu as x*Sigmoid(x) (opset 13 has
+// no HardSwish), Multiply as Mul with goqat's broadcasting. A layer ONNX
+// cannot express here is an error naming it.
 func ExportFloat(m *nn.Model) (*onnxpb.ModelProto, error) {
 	if m == nil {
 		return nil, errors.New("onnx: nil model")
@@ -194,6 +196,8 @@ func (e *floatExporter) layer(l nn.Layer) (string, error) {
 		return acc, nil
 	case *nn.Concatenate:
 		return b.node("Concat", name, ins, []string{b.unique(out)}, attrInt("axis", onnxAxis(v.Axis, len(xs)))), nil
+	case *nn.Multiply:
+		return multiply(b, name, out, ins, shapes, e.shape[name])
 	case *nn.MaxPooling2D:
 		return b.node("MaxPool", name, []string{x}, []string{b.unique(out)},
 			windowAttrs(v.PoolSize, v.Strides, samePads(xs, v.PoolSize, v.Strides, v.Padding))...), nil
@@ -202,6 +206,9 @@ func (e *floatExporter) layer(l nn.Layer) (string, error) {
 		return b.node("AveragePool", name, []string{x}, []string{b.unique(out)}, at...), nil
 	case *nn.GlobalAveragePooling2D:
 		g := b.node("GlobalAveragePool", name, []string{x}, []string{b.unique(name + "/nc11")})
+		return b.node("Flatten", name+"/flatten", []string{g}, []string{b.unique(out)}, attrInt("axis", 1)), nil
+	case *nn.GlobalMaxPooling2D:
+		g := b.node("GlobalMaxPool", name, []string{x}, []string{b.unique(name + "/nc11")})
 		return b.node("Flatten", name+"/flatten", []string{g}, []string{b.unique(out)}, attrInt("axis", 1)), nil
 	case *nn.Flatten:
 		if image {
@@ -231,8 +238,9 @@ func (e *floatExporter) layer(l nn.Layer) (string, error) {
 		return b.node("Pad", name, []string{x, pads}, []string{b.unique(out)}), nil
 	}
 	return "", fmt.Errorf("layer type %s cannot be exported to ONNX (supported: Conv2D, DepthwiseConv2D, SeparableConv2D, "+
-		"Dense, BatchNormalization, ReLU, ReLU6, Activation, Add, Concatenate, MaxPooling2D, AveragePooling2D, "+
-		"GlobalAveragePooling2D, Flatten, Reshape, Dropout, ZeroPadding2D; convert QAT models with convert.Convert first)", l.Type())
+		"Dense, BatchNormalization, ReLU, ReLU6, Activation, Add, Concatenate, Multiply, MaxPooling2D, AveragePooling2D, "+
+		"GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Reshape, Dropout, ZeroPadding2D; convert QAT models with "+
+		"convert.Convert first)", l.Type())
 }
 
 // conv emits a Conv of a goqat kernel (KH,KW,C,OC) with group g.
@@ -278,6 +286,9 @@ func (e *floatExporter) activation(name, out, x string, xs tensor.Shape, fn stri
 		return b.node("Softmax", name, []string{x}, []string{b.unique(out)}, attrInt("axis", onnxAxis(-1, len(xs)))), nil
 	case "linear":
 		return b.node("Identity", name, []string{x}, []string{b.unique(out)}), nil
+	}
+	if y, ok := tableActivation(b, fn, name, out, x); ok {
+		return y, nil
 	}
 	return "", fmt.Errorf("activation %q cannot be exported", fn)
 }

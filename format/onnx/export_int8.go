@@ -7,6 +7,7 @@ import (
 	"github.com/goqat/goqat/format/onnx/onnxpb"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/qmath"
+	"github.com/goqat/goqat/tensor"
 )
 
 // Option configures ExportInteger.
@@ -46,8 +47,10 @@ type intExporter struct {
 //     DequantizeLinear; a fused ReLU is a Relu and a fused ReLU6 a Clip
 //     (0, 6) between the op and its QuantizeLinear (activations narrower
 //     than 8 bits get a Clip to their integer range instead);
-//   - Add, Concat, MaxPool, AveragePool, GlobalAveragePool, Pad, Softmax,
-//     Sigmoid and Tanh run on dequantized values between QDQ pairs;
+//   - Add, Concat, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool,
+//     Pad, Softmax, Sigmoid, Tanh, Mul (broadcast as goqat does) and the
+//     table activations (HardSigmoid; hard_swish as x*HardSigmoid(x), silu
+//     as x*Sigmoid(x)) run on dequantized values between QDQ pairs;
 //     Reshape/Flatten run on the int8 values;
 //   - float inputs and outputs (goqat's default conversion) meet
 //     QuantizeLinear/DequantizeLinear at the edges; a FullInteger model has
@@ -265,6 +268,19 @@ func (e *intExporter) op(op *lite.Op) error {
 		y = b.op("Sigmoid", name+"/f", []string{fx})
 	case lite.OpTanh:
 		y = b.op("Tanh", name+"/f", []string{fx})
+	case lite.OpHardSwish, lite.OpHardSigmoid, lite.OpSiLU:
+		fn := map[lite.OpType]string{lite.OpHardSwish: "hard_swish", lite.OpHardSigmoid: "hard_sigmoid", lite.OpSiLU: "silu"}[op.Type]
+		y, _ = tableActivation(b, fn, name, name+"/f", fx)
+	case lite.OpMul:
+		ins := []string{fx, e.float(op.Inputs[1])}
+		shapes := []tensor.Shape{xt.Shape, m.Tensors[op.Inputs[1]].Shape}
+		var err error
+		if y, err = multiply(b, name, name+"/f", ins, shapes, ot.Shape); err != nil {
+			return err
+		}
+	case lite.OpGlobalMaxPool:
+		g := b.op("GlobalMaxPool", name+"/nc11", []string{fx})
+		y = b.op("Flatten", name+"/f", []string{g}, attrInt("axis", 1))
 	default:
 		return fmt.Errorf("op type %s cannot be exported", op.Type)
 	}

@@ -224,6 +224,26 @@ func evalNode(n *onnxpb.NodeProto, in []*rtensor) (*rtensor, error) {
 			out.v[i] = float64(float32(x.v[i]) + float32(y.v[i]))
 		}
 		return out, nil
+	case "Mul":
+		return evalMul(x, in[1])
+	case "HardSigmoid":
+		alpha, beta := float64(floatAttr(n, "alpha", 0.2)), float64(floatAttr(n, "beta", 0.5))
+		out := &rtensor{dt: x.dt, shape: x.shape, v: make([]float64, len(x.v))}
+		for i, v := range x.v {
+			out.v[i] = math.Max(0, math.Min(1, alpha*v+beta))
+		}
+		return out, nil
+	case "GlobalMaxPool":
+		N, C, hw := x.shape[0], x.shape[1], size(x.shape[2:])
+		out := &rtensor{dt: x.dt, shape: []int{N, C, 1, 1}, v: make([]float64, N*C)}
+		for i := range out.v {
+			m := math.Inf(-1)
+			for _, v := range x.v[i*hw : (i+1)*hw] {
+				m = math.Max(m, v)
+			}
+			out.v[i] = m
+		}
+		return out, nil
 	case "Flatten":
 		return &rtensor{dt: x.dt, shape: []int{x.shape[0], size(x.shape[1:])}, v: x.v}, nil
 	case "Reshape":
@@ -321,6 +341,52 @@ func evalNode(n *onnxpb.NodeProto, in []*rtensor) (*rtensor, error) {
 		return evalWindow(n, in)
 	}
 	return nil, fmt.Errorf("op %s not in the test evaluator", n.GetOpType())
+}
+
+// evalMul multiplies x and y element-wise with multidirectional (NumPy)
+// broadcasting, in float32 as a float32 runtime does.
+func evalMul(x, y *rtensor) (*rtensor, error) {
+	rank := max(len(x.shape), len(y.shape))
+	pad := func(s []int) []int { return append(make([]int, rank-len(s)), s...) }
+	xs, ys := pad(x.shape), pad(y.shape)
+	os := make([]int, rank)
+	for d := range os {
+		if xs[d] == 0 {
+			xs[d] = 1
+		}
+		if ys[d] == 0 {
+			ys[d] = 1
+		}
+		switch {
+		case xs[d] == ys[d] || ys[d] == 1:
+			os[d] = xs[d]
+		case xs[d] == 1:
+			os[d] = ys[d]
+		default:
+			return nil, fmt.Errorf("broadcast %v * %v", x.shape, y.shape)
+		}
+	}
+	// offset of output position p in a tensor of padded shape s
+	offset := func(s, p []int) int {
+		off := 0
+		for d := range s {
+			if s[d] != 1 {
+				off = off*s[d] + p[d]
+			}
+		}
+		return off
+	}
+	out := &rtensor{dt: x.dt, shape: os, v: make([]float64, size(os))}
+	p := make([]int, rank)
+	for o := range out.v {
+		r := o
+		for d := rank - 1; d >= 0; d-- {
+			p[d] = r % os[d]
+			r /= os[d]
+		}
+		out.v[o] = float64(float32(x.v[offset(xs, p)]) * float32(y.v[offset(ys, p)]))
+	}
+	return out, nil
 }
 
 // evalWindow computes the NCHW window ops and Pad.
