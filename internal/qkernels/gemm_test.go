@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/goqat/goqat/internal/kernels"
-	"github.com/goqat/goqat/qmath"
 	"github.com/goqat/goqat/internal/workers"
+	"github.com/goqat/goqat/qmath"
 )
 
 // refGemm is the specification, written as lite's reference computes it:
