@@ -1,12 +1,13 @@
 // Runs an ONNX model with ONNX Runtime for Node.js on raw float32 images
 // and writes its first output as raw float32. Used by onnx_conformance.sh.
 //
-//   node onnx_conformance.js ORT_DIR MODEL.onnx INPUTS.f32 OUT.f32 [BATCH [nchw]]
+//   node onnx_conformance.js ORT_DIR MODEL.onnx INPUTS.f32 OUT.f32 [BATCH [nchw|DxDxD]]
 //
 // ORT_DIR is the folder where onnxruntime-node was installed (npm install
 // --prefix). Inputs are N x 28 x 28 x 1 little-endian float32 (NHWC, as
 // goqat's exported graphs take them; with nchw, shaped N x 1 x 28 x 28, the
-// same bytes for one channel); the model runs with 2 intra-op
+// same bytes for one channel), or N images of the shape given as
+// dimensions joined by x (e.g. 3x64x64); the model runs with 2 intra-op
 // threads and all graph optimizations (QDQ fusion included).
 'use strict';
 const fs = require('fs');
@@ -27,7 +28,9 @@ async function main() {
   });
   const buf = fs.readFileSync(inPath);
   const all = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
-  const per = 28 * 28;
+  let dims = layout === 'nchw' ? [1, 28, 28] : [28, 28, 1];
+  if (/^\d+(x\d+)+$/.test(layout || '')) dims = layout.split('x').map((d) => parseInt(d, 10));
+  const per = dims.reduce((a, b) => a * b, 1);
   const n = all.length / per;
   if (process.env.GOQAT_BENCH) {
     await bench(ort, session, all, batchArg, layout);
@@ -39,7 +42,7 @@ async function main() {
   const t0 = process.hrtime.bigint();
   for (let lo = 0; lo < n; lo += batch) {
     const hi = Math.min(lo + batch, n);
-    const x = new ort.Tensor('float32', all.slice(lo * per, hi * per), layout === 'nchw' ? [hi - lo, 1, 28, 28] : [hi - lo, 28, 28, 1]);
+    const x = new ort.Tensor('float32', all.slice(lo * per, hi * per), [hi - lo, ...dims]);
     const res = await session.run({ [session.inputNames[0]]: x });
     const y = res[session.outputNames[0]].data;
     chunks.push(Float32Array.from(y));

@@ -14,6 +14,10 @@
 #   float models: |ort - goqat| <= 1e-4 * max|goqat| of each output row;
 #   int8 models: top-1 identical on >= 99.9% of the images, outputs within
 #                one quantization step on >= 99.9% of the values.
+# Then it runs the torchvision networks exported by PyTorch
+# (format/onnx/testdata/torchvision, and GOQAT_TORCHVISION_DIR's full-width
+# ones if set) in ONNX Runtime against PyTorch's and goqat's outputs, with
+# the same float criterion (go test -run TestTorchvisionONNXRuntime).
 # It prints the figures and exits non-zero when a criterion fails. Without
 # node it skips (exit 0) with a message. --bench also times goqat int8
 # against ONNX Runtime int8 on the same exported models (ms per image at
@@ -103,6 +107,16 @@ for n in "${names[@]}"; do
 done
 status=0
 "$work/conformance" compare --dir "$work" "${gate[@]}" || status=$?
+
+echo "torchvision networks exported by PyTorch (ONNX Runtime against PyTorch and goqat):"
+tv=0
+go test -count=1 -v -run '^TestTorchvisionONNXRuntime$' ./format/onnx >"$work/torchvision.log" 2>&1 || tv=$?
+grep -E 'ONNX Runtime vs|--- (FAIL|SKIP)' "$work/torchvision.log" | sed 's/^ *torchvision_test.go:[0-9]*: //; s/^ *//' || true
+if [ $tv != 0 ]; then
+  echo "torchvision networks: FAILED"
+  tail -20 "$work/torchvision.log"
+  status=1
+fi
 
 if [ $bench = 1 ]; then
   echo "int8 inference, goqat vs ONNX Runtime on the same exported models (2 threads, ms per image):"

@@ -9,9 +9,11 @@
 //     and zero point, the form ONNX Runtime fuses into QLinearConv and
 //     friends.
 //   - Import turns a float ONNX graph (Conv, BatchNormalization, Relu,
-//     Clip, Add, Concat, pools, Gemm, MatMul, Flatten, Reshape, Softmax,
-//     Pad) into a goqat Functional model with its weights, ready for
-//     quantize.Model.
+//     Clip, Add, Concat, pools with explicit pads and ceil_mode, Gemm,
+//     MatMul, Flatten, Reshape, Softmax, Pad, ReduceMean, channel
+//     shuffles), such as PyTorch exports for torchvision's ResNet,
+//     MobileNet v2, SqueezeNet and GoogLeNet, into a goqat Functional model
+//     with its weights, ready for quantize.Model.
 //
 // Layouts: goqat is NHWC, ONNX operators are NCHW. Exported graphs keep
 // goqat's interface, an NHWC input "N x H x W x C" with a dynamic batch

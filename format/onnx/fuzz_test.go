@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/goqat/goqat/convert"
+	"github.com/goqat/goqat/format/onnx/onnxpb"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/quantize"
 	"github.com/goqat/goqat/tensor"
@@ -49,10 +50,41 @@ func tinyModel(t testing.TB) *nn.Model {
 	return m
 }
 
+// torchvisionOps is an ONNX graph with the ops PyTorch exports for
+// torchvision's networks that goqat's own export does not write: a padded
+// MaxPool with ceil_mode after a Relu, a Concat and a channel shuffle
+// (Reshape, Transpose, Reshape), ReduceMean and a 1x1 Conv of its (N, C,
+// 1, 1) output. A fuzz and mutation seed.
+func torchvisionOps() ([]byte, error) { return Marshal(torchvisionOpsGraph()) }
+
+// torchvisionOpsGraph is torchvisionOps's graph, input (N, 3, 7, 8).
+func torchvisionOpsGraph() *onnxpb.ModelProto {
+	r := rand.New(rand.NewPCG(13, 14))
+	b := graphBuilder(3, 7, 8)
+	x := b.op("Relu", "relu", []string{"x"})
+	x = b.op("MaxPool", "pool", []string{x}, poolAttrs(3, 2, []int64{1, 1, 1, 1}, 1, -1)...)
+	x = b.op("Concat", "cat", []string{b.conv1x1(r, x, 3, 2), b.conv1x1(r, x, 3, 2)}, attrInt("axis", 1))
+	x = b.shuffleOps(x, 4, 4, 5, 2)
+	x = b.op("ReduceMean", "mean", []string{x}, attrInts("axes", 2, 3))
+	x = b.op("Flatten", "flat", []string{b.conv1x1(r, x, 4, 3)}, attrInt("axis", 1))
+	return b.finish(x)
+}
+
+// TestTorchvisionOpsSeed checks that the seed imports and computes ONNX's
+// values. The shuffle reads the Concat's inputs, so the Concat itself,
+// used by nothing else, is not in the model.
+func TestTorchvisionOpsSeed(t *testing.T) {
+	m := evalImport(t, torchvisionOpsGraph(), 3, 7, 8)
+	if got, want := layerTypes(m), "ReLU ZeroPadding2D MaxPooling2D Conv2D Conv2D Reshape Reshape Concatenate Reshape "+
+		"GlobalAveragePooling2D Dense"; got != want {
+		t.Errorf("layers %q, want %q", got, want)
+	}
+}
+
 // FuzzImport feeds arbitrary bytes to Unmarshal and Import: they must
 // return an error or a model, never panic or allocate from unchecked
 // sizes, and every imported model must export again. The seeds are real
-// exported models (float and QDQ).
+// exported models (float and QDQ) and torchvisionOps.
 func FuzzImport(f *testing.F) {
 	m := tinyModel(f)
 	mp, err := ExportFloat(m)
@@ -64,6 +96,11 @@ func FuzzImport(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(data)
+	tv, err := torchvisionOps()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(tv)
 	q, err := quantize.Model(m)
 	if err != nil {
 		f.Fatal(err)
@@ -101,8 +138,8 @@ func importAndExport(data []byte) error {
 }
 
 // TestImportMutations is a deterministic complement to FuzzImport: 1000
-// (250 with -short) random byte mutations of real exported models (float, and the fixture)
-// must import or fail cleanly, fast.
+// (250 with -short) random byte mutations of real exported models (float,
+// the fixture and torchvisionOps) must import or fail cleanly, fast.
 func TestImportMutations(t *testing.T) {
 	m := tinyModel(t)
 	mp, err := ExportFloat(m)
@@ -113,7 +150,11 @@ func TestImportMutations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seeds := [][]byte{seed}
+	tv, err := torchvisionOps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeds := [][]byte{seed, tv}
 	if fx, err := os.ReadFile("testdata/fixture.onnx"); err == nil {
 		seeds = append(seeds, fx)
 	}

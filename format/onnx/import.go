@@ -38,6 +38,7 @@ var importers = map[string]func(*importer, *onnxpb.NodeProto) error{
 	"MaxPool":            (*importer).pool,              // import_pool.go
 	"Pad":                (*importer).pad,               // import_shape.go
 	"Relu":               (*importer).activation,        // import_activation.go
+	"ReduceMean":         (*importer).reduceMean,        // import_pool.go
 	"Reshape":            (*importer).reshape,           // import_shape.go
 	"Sigmoid":            (*importer).activation,        // import_activation.go
 	"Softmax":            (*importer).activation,        // import_activation.go
@@ -81,13 +82,38 @@ const (
 	chwFlat
 	// nc11: ONNX (N, C, 1, 1), goqat (N, C).
 	nc11
+	// grouped: ONNX (N, g, C/g, H, W), the channel groups of an NCHW image
+	// (a channel shuffle's first Reshape); goqat holds the image (N, H, W,
+	// C) unchanged. Only Transpose and Reshape may read it.
+	grouped
+	// shuffled: ONNX (N, C/g, g, H, W), a grouped value with its group
+	// axes swapped (the shuffle's Transpose); goqat still holds the
+	// unshuffled image (N, H, W, C). Only Transpose and Reshape may read
+	// it; the Reshape back to (N, C, H, W) makes the shuffle's layers.
+	shuffled
 )
 
 // value is an ONNX value computed by the goqat graph under construction.
 type value struct {
-	node *nn.Node
-	lay  layout
-	chw  [3]int // chwFlat: C, H, W
+	node   *nn.Node
+	lay    layout
+	chw    [3]int // chwFlat: C, H, W
+	groups int    // grouped, shuffled: g
+	// parts are the inputs of the channel Concat that computed node, in
+	// order, or nil: a channel shuffle needs its groups as whole tensors.
+	parts []*nn.Node
+	// nonNeg is set when every value is known to be >= 0 (an output of
+	// ReLU, ReLU6, Sigmoid or Softmax, or computed from such values by
+	// pools, Concat, Add, zero padding or layout changes): zero padding
+	// then stands for MaxPool's -inf padding.
+	nonNeg bool
+}
+
+// as returns a copy of v with another layout (the same goqat node).
+func (v *value) as(lay layout) *value {
+	c := *v
+	c.lay = lay
+	return &c
 }
 
 // shape returns the ONNX shape of v, batch left out.
@@ -100,6 +126,10 @@ func (v *value) shape() tensor.Shape {
 		return tensor.Shape{v.chw[0] * v.chw[1] * v.chw[2]}
 	case nc11:
 		return tensor.Shape{s[0], 1, 1}
+	case grouped:
+		return tensor.Shape{v.groups, s[2] / v.groups, s[0], s[1]}
+	case shuffled:
+		return tensor.Shape{s[2] / v.groups, v.groups, s[0], s[1]}
 	}
 	return s
 }
@@ -130,19 +160,22 @@ func ImportFile(path string) (*nn.Model, error) {
 }
 
 // Import builds a goqat Functional model from a float ONNX model, with its
-// weights: Conv (group 1, or depthwise with group = channels),
-// BatchNormalization, Relu, Clip (as ReLU or ReLU6), Sigmoid, Tanh, Add,
-// Concat, MaxPool, AveragePool, GlobalAveragePool, Gemm, MatMul (a
-// following Add of a constant becomes its bias), Flatten, Reshape,
-// Softmax, Pad (zeros), Transpose (between NCHW and NHWC), Identity,
-// Dropout and Constant. NCHW tensors become goqat's NHWC: an NCHW image
-// input (N, C, H, W) becomes a goqat input (H, W, C), and an input read only
-// through a Transpose to NCHW (goqat's own export) stays NHWC. Weights are
-// reordered (Conv (OC, C, KH, KW) -> (KH, KW, C, OC); a Gemm after a
-// Flatten of an NCHW image gets its rows permuted into goqat's (H, W, C)
-// feature order). The model is ready for quantize.Model, Fit and Save. An
-// unsupported op or attribute is a one-line error naming the node and its
-// op type.
+// weights: Conv (group 1, or depthwise with group = channels; a 1x1 Conv
+// of an (N, C, 1, 1) tensor as a Dense), BatchNormalization, Relu, Clip
+// (as ReLU or ReLU6), Sigmoid, Tanh, Add, Concat, MaxPool and AveragePool
+// (explicit pads and ceil_mode as 'same' padding or a ZeroPadding2D where
+// that computes the same values), GlobalAveragePool, ReduceMean over H and
+// W, Gemm, MatMul (a following Add of a constant becomes its bias),
+// Flatten, Reshape, Softmax, Pad (zeros), Transpose (between NCHW and
+// NHWC), channel shuffles of a Concat (Reshape, Transpose, Reshape),
+// Identity, Dropout and Constant. NCHW tensors become goqat's NHWC: an
+// NCHW image input (N, C, H, W) becomes a goqat input (H, W, C), and an
+// input read only through a Transpose to NCHW (goqat's own export) stays
+// NHWC. Weights are reordered (Conv (OC, C, KH, KW) -> (KH, KW, C, OC); a
+// Gemm after a Flatten of an NCHW image gets its rows permuted into
+// goqat's (H, W, C) feature order). The model is ready for quantize.Model,
+// Fit and Save. An unsupported op or attribute is a one-line error naming
+// the node and its op type.
 func Import(mp *onnxpb.ModelProto) (*nn.Model, error) {
 	if mp == nil || mp.GetGraph() == nil {
 		return nil, errors.New("onnx: model has no graph")
@@ -196,6 +229,9 @@ func Import(mp *onnxpb.ModelProto) (*nn.Model, error) {
 		}
 		if v.lay == chwFlat {
 			return nil, fmt.Errorf("onnx: graph output %q is a flattened NCHW tensor, which goqat (NHWC) cannot reproduce", vi.GetName())
+		}
+		if v.lay == grouped || v.lay == shuffled {
+			return nil, fmt.Errorf("onnx: graph output %q is a 5-D channel-group view %v of an image, which goqat (NHWC) cannot reproduce", vi.GetName(), v.shape())
 		}
 		outputs = append(outputs, v.node)
 	}
@@ -309,8 +345,20 @@ func (im *importer) call(n *onnxpb.NodeProto, l nn.Layer, lay layout, in ...*nn.
 	return v, nil
 }
 
-// in returns the computed (non-constant) input i of a node.
+// in returns the computed (non-constant) input i of a node. Refused: a
+// channel-group view (grouped, shuffled), which only view may return.
 func (im *importer) in(n *onnxpb.NodeProto, i int) (*value, error) {
+	v, err := im.view(n, i)
+	if err == nil && (v.lay == grouped || v.lay == shuffled) {
+		return nil, fmt.Errorf("input %q is a 5-D channel-group view %v of an image (part of a channel shuffle); only Transpose and Reshape may read it",
+			n.GetInput()[i], v.shape())
+	}
+	return v, err
+}
+
+// view returns the computed (non-constant) input i of a node in any
+// layout, channel-group views included.
+func (im *importer) view(n *onnxpb.NodeProto, i int) (*value, error) {
 	if i >= len(n.GetInput()) {
 		return nil, fmt.Errorf("missing input %d", i)
 	}

@@ -13,9 +13,9 @@ import (
 // activation imports the one-input activations Relu, Sigmoid, Tanh, Clip
 // and Softmax as a goqat ReLU, ReLU6 or Activation layer on a computed
 // input in any layout goqat keeps (NHWC or flat, NCHW image, (N, C, 1,
-// 1)); the output keeps the input's layout. Refused: a flattened NCHW
-// tensor (only Gemm or MatMul may read it), and what clip and softmax
-// refuse.
+// 1)); the output keeps the input's layout, and all but Tanh's are
+// non-negative. Refused: a flattened NCHW tensor (only Gemm or MatMul may
+// read it), and what clip and softmax refuse.
 func (im *importer) activation(n *onnxpb.NodeProto) error {
 	x, err := im.in(n, 0)
 	if err != nil {
@@ -38,7 +38,10 @@ func (im *importer) activation(n *onnxpb.NodeProto) error {
 	if err != nil {
 		return err
 	}
-	_, err = im.call(n, l, x.lay, x.node)
+	v, err := im.call(n, l, x.lay, x.node)
+	if err == nil {
+		v.nonNeg = n.GetOpType() != "Tanh" // ReLU, ReLU6, sigmoid and softmax are >= 0
+	}
 	return err
 }
 

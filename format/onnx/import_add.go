@@ -26,6 +26,9 @@ func (im *importer) add(n *onnxpb.NodeProto) error {
 	if a.lay != b.lay || a.lay == chwFlat || !a.node.Shape().Equal(b.node.Shape()) {
 		return fmt.Errorf("inputs of shapes %v and %v: only inputs of the same shape are supported (no broadcasting)", a.shape(), b.shape())
 	}
-	_, err = im.call(n, nn.NewAdd(), a.lay, a.node, b.node)
+	v, err := im.call(n, nn.NewAdd(), a.lay, a.node, b.node)
+	if err == nil {
+		v.nonNeg = a.nonNeg && b.nonNeg
+	}
 	return err
 }

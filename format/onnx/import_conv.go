@@ -14,12 +14,14 @@ import (
 // DepthwiseConv2D, weights (C, 1, KH, KW) reordered to (KH, KW, C, 1));
 // kernel_shape (must match W), strides, pads and auto_pad (NOTSET, VALID,
 // SAME_UPPER, SAME_LOWER; pads that are neither none nor goqat's 'same'
-// become a ZeroPadding2D before the layer). Refused: an input that is not
-// an NCHW image, weights that are not a 4-D constant, other groups
-// (grouped convolutions, channel multipliers), dilations other than 1 and
-// a bias of the wrong size.
+// become a ZeroPadding2D before the layer). A 1x1 Conv (group 1, no
+// padding) of an (N, C, 1, 1) input, as in squeeze-and-excitation blocks
+// after a GlobalAveragePool, is a Dense (conv1x1). Refused: other inputs,
+// weights that are not a 4-D constant, other groups (grouped convolutions,
+// channel multipliers: goqat's Conv2D has no groups), dilations other than
+// 1 and a bias of the wrong size.
 func (im *importer) conv(n *onnxpb.NodeProto) error {
-	x, s, err := im.image(n)
+	x, err := im.in(n, 0)
 	if err != nil {
 		return err
 	}
@@ -36,15 +38,9 @@ func (im *importer) conv(n *onnxpb.NodeProto) error {
 		return fmt.Errorf("weights of shape %v: only 2-D convolutions are supported", wd)
 	}
 	oc, cg, kh, kw := wd[0], wd[1], wd[2], wd[3]
-	c := s[2]
 	k, st, err := window(n, [2]int{kh, kw})
 	if err != nil {
 		return err
-	}
-	group := int(intAttr(n, "group", 1))
-	depthwise := group == c && cg == 1 && oc == c && c > 1
-	if !(group == 1 && cg == c) && !depthwise {
-		return fmt.Errorf("group %d with weights %v on %d channels: only group 1 and depthwise (group = channels, one filter each) are supported", group, wd, c)
 	}
 	var bias []float32
 	if bt, err := im.constant(n, 2); err != nil {
@@ -53,6 +49,20 @@ func (im *importer) conv(n *onnxpb.NodeProto) error {
 		if bias, err = floatData(bt); err != nil || len(bias) != oc {
 			return fmt.Errorf("bias: %d values for %d channels (%v)", len(bias), oc, err)
 		}
+	}
+	group := int(intAttr(n, "group", 1))
+	if x.lay == nc11 {
+		return im.conv1x1(n, x, wd, w, bias, group)
+	}
+	x, s, err := im.image(n)
+	if err != nil {
+		return err
+	}
+	c := s[2]
+	depthwise := group == c && cg == 1 && oc == c && c > 1
+	if !(group == 1 && cg == c) && !depthwise {
+		return fmt.Errorf("group %d with weights %v on %d channels: only group 1 and depthwise (group = channels, one filter each) are supported "+
+			"(goqat's Conv2D has no groups)", group, wd, c)
 	}
 	mode, p, err := padding(n, s[0], s[1], k, st)
 	if err != nil {
@@ -104,6 +114,34 @@ func (im *importer) conv(n *onnxpb.NodeProto) error {
 				}
 			}
 		}
+		if bias != nil {
+			copy(l.Bias.Value.Data, bias)
+		}
+		return nil
+	})
+	return nil
+}
+
+// conv1x1 imports a Conv of an (N, C, 1, 1) input x by weights w (OC, C,
+// 1, 1) as a goqat Dense with the kernel (C, OC) and the optional bias:
+// the output is (N, OC, 1, 1). Refused: groups, windows other than 1x1,
+// and padding.
+func (im *importer) conv1x1(n *onnxpb.NodeProto, x *value, wd []int, w, bias []float32, group int) error {
+	c := x.node.Shape()[0]
+	if group != 1 || wd[1] != c || wd[2] != 1 || wd[3] != 1 {
+		return fmt.Errorf("weights %v, group %d on a (N, %d, 1, 1) input: only 1x1 convolutions with group 1 are supported there", wd, group, c)
+	}
+	if p, _, err := pads(n, 1, 1, [2]int{1, 1}, [2]int{1, 1}); err != nil || p != [4]int{} {
+		return fmt.Errorf("padding %v of a (N, %d, 1, 1) input is not supported (%v)", p, c, err)
+	}
+	oc := wd[0]
+	l := nn.NewDense(oc)
+	l.UseBias = bias != nil
+	if _, err := im.call(n, l, nc11, x.node); err != nil {
+		return err
+	}
+	im.setters = append(im.setters, func() error {
+		copy(l.Kernel.Value.Data, transpose2(w, oc, c)) // (OC, C) -> (C, OC)
 		if bias != nil {
 			copy(l.Bias.Value.Data, bias)
 		}

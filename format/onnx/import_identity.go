@@ -34,7 +34,7 @@ func (im *importer) identity(n *onnxpb.NodeProto) error {
 			return nil
 		}
 	}
-	x, err := im.in(n, 0)
+	x, err := im.view(n, 0)
 	if err != nil {
 		return err
 	}

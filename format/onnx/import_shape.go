@@ -9,28 +9,40 @@ import (
 	"github.com/goqat/goqat/tensor"
 )
 
-// transpose imports Transpose between NHWC and NCHW without a layer (goqat
-// holds both the same way): perm (0, 3, 1, 2) of a rank-4 NHWC tensor marks
-// it as an NCHW image, and perm (0, 2, 3, 1) of an NCHW image marks it
-// NHWC again. Refused: any other perm, including a missing one (ONNX's
-// default reversal).
+// transpose imports Transpose between NHWC and NCHW, and a channel
+// shuffle's Transpose, without a layer (goqat holds each form the same
+// way): perm (0, 3, 1, 2) of a rank-4 NHWC tensor marks it as an NCHW
+// image, perm (0, 2, 3, 1) of an NCHW image marks it NHWC again, and perm
+// (0, 2, 1, 3, 4) swaps the group axes of a channel-group view (N, g, C/g,
+// H, W) (see reshape). Refused: any other perm, including a missing one
+// (ONNX's default reversal).
 func (im *importer) transpose(n *onnxpb.NodeProto) error {
-	x, err := im.in(n, 0)
+	x, err := im.view(n, 0)
 	if err != nil {
 		return err
 	}
 	perm := ints(n, "perm")
 	r := len(x.node.Shape())
+	out := n.GetOutput()[0]
 	switch {
 	case x.lay == same && r == 3 && equalInts(perm, toNCHW):
-		im.vals[n.GetOutput()[0]] = &value{node: x.node, lay: nchw}
+		im.vals[out] = x.as(nchw)
 	case x.lay == nchw && equalInts(perm, toNHWC):
-		im.vals[n.GetOutput()[0]] = &value{node: x.node, lay: same}
+		im.vals[out] = x.as(same)
+	case x.lay == grouped && equalInts(perm, swapGroups):
+		im.vals[out] = x.as(shuffled)
+	case x.lay == shuffled && equalInts(perm, swapGroups):
+		im.vals[out] = x.as(grouped)
 	default:
-		return fmt.Errorf("perm %v: only NHWC <-> NCHW transposes of images are supported", perm)
+		return fmt.Errorf("perm %v of shape %v: only NHWC <-> NCHW transposes of images and the swap %v of a channel shuffle's group axes are supported",
+			perm, x.shape(), swapGroups)
 	}
 	return nil
 }
+
+// swapGroups is the perm of a channel shuffle's Transpose: (N, g, C/g, H,
+// W) -> (N, C/g, g, H, W).
+var swapGroups = []int64{0, 2, 1, 3, 4}
 
 // flattenOp imports Flatten with axis 1 (keep the batch, join the rest) as
 // flatten does. Refused: other axes.
@@ -54,7 +66,7 @@ func (im *importer) flatten(n *onnxpb.NodeProto) error {
 	s := x.node.Shape()
 	switch x.lay {
 	case nc11:
-		im.vals[n.GetOutput()[0]] = &value{node: x.node, lay: same}
+		im.vals[n.GetOutput()[0]] = x.as(same)
 		return nil
 	case chwFlat:
 		im.vals[n.GetOutput()[0]] = x
@@ -64,7 +76,10 @@ func (im *importer) flatten(n *onnxpb.NodeProto) error {
 			im.vals[n.GetOutput()[0]] = x
 			return nil
 		}
-		_, err = im.call(n, nn.NewFlatten(), same, x.node)
+		v, err := im.call(n, nn.NewFlatten(), same, x.node)
+		if err == nil {
+			v.nonNeg = x.nonNeg
+		}
 		return err
 	}
 	// NCHW image.
@@ -72,6 +87,7 @@ func (im *importer) flatten(n *onnxpb.NodeProto) error {
 	if err != nil {
 		return err
 	}
+	v.nonNeg = x.nonNeg
 	if s[0]*s[1] > 1 {
 		v.lay, v.chw = chwFlat, [3]int{s[2], s[0], s[1]}
 	}
@@ -82,12 +98,15 @@ func (im *importer) flatten(n *onnxpb.NodeProto) error {
 // the batch (any value: the batch stays dynamic); a 0 copies the input's
 // dimension (unless allowzero is 1) and one -1 is inferred. Supported:
 // flattening any input (as Flatten), any reshape of an NHWC or flat
-// tensor (a goqat Reshape), and the identity reshape of (N, C, 1, 1).
-// Refused: a shape that is not a constant, a target without the batch,
-// zero or too large dimensions, a size mismatch, and other reshapes of
-// NCHW images or flattened NCHW tensors.
+// tensor (a goqat Reshape), the identity reshape of (N, C, 1, 1), and a
+// channel shuffle's two Reshapes: an NCHW image (N, C, H, W) to its
+// channel groups (N, g, C/g, H, W) (a view, no layer), and such a view,
+// its group axes swapped by a Transpose, back to (N, C, H, W) (see
+// shuffle). Refused: a shape that is not a constant, a target without the
+// batch, zero or too large dimensions, a size mismatch, and other reshapes
+// of NCHW images, channel-group views or flattened NCHW tensors.
 func (im *importer) reshape(n *onnxpb.NodeProto) error {
-	x, err := im.in(n, 0)
+	x, err := im.view(n, 0)
 	if err != nil {
 		return err
 	}
@@ -134,20 +153,43 @@ func (im *importer) reshape(n *onnxpb.NodeProto) error {
 	if t.Size() != size {
 		return fmt.Errorf("cannot reshape %v to %v (batch left out)", in, t)
 	}
+	out := n.GetOutput()[0]
+	if x.lay == nchw || x.lay == grouped || x.lay == shuffled {
+		hwc := x.node.Shape()
+		image := tensor.Shape{hwc[2], hwc[0], hwc[1]} // (C, H, W)
+		switch {
+		case x.lay == nchw && len(t) == 4 && t[2] == image[1] && t[3] == image[2]:
+			// (C, H, W) -> (g, C/g, H, W): the channel groups, a view.
+			v := x.as(grouped)
+			v.groups = t[0]
+			im.vals[out] = v
+			return nil
+		case x.lay == grouped && t.Equal(image):
+			im.vals[out] = x.as(nchw)
+			return nil
+		case x.lay == shuffled && t.Equal(image):
+			return im.shuffle(n, x)
+		case x.lay != nchw:
+			return fmt.Errorf("reshape of the channel-group view %v to %v: only the reshape back to the image %v is supported", in, t, image)
+		}
+	}
 	if len(t) == 1 {
 		return im.flatten(n) // the same thing
 	}
 	switch x.lay {
 	case same:
 		if t.Equal(x.node.Shape()) {
-			im.vals[n.GetOutput()[0]] = x
+			im.vals[out] = x
 			return nil
 		}
-		_, err = im.call(n, nn.NewReshape(t...), same, x.node)
+		v, err := im.call(n, nn.NewReshape(t...), same, x.node)
+		if err == nil {
+			v.nonNeg = x.nonNeg
+		}
 		return err
 	case nc11:
 		if t.Equal(tensor.Shape{in[0], 1, 1}) {
-			im.vals[n.GetOutput()[0]] = x
+			im.vals[out] = x
 			return nil
 		}
 	}
@@ -157,12 +199,15 @@ func (im *importer) reshape(n *onnxpb.NodeProto) error {
 // concat imports Concat of two or more computed tensors of one layout along
 // the required axis (negative counts from the end) as a goqat
 // Concatenate: an NCHW image's axis is mapped to NHWC (the channels, 1,
-// become 3), and (N, C, 1, 1) inputs join only on the channels. Refused: a
-// missing axis, the batch axis, mixed layouts, constant inputs, fewer than
-// two inputs and flattened NCHW tensors.
+// become 3), and (N, C, 1, 1) inputs join only on the channels. The
+// inputs of a channel Concat of images are remembered for a channel
+// shuffle that may follow. Refused: a missing axis, the batch axis, mixed
+// layouts, constant inputs, fewer than two inputs, flattened NCHW tensors
+// and channel-group views.
 func (im *importer) concat(n *onnxpb.NodeProto) error {
-	var xs []*nn.Node
+	var xs, parts []*nn.Node
 	var lay layout
+	nonNeg := true
 	for i := range n.GetInput() {
 		x, err := im.in(n, i)
 		if err != nil {
@@ -174,6 +219,12 @@ func (im *importer) concat(n *onnxpb.NodeProto) error {
 			return errors.New("inputs of different layouts")
 		}
 		xs = append(xs, x.node)
+		nonNeg = nonNeg && x.nonNeg
+		if x.parts != nil {
+			parts = append(parts, x.parts...)
+		} else {
+			parts = append(parts, x.node)
+		}
 	}
 	if lay == chwFlat {
 		return errors.New("input is a flattened NCHW tensor; only Gemm or MatMul may read it")
@@ -203,8 +254,15 @@ func (im *importer) concat(n *onnxpb.NodeProto) error {
 	}
 	l := nn.NewConcatenate()
 	l.Axis = axis
-	_, err := im.call(n, l, lay, xs...)
-	return err
+	v, err := im.call(n, l, lay, xs...)
+	if err != nil {
+		return err
+	}
+	v.nonNeg = nonNeg
+	if lay == nchw && axis == 3 {
+		v.parts = parts // a channel shuffle may need them
+	}
+	return nil
 }
 
 // pad imports Pad of an NCHW image with zeros on H and W as a goqat
@@ -247,6 +305,9 @@ func (im *importer) pad(n *onnxpb.NodeProto) error {
 			return fmt.Errorf("pads %v: only non-negative padding is supported", pads)
 		}
 	}
-	_, err = im.call(n, nn.NewZeroPadding2D(int(pads[2]), int(pads[6]), int(pads[3]), int(pads[7])), nchw, x.node)
+	v, err := im.call(n, nn.NewZeroPadding2D(int(pads[2]), int(pads[6]), int(pads[3]), int(pads[7])), nchw, x.node)
+	if err == nil {
+		v.nonNeg = x.nonNeg
+	}
 	return err
 }

@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"github.com/goqat/goqat/format/onnx/onnxpb"
-	"github.com/goqat/goqat/internal/ops"
 	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/tensor"
 )
 
 // window reads kernel_shape (checked against k if k is set), strides and
@@ -40,42 +40,48 @@ func window(n *onnxpb.NodeProto, k [2]int) (kk, s [2]int, err error) {
 	return k, s, nil
 }
 
-// padding resolves a window's ONNX padding on an (H, W) image into a goqat
-// padding mode, or explicit pads (top, bottom, left, right) that need a
-// ZeroPadding2D.
-func padding(n *onnxpb.NodeProto, h, w int, k, s [2]int) (mode string, explicit [4]int, err error) {
-	var p [4]int // top, bottom, left, right
+// pads resolves a window's ONNX padding on an (H, W) image into explicit
+// pads (top, bottom, left, right): the pads attribute (auto_pad NOTSET,
+// fromAttr true), or auto_pad's: VALID none, SAME_UPPER TensorFlow's
+// 'same' (the smaller half before), SAME_LOWER the larger half before.
+// Refused: other auto_pad values, pads that are not 4 values in 0..65,536.
+func pads(n *onnxpb.NodeProto, h, w int, k, s [2]int) (p [4]int, fromAttr bool, err error) {
 	switch ap := string(attrString(n, "auto_pad")); ap {
 	case "", "NOTSET":
-		pads := ints(n, "pads")
-		if len(pads) != 0 && len(pads) != 4 {
-			return "", p, fmt.Errorf("pads %v, want 4 values", pads)
+		pa := ints(n, "pads")
+		if len(pa) != 0 && len(pa) != 4 {
+			return p, false, fmt.Errorf("pads %v, want 4 values", pa)
 		}
-		if len(pads) == 4 {
-			p = [4]int{int(pads[0]), int(pads[2]), int(pads[1]), int(pads[3])}
+		for _, v := range pa {
+			if v < 0 || v > maxInputDim {
+				return p, false, fmt.Errorf("bad padding %v", pa)
+			}
 		}
+		if len(pa) == 4 {
+			p = [4]int{int(pa[0]), int(pa[2]), int(pa[1]), int(pa[3])}
+		}
+		return p, true, nil
 	case "VALID":
-		return "valid", p, nil
+		return p, false, nil
 	case "SAME_UPPER":
-		return "same", p, nil
+		return samePads(tensor.Shape{h, w}, k, s, "same"), false, nil
 	case "SAME_LOWER":
-		t, b := ops.SamePadding(h, k[0], s[0])
-		l, r := ops.SamePadding(w, k[1], s[1])
-		p = [4]int{b, t, r, l}
+		p = samePads(tensor.Shape{h, w}, k, s, "same")
+		return [4]int{p[1], p[0], p[3], p[2]}, false, nil
 	default:
-		return "", p, fmt.Errorf("auto_pad %q is not supported", ap)
+		return p, false, fmt.Errorf("auto_pad %q is not supported", ap)
 	}
-	for _, v := range p {
-		if v < 0 || v > maxInputDim {
-			return "", p, fmt.Errorf("bad padding %v", p)
-		}
+}
+
+// padding resolves a window's ONNX padding on an (H, W) image into a goqat
+// padding mode: "same" when the pads are goqat's 'same', else "valid"
+// with explicit pads (top, bottom, left, right) that need a ZeroPadding2D.
+func padding(n *onnxpb.NodeProto, h, w int, k, s [2]int) (mode string, explicit [4]int, err error) {
+	p, _, err := pads(n, h, w, k, s)
+	if err != nil {
+		return "", p, err
 	}
-	if p == [4]int{} {
-		return "valid", p, nil
-	}
-	t, b := ops.SamePadding(h, k[0], s[0])
-	l, r := ops.SamePadding(w, k[1], s[1])
-	if p == [4]int{t, b, l, r} {
+	if p != [4]int{} && p == samePads(tensor.Shape{h, w}, k, s, "same") {
 		return "same", p, nil
 	}
 	return "valid", p, nil
@@ -86,10 +92,15 @@ func (im *importer) zeroPad(n *onnxpb.NodeProto, x *nn.Node, p [4]int) (*nn.Node
 	if p == [4]int{} {
 		return x, nil
 	}
-	l := nn.NewZeroPadding2D(p[0], p[1], p[2], p[3])
-	if nm := im.layerName(n.GetName() + "_pad"); nm != "" {
+	return im.apply(n, "_pad", nn.NewZeroPadding2D(p[0], p[1], p[2], p[3]), x)
+}
+
+// apply applies a helper layer of a node (one the node needs besides its
+// own), named after the node with a suffix, and returns its output.
+func (im *importer) apply(n *onnxpb.NodeProto, suffix string, l nn.Layer, in ...*nn.Node) (*nn.Node, error) {
+	if nm := im.layerName(n.GetName() + suffix); nm != "" {
 		l.SetName(nm)
 	}
-	y := nn.Call(l, x)
+	y := nn.Call(l, in...)
 	return y, y.Err()
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/goqat/goqat/format/onnx/onnxpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // This file is a small, slow ONNX evaluator written from the operator
@@ -337,6 +338,17 @@ func evalNode(n *onnxpb.NodeProto, in []*rtensor) (*rtensor, error) {
 			out.v[i] = in[1].v[ch]*(v-in[3].v[ch])/math.Sqrt(in[4].v[ch]+eps) + in[2].v[ch]
 		}
 		return out, nil
+	case "ReduceMean": // over H and W of NCHW only
+		axes := ints(n, "axes")
+		if len(axes) != 2 || len(x.shape) != 4 || (axes[0]+4)%4+(axes[1]+4)%4 != 5 || axes[0] == axes[1] {
+			return nil, fmt.Errorf("ReduceMean axes %v of %v not in the test evaluator", axes, x.shape)
+		}
+		g, err := evalWindow(&onnxpb.NodeProto{OpType: proto.String("GlobalAveragePool")}, in)
+		if err != nil || intAttr(n, "keepdims", 1) != 0 {
+			return g, err
+		}
+		g.shape = g.shape[:2]
+		return g, nil
 	case "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Pad":
 		return evalWindow(n, in)
 	}
@@ -427,9 +439,19 @@ func evalWindow(n *onnxpb.NodeProto, in []*rtensor) (*rtensor, error) {
 		return out, nil
 	}
 	ks, st, pads := ints(n, "kernel_shape"), ints(n, "strides"), ints(n, "pads")
+	if len(pads) == 0 {
+		pads = []int64{0, 0, 0, 0}
+	}
+	if len(st) == 0 {
+		st = []int64{1, 1}
+	}
 	kh, kw, sh, sw := int(ks[0]), int(ks[1]), int(st[0]), int(st[1])
 	pt, pl, pb, pr := int(pads[0]), int(pads[1]), int(pads[2]), int(pads[3])
 	oh, ow := (H+pt+pb-kh)/sh+1, (W+pl+pr-kw)/sw+1
+	if op != "Conv" && intAttr(n, "ceil_mode", 0) != 0 {
+		oh, ow = (H+pt+pb-kh+sh-1)/sh+1, (W+pl+pr-kw+sw-1)/sw+1
+	}
+	includePad := op == "AveragePool" && intAttr(n, "count_include_pad", 0) != 0
 	oc, group := C, 1
 	if op == "Conv" {
 		oc, group = in[1].shape[0], int(intAttr(n, "group", 1))
@@ -439,7 +461,7 @@ func evalWindow(n *onnxpb.NodeProto, in []*rtensor) (*rtensor, error) {
 		for o := 0; o < oc; o++ {
 			for y := 0; y < oh; y++ {
 				for xx := 0; xx < ow; xx++ {
-					acc, cnt, m := 0.0, 0, math.Inf(-1)
+					acc, cnt, padded, m := 0.0, 0, 0, math.Inf(-1)
 					cin := C / group
 					for ci := 0; ci < cin; ci++ {
 						c := ci
@@ -454,6 +476,9 @@ func evalWindow(n *onnxpb.NodeProto, in []*rtensor) (*rtensor, error) {
 						for a := 0; a < kh; a++ {
 							for bb := 0; bb < kw; bb++ {
 								h, w := y*sh-pt+a, xx*sw-pl+bb
+								if h >= -pt && h < H+pb && w >= -pl && w < W+pr {
+									padded++ // inside the pads, not past them (ceil_mode)
+								}
 								if h < 0 || h >= H || w < 0 || w >= W {
 									continue
 								}
@@ -478,7 +503,10 @@ func evalWindow(n *onnxpb.NodeProto, in []*rtensor) (*rtensor, error) {
 						}
 					case "MaxPool":
 						r = m
-					default:
+					case "AveragePool":
+						if includePad {
+							cnt = padded
+						}
 						r = acc / float64(cnt)
 					}
 					out.v[((b*oc+o)*oh+y)*ow+xx] = r
