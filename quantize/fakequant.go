@@ -97,7 +97,8 @@ func FakeQuant(x, y []float32, scale float32, zeroPoint int32, bits int, narrow 
 // FakeQuantPerAxis is FakeQuant with one scale and zero point per channel of
 // axis of a tensor of the given shape (x and y hold shape's elements in
 // row-major order): for a Conv2D kernel (KH,KW,C,OC) axis 3, a depthwise
-// kernel (KH,KW,C,1) axis 2, a Dense kernel (in,out) axis 1.
+// kernel (KH,KW,C,1) axis 2 (with a depth multiplier M, (KH,KW,C*M) axis
+// 2), a Dense kernel (in,out) axis 1.
 func FakeQuantPerAxis(x, y []float32, shape []int, axis int, scale []float32, zeroPoint []int32, bits int, narrow bool) {
 	lay, ok := axisLayout(shape, axis, 1)
 	if !ok || len(scale) != lay.channels || len(zeroPoint) != lay.channels {
