@@ -244,6 +244,7 @@ func TestDepthwiseGeometryEveryPath(t *testing.T) {
 		{7, 6, 17, 51, 3, 3, 1, 1, 1, 1, 1, [4]int{1, 1, 1, 1}}, // M=3, 51 channels
 		{9, 9, 32, 32, 3, 3, 1, 1, 2, 2, 1, [4]int{0, 0, 0, 0}}, // dilation, no padding
 		{9, 8, 16, 16, 3, 3, 1, 1, 2, 3, 1, [4]int{2, 2, 3, 3}}, // dilation, 'same'
+		{8, 7, 16, 32, 3, 3, 1, 1, 2, 1, 1, [4]int{2, 2, 1, 1}}, // M=2, rows 2 apart (3x3 rows on VNNI)
 		{6, 7, 5, 10, 5, 3, 1, 1, 1, 2, 1, [4]int{2, 2, 2, 2}},  // M=2 with dilation
 		{5, 5, 2, 2, 3, 3, 1, 1, 3, 3, 1, [4]int{3, 3, 3, 3}},   // a dilated window wider than the image
 	}
