@@ -1,12 +1,17 @@
 package lite
 
-import "github.com/goqat/goqat/internal/qkernels"
+import (
+	"github.com/goqat/goqat/internal/qkernels"
+	"github.com/goqat/goqat/qmath"
+)
 
 // convKernel is Conv2D: an int32-accumulating int8 GEMM over im2col rows
 // with per-channel requantization. The im2col rows are never stored whole:
 // the GEMM asks for one tile of rows at a time and fillRows writes them
 // (padding taps hold the input's zero point, which contributes nothing).
-// in (N,H,W,C), w (KH,KW,C,OC), bias (OC) -> out (N,OH,OW,OC)
+// A dilated or grouped convolution takes the general path instead (see
+// convGroup): one GEMM per channel group on rows fillGeneral writes.
+// in (N,H,W,C), w (KH,KW,C/G,OC), bias (OC) -> out (N,OH,OW,OC)
 type convKernel struct {
 	it                     *Interpreter
 	in, out                int
@@ -29,6 +34,19 @@ type convKernel struct {
 	fillPad   func(dst []uint8, i0, n int)
 	padRowsFn func(part, lo, hi int)
 	padR      qkernels.Runner
+
+	// The general path (dilation (dh, dw) above 1 or groups above 1):
+	// one GEMM per group, nil otherwise.
+	dh, dw, groups int
+	grp            []convGroup
+}
+
+// convGroup is one channel group of the general path: its GEMM, on the
+// kernel columns of its OC/G filters, and the fill function writing its
+// im2col rows (its C/G channels, taps (dh, dw) apart).
+type convGroup struct {
+	g    *gemmOut
+	fill func(dst []uint8, i0, n int)
 }
 
 func newConv(it *Interpreter, op *Op) (*convKernel, error) {
@@ -42,6 +60,10 @@ func newConv(it *Interpreter, op *Op) (*convKernel, error) {
 		return nil, err
 	}
 	lo, hi := outRange(tout, op.Activation)
+	k.dh, k.dw, k.groups = max(op.Dilation[0], 1), max(op.Dilation[1], 1), max(op.Groups, 1)
+	if k.general() {
+		return k, k.initGeneral(op, tin, tout, mult, lo, hi)
+	}
 	K := k.kh * k.kw * k.c
 	if k.g, err = newGemmOut(op.Weights, K, k.oc, op.Bias, tin.ZeroPoint, mult, tout.ZeroPoint, lo, hi); err != nil {
 		return nil, err
@@ -66,6 +88,15 @@ func newConv(it *Interpreter, op *Op) (*convKernel, error) {
 
 // shareWith returns this op's kernel for sub, sharing the packed weights.
 func (k *convKernel) shareWith(sub *Interpreter) kernel {
+	if k.general() {
+		c := &convKernel{it: sub, in: k.in, out: k.out, h: k.h, w: k.w, c: k.c, oh: k.oh, ow: k.ow, oc: k.oc,
+			kh: k.kh, kw: k.kw, sh: k.sh, sw: k.sw, pt: k.pt, pl: k.pl, zpIn: k.zpIn, lda: k.lda, padRow: k.padRow,
+			dh: k.dh, dw: k.dw, groups: k.groups}
+		for gi, gr := range k.grp {
+			c.grp = append(c.grp, convGroup{g: gr.g.shared(sub.threads), fill: c.groupFill(gi)})
+		}
+		return c
+	}
 	c := &convKernel{it: sub, in: k.in, out: k.out, h: k.h, w: k.w, c: k.c, oh: k.oh, ow: k.ow, oc: k.oc,
 		kh: k.kh, kw: k.kw, sh: k.sh, sw: k.sw, pt: k.pt, pl: k.pl, zpIn: k.zpIn, lda: k.lda, padRow: k.padRow,
 		g: k.g.shared(sub.threads), padded: k.padded, hp: k.hp, wp: k.wp}
@@ -90,6 +121,14 @@ func (k *convKernel) alloc(n int) {
 
 func (k *convKernel) run(n int) {
 	k.x = k.it.i8[k.in]
+	if k.general() {
+		out, ocg := k.it.i8[k.out], k.oc/k.groups
+		for gi, gr := range k.grp {
+			gr.g.runStrided(gr.fill, n*k.oh*k.ow, out[gi*ocg:], k.oc)
+		}
+		k.x = nil
+		return
+	}
 	fill := k.fill
 	if k.padded {
 		k.alloc(n) // no-op once Allocate sized it
@@ -193,6 +232,79 @@ func (k *convKernel) fillRows(dst []uint8, i0, n int) {
 						qkernels.PackRow(seg[kx*C:], k.x[base:base+C])
 					}
 				}
+			}
+		}
+	}
+}
+
+// general reports whether the op takes the general path: a dilation or
+// channel groups.
+func (k *convKernel) general() bool { return k.dh > 1 || k.dw > 1 || k.groups > 1 }
+
+// initGeneral prepares the general path: for each of the G channel groups,
+// the kernel columns of its OC/G filters, (KH*KW*C/G, OC/G), packed with
+// their biases and multipliers, and its fill function.
+func (k *convKernel) initGeneral(op *Op, tin, tout *Tensor, mult []qmath.Multiplier, lo, hi int32) error {
+	G := k.groups
+	cg, ocg := k.c/G, k.oc/G
+	kg := k.kh * k.kw * cg
+	k.lda = qkernels.RowStride(kg)
+	k.padRow = make([]uint8, cg)
+	for i := range k.padRow {
+		k.padRow[i] = uint8(k.zpIn) ^ 0x80
+	}
+	k.grp = make([]convGroup, G)
+	for gi := range k.grp {
+		w := make([]int8, kg*ocg)
+		for r := 0; r < kg; r++ {
+			copy(w[r*ocg:(r+1)*ocg], op.Weights[r*k.oc+gi*ocg:r*k.oc+(gi+1)*ocg])
+		}
+		var bias []int32
+		if op.Bias != nil {
+			bias = op.Bias[gi*ocg : (gi+1)*ocg]
+		}
+		g, err := newGemmOut(w, kg, ocg, bias, tin.ZeroPoint, mult[gi*ocg:(gi+1)*ocg], tout.ZeroPoint, lo, hi)
+		if err != nil {
+			return err
+		}
+		g.g.SetThreads(k.it.threads)
+		k.grp[gi] = convGroup{g: g, fill: k.groupFill(gi)}
+	}
+	return nil
+}
+
+// groupFill returns the fill function of channel group gi.
+func (k *convKernel) groupFill(gi int) func(dst []uint8, i0, n int) {
+	return func(dst []uint8, i0, n int) { k.fillGeneral(dst, i0, n, gi) }
+}
+
+// fillGeneral writes the im2col rows [i0, i0+n) of channel group gi into
+// dst (stride lda, XOR 0x80): row (b, oy, ox) holds, in (ky, kx, c)
+// order, input (b, oy*SH-PT+ky*DH, ox*SW-PL+kx*DW, gi*C/G+c), the zero
+// point in the padding.
+func (k *convKernel) fillGeneral(dst []uint8, i0, n, gi int) {
+	C, cg := k.c, k.c/k.groups
+	c0 := gi * cg
+	ox, oy, b := i0%k.ow, (i0/k.ow)%k.oh, i0/(k.ow*k.oh)
+	for r := 0; r < n; r, ox = r+1, ox+1 {
+		if ox == k.ow {
+			ox, oy = 0, oy+1
+			if oy == k.oh {
+				oy, b = 0, b+1
+			}
+		}
+		row := dst[r*k.lda:]
+		for ky := 0; ky < k.kh; ky++ {
+			y := oy*k.sh - k.pt + ky*k.dh
+			for kx := 0; kx < k.kw; kx++ {
+				seg := row[(ky*k.kw+kx)*cg : (ky*k.kw+kx+1)*cg]
+				x := ox*k.sw - k.pl + kx*k.dw
+				if y < 0 || y >= k.h || x < 0 || x >= k.w {
+					copy(seg, k.padRow)
+					continue
+				}
+				base := ((b*k.h+y)*k.w+x)*C + c0
+				qkernels.PackRow(seg, k.x[base:base+cg])
 			}
 		}
 	}

@@ -5,20 +5,24 @@ import (
 	"github.com/goqat/goqat/internal/qkernels"
 )
 
-// dwKernel is DepthwiseConv2D (depth multiplier 1): each channel is
-// convolved with its own window. The input is first copied into a padded
-// buffer whose border holds the input zero point (so a padded tap
-// contributes (zp-zp)*w = 0, as the op defines), unless no window leaves
-// the image; then every output row is one qkernels.DepthwiseRowsRequant
+// dwKernel is DepthwiseConv2D: each channel is convolved with its own
+// window. The input is first copied into a padded buffer whose border
+// holds the input zero point (so a padded tap contributes (zp-zp)*w = 0,
+// as the op defines), unless no window leaves the image; with a depth
+// multiplier M the copy repeats each input channel M times, so that output
+// channel c*M+m reads its own copy of channel c and the rest is a depthwise
+// convolution of C*M channels; a dilation only spaces the taps' offsets in
+// the copy. Then every output row is one qkernels.DepthwiseRowsRequant
 // call (3x3 windows on VNNI: the output stage applied in registers) or a
 // qkernels.DepthwiseRows call, channels in vector lanes, whose row of
 // accumulators the vector output stage requantizes while it is in L1.
 // Output rows are split across threads.
-// in (N,H,W,C), w (KH,KW,C), bias (C) -> out (N,OH,OW,C)
+// in (N,H,W,C), w (KH,KW,C*M), bias (C*M) -> out (N,OH,OW,C*M)
 type dwKernel struct {
 	it                     *Interpreter
 	in, out                int
-	h, w, c, oh, ow        int
+	h, w, c, oh, ow        int // c: the output channels, C*M
+	cin, m, dh, dw         int // input channels, depth multiplier, dilation
 	kh, kw, sh, sw, pt, pl int
 	zpIn                   int8
 	padded                 bool // windows leave the image: read a padded copy
@@ -35,7 +39,8 @@ type dwKernel struct {
 func newDepthwise(it *Interpreter, op *Op) (*dwKernel, error) {
 	tin, tout := &it.m.Tensors[op.Inputs[0]], &it.m.Tensors[op.Output]
 	s, o := tin.Shape, tout.Shape
-	k := &dwKernel{it: it, in: op.Inputs[0], out: op.Output, h: s[0], w: s[1], c: s[2], oh: o[0], ow: o[1],
+	k := &dwKernel{it: it, in: op.Inputs[0], out: op.Output, h: s[0], w: s[1], c: o[2], oh: o[0], ow: o[1],
+		cin: s[2], m: max(op.DepthMultiplier, 1), dh: max(op.Dilation[0], 1), dw: max(op.Dilation[1], 1),
 		kh: op.Kernel[0], kw: op.Kernel[1], sh: op.Strides[0], sw: op.Strides[1], pt: op.Pad[0], pl: op.Pad[2],
 		zpIn: int8(tin.ZeroPoint)}
 	mult, err := channelMultipliers(tin, tout, op.WeightScales, k.c)
@@ -46,8 +51,8 @@ func newDepthwise(it *Interpreter, op *Op) (*dwKernel, error) {
 	if k.o, err = qkernels.NewChannelOutput(k.c, op.Bias, mult, tout.ZeroPoint, lo, hi); err != nil {
 		return nil, err
 	}
-	k.hp, k.wp = (k.oh-1)*k.sh+k.kh, (k.ow-1)*k.sw+k.kw
-	k.padded = k.pt > 0 || k.pl > 0 || k.hp > k.h || k.wp > k.w ||
+	k.hp, k.wp = (k.oh-1)*k.sh+(k.kh-1)*k.dh+1, (k.ow-1)*k.sw+(k.kw-1)*k.dw+1
+	k.padded = k.pt > 0 || k.pl > 0 || k.hp > k.h || k.wp > k.w || k.m > 1 ||
 		// AVX2 reads whole 16-channel blocks: give it the copy's slack.
 		(qkernels.ActivePath() == qkernels.AVX2 && k.c%16 != 0)
 	if !k.padded {
@@ -56,7 +61,7 @@ func newDepthwise(it *Interpreter, op *Op) (*dwKernel, error) {
 	var offs []int
 	for ky := 0; ky < k.kh; ky++ {
 		for kx := 0; kx < k.kw; kx++ {
-			offs = append(offs, (ky*k.wp+kx)*k.c)
+			offs = append(offs, (ky*k.dh*k.wp+kx*k.dw)*k.c)
 		}
 	}
 	if k.d, err = qkernels.PackDepthwise(op.Weights, offs, k.c, tin.ZeroPoint); err != nil {
@@ -71,7 +76,7 @@ func newDepthwise(it *Interpreter, op *Op) (*dwKernel, error) {
 // and output stage.
 func (k *dwKernel) shareWith(sub *Interpreter) kernel {
 	c := &dwKernel{it: sub, in: k.in, out: k.out, h: k.h, w: k.w, c: k.c, oh: k.oh, ow: k.ow,
-		kh: k.kh, kw: k.kw, sh: k.sh, sw: k.sw, pt: k.pt, pl: k.pl, zpIn: k.zpIn,
+		cin: k.cin, m: k.m, dh: k.dh, dw: k.dw, kh: k.kh, kw: k.kw, sh: k.sh, sw: k.sw, pt: k.pt, pl: k.pl, zpIn: k.zpIn,
 		padded: k.padded, hp: k.hp, wp: k.wp, d: k.d, o: k.o}
 	c.rowsFn, c.padFn = c.rows, c.padRows
 	c.r.Threads = sub.threads
@@ -105,19 +110,30 @@ func (k *dwKernel) run(n int) {
 }
 
 // padRows copies image rows [lo, hi) (row = b*H + y) into the padded
-// copy; its border was filled with the zero point when it was allocated
-// and is never written again.
+// copy, each input channel repeated M times; its border was filled with
+// the zero point when it was allocated and is never written again.
 func (k *dwKernel) padRows(_, lo, hi int) {
 	C, rowLen := k.c, k.wp*k.c
 	src := k.it.i8[k.in]
-	n := max(0, min(k.w, k.wp-k.pl)) * C // the image columns that windows read
+	cols := max(0, min(k.w, k.wp-k.pl)) // the image columns that windows read
 	for r := lo; r < hi; r++ {
 		b, y := r/k.h, r%k.h
 		if y+k.pt >= k.hp {
 			continue // below every window
 		}
 		d := (b*k.hp+y+k.pt)*rowLen + k.pl*C
-		copy(k.xp[d:d+n], src[r*k.w*C:])
+		s := src[r*k.w*k.cin : r*k.w*k.cin+cols*k.cin]
+		if k.m == 1 {
+			copy(k.xp[d:d+cols*C], s)
+			continue
+		}
+		dst := k.xp[d : d+cols*C]
+		for i, v := range s {
+			rep := dst[i*k.m : (i+1)*k.m]
+			for j := range rep {
+				rep[j] = v
+			}
+		}
 	}
 }
 

@@ -52,7 +52,14 @@ func (g *gemmOut) shared(threads int) *gemmOut {
 // as qkernels.Gemm.Run describes. The buffers are the interpreter's, sized
 // by Allocate: an error here is a programming error.
 func (g *gemmOut) run(fill func(dst []uint8, i0, n int), m int, out []int8) {
-	if err := g.g.Run(fill, m, out, g.g.Weights().N()); err != nil {
+	g.runStrided(fill, m, out, g.g.Weights().N())
+}
+
+// runStrided is run with output row i at out[i*ldo:] (ldo >= N): the N
+// columns of a wider output, a channel group's share of a grouped
+// convolution.
+func (g *gemmOut) runStrided(fill func(dst []uint8, i0, n int), m int, out []int8, ldo int) {
+	if err := g.g.Run(fill, m, out, ldo); err != nil {
 		panic(err)
 	}
 }

@@ -83,6 +83,19 @@ type Op struct {
 	Kernel  [2]int `json:"kernel,omitempty"`
 	Strides [2]int `json:"strides,omitempty"`
 	Pad     [4]int `json:"pad,omitempty"`
+	// Dilation (DH, DW) spaces the taps of Conv2D and DepthwiseConv2D:
+	// tap (ky, kx) of output pixel (oy, ox) reads input pixel
+	// (oy*SH-Pad[0]+ky*DH, ox*SW-Pad[2]+kx*DW). Zero values (left out of
+	// the file) mean 1.
+	Dilation [2]int `json:"dilation,omitzero"`
+	// Groups splits Conv2D's input channels and filters into this many
+	// groups: WeightShape (KH,KW,C/Groups,OC), output channel o reading
+	// the input channels of group o/(OC/Groups). Zero means 1.
+	Groups int `json:"groups,omitempty"`
+	// DepthMultiplier is DepthwiseConv2D's number of output channels per
+	// input channel M: WeightShape (KH,KW,C*M), output channel c*M+m
+	// reading input channel c. Zero means 1.
+	DepthMultiplier int `json:"depth_multiplier,omitempty"`
 	// Activation is the fused activation: "", "relu" or "relu6" (a clamp
 	// of the output).
 	Activation string `json:"activation,omitempty"`
@@ -90,8 +103,9 @@ type Op struct {
 	// counted from the last: 0 the last (channels of NHWC), 1 the one
 	// before it, and so on.
 	AxisFromEnd int `json:"axis_from_end,omitempty"`
-	// WeightShape is the kernel's shape: Conv2D (KH,KW,C,OC),
-	// DepthwiseConv2D (KH,KW,C), FullyConnected (in, units).
+	// WeightShape is the kernel's shape: Conv2D (KH,KW,C/Groups,OC),
+	// DepthwiseConv2D (KH,KW,C*DepthMultiplier), FullyConnected (in,
+	// units).
 	WeightShape tensor.Shape `json:"weight_shape,omitempty"`
 	// WeightBits is the weights' width, 2..8 (symmetric narrow range).
 	WeightBits int `json:"weight_bits,omitempty"`
@@ -249,6 +263,9 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 	default:
 		return fmt.Errorf("fused activation %q (want relu, relu6 or none)", op.Activation)
 	}
+	if err := checkGeometry(op); err != nil {
+		return err
+	}
 	if op.Type.hasWeights() {
 		if err := checkWeights(op); err != nil {
 			return err
@@ -317,6 +334,40 @@ func checkWeights(op *Op) error {
 	return nil
 }
 
+// checkGeometry checks the dilation, groups and depth multiplier: not
+// negative, and set only on the ops that take them.
+func checkGeometry(op *Op) error {
+	if op.Dilation[0] < 0 || op.Dilation[1] < 0 || op.Groups < 0 || op.DepthMultiplier < 0 {
+		return fmt.Errorf("negative dilation %v, groups %d or depth multiplier %d", op.Dilation, op.Groups, op.DepthMultiplier)
+	}
+	if op.Dilation != [2]int{} && op.Type != OpConv2D && op.Type != OpDepthwiseConv2D {
+		return fmt.Errorf("dilation %v on an op that takes none", op.Dilation)
+	}
+	if op.Groups != 0 && op.Type != OpConv2D {
+		return fmt.Errorf("groups %d on an op that takes none", op.Groups)
+	}
+	if op.DepthMultiplier != 0 && op.Type != OpDepthwiseConv2D {
+		return fmt.Errorf("depth multiplier %d on an op that takes none", op.DepthMultiplier)
+	}
+	return nil
+}
+
+// maxDilatedWindow bounds the extent of a dilated window, (k-1)*d+1, so
+// that the padded input size n+a+b (a, b below the extent, n below 2^28)
+// cannot overflow.
+const maxDilatedWindow = 1 << 28
+
+// dilatedWindow returns the output size of a window of k taps d apart
+// (d = 0 read as 1) with stride s over n values padded by a and b, or an
+// error.
+func dilatedWindow(n, k, s, d, a, b int) (int, error) {
+	d = max(d, 1)
+	if k < 1 || (k > 1 && d > (maxDilatedWindow-1)/(k-1)) {
+		return 0, fmt.Errorf("bad window: size %d, dilation %d", k, d)
+	}
+	return window(n, (k-1)*d+1, s, a, b)
+}
+
 // window returns the output size of a window k with stride s over n
 // values padded by a and b, or an error.
 func window(n, k, s, a, b int) (int, error) {
@@ -336,11 +387,11 @@ func inferShape(op *Op, ins []*Tensor) (tensor.Shape, error) {
 		if len(in) != 3 {
 			return nil, fmt.Errorf("input shape %v, want (H, W, C)", in)
 		}
-		oh, err := window(in[0], op.Kernel[0], op.Strides[0], op.Pad[0], op.Pad[1])
+		oh, err := dilatedWindow(in[0], op.Kernel[0], op.Strides[0], op.Dilation[0], op.Pad[0], op.Pad[1])
 		if err != nil {
 			return nil, err
 		}
-		ow, err := window(in[1], op.Kernel[1], op.Strides[1], op.Pad[2], op.Pad[3])
+		ow, err := dilatedWindow(in[1], op.Kernel[1], op.Strides[1], op.Dilation[1], op.Pad[2], op.Pad[3])
 		if err != nil {
 			return nil, err
 		}
@@ -349,15 +400,17 @@ func inferShape(op *Op, ins []*Tensor) (tensor.Shape, error) {
 	ws := op.WeightShape
 	switch op.Type {
 	case OpConv2D:
-		if len(in) != 3 || ws[0] != op.Kernel[0] || ws[1] != op.Kernel[1] || ws[2] != in[2] {
-			return nil, fmt.Errorf("kernel %v does not fit input %v and window %v", ws, in, op.Kernel)
+		g := max(op.Groups, 1)
+		if len(in) != 3 || ws[0] != op.Kernel[0] || ws[1] != op.Kernel[1] || in[2]%g != 0 || ws[2] != in[2]/g || ws[3]%g != 0 {
+			return nil, fmt.Errorf("kernel %v does not fit input %v, window %v and %d groups", ws, in, op.Kernel, g)
 		}
 		return spatial(ws[3])
 	case OpDepthwiseConv2D:
-		if len(in) != 3 || ws[0] != op.Kernel[0] || ws[1] != op.Kernel[1] || ws[2] != in[2] {
-			return nil, fmt.Errorf("kernel %v does not fit input %v and window %v", ws, in, op.Kernel)
+		m := max(op.DepthMultiplier, 1)
+		if len(in) != 3 || ws[0] != op.Kernel[0] || ws[1] != op.Kernel[1] || ws[2]%m != 0 || ws[2]/m != in[2] {
+			return nil, fmt.Errorf("kernel %v does not fit input %v, window %v and depth multiplier %d", ws, in, op.Kernel, m)
 		}
-		return spatial(in[2])
+		return spatial(ws[2])
 	case OpMaxPool, OpAveragePool:
 		if len(in) != 3 {
 			return nil, fmt.Errorf("input shape %v, want (H, W, C)", in)

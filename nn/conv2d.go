@@ -13,11 +13,14 @@ import (
 
 // Conv2D is a 2-D convolution over NHWC images, like Keras's Conv2D:
 //
-//	out (N,OH,OW,Filters) = conv(in (N,H,W,C), kernel (KH,KW,C,Filters)) + bias (Filters)
+//	out (N,OH,OW,Filters) = conv(in (N,H,W,C), kernel (KH,KW,C/Groups,Filters)) + bias (Filters)
 //
-// The exported hyper-parameters may be changed after NewConv2D and before
+// with taps DilationRate apart and, with Groups > 1, filter f reading only
+// the C/Groups input channels of its group f/(Filters/Groups). The
+// exported hyper-parameters may be changed after NewConv2D and before
 // Build. Forward packs the input with im2col and runs one GEMM per chunk of
-// images (a 1x1, stride 1, unpadded convolution uses the input as is).
+// images and channel group (a 1x1, stride 1, unpadded convolution uses the
+// input as is).
 type Conv2D struct {
 	Base
 	// Filters is the number of output channels.
@@ -31,8 +34,18 @@ type Conv2D struct {
 	Padding string
 	// UseBias adds a learned bias per filter; default true.
 	UseBias bool
-	// Kernel holds the weights (KH,KW,C,Filters) and Bias (Filters) the
-	// bias (nil without UseBias), both set by Build.
+	// DilationRate is the spacing of the kernel's taps (vertical,
+	// horizontal), Keras's dilation_rate; default (1, 1), and 0 counts as
+	// 1. A dilation above 1 cannot be combined with a stride above 1 (as in
+	// Keras).
+	DilationRate [2]int
+	// Groups splits the input channels and the filters into this many
+	// groups, each convolved with its own slice of the kernel (Keras's
+	// groups); default 1, and 0 counts as 1. Filters and input channels
+	// must be divisible by it.
+	Groups int
+	// Kernel holds the weights (KH,KW,C/Groups,Filters) and Bias (Filters)
+	// the bias (nil without UseBias), both set by Build.
 	Kernel, Bias *Param
 
 	geom   ops.Geom       // built geometry, batch 0
@@ -116,13 +129,17 @@ var convChunkFloats = 1 << 21
 // variable so that tests can force either.
 var convKeepFloats = 1 << 26
 
-// conv2DConfig is Conv2D's saved configuration.
+// conv2DConfig is Conv2D's saved configuration. The dilation and groups
+// are left out at their defaults, so that files of convolutions without
+// them are those older versions wrote and read.
 type conv2DConfig struct {
-	Filters    int    `json:"filters"`
-	KernelSize [2]int `json:"kernel_size"`
-	Strides    [2]int `json:"strides"`
-	Padding    string `json:"padding"`
-	UseBias    bool   `json:"use_bias"`
+	Filters      int     `json:"filters"`
+	KernelSize   [2]int  `json:"kernel_size"`
+	Strides      [2]int  `json:"strides"`
+	Padding      string  `json:"padding"`
+	UseBias      bool    `json:"use_bias"`
+	DilationRate *[2]int `json:"dilation_rate,omitempty"`
+	Groups       int     `json:"groups,omitempty"`
 }
 
 func init() {
@@ -134,6 +151,12 @@ func init() {
 		l := NewConv2D(cfg.Filters, cfg.KernelSize[0], cfg.KernelSize[1])
 		l.SetName(name)
 		l.Strides, l.Padding, l.UseBias = cfg.Strides, cfg.Padding, cfg.UseBias
+		if cfg.DilationRate != nil {
+			l.DilationRate = *cfg.DilationRate
+		}
+		if cfg.Groups != 0 {
+			l.Groups = cfg.Groups
+		}
 		if err := l.check(); err != nil {
 			return nil, err
 		}
@@ -142,23 +165,52 @@ func init() {
 }
 
 // NewConv2D returns a Conv2D layer with filters output channels and a kh x
-// kw kernel, strides (1, 1), "valid" padding and a bias.
+// kw kernel, strides (1, 1), "valid" padding, a bias, no dilation and one
+// group.
 func NewConv2D(filters, kh, kw int) *Conv2D {
-	return &Conv2D{Filters: filters, KernelSize: [2]int{kh, kw}, Strides: [2]int{1, 1}, Padding: "valid", UseBias: true}
+	return &Conv2D{Filters: filters, KernelSize: [2]int{kh, kw}, Strides: [2]int{1, 1}, Padding: "valid", UseBias: true,
+		DilationRate: [2]int{1, 1}, Groups: 1}
 }
 
 // Type returns "Conv2D".
 func (l *Conv2D) Type() string { return "Conv2D" }
 
 // Config returns the layer's hyper-parameters, e.g. {"filters":32,
-// "kernel_size":[3,3],"strides":[1,1],"padding":"valid","use_bias":true}.
+// "kernel_size":[3,3],"strides":[1,1],"padding":"valid","use_bias":true},
+// with "dilation_rate":[2,2] and "groups":4 when they are not 1.
 func (l *Conv2D) Config() any {
-	return conv2DConfig{Filters: l.Filters, KernelSize: l.KernelSize, Strides: l.Strides, Padding: l.Padding, UseBias: l.UseBias}
+	cfg := conv2DConfig{Filters: l.Filters, KernelSize: l.KernelSize, Strides: l.Strides, Padding: l.Padding, UseBias: l.UseBias}
+	if d := l.Dilation(); d != [2]int{1, 1} {
+		cfg.DilationRate = &d
+	}
+	if g := l.GroupCount(); g != 1 {
+		cfg.Groups = g
+	}
+	return cfg
 }
+
+// Dilation returns DilationRate with zeros read as 1.
+func (l *Conv2D) Dilation() [2]int { return spatialDilation(l.DilationRate) }
+
+// GroupCount returns Groups, 0 read as 1.
+func (l *Conv2D) GroupCount() int { return max(l.Groups, 1) }
 
 // check validates the hyper-parameters.
 func (l *Conv2D) check() error {
-	return checkConv(spatialLabel(l.Name(), l.Type()), l.Filters, l.KernelSize, l.Strides, l.Padding)
+	label := spatialLabel(l.Name(), l.Type())
+	if err := checkConv(label, l.Filters, l.KernelSize, l.Strides, l.Padding); err != nil {
+		return err
+	}
+	if err := spatialCheckDilation(label, l.KernelSize, l.DilationRate, l.Strides); err != nil {
+		return err
+	}
+	if l.Groups < 0 {
+		return fmt.Errorf("%s: groups must be positive, got %d", label, l.Groups)
+	}
+	if g := l.GroupCount(); l.Filters%g != 0 {
+		return fmt.Errorf("%s: filters %d are not divisible by groups %d", label, l.Filters, g)
+	}
+	return nil
 }
 
 // checkConv validates a convolution's filters, kernel, strides and padding
@@ -178,13 +230,18 @@ func (l *Conv2D) Build(in []tensor.Shape) (tensor.Shape, error) {
 		return nil, err
 	}
 	label := spatialLabel(l.Name(), l.Type())
-	g, err := spatialGeom(label, in, l.KernelSize, l.Strides, l.Padding, "kernel")
+	g, err := spatialGeomDilated(label, in, l.KernelSize, l.Strides, l.Dilation(), l.Padding, "kernel")
 	if err != nil {
 		return nil, err
 	}
+	groups := l.GroupCount()
+	if g.C%groups != 0 {
+		return nil, fmt.Errorf("%s: input channels %d are not divisible by groups %d", label, g.C, groups)
+	}
+	g.G = groups
 	l.geom = g
 	l.fwdGroupFn, l.bwdGroupFn = l.fwdGroups, l.bwdGroups
-	l.Kernel = spatialParam(l.Kernel, "kernel", g.KH, g.KW, g.C, l.Filters)
+	l.Kernel = spatialParam(l.Kernel, "kernel", g.KH, g.KW, g.C/groups, l.Filters)
 	l.params = []*Param{l.Kernel}
 	l.Bias = nil
 	if l.UseBias {
@@ -198,10 +255,10 @@ func (l *Conv2D) Build(in []tensor.Shape) (tensor.Shape, error) {
 func (l *Conv2D) Params() []*Param { return l.params }
 
 // InitWeights sets Keras's defaults: a Glorot uniform kernel (fan in
-// KH*KW*C, fan out KH*KW*Filters) and a zero bias.
+// KH*KW*C/Groups, fan out KH*KW*Filters) and a zero bias.
 func (l *Conv2D) InitWeights(r *rand.Rand) {
 	g := l.geom
-	glorotUniform(r, l.Kernel.Value.Data, g.KH*g.KW*g.C, g.KH*g.KW*l.Filters)
+	glorotUniform(r, l.Kernel.Value.Data, g.KH*g.KW*g.C/g.Groups(), g.KH*g.KW*l.Filters)
 	if l.Bias != nil {
 		l.Bias.Value.Zero()
 	}
@@ -276,10 +333,9 @@ func (l *Conv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 	F, K, P := l.Filters, g.ColCols(), g.OutPixels()
 	out := tensor.Ensure(&l.out, g.N, g.OH, g.OW, F)
 	l.x = x
-	w := l.Kernel.Value.Data
 	if g.IsPointwise() {
 		// (N*H*W, C) x (C, F): the input is its own col matrix.
-		kernels.Sgemm(false, false, g.N*P, F, K, 1, x.Data, K, w, F, 0, out.Data, F)
+		l.mulKernel(false, g.N*P, x.Data, out.Data)
 		if l.Bias != nil {
 			ops.BiasAdd(out.Data, g.N*P, F, l.Bias.Value.Data)
 		}
@@ -321,7 +377,7 @@ func (l *Conv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 			ops.Im2col(g, x.Data, col, n0, n1)
 		}
 		o := out.Data[n0*P*F : n1*P*F]
-		kernels.Sgemm(false, false, rows, F, K, 1, col, K, w, F, 0, o, F)
+		l.mulKernel(false, rows, col, o)
 		if l.Bias != nil {
 			ops.BiasAdd(o, rows, F, l.Bias.Value.Data)
 		}
@@ -339,14 +395,13 @@ func (l *Conv2D) fwdGroups(lo, hi int) {
 	g, F := p.g, l.Filters
 	P, K := g.OutPixels(), g.ColCols()
 	buf := l.scratch.get(p.per * P * K)
-	w := l.Kernel.Value.Data
 	for grp := lo; grp < hi; grp++ {
 		n0, n1 := grp*p.per, min((grp+1)*p.per, g.N)
 		rows := (n1 - n0) * P
 		col := buf[:rows*K]
 		ops.Im2colSerial(g, p.in, col, n0, n1)
 		o := p.out[n0*P*F : n1*P*F]
-		kernels.SgemmSerial(false, false, rows, F, K, 1, col, K, w, F, 0, o, F)
+		l.mulKernel(true, rows, col, o)
 		if p.withBias {
 			ops.BiasAddSerial(o, rows, F, l.Bias.Value.Data)
 		}
@@ -393,15 +448,15 @@ func (l *Conv2D) backward(dOut *tensor.Tensor, needIn bool) *tensor.Tensor {
 	if needIn {
 		dIn = tensor.Ensure(&l.dIn, g.N, g.H, g.W, g.C)
 	}
-	w, dW := l.Kernel.Value.Data, l.Kernel.Grad.Data
+	dW := l.Kernel.Grad.Data
 	if l.Bias != nil {
 		l.biasScratch = spatialScratch(l.biasScratch, ops.BiasGradScratchSize(g.N*P, F))
 		ops.BiasGrad(dOut.Data, g.N*P, F, l.Bias.Grad.Data, l.biasScratch)
 	}
 	if g.IsPointwise() {
-		kernels.Sgemm(true, false, K, F, g.N*P, 1, x.Data, K, dOut.Data, F, 0, dW, F)
+		l.kernelGrad(g.N*P, x.Data, dOut.Data, 0, dW)
 		if needIn {
-			kernels.Sgemm(false, true, g.N*P, K, F, 1, dOut.Data, F, w, F, 0, dIn.Data, K)
+			l.colGrad(false, g.N*P, dOut.Data, dIn.Data)
 		}
 		return dIn
 	}
@@ -435,7 +490,7 @@ func (l *Conv2D) backward(dOut *tensor.Tensor, needIn bool) *tensor.Tensor {
 		if n0 != last {
 			beta = 1
 		}
-		kernels.Sgemm(true, false, K, F, rows, 1, col, K, d, F, beta, dW, F)
+		l.kernelGrad(rows, col, d, beta, dW)
 		if !needIn || per > 0 {
 			continue
 		}
@@ -443,7 +498,7 @@ func (l *Conv2D) backward(dOut *tensor.Tensor, needIn bool) *tensor.Tensor {
 		// dCol from the cache the GEMM left it in.
 		for s0 := n0; s0 < n1; s0 += si {
 			s1 := min(s0+si, n1)
-			kernels.Sgemm(false, true, (s1-s0)*P, K, F, 1, dOut.Data[s0*P*F:s1*P*F], F, w, F, 0, dCol, K)
+			l.colGrad(false, (s1-s0)*P, dOut.Data[s0*P*F:s1*P*F], dCol)
 			ops.Col2im(g, dCol, dIn.Data, s0, s1)
 		}
 	}
@@ -464,15 +519,72 @@ func (l *Conv2D) bwdGroups(lo, hi int) {
 	g, F := p.g, l.Filters
 	P, K := g.OutPixels(), g.ColCols()
 	buf := l.scratch.get(p.per * P * K)
-	w := l.Kernel.Value.Data
 	for grp := lo; grp < hi; grp++ {
 		n0, n1 := grp*p.per, min((grp+1)*p.per, g.N)
 		rows := (n1 - n0) * P
 		dCol := buf[:rows*K]
-		kernels.SgemmSerial(false, true, rows, K, F, 1, p.in[n0*P*F:n1*P*F], F, w, F, 0, dCol, K)
+		l.colGrad(true, rows, p.in[n0*P*F:n1*P*F], dCol)
 		ops.Col2imSerial(g, dCol, p.out, n0, n1)
 	}
 	l.scratch.put(buf)
+}
+
+// The products of a convolution with G channel groups (the col matrix in
+// group-major order, see ops.Im2col): K = KH*KW*C columns, of which group
+// g owns the Kg = K/G from g*Kg; its Fg = F/G filters are kernel columns
+// g*Fg .. (g+1)*Fg-1 of the (Kg, F) kernel. With one group each is the
+// single product it always was.
+
+// sgemmOf returns kernels.SgemmSerial if serial, else kernels.Sgemm.
+func sgemmOf(serial bool) func(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if serial {
+		return kernels.SgemmSerial
+	}
+	return kernels.Sgemm
+}
+
+// mulKernel computes out (rows, F) = col (rows, K) x kernel, group by group:
+// out[:, g*Fg:] = col[:, g*Kg:] x kernel[:, g*Fg:].
+func (l *Conv2D) mulKernel(serial bool, rows int, col, out []float32) {
+	F, K, G := l.Filters, l.geom.ColCols(), l.geom.Groups()
+	w, gemm := l.Kernel.Value.Data, sgemmOf(serial)
+	if G == 1 {
+		gemm(false, false, rows, F, K, 1, col, K, w, F, 0, out, F)
+		return
+	}
+	kg, fg := K/G, F/G
+	for g := 0; g < G; g++ {
+		gemm(false, false, rows, fg, kg, 1, col[g*kg:], K, w[g*fg:], F, 0, out[g*fg:], F)
+	}
+}
+
+// kernelGrad computes dW (Kg, F) = col^T x d + beta*dW, group by group:
+// dW[:, g*Fg:] = col[:, g*Kg:]^T x d[:, g*Fg:]; col (rows, K), d (rows, F).
+func (l *Conv2D) kernelGrad(rows int, col, d []float32, beta float32, dW []float32) {
+	F, K, G := l.Filters, l.geom.ColCols(), l.geom.Groups()
+	if G == 1 {
+		kernels.Sgemm(true, false, K, F, rows, 1, col, K, d, F, beta, dW, F)
+		return
+	}
+	kg, fg := K/G, F/G
+	for g := 0; g < G; g++ {
+		kernels.Sgemm(true, false, kg, fg, rows, 1, col[g*kg:], K, d[g*fg:], F, beta, dW[g*fg:], F)
+	}
+}
+
+// colGrad computes dCol (rows, K) = d (rows, F) x kernel^T, group by group:
+// dCol[:, g*Kg:] = d[:, g*Fg:] x kernel[:, g*Fg:]^T.
+func (l *Conv2D) colGrad(serial bool, rows int, d, dCol []float32) {
+	F, K, G := l.Filters, l.geom.ColCols(), l.geom.Groups()
+	w, gemm := l.Kernel.Value.Data, sgemmOf(serial)
+	if G == 1 {
+		gemm(false, true, rows, K, F, 1, d, F, w, F, 0, dCol, K)
+		return
+	}
+	kg, fg := K/G, F/G
+	for g := 0; g < G; g++ {
+		gemm(false, true, rows, kg, fg, 1, d[g*fg:], F, w[g*fg:], F, 0, dCol[g*kg:], K)
+	}
 }
 
 // Helpers shared by the convolution and pooling layers.
@@ -496,6 +608,29 @@ func spatialCheckWindow(label, what string, size, strides [2]int, padding string
 	}
 	if padding != "valid" && padding != "same" {
 		return fmt.Errorf("%s: padding must be \"valid\" or \"same\", got %q", label, padding)
+	}
+	return nil
+}
+
+// spatialDilation returns a dilation rate with zeros read as 1.
+func spatialDilation(d [2]int) [2]int { return [2]int{max(d[0], 1), max(d[1], 1)} }
+
+// spatialCheckDilation validates a dilation rate (zeros count as 1) for a
+// kernel (the dilated kernel must span at most 2^30 pixels) and its
+// combination with the strides: as in Keras, a dilation above 1 cannot go
+// with a stride above 1.
+func spatialCheckDilation(label string, kernel, dilation, strides [2]int) error {
+	if dilation[0] < 0 || dilation[1] < 0 {
+		return fmt.Errorf("%s: dilation_rate must be positive, got %dx%d", label, dilation[0], dilation[1])
+	}
+	d := spatialDilation(dilation)
+	for i := range d {
+		if k := kernel[i] - 1; k > 0 && d[i] > (1<<30)/k {
+			return fmt.Errorf("%s: kernel %dx%d dilated %dx%d is too large", label, kernel[0], kernel[1], d[0], d[1])
+		}
+	}
+	if (d[0] > 1 || d[1] > 1) && (strides[0] > 1 || strides[1] > 1) {
+		return fmt.Errorf("%s: strides %dx%d with dilation_rate %dx%d: a dilation above 1 cannot be combined with a stride above 1", label, strides[0], strides[1], d[0], d[1])
 	}
 	return nil
 }
@@ -527,6 +662,29 @@ func spatialGeom(label string, in []tensor.Shape, size, strides [2]int, padding,
 		return ops.Geom{}, fmt.Errorf("%s: input %v is smaller than %s %dx%d with padding %q", label, in[0], what, size[0], size[1], padding)
 	}
 	return ops.NewGeom(0, h, w, c, size[0], size[1], strides[0], strides[1], same), nil
+}
+
+// spatialGeomDilated is spatialGeom for a window whose taps are dilation
+// apart (zeros read as 1): 'valid' padding needs the dilated window,
+// (size-1)*dilation+1, to fit.
+func spatialGeomDilated(label string, in []tensor.Shape, size, strides, dilation [2]int, padding, what string) (ops.Geom, error) {
+	d := spatialDilation(dilation)
+	if d == [2]int{1, 1} {
+		g, err := spatialGeom(label, in, size, strides, padding, what)
+		g.DH, g.DW = 1, 1
+		return g, err
+	}
+	h, w, c, err := spatialImage(label, in)
+	if err != nil {
+		return ops.Geom{}, err
+	}
+	eh, ew := ops.DilatedSize(size[0], d[0]), ops.DilatedSize(size[1], d[1])
+	same := padding == "same"
+	if !same && (h < eh || w < ew) {
+		return ops.Geom{}, fmt.Errorf("%s: input %v is smaller than %s %dx%d dilated %dx%d (%dx%d) with padding %q",
+			label, in[0], what, size[0], size[1], d[0], d[1], eh, ew, padding)
+	}
+	return ops.NewGeomDilated(0, h, w, c, size[0], size[1], strides[0], strides[1], d[0], d[1], same), nil
 }
 
 // spatialParam returns p if it already has the given shape (a rebuilt layer

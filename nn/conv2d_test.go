@@ -359,12 +359,32 @@ func TestConv2DConfig(t *testing.T) {
 	for _, bad := range []string{
 		`{"filters":0,"kernel_size":[3,3]}`,
 		`{"filters":4,"kernel_size":[3,3],"padding":"SAME"}`,
-		`{"filters":4,"kernel_size":[3,3],"dilation_rate":[1,1]}`,
+		`{"filters":4,"kernel_size":[3,3],"dilation_rate":[2,2],"strides":[2,1]}`,
+		`{"filters":4,"kernel_size":[3,3],"dilation_rate":[-1,1]}`,
+		`{"filters":4,"kernel_size":[3,3],"dilation_rate":[1073741824,1]}`,
+		`{"filters":4,"kernel_size":[3,3],"groups":3}`,
+		`{"filters":4,"kernel_size":[3,3],"groups":-2}`,
 		`{"filters":4}`,
 	} {
 		if _, err := ctor("c", json.RawMessage(bad)); err == nil {
 			t.Errorf("config %s accepted", bad)
 		}
+	}
+	// Dilation 1 and one group are the defaults, left out of the config.
+	l3, err := ctor("c", json.RawMessage(`{"filters":4,"kernel_size":[3,3],"dilation_rate":[1,1],"groups":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := json.Marshal(l3.Config()); strings.Contains(string(raw), "dilation") || strings.Contains(string(raw), "groups") {
+		t.Errorf("default dilation and groups saved: %s", raw)
+	}
+	l.DilationRate, l.Groups, l.Strides = [2]int{2, 3}, 4, [2]int{1, 1}
+	raw, _ = json.Marshal(l.Config())
+	if want := `{"filters":32,"kernel_size":[3,3],"strides":[1,1],"padding":"same","use_bias":false,"dilation_rate":[2,3],"groups":4}`; string(raw) != want {
+		t.Errorf("config %s, want %s", raw, want)
+	}
+	if c := convRoundTrip(t, l).(*Conv2D); c.DilationRate != [2]int{2, 3} || c.Groups != 4 {
+		t.Errorf("round trip: %+v", c.Config())
 	}
 }
 

@@ -10,12 +10,13 @@ import (
 )
 
 // DepthwiseConv2D is a depthwise 2-D convolution, like Keras's
-// DepthwiseConv2D with depth multiplier 1: each input channel is convolved
-// with its own KH x KW filter.
+// DepthwiseConv2D: each input channel is convolved with its own
+// DepthMultiplier (M) KH x KW filters, taps DilationRate (DH, DW) apart,
+// giving output channels c*M .. c*M+M-1 (Keras's order).
 //
-//	out[n,oh,ow,c] = bias[c] + sum_{kh,kw} in[n, oh*SH-padT+kh, ow*SW-padL+kw, c] * kernel[kh,kw,c,0]
+//	out[n,oh,ow,c*M+m] = bias[c*M+m] + sum_{kh,kw} in[n, oh*SH-padT+kh*DH, ow*SW-padL+kw*DW, c] * kernel[kh,kw,c,m]
 //
-// in (N,H,W,C), kernel (KH,KW,C,1), out (N,OH,OW,C). The exported
+// in (N,H,W,C), kernel (KH,KW,C,M), out (N,OH,OW,C*M). The exported
 // hyper-parameters may be changed after NewDepthwiseConv2D and before Build.
 type DepthwiseConv2D struct {
 	Base
@@ -25,13 +26,17 @@ type DepthwiseConv2D struct {
 	Strides [2]int
 	// Padding is "valid" (the default) or "same".
 	Padding string
-	// DepthMultiplier is the number of output channels per input channel;
-	// only 1 is supported (Build rejects others).
+	// DepthMultiplier is the number of output channels per input channel
+	// (Keras's depth_multiplier); default 1.
 	DepthMultiplier int
-	// UseBias adds a learned bias per channel; default true.
+	// DilationRate is the spacing of the kernel's taps (vertical,
+	// horizontal), Keras's dilation_rate; default (1, 1), and 0 counts as
+	// 1. A dilation above 1 cannot be combined with a stride above 1.
+	DilationRate [2]int
+	// UseBias adds a learned bias per output channel; default true.
 	UseBias bool
-	// DepthwiseKernel holds the weights (KH,KW,C,1) and Bias (C) the bias
-	// (nil without UseBias), both set by Build.
+	// DepthwiseKernel holds the weights (KH,KW,C,M) and Bias (C*M) the
+	// bias (nil without UseBias), both set by Build.
 	DepthwiseKernel, Bias *Param
 
 	geom    ops.Geom
@@ -42,13 +47,15 @@ type DepthwiseConv2D struct {
 	scratch []float32 // per-chunk partial weight gradients
 }
 
-// depthwiseConfig is DepthwiseConv2D's saved configuration.
+// depthwiseConfig is DepthwiseConv2D's saved configuration (the dilation
+// left out at its default, as older versions wrote it).
 type depthwiseConfig struct {
-	KernelSize      [2]int `json:"kernel_size"`
-	Strides         [2]int `json:"strides"`
-	Padding         string `json:"padding"`
-	DepthMultiplier int    `json:"depth_multiplier"`
-	UseBias         bool   `json:"use_bias"`
+	KernelSize      [2]int  `json:"kernel_size"`
+	Strides         [2]int  `json:"strides"`
+	Padding         string  `json:"padding"`
+	DepthMultiplier int     `json:"depth_multiplier"`
+	UseBias         bool    `json:"use_bias"`
+	DilationRate    *[2]int `json:"dilation_rate,omitempty"`
 }
 
 func init() {
@@ -60,6 +67,9 @@ func init() {
 		l := NewDepthwiseConv2D(cfg.KernelSize[0], cfg.KernelSize[1])
 		l.SetName(name)
 		l.Strides, l.Padding, l.DepthMultiplier, l.UseBias = cfg.Strides, cfg.Padding, cfg.DepthMultiplier, cfg.UseBias
+		if cfg.DilationRate != nil {
+			l.DilationRate = *cfg.DilationRate
+		}
 		if err := l.check(); err != nil {
 			return nil, err
 		}
@@ -68,49 +78,68 @@ func init() {
 }
 
 // NewDepthwiseConv2D returns a DepthwiseConv2D layer with a kh x kw kernel,
-// strides (1, 1), "valid" padding, depth multiplier 1 and a bias.
+// strides (1, 1), "valid" padding, depth multiplier 1, no dilation and a
+// bias.
 func NewDepthwiseConv2D(kh, kw int) *DepthwiseConv2D {
-	return &DepthwiseConv2D{KernelSize: [2]int{kh, kw}, Strides: [2]int{1, 1}, Padding: "valid", DepthMultiplier: 1, UseBias: true}
+	return &DepthwiseConv2D{KernelSize: [2]int{kh, kw}, Strides: [2]int{1, 1}, Padding: "valid", DepthMultiplier: 1,
+		DilationRate: [2]int{1, 1}, UseBias: true}
 }
 
 // Type returns "DepthwiseConv2D".
 func (l *DepthwiseConv2D) Type() string { return "DepthwiseConv2D" }
 
 // Config returns the layer's hyper-parameters, e.g. {"kernel_size":[3,3],
-// "strides":[1,1],"padding":"same","depth_multiplier":1,"use_bias":true}.
+// "strides":[1,1],"padding":"same","depth_multiplier":1,"use_bias":true},
+// with "dilation_rate":[2,2] when it is not 1.
 func (l *DepthwiseConv2D) Config() any {
-	return depthwiseConfig{KernelSize: l.KernelSize, Strides: l.Strides, Padding: l.Padding, DepthMultiplier: l.DepthMultiplier, UseBias: l.UseBias}
+	cfg := depthwiseConfig{KernelSize: l.KernelSize, Strides: l.Strides, Padding: l.Padding, DepthMultiplier: l.DepthMultiplier, UseBias: l.UseBias}
+	if d := l.Dilation(); d != [2]int{1, 1} {
+		cfg.DilationRate = &d
+	}
+	return cfg
 }
+
+// Dilation returns DilationRate with zeros read as 1.
+func (l *DepthwiseConv2D) Dilation() [2]int { return spatialDilation(l.DilationRate) }
 
 // check validates the hyper-parameters.
 func (l *DepthwiseConv2D) check() error {
 	label := spatialLabel(l.Name(), l.Type())
-	if l.DepthMultiplier != 1 {
-		return fmt.Errorf("%s: depth_multiplier %d is not supported (only 1)", label, l.DepthMultiplier)
+	if l.DepthMultiplier < 1 {
+		return fmt.Errorf("%s: depth_multiplier must be positive, got %d", label, l.DepthMultiplier)
 	}
-	return spatialCheckWindow(label, "kernel_size", l.KernelSize, l.Strides, l.Padding)
+	if err := spatialCheckWindow(label, "kernel_size", l.KernelSize, l.Strides, l.Padding); err != nil {
+		return err
+	}
+	return spatialCheckDilation(label, l.KernelSize, l.DilationRate, l.Strides)
 }
 
 // Build checks that the input is one (H, W, C) image shape that the kernel
 // fits, creates the weights (kept if already of the right shape), and
-// returns the output shape (OH, OW, C).
+// returns the output shape (OH, OW, C*M).
 func (l *DepthwiseConv2D) Build(in []tensor.Shape) (tensor.Shape, error) {
 	if err := l.check(); err != nil {
 		return nil, err
 	}
-	g, err := spatialGeom(spatialLabel(l.Name(), l.Type()), in, l.KernelSize, l.Strides, l.Padding, "kernel")
+	label := spatialLabel(l.Name(), l.Type())
+	g, err := spatialGeomDilated(label, in, l.KernelSize, l.Strides, l.Dilation(), l.Padding, "kernel")
 	if err != nil {
 		return nil, err
 	}
+	M := l.DepthMultiplier
+	if M > (1<<28)/g.C {
+		return nil, fmt.Errorf("%s: %d channels times depth_multiplier %d is too many", label, g.C, M)
+	}
+	g.M = M
 	l.geom = g
-	l.DepthwiseKernel = spatialParam(l.DepthwiseKernel, "depthwise_kernel", g.KH, g.KW, g.C, 1)
+	l.DepthwiseKernel = spatialParam(l.DepthwiseKernel, "depthwise_kernel", g.KH, g.KW, g.C, M)
 	l.params = []*Param{l.DepthwiseKernel}
 	l.Bias = nil
 	if l.UseBias {
-		l.Bias = spatialParam(l.Bias, "bias", g.C)
+		l.Bias = spatialParam(l.Bias, "bias", g.C*M)
 		l.params = append(l.params, l.Bias)
 	}
-	return tensor.Shape{g.OH, g.OW, g.C}, nil
+	return tensor.Shape{g.OH, g.OW, g.C * M}, nil
 }
 
 // Params returns the depthwise kernel and, with UseBias, the bias; nil
@@ -118,23 +147,24 @@ func (l *DepthwiseConv2D) Build(in []tensor.Shape) (tensor.Shape, error) {
 func (l *DepthwiseConv2D) Params() []*Param { return l.params }
 
 // InitWeights sets the default initial values: a Glorot uniform kernel with
-// fan in and fan out KH*KW (each output sees KH*KW inputs of one channel)
-// and a zero bias. (Keras derives the fans from the 4-D kernel shape,
-// KH*KW*C and KH*KW, which gives a narrower range for many channels.)
+// fan in KH*KW (each output sees KH*KW inputs of one channel) and fan out
+// KH*KW*M, and a zero bias. (Keras derives the fans from the 4-D kernel
+// shape, KH*KW*C and KH*KW*M, which gives a narrower range for many
+// channels.)
 func (l *DepthwiseConv2D) InitWeights(r *rand.Rand) {
 	k := l.geom.KH * l.geom.KW
-	glorotUniform(r, l.DepthwiseKernel.Value.Data, k, k)
+	glorotUniform(r, l.DepthwiseKernel.Value.Data, k, k*l.geom.Multiplier())
 	if l.Bias != nil {
 		l.Bias.Value.Zero()
 	}
 }
 
 // Forward computes the depthwise convolution of in[0] (N,H,W,C) into
-// (N,OH,OW,C).
+// (N,OH,OW,C*M).
 func (l *DepthwiseConv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 	x := spatialInputTensor(l, in, l.geom)
 	g := l.geom.WithBatch(x.Shape[0])
-	out := tensor.Ensure(&l.out, g.N, g.OH, g.OW, g.C)
+	out := tensor.Ensure(&l.out, g.N, g.OH, g.OW, g.C*g.Multiplier())
 	var b []float32
 	if l.Bias != nil {
 		b = l.Bias.Value.Data
@@ -144,13 +174,13 @@ func (l *DepthwiseConv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tenso
 	return out
 }
 
-// Backward computes dIn (N,H,W,C) from dOut (N,OH,OW,C) and the kernel,
+// Backward computes dIn (N,H,W,C) from dOut (N,OH,OW,C*M) and the kernel,
 // and the kernel and bias gradients (summed over the batch in a fixed
 // order of image chunks).
 func (l *DepthwiseConv2D) Backward(c *Context, dOut *tensor.Tensor) []*tensor.Tensor {
 	x := spatialLastInput(l, l.x)
 	g := l.geom.WithBatch(x.Shape[0])
-	spatialCheckGrad(l, dOut, g.N, g.OH, g.OW, g.C)
+	spatialCheckGrad(l, dOut, g.N, g.OH, g.OW, g.C*g.Multiplier())
 	dIn := tensor.Ensure(&l.dIn, g.N, g.H, g.W, g.C)
 	ops.DepthwiseBackwardInput(g, dOut.Data, l.DepthwiseKernel.Value.Data, dIn.Data)
 	var dB []float32

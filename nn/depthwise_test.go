@@ -58,11 +58,20 @@ func TestDepthwiseConv2DThreads(t *testing.T) {
 func TestDepthwiseConv2DErrors(t *testing.T) {
 	l := NewDepthwiseConv2D(3, 3)
 	l.SetName("dw_1")
-	l.DepthMultiplier = 2
-	if _, err := l.Build([]tensor.Shape{{5, 5, 4}}); err == nil || !strings.Contains(err.Error(), "depth_multiplier 2") {
-		t.Errorf("depth multiplier 2: %v", err)
+	l.DepthMultiplier = 0
+	if _, err := l.Build([]tensor.Shape{{5, 5, 4}}); err == nil || !strings.Contains(err.Error(), "depth_multiplier must be positive") {
+		t.Errorf("depth multiplier 0: %v", err)
 	}
 	l.DepthMultiplier = 1
+	l.DilationRate, l.Strides = [2]int{2, 2}, [2]int{2, 2}
+	if _, err := l.Build([]tensor.Shape{{9, 9, 4}}); err == nil || !strings.Contains(err.Error(), "cannot be combined") {
+		t.Errorf("dilation with strides: %v", err)
+	}
+	l.Strides = [2]int{1, 1}
+	if _, err := l.Build([]tensor.Shape{{9, 4, 4}}); err == nil || !strings.Contains(err.Error(), "dilated 2x2 (5x5)") {
+		t.Errorf("dilated window larger than the input: %v", err)
+	}
+	l.DilationRate = [2]int{1, 1}
 	if _, err := l.Build([]tensor.Shape{{5, 2, 4}}); err == nil || err.Error() != `dw_1: input (5, 2, 4) is smaller than kernel 3x3 with padding "valid"` {
 		t.Errorf("small input: %v", err)
 	}
@@ -71,8 +80,8 @@ func TestDepthwiseConv2DErrors(t *testing.T) {
 		t.Errorf("bad padding: %v", err)
 	}
 	ctor, _ := lookup("DepthwiseConv2D")
-	if _, err := ctor("d", json.RawMessage(`{"kernel_size":[3,3],"depth_multiplier":4}`)); err == nil {
-		t.Error("depth_multiplier 4 accepted")
+	if _, err := ctor("d", json.RawMessage(`{"kernel_size":[3,3],"depth_multiplier":-4}`)); err == nil {
+		t.Error("depth_multiplier -4 accepted")
 	}
 }
 

@@ -69,9 +69,14 @@ func (d *Dense) ParamCount(in []tensor.Shape) int64 {
 	return addCap(mulCap(lastDim(in), int64(d.Units)), int64(d.Units))
 }
 
-// ParamCount implements ParamCounter: kernel (KH, KW, C, filters) and bias.
+// ParamCount implements ParamCounter: kernel (KH, KW, C/groups, filters)
+// and bias.
 func (c *Conv2D) ParamCount(in []tensor.Shape) int64 {
-	return addCap(mulCap(int64(c.KernelSize[0]), int64(c.KernelSize[1]), lastDim(in), int64(c.Filters)), int64(c.Filters))
+	cg := lastDim(in)
+	if cg > 0 {
+		cg /= int64(c.GroupCount())
+	}
+	return addCap(mulCap(int64(c.KernelSize[0]), int64(c.KernelSize[1]), cg, int64(c.Filters)), int64(c.Filters))
 }
 
 // ParamCount implements ParamCounter: kernel (KH, KW, C*multiplier) and bias.

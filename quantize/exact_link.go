@@ -173,7 +173,7 @@ func (l *QuantizeWrapper) Link(m *nn.Model) {
 	if ex := newExact(m, l.Name()); ex != nil {
 		ex.oc = kp.Value.Shape[len(kp.Value.Shape)-1]
 		if _, ok := l.Layer.(*nn.DepthwiseConv2D); ok {
-			ex.oc = kp.Value.Shape[2]
+			ex.oc = kp.Value.Shape[2] * kp.Value.Shape[3] // (KH,KW,C,M): C*M output channels
 		}
 		ex.run = l.runInner
 		l.ex = ex

@@ -62,19 +62,24 @@ type layout struct {
 }
 
 // axisLayout returns the layout of per-axis quantization along axis of
-// shape (negative axes count from the end).
-func axisLayout(shape []int, axis int) (layout, bool) {
+// shape (negative axes count from the end) and the span-1 axes after it
+// (span 0 or 1: axis alone), whose indices number the channels row-major.
+func axisLayout(shape []int, axis, span int) (layout, bool) {
 	if axis < 0 {
 		axis += len(shape)
 	}
-	if axis < 0 || axis >= len(shape) {
+	span = max(span, 1)
+	if axis < 0 || axis+span > len(shape) {
 		return layout{}, false
 	}
-	inner := 1
-	for _, d := range shape[axis+1:] {
+	channels, inner := 1, 1
+	for _, d := range shape[axis : axis+span] {
+		channels *= d
+	}
+	for _, d := range shape[axis+span:] {
 		inner *= d
 	}
-	return layout{channels: shape[axis], inner: inner}, true
+	return layout{channels: channels, inner: inner}, true
 }
 
 // FakeQuant fake-quantizes x into y (same length; y may alias x) with one
@@ -92,9 +97,10 @@ func FakeQuant(x, y []float32, scale float32, zeroPoint int32, bits int, narrow 
 // FakeQuantPerAxis is FakeQuant with one scale and zero point per channel of
 // axis of a tensor of the given shape (x and y hold shape's elements in
 // row-major order): for a Conv2D kernel (KH,KW,C,OC) axis 3, a depthwise
-// kernel (KH,KW,C,1) axis 2, a Dense kernel (in,out) axis 1.
+// kernel (KH,KW,C,1) axis 2 (with a depth multiplier M, (KH,KW,C*M) axis
+// 2), a Dense kernel (in,out) axis 1.
 func FakeQuantPerAxis(x, y []float32, shape []int, axis int, scale []float32, zeroPoint []int32, bits int, narrow bool) {
-	lay, ok := axisLayout(shape, axis)
+	lay, ok := axisLayout(shape, axis, 1)
 	if !ok || len(scale) != lay.channels || len(zeroPoint) != lay.channels {
 		panic("quantize: FakeQuantPerAxis: axis or parameter count does not match the shape")
 	}

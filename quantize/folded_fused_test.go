@@ -51,6 +51,10 @@ func TestFoldedFusedEqualsNaive(t *testing.T) {
 			if fc.name == "depthwise" {
 				w := Default8Bit.Weight(2)
 				wq = &w
+			} else if fc.name == "depthwise-multiplier-stride2" {
+				w := Default8Bit.Weight(2)
+				w.AxisSpan = 2 // kernel (KH,KW,C,M): per output channel c*M+m
+				wq = &w
 			} else if fc.name == "dense" {
 				w := Default8Bit.Weight(1)
 				wq = &w

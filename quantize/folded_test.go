@@ -29,6 +29,16 @@ func foldCases() []foldCase {
 		{"conv2d-nobias+relu", func() nn.Layer { c := nn.NewConv2D(3, 2, 2); c.UseBias = false; return c }, []int{4, 4, 2}, "relu"},
 		{"depthwise", func() nn.Layer { d := nn.NewDepthwiseConv2D(3, 3); d.Padding = "same"; return d }, []int{4, 5, 3}, ""},
 		{"dense", func() nn.Layer { return nn.NewDense(5) }, []int{7}, ""},
+		{"conv2d-grouped-dilated", func() nn.Layer {
+			c := nn.NewConv2D(4, 3, 3)
+			c.Padding, c.DilationRate, c.Groups = "same", [2]int{2, 1}, 2
+			return c
+		}, []int{6, 5, 4}, "relu"},
+		{"depthwise-multiplier-stride2", func() nn.Layer {
+			d := nn.NewDepthwiseConv2D(3, 3)
+			d.Padding, d.Strides, d.DepthMultiplier = "same", [2]int{2, 2}, 2
+			return d
+		}, []int{5, 6, 3}, ""},
 	}
 }
 

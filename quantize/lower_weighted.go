@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/goqat/goqat/internal/ops"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/qmath"
@@ -35,16 +36,21 @@ func lowerWeighted(b Lowering, name string, inner nn.Layer, fq, bias []float32, 
 		op.Type = lite.OpConv2D
 		op.WeightShape = v.Kernel.Value.Shape.Clone()
 		op.Kernel, op.Strides = v.KernelSize, v.Strides
-		op.Pad = pads(tin.Shape, v.KernelSize, v.Strides, v.Padding)
+		op.Dilation = opDilation(v.Dilation())
+		if g := v.GroupCount(); g > 1 {
+			op.Groups = g
+		}
+		op.Pad = pads(tin.Shape, dilatedWindow(v.KernelSize, v.Dilation()), v.Strides, v.Padding)
 	case *nn.DepthwiseConv2D:
 		op.Type = lite.OpDepthwiseConv2D
-		s := v.DepthwiseKernel.Value.Shape
-		if s[3] != 1 {
-			return errors.New("depth multiplier other than 1")
+		s := v.DepthwiseKernel.Value.Shape // (KH,KW,C,M): output channel c*M+m
+		op.WeightShape = tensor.Shape{s[0], s[1], s[2] * s[3]}
+		if s[3] > 1 {
+			op.DepthMultiplier = s[3]
 		}
-		op.WeightShape = tensor.Shape{s[0], s[1], s[2]}
 		op.Kernel, op.Strides = v.KernelSize, v.Strides
-		op.Pad = pads(tin.Shape, v.KernelSize, v.Strides, v.Padding)
+		op.Dilation = opDilation(v.Dilation())
+		op.Pad = pads(tin.Shape, dilatedWindow(v.KernelSize, v.Dilation()), v.Strides, v.Padding)
 	case *nn.Dense:
 		op.Type = lite.OpFullyConnected
 		op.WeightShape = v.Kernel.Value.Shape.Clone()
@@ -92,6 +98,21 @@ func lowerWeighted(b Lowering, name string, inner nn.Layer, fq, bias []float32, 
 	op.Output, op.Activation = out, act
 	b.AddOp(op)
 	return nil
+}
+
+// opDilation returns an op's Dilation for a layer's: zero (the default,
+// left out of the file) for no dilation.
+func opDilation(d [2]int) [2]int {
+	if d == [2]int{1, 1} {
+		return [2]int{}
+	}
+	return d
+}
+
+// dilatedWindow returns the extent of a kernel whose taps are d apart,
+// which 'same' padding covers.
+func dilatedWindow(k, d [2]int) [2]int {
+	return [2]int{ops.DilatedSize(k[0], d[0]), ops.DilatedSize(k[1], d[1])}
 }
 
 // firstNonFinite returns the index of the first NaN or infinity in the

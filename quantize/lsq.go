@@ -52,7 +52,7 @@ func (q *LSQ) Params() []*nn.Param { return q.params }
 func (q *LSQ) Build(prefix string, shape tensor.Shape) error {
 	q.lay = layout{channels: 1, inner: 1}
 	if q.spec.PerAxis {
-		lay, ok := axisLayout(shape, q.spec.Axis)
+		lay, ok := axisLayout(shape, q.spec.Axis, q.spec.AxisSpan)
 		if !ok {
 			return fmt.Errorf("per-axis quantizer: axis %d out of range for shape %v", q.spec.Axis, shape)
 		}

@@ -230,7 +230,11 @@ func (o *options) foldNode(mt transform.Match) (*transform.Node, error) {
 	for _, a := range r.weights {
 		axis = a
 	}
-	wspec := s.Weight(axis)
+	conv, err := nn.NewLayer(mt.Conv.Type, mt.Conv.Name, mt.Conv.Config)
+	if err != nil {
+		return nil, fmt.Errorf("layer %q: %w", mt.Conv.Name, err)
+	}
+	wspec := kernelSpec(s, conv, axis)
 	ospec := s.Activation()
 	var bnCfg nn.BatchNormalizationConfig
 	if err := json.Unmarshal(mt.BN.Config, &bnCfg); err != nil {

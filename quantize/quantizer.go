@@ -63,7 +63,7 @@ func (r *rangeState) Params() []*nn.Param { return r.params }
 func (r *rangeState) build(prefix string, shape tensor.Shape) error {
 	r.lay = layout{channels: 1, inner: 1}
 	if r.spec.PerAxis {
-		lay, ok := axisLayout(shape, r.spec.Axis)
+		lay, ok := axisLayout(shape, r.spec.Axis, r.spec.AxisSpan)
 		if !ok {
 			return fmt.Errorf("per-axis quantizer: axis %d out of range for shape %v", r.spec.Axis, shape)
 		}

@@ -102,7 +102,7 @@ func (c registryConfig) Weights(l nn.Layer, s NBit) []WeightSpec {
 	var out []WeightSpec
 	for _, p := range l.Params() {
 		if axis, ok := c.r.weights[p.Name]; ok {
-			out = append(out, WeightSpec{Param: p.Name, Spec: s.Weight(axis)})
+			out = append(out, WeightSpec{Param: p.Name, Spec: kernelSpec(s, l, axis)})
 		}
 	}
 	return out
@@ -113,6 +113,19 @@ func (c registryConfig) Output(l nn.Layer, s NBit) *Spec {
 		return nil
 	}
 	return c.r.output(l, s)
+}
+
+// kernelSpec returns the scheme's quantizer of layer l's kernel, per
+// output channel on axis: a DepthwiseConv2D with a depth multiplier M > 1
+// has kernel (KH,KW,C,M), whose output channel c*M+m is numbered by axes
+// 2 and 3 together (AxisSpan 2); with M = 1 the spec is the one it always
+// was.
+func kernelSpec(s NBit, l nn.Layer, axis int) Spec {
+	sp := s.Weight(axis)
+	if d, ok := l.(*nn.DepthwiseConv2D); ok && d.DepthMultiplier > 1 && sp.PerAxis {
+		sp.AxisSpan = 2
+	}
+	return sp
 }
 
 // DefaultConfig returns the registry's QuantizeConfig for a built-in layer

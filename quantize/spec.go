@@ -47,6 +47,11 @@ type Spec struct {
 	// (negative counts from the end; for weights, an axis of the parameter
 	// shape).
 	Axis int `json:"axis,omitempty"`
+	// AxisSpan is the number of consecutive axes from Axis whose indices
+	// together number the channels, row-major (0 or 1: Axis alone). A
+	// DepthwiseConv2D kernel (KH,KW,C,M) with a depth multiplier M > 1 has
+	// axis 2 and span 2: channel c*M+m, the output channel it feeds.
+	AxisSpan int `json:"axis_span,omitempty"`
 	// Decay is the moving average's EMA decay (0 means DefaultDecay).
 	Decay float64 `json:"decay,omitempty"`
 	// Scale and ZeroPoint are KindFixed's parameters.
@@ -78,6 +83,9 @@ func (s Spec) Validate() error {
 	default:
 		return fmt.Errorf("unknown quantizer kind %q (want %s, %s, %s, %s or %s)", s.Kind,
 			KindLastValue, KindMovingAverage, KindAllValues, KindLSQ, KindFixed)
+	}
+	if s.AxisSpan < 0 || s.AxisSpan > 1 && !s.PerAxis {
+		return fmt.Errorf("quantizer %q: axis span %d, want 0 or 1, or more with per-axis quantization", s.Kind, s.AxisSpan)
 	}
 	if s.PerAxis && (s.Kind == KindFixed || s.Kind == KindMovingAverage || s.Kind == KindAllValues) {
 		return fmt.Errorf("quantizer %q: per-axis quantization is only for last_value and lsq", s.Kind)

@@ -171,6 +171,15 @@ func windowAttrs(k, s [2]int, pad [4]int) []*onnxpb.AttributeProto {
 	}
 }
 
+// dilationAttrs returns a Conv's dilations attribute, none for (1, 1)
+// (ONNX's default, so that undilated convolutions export as before).
+func dilationAttrs(d [2]int) []*onnxpb.AttributeProto {
+	if d == [2]int{1, 1} {
+		return nil
+	}
+	return []*onnxpb.AttributeProto{attrInts("dilations", int64(d[0]), int64(d[1]))}
+}
+
 // newModelProto wraps a graph with the model-level fields.
 func newModelProto(g *onnxpb.GraphProto, doc string, meta map[string]string, keys []string) *onnxpb.ModelProto {
 	mp := &onnxpb.ModelProto{

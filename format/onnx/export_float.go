@@ -142,20 +142,20 @@ func (e *floatExporter) layer(l nn.Layer) (string, error) {
 	image := len(xs) == 3
 	switch v := l.(type) {
 	case *nn.Conv2D:
-		k := v.Kernel.Value
-		return e.conv(name, out, x, xs, k.Data, k.Shape[2], k.Shape[3], 1, v.KernelSize, v.Strides, v.Padding, v.Bias), nil
+		k := v.Kernel.Value // (KH,KW,C/G,OC)
+		return e.conv(name, out, x, xs, k.Data, k.Shape[2], k.Shape[3], v.GroupCount(), v.KernelSize, v.Strides, v.Dilation(), v.Padding, v.Bias), nil
 	case *nn.DepthwiseConv2D:
+		// (KH,KW,C,M) is (KH,KW,1,C*M): a Conv with group C whose group c
+		// holds output channels c*M .. c*M+M-1.
 		k := v.DepthwiseKernel.Value
-		if k.Shape[3] != 1 {
-			return "", errors.New("depth multiplier other than 1")
-		}
-		return e.conv(name, out, x, xs, k.Data, 1, k.Shape[2], k.Shape[2], v.KernelSize, v.Strides, v.Padding, v.Bias), nil
+		return e.conv(name, out, x, xs, k.Data, 1, k.Shape[2]*k.Shape[3], k.Shape[2], v.KernelSize, v.Strides, v.Dilation(), v.Padding, v.Bias), nil
 	case *nn.SeparableConv2D:
 		dw, pw := v.Split()
-		mid := e.conv(dw.Name(), dw.Name(), x, xs, dw.DepthwiseKernel.Value.Data, 1, xs[2], xs[2], dw.KernelSize, dw.Strides, dw.Padding, dw.Bias)
+		one := [2]int{1, 1}
+		mid := e.conv(dw.Name(), dw.Name(), x, xs, dw.DepthwiseKernel.Value.Data, 1, xs[2], xs[2], dw.KernelSize, dw.Strides, one, dw.Padding, dw.Bias)
 		ms := tensor.Shape{0, 0, xs[2]} // 1x1 valid: only the channels matter
 		k := pw.Kernel.Value
-		return e.conv(pw.Name(), out, mid, ms, k.Data, k.Shape[2], k.Shape[3], 1, pw.KernelSize, pw.Strides, pw.Padding, pw.Bias), nil
+		return e.conv(pw.Name(), out, mid, ms, k.Data, k.Shape[2], k.Shape[3], 1, pw.KernelSize, pw.Strides, one, pw.Padding, pw.Bias), nil
 	case *nn.Dense:
 		if len(xs) != 1 {
 			return "", fmt.Errorf("input shape %v, want rank 1", xs)
@@ -243,23 +243,22 @@ func (e *floatExporter) layer(l nn.Layer) (string, error) {
 		"convert.Convert first)", l.Type())
 }
 
-// conv emits a Conv of a goqat kernel (KH,KW,C,OC) with group g.
-func (e *floatExporter) conv(name, out, x string, xs tensor.Shape, k []float32, c, oc, group int, ks, st [2]int, padding string, bias *nn.Param) string {
+// conv emits a Conv of a goqat kernel (KH,KW,C/group,OC) with group
+// group and dilation dil (taps dil apart; 'same' padding covers the
+// dilated window).
+func (e *floatExporter) conv(name, out, x string, xs tensor.Shape, k []float32, c, oc, group int, ks, st, dil [2]int, padding string, bias *nn.Param) string {
 	b := e.b
 	w := convWeights(k, ks[0], ks[1], c, oc)
-	outC := oc
-	if group > 1 {
-		outC = group
-	}
-	cin := []string{x, b.floats(name+"/kernel", []int{outC, c, ks[0], ks[1]}, w)}
+	cin := []string{x, b.floats(name+"/kernel", []int{oc, c, ks[0], ks[1]}, w)}
 	if bias != nil {
-		cin = append(cin, b.floats(name+"/bias", []int{outC}, bias.Value.Data))
+		cin = append(cin, b.floats(name+"/bias", []int{oc}, bias.Value.Data))
 	}
 	pad := [4]int{}
 	if padding == "same" {
-		pad = samePads(xs, ks, st, padding)
+		pad = samePads(xs, [2]int{ops.DilatedSize(ks[0], dil[0]), ops.DilatedSize(ks[1], dil[1])}, st, padding)
 	}
 	at := append(windowAttrs(ks, st, pad), attrInt("group", int64(group)))
+	at = append(at, dilationAttrs(dil)...)
 	return b.node("Conv", name, cin, []string{b.unique(out)}, at...)
 }
 

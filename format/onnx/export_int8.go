@@ -37,11 +37,12 @@ type intExporter struct {
 
 // ExportInteger converts an integer model to a QDQ ONNX model (opset 13):
 //
-//   - Conv2D, DepthwiseConv2D (group = channels) and FullyConnected (Gemm
-//     with transB) read int8 weight initializers through a per-axis
-//     DequantizeLinear (axis = output channel; one scale per channel, zero
-//     point 0) and int32 biases through a DequantizeLinear with scale
-//     input_scale * weight_scale[c];
+//   - Conv2D (group = Groups), DepthwiseConv2D (group = input channels,
+//     output channel c*M+m in group c; both with the op's dilations) and
+//     FullyConnected (Gemm with transB) read int8 weight initializers
+//     through a per-axis DequantizeLinear (axis = output channel; one
+//     scale per channel, zero point 0) and int32 biases through a
+//     DequantizeLinear with scale input_scale * weight_scale[c];
 //   - every int8 activation is a QuantizeLinear output with the tensor's
 //     scale and zero point, read by its consumers through a
 //     DequantizeLinear; a fused ReLU is a Relu and a fused ReLU6 a Clip
@@ -339,10 +340,11 @@ func (e *intExporter) weighted(op *lite.Op) (string, error) {
 	if op.Type == lite.OpFullyConnected {
 		return b.op("Gemm", name+"/f", ins, attrInt("transB", 1)), nil
 	}
-	group := 1
+	group := max(op.Groups, 1)
 	if op.Type == lite.OpDepthwiseConv2D {
-		group = oc
+		group = xt.Shape[2] // output channels c*M .. c*M+M-1 read input channel c
 	}
 	at := append(windowAttrs(op.Kernel, op.Strides, op.Pad), attrInt("group", int64(group)))
+	at = append(at, dilationAttrs([2]int{max(op.Dilation[0], 1), max(op.Dilation[1], 1)})...)
 	return b.op("Conv", name+"/f", ins, at...), nil
 }

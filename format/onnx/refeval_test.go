@@ -447,7 +447,11 @@ func evalWindow(n *onnxpb.NodeProto, in []*rtensor) (*rtensor, error) {
 	}
 	kh, kw, sh, sw := int(ks[0]), int(ks[1]), int(st[0]), int(st[1])
 	pt, pl, pb, pr := int(pads[0]), int(pads[1]), int(pads[2]), int(pads[3])
-	oh, ow := (H+pt+pb-kh)/sh+1, (W+pl+pr-kw)/sw+1
+	dh, dw := 1, 1
+	if d := ints(n, "dilations"); len(d) == 2 {
+		dh, dw = int(d[0]), int(d[1])
+	}
+	oh, ow := (H+pt+pb-((kh-1)*dh+1))/sh+1, (W+pl+pr-((kw-1)*dw+1))/sw+1
 	if op != "Conv" && intAttr(n, "ceil_mode", 0) != 0 {
 		oh, ow = (H+pt+pb-kh+sh-1)/sh+1, (W+pl+pr-kw+sw-1)/sw+1
 	}
@@ -475,7 +479,7 @@ func evalWindow(n *onnxpb.NodeProto, in []*rtensor) (*rtensor, error) {
 						}
 						for a := 0; a < kh; a++ {
 							for bb := 0; bb < kw; bb++ {
-								h, w := y*sh-pt+a, xx*sw-pl+bb
+								h, w := y*sh-pt+a*dh, xx*sw-pl+bb*dw
 								if h >= -pt && h < H+pb && w >= -pl && w < W+pr {
 									padded++ // inside the pads, not past them (ceil_mode)
 								}

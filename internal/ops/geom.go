@@ -12,14 +12,27 @@ package ops
 
 // Geom is the geometry of a 2-D sliding window (a convolution or pooling
 // window) over a batch of NHWC images: input (N, H, W, C), window (KH, KW),
-// strides (SH, SW), explicit zero padding on each side, and output spatial
-// size (OH, OW).
+// strides (SH, SW), dilation (DH, DW), explicit zero padding on each side,
+// and output spatial size (OH, OW). Tap (kh, kw) of output pixel (oh, ow)
+// reads input pixel (oh*SH-PadT+kh*DH, ow*SW-PadL+kw*DW).
+//
+// The zero values of DH, DW, G and M mean 1, so that a Geom built without
+// them (pools, NewGeom) is the plain geometry; the layout helpers take a
+// slower general path only for a geometry that is not plain (see Plain).
 type Geom struct {
 	N, H, W, C             int // input batch, height, width, channels
 	KH, KW                 int // window size
 	SH, SW                 int // strides
 	PadT, PadB, PadL, PadR int // padding: top, bottom, left, right
 	OH, OW                 int // output height and width
+	DH, DW                 int // dilation (Keras's dilation_rate); 0 or 1: none
+	// G is the number of channel groups of a grouped convolution (0 or 1:
+	// one): the im2col row of a pixel holds the taps of group 0's C/G
+	// channels, then group 1's, and so on (see Im2col).
+	G int
+	// M is the depth multiplier of a depthwise convolution (0 or 1: one):
+	// input channel c feeds output channels c*M .. c*M+M-1.
+	M int
 }
 
 // SamePadding returns the Keras/TensorFlow 'same' padding of one spatial
@@ -56,6 +69,41 @@ func NewGeomPadded(n, h, w, c, kh, kw, sh, sw, pt, pb, pl, pr int) Geom {
 	}
 }
 
+// DilatedSize is the extent of a window of k taps with dilation d (0 or 1:
+// none): (k-1)*d + 1.
+func DilatedSize(k, d int) int { return (k-1)*max(d, 1) + 1 }
+
+// NewGeomDilated is NewGeom for a window whose taps are dh rows and dw
+// columns apart: 'same' padding and the output size are those of the
+// dilated window, (KH-1)*DH+1 by (KW-1)*DW+1, as in Keras and TensorFlow.
+// For 'valid' the dilated window must fit; the caller validates.
+func NewGeomDilated(n, h, w, c, kh, kw, sh, sw, dh, dw int, same bool) Geom {
+	ekh, ekw := DilatedSize(kh, dh), DilatedSize(kw, dw)
+	var pt, pb, pl, pr int
+	if same {
+		pt, pb = SamePadding(h, ekh, sh)
+		pl, pr = SamePadding(w, ekw, sw)
+	}
+	g := NewGeomPadded(n, h, w, c, kh, kw, sh, sw, pt, pb, pl, pr)
+	g.DH, g.DW = dh, dw
+	g.OH = (h+pt+pb-ekh)/sh + 1
+	g.OW = (w+pl+pr-ekw)/sw + 1
+	return g
+}
+
+// Dilation returns the dilation (DH, DW), zeros read as 1.
+func (g Geom) Dilation() (dh, dw int) { return max(g.DH, 1), max(g.DW, 1) }
+
+// Groups returns the number of channel groups, G (0 read as 1).
+func (g Geom) Groups() int { return max(g.G, 1) }
+
+// Multiplier returns the depth multiplier, M (0 read as 1).
+func (g Geom) Multiplier() int { return max(g.M, 1) }
+
+// Plain reports whether the geometry has no dilation, one channel group and
+// depth multiplier 1: the geometry of the layout helpers' fast paths.
+func (g Geom) Plain() bool { return g.DH <= 1 && g.DW <= 1 && g.G <= 1 && g.M <= 1 }
+
 // WithBatch returns g for a batch of n images.
 func (g Geom) WithBatch(n int) Geom {
 	g.N = n
@@ -72,11 +120,14 @@ func (g Geom) OutPixels() int { return g.OH * g.OW }
 // N*OH*OW (one per output pixel).
 func (g Geom) ColRows() int { return g.N * g.OH * g.OW }
 
-// ColCols is the length of one im2col row, KH*KW*C (order kh, kw, c).
+// ColCols is the length of one im2col row, KH*KW*C (order kh, kw, c; with
+// G groups, order group, kh, kw, channel of the group).
 func (g Geom) ColCols() int { return g.KH * g.KW * g.C }
 
 // IsPointwise reports whether the window is 1x1 with stride 1 and no
-// padding: then the input, viewed as (N*H*W, C), is its own im2col matrix.
+// padding: then the input, viewed as (N*H*W, C), is its own im2col matrix
+// (with groups too: a 1x1 window's group-major order is the channel
+// order; dilation does not move a single tap).
 func (g Geom) IsPointwise() bool {
 	return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 &&
 		g.PadT == 0 && g.PadB == 0 && g.PadL == 0 && g.PadR == 0

@@ -16,8 +16,12 @@ func parGrain(work int) int {
 // with weights stored (KH, KW, C, OC) as Keras does. in is (N, H, W, C); row
 // ((n-n0)*OH+oh)*OW+ow of col holds the window of output pixel (n, oh, ow) in
 // (kh, kw, c) order, with zeros where the window reaches into the padding.
-// col must hold at least (n1-n0)*OH*OW*KH*KW*C values. Rows are split across
-// threads by (image, output row).
+// With dilation the taps are (DH, DW) apart. With G channel groups (weights
+// (KH, KW, C/G, OC)) the row holds the window of group 0's channels, then
+// group 1's, ... (order g, kh, kw, c in the group), so that group g's
+// product reads the KH*KW*C/G columns from g*KH*KW*C/G with stride
+// KH*KW*C. col must hold at least (n1-n0)*OH*OW*KH*KW*C values. Rows are
+// split across threads by (image, output row).
 func Im2col(g Geom, in, col []float32, n0, n1 int) {
 	im2col(g, in, col, n0, n1, false)
 }
@@ -35,15 +39,25 @@ func Im2colStream(g Geom, in, col []float32, n0, n1 int) {
 // already split their work across threads (one part of a
 // kernels.ParallelFor per group of images). The values are Im2col's.
 func Im2colSerial(g Geom, in, col []float32, n0, n1 int) {
+	plain := g.Plain()
 	for r := 0; r < (n1-n0)*g.OH; r++ {
+		if !plain {
+			im2colRowGeneral(g, in, col, n0, n0+r/g.OH, r%g.OH)
+			continue
+		}
 		im2colRow(g, in, col, n0, n0+r/g.OH, r%g.OH, false)
 	}
 }
 
 func im2col(g Geom, in, col []float32, n0, n1 int, stream bool) {
 	rows := (n1 - n0) * g.OH
+	plain := g.Plain()
 	kernels.ParallelFor(rows, parGrain(g.OW*g.ColCols()), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
+			if !plain {
+				im2colRowGeneral(g, in, col, n0, n0+r/g.OH, r%g.OH)
+				continue
+			}
 			im2colRow(g, in, col, n0, n0+r/g.OH, r%g.OH, stream)
 		}
 	})
@@ -103,6 +117,42 @@ func im2colRow(g Geom, in, col []float32, n0, n, oh int, stream bool) {
 	}
 }
 
+// im2colRowGeneral is im2colRow for a geometry that is not plain
+// (dilation, channel groups): the col row of output pixel (n, oh, ow)
+// holds at column g*KH*KW*Cg + (kh*KW+kw)*Cg + c the input value (n,
+// oh*SH-PadT+kh*DH, ow*SW-PadL+kw*DW, g*Cg+c), 0 in the padding, where Cg
+// = C/G. One tap of one group (Cg values) is copied at a time.
+func im2colRowGeneral(g Geom, in, col []float32, n0, n, oh int) {
+	dh, dw := g.Dilation()
+	G := g.Groups()
+	C, W := g.C, g.W
+	cg := C / G
+	K := g.ColCols()
+	kg := g.KH * g.KW * cg // one group's share of a col row
+	img := in[n*g.H*W*C : (n+1)*g.H*W*C]
+	rows := col[((n-n0)*g.OH+oh)*g.OW*K : ((n-n0)*g.OH+oh+1)*g.OW*K]
+	for ow := 0; ow < g.OW; ow++ {
+		row := rows[ow*K : (ow+1)*K]
+		for kh := 0; kh < g.KH; kh++ {
+			ih := oh*g.SH - g.PadT + kh*dh
+			for kw := 0; kw < g.KW; kw++ {
+				iw := ow*g.SW - g.PadL + kw*dw
+				t := (kh*g.KW + kw) * cg
+				if ih < 0 || ih >= g.H || iw < 0 || iw >= W {
+					for gi := 0; gi < G; gi++ {
+						clear(row[gi*kg+t : gi*kg+t+cg])
+					}
+					continue
+				}
+				src := img[(ih*W+iw)*C : (ih*W+iw+1)*C]
+				for gi := 0; gi < G; gi++ {
+					copyShort(row[gi*kg+t:gi*kg+t+cg], src[gi*cg:(gi+1)*cg])
+				}
+			}
+		}
+	}
+}
+
 // im2colEdge writes the kh slice d (KW*C values) of output column ow whose
 // window reaches into the left or right padding; src is the input row.
 func im2colEdge(g Geom, d, src []float32, ow int) {
@@ -142,9 +192,14 @@ func copyShort(d, s []float32) {
 func Col2im(g Geom, col, dIn []float32, n0, n1 int) {
 	rows := (n1 - n0) * g.H
 	work := g.W * g.C * max(1, g.KH*g.KW/(g.SH*g.SW))
+	plain := g.Plain()
 	kernels.ParallelFor(rows, parGrain(work), func(lo, hi int) {
 		var taps [maxTaps]int
 		for r := lo; r < hi; r++ {
+			if !plain {
+				col2imRowGeneral(g, col, dIn, n0, n0+r/g.H, r%g.H)
+				continue
+			}
 			col2imRow(g, col, dIn, n0, n0+r/g.H, r%g.H, taps[:])
 		}
 	})
@@ -154,7 +209,12 @@ func Col2im(g Geom, col, dIn []float32, n0, n1 int) {
 // already split their work across threads. The values are Col2im's.
 func Col2imSerial(g Geom, col, dIn []float32, n0, n1 int) {
 	var taps [maxTaps]int
+	plain := g.Plain()
 	for r := 0; r < (n1-n0)*g.H; r++ {
+		if !plain {
+			col2imRowGeneral(g, col, dIn, n0, n0+r/g.H, r%g.H)
+			continue
+		}
 		col2imRow(g, col, dIn, n0, n0+r/g.H, r%g.H, taps[:])
 	}
 }
@@ -243,6 +303,48 @@ func col2imRowScatter(g Geom, col, dIn []float32, n0, n, ih int) {
 			for kw := 0; kw < KW; kw++ {
 				if iw := iw0 + kw; iw >= 0 && iw < W {
 					addTo(dst[iw*C:(iw+1)*C], src[kw*C:(kw+1)*C])
+				}
+			}
+		}
+	}
+}
+
+// col2imRowGeneral is col2imRow for a geometry that is not plain
+// (dilation, channel groups; the col layout of im2colRowGeneral): each
+// element of input row ih of image n sums its taps in (kh, kw) order.
+func col2imRowGeneral(g Geom, col, dIn []float32, n0, n, ih int) {
+	dh, dw := g.Dilation()
+	G := g.Groups()
+	C, W := g.C, g.W
+	cg := C / G
+	K := g.ColCols()
+	kg := g.KH * g.KW * cg
+	dst := dIn[((n*g.H)+ih)*W*C : ((n*g.H)+ih+1)*W*C]
+	clear(dst)
+	for kh := 0; kh < g.KH; kh++ {
+		num := ih + g.PadT - kh*dh
+		if num < 0 || num%g.SH != 0 {
+			continue
+		}
+		oh := num / g.SH
+		if oh >= g.OH {
+			continue
+		}
+		base := ((n-n0)*g.OH + oh) * g.OW * K
+		for iw := 0; iw < W; iw++ {
+			d := dst[iw*C : (iw+1)*C]
+			for kw := 0; kw < g.KW; kw++ {
+				num := iw + g.PadL - kw*dw
+				if num < 0 || num%g.SW != 0 {
+					continue
+				}
+				ow := num / g.SW
+				if ow >= g.OW {
+					continue
+				}
+				src := col[base+ow*K+(kh*g.KW+kw)*cg : base+(ow+1)*K]
+				for gi := 0; gi < G; gi++ {
+					addTo(d[gi*cg:(gi+1)*cg], src[gi*kg:gi*kg+cg])
 				}
 			}
 		}

@@ -30,8 +30,8 @@ var geomCases = []struct {
 }
 
 func (g Geom) String() string {
-	return fmt.Sprintf("in(%d,%d,%d,%d) k%dx%d s%dx%d pad(t%d,b%d,l%d,r%d) out%dx%d",
-		g.N, g.H, g.W, g.C, g.KH, g.KW, g.SH, g.SW, g.PadT, g.PadB, g.PadL, g.PadR, g.OH, g.OW)
+	return fmt.Sprintf("in(%d,%d,%d,%d) k%dx%d s%dx%d d%dx%d g%d m%d pad(t%d,b%d,l%d,r%d) out%dx%d",
+		g.N, g.H, g.W, g.C, g.KH, g.KW, g.SH, g.SW, g.DH, g.DW, g.G, g.M, g.PadT, g.PadB, g.PadL, g.PadR, g.OH, g.OW)
 }
 
 func randSlice(r *rand.Rand, n int) []float32 {
@@ -50,19 +50,24 @@ func inAt(g Geom, in []float32, n, ih, iw, c int) (float32, bool) {
 	return in[((n*g.H+ih)*g.W+iw)*g.C+c], true
 }
 
-// naiveConv is the direct 7-loop convolution: in (N,H,W,C), w (KH,KW,C,OC).
+// naiveConv is the direct 7-loop convolution: in (N,H,W,C), w
+// (KH,KW,C/G,OC) with dilation (DH, DW) and G channel groups (output
+// channel o reads the channels of group o/(OC/G)).
 func naiveConv(g Geom, oc int, in, w []float32) []float64 {
 	out := make([]float64, g.N*g.OH*g.OW*oc)
+	dh, dw := g.Dilation()
+	cg := g.C / g.Groups()
 	for n := 0; n < g.N; n++ {
 		for oh := 0; oh < g.OH; oh++ {
 			for ow := 0; ow < g.OW; ow++ {
 				for o := 0; o < oc; o++ {
 					var s float64
+					c0 := o / (oc / g.Groups()) * cg
 					for kh := 0; kh < g.KH; kh++ {
 						for kw := 0; kw < g.KW; kw++ {
-							for c := 0; c < g.C; c++ {
-								v, _ := inAt(g, in, n, oh*g.SH-g.PadT+kh, ow*g.SW-g.PadL+kw, c)
-								s += float64(v) * float64(w[((kh*g.KW+kw)*g.C+c)*oc+o])
+							for c := 0; c < cg; c++ {
+								v, _ := inAt(g, in, n, oh*g.SH-g.PadT+kh*dh, ow*g.SW-g.PadL+kw*dw, c0+c)
+								s += float64(v) * float64(w[((kh*g.KW+kw)*cg+c)*oc+o])
 							}
 						}
 					}
@@ -88,22 +93,26 @@ func matmul(a, b []float32, m, k, n int) []float64 {
 	return c
 }
 
-// naiveCol2im scatters col rows back onto the input positions they came from.
+// naiveCol2im scatters col rows back onto the input positions they came
+// from (col columns in order group, kh, kw, channel of the group).
 func naiveCol2im(g Geom, col []float32) []float64 {
 	d := make([]float64, g.InSize())
 	K := g.ColCols()
+	dh, dw := g.Dilation()
+	cg := g.C / g.Groups()
 	for n := 0; n < g.N; n++ {
 		for oh := 0; oh < g.OH; oh++ {
 			for ow := 0; ow < g.OW; ow++ {
 				r := (n*g.OH+oh)*g.OW + ow
 				for kh := 0; kh < g.KH; kh++ {
 					for kw := 0; kw < g.KW; kw++ {
-						ih, iw := oh*g.SH-g.PadT+kh, ow*g.SW-g.PadL+kw
+						ih, iw := oh*g.SH-g.PadT+kh*dh, ow*g.SW-g.PadL+kw*dw
 						if ih < 0 || ih >= g.H || iw < 0 || iw >= g.W {
 							continue
 						}
 						for c := 0; c < g.C; c++ {
-							d[((n*g.H+ih)*g.W+iw)*g.C+c] += float64(col[r*K+(kh*g.KW+kw)*g.C+c])
+							gi, ci := c/cg, c%cg
+							d[((n*g.H+ih)*g.W+iw)*g.C+c] += float64(col[r*K+gi*g.KH*g.KW*cg+(kh*g.KW+kw)*cg+ci])
 						}
 					}
 				}
@@ -114,27 +123,32 @@ func naiveCol2im(g Geom, col []float32) []float64 {
 }
 
 // naiveDepthwise returns the forward output, and the input, weight and bias
-// gradients for dOut, of a depthwise convolution.
+// gradients for dOut, of a depthwise convolution with depth multiplier M
+// and dilation (DH, DW): output channel oc = c*M+m reads input channel c.
 func naiveDepthwise(g Geom, in, w, b, dOut []float32) (out, dIn, dW, dB []float64) {
-	out = make([]float64, g.N*g.OH*g.OW*g.C)
+	M := g.Multiplier()
+	CM := g.C * M
+	dh, dw := g.Dilation()
+	out = make([]float64, g.N*g.OH*g.OW*CM)
 	dIn = make([]float64, g.InSize())
-	dW = make([]float64, g.KH*g.KW*g.C)
-	dB = make([]float64, g.C)
+	dW = make([]float64, g.KH*g.KW*CM)
+	dB = make([]float64, CM)
 	for n := 0; n < g.N; n++ {
 		for oh := 0; oh < g.OH; oh++ {
 			for ow := 0; ow < g.OW; ow++ {
-				for c := 0; c < g.C; c++ {
-					o := ((n*g.OH+oh)*g.OW+ow)*g.C + c
-					s := float64(b[c])
-					dB[c] += float64(dOut[o])
+				for oc := 0; oc < CM; oc++ {
+					c := oc / M
+					o := ((n*g.OH+oh)*g.OW+ow)*CM + oc
+					s := float64(b[oc])
+					dB[oc] += float64(dOut[o])
 					for kh := 0; kh < g.KH; kh++ {
 						for kw := 0; kw < g.KW; kw++ {
-							ih, iw := oh*g.SH-g.PadT+kh, ow*g.SW-g.PadL+kw
+							ih, iw := oh*g.SH-g.PadT+kh*dh, ow*g.SW-g.PadL+kw*dw
 							v, ok := inAt(g, in, n, ih, iw, c)
 							if !ok {
 								continue
 							}
-							wi := (kh*g.KW+kw)*g.C + c
+							wi := (kh*g.KW+kw)*CM + oc
 							s += float64(v) * float64(w[wi])
 							dW[wi] += float64(v) * float64(dOut[o])
 							dIn[((n*g.H+ih)*g.W+iw)*g.C+c] += float64(w[wi]) * float64(dOut[o])

@@ -71,6 +71,9 @@ func PackDepthwise(w []int8, offs []int, c int, zp int32) (*DWWeights, error) {
 	return d, nil
 }
 
+// Path returns the path the weights were packed for.
+func (d *DWWeights) Path() Path { return d.path }
+
 // dwRqRows counts DepthwiseRowsRequant calls, for tests.
 var dwRqRows atomic.Int64
 
