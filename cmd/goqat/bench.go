@@ -189,8 +189,8 @@ func loadBenchSet(ctx context.Context, path, int8Path string, ptq bool, net *net
 		return nil, err
 	}
 	if integer {
-		if int8Path != "" || ptq {
-			return nil, fmt.Errorf("--int8 and --ptq go with a float --model; %s is an integer model", path)
+		if flag := int8OrPTQ(int8Path, ptq); flag != "" {
+			return nil, fmt.Errorf("%s goes with a float --model; %s is an integer model", flag, path)
 		}
 		im, err := lite.Load(path)
 		if err != nil {
@@ -203,8 +203,8 @@ func loadBenchSet(ctx context.Context, path, int8Path string, ptq bool, net *net
 		return nil, err
 	}
 	if quantize.IsQAT(m) {
-		if int8Path != "" || ptq {
-			return nil, fmt.Errorf("--int8 and --ptq go with a float --model; %s is a QAT model", path)
+		if flag := int8OrPTQ(int8Path, ptq); flag != "" {
+			return nil, fmt.Errorf("%s goes with a float --model; %s is a QAT model", flag, path)
 		}
 		im, err := convert.Convert(m)
 		if err != nil {
@@ -226,6 +226,18 @@ func loadBenchSet(ctx context.Context, path, int8Path string, ptq bool, net *net
 		s.int8Name = int8Path
 	}
 	return s, nil
+}
+
+// int8OrPTQ names the flag that asks for an int8 model beside a float
+// --model ("--int8" or "--ptq"), "" if neither is set.
+func int8OrPTQ(int8Path string, ptq bool) string {
+	switch {
+	case int8Path != "":
+		return "--int8"
+	case ptq:
+		return "--ptq"
+	}
+	return ""
 }
 
 // loadInt8 reads an integer model, or a QAT model and converts it.
