@@ -50,9 +50,11 @@ const (
 //     evaluator and in ONNX Runtime (ortLocal): every code within one
 //     step of goqat's and 99.9% identical;
 //   - the QDQ graph end to end in ONNX Runtime: top-1 on 99.9% of the
-//     images and outputs within one step on 99.9% of the values, unless
-//     torchvisionNets marks the network ortDrift (ortDriftReason), which
-//     the network's measured sensitivity must then justify.
+//     images and outputs within one step on 99.9% of the values, for a
+//     network that does not amplify a one-step difference (sensitivity:
+//     one input value of each image moved by one step moves at most 0.1%
+//     of the outputs by more than one step); for the others it is logged
+//     (sensitiveReason).
 //
 // The ONNX Runtime steps need node and onnxruntime-node (see ortPath) and
 // are logged as skipped without them. A refusal by quantize, convert or
@@ -170,17 +172,12 @@ func torchvisionQuantized(t *testing.T, net torchvisionNet, seed uint64, ort, no
 	}
 	sens := sensitivity(t, im, it, x, codes, r)
 	t.Logf("sensitivity: one input value of each image moved by one input step moves goqat's int8 outputs: %s", sens)
-	sensitive := float64(sens.one) < 0.999*float64(sens.vals)
 	switch {
-	case !net.ortDrift:
-		if e2e != nil {
-			e2e.check(t, "ONNX Runtime's outputs of the QDQ export against goqat's int8 outputs")
-		}
-	case !sensitive:
-		t.Errorf("torchvisionNets marks %s ortDrift, but moving one input value by one step keeps its outputs within one step: "+
-			"gate it end to end", net.name)
+	case e2e == nil:
+	case float64(sens.one) < 0.999*float64(sens.vals):
+		t.Logf("end to end not gated: %s", sensitiveReason)
 	default:
-		t.Logf("end to end not gated: %s", ortDriftReason)
+		e2e.check(t, "ONNX Runtime's outputs of the QDQ export against goqat's int8 outputs")
 	}
 	xl := x.Batch(0, 4) // the evaluator is slow
 	if err := it.SetInput(0, xl); err != nil {
@@ -194,6 +191,13 @@ func torchvisionQuantized(t *testing.T, net torchvisionNet, seed uint64, ort, no
 	l.checkOps(t, "the test evaluator, op by op")
 	return mp
 }
+
+// sensitiveReason is why the int8 outputs of a sensitive network in ONNX
+// Runtime are not held within one step of goqat's end to end.
+const sensitiveReason = "op by op, ONNX Runtime's float32 arithmetic rounds a few int8 values in 10^5 to the other side of a " +
+	"tie from goqat's exact integer arithmetic (both within one step, which the test gates), and this network, with random " +
+	"weights, amplifies a one-step difference early on to several steps at its outputs (the sensitivity line): the rare " +
+	"differences compound"
 
 // sensitivity runs the interpreter it of im on x with one random value of
 // each image moved by one step of the input's quantization and compares

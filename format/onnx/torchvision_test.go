@@ -29,10 +29,6 @@ type torchvisionNet struct {
 	// lacks says what goqat lacks to import the network, "" if it
 	// imports; failsAt is the op type that Import then refuses.
 	lacks, failsAt string
-	// ortDrift: TestTorchvisionPipeline does not gate ONNX Runtime's int8
-	// outputs of the network end to end (see ortDriftReason), only op by
-	// op; it checks that the network is that sensitive.
-	ortDrift bool
 }
 
 // The reasons some networks do not import yet: layers goqat does not have.
@@ -41,30 +37,23 @@ const (
 		"which the importer would also have to fold into constants)"
 )
 
-// ortDriftReason is why the int8 outputs of some networks in ONNX Runtime
-// are not held within one step of goqat's end to end.
-const ortDriftReason = "op by op, ONNX Runtime's float32 arithmetic rounds a few int8 values in 10^5 to the other side of a " +
-	"tie from goqat's exact integer arithmetic (both within one step, which the test gates), and this network, with random " +
-	"weights, amplifies a one-step difference early on to several steps at its outputs (the sensitivity line): the rare " +
-	"differences compound"
-
 // torchvisionNets lists the networks of make_torchvision_fixtures.py.
 var torchvisionNets = []torchvisionNet{
-	{name: "mobilenet_v2", ortDrift: true},
-	{name: "mobilenet_v3_small", ortDrift: true},
-	{name: "resnet18_narrow", ortDrift: true},
-	{name: "resnet50_narrow", ortDrift: true},
+	{name: "mobilenet_v2"},
+	{name: "mobilenet_v3_small"},
+	{name: "resnet18_narrow"},
+	{name: "resnet50_narrow"},
 	{name: "squeezenet1_1_narrow"},
 	{name: "shufflenet_v2_narrow", lacks: lacksSlice, failsAt: "Shape"},
 	{name: "shufflenet_v2_stride2"},
 	{name: "googlenet_narrow"},
-	{name: "resnet18", full: true, ortDrift: true},
-	{name: "resnet50", full: true, ortDrift: true},
-	{name: "mobilenet_v2", full: true, ortDrift: true},
-	{name: "mobilenet_v3_small", full: true, ortDrift: true},
+	{name: "resnet18", full: true},
+	{name: "resnet50", full: true},
+	{name: "mobilenet_v2", full: true},
+	{name: "mobilenet_v3_small", full: true},
 	{name: "squeezenet1_1", full: true},
 	{name: "shufflenet_v2_x0_5", full: true, lacks: lacksSlice, failsAt: "Shape"},
-	{name: "googlenet", full: true, ortDrift: true},
+	{name: "googlenet", full: true},
 }
 
 // torchvisionDir returns the folder of a network's files, or skips.
