@@ -37,8 +37,9 @@ random N(0, 1) images, (2, 3, 64, 64) NCHW, raw little-endian float32) and
 NAME.output.f32 (PyTorch's eval-mode output for them, (2, classes)). The
 files are reproducible: the same seed gives the same bytes. The Go tests
 (format/onnx/torchvision_test.go) compare goqat's outputs, and ONNX
-Runtime's when node and onnxruntime-node are installed, with them; they
-need neither python nor torch.
+Runtime's when node and onnxruntime-node are installed, with them, and
+format/onnx/torchvision_pipeline_test.go quantizes, converts and exports
+every network that imports; they need neither python nor torch.
 """
 import argparse
 import os

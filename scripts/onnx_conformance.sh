@@ -17,7 +17,11 @@
 # Then it runs the torchvision networks exported by PyTorch
 # (format/onnx/testdata/torchvision, and GOQAT_TORCHVISION_DIR's full-width
 # ones if set) in ONNX Runtime against PyTorch's and goqat's outputs, with
-# the same float criterion (go test -run TestTorchvisionONNXRuntime).
+# the same float criterion (go test -run TestTorchvisionONNXRuntime), and
+# takes them through quantization, a QAT step, conversion and the QDQ
+# export into ONNX Runtime (go test -run TestTorchvisionPipeline: int8
+# outputs within one step op by op, and end to end where the network does
+# not amplify one-step differences; see docs/onnx.md).
 # It prints the figures and exits non-zero when a criterion fails. Without
 # node it skips (exit 0) with a message. --bench also times goqat int8
 # against ONNX Runtime int8 on the same exported models (ms per image at
@@ -108,10 +112,12 @@ done
 status=0
 "$work/conformance" compare --dir "$work" "${gate[@]}" || status=$?
 
-echo "torchvision networks exported by PyTorch (ONNX Runtime against PyTorch and goqat):"
+echo "torchvision networks exported by PyTorch (ONNX Runtime against PyTorch and goqat; then quantized, converted,"
+echo "exported as QDQ and run in ONNX Runtime against goqat's int8 engine):"
 tv=0
-go test -count=1 -v -run '^TestTorchvisionONNXRuntime$' ./format/onnx >"$work/torchvision.log" 2>&1 || tv=$?
-grep -E 'ONNX Runtime vs|--- (FAIL|SKIP)' "$work/torchvision.log" | sed 's/^ *torchvision_test.go:[0-9]*: //; s/^ *//' || true
+go test -count=1 -v -run '^(TestTorchvisionONNXRuntime|TestTorchvisionPipeline)$' ./format/onnx >"$work/torchvision.log" 2>&1 || tv=$?
+grep -E 'ONNX Runtime vs|=== RUN +TestTorchvisionPipeline/|QAT -> int8|ONNX Runtime, (end to end|op by op)|sensitivity|--- (FAIL|SKIP)' \
+  "$work/torchvision.log" | sed 's/^ *torchvision[a-z_]*_test.go:[0-9]*: //; s/^=== RUN *//; s/^ *//' || true
 if [ $tv != 0 ]; then
   echo "torchvision networks: FAILED"
   tail -20 "$work/torchvision.log"

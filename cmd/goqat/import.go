@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/goqat/goqat/format/onnx"
 	"github.com/goqat/goqat/nn"
@@ -13,11 +14,11 @@ func newImportCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import",
 		Short: "Import a float ONNX model as a goqat model",
-		Long: `import reads a float ONNX model (Conv, depthwise Conv, BatchNormalization,
-Relu, Clip, Add, Concat, MaxPool, AveragePool, GlobalAveragePool, Gemm, MatMul,
-Flatten, Reshape, Softmax, Pad) and saves it as a goqat model with its weights,
-ready for goqat quantize, eval and export. NCHW images become goqat's NHWC: an
-input (N, C, H, W) becomes a goqat input (N, H, W, C).`,
+		Long: `import reads a float ONNX model and saves it as a goqat model with its
+weights, ready for goqat quantize, eval and export. NCHW images become goqat's
+NHWC: an input (N, C, H, W) becomes a goqat input (N, H, W, C). Supported ONNX
+ops (docs/onnx.md lists their limits):
+` + wrapWords(strings.Join(onnx.SupportedOps, ", "), 80),
 		Example: `  goqat import --in model.onnx --out model.safetensors`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -44,4 +45,22 @@ input (N, C, H, W) becomes a goqat input (N, H, W, C).`,
 	f.StringVar(&in, "in", "", "ONNX file (float model) to import")
 	f.StringVar(&out, "out", "", "goqat model file (.safetensors) to write")
 	return cmd
+}
+
+// wrapWords breaks text into lines of at most width characters at spaces.
+func wrapWords(text string, width int) string {
+	var b strings.Builder
+	n := 0
+	for _, w := range strings.Fields(text) {
+		if n > 0 && n+1+len(w) > width {
+			b.WriteByte('\n')
+			n = 0
+		} else if n > 0 {
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(w)
+		n += len(w)
+	}
+	return b.String()
 }

@@ -9,11 +9,13 @@
 //     and zero point, the form ONNX Runtime fuses into QLinearConv and
 //     friends.
 //   - Import turns a float ONNX graph (Conv, BatchNormalization, Relu,
-//     Clip, Add, Concat, pools with explicit pads and ceil_mode, Gemm,
-//     MatMul, Flatten, Reshape, Softmax, Pad, ReduceMean, channel
-//     shuffles), such as PyTorch exports for torchvision's ResNet,
-//     MobileNet v2, SqueezeNet and GoogLeNet, into a goqat Functional model
-//     with its weights, ready for quantize.Model.
+//     Clip, Sigmoid, HardSigmoid, HardSwish, Mul (hardswish and SiLU as
+//     one activation, squeeze-and-excitation gates), Add, Concat, pools
+//     with explicit pads and ceil_mode, global pools, Gemm, MatMul,
+//     Flatten, Reshape, Softmax, Pad, ReduceMean, channel shuffles; the
+//     list is SupportedOps), such as PyTorch exports for torchvision's
+//     ResNet, MobileNet v2 and v3, SqueezeNet and GoogLeNet, into a goqat
+//     Functional model with its weights, ready for quantize.Model.
 //
 // Layouts: goqat is NHWC, ONNX operators are NCHW. Exported graphs keep
 // goqat's interface, an NHWC input "N x H x W x C" with a dynamic batch

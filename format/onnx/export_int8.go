@@ -48,10 +48,14 @@ type intExporter struct {
 //     DequantizeLinear; a fused ReLU is a Relu and a fused ReLU6 a Clip
 //     (0, 6) between the op and its QuantizeLinear (activations narrower
 //     than 8 bits get a Clip to their integer range instead);
-//   - Add, Concat, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool,
-//     Pad, Softmax, Sigmoid, Tanh, Mul (broadcast as goqat does) and the
-//     table activations (HardSigmoid; hard_swish as x*HardSigmoid(x), silu
-//     as x*Sigmoid(x)) run on dequantized values between QDQ pairs;
+//   - Add, Concat, MaxPool, GlobalMaxPool, Pad, Softmax, Sigmoid, Tanh, Mul
+//     (broadcast as goqat does) and the table activations (HardSigmoid;
+//     hard_swish as x*HardSigmoid(x), silu as x*Sigmoid(x)) run on
+//     dequantized values between QDQ pairs;
+//   - AveragePool and GlobalAveragePool, which keep their input's scale and
+//     zero point, average the int8 codes cast to float and round the mean
+//     half to even with a QuantizeLinear of scale 1 (meanOfCodes), exactly
+//     as the integer engine;
 //     Reshape/Flatten run on the int8 values;
 //   - float inputs and outputs (goqat's default conversion) meet
 //     QuantizeLinear/DequantizeLinear at the edges; a FullInteger model has
@@ -233,6 +237,10 @@ func (e *intExporter) op(op *lite.Op) error {
 		e.val[op.Output] = b.node("Reshape", name, []string{v, shp}, []string{e.outName(op.Output)})
 		return nil
 	}
+	if (op.Type == lite.OpAveragePool || op.Type == lite.OpGlobalAveragePool) && op.Activation == "" {
+		e.val[op.Output] = e.meanOfCodes(op)
+		return nil
+	}
 	var y string
 	fx := e.float(x)
 	switch op.Type {
@@ -254,7 +262,7 @@ func (e *intExporter) op(op *lite.Op) error {
 		y = b.op("Concat", name+"/f", ins, attrInt("axis", onnxAxis(-1-op.AxisFromEnd, len(xt.Shape))))
 	case lite.OpMaxPool:
 		y = b.op("MaxPool", name+"/f", []string{fx}, windowAttrs(op.Kernel, op.Strides, op.Pad)...)
-	case lite.OpAveragePool:
+	case lite.OpAveragePool: // with a fused activation (else meanOfCodes)
 		y = b.op("AveragePool", name+"/f", []string{fx}, append(windowAttrs(op.Kernel, op.Strides, op.Pad), attrInt("count_include_pad", 0))...)
 	case lite.OpGlobalAveragePool:
 		g := b.op("GlobalAveragePool", name+"/nc11", []string{fx})
@@ -287,6 +295,38 @@ func (e *intExporter) op(op *lite.Op) error {
 	}
 	e.val[op.Output] = e.quantize(y, op.Output, op.Activation)
 	return nil
+}
+
+// meanOfCodes emits an AveragePool or GlobalAveragePool (without a fused
+// activation; its output keeps the input's scale and zero point) as the
+// integer engine computes it, on the codes: Cast to float, the pool, and a
+// QuantizeLinear with scale 1 and zero point 0 back to int8 (uint8 with
+// Uint8Activations, whose codes are q + 128), which rounds the mean of the
+// codes half to even. ONNX's float form, DequantizeLinear, pool,
+// QuantizeLinear, rounds the mean of q - zero_point instead, which on a
+// tie differs when the zero point is odd, and float rounding decides the
+// ties it leaves (a quarter of a 2x2 pool's means are ties): the codes'
+// mean is exact in float32 (sums of codes below 2^24, a tie k + 1/2 is a
+// float32), so the pool agrees with goqat on every value.
+func (e *intExporter) meanOfCodes(op *lite.Op) string {
+	b := e.b
+	name := op.Name
+	codes := b.op("Cast", name+"/codes", []string{e.val[op.Inputs[0]]}, attrInt("to", int64(onnxpb.TensorProto_FLOAT)))
+	var y string
+	if op.Type == lite.OpAveragePool {
+		y = b.op("AveragePool", name+"/f", []string{codes}, append(windowAttrs(op.Kernel, op.Strides, op.Pad), attrInt("count_include_pad", 0))...)
+	} else {
+		g := b.op("GlobalAveragePool", name+"/nc11", []string{codes})
+		y = b.op("Flatten", name+"/f", []string{g}, attrInt("axis", 1))
+	}
+	one := b.floats(name+"/unit_scale", nil, []float32{1})
+	var zp string
+	if e.o.uint8Acts {
+		zp = b.uint8s(name+"/code_zero_point", nil, []uint8{0})
+	} else {
+		zp = b.int8s(name+"/code_zero_point", nil, []int8{0})
+	}
+	return b.node("QuantizeLinear", name, []string{y, one, zp}, []string{e.outName(op.Output)})
 }
 
 // weighted emits the float computation of a Conv2D, DepthwiseConv2D or

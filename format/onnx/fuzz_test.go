@@ -84,7 +84,7 @@ func TestTorchvisionOpsSeed(t *testing.T) {
 // FuzzImport feeds arbitrary bytes to Unmarshal and Import: they must
 // return an error or a model, never panic or allocate from unchecked
 // sizes, and every imported model must export again. The seeds are real
-// exported models (float and QDQ) and torchvisionOps.
+// exported models (float and QDQ), torchvisionOps and mobilenetV3OpsGraph.
 func FuzzImport(f *testing.F) {
 	m := tinyModel(f)
 	mp, err := ExportFloat(m)
@@ -101,6 +101,11 @@ func FuzzImport(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(tv)
+	v3, err := Marshal(mobilenetV3OpsGraph())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(v3)
 	q, err := quantize.Model(m)
 	if err != nil {
 		f.Fatal(err)
@@ -139,7 +144,8 @@ func importAndExport(data []byte) error {
 
 // TestImportMutations is a deterministic complement to FuzzImport: 1000
 // (250 with -short) random byte mutations of real exported models (float,
-// the fixture and torchvisionOps) must import or fail cleanly, fast.
+// the fixture, torchvisionOps and mobilenetV3OpsGraph) must import or fail
+// cleanly, fast.
 func TestImportMutations(t *testing.T) {
 	m := tinyModel(t)
 	mp, err := ExportFloat(m)
@@ -154,7 +160,11 @@ func TestImportMutations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seeds := [][]byte{seed, tv}
+	v3, err := Marshal(mobilenetV3OpsGraph())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeds := [][]byte{seed, tv, v3}
 	if fx, err := os.ReadFile("testdata/fixture.onnx"); err == nil {
 		seeds = append(seeds, fx)
 	}

@@ -22,28 +22,32 @@ var SupportedOps = slices.Sorted(maps.Keys(importers))
 // file, import_<family>.go; adding an op is writing its function there and
 // adding a row here.
 var importers = map[string]func(*importer, *onnxpb.NodeProto) error{
-	"Add":                (*importer).add,               // import_add.go
-	"AveragePool":        (*importer).pool,              // import_pool.go
-	"BatchNormalization": (*importer).batchNorm,         // import_norm.go
-	"Clip":               (*importer).activation,        // import_activation.go
-	"Concat":             (*importer).concat,            // import_shape.go
-	"Constant":           (*importer).constantOp,        // import_identity.go
-	"Conv":               (*importer).conv,              // import_conv.go
-	"Dropout":            (*importer).identity,          // import_identity.go
-	"Flatten":            (*importer).flattenOp,         // import_shape.go
-	"Gemm":               (*importer).dense,             // import_gemm.go
-	"GlobalAveragePool":  (*importer).globalAveragePool, // import_pool.go
-	"Identity":           (*importer).identity,          // import_identity.go
-	"MatMul":             (*importer).dense,             // import_gemm.go
-	"MaxPool":            (*importer).pool,              // import_pool.go
-	"Pad":                (*importer).pad,               // import_shape.go
-	"Relu":               (*importer).activation,        // import_activation.go
-	"ReduceMean":         (*importer).reduceMean,        // import_pool.go
-	"Reshape":            (*importer).reshape,           // import_shape.go
-	"Sigmoid":            (*importer).activation,        // import_activation.go
-	"Softmax":            (*importer).activation,        // import_activation.go
-	"Tanh":               (*importer).activation,        // import_activation.go
-	"Transpose":          (*importer).transpose,         // import_shape.go
+	"Add":                (*importer).add,        // import_add.go
+	"AveragePool":        (*importer).pool,       // import_pool.go
+	"BatchNormalization": (*importer).batchNorm,  // import_norm.go
+	"Clip":               (*importer).activation, // import_activation.go
+	"Concat":             (*importer).concat,     // import_shape.go
+	"Constant":           (*importer).constantOp, // import_identity.go
+	"Conv":               (*importer).conv,       // import_conv.go
+	"Dropout":            (*importer).identity,   // import_identity.go
+	"Flatten":            (*importer).flattenOp,  // import_shape.go
+	"Gemm":               (*importer).dense,      // import_gemm.go
+	"GlobalAveragePool":  (*importer).globalPool, // import_pool.go
+	"GlobalMaxPool":      (*importer).globalPool, // import_pool.go
+	"HardSigmoid":        (*importer).activation, // import_activation.go
+	"HardSwish":          (*importer).activation, // import_activation.go
+	"Identity":           (*importer).identity,   // import_identity.go
+	"MatMul":             (*importer).dense,      // import_gemm.go
+	"MaxPool":            (*importer).pool,       // import_pool.go
+	"Mul":                (*importer).mul,        // import_mul.go
+	"Pad":                (*importer).pad,        // import_shape.go
+	"Relu":               (*importer).activation, // import_activation.go
+	"ReduceMean":         (*importer).reduceMean, // import_pool.go
+	"Reshape":            (*importer).reshape,    // import_shape.go
+	"Sigmoid":            (*importer).activation, // import_activation.go
+	"Softmax":            (*importer).activation, // import_activation.go
+	"Tanh":               (*importer).activation, // import_activation.go
+	"Transpose":          (*importer).transpose,  // import_shape.go
 }
 
 // node imports one node: it checks what every op needs (an output, the
@@ -103,9 +107,9 @@ type value struct {
 	// order, or nil: a channel shuffle needs its groups as whole tensors.
 	parts []*nn.Node
 	// nonNeg is set when every value is known to be >= 0 (an output of
-	// ReLU, ReLU6, Sigmoid or Softmax, or computed from such values by
-	// pools, Concat, Add, zero padding or layout changes): zero padding
-	// then stands for MaxPool's -inf padding.
+	// ReLU, ReLU6, Sigmoid, HardSigmoid or Softmax, or computed from such
+	// values by pools, Concat, Add, Mul, zero padding or layout changes):
+	// zero padding then stands for MaxPool's -inf padding.
 	nonNeg bool
 }
 
@@ -141,6 +145,7 @@ type importer struct {
 	vals      map[string]*value
 	consumers map[string][]*onnxpb.NodeProto
 	skip      map[*onnxpb.NodeProto]bool
+	graphOut  map[string]bool // names of the graph's outputs
 	names     map[string]bool
 	setters   []func() error
 }
@@ -162,26 +167,29 @@ func ImportFile(path string) (*nn.Model, error) {
 // Import builds a goqat Functional model from a float ONNX model, with its
 // weights: Conv (group 1, or depthwise with group = channels; a 1x1 Conv
 // of an (N, C, 1, 1) tensor as a Dense), BatchNormalization, Relu, Clip
-// (as ReLU or ReLU6), Sigmoid, Tanh, Add, Concat, MaxPool and AveragePool
+// (as ReLU or ReLU6), Sigmoid, Tanh, HardSigmoid (alpha 1/6, beta 0.5),
+// HardSwish, Mul (same shapes, or an image by an (N, C, 1, 1)
+// squeeze-and-excitation gate; x * HardSigmoid(x) and x * Sigmoid(x) as
+// one hard_swish or silu Activation), Add, Concat, MaxPool and AveragePool
 // (explicit pads and ceil_mode as 'same' padding or a ZeroPadding2D where
-// that computes the same values), GlobalAveragePool, ReduceMean over H and
-// W, Gemm, MatMul (a following Add of a constant becomes its bias),
-// Flatten, Reshape, Softmax, Pad (zeros), Transpose (between NCHW and
-// NHWC), channel shuffles of a Concat (Reshape, Transpose, Reshape),
-// Identity, Dropout and Constant. NCHW tensors become goqat's NHWC: an
-// NCHW image input (N, C, H, W) becomes a goqat input (H, W, C), and an
-// input read only through a Transpose to NCHW (goqat's own export) stays
-// NHWC. Weights are reordered (Conv (OC, C, KH, KW) -> (KH, KW, C, OC); a
-// Gemm after a Flatten of an NCHW image gets its rows permuted into
-// goqat's (H, W, C) feature order). The model is ready for quantize.Model,
-// Fit and Save. An unsupported op or attribute is a one-line error naming
-// the node and its op type.
+// that computes the same values), GlobalAveragePool, GlobalMaxPool,
+// ReduceMean over H and W, Gemm, MatMul (a following Add of a constant
+// becomes its bias), Flatten, Reshape, Softmax, Pad (zeros), Transpose
+// (between NCHW and NHWC), channel shuffles of a Concat (Reshape,
+// Transpose, Reshape), Identity, Dropout and Constant (SupportedOps). NCHW
+// tensors become goqat's NHWC: an NCHW image input (N, C, H, W) becomes a
+// goqat input (H, W, C), and an input read only through a Transpose to
+// NCHW (goqat's own export) stays NHWC. Weights are reordered (Conv (OC,
+// C, KH, KW) -> (KH, KW, C, OC); a Gemm after a Flatten of an NCHW image
+// gets its rows permuted into goqat's (H, W, C) feature order). The model
+// is ready for quantize.Model, Fit and Save. An unsupported op or
+// attribute is a one-line error naming the node and its op type.
 func Import(mp *onnxpb.ModelProto) (*nn.Model, error) {
 	if mp == nil || mp.GetGraph() == nil {
 		return nil, errors.New("onnx: model has no graph")
 	}
 	im := &importer{opset: 13, consts: map[string]*onnxpb.TensorProto{}, vals: map[string]*value{},
-		consumers: map[string][]*onnxpb.NodeProto{}, skip: map[*onnxpb.NodeProto]bool{}, names: map[string]bool{}}
+		consumers: map[string][]*onnxpb.NodeProto{}, skip: map[*onnxpb.NodeProto]bool{}, graphOut: map[string]bool{}, names: map[string]bool{}}
 	for _, o := range mp.GetOpsetImport() {
 		if o.GetDomain() == "" || o.GetDomain() == "ai.onnx" {
 			im.opset = o.GetVersion()
@@ -193,6 +201,9 @@ func Import(mp *onnxpb.ModelProto) (*nn.Model, error) {
 			return nil, fmt.Errorf("onnx: initializer %q: %w", t.GetName(), err)
 		}
 		im.consts[t.GetName()] = t
+	}
+	for _, o := range g.GetOutput() {
+		im.graphOut[o.GetName()] = true
 	}
 	for _, n := range g.GetNode() {
 		for _, in := range n.GetInput() {

@@ -4,18 +4,23 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/goqat/goqat/format/onnx/onnxpb"
 	"github.com/goqat/goqat/nn"
 )
 
-// activation imports the one-input activations Relu, Sigmoid, Tanh, Clip
-// and Softmax as a goqat ReLU, ReLU6 or Activation layer on a computed
-// input in any layout goqat keeps (NHWC or flat, NCHW image, (N, C, 1,
-// 1)); the output keeps the input's layout, and all but Tanh's are
-// non-negative. Refused: a flattened NCHW tensor (only Gemm or MatMul may
-// read it), and what clip and softmax refuse.
+// activation imports the one-input activations Relu, Sigmoid, Tanh, Clip,
+// Softmax, HardSigmoid and HardSwish as a goqat ReLU, ReLU6 or Activation
+// layer on a computed input in any layout goqat keeps (NHWC or flat, NCHW
+// image, (N, C, 1, 1)); the output keeps the input's layout, and those of
+// Relu, Clip, Sigmoid, Softmax and HardSigmoid are non-negative.
+// HardSigmoid is goqat's hard_sigmoid only with alpha 1/6 and beta 0.5
+// (hardSigmoid); HardSwish (opset 14) is hard_swish. A Sigmoid or
+// HardSigmoid of x whose only reader is a Mul by x (PyTorch's export of
+// SiLU and, before opset 14, of hardswish) becomes, with that Mul, one
+// Activation silu or hard_swish (selfGate). Refused: a flattened NCHW
+// tensor (only Gemm or MatMul may read it), and what clip, softmax and
+// hardSigmoid refuse.
 func (im *importer) activation(n *onnxpb.NodeProto) error {
 	x, err := im.in(n, 0)
 	if err != nil {
@@ -25,11 +30,26 @@ func (im *importer) activation(n *onnxpb.NodeProto) error {
 		return errors.New("input is a flattened NCHW tensor; only Gemm or MatMul may read it")
 	}
 	var l nn.Layer
-	switch n.GetOpType() {
+	op := n.GetOpType()
+	switch op {
 	case "Relu":
 		l = nn.NewReLU()
-	case "Sigmoid", "Tanh":
-		l, _ = nn.NewActivation(strings.ToLower(n.GetOpType()))
+	case "Sigmoid", "HardSigmoid":
+		fn, fused := "sigmoid", "silu"
+		if op == "HardSigmoid" {
+			if err := hardSigmoid(n); err != nil {
+				return err
+			}
+			fn, fused = "hard_sigmoid", "hard_swish"
+		}
+		if m := im.selfGate(n, x); m != nil {
+			return im.gated(m, x, fused)
+		}
+		l, err = nn.NewActivation(fn)
+	case "Tanh":
+		l, err = nn.NewActivation("tanh")
+	case "HardSwish":
+		l, err = nn.NewActivation("hard_swish")
 	case "Clip":
 		l, err = im.clip(n)
 	case "Softmax":
@@ -40,9 +60,24 @@ func (im *importer) activation(n *onnxpb.NodeProto) error {
 	}
 	v, err := im.call(n, l, x.lay, x.node)
 	if err == nil {
-		v.nonNeg = n.GetOpType() != "Tanh" // ReLU, ReLU6, sigmoid and softmax are >= 0
+		v.nonNeg = op != "Tanh" && op != "HardSwish" // ReLU, ReLU6, sigmoid, hard_sigmoid and softmax are >= 0
 	}
 	return err
+}
+
+// hardSigmoid checks a HardSigmoid's attributes: ONNX computes max(0,
+// min(1, alpha*x + beta)) (defaults alpha 0.2, beta 0.5); goqat's
+// hard_sigmoid is relu6(x + 3)/6, the same with alpha 1/6 and beta 0.5
+// (PyTorch's and Keras 3's hard sigmoid, which torch.onnx writes as alpha
+// float32(1/6)). Refused: other alpha or beta (Keras 2's and ONNX's
+// default 0.2 among them).
+func hardSigmoid(n *onnxpb.NodeProto) error {
+	alpha, beta := floatAttr(n, "alpha", 0.2), floatAttr(n, "beta", 0.5)
+	if math.Abs(6*float64(alpha)-1) > 1e-6 || math.Abs(float64(beta)-0.5) > 1e-6 {
+		return fmt.Errorf("alpha %v, beta %v: only alpha 1/6 and beta 0.5 (PyTorch's hard sigmoid, relu6(x+3)/6, goqat's hard_sigmoid) "+
+			"are supported", alpha, beta)
+	}
+	return nil
 }
 
 // clip returns the layer of a Clip: its bounds are the min and max

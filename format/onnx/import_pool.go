@@ -16,13 +16,14 @@ import (
 // max, and an average counts only the cells inside the image) becomes
 // 'same'; other padding becomes a ZeroPadding2D before a 'valid' pool:
 // for MaxPool only when the input is known to be non-negative (a ReLU's
-// output, ...), where a zero never wins over the image's values as ONNX's
-// -inf padding never does; for AveragePool only with count_include_pad 1
-// (the zeros are counted, as ONNX counts the pads) and no ceil_mode
-// extension (which ONNX does not count). Refused: storage_order 1,
-// MaxPool's Indices output, pads not smaller than the window, a window
-// larger than the padded image, a ceil_mode window that would start in the
-// padding, and the padding cases above that goqat cannot reproduce.
+// output, ...: value.nonNeg), where a zero never wins over the image's
+// values as ONNX's -inf padding never does; for AveragePool only with
+// count_include_pad 1 (the zeros are counted, as ONNX counts the pads)
+// and no ceil_mode extension (which ONNX does not count). Refused:
+// storage_order 1, MaxPool's Indices output, pads not smaller than the
+// window, a window larger than the padded image, a ceil_mode window that
+// would start in the padding, and the padding cases above that goqat
+// cannot reproduce.
 func (im *importer) pool(n *onnxpb.NodeProto) error {
 	x, s, err := im.image(n)
 	if err != nil {
@@ -66,7 +67,7 @@ func (im *importer) pool(n *onnxpb.NodeProto) error {
 	case isMax && !x.nonNeg:
 		return fmt.Errorf("padding %v (top, bottom, left, right, ceil_mode included) of an input not known to be non-negative: "+
 			"goqat's MaxPooling2D pads only as 'same' (%v), and a ZeroPadding2D would pad with 0 where ONNX pads with -inf "+
-			"(supported after Relu, Clip(0, x), Sigmoid, Softmax and what keeps their sign)", full, samePads(s, k, st, "same"))
+			"(supported after Relu, Clip(0, x), Sigmoid, HardSigmoid, Softmax and what keeps their sign)", full, samePads(s, k, st, "same"))
 	case isMax:
 		zero = full
 	case !includePad:
@@ -119,10 +120,11 @@ func ceilExtra(in, k, s, before, after int, ceil bool) (int, error) {
 	return last + k - (in + before + after), nil
 }
 
-// globalAveragePool imports GlobalAveragePool: the mean over H and W of an
-// NCHW image, (N, C, H, W) -> (N, C, 1, 1), as a goqat
-// GlobalAveragePooling2D. Refused: any other input.
-func (im *importer) globalAveragePool(n *onnxpb.NodeProto) error {
+// globalPool imports GlobalAveragePool and GlobalMaxPool: the mean or the
+// maximum over H and W of an NCHW image, (N, C, H, W) -> (N, C, 1, 1), as
+// a goqat GlobalAveragePooling2D or GlobalMaxPooling2D. Refused: any other
+// input.
+func (im *importer) globalPool(n *onnxpb.NodeProto) error {
 	x, err := im.in(n, 0)
 	if err != nil {
 		return err
@@ -130,7 +132,11 @@ func (im *importer) globalAveragePool(n *onnxpb.NodeProto) error {
 	if x.lay != nchw {
 		return errors.New("input is not an NCHW image")
 	}
-	v, err := im.call(n, nn.NewGlobalAveragePooling2D(), nc11, x.node)
+	var l nn.Layer = nn.NewGlobalAveragePooling2D()
+	if n.GetOpType() == "GlobalMaxPool" {
+		l = nn.NewGlobalMaxPooling2D()
+	}
+	v, err := im.call(n, l, nc11, x.node)
 	if err == nil {
 		v.nonNeg = x.nonNeg
 	}

@@ -93,8 +93,9 @@ func TestImportPoolPadding(t *testing.T) {
 }
 
 // TestImportNonNegative checks which values count as non-negative for a
-// padded MaxPool: after Relu, Clip(0, 6), Sigmoid, and through MaxPool,
-// Concat and Add of such values; not after Tanh or a Conv.
+// padded MaxPool: after Relu, Clip(0, 6), Sigmoid, HardSigmoid, and
+// through MaxPool, Concat, Add and Mul of such values; not after Tanh,
+// hardswish or a Conv.
 func TestImportNonNegative(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range []struct {
@@ -109,6 +110,14 @@ func TestImportNonNegative(t *testing.T) {
 		}, true},
 		{"sigmoid", func(b *builder) string { return b.op("Sigmoid", "s", []string{"x"}) }, true},
 		{"tanh", func(b *builder) string { return b.op("Tanh", "t", []string{"x"}) }, false},
+		{"hard sigmoid", func(b *builder) string { return b.hardSigmoidOp("x") }, true},
+		{"hardswish", func(b *builder) string { return b.op("Mul", "hs", []string{"x", b.hardSigmoidOp("x")}) }, false},
+		{"mul of a relu and a sigmoid", func(b *builder) string {
+			return b.op("Mul", "m", []string{b.op("Relu", "r", []string{"x"}), b.op("Sigmoid", "s", []string{b.conv1x1(r, "x", 3, 3)})})
+		}, true},
+		{"mul of a relu and a signed value", func(b *builder) string {
+			return b.op("Mul", "m", []string{b.op("Relu", "r", []string{"x"}), b.conv1x1(r, "x", 3, 3)})
+		}, false},
 		{"conv after relu", func(b *builder) string { return b.conv1x1(r, b.op("Relu", "r", []string{"x"}), 3, 3) }, false},
 		{"concat and add of relus", func(b *builder) string {
 			a, c := b.op("Relu", "a", []string{"x"}), b.op("Relu", "c", []string{b.conv1x1(r, "x", 3, 3)})

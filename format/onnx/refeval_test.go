@@ -82,6 +82,13 @@ func fromProto(p *onnxpb.TensorProto) (*rtensor, error) {
 
 // evalGraph runs a graph on named inputs and returns its outputs.
 func evalGraph(g *onnxpb.GraphProto, inputs map[string]*rtensor) ([]*rtensor, error) {
+	return evalGraphWith(g, inputs, nil)
+}
+
+// evalGraphWith is evalGraph with a hook: after, if not nil, sees every
+// node's (first) output and returns the value that later nodes read
+// instead, or an error that stops the evaluation.
+func evalGraphWith(g *onnxpb.GraphProto, inputs map[string]*rtensor, after func(*onnxpb.NodeProto, *rtensor) (*rtensor, error)) ([]*rtensor, error) {
 	env := map[string]*rtensor{}
 	for k, v := range inputs {
 		env[k] = v
@@ -110,7 +117,13 @@ func evalGraph(g *onnxpb.GraphProto, inputs map[string]*rtensor) ([]*rtensor, er
 		if err != nil {
 			return nil, fmt.Errorf("node %s (%s): %w", n.GetName(), n.GetOpType(), err)
 		}
-		env[n.GetOutput()[0]] = out.f32()
+		out = out.f32()
+		if after != nil {
+			if out, err = after(n, out); err != nil {
+				return nil, fmt.Errorf("node %s (%s): %w", n.GetName(), n.GetOpType(), err)
+			}
+		}
+		env[n.GetOutput()[0]] = out
 	}
 	var outs []*rtensor
 	for _, o := range g.GetOutput() {
@@ -127,6 +140,17 @@ func evalNode(n *onnxpb.NodeProto, in []*rtensor) (*rtensor, error) {
 	switch n.GetOpType() {
 	case "Identity":
 		return &rtensor{dt: x.dt, shape: x.shape, v: append([]float64(nil), x.v...)}, nil
+	case "Cast": // to float only: integers up to 2^24 are exact
+		if onnxpb.TensorProto_DataType(intAttr(n, "to", 0)) != onnxpb.TensorProto_FLOAT {
+			return nil, fmt.Errorf("Cast to %d not in the test evaluator", intAttr(n, "to", 0))
+		}
+		return &rtensor{dt: onnxpb.TensorProto_FLOAT, shape: x.shape, v: append([]float64(nil), x.v...)}, nil
+	case "HardSwish":
+		out := &rtensor{dt: x.dt, shape: x.shape, v: make([]float64, len(x.v))}
+		for i, v := range x.v {
+			out.v[i] = v * math.Max(0, math.Min(1, v/6+0.5))
+		}
+		return out, nil
 	case "Transpose":
 		perm := ints(n, "perm")
 		os := make([]int, len(perm))

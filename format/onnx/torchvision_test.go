@@ -33,8 +33,6 @@ type torchvisionNet struct {
 
 // The reasons some networks do not import yet: layers goqat does not have.
 const (
-	lacksHardSwish = "hard-sigmoid / hard-swish activations (ONNX HardSigmoid; hardswish is x * HardSigmoid(x)), an element-wise " +
-		"Mul of two tensors, and a channel-wise broadcast Mul (N, C, 1, 1) x (N, C, H, W) for squeeze-and-excitation"
 	lacksSlice = "a channel slice layer (torch.chunk exports Slice with bounds computed at run time by Shape/Gather/Add/Div/Mul, " +
 		"which the importer would also have to fold into constants)"
 )
@@ -42,7 +40,7 @@ const (
 // torchvisionNets lists the networks of make_torchvision_fixtures.py.
 var torchvisionNets = []torchvisionNet{
 	{name: "mobilenet_v2"},
-	{name: "mobilenet_v3_small", lacks: lacksHardSwish, failsAt: "HardSigmoid"},
+	{name: "mobilenet_v3_small"},
 	{name: "resnet18_narrow"},
 	{name: "resnet50_narrow"},
 	{name: "squeezenet1_1_narrow"},
@@ -52,7 +50,7 @@ var torchvisionNets = []torchvisionNet{
 	{name: "resnet18", full: true},
 	{name: "resnet50", full: true},
 	{name: "mobilenet_v2", full: true},
-	{name: "mobilenet_v3_small", full: true, lacks: lacksHardSwish, failsAt: "HardSigmoid"},
+	{name: "mobilenet_v3_small", full: true},
 	{name: "squeezenet1_1", full: true},
 	{name: "shufflenet_v2_x0_5", full: true, lacks: lacksSlice, failsAt: "Shape"},
 	{name: "googlenet", full: true},
@@ -147,7 +145,7 @@ func TestImportTorchvision(t *testing.T) {
 				t.Fatalf("output %v, PyTorch has %d values", got.Shape, len(want))
 			}
 			d := rowError(got.Data, want, len(want)/x.Shape[0])
-			t.Logf("%d layers, max error %.2g of the row maximum", len(m.Layers()), d)
+			t.Logf("%s: %d layers, max error %.2g of the row maximum", name, len(m.Layers()), d)
 			if d > 1e-4 {
 				t.Errorf("goqat differs from PyTorch by %.3g of the row maximum (criterion 1e-4)", d)
 			}
@@ -162,22 +160,32 @@ func TestImportTorchvision(t *testing.T) {
 // onnxruntime-node, or skips when node or ONNX Runtime is missing.
 func ortDir(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("ONNX Runtime comparison skipped: node is not installed")
+	dir, why := ortPath()
+	if dir == "" {
+		t.Skip(why)
 	}
-	dir := os.Getenv("GOQAT_CACHE")
+	return dir
+}
+
+// ortPath returns the folder where scripts/onnx_conformance.sh installs
+// onnxruntime-node, or "" and why when node or ONNX Runtime is missing.
+func ortPath() (dir, why string) {
+	if _, err := exec.LookPath("node"); err != nil {
+		return "", "ONNX Runtime comparison skipped: node is not installed"
+	}
+	dir = os.Getenv("GOQAT_CACHE")
 	if dir == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			t.Skip("ONNX Runtime comparison skipped: no home folder")
+			return "", "ONNX Runtime comparison skipped: no home folder"
 		}
 		dir = filepath.Join(home, ".cache", "goqat")
 	}
 	dir = filepath.Join(dir, "ort")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "onnxruntime-node", "package.json")); err != nil {
-		t.Skipf("ONNX Runtime comparison skipped: onnxruntime-node is not installed in %s (scripts/onnx_conformance.sh installs it)", dir)
+		return "", fmt.Sprintf("ONNX Runtime comparison skipped: onnxruntime-node is not installed in %s (scripts/onnx_conformance.sh installs it)", dir)
 	}
-	return dir
+	return dir, ""
 }
 
 // TestTorchvisionONNXRuntime runs the networks of TestImportTorchvision in
