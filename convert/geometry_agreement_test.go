@@ -1,12 +1,10 @@
 package convert
 
 import (
-	"context"
 	"testing"
 
-	"github.com/goqat/goqat/datasets"
+	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
-	"github.com/goqat/goqat/nn/optim"
 	"github.com/goqat/goqat/quantize"
 )
 
@@ -50,70 +48,25 @@ func geometryModel(t *testing.T) *nn.Model {
 // multipliers carried by the ops) and checks that the integer model
 // computes the QAT model's output codes exactly, layer by layer.
 func TestAgreementGeometry(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains on MNIST")
-	}
-	train, test, err := datasets.Load("mnist", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	train, test = train.Take(256), test.Take(200)
-	fit := func(m *nn.Model, lr float64) {
-		if err := m.Compile(nn.CompileOptions{Loss: nn.SparseCategoricalCrossentropy{FromLogits: true}, Optimizer: optim.NewAdam(lr)}); err != nil {
-			t.Fatal(err)
+	w4a8 := quantize.NBit{WeightBits: 4, ActivationBits: 8, PerAxis: true}
+	checkExactAfterTraining(t, geometryModel, []quantize.NBit{quantize.Default8Bit, w4a8}, func(t *testing.T, qat *nn.Model, im *lite.Model, _ []LayerReport) {
+		if n, want := quantize.Link(qat), 6; n != want {
+			t.Errorf("%d layers linked for exact inference, want %d", n, want)
 		}
-		if _, err := m.Fit(context.Background(), train.X, train.Y, nn.FitOptions{BatchSize: 32, Epochs: 1, Seed: 1, Verbose: nn.VerboseSilent}); err != nil {
-			t.Fatal(err)
+		var dil, groups, mult []string
+		for _, op := range im.Ops {
+			if op.Dilation != [2]int{} {
+				dil = append(dil, string(op.Type))
+			}
+			if op.Groups > 1 {
+				groups = append(groups, string(op.Type))
+			}
+			if op.DepthMultiplier > 1 {
+				mult = append(mult, string(op.Type))
+			}
 		}
-	}
-	fm := geometryModel(t)
-	fit(fm, 2e-3)
-	for _, sc := range []quantize.NBit{quantize.Default8Bit, {WeightBits: 4, ActivationBits: 8, PerAxis: true}} {
-		t.Run(sc.String(), func(t *testing.T) {
-			qat, err := quantize.Model(fm, quantize.WithScheme(sc), quantize.WithFreezeBNAfter(4))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n, want := quantize.Link(qat), 6; n != want {
-				t.Errorf("%d layers linked for exact inference, want %d", n, want)
-			}
-			fit(qat, 2e-4)
-			im, err := Convert(qat)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var dil, groups, mult []string
-			for _, op := range im.Ops {
-				if op.Dilation != [2]int{} {
-					dil = append(dil, string(op.Type))
-				}
-				if op.Groups > 1 {
-					groups = append(groups, string(op.Type))
-				}
-				if op.DepthMultiplier > 1 {
-					mult = append(mult, string(op.Type))
-				}
-			}
-			if len(dil) != 2 || len(groups) != 2 || len(mult) != 2 {
-				t.Errorf("ops with dilation %v, groups %v, depth multiplier %v; want 2 of each", dil, groups, mult)
-			}
-			a := compareOutputs(t, qat, im, test.X, 100)
-			checkAgreement(t, a)
-			if a.same != a.vals {
-				t.Errorf("output codes identical on %d of %d values, want all", a.same, a.vals)
-			}
-			rs, err := Compare(qat, im, test.X)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range rs {
-				if r.Same != 1 {
-					t.Errorf("layer %s (%s): codes identical on %.4f%%, want 100%%", r.Layer, r.Op, 100*r.Same)
-				}
-			}
-			if t.Failed() {
-				t.Log("\n" + FormatReports(rs))
-			}
-		})
-	}
+		if len(dil) != 2 || len(groups) != 2 || len(mult) != 2 {
+			t.Errorf("ops with dilation %v, groups %v, depth multiplier %v; want 2 of each", dil, groups, mult)
+		}
+	})
 }

@@ -1,13 +1,10 @@
 package convert
 
 import (
-	"context"
 	"testing"
 
-	"github.com/goqat/goqat/datasets"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
-	"github.com/goqat/goqat/nn/optim"
 	"github.com/goqat/goqat/quantize"
 )
 
@@ -57,63 +54,17 @@ func mergeModel(t *testing.T) *nn.Model {
 // agrees with the QAT model's inference mode bit for bit on 200 test
 // images, layer by layer (Add, Concatenate and the pools included).
 func TestAgreementMerge(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains on MNIST")
-	}
-	train, test, err := datasets.Load("mnist", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	train, test = train.Take(256), test.Take(200)
-	fit := func(m *nn.Model, lr float64) {
-		if err := m.Compile(nn.CompileOptions{Loss: nn.SparseCategoricalCrossentropy{FromLogits: true}, Optimizer: optim.NewAdam(lr)}); err != nil {
-			t.Fatal(err)
+	w4a8 := quantize.NBit{WeightBits: 4, ActivationBits: 8, PerAxis: true}
+	checkExactAfterTraining(t, mergeModel, []quantize.NBit{quantize.Default8Bit, w4a8}, func(t *testing.T, qat *nn.Model, _ *lite.Model, rs []LayerReport) {
+		// 4 weighted layers, the Add and the Concatenate.
+		if n := quantize.Link(qat); n != 6 {
+			t.Errorf("Link linked %d layers, want 6", n)
 		}
-		if _, err := m.Fit(context.Background(), train.X, train.Y, nn.FitOptions{BatchSize: 32, Epochs: 1, Seed: 1, Verbose: nn.VerboseSilent}); err != nil {
-			t.Fatal(err)
+		seen := opsSeen(rs)
+		for _, op := range []lite.OpType{lite.OpAdd, lite.OpConcatenation, lite.OpAveragePool, lite.OpGlobalAveragePool} {
+			if !seen[op] {
+				t.Errorf("no %s op compared", op)
+			}
 		}
-	}
-	fm := mergeModel(t)
-	fit(fm, 2e-3)
-	for _, sc := range []quantize.NBit{quantize.Default8Bit, {WeightBits: 4, ActivationBits: 8, PerAxis: true}} {
-		t.Run(sc.String(), func(t *testing.T) {
-			qat, err := quantize.Model(fm, quantize.WithScheme(sc), quantize.WithFreezeBNAfter(4))
-			if err != nil {
-				t.Fatal(err)
-			}
-			fit(qat, 2e-4)
-			// 4 weighted layers, the Add and the Concatenate.
-			if n := quantize.Link(qat); n != 6 {
-				t.Errorf("Link linked %d layers, want 6", n)
-			}
-			im, err := Convert(qat)
-			if err != nil {
-				t.Fatal(err)
-			}
-			a := compareOutputs(t, qat, im, test.X, 100)
-			checkAgreement(t, a)
-			if a.same != a.vals {
-				t.Errorf("output codes identical on %d of %d values, want all", a.same, a.vals)
-			}
-			rs, err := Compare(qat, im, test.X)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ops := map[lite.OpType]bool{}
-			for _, r := range rs {
-				ops[r.Op] = true
-				if r.Same != 1 {
-					t.Errorf("layer %s (%s): codes identical on %.4f%%, want 100%%", r.Layer, r.Op, 100*r.Same)
-				}
-			}
-			for _, op := range []lite.OpType{lite.OpAdd, lite.OpConcatenation, lite.OpAveragePool, lite.OpGlobalAveragePool} {
-				if !ops[op] {
-					t.Errorf("no %s op compared", op)
-				}
-			}
-			if t.Failed() {
-				t.Log("\n" + FormatReports(rs))
-			}
-		})
-	}
+	})
 }

@@ -1,13 +1,10 @@
 package convert
 
 import (
-	"context"
 	"testing"
 
-	"github.com/goqat/goqat/datasets"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
-	"github.com/goqat/goqat/nn/optim"
 	"github.com/goqat/goqat/quantize"
 )
 
@@ -63,64 +60,19 @@ func residualModel(t *testing.T) *nn.Model {
 // the integer model
 // computes the QAT model's output codes exactly, layer by layer.
 func TestAgreementResidual(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains on MNIST")
-	}
-	train, test, err := datasets.Load("mnist", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	train, test = train.Take(256), test.Take(200)
-	fit := func(m *nn.Model, lr float64) {
-		if err := m.Compile(nn.CompileOptions{Loss: nn.SparseCategoricalCrossentropy{FromLogits: true}, Optimizer: optim.NewAdam(lr)}); err != nil {
-			t.Fatal(err)
+	w4a8 := quantize.NBit{WeightBits: 4, ActivationBits: 8, PerAxis: true}
+	checkExactAfterTraining(t, residualModel, []quantize.NBit{quantize.Default8Bit, w4a8}, func(t *testing.T, _ *nn.Model, im *lite.Model, _ []LayerReport) {
+		ops := map[string]int{}
+		for _, op := range im.Ops {
+			ops[string(op.Type)+"/"+op.Activation]++
+			if op.Type == lite.OpAdd && len(op.Inputs) == 3 && op.Activation != "relu6" {
+				t.Errorf("three-input Add %s has activation %q, want relu6", op.Name, op.Activation)
+			}
 		}
-		if _, err := m.Fit(context.Background(), train.X, train.Y, nn.FitOptions{BatchSize: 32, Epochs: 1, Seed: 1, Verbose: nn.VerboseSilent}); err != nil {
-			t.Fatal(err)
+		for _, want := range []string{"Add/relu", "Add/relu6", "Concatenation/relu", "Concatenation/", "Conv2D/relu", "DepthwiseConv2D/"} {
+			if ops[want] == 0 {
+				t.Errorf("no %s op in the integer model (ops %v)", want, ops)
+			}
 		}
-	}
-	fm := residualModel(t)
-	fit(fm, 2e-3)
-	for _, sc := range []quantize.NBit{quantize.Default8Bit, {WeightBits: 4, ActivationBits: 8, PerAxis: true}} {
-		t.Run(sc.String(), func(t *testing.T) {
-			qat, err := quantize.Model(fm, quantize.WithScheme(sc), quantize.WithFreezeBNAfter(4))
-			if err != nil {
-				t.Fatal(err)
-			}
-			fit(qat, 2e-4)
-			im, err := Convert(qat)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ops := map[string]int{}
-			for _, op := range im.Ops {
-				ops[string(op.Type)+"/"+op.Activation]++
-				if op.Type == lite.OpAdd && len(op.Inputs) == 3 && op.Activation != "relu6" {
-					t.Errorf("three-input Add %s has activation %q, want relu6", op.Name, op.Activation)
-				}
-			}
-			for _, want := range []string{"Add/relu", "Add/relu6", "Concatenation/relu", "Concatenation/", "Conv2D/relu", "DepthwiseConv2D/"} {
-				if ops[want] == 0 {
-					t.Errorf("no %s op in the integer model (ops %v)", want, ops)
-				}
-			}
-			a := compareOutputs(t, qat, im, test.X, 100)
-			checkAgreement(t, a)
-			if a.same != a.vals {
-				t.Errorf("output codes identical on %d of %d values, want all", a.same, a.vals)
-			}
-			rs, err := Compare(qat, im, test.X)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range rs {
-				if r.Same != 1 {
-					t.Errorf("layer %s (%s): codes identical on %.4f%%, want 100%%", r.Layer, r.Op, 100*r.Same)
-				}
-			}
-			if t.Failed() {
-				t.Log("\n" + FormatReports(rs))
-			}
-		})
-	}
+	})
 }

@@ -1,13 +1,10 @@
 package convert
 
 import (
-	"context"
 	"testing"
 
-	"github.com/goqat/goqat/datasets"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
-	"github.com/goqat/goqat/nn/optim"
 	"github.com/goqat/goqat/quantize"
 )
 
@@ -64,72 +61,26 @@ func seModel(t *testing.T) *nn.Model {
 // the integer model computes the QAT model's output codes exactly, layer
 // by layer, on 200 test images.
 func TestAgreementSqueezeExcitation(t *testing.T) {
-	if testing.Short() {
-		t.Skip("trains on MNIST")
-	}
-	train, test, err := datasets.Load("mnist", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	train, test = train.Take(256), test.Take(200)
-	fit := func(m *nn.Model, lr float64) {
-		if err := m.Compile(nn.CompileOptions{Loss: nn.SparseCategoricalCrossentropy{FromLogits: true}, Optimizer: optim.NewAdam(lr)}); err != nil {
-			t.Fatal(err)
+	w4a6 := quantize.NBit{WeightBits: 4, ActivationBits: 6, PerAxis: true}
+	checkExactAfterTraining(t, seModel, []quantize.NBit{quantize.Default8Bit, w4a6}, func(t *testing.T, qat *nn.Model, im *lite.Model, rs []LayerReport) {
+		// 6 weighted layers, 4 table activations, 2 Multiply.
+		if n := quantize.Link(qat); n != 12 {
+			t.Errorf("Link linked %d layers, want 12", n)
 		}
-		if _, err := m.Fit(context.Background(), train.X, train.Y, nn.FitOptions{BatchSize: 32, Epochs: 1, Seed: 1, Verbose: nn.VerboseSilent}); err != nil {
-			t.Fatal(err)
+		ops := map[string]int{}
+		for _, op := range im.Ops {
+			ops[string(op.Type)+"/"+op.Activation]++
 		}
-	}
-	fm := seModel(t)
-	fit(fm, 2e-3)
-	for _, sc := range []quantize.NBit{quantize.Default8Bit, {WeightBits: 4, ActivationBits: 6, PerAxis: true}} {
-		t.Run(sc.String(), func(t *testing.T) {
-			qat, err := quantize.Model(fm, quantize.WithScheme(sc), quantize.WithFreezeBNAfter(4))
-			if err != nil {
-				t.Fatal(err)
+		for _, want := range []string{"HardSwish/", "HardSigmoid/", "SiLU/", "Logistic/", "Mul/", "Mul/relu", "GlobalMaxPool/", "GlobalAveragePool/"} {
+			if ops[want] != 1 && !(want == "GlobalAveragePool/" && ops[want] == 2) {
+				t.Errorf("%d %s ops in the integer model (ops %v)", ops[want], want, ops)
 			}
-			fit(qat, 2e-4)
-			// 6 weighted layers, 4 table activations, 2 Multiply.
-			if n := quantize.Link(qat); n != 12 {
-				t.Errorf("Link linked %d layers, want 12", n)
+		}
+		seen := opsSeen(rs)
+		for _, op := range []lite.OpType{lite.OpHardSwish, lite.OpHardSigmoid, lite.OpSiLU, lite.OpLogistic, lite.OpMul, lite.OpGlobalMaxPool} {
+			if !seen[op] {
+				t.Errorf("no %s op compared", op)
 			}
-			im, err := Convert(qat)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ops := map[string]int{}
-			for _, op := range im.Ops {
-				ops[string(op.Type)+"/"+op.Activation]++
-			}
-			for _, want := range []string{"HardSwish/", "HardSigmoid/", "SiLU/", "Logistic/", "Mul/", "Mul/relu", "GlobalMaxPool/", "GlobalAveragePool/"} {
-				if ops[want] != 1 && !(want == "GlobalAveragePool/" && ops[want] == 2) {
-					t.Errorf("%d %s ops in the integer model (ops %v)", ops[want], want, ops)
-				}
-			}
-			a := compareOutputs(t, qat, im, test.X, 100)
-			checkAgreement(t, a)
-			if a.same != a.vals {
-				t.Errorf("output codes identical on %d of %d values, want all", a.same, a.vals)
-			}
-			rs, err := Compare(qat, im, test.X)
-			if err != nil {
-				t.Fatal(err)
-			}
-			seen := map[lite.OpType]bool{}
-			for _, r := range rs {
-				seen[r.Op] = true
-				if r.Same != 1 {
-					t.Errorf("layer %s (%s): codes identical on %.4f%%, want 100%%", r.Layer, r.Op, 100*r.Same)
-				}
-			}
-			for _, op := range []lite.OpType{lite.OpHardSwish, lite.OpHardSigmoid, lite.OpSiLU, lite.OpLogistic, lite.OpMul, lite.OpGlobalMaxPool} {
-				if !seen[op] {
-					t.Errorf("no %s op compared", op)
-				}
-			}
-			if t.Failed() {
-				t.Log("\n" + FormatReports(rs))
-			}
-		})
-	}
+		}
+	})
 }
