@@ -113,7 +113,7 @@ var pixelScale = func() (t [256]float32) {
 }()
 
 // pixelsToFloat sets dst[i] = src[i]/255 (len(dst) == len(src)), split
-// across kernels.Threads() goroutines: the first touch of a fresh 190 MB
+// across the thread count's goroutines (threads.N()): the first touch of a fresh 190 MB
 // buffer costs page faults that are worth sharing.
 func pixelsToFloat(dst []float32, src []byte) {
 	dst = dst[:len(src)]
