@@ -26,6 +26,14 @@ func addNetFlags(f *pflag.FlagSet, n *netFlags) {
 	f.Float64Var(&n.alpha, "alpha", 0, "width multiplier of mobilenet-v1 and mobilenet-v2, in (0, 4] (default 1)")
 }
 
+// Bounds of --input: a built-in network's activations grow with the input
+// (ResNet-50's first layers hold about 20 values per input value), so a
+// per-image size beyond these would ask for tens of gigabytes.
+const (
+	maxInputSide   = 4096
+	maxInputValues = 1 << 22
+)
+
 // parseInput reads an input shape "HxWxC" (or "HxW", one channel).
 func parseInput(s string) (tensor.Shape, error) {
 	parts := strings.Split(strings.ToLower(s), "x")
@@ -35,13 +43,16 @@ func parseInput(s string) (tensor.Shape, error) {
 	var sh tensor.Shape
 	for _, p := range parts {
 		v, err := strconv.Atoi(strings.TrimSpace(p))
-		if err != nil || v < 1 || v > 1<<14 {
-			return nil, fmt.Errorf("--input %q: each dimension must be a whole number from 1 to 16384", s)
+		if err != nil || v < 1 || v > maxInputSide {
+			return nil, fmt.Errorf("--input %q: each dimension must be a whole number from 1 to %d", s, maxInputSide)
 		}
 		sh = append(sh, v)
 	}
 	if len(sh) == 2 {
 		sh = append(sh, 1)
+	}
+	if sh.Size() > maxInputValues {
+		return nil, fmt.Errorf("--input %q: %d values per image, at most %d (e.g. 1024x1024x4)", s, sh.Size(), maxInputValues)
 	}
 	return sh, nil
 }

@@ -88,7 +88,9 @@ func TestBenchPTQAndNetworks(t *testing.T) {
 	if _, se, code := run(t, "bench", "--model", "mobilenet-v2", "--input", "8x8x3"); code == 0 || !strings.Contains(se, "mobilenet-v2") {
 		t.Errorf("bench of mobilenet-v2 at 8x8: exit %d, stderr %q", code, se)
 	}
-	if _, se, code := run(t, "bench", "--model", "mnist-cnn", "--input", "28by28"); code == 0 || !strings.Contains(se, "--input") {
-		t.Errorf("bench --input 28by28: exit %d, stderr %q", code, se)
+	for _, bad := range []string{"28by28", "16384x16384x3", "0x5x1"} {
+		if _, se, code := run(t, "bench", "--model", "resnet50", "--input", bad); code == 0 || !strings.Contains(se, "--input") {
+			t.Errorf("bench --input %s: exit %d, stderr %q", bad, code, se)
+		}
 	}
 }
