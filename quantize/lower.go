@@ -105,7 +105,7 @@ func (l *QuantizeInput) Lower(b Lowering) error {
 		return err
 	}
 	if b.FullInteger() {
-		t, err := quantTensor(b.Tensor(src).Name, b.Tensor(src).Shape, l.q)
+		t, err := QuantTensor(b.Tensor(src).Name, b.Tensor(src).Shape, l.q)
 		if err != nil {
 			return err
 		}
@@ -121,21 +121,15 @@ func (l *QuantizeInput) Lower(b Lowering) error {
 	return nil
 }
 
-// quantTensor returns the int8 tensor description of a per-tensor
-// quantizer's output.
-func quantTensor(name string, shape []int, q Quantizer) (lite.Tensor, error) {
+// QuantTensor returns the int8 tensor that holds the output of per-tensor
+// quantizer q (its scale, zero point and bits), named name with the given
+// per-sample shape; an error for a per-axis quantizer.
+func QuantTensor(name string, shape []int, q Quantizer) (lite.Tensor, error) {
 	s, zp := q.Scales()
 	if len(s) != 1 {
 		return lite.Tensor{}, fmt.Errorf("per-axis activation quantizer (%d scales): the integer engine needs per-tensor activations", len(s))
 	}
 	return lite.Tensor{Name: name, Shape: append([]int(nil), shape...), DType: lite.Int8, Scale: s[0], ZeroPoint: zp[0], Bits: q.Spec().Bits}, nil
-}
-
-// QuantTensor returns the int8 tensor that holds the output of per-tensor
-// quantizer q (its scale, zero point and bits), named name with the given
-// per-sample shape; an error for a per-axis quantizer.
-func QuantTensor(name string, shape []int, q Quantizer) (lite.Tensor, error) {
-	return quantTensor(name, shape, q)
 }
 
 // Lower converts a folded Conv2D/DepthwiseConv2D/Dense + BatchNormalization
