@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/goqat/goqat/internal/fileio"
 )
 
 // The four files of an MNIST-style set, without the optional ".gz".
@@ -113,7 +115,7 @@ func dirOpener(set, dir, hint string) (opener, error) {
 	return func(base string) (io.ReadCloser, string, error) {
 		for _, name := range []string{base + ".gz", base} {
 			path := filepath.Join(dir, name)
-			f, err := os.Open(path)
+			f, _, err := fileio.OpenRegular(path)
 			if err == nil {
 				return f, path, nil
 			}

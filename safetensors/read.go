@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/goqat/goqat/internal/fileio"
 )
 
 // Limits bounds what a reader accepts, so that a hostile or corrupt file
@@ -50,19 +51,12 @@ func (l Limits) withDefaults() Limits {
 // ReadFile reads and validates the safetensors file at path. Errors name the
 // file, the tensor and the problem on one line.
 func ReadFile(path string, lim Limits) (*File, error) {
-	f, err := os.Open(path)
+	f, size, err := fileio.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	return read(path, f, st.Size(), lim)
+	return read(path, f, size, lim)
 }
 
 // Read reads and validates a safetensors file of size bytes from r.

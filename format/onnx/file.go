@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/goqat/goqat/format/onnx/onnxpb"
+	"github.com/goqat/goqat/internal/fileio"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -70,20 +71,13 @@ func WriteFile(path string, mp *onnxpb.ModelProto) error {
 // (lim.MaxFileBytes, default 1 GiB) before anything is read, and the
 // decoded model is checked as Unmarshal does.
 func ReadFile(path string, lim Limits) (*onnxpb.ModelProto, error) {
-	f, err := os.Open(path)
+	f, size, err := fileio.OpenRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("onnx: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("onnx: %s is not a regular file", path)
-	}
-	if st.Size() > lim.maxBytes() {
-		return nil, fmt.Errorf("onnx: %s is %d bytes, over the limit of %d", path, st.Size(), lim.maxBytes())
+	if size > lim.maxBytes() {
+		return nil, fmt.Errorf("onnx: %s is %d bytes, over the limit of %d", path, size, lim.maxBytes())
 	}
 	data, err := io.ReadAll(io.LimitReader(f, lim.maxBytes()+1))
 	if err != nil {
