@@ -2,14 +2,10 @@ package onnx
 
 import (
 	"context"
-	"math"
 	"testing"
 
-	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/format/onnx/onnxpb"
-	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
-	"github.com/goqat/goqat/quantize"
 )
 
 // seExportModel is a MobileNetV3/EfficientNet-style float model: hard_swish
@@ -88,59 +84,6 @@ func TestExportTableActivations(t *testing.T) {
 		t.Errorf("float: exported graph differs from goqat by %g of the row maximum", d)
 	}
 
-	q, err := quantize.Model(seExportModel(t, false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := quantize.Calibrate(context.Background(), q, images(64, 2), 32); err != nil {
-		t.Fatal(err)
-	}
-	im, err := convert.Convert(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ip, err := ExportInteger(im)
-	if err != nil {
-		t.Fatal(err)
-	}
-	it, err := lite.NewInterpreter(im)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := it.SetInput(0, x); err != nil {
-		t.Fatal(err)
-	}
-	if err := it.Invoke(); err != nil {
-		t.Fatal(err)
-	}
-	codes := it.OutputInt8(0).Data
-	in := &rtensor{dt: onnxpb.TensorProto_FLOAT, shape: x.Shape}
-	for _, v := range x.Data {
-		in.v = append(in.v, float64(v))
-	}
-	outs, err := evalGraph(ip.GetGraph(), map[string]*rtensor{ip.GetGraph().GetInput()[0].GetName(): in})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ot *lite.Tensor
-	for _, op := range im.Ops {
-		if op.Type == lite.OpDequantize && op.Output == im.Outputs[0] {
-			ot = &im.Tensors[op.Inputs[0]]
-		}
-	}
-	same, within := 0, 0
-	for i, w := range codes {
-		d := math.Abs(outs[0].v[i]/float64(ot.Scale) + float64(ot.ZeroPoint) - float64(w))
-		if d < 1e-3 {
-			same++
-		}
-		if d <= 1+1e-3 {
-			within++
-		}
-	}
-	t.Logf("int8: %d of %d outputs identical, %d within one step", same, len(codes), within)
-	if float64(within) < 0.99*float64(len(codes)) || float64(same) < 0.9*float64(len(codes)) {
-		t.Errorf("int8: only %d identical and %d within one step of %d outputs", same, within, len(codes))
-	}
+	ip := checkQDQAgainstEngine(t, "int8", seExportModel(t, false), x)
 	runChecker(t, map[string]*onnxpb.ModelProto{"se-float": mp, "se-int8": ip})
 }

@@ -2,14 +2,10 @@ package onnx
 
 import (
 	"context"
-	"math"
 	"testing"
 
-	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/format/onnx/onnxpb"
-	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
-	"github.com/goqat/goqat/quantize"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -90,61 +86,7 @@ func TestExportGeometry(t *testing.T) {
 		t.Errorf("float: exported graph differs from goqat by %g of the row maximum", d)
 	}
 
-	q, err := quantize.Model(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := quantize.Calibrate(context.Background(), q, images(64, 2), 32); err != nil {
-		t.Fatal(err)
-	}
-	im, err := convert.Convert(q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ip, err := ExportInteger(im)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ip := checkQDQAgainstEngine(t, "QDQ", m, x)
 	checkConvAttrs(t, "QDQ", ip.GetGraph())
-	it, err := lite.NewInterpreter(im)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := it.SetInput(0, x); err != nil {
-		t.Fatal(err)
-	}
-	if err := it.Invoke(); err != nil {
-		t.Fatal(err)
-	}
-	codes := it.OutputInt8(0)
-	in := &rtensor{dt: onnxpb.TensorProto_FLOAT, shape: x.Shape}
-	for _, v := range x.Data {
-		in.v = append(in.v, float64(v))
-	}
-	outs, err := evalGraph(ip.GetGraph(), map[string]*rtensor{ip.GetGraph().GetInput()[0].GetName(): in})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ot := &im.Tensors[im.Outputs[0]]
-	for _, op := range im.Ops {
-		if op.Output == im.Outputs[0] && op.Type == lite.OpDequantize {
-			ot = &im.Tensors[op.Inputs[0]]
-		}
-	}
-	same, within := 0, 0
-	for i, w := range codes.Data {
-		g := outs[0].v[i]/float64(ot.Scale) + float64(ot.ZeroPoint)
-		d := math.Abs(g - float64(w))
-		if d < 1e-3 {
-			same++
-		}
-		if d <= 1+1e-3 {
-			within++
-		}
-	}
-	n := len(codes.Data)
-	if float64(within) < 0.99*float64(n) || float64(same) < 0.9*float64(n) {
-		t.Errorf("QDQ: only %d identical and %d within one step of %d outputs", same, within, n)
-	}
 	runChecker(t, map[string]*onnxpb.ModelProto{"geometry_float": fp, "geometry_qdq": ip})
 }
