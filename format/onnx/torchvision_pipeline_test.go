@@ -88,12 +88,22 @@ func TestTorchvisionPipeline(t *testing.T) {
 // onnxruntime-node, or "" with noORT saying why it is missing.
 func torchvisionQuantized(t *testing.T, net torchvisionNet, seed uint64, ort, noORT string) *onnxpb.ModelProto {
 	m, fixture, _ := importTorchvision(t, net)
+	return pipelineQuantized(t, net.name, m, fixture.Shape[1:], fixture, seed, ort, noORT)
+}
+
+// pipelineQuantized runs TestTorchvisionPipeline's steps on the float
+// model m with images of shape sample (H, W, C), calibrating on the images
+// of first (NHWC; nil for none) followed by random ones, and returns its
+// QDQ export.
+func pipelineQuantized(t *testing.T, name string, m *nn.Model, sample tensor.Shape, first *tensor.Tensor, seed uint64, ort, noORT string) *onnxpb.ModelProto {
 	r := rand.New(rand.NewPCG(seed, 2026))
-	calib := randomImages(r, pipelineCalib, fixture.Shape[1:])
-	copy(calib.Data, fixture.Data) // the fixture's images first
+	calib := randomImages(r, pipelineCalib, sample)
+	if first != nil {
+		copy(calib.Data, first.Data) // the fixture's images first
+	}
 	q, err := quantize.Model(m)
 	if err != nil {
-		t.Skipf("FINDING: quantize.Model refuses the imported %s: %v", net.name, err)
+		t.Skipf("FINDING: quantize.Model refuses the imported %s: %v", name, err)
 	}
 	ctx := context.Background()
 	if err := quantize.Calibrate(ctx, q, calib, pipelineCalib); err != nil {
@@ -112,18 +122,18 @@ func torchvisionQuantized(t *testing.T, net torchvisionNet, seed uint64, ort, no
 	}
 	im, err := convert.Convert(q)
 	if err != nil {
-		t.Skipf("FINDING: convert.Convert fails on the QAT %s: %v", net.name, err)
+		t.Skipf("FINDING: convert.Convert fails on the QAT %s: %v", name, err)
 	}
 
 	// The integer model against the QAT model.
-	x := randomImages(r, pipelineCompare, fixture.Shape[1:])
+	x := randomImages(r, pipelineCompare, sample)
 	want, err := q.Predict(ctx, x, pipelineCompare)
 	if err != nil {
 		t.Fatal(err)
 	}
 	it, err := lite.NewInterpreter(im)
 	if err != nil {
-		t.Skipf("FINDING: the integer %s does not load in lite: %v", net.name, err)
+		t.Skipf("FINDING: the integer %s does not load in lite: %v", name, err)
 	}
 	if err := it.SetInput(0, x); err != nil {
 		t.Fatal(err)
