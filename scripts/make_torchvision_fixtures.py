@@ -36,9 +36,10 @@ GOQAT_TORCHVISION_DIR.
 cache): torchvision's mobilenet_v2, resnet18 and resnet50 at their standard
 widths, 1000 classes, 224x224 inputs, exported with a dynamic batch
 dimension (dynamic_axes on the input and the output) so that ONNX Runtime
-runs them at any batch size. Their files are named as above and the Go
-tests read them too (GOQAT_TORCHVISION_DIR, subtests full/NAME), with
-(2, 3, 224, 224) reference inputs.
+runs them at any batch size. Their files are named as above, with
+(2, 3, 224, 224) reference inputs; bench_ort.sh checks them with
+GOQAT_TORCHVISION_DIR=DIR go test -run 'TestTorchvisionONNXRuntime/full/NAME'
+(only these three of the full-width networks are in DIR).
 
 For each network NAME the script writes NAME.onnx, NAME.input.f32 (two
 random N(0, 1) images, (2, 3, 64, 64) NCHW, raw little-endian float32) and
