@@ -2,7 +2,7 @@
 """Exports torchvision networks to ONNX with PyTorch's own exporter, with
 PyTorch's outputs as references, for goqat's import tests.
 
-    /usr/bin/python3 scripts/make_torchvision_fixtures.py [--small DIR] [--full DIR]
+    /usr/bin/python3 scripts/make_torchvision_fixtures.py [--small DIR] [--full DIR] [--bench224 DIR]
 
 Run from the repository root (Debian bookworm: python3-torch 1.13,
 python3-torchvision 0.14). Every network gets random weights from a fixed
@@ -31,6 +31,15 @@ torchvision's resnet18, resnet50, mobilenet_v2, mobilenet_v3_small,
 squeezenet1_1, shufflenet_v2_x0_5 and googlenet at their standard widths,
 1000 classes, 64x64 inputs. The Go test reads them from
 GOQAT_TORCHVISION_DIR.
+
+--bench224 DIR (not committed; scripts/bench_ort.sh writes them to its
+cache): torchvision's mobilenet_v2, resnet18 and resnet50 at their standard
+widths, 1000 classes, 224x224 inputs, exported with a dynamic batch
+dimension (dynamic_axes on the input and the output) so that ONNX Runtime
+runs them at any batch size. Their files are named as above, with
+(2, 3, 224, 224) reference inputs; bench_ort.sh checks them with
+GOQAT_TORCHVISION_DIR=DIR go test -run 'TestTorchvisionONNXRuntime/full/NAME'
+(only these three of the full-width networks are in DIR).
 
 For each network NAME the script writes NAME.onnx, NAME.input.f32 (two
 random N(0, 1) images, (2, 3, 64, 64) NCHW, raw little-endian float32) and
@@ -139,7 +148,10 @@ FULL = {
 }
 
 
-def randomize_batchnorm(m, gen):
+BENCH224 = ("mobilenet_v2", "resnet18", "resnet50")  # FULL networks of --bench224
+
+
+def randomize_batchnorm(m, gen, size=SIZE):
     """Random BatchNorm scales and shifts, then running statistics measured
     on random images (cumulative average), so that every layer's
     activations are normalized as in a trained network."""
@@ -152,21 +164,24 @@ def randomize_batchnorm(m, gen):
             b.momentum = None
         m.train()
         for _ in range(4):
-            m(torch.randn(8, 3, SIZE, SIZE, generator=gen))
+            m(torch.randn(8, 3, size, size, generator=gen))
     m.eval()
 
 
-def make(name, build, seed, out):
+def make(name, build, seed, out, size=SIZE, dynamic_batch=False):
+    """Writes NAME.onnx, NAME.input.f32 and NAME.output.f32 for size x size
+    inputs; dynamic_batch exports the batch dimension as a symbol."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     m = build()
-    randomize_batchnorm(m, gen)
-    x = torch.randn(IMAGES, 3, SIZE, SIZE, generator=gen)
+    randomize_batchnorm(m, gen, size)
+    x = torch.randn(IMAGES, 3, size, size, generator=gen)
     with torch.no_grad():
         y = m(x)
     path = os.path.join(out, name + ".onnx")
+    dyn = {"input": {0: "N"}, "logits": {0: "N"}} if dynamic_batch else None
     torch.onnx.export(m, x[:1], path, opset_version=13, do_constant_folding=True,
-                      input_names=["input"], output_names=["logits"])
+                      input_names=["input"], output_names=["logits"], dynamic_axes=dyn)
     x.numpy().astype("<f4").tofile(os.path.join(out, name + ".input.f32"))
     y.numpy().astype("<f4").tofile(os.path.join(out, name + ".output.f32"))
     params = sum(p.numel() for p in m.parameters())
@@ -178,6 +193,8 @@ def main():
     ap.add_argument("--small", default="format/onnx/testdata/torchvision",
                     help="folder of the committed narrow fixtures ('' to skip them)")
     ap.add_argument("--full", default="", help="folder for the full-width networks (not committed)")
+    ap.add_argument("--bench224", default="",
+                    help="folder for mobilenet_v2, resnet18, resnet50 at 224x224, dynamic batch (not committed)")
     args = ap.parse_args()
     torch.set_num_threads(2)
     for out, nets in ((args.small, SMALL), (args.full, FULL)):
@@ -186,6 +203,11 @@ def main():
         os.makedirs(out, exist_ok=True)
         for i, (name, build) in enumerate(nets.items()):
             make(name, build, 20261201 + i, out)
+    if args.bench224:
+        os.makedirs(args.bench224, exist_ok=True)
+        for i, (name, build) in enumerate(FULL.items()):
+            if name in BENCH224:
+                make(name, build, 20261201 + i, args.bench224, size=224, dynamic_batch=True)
     return 0
 
 
