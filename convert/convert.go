@@ -80,6 +80,10 @@ func Convert(qat *nn.Model, opts ...Option) (*lite.Model, error) {
 	if err := b.m.Validate(); err != nil {
 		return nil, err
 	}
+	b.m.FoldPads() // ZeroPadding2D before a convolution: the convolution pads itself
+	if err := b.m.Validate(); err != nil {
+		return nil, fmt.Errorf("convert: after folding the pads: %w", err)
+	}
 	return b.m, nil
 }
 
