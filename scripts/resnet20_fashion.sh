@@ -12,6 +12,7 @@ fe=${2:-5}
 qe=${3:-2}
 root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
 bin="$dir/goqat"
 (cd "$root" && go build -o "$bin" ./cmd/goqat)
 data=(--data fashion --input 32x32)
@@ -42,3 +43,23 @@ echo "== resnet20 on Fashion-MNIST (32x32), test accuracy"
 for f in float ptq.int8 qat-8bit qat-8bit.int8 qat-w4a8 qat-w4a8.int8; do
 	printf '%-16s %s\n' "$f" "$(tr -d '\n' < "$dir/$f.json")"
 done
+
+# The 8-bit QAT model's integer form exported as ONNX QDQ and run in ONNX
+# Runtime (onnxruntime-node, installed by scripts/onnx_conformance.sh) on
+# the same 10,000 padded test images: top-1 and output agreement with
+# goqat's engine on a trained network and real data. Skipped without node
+# or onnxruntime-node.
+ort="${GOQAT_CACHE:-$HOME/.cache/goqat}/ort"
+if command -v node >/dev/null && [ -f "$ort/node_modules/onnxruntime-node/package.json" ]; then
+	"$bin" export --format onnx --in "$dir/qat-8bit.int8.safetensors" --out "$dir/qat-8bit.int8.onnx"
+	"$bin" export --format onnx --in "$dir/float.safetensors" --out "$dir/float.onnx"
+	(cd "$root" && go run ./format/onnx/internal/conformance prepare --dir "$dir" --data fashion --pad 32 \
+		int8="$dir/qat-8bit.int8.safetensors" float="$dir/float.safetensors") >/dev/null
+	for k in int8 float; do
+		node "$root/scripts/onnx_conformance.js" "$ort" "$dir/$( [ $k = int8 ] && echo qat-8bit.int8 || echo float).onnx" \
+			"$dir/inputs.f32" "$dir/$k.ort.f32" 500 32x32x1
+	done
+	(cd "$root" && go run ./format/onnx/internal/conformance compare --dir "$dir" int8 float) || true
+else
+	echo "ONNX Runtime comparison skipped: node or onnxruntime-node missing (scripts/onnx_conformance.sh installs it)"
+fi

@@ -2,11 +2,11 @@
 // writes the MNIST test images as raw float32 and goqat's outputs of the
 // models under test, and later compares them with ONNX Runtime's.
 //
-//	go run ./format/onnx/internal/conformance prepare --dir D --limit N float=F.safetensors int8=I.safetensors
+//	go run ./format/onnx/internal/conformance prepare --dir D --limit N [--data fashion] [--pad 32] float=F.safetensors int8=I.safetensors
 //	go run ./format/onnx/internal/conformance compare --dir D float int8
 //
-// prepare writes D/inputs.f32 (N x 28 x 28 x 1, little-endian float32, the
-// images exactly as goqat evaluates them), D/<name>.goqat.f32 (goqat's
+// prepare writes D/inputs.f32 (N x 28 x 28 x 1, or N x PAD x PAD x 1 with
+// --pad; little-endian float32, the images exactly as goqat evaluates them), D/<name>.goqat.f32 (goqat's
 // outputs, float; an integer model's dequantized) and, for an integer
 // model, D/<name>.json with the output's scale. compare reads
 // D/<name>.ort.f32 too and checks the criteria: a float model's outputs
@@ -68,15 +68,22 @@ func prepare(args []string) error {
 	fs := flag.NewFlagSet("prepare", flag.ContinueOnError)
 	dir := fs.String("dir", "", "output folder")
 	limit := fs.Int("limit", 0, "first N test images (0: all)")
+	data := fs.String("data", "mnist", "test set: mnist or fashion")
+	pad := fs.Int("pad", 0, "zero-pad the images, centred, to PAD x PAD (0: as they are)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	_, test, err := datasets.Load("mnist", "")
+	_, test, err := datasets.Load(*data, "")
 	if err != nil {
 		return err
 	}
 	if *limit > 0 && *limit < test.Len() {
 		test = test.Take(*limit)
+	}
+	if *pad > 0 {
+		if test, err = datasets.PadTo(test, *pad, *pad); err != nil {
+			return err
+		}
 	}
 	x := test.X
 	if err := writeF32(filepath.Join(*dir, "inputs.f32"), x.Data); err != nil {
