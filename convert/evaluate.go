@@ -30,8 +30,12 @@ func Accuracy(ctx context.Context, qat *nn.Model, x, y *tensor.Tensor, batchSize
 		return 0, err
 	}
 	if im, err := Convert(qat); err == nil {
-		if acc, err := lite.Accuracy(im, x, y, batchSize); err == nil {
+		acc, err := lite.AccuracyContext(ctx, im, x, y, batchSize)
+		if err == nil {
 			return acc, nil
+		}
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
 		}
 	}
 	scores, err := qat.Predict(ctx, x, batchSize)
@@ -116,7 +120,7 @@ func Agreement(ctx context.Context, qat *nn.Model, im *lite.Model, x, y *tensor.
 		if err := it.SetInput(0, x.Batch(lo, hi)); err != nil {
 			return nil, err
 		}
-		if err := it.Invoke(); err != nil {
+		if err := it.InvokeContext(ctx); err != nil {
 			return nil, err
 		}
 		out := it.Output(0).Data

@@ -3,6 +3,7 @@ package convert_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -166,5 +167,32 @@ func TestAgreement(t *testing.T) {
 	}
 	if _, err := convert.Agreement(ctx, qat, nil, testX, testY, convert.AgreementOptions{}); err == nil {
 		t.Error("nil integer model: no error")
+	}
+}
+
+// TestEvaluationStopsOnCancel: Accuracy (through the integer engine, and
+// through the QAT model when it does not convert) and Agreement return the
+// context's error once it is cancelled, without falling back to another
+// path.
+func TestEvaluationStopsOnCancel(t *testing.T) {
+	x, y := brightHalf(64, 1)
+	qat := qatModel(x, y, 1)
+	im, err := convert.Convert(qat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fm, err := nn.NewSequential(tensor.Shape{8, 8, 1}, nn.NewFlatten(), nn.NewDense(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, m := range []*nn.Model{qat, fm} {
+		if _, err := convert.Accuracy(ctx, m, x, y, 16); !errors.Is(err, context.Canceled) {
+			t.Errorf("Accuracy of %s: %v, want context.Canceled", m.Name(), err)
+		}
+	}
+	if _, err := convert.Agreement(ctx, qat, im, x, y, convert.AgreementOptions{BatchSize: 16, Verbose: nn.VerboseSilent}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Agreement: %v, want context.Canceled", err)
 	}
 }

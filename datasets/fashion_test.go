@@ -126,6 +126,10 @@ func TestFashionMNISTErrors(t *testing.T) {
 			[]string{"t10k-labels-idx1-ubyte: label 10 of sample 1 is out of range [0, 9]"}},
 		{"truncated", setSpec{trainN: 3, testN: 2, gzip: 2, truncate: trainImagesFile},
 			[]string{"train-images-idx3-ubyte.gz: idx: truncated: want 2352 bytes of data, got 2351"}},
+		{"empty test set", setSpec{trainN: 3, testN: 0},
+			[]string{"t10k-images-idx3-ubyte holds no images"}},
+		{"empty train set", setSpec{trainN: 0, testN: 2, gzip: 1},
+			[]string{"train-images-idx3-ubyte.gz holds no images"}},
 		{"wrong image size", setSpec{trainN: 3, testN: 2, side: 27},
 			[]string{"train-images-idx3-ubyte: images have dimensions [3 27 27], want (N, 28, 28)"}},
 	}

@@ -69,6 +69,9 @@ func loadSplit(set, name, imagesBase, labelsBase string, classNames []string, op
 	if d := labels.Dims; len(d) != 1 {
 		return nil, fmt.Errorf("%s: %s: labels have dimensions %v, want (N)", set, labelsPath, d)
 	}
+	if images.Dims[0] == 0 {
+		return nil, fmt.Errorf("%s: %s holds no images (an empty set cannot train or evaluate anything)", set, imagesPath)
+	}
 	if images.Dims[0] != labels.Dims[0] {
 		return nil, fmt.Errorf("%s: %s has %d images but %s has %d labels", set, imagesPath, images.Dims[0], labelsPath, labels.Dims[0])
 	}

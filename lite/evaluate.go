@@ -1,6 +1,7 @@
 package lite
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/goqat/goqat/tensor"
@@ -8,8 +9,16 @@ import (
 
 // Accuracy runs the model (one float or int8 input, one output of class
 // scores) on x (N, ...) in batches and returns the share of inputs whose
-// highest score is at the label y (N, class indices as float32).
+// highest score is at the label y (N, class indices as float32). N must
+// be at least 1.
 func Accuracy(m *Model, x, y *tensor.Tensor, batch int) (float64, error) {
+	return AccuracyContext(context.Background(), m, x, y, batch)
+}
+
+// AccuracyContext is Accuracy that stops, with the context's error, when
+// ctx is done: it checks between batches and, inside a batch, between ops
+// (Interpreter.InvokeContext).
+func AccuracyContext(ctx context.Context, m *Model, x, y *tensor.Tensor, batch int) (float64, error) {
 	if m == nil {
 		return 0, fmt.Errorf("lite: accuracy of a nil model")
 	}
@@ -22,17 +31,26 @@ func Accuracy(m *Model, x, y *tensor.Tensor, batch int) (float64, error) {
 	if x == nil || y == nil || len(x.Shape) == 0 || len(y.Data) != x.Shape[0] {
 		return 0, fmt.Errorf("lite: accuracy needs N inputs and N labels")
 	}
+	if x.Shape[0] == 0 {
+		return 0, fmt.Errorf("lite: accuracy of no inputs (x has shape %s)", x.Shape)
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	it, err := NewInterpreter(m)
 	if err != nil {
 		return 0, err
 	}
 	N, right := x.Shape[0], 0
 	for lo := 0; lo < N; lo += batch {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
 		hi := min(lo+batch, N)
 		if err := it.SetInput(0, x.Batch(lo, hi)); err != nil {
 			return 0, err
 		}
-		if err := it.Invoke(); err != nil {
+		if err := it.InvokeContext(ctx); err != nil {
 			return 0, err
 		}
 		out := it.OutputInt8(0)

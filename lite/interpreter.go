@@ -1,6 +1,7 @@
 package lite
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/goqat/goqat/tensor"
@@ -276,16 +277,35 @@ func (it *Interpreter) SetInputInt8(i int, x *tensor.Int8) error {
 
 // Invoke runs the model on the inputs set last. It does not allocate once
 // the buffers are sized for the batch.
-func (it *Interpreter) Invoke() error {
+func (it *Interpreter) Invoke() error { return it.InvokeContext(context.Background()) }
+
+// InvokeContext is Invoke that stops between ops, with the context's
+// error, when ctx is done (the outputs are then meaningless). A batch split
+// across threads stops likewise: each share checks ctx between its ops.
+// With a context that is never done (context.Background) it is Invoke.
+func (it *Interpreter) InvokeContext(ctx context.Context) error {
 	for j, s := range it.set {
 		if !s {
 			return fmt.Errorf("lite: input %d was not set", j)
 		}
 	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	done := ctx.Done()
+	it.split.done = done
 	if it.split.use(it) {
-		return nil
+		it.split.done = nil
+		return ctx.Err()
 	}
 	for _, k := range it.kernels {
+		if done != nil {
+			select {
+			case <-done:
+				return ctx.Err()
+			default:
+			}
+		}
 		k.run(it.n)
 	}
 	return nil

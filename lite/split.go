@@ -21,6 +21,9 @@ type batchSplit struct {
 	r     qkernels.Runner
 	runFn func(part, lo, hi int)
 	n     int // shares of the current Invoke
+	// done, if not nil, stops every share between ops once closed
+	// (InvokeContext).
+	done <-chan struct{}
 }
 
 // sharer is a kernel whose prepared, read-only state (packed weights,
@@ -63,6 +66,13 @@ func (s *batchSplit) alloc(it *Interpreter, n int) {
 		s.runFn = func(_, lo, hi int) {
 			for _, sub := range s.subs[lo:hi] {
 				for _, k := range sub.kernels {
+					if s.done != nil {
+						select {
+						case <-s.done:
+							return
+						default:
+						}
+					}
 					k.run(sub.n)
 				}
 			}

@@ -172,6 +172,9 @@ func (m *Model) checkData(x, y *tensor.Tensor, xName, yName string) error {
 		return fmt.Errorf("%s and %s must not be nil", xName, yName)
 	}
 	want := m.inputs[0].shape
+	if len(x.Shape) == len(want)+1 && x.Shape[1:].Equal(want) && x.Shape[0] == 0 {
+		return fmt.Errorf("%s holds no samples (shape %s)", xName, x.Shape)
+	}
 	if len(x.Shape) != len(want)+1 || !x.Shape[1:].Equal(want) || x.Shape[0] <= 0 || len(x.Data) != x.Shape.Size() {
 		got := x.Shape.String()
 		if len(x.Shape) > 1 {

@@ -276,6 +276,7 @@ func TestFitBadInput(t *testing.T) {
 	}{
 		{"x shape", tensor.New(100, 7), y, "x: got shape (N, 7), want (N, 8)"},
 		{"x rank", tensor.New(100), y, "x: got shape (100,), want (N, 8)"},
+		{"no samples", tensor.New(0, 8), tensor.New(0), "x holds no samples (shape (0, 8))"},
 		{"lengths", x, tensor.New(99), "x has 100 samples but y has 99"},
 		{"label range", tensor.New(400, 8), big, "y: label 12 at index 345 is out of range for 10 classes"},
 		{"negative label", x, neg, "label -1 at index 0 is out of range for 10 classes"},

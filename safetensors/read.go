@@ -128,6 +128,11 @@ func read(name string, r io.ReaderAt, size int64, lim Limits) (*File, error) {
 		return nil, rd.errorf("reading header length: %v", err)
 	}
 	n := binary.LittleEndian.Uint64(lenBuf[:])
+	if n > uint64(lim.MaxHeader) || n > uint64(size-8) {
+		if what := otherFormat(r, size); what != "" {
+			return nil, rd.errorf("this is %s", what)
+		}
+	}
 	if n > uint64(lim.MaxHeader) {
 		return nil, rd.errorf("header length %d exceeds the limit of %d bytes", n, lim.MaxHeader)
 	}

@@ -367,3 +367,42 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestReadOtherFormats gives the reader files of other formats: the error
+// names the format (an ONNX model, with the command that imports it)
+// instead of a header length of about 10^18.
+func TestReadOtherFormats(t *testing.T) {
+	// ir_version 7, producer_name "pytorch", producer_version "2.1".
+	onnxHead := append([]byte{0x08, 0x07, 0x12, 0x07}, "pytorch\x1a\x032.1"...)
+	cases := []struct {
+		name string
+		file []byte
+		want string
+	}{
+		{"onnx", onnxHead, "this is an ONNX model, not a safetensors file (goqat import converts it to a goqat model)"},
+		{"onnx, ir_version 10, graph first", []byte{0x08, 0x0a, 0x3a, 0x40, 1, 2, 3, 4, 5, 6, 7, 8}, "an ONNX model"},
+		{"png", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), "a PNG image"},
+		{"gzip", []byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3}, "a gzip file"},
+		{"json", []byte("{\n  \"accuracy\": 0.99\n}\n"), "a JSON file"},
+		{"zip", []byte("PK\x03\x04\x14\x00\x00\x00\x08\x00"), "a ZIP archive"},
+	}
+	for _, c := range cases {
+		_, err := Read(bytes.NewReader(c.file), int64(len(c.file)), Limits{})
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "header length") {
+			t.Errorf("%s: got %v, want an error containing %q", c.name, err, c.want)
+		}
+	}
+	// A file that is none of these keeps the header-length message.
+	junk := []byte{0x07, 0x08, 0x12, 0x07, 1, 2, 3, 4, 5, 6, 7, 8}
+	if _, err := Read(bytes.NewReader(junk), int64(len(junk)), Limits{}); err == nil || !strings.Contains(err.Error(), "header length") {
+		t.Errorf("junk: %v", err)
+	}
+	// The file's name leads the message.
+	path := filepath.Join(t.TempDir(), "model.onnx")
+	if err := os.WriteFile(path, onnxHead, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadFile(path, Limits{}); err == nil || !strings.HasPrefix(err.Error(), path+": this is an ONNX model") {
+		t.Errorf("ReadFile: %v", err)
+	}
+}

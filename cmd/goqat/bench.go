@@ -108,45 +108,20 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 			if nThreads > 0 {
 				threads.Set(nThreads)
 			}
-			ctx := cmd.Context()
 			if ptq && int8Path != "" {
 				return fmt.Errorf("--ptq and --int8 both name the int8 model; give one")
 			}
-			set, err := loadBenchSet(ctx, path, int8Path, ptq, &net)
-			if err != nil {
+			var inputs []pathArg
+			if !slices.Contains(models.AllNames(), path) {
+				inputs = append(inputs, pathArg{"--model", path})
+			}
+			inputs = append(inputs, pathArg{"--int8", int8Path})
+			if err := checkPaths(inputs, []pathArg{{"--json", jsonPath}}); err != nil {
 				return err
 			}
-			res, err := runBench(ctx, set, bs, minTime)
-			if err != nil {
-				return err
-			}
-			if ops {
-				if set.int8 == nil {
-					return fmt.Errorf("--ops needs an int8 model (--int8, or a QAT or integer --model)")
-				}
-				for _, b := range bs {
-					rows, err := profileInt8(ctx, set.int8, b, minTime)
-					if err != nil {
-						return err
-					}
-					res[fmt.Sprintf("int8_ops_b%d", b)] = rows
-				}
-			}
-			if trainImages > 0 {
-				if set.trainable == nil {
-					return fmt.Errorf("--train needs a float or QAT model, %s is an integer model", path)
-				}
-				ips, err := timeTraining(ctx, set.trainable, trainImages)
-				if err != nil {
-					return err
-				}
-				fmt.Printf("training (batch 128, Adam): %.0f images/s\n", ips)
-				res["train_images_per_second"] = ips
-			}
-			if jsonPath != "" {
-				return writeJSON(jsonPath, res)
-			}
-			return nil
+			return runStoppable(cmd, func(ctx context.Context) error {
+				return bench(ctx, path, int8Path, jsonPath, bs, minTime, ptq, ops, trainImages, &net)
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -161,6 +136,47 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 	f.StringVar(&jsonPath, "json", "", "also write the results to this JSON file")
 	f.BoolVar(&ops, "ops", false, "also time each op of the int8 model")
 	return cmd
+}
+
+// bench is goqat bench: it loads the models to time (loadBenchSet), times
+// them at each batch size, and optionally each int8 op (ops) and training
+// on trainImages synthetic images, and writes the figures to jsonPath.
+func bench(ctx context.Context, path, int8Path, jsonPath string, bs []int, minTime time.Duration, ptq, ops bool, trainImages int, net *netFlags) error {
+	set, err := loadBenchSet(ctx, path, int8Path, ptq, net)
+	if err != nil {
+		return err
+	}
+	if ops && set.int8 == nil {
+		return fmt.Errorf("--ops needs an int8 model (--int8, or a QAT or integer --model)")
+	}
+	if trainImages > 0 && set.trainable == nil {
+		return fmt.Errorf("--train needs a float or QAT model, %s is an integer model", path)
+	}
+	res, err := runBench(ctx, set, bs, minTime)
+	if err != nil {
+		return err
+	}
+	if ops {
+		for _, b := range bs {
+			rows, err := profileInt8(ctx, set.int8, b, minTime)
+			if err != nil {
+				return fmt.Errorf("%s: %w", set.int8Name, err)
+			}
+			res[fmt.Sprintf("int8_ops_b%d", b)] = rows
+		}
+	}
+	if trainImages > 0 {
+		ips, err := timeTraining(ctx, set.trainable, trainImages)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("training (batch 128, Adam): %.0f images/s\n", ips)
+		res["train_images_per_second"] = ips
+	}
+	if jsonPath == "" {
+		return nil
+	}
+	return saveOutput(func() error { return writeJSON(jsonPath, res) })
 }
 
 // loadBenchSet reads the models to time (see bench --help).
@@ -328,7 +344,7 @@ func runBench(ctx context.Context, s *benchSet, batches []int, minTime time.Dura
 		if s.int8 != nil {
 			run, err := int8Runner(s.int8, b)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("%s: %w", s.int8Name, err)
 			}
 			runs = append(runs, run)
 		}

@@ -41,48 +41,16 @@ Either way the integer model has the same format.`,
 			if in == "" || out == "" {
 				return fmt.Errorf("--in and --out are required")
 			}
-			if err := distinctPaths(in, out); err != nil {
+			inputs := []pathArg{{"--in", in}}
+			if ptq && calibration == "data" {
+				inputs = append(inputs, df.inputs()...)
+			}
+			if err := checkPaths(inputs, []pathArg{{"--out", out}}); err != nil {
 				return err
 			}
-			m, err := nn.Load(in)
-			if err != nil {
-				return err
-			}
-			qat := m
-			switch {
-			case ptq && quantize.IsQAT(m):
-				return fmt.Errorf("--ptq quantizes a float model; %s is already a QAT model (convert it without --ptq)", in)
-			case !ptq && !quantize.IsQAT(m):
-				return fmt.Errorf("%s is a float model: convert it with --ptq (post-training quantization), or fine-tune it with goqat quantize first", in)
-			case ptq:
-				if qat, err = ptqModel(cmd.Context(), m, calibration, scheme, samples, &df); err != nil {
-					return err
-				}
-			}
-			var opts []convert.Option
-			if fullInteger {
-				opts = append(opts, convert.FullInteger())
-			}
-			im, err := convert.Convert(qat, opts...)
-			if err != nil {
-				return err
-			}
-			if err := lite.Save(out, im); err != nil {
-				return err
-			}
-			si, err := os.Stat(in)
-			if err != nil {
-				return err
-			}
-			so, err := os.Stat(out)
-			if err != nil {
-				return err
-			}
-			fmt.Printf("%s (%d bytes) -> %s (%d bytes, %.3fx)\n", in, si.Size(), out, so.Size(), float64(so.Size())/float64(si.Size()))
-			for _, l := range im.LayerBits() {
-				fmt.Println("  " + l)
-			}
-			return nil
+			return runStoppable(cmd, func(ctx context.Context) error {
+				return convertModel(ctx, in, out, ptq, fullInteger, calibration, scheme, samples, &df)
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -95,6 +63,54 @@ Either way the integer model has the same format.`,
 	f.StringVar(&scheme, "scheme", "8bit", "PTQ scheme: 8bit, or wNaM (e.g. w4a8)")
 	addDataFlags(f, &df)
 	return cmd
+}
+
+// convertModel is goqat convert: it writes the integer model of the QAT
+// model at in (or, with ptq, of the float model at in after post-training
+// quantization) to out.
+func convertModel(ctx context.Context, in, out string, ptq, fullInteger bool, calibration, scheme string, samples int, df *dataFlags) error {
+	m, err := nn.Load(in)
+	if err != nil {
+		return err
+	}
+	qat := m
+	switch {
+	case ptq && quantize.IsQAT(m):
+		return fmt.Errorf("--ptq quantizes a float model; %s is already a QAT model (convert it without --ptq)", in)
+	case !ptq && !quantize.IsQAT(m):
+		return fmt.Errorf("%s is a float model: convert it with --ptq (post-training quantization), or fine-tune it with goqat quantize first", in)
+	case ptq:
+		if qat, err = ptqModel(ctx, m, calibration, scheme, samples, df); err != nil {
+			return err
+		}
+	}
+	var opts []convert.Option
+	if fullInteger {
+		opts = append(opts, convert.FullInteger())
+	}
+	im, err := convert.Convert(qat, opts...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := saveOutput(func() error { return lite.Save(out, im) }); err != nil {
+		return err
+	}
+	si, err := os.Stat(in)
+	if err != nil {
+		return err
+	}
+	so, err := os.Stat(out)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s (%d bytes) -> %s (%d bytes, %.3fx)\n", in, si.Size(), out, so.Size(), float64(so.Size())/float64(si.Size()))
+	for _, l := range im.LayerBits() {
+		fmt.Println("  " + l)
+	}
+	return nil
 }
 
 // ptqModel quantizes the float model m and calibrates it (convert --ptq).
@@ -140,27 +156,29 @@ func isInteger(path string) (bool, error) { return lite.IsFile(path) }
 
 // evalInteger evaluates an integer model on a test set with the
 // interpreter and prints (and optionally writes) its accuracy.
-func evalInteger(path string, test *datasets.Dataset, batch int, jsonPath string) error {
+func evalInteger(ctx context.Context, path string, test *datasets.Dataset, batch int, jsonPath string) error {
 	im, err := lite.Load(path)
 	if err != nil {
 		return err
 	}
-	acc, err := lite.Accuracy(im, test.X, test.Y, batch)
+	acc, err := lite.AccuracyContext(ctx, im, test.X, test.Y, batch)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", path, err)
 	}
 	fmt.Printf("%s (integer) on %s test (%d images): accuracy %.2f%%\n", path, test.Name, test.Len(), 100*acc)
-	if jsonPath != "" {
+	if jsonPath == "" {
+		return nil
+	}
+	return saveOutput(func() error {
 		return writeJSON(jsonPath, map[string]any{
 			"model": path, "kind": "integer", "data": test.Name, "images": test.Len(), "accuracy": acc,
 		})
-	}
-	return nil
+	})
 }
 
 // compareModels prints the per-layer debugger table of a QAT model
 // against its integer model.
-func compareModels(qatPath, intPath string, df *dataFlags, pngPath string) error {
+func compareModels(ctx context.Context, qatPath, intPath string, df *dataFlags, pngPath string) error {
 	qat, err := nn.Load(qatPath)
 	if err != nil {
 		return err
@@ -173,8 +191,14 @@ func compareModels(qatPath, intPath string, df *dataFlags, pngPath string) error
 	if err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	rs, err := convert.Compare(qat, im, test.X)
 	if err != nil {
+		return fmt.Errorf("%s vs %s: %w", qatPath, intPath, err)
+	}
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	fmt.Printf("%s vs %s on %d %s test images:\n", qatPath, intPath, test.Len(), test.Name)
@@ -183,7 +207,7 @@ func compareModels(qatPath, intPath string, df *dataFlags, pngPath string) error
 		return nil
 	}
 	title := fmt.Sprintf("%s: QAT vs integer model, %d %s test images", qat.Name(), test.Len(), test.Name)
-	if err := writeLayersPNG(pngPath, title, rs); err != nil {
+	if err := saveOutput(func() error { return writeLayersPNG(pngPath, title, rs) }); err != nil {
 		return err
 	}
 	fmt.Println("wrote", pngPath)

@@ -104,6 +104,40 @@ type demoConfig struct {
 	jsonPath string // also write the results to this file ("": no)
 }
 
+// Files the demo writes in its output folder.
+const (
+	demoFloatFile   = "float.safetensors"
+	demoQATFile     = "qat.safetensors"
+	demoInt8File    = "model.int8.safetensors"
+	demoCurvesFile  = "curves.png"
+	demoLayersFile  = "layers.png"
+	demoResultsFile = "results.json"
+)
+
+// checkPaths creates the output folder and checks the demo's outputs
+// against each other and its inputs (see checkPaths). --json naming the
+// folder's results.json is allowed: the demo then writes it once.
+func (cfg *demoConfig) checkPaths() error {
+	if cfg.out == "" {
+		return fmt.Errorf("--out must name the output folder")
+	}
+	if st, err := os.Stat(cfg.out); err == nil && !st.IsDir() {
+		return fmt.Errorf("--out %s is not a folder", cfg.out)
+	}
+	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	results := filepath.Join(cfg.out, demoResultsFile)
+	if cfg.jsonPath != "" && samePath(cfg.jsonPath, results) {
+		cfg.jsonPath = ""
+	}
+	var outs []pathArg
+	for _, name := range []string{demoFloatFile, demoQATFile, demoInt8File, demoCurvesFile, demoLayersFile, demoResultsFile} {
+		outs = append(outs, pathArg{"--out", filepath.Join(cfg.out, name)})
+	}
+	return checkPaths(cfg.data.inputs(), append(outs, pathArg{"--json", cfg.jsonPath}))
+}
+
 // demoRun is what runDemo returns: the results, and what printDemo draws
 // and reports besides them.
 type demoRun struct {
@@ -165,8 +199,8 @@ func runDemo(ctx context.Context, cfg *demoConfig) (*demoRun, error) {
 	for _, s := range h.EpochSeconds {
 		res.TrainSecondsFloatEpoch += s / float64(len(h.EpochSeconds))
 	}
-	floatPath := filepath.Join(out, "float.safetensors")
-	if err := nn.Save(floatPath, m); err != nil {
+	floatPath := filepath.Join(out, demoFloatFile)
+	if err := saveOutput(func() error { return nn.Save(floatPath, m) }); err != nil {
 		return nil, err
 	}
 	res.FloatModelBytes = fileSize(floatPath)
@@ -190,8 +224,8 @@ func runDemo(ctx context.Context, cfg *demoConfig) (*demoRun, error) {
 	if q.epochs > 0 {
 		res.TrainSecondsQATEpoch = qr.TrainSeconds / float64(q.epochs)
 	}
-	qatPath := filepath.Join(out, "qat.safetensors")
-	if err := nn.Save(qatPath, qr.Model); err != nil {
+	qatPath := filepath.Join(out, demoQATFile)
+	if err := saveOutput(func() error { return nn.Save(qatPath, qr.Model) }); err != nil {
 		return nil, err
 	}
 	res.QATModelBytes = fileSize(qatPath)
@@ -202,8 +236,8 @@ func runDemo(ctx context.Context, cfg *demoConfig) (*demoRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	int8Path := filepath.Join(out, "model.int8.safetensors")
-	if err := lite.Save(int8Path, im); err != nil {
+	int8Path := filepath.Join(out, demoInt8File)
+	if err := saveOutput(func() error { return lite.Save(int8Path, im) }); err != nil {
 		return nil, err
 	}
 	res.Int8ModelBytes = fileSize(int8Path)
@@ -266,11 +300,11 @@ func printDemo(r *demoRun, cfg *demoConfig) error {
 			Accuracy: r.qatHistory.Accuracy, FirstEpoch: len(h.Loss) + 1})
 	}
 	title := fmt.Sprintf("%s on %s: float training, then QAT", c.model, cfg.data.name)
-	if err := plots.Curves(filepath.Join(out, "curves.png"), title, curves); err != nil {
+	if err := saveOutput(func() error { return plots.Curves(filepath.Join(out, demoCurvesFile), title, curves) }); err != nil {
 		return err
 	}
 	title = fmt.Sprintf("%s: QAT vs int8, per layer, %d test images", c.model, r.layerImages)
-	if err := writeLayersPNG(filepath.Join(out, "layers.png"), title, r.layers); err != nil {
+	if err := saveOutput(func() error { return writeLayersPNG(filepath.Join(out, demoLayersFile), title, r.layers) }); err != nil {
 		return err
 	}
 	r.phases.done("plots")
@@ -287,11 +321,11 @@ func printDemo(r *demoRun, cfg *demoConfig) error {
 		q.scheme, 100*res.PTQAccuracy, res.TrainSecondsFloatEpoch, res.TrainSecondsQATEpoch, out)
 	res.PhaseSeconds, res.TotalSeconds = r.phases.secs, time.Since(r.start).Seconds()
 	fmt.Printf("Wall time %.0f s: %s\n", res.TotalSeconds, r.phases)
-	if err := writeJSON(filepath.Join(out, "results.json"), res); err != nil {
+	if err := saveOutput(func() error { return writeJSON(filepath.Join(out, demoResultsFile), res) }); err != nil {
 		return err
 	}
 	if cfg.jsonPath != "" {
-		return writeJSON(cfg.jsonPath, res)
+		return saveOutput(func() error { return writeJSON(cfg.jsonPath, res) })
 	}
 	return nil
 }
@@ -317,14 +351,20 @@ FILE too). It ends with the wall time of each step.`,
 			if err := c.validate(); err != nil {
 				return err
 			}
-			if c.verbose == 0 {
-				c.verbose = nn.VerboseSilent // nn's zero value is a progress bar
-			}
-			r, err := runDemo(cmd.Context(), &cfg)
-			if err != nil {
+			var err error
+			if c.verbose, err = verbosity(c.verbose); err != nil {
 				return err
 			}
-			return printDemo(r, &cfg)
+			if err := cfg.checkPaths(); err != nil {
+				return err
+			}
+			return runStoppable(cmd, func(ctx context.Context) error {
+				r, err := runDemo(ctx, &cfg)
+				if err != nil {
+					return err
+				}
+				return printDemo(r, &cfg)
+			})
 		},
 	}
 	f := cmd.Flags()

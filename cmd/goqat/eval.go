@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/goqat/goqat/nn"
@@ -22,7 +23,8 @@ func newEvalCmd() *cobra.Command {
 accuracy (and, for float and QAT models, the loss). An integer model runs in
 goqat's int8 interpreter; a QAT model runs in inference mode, where it computes
 exactly what its integer model computes. --json FILE also writes the figures
-(model, kind, data, images, accuracy and, except for integer models, loss).`,
+(model, kind, data, images, accuracy and, except for integer models, loss).
+SIGINT or SIGTERM stops it within a second (exit code 130 or 143).`,
 		Example: `  goqat eval --model float.safetensors --data mnist
   goqat eval --model model.int8.safetensors --dataset fashion --json eval.json`,
 		Args: cobra.NoArgs,
@@ -33,43 +35,10 @@ exactly what its integer model computes. --json FILE also writes the figures
 			if batch < 1 {
 				return fmt.Errorf("--batch must be at least 1, got %d", batch)
 			}
-			integer, err := isInteger(path)
-			if err != nil {
+			if err := checkPaths(append([]pathArg{{"--model", path}}, df.inputs()...), []pathArg{{"--json", jsonPath}}); err != nil {
 				return err
 			}
-			if integer {
-				_, test, err := df.load()
-				if err != nil {
-					return err
-				}
-				return evalInteger(path, test, batch, jsonPath)
-			}
-			m, err := nn.Load(path)
-			if err != nil {
-				return err
-			}
-			_, test, err := df.load()
-			if err != nil {
-				return err
-			}
-			if err := m.Compile(nn.CompileOptions{Loss: nn.SparseCategoricalCrossentropy{FromLogits: true}, Metrics: []string{"accuracy"}}); err != nil {
-				return err
-			}
-			loss, acc, err := m.Evaluate(cmd.Context(), test.X, test.Y, nn.EvaluateOptions{BatchSize: batch, Verbose: 1})
-			if err != nil {
-				return err
-			}
-			fmt.Printf("%s on %s test (%d images): loss %.4f, accuracy %.2f%%\n", path, test.Name, test.Len(), loss, 100*acc)
-			if jsonPath != "" {
-				kind := "float"
-				if quantize.IsQAT(m) {
-					kind = "qat"
-				}
-				return writeJSON(jsonPath, map[string]any{
-					"model": path, "kind": kind, "data": test.Name, "images": test.Len(), "loss": loss, "accuracy": acc,
-				})
-			}
-			return nil
+			return runStoppable(cmd, func(ctx context.Context) error { return evalModel(ctx, path, &df, batch, jsonPath) })
 		},
 	}
 	f := cmd.Flags()
@@ -78,4 +47,48 @@ exactly what its integer model computes. --json FILE also writes the figures
 	f.StringVar(&jsonPath, "json", "", "also write the results to this JSON file")
 	addDataFlags(f, &df)
 	return cmd
+}
+
+// evalModel is goqat eval: it evaluates the model at path on the test set
+// of the data flags, batch images at a time.
+func evalModel(ctx context.Context, path string, df *dataFlags, batch int, jsonPath string) error {
+	integer, err := isInteger(path)
+	if err != nil {
+		return err
+	}
+	if integer {
+		_, test, err := df.load()
+		if err != nil {
+			return err
+		}
+		return evalInteger(ctx, path, test, batch, jsonPath)
+	}
+	m, err := nn.Load(path)
+	if err != nil {
+		return err
+	}
+	_, test, err := df.load()
+	if err != nil {
+		return err
+	}
+	if err := m.Compile(nn.CompileOptions{Loss: nn.SparseCategoricalCrossentropy{FromLogits: true}, Metrics: []string{"accuracy"}}); err != nil {
+		return err
+	}
+	loss, acc, err := m.Evaluate(ctx, test.X, test.Y, nn.EvaluateOptions{BatchSize: batch, Verbose: 1})
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	fmt.Printf("%s on %s test (%d images): loss %.4f, accuracy %.2f%%\n", path, test.Name, test.Len(), loss, 100*acc)
+	if jsonPath == "" {
+		return nil
+	}
+	kind := "float"
+	if quantize.IsQAT(m) {
+		kind = "qat"
+	}
+	return saveOutput(func() error {
+		return writeJSON(jsonPath, map[string]any{
+			"model": path, "kind": kind, "data": test.Name, "images": test.Len(), "loss": loss, "accuracy": acc,
+		})
+	})
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"sort"
@@ -40,23 +41,31 @@ The graph takes NHWC input like goqat, with a dynamic batch dimension.`,
 			if format != "onnx" {
 				return fmt.Errorf("--format %q is not supported (only onnx)", format)
 			}
+			if err := checkPaths([]pathArg{{"--in", in}}, []pathArg{{"--out", out}}); err != nil {
+				return err
+			}
 			var opts []onnx.Option
 			if uint8Acts {
 				opts = append(opts, onnx.Uint8Activations())
 			}
-			mp, kind, err := exportONNX(in, fullInteger, opts)
-			if err != nil {
-				return err
-			}
-			if err := onnx.WriteFile(out, mp); err != nil {
-				return err
-			}
-			st, err := os.Stat(out)
-			if err != nil {
-				return err
-			}
-			fmt.Printf("%s (%s) -> %s (%d bytes, ONNX opset %d, %s)\n", in, kind, out, st.Size(), onnx.Opset, opSummary(mp))
-			return nil
+			return runStoppable(cmd, func(ctx context.Context) error {
+				mp, kind, err := exportONNX(in, fullInteger, opts)
+				if err != nil {
+					return err
+				}
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if err := saveOutput(func() error { return onnx.WriteFile(out, mp) }); err != nil {
+					return err
+				}
+				st, err := os.Stat(out)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("%s (%s) -> %s (%d bytes, ONNX opset %d, %s)\n", in, kind, out, st.Size(), onnx.Opset, opSummary(mp))
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -81,7 +90,10 @@ func exportONNX(path string, fullInteger bool, opts []onnx.Option) (*onnxpb.Mode
 			return nil, "", err
 		}
 		mp, err := onnx.ExportInteger(im, opts...)
-		return mp, "integer model, QDQ", err
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", path, err)
+		}
+		return mp, "integer model, QDQ", nil
 	}
 	m, err := nn.Load(path)
 	if err != nil {
@@ -94,13 +106,19 @@ func exportONNX(path string, fullInteger bool, opts []onnx.Option) (*onnxpb.Mode
 		}
 		im, err := convert.Convert(m, copts...)
 		if err != nil {
-			return nil, "", err
+			return nil, "", fmt.Errorf("%s: %w", path, err)
 		}
 		mp, err := onnx.ExportInteger(im, opts...)
-		return mp, "QAT model converted to integer, QDQ", err
+		if err != nil {
+			return nil, "", fmt.Errorf("%s: %w", path, err)
+		}
+		return mp, "QAT model converted to integer, QDQ", nil
 	}
 	mp, err := onnx.ExportFloat(m)
-	return mp, "float model", err
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	return mp, "float model", nil
 }
 
 // opSummary counts a graph's nodes by op type: "31 nodes: Conv 3, ...".

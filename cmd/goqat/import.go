@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -25,20 +26,28 @@ ops (docs/onnx.md lists their limits):
 			if in == "" || out == "" {
 				return fmt.Errorf("--in and --out are required")
 			}
-			m, err := onnx.ImportFile(in)
-			if err != nil {
+			if err := checkPaths([]pathArg{{"--in", in}}, []pathArg{{"--out", out}}); err != nil {
 				return err
 			}
-			if err := nn.Save(out, m); err != nil {
-				return err
-			}
-			params := 0
-			for _, p := range m.Params() {
-				params += p.Value.Size()
-			}
-			fmt.Printf("%s -> %s: model %q, %d layers, %d parameters, input %v, output %v\n",
-				in, out, m.Name(), len(m.Layers()), params, m.Inputs()[0], m.Outputs()[0])
-			return nil
+			return runStoppable(cmd, func(ctx context.Context) error {
+				m, err := onnx.ImportFile(in)
+				if err != nil {
+					return err
+				}
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if err := saveOutput(func() error { return nn.Save(out, m) }); err != nil {
+					return err
+				}
+				params := 0
+				for _, p := range m.Params() {
+					params += p.Value.Size()
+				}
+				fmt.Printf("%s -> %s: model %q, %d layers, %d parameters, input %v, output %v\n",
+					in, out, m.Name(), len(m.Layers()), params, m.Inputs()[0], m.Outputs()[0])
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/goqat/goqat/lite"
@@ -29,7 +30,11 @@ func newInspectCmd() *cobra.Command {
 				if len(args) != 2 {
 					return fmt.Errorf("--compare needs two files: the QAT model and its integer model")
 				}
-				return compareModels(args[0], args[1], &df, pngPath)
+				inputs := append([]pathArg{{"the QAT model", args[0]}, {"the integer model", args[1]}}, df.inputs()...)
+				if err := checkPaths(inputs, []pathArg{{"--png", pngPath}}); err != nil {
+					return err
+				}
+				return runStoppable(cmd, func(ctx context.Context) error { return compareModels(ctx, args[0], args[1], &df, pngPath) })
 			}
 			if pngPath != "" {
 				return fmt.Errorf("--png needs --compare")
@@ -46,24 +51,7 @@ func newInspectCmd() *cobra.Command {
 			if path == "" {
 				return fmt.Errorf("no model given (goqat inspect FILE)")
 			}
-			integer, err := isInteger(path)
-			if err != nil {
-				return err
-			}
-			if integer {
-				im, err := lite.Load(path)
-				if err != nil {
-					return err
-				}
-				fmt.Print(im.Summary())
-				return nil
-			}
-			m, err := nn.Load(path)
-			if err != nil {
-				return err
-			}
-			fmt.Print(m.Summary())
-			return nil
+			return runStoppable(cmd, func(context.Context) error { return inspectModel(path) })
 		},
 	}
 	f := cmd.Flags()
@@ -72,4 +60,26 @@ func newInspectCmd() *cobra.Command {
 	f.StringVar(&pngPath, "png", "", "with --compare: also write the per-layer chart (SQNR, LSB differences) to this PNG file")
 	addDataFlags(f, &df)
 	return cmd
+}
+
+// inspectModel prints the summary of the model at path.
+func inspectModel(path string) error {
+	integer, err := isInteger(path)
+	if err != nil {
+		return err
+	}
+	if integer {
+		im, err := lite.Load(path)
+		if err != nil {
+			return err
+		}
+		fmt.Print(im.Summary())
+		return nil
+	}
+	m, err := nn.Load(path)
+	if err != nil {
+		return err
+	}
+	fmt.Print(m.Summary())
+	return nil
 }

@@ -5,20 +5,23 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := listenSignals(context.Background())
 	defer stop()
 	root := newRoot()
 	if err := root.ExecuteContext(ctx); err != nil {
+		if sig := caughtSignal(); sig != 0 && errors.Is(err, context.Canceled) {
+			fmt.Fprintf(os.Stderr, "goqat: interrupted by %s\n", signalName(sig))
+			os.Exit(128 + int(sig))
+		}
 		msg := strings.ReplaceAll(err.Error(), "\n", " ")
 		fmt.Fprintln(os.Stderr, "goqat: "+msg)
 		os.Exit(1)

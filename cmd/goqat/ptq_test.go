@@ -56,7 +56,7 @@ func TestConvertPTQ(t *testing.T) {
 		{[]string{"convert", "--in", fp, "--out", filepath.Join(dir, "x")}, "is a float model: convert it with --ptq"},
 		{[]string{"convert", "--ptq", "--in", qp, "--out", filepath.Join(dir, "x")}, "already a QAT model"},
 		{[]string{"convert", "--ptq", "--in", fp, "--out", filepath.Join(dir, "x"), "--calibration", "magic"}, `--calibration "magic"`},
-		{[]string{"convert", "--ptq", "--in", fp, "--out", fp}, "is the input file"},
+		{[]string{"convert", "--ptq", "--in", fp, "--out", fp}, "would overwrite the input --in"},
 	} {
 		_, se, code := run(t, c.args...)
 		if code == 0 || !strings.Contains(se, c.want) || strings.Count(strings.TrimSpace(se), "\n") != 0 {

@@ -30,6 +30,8 @@ func (c *quantizeConfig) validate() error {
 	switch {
 	case c.in == "":
 		return fmt.Errorf("--in is required (a float model from goqat train)")
+	case c.out == "":
+		return fmt.Errorf("--out must name the file to save the QAT model in")
 	case c.epochs < 0:
 		return fmt.Errorf("--epochs must not be negative, got %d", c.epochs)
 	case c.batch < 1:
@@ -73,6 +75,13 @@ rerun the same command with --resume to continue bit-identically.`,
 			if err != nil {
 				return err
 			}
+			if c.verbose, err = verbosity(c.verbose); err != nil {
+				return err
+			}
+			inputs := append(append([]pathArg{{"--in", c.in}}, df.inputs()...), c.ckpt.input()...)
+			if err := checkPaths(inputs, []pathArg{{"--out", c.out}, {"--json", c.jsonPath}}); err != nil {
+				return err
+			}
 			if c.threads > 0 {
 				threads.Set(c.threads)
 			}
@@ -84,23 +93,23 @@ rerun the same command with --resume to continue bit-identically.`,
 			if err != nil {
 				return err
 			}
-			ctx, signalled := signalContext(cmd.Context())
+			ctx := cmd.Context()
 			floatAcc, err := evalAccuracy(ctx, fm, test)
 			if err != nil {
-				return exitOnSignal(signalled(), err, checkpointFlags{})
+				return exitOnSignal(caughtSignal(), err, checkpointFlags{})
 			}
 			r, ptqAcc, err := fineTune(ctx, fm, train, test, c, scheme)
 			qatAcc := ptqAcc // no fine-tuning: the PTQ model
 			if err == nil && c.epochs > 0 {
 				qatAcc, err = evalAccuracy(ctx, r.Model, test)
 			}
-			if err := exitOnSignal(signalled(), err, c.ckpt); err != nil {
+			if err := exitOnSignal(caughtSignal(), err, c.ckpt); err != nil {
 				return err
 			}
 			qm, secs := r.Model, r.TrainSeconds
 			fmt.Printf("QAT %s fake-quant test accuracy %.2f%% (float %.2f%%, PTQ %.2f%%) after %d epochs (%.1fs)\n",
 				scheme, 100*qatAcc, 100*floatAcc, 100*ptqAcc, c.epochs, secs)
-			if err := nn.Save(c.out, qm); err != nil {
+			if err := saveModel("--out", c.out, qm); err != nil {
 				return err
 			}
 			fmt.Printf("Saved %s\n", c.out)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -91,40 +90,6 @@ func (c *checkpointFlags) apply(o *nn.FitOptions) (resuming string, err error) {
 	return fmt.Sprintf("Resuming from %s: %d epochs done, %d batches into epoch %d (step %d)", path, info.Epoch, info.Batch, info.Epoch+1, info.FitStep), nil
 }
 
-// signalContext returns a context cancelled on SIGINT or SIGTERM, and a
-// function that reports which signal cancelled it (0 if none) and stops
-// listening.
-func signalContext(parent context.Context) (context.Context, func() syscall.Signal) {
-	ctx, cancel := context.WithCancel(parent)
-	ch := make(chan os.Signal, 1)
-	got := make(chan syscall.Signal, 1)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		select {
-		case s := <-ch:
-			sig, _ := s.(syscall.Signal)
-			got <- sig
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	return ctx, func() syscall.Signal {
-		defer signal.Stop(ch)
-		defer cancel()
-		if parent.Err() == nil && ctx.Err() == nil {
-			return 0
-		}
-		// The parent (main's NotifyContext) may see the same signal first:
-		// give the listener a moment to record it.
-		select {
-		case s := <-got:
-			return s
-		case <-time.After(time.Second):
-			return 0
-		}
-	}
-}
-
 // exitOnSignal ends the process after training was interrupted by a
 // signal: one line on stderr (naming the checkpoint, if one was saved) and
 // exit code 128+signal (130 for SIGINT, 143 for SIGTERM). It returns err
@@ -133,10 +98,7 @@ func exitOnSignal(sig syscall.Signal, err error, c checkpointFlags) error {
 	if sig == 0 || err == nil || !errors.Is(err, context.Canceled) {
 		return err
 	}
-	name := map[syscall.Signal]string{syscall.SIGINT: "SIGINT", syscall.SIGTERM: "SIGTERM"}[sig]
-	if name == "" {
-		name = sig.String()
-	}
+	name := signalName(sig)
 	var msg string
 	switch {
 	case c.dir == "":

@@ -82,6 +82,9 @@ func medianMs(ctx context.Context, runs []func() error, batch int, minTime time.
 	// so of work after a pause runs up to twice as slow (a halted virtual
 	// CPU, parked worker threads), more than a tenth of minTime covers.
 	for start := time.Now(); time.Since(start) < max(minTime/10, time.Second); {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		for _, run := range runs {
 			if err := run(); err != nil {
 				return nil, err

@@ -26,6 +26,20 @@ type trainConfig struct {
 	ckpt    checkpointFlags // checkpoints, resume and clipping (zero: none)
 }
 
+// verbosity maps --verbose (0 silent, 1 progress bar, 2 one line per
+// epoch) to nn's levels, whose zero value is a progress bar.
+func verbosity(v int) (int, error) {
+	switch v {
+	case 0:
+		return nn.VerboseSilent, nil
+	case 1:
+		return nn.VerboseBar, nil
+	case 2:
+		return nn.VerboseEpoch, nil
+	}
+	return 0, fmt.Errorf("--verbose %d: want 0 (silent), 1 (progress bar) or 2 (one line per epoch)", v)
+}
+
 // validate rejects impossible settings with one clear line.
 func (c *trainConfig) validate() error {
 	switch {
@@ -105,6 +119,16 @@ parameter; the last checkpoint is kept.`,
 			if err := c.validate(); err != nil {
 				return err
 			}
+			var err error
+			if c.verbose, err = verbosity(c.verbose); err != nil {
+				return err
+			}
+			if out == "" {
+				return fmt.Errorf("--out must name the file to save the model in")
+			}
+			if err := checkPaths(append(df.inputs(), c.ckpt.input()...), []pathArg{{"--out", out}}); err != nil {
+				return err
+			}
 			if nThreads > 0 {
 				threads.Set(nThreads)
 			}
@@ -119,14 +143,14 @@ parameter; the last checkpoint is kept.`,
 			fmt.Fprintf(os.Stdout, "Training %s on %s: %d train, %d test images, %d epochs, batch %d, %d threads\n",
 				c.model, train.Name, train.Len(), test.Len(), c.epochs, c.batch, threads.N())
 			start := time.Now()
-			ctx, signalled := signalContext(cmd.Context())
+			ctx := cmd.Context()
 			h, err := fitFloat(ctx, m, train, test, c)
-			if err := exitOnSignal(signalled(), err, c.ckpt); err != nil {
+			if err := exitOnSignal(caughtSignal(), err, c.ckpt); err != nil {
 				return err
 			}
 			last := len(h.ValAccuracy) - 1
 			fmt.Printf("Test accuracy %.2f%% after %d epochs (%.1fs)\n", 100*h.ValAccuracy[last], c.epochs, time.Since(start).Seconds())
-			if err := nn.Save(out, m); err != nil {
+			if err := saveModel("--out", out, m); err != nil {
 				return err
 			}
 			fmt.Printf("Saved %s\n", out)
