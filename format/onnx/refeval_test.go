@@ -151,6 +151,48 @@ func evalNode(n *onnxpb.NodeProto, in []*rtensor) (*rtensor, error) {
 			out.v[i] = v * math.Max(0, math.Min(1, v/6+0.5))
 		}
 		return out, nil
+	case "Slice": // constant starts, ends, axes and steps; positive steps
+		os := append([]int(nil), x.shape...)
+		first := make([]int, len(os))
+		step := make([]int, len(os))
+		for a := range step {
+			step[a] = 1
+		}
+		for k := range in[1].v {
+			a := int(in[3].v[k])
+			if a < 0 {
+				a += len(os)
+			}
+			d := float64(x.shape[a])
+			b, e, st := in[1].v[k], in[2].v[k], in[4].v[k]
+			if b < 0 {
+				b += d
+			}
+			if e < 0 {
+				e += d
+			}
+			b, e = math.Min(math.Max(b, 0), d), math.Min(math.Max(e, 0), d)
+			if st < 1 {
+				return nil, fmt.Errorf("Slice step %v not in the test evaluator", st)
+			}
+			first[a], step[a], os[a] = int(b), int(st), int(math.Max(math.Ceil((e-b)/st), 0))
+		}
+		out := &rtensor{dt: x.dt, shape: os, v: make([]float64, size(os))}
+		pos := make([]int, len(os))
+		for i := range out.v {
+			src := 0
+			for a := range os {
+				src = src*x.shape[a] + first[a] + pos[a]*step[a]
+			}
+			out.v[i] = x.v[src]
+			for a := len(os) - 1; a >= 0; a-- {
+				if pos[a]++; pos[a] < os[a] {
+					break
+				}
+				pos[a] = 0
+			}
+		}
+		return out, nil
 	case "Transpose":
 		perm := ints(n, "perm")
 		os := make([]int, len(perm))
