@@ -26,7 +26,7 @@ func newSlice(it *Interpreter, op *Op) *sliceKernel {
 	ax := len(s) - 1 - op.AxisFromEnd
 	step := max(op.Step, 1)
 	return &sliceKernel{it: it, in: op.Inputs[0], out: op.Output, outer: s[:ax].Size(), dim: s[ax], inner: s[ax+1:].Size(),
-		begin: op.Begin, step: step, kept: (op.End - op.Begin + step - 1) / step}
+		begin: op.Begin, step: step, kept: (op.End-op.Begin-1)/step + 1}
 }
 
 func (k *sliceKernel) alloc(int) {}
@@ -61,7 +61,7 @@ func sliceShape(op *Op, in tensor.Shape) (tensor.Shape, error) {
 	}
 	step := max(op.Step, 1)
 	out := in.Clone()
-	out[ax] = (op.End - op.Begin + step - 1) / step
+	out[ax] = (op.End-op.Begin-1)/step + 1 // ceil((End-Begin)/step), no overflow
 	return out, nil
 }
 

@@ -2,6 +2,7 @@ package lite
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -21,6 +22,8 @@ func TestSliceHand(t *testing.T) {
 	eq(t, "channels 1, 3", got, []int8{2, 4, 6, 8})
 	got = runOp(t, []Tensor{i8t("x", 0.5, 3, 2, 4)}, i8t("y", 0.5, 3, 1, 4), Op{Type: OpSlice, AxisFromEnd: 1, Begin: 1, End: 2}, x)
 	eq(t, "row 1", got, []int8{5, 6, 7, 8})
+	got = runOp(t, []Tensor{i8t("x", 0.5, 3, 2, 4)}, i8t("y", 0.5, 3, 2, 1), Op{Type: OpSlice, Begin: 2, End: 4, Step: math.MaxInt}, x)
+	eq(t, "channel 2, step past the end", got, []int8{3, 7})
 }
 
 // refSlice is Slice written with explicit (outer, position, inner)

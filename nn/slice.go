@@ -134,7 +134,7 @@ func (s *Slice) Build(in []tensor.Shape) (tensor.Shape, error) {
 	s.outer = tensor.Shape(in[0][:a]).Size()
 	s.dim = in[0][a]
 	s.inner = tensor.Shape(in[0][a+1:]).Size()
-	s.kept = (s.End - s.Begin + s.Step - 1) / s.Step
+	s.kept = (s.End-s.Begin-1)/s.Step + 1 // ceil((End-Begin)/Step), no overflow
 	s.outShape = in[0].Clone()
 	s.outShape[a] = s.kept
 	s.fwdFn = s.forwardRange

@@ -3,6 +3,7 @@ package nn
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -60,6 +61,7 @@ func TestSliceValues(t *testing.T) {
 		{1, 0, 2, 1, tensor.Shape{2, 3, 8}, tensor.Shape{2, 3, 8}},
 		{-1, 1, 8, 3, tensor.Shape{2, 3, 8}, tensor.Shape{2, 3, 3}},
 		{1, 5, 6, 4, tensor.Shape{9}, tensor.Shape{1}},
+		{-1, 1, 8, math.MaxInt, tensor.Shape{2, 3, 8}, tensor.Shape{2, 3, 1}},
 	} {
 		l := &Slice{Axis: c.axis, Begin: c.begin, End: c.end, Step: c.step}
 		out, err := l.Build([]tensor.Shape{c.in})

@@ -199,7 +199,11 @@ func ImportFile(path string) (*nn.Model, error) {
 // ReduceMean over H and W, Gemm, MatMul (a following Add of a constant
 // becomes its bias), Flatten, Reshape, Softmax, Pad (zeros), Transpose
 // (between NCHW and NHWC), channel shuffles of a Concat (Reshape,
-// Transpose, Reshape), Identity, Dropout and Constant (SupportedOps). NCHW
+// Transpose, Reshape), Slice and Split (goqat Slice layers: torch.chunk),
+// Identity, Dropout and Constant (SupportedOps). Subgraphs that compute
+// from constants and static shapes only (Shape, Gather, Unsqueeze,
+// Concat, Add, Div, ...: the bounds PyTorch computes for torch.chunk) are
+// folded into constants first (import_fold.go). NCHW
 // tensors become goqat's NHWC: an NCHW image input (N, C, H, W) becomes a
 // goqat input (H, W, C), and an input read only through a Transpose to
 // NCHW (goqat's own export) stays NHWC. Weights are reordered (Conv (OC,
