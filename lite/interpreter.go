@@ -159,6 +159,8 @@ func (it *Interpreter) prepare(op *Op) (kernel, error) {
 		return newMul(it, op)
 	case OpGlobalMaxPool:
 		return newGlobalMaxPool(it, op), nil
+	case OpSlice:
+		return newSlice(it, op), nil
 	case OpQuantize:
 		return newQuantize(it, op), nil
 	case OpDequantize:

@@ -43,6 +43,7 @@ const (
 	OpSiLU              OpType = "SiLU"
 	OpMul               OpType = "Mul"
 	OpGlobalMaxPool     OpType = "GlobalMaxPool"
+	OpSlice             OpType = "Slice"
 )
 
 // Tensor describes one tensor of an integer model: int8 activations carry
@@ -103,6 +104,13 @@ type Op struct {
 	// counted from the last: 0 the last (channels of NHWC), 1 the one
 	// before it, and so on.
 	AxisFromEnd int `json:"axis_from_end,omitempty"`
+	// Begin, End and Step select Slice's positions along axis AxisFromEnd
+	// (counted as Concatenation's): Begin, Begin+Step, ... below End, with
+	// 0 <= Begin < End <= the input's dimension. Step 0 (left out of the
+	// file) means 1.
+	Begin int `json:"begin,omitempty"`
+	End   int `json:"end,omitempty"`
+	Step  int `json:"step,omitempty"`
 	// WeightShape is the kernel's shape: Conv2D (KH,KW,C/Groups,OC),
 	// DepthwiseConv2D (KH,KW,C*DepthMultiplier), FullyConnected (in,
 	// units).
@@ -229,7 +237,7 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 		nIn = 2
 	case OpConv2D, OpDepthwiseConv2D, OpFullyConnected, OpMaxPool, OpAveragePool, OpGlobalAveragePool,
 		OpReshape, OpPad, OpSoftmax, OpLogistic, OpTanh, OpQuantize, OpDequantize,
-		OpHardSwish, OpHardSigmoid, OpSiLU, OpGlobalMaxPool:
+		OpHardSwish, OpHardSigmoid, OpSiLU, OpGlobalMaxPool, OpSlice:
 	default:
 		return fmt.Errorf("unknown op type %q", op.Type)
 	}
@@ -266,6 +274,9 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 	if err := checkGeometry(op); err != nil {
 		return err
 	}
+	if err := checkSliceRange(op); err != nil {
+		return err
+	}
 	if op.Type.hasWeights() {
 		if err := checkWeights(op); err != nil {
 			return err
@@ -287,7 +298,7 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 		return fmt.Errorf("output shape %v, but the op computes %v", out.Shape, shape)
 	}
 	switch op.Type {
-	case OpMaxPool, OpAveragePool, OpGlobalAveragePool, OpReshape, OpPad, OpGlobalMaxPool:
+	case OpMaxPool, OpAveragePool, OpGlobalAveragePool, OpReshape, OpPad, OpGlobalMaxPool, OpSlice:
 		if in := ins[0]; in.Scale != out.Scale || in.ZeroPoint != out.ZeroPoint || in.Bits != out.Bits {
 			return errors.New("output quantization differs from the input's (the op keeps it)")
 		}
@@ -455,6 +466,8 @@ func inferShape(op *Op, ins []*Tensor) (tensor.Shape, error) {
 			out[ax] += s[ax]
 		}
 		return out, nil
+	case OpSlice:
+		return sliceShape(op, in)
 	case OpReshape:
 		return nil, nil // checked by checkOp: any shape of the same size
 	default: // element-wise

@@ -59,6 +59,10 @@ var keepScale = map[string]scaleRule{
 		op.Type, op.Pad = lite.OpPad, l.(*nn.ZeroPadding2D).Padding
 	}, averages: moves},
 	"Dropout": {averages: moves},
+	"Slice": {lower: func(l nn.Layer, in tensor.Shape, op *lite.Op) {
+		v := l.(*nn.Slice)
+		op.Type, op.AxisFromEnd, op.Begin, op.End, op.Step = lite.OpSlice, len(in)-1-v.SampleAxis(), v.Begin, v.End, v.Step
+	}, averages: moves},
 }
 
 // moves is the averages rule of layers that only move or select values.
@@ -68,7 +72,8 @@ func moves(nn.Layer, tensor.Shape) (int, bool) { return 1, true }
 func reshape(_ nn.Layer, _ tensor.Shape, op *lite.Op) { op.Type = lite.OpReshape }
 
 // KeepsScale reports whether layers of the given type keep their input's
-// scale and zero point (pools, Flatten, Reshape, ZeroPadding2D, Dropout):
+// scale and zero point (pools, Flatten, Reshape, ZeroPadding2D, Dropout,
+// Slice):
 // quantize.Model puts no fake quant after them and the integer model
 // computes them without requantizing.
 func KeepsScale(layerType string) bool {

@@ -12,10 +12,16 @@
 //     Clip, Sigmoid, HardSigmoid, HardSwish, Mul (hardswish and SiLU as
 //     one activation, squeeze-and-excitation gates), Add, Concat, pools
 //     with explicit pads and ceil_mode, global pools, Gemm, MatMul,
-//     Flatten, Reshape, Softmax, Pad, ReduceMean, channel shuffles; the
-//     list is SupportedOps), such as PyTorch exports for torchvision's
-//     ResNet, MobileNet v2 and v3, SqueezeNet and GoogLeNet, into a goqat
-//     Functional model with its weights, ready for quantize.Model.
+//     Flatten, Reshape, Softmax, Pad, ReduceMean, channel shuffles, Slice
+//     and Split; the list is SupportedOps), such as PyTorch exports for
+//     torchvision's ResNet, MobileNet v2 and v3, SqueezeNet, ShuffleNet v2
+//     and GoogLeNet, into a goqat Functional model with its weights,
+//     ready for quantize.Model. Subgraphs computed from constants and
+//     static shapes only (Shape, Gather, Unsqueeze, Concat, integer
+//     arithmetic, Cast, ...: PyTorch computes torch.chunk's Slice bounds
+//     so) are folded into constants at import, with ONNX's int64
+//     arithmetic checked for overflow; the dynamic batch size may only
+//     reach a Reshape's batch entry.
 //
 // Layouts: goqat is NHWC, ONNX operators are NCHW. Exported graphs keep
 // goqat's interface, an NHWC input "N x H x W x C" with a dynamic batch

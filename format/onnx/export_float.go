@@ -236,10 +236,12 @@ func (e *floatExporter) layer(l nn.Layer) (string, error) {
 		p := v.Padding
 		pads := b.int64s(name+"/pads", []int{8}, []int64{0, 0, int64(p[0]), int64(p[2]), 0, 0, int64(p[1]), int64(p[3])})
 		return b.node("Pad", name, []string{x, pads}, []string{b.unique(out)}), nil
+	case *nn.Slice:
+		return sliceNode(b, name, b.unique(out), x, len(xs), v.SampleAxis(), v.Begin, v.End, v.Step), nil
 	}
 	return "", fmt.Errorf("layer type %s cannot be exported to ONNX (supported: Conv2D, DepthwiseConv2D, SeparableConv2D, "+
 		"Dense, BatchNormalization, ReLU, ReLU6, Activation, Add, Concatenate, Multiply, MaxPooling2D, AveragePooling2D, "+
-		"GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Reshape, Dropout, ZeroPadding2D; convert QAT models with "+
+		"GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Reshape, Dropout, ZeroPadding2D, Slice; convert QAT models with "+
 		"convert.Convert first)", l.Type())
 }
 
@@ -290,6 +292,20 @@ func (e *floatExporter) activation(name, out, x string, xs tensor.Shape, fn stri
 		return y, nil
 	}
 	return "", fmt.Errorf("activation %q cannot be exported", fn)
+}
+
+// sliceNode emits an ONNX Slice (constant starts, ends, axes and steps)
+// of value x, a tensor with rank per-sample dimensions, keeping positions
+// begin, begin+step, ... below end of per-sample axis ax (0: a sample's
+// first dimension; the axis is mapped to NCHW for images), into out.
+func sliceNode(b *builder, name, out, x string, rank, ax, begin, end, step int) string {
+	one := []int{1}
+	ins := []string{x,
+		b.int64s(name+"/starts", one, []int64{int64(begin)}),
+		b.int64s(name+"/ends", one, []int64{int64(end)}),
+		b.int64s(name+"/axes", one, []int64{onnxAxis(ax+1, rank)}),
+		b.int64s(name+"/steps", one, []int64{int64(max(step, 1))})}
+	return b.node("Slice", name, ins, []string{out})
 }
 
 // onnxAxis maps a Keras axis (batch = 0, negative from the end) of a

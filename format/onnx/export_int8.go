@@ -56,7 +56,8 @@ type intExporter struct {
 //     zero point, average the int8 codes cast to float and round the mean
 //     half to even with a QuantizeLinear of scale 1 (meanOfCodes), exactly
 //     as the integer engine;
-//     Reshape/Flatten run on the int8 values;
+//     Reshape/Flatten and Slice (which keeps its input's scale and zero
+//     point too) run on the int8 values;
 //   - float inputs and outputs (goqat's default conversion) meet
 //     QuantizeLinear/DequantizeLinear at the edges; a FullInteger model has
 //     int8 inputs and outputs.
@@ -235,6 +236,10 @@ func (e *intExporter) op(op *lite.Op) error {
 			return nil
 		}
 		e.val[op.Output] = b.node("Reshape", name, []string{v, shp}, []string{e.outName(op.Output)})
+		return nil
+	case lite.OpSlice:
+		ax := len(xt.Shape) - 1 - op.AxisFromEnd
+		e.val[op.Output] = sliceNode(b, name, e.outName(op.Output), e.val[x], len(xt.Shape), ax, op.Begin, op.End, op.Step)
 		return nil
 	}
 	if (op.Type == lite.OpAveragePool || op.Type == lite.OpGlobalAveragePool) && op.Activation == "" {

@@ -106,6 +106,11 @@ func FuzzImport(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(v3)
+	fold, err := Marshal(foldOpsGraph())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(fold)
 	q, err := quantize.Model(m)
 	if err != nil {
 		f.Fatal(err)
@@ -144,8 +149,8 @@ func importAndExport(data []byte) error {
 
 // TestImportMutations is a deterministic complement to FuzzImport: 1000
 // (250 with -short) random byte mutations of real exported models (float,
-// the fixture, torchvisionOps and mobilenetV3OpsGraph) must import or fail
-// cleanly, fast.
+// the fixture, torchvisionOps, mobilenetV3OpsGraph and foldOpsGraph) must
+// import or fail cleanly, fast.
 func TestImportMutations(t *testing.T) {
 	m := tinyModel(t)
 	mp, err := ExportFloat(m)
@@ -164,7 +169,11 @@ func TestImportMutations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seeds := [][]byte{seed, tv, v3}
+	fold, err := Marshal(foldOpsGraph())
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeds := [][]byte{seed, tv, v3, fold}
 	if fx, err := os.ReadFile("testdata/fixture.onnx"); err == nil {
 		seeds = append(seeds, fx)
 	}

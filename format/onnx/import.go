@@ -13,8 +13,21 @@ import (
 )
 
 // SupportedOps lists the ONNX op types Import reads, sorted: the op types
-// of the dispatch table importers.
-var SupportedOps = slices.Sorted(maps.Keys(importers))
+// of the dispatch table importers and those folded into constants
+// (folders, import_fold.go).
+var SupportedOps = supportedOps()
+
+// supportedOps returns the op types of importers and folders, sorted.
+func supportedOps() []string {
+	ops := slices.Collect(maps.Keys(importers))
+	for op := range folders {
+		if _, ok := importers[op]; !ok {
+			ops = append(ops, op)
+		}
+	}
+	slices.Sort(ops)
+	return ops
+}
 
 // importers is the dispatch table of Import: the function that imports a
 // node of each supported ONNX op type (node has checked that the node has
@@ -45,7 +58,9 @@ var importers = map[string]func(*importer, *onnxpb.NodeProto) error{
 	"ReduceMean":         (*importer).reduceMean, // import_pool.go
 	"Reshape":            (*importer).reshape,    // import_shape.go
 	"Sigmoid":            (*importer).activation, // import_activation.go
+	"Slice":              (*importer).slice,      // import_slice.go
 	"Softmax":            (*importer).activation, // import_activation.go
+	"Split":              (*importer).split,      // import_slice.go
 	"Tanh":               (*importer).activation, // import_activation.go
 	"Transpose":          (*importer).transpose,  // import_shape.go
 }
@@ -58,6 +73,9 @@ func (im *importer) node(n *onnxpb.NodeProto) error {
 	}
 	if d := n.GetDomain(); d != "" && d != "ai.onnx" {
 		return fmt.Errorf("op domain %q is not supported", d)
+	}
+	if done, err := im.fold(n); done || err != nil {
+		return err
 	}
 	imp, ok := importers[n.GetOpType()]
 	if !ok {
@@ -146,8 +164,13 @@ type importer struct {
 	consumers map[string][]*onnxpb.NodeProto
 	skip      map[*onnxpb.NodeProto]bool
 	graphOut  map[string]bool // names of the graph's outputs
-	names     map[string]bool
-	setters   []func() error
+	// batchDep marks the values of folded constants computed from the
+	// batch size (see import_fold.go); batch is the placeholder batch
+	// size that Shape reports.
+	batchDep map[string][]bool
+	batch    int64
+	names    map[string]bool
+	setters  []func() error
 }
 
 // ImportFile reads an ONNX file (ReadFile with default limits) and
@@ -176,7 +199,11 @@ func ImportFile(path string) (*nn.Model, error) {
 // ReduceMean over H and W, Gemm, MatMul (a following Add of a constant
 // becomes its bias), Flatten, Reshape, Softmax, Pad (zeros), Transpose
 // (between NCHW and NHWC), channel shuffles of a Concat (Reshape,
-// Transpose, Reshape), Identity, Dropout and Constant (SupportedOps). NCHW
+// Transpose, Reshape), Slice and Split (goqat Slice layers: torch.chunk),
+// Identity, Dropout and Constant (SupportedOps). Subgraphs that compute
+// from constants and static shapes only (Shape, Gather, Unsqueeze,
+// Concat, Add, Div, ...: the bounds PyTorch computes for torch.chunk) are
+// folded into constants first (import_fold.go). NCHW
 // tensors become goqat's NHWC: an NCHW image input (N, C, H, W) becomes a
 // goqat input (H, W, C), and an input read only through a Transpose to
 // NCHW (goqat's own export) stays NHWC. Weights are reordered (Conv (OC,
@@ -189,7 +216,8 @@ func Import(mp *onnxpb.ModelProto) (*nn.Model, error) {
 		return nil, errors.New("onnx: model has no graph")
 	}
 	im := &importer{opset: 13, consts: map[string]*onnxpb.TensorProto{}, vals: map[string]*value{},
-		consumers: map[string][]*onnxpb.NodeProto{}, skip: map[*onnxpb.NodeProto]bool{}, graphOut: map[string]bool{}, names: map[string]bool{}}
+		consumers: map[string][]*onnxpb.NodeProto{}, skip: map[*onnxpb.NodeProto]bool{}, graphOut: map[string]bool{}, names: map[string]bool{},
+		batchDep: map[string][]bool{}}
 	for _, o := range mp.GetOpsetImport() {
 		if o.GetDomain() == "" || o.GetDomain() == "ai.onnx" {
 			im.opset = o.GetVersion()
@@ -280,6 +308,12 @@ func (im *importer) input(vi *onnxpb.ValueInfoProto) (*nn.Node, error) {
 	dimsP := tt.GetShape().GetDim()
 	if len(dimsP) < 2 {
 		return nil, fmt.Errorf("onnx: input %q has rank %d, want a batch dimension and at least one more", vi.GetName(), len(dimsP))
+	}
+	if im.batch == 0 {
+		im.batch = 1
+		if b := dimsP[0].GetDimValue(); b >= 1 && b <= maxInputDim {
+			im.batch = b
+		}
 	}
 	var s tensor.Shape
 	for _, d := range dimsP[1:] {
@@ -384,13 +418,27 @@ func (im *importer) view(n *onnxpb.NodeProto, i int) (*value, error) {
 }
 
 // constant returns constant input i of a node, nil if absent (empty name).
+// Refused: a constant computed from the batch size (see import_fold.go).
 func (im *importer) constant(n *onnxpb.NodeProto, i int) (*onnxpb.TensorProto, error) {
+	return im.batchConstant(n, i, 0)
+}
+
+// batchConstant is constant, except that the first lead values may
+// depend on the batch size (Reshape's target, whose first entry is the
+// batch).
+func (im *importer) batchConstant(n *onnxpb.NodeProto, i, lead int) (*onnxpb.TensorProto, error) {
 	if i >= len(n.GetInput()) || n.GetInput()[i] == "" {
 		return nil, nil
 	}
-	t, ok := im.consts[n.GetInput()[i]]
+	name := n.GetInput()[i]
+	t, ok := im.consts[name]
 	if !ok {
-		return nil, fmt.Errorf("input %d (%q) must be a constant (an initializer or a Constant node)", i, n.GetInput()[i])
+		return nil, fmt.Errorf("input %d (%q) must be a constant (an initializer, a Constant node, or computed from constants and shapes)", i, name)
+	}
+	for k, dep := range im.batchDep[name] {
+		if dep && k >= lead {
+			return nil, fmt.Errorf("input %d (%q) depends on the batch size (through a Shape), which goqat keeps dynamic", i, name)
+		}
 	}
 	return t, nil
 }

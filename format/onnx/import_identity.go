@@ -31,6 +31,9 @@ func (im *importer) identity(n *onnxpb.NodeProto) error {
 	if len(n.GetInput()) > 0 {
 		if c, isConst := im.consts[n.GetInput()[0]]; isConst {
 			im.consts[out] = c
+			if dep, ok := im.batchDep[n.GetInput()[0]]; ok {
+				im.batchDep[out] = dep
+			}
 			return nil
 		}
 	}

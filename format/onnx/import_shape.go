@@ -110,7 +110,7 @@ func (im *importer) reshape(n *onnxpb.NodeProto) error {
 	if err != nil {
 		return err
 	}
-	st, err := im.constant(n, 1)
+	st, err := im.batchConstant(n, 1, 1)
 	if err != nil || st == nil {
 		return fmt.Errorf("shape: %v", err)
 	}

@@ -113,6 +113,24 @@ func evalGraphWith(g *onnxpb.GraphProto, inputs map[string]*rtensor, after func(
 			}
 			in = append(in, t)
 		}
+		if n.GetOpType() == "Constant" {
+			c, err := fromProto(attr(n, "value").GetT())
+			if err != nil {
+				return nil, fmt.Errorf("node %s (%s): %w", n.GetName(), n.GetOpType(), err)
+			}
+			env[n.GetOutput()[0]] = c
+			continue
+		}
+		if n.GetOpType() == "Split" {
+			outs, err := evalSplit(n, in)
+			if err != nil {
+				return nil, fmt.Errorf("node %s (%s): %w", n.GetName(), n.GetOpType(), err)
+			}
+			for k, o := range outs {
+				env[n.GetOutput()[k]] = o
+			}
+			continue
+		}
 		out, err := evalNode(n, in)
 		if err != nil {
 			return nil, fmt.Errorf("node %s (%s): %w", n.GetName(), n.GetOpType(), err)
@@ -134,21 +152,153 @@ func evalGraphWith(g *onnxpb.GraphProto, inputs map[string]*rtensor, after func(
 
 func roundHalfEven(x float64) float64 { return math.RoundToEven(x) }
 
+// evalSplit computes Split (opset 13): the part sizes of input 1, or equal
+// parts.
+func evalSplit(n *onnxpb.NodeProto, in []*rtensor) ([]*rtensor, error) {
+	x := in[0]
+	axis := int(intAttr(n, "axis", 0))
+	if axis < 0 {
+		axis += len(x.shape)
+	}
+	k := len(n.GetOutput())
+	var sizes []int
+	if len(in) > 1 && in[1] != nil {
+		for _, v := range in[1].v {
+			sizes = append(sizes, int(v))
+		}
+	} else {
+		for range k {
+			sizes = append(sizes, x.shape[axis]/k)
+		}
+	}
+	outer, inner := size(x.shape[:axis]), size(x.shape[axis+1:])
+	var outs []*rtensor
+	begin := 0
+	for _, sz := range sizes {
+		s := append([]int(nil), x.shape...)
+		s[axis] = sz
+		o := &rtensor{dt: x.dt, shape: s}
+		for r := range outer {
+			o.v = append(o.v, x.v[(r*x.shape[axis]+begin)*inner:(r*x.shape[axis]+begin+sz)*inner]...)
+		}
+		outs = append(outs, o)
+		begin += sz
+	}
+	return outs, nil
+}
+
 // evalNode computes one node.
 func evalNode(n *onnxpb.NodeProto, in []*rtensor) (*rtensor, error) {
 	x := in[0]
 	switch n.GetOpType() {
 	case "Identity":
 		return &rtensor{dt: x.dt, shape: x.shape, v: append([]float64(nil), x.v...)}, nil
-	case "Cast": // to float only: integers up to 2^24 are exact
-		if onnxpb.TensorProto_DataType(intAttr(n, "to", 0)) != onnxpb.TensorProto_FLOAT {
-			return nil, fmt.Errorf("Cast to %d not in the test evaluator", intAttr(n, "to", 0))
+	case "Cast": // to float (integers up to 2^24 are exact) or to INT64 (truncating)
+		switch to := onnxpb.TensorProto_DataType(intAttr(n, "to", 0)); to {
+		case onnxpb.TensorProto_FLOAT:
+			return &rtensor{dt: to, shape: x.shape, v: append([]float64(nil), x.v...)}, nil
+		case onnxpb.TensorProto_INT64:
+			out := &rtensor{dt: to, shape: x.shape, v: make([]float64, len(x.v))}
+			for i, v := range x.v {
+				out.v[i] = math.Trunc(v)
+			}
+			return out, nil
 		}
-		return &rtensor{dt: onnxpb.TensorProto_FLOAT, shape: x.shape, v: append([]float64(nil), x.v...)}, nil
+		return nil, fmt.Errorf("Cast to %d not in the test evaluator", intAttr(n, "to", 0))
+	case "Shape":
+		out := &rtensor{dt: onnxpb.TensorProto_INT64, shape: []int{len(x.shape)}}
+		for _, d := range x.shape {
+			out.v = append(out.v, float64(d))
+		}
+		return out, nil
+	case "Gather": // of a 1-D tensor
+		if len(x.shape) != 1 || intAttr(n, "axis", 0) != 0 {
+			return nil, fmt.Errorf("Gather of %v on axis %d not in the test evaluator", x.shape, intAttr(n, "axis", 0))
+		}
+		out := &rtensor{dt: x.dt, shape: in[1].shape}
+		for _, i := range in[1].v {
+			if i < 0 {
+				i += float64(x.shape[0])
+			}
+			out.v = append(out.v, x.v[int(i)])
+		}
+		return out, nil
+	case "Unsqueeze": // axes input (opset 13), non-negative, sorted
+		s := append([]int(nil), x.shape...)
+		for _, a := range in[1].v {
+			s = append(s[:int(a)], append([]int{1}, s[int(a):]...)...)
+		}
+		return &rtensor{dt: x.dt, shape: s, v: x.v}, nil
+	case "Div", "Sub": // same shapes or a one-value operand; integers divide truncating
+		y := in[1]
+		out := &rtensor{dt: x.dt, shape: x.shape, v: make([]float64, len(x.v))}
+		if len(y.v) != len(x.v) && len(y.v) != 1 {
+			return nil, fmt.Errorf("broadcast %v, %v not supported", x.shape, y.shape)
+		}
+		for i, a := range x.v {
+			b := y.v[i%len(y.v)]
+			switch {
+			case n.GetOpType() == "Sub":
+				out.v[i] = a - b
+			case x.dt == onnxpb.TensorProto_FLOAT:
+				out.v[i] = float64(float32(a) / float32(b))
+			default:
+				out.v[i] = math.Trunc(a / b)
+			}
+		}
+		return out, nil
 	case "HardSwish":
 		out := &rtensor{dt: x.dt, shape: x.shape, v: make([]float64, len(x.v))}
 		for i, v := range x.v {
 			out.v[i] = v * math.Max(0, math.Min(1, v/6+0.5))
+		}
+		return out, nil
+	case "Slice": // constant starts, ends, axes and steps; positive steps
+		os := append([]int(nil), x.shape...)
+		first := make([]int, len(os))
+		step := make([]int, len(os))
+		for a := range step {
+			step[a] = 1
+		}
+		for k := range in[1].v {
+			a, st := k, 1.0 // axes and steps are optional
+			if len(in) > 3 && in[3] != nil {
+				a = int(in[3].v[k])
+			}
+			if len(in) > 4 && in[4] != nil {
+				st = in[4].v[k]
+			}
+			if a < 0 {
+				a += len(os)
+			}
+			d := float64(x.shape[a])
+			b, e := in[1].v[k], in[2].v[k]
+			if b < 0 {
+				b += d
+			}
+			if e < 0 {
+				e += d
+			}
+			b, e = math.Min(math.Max(b, 0), d), math.Min(math.Max(e, 0), d)
+			if st < 1 {
+				return nil, fmt.Errorf("Slice step %v not in the test evaluator", st)
+			}
+			first[a], step[a], os[a] = int(b), int(st), int(math.Max(math.Ceil((e-b)/st), 0))
+		}
+		out := &rtensor{dt: x.dt, shape: os, v: make([]float64, size(os))}
+		pos := make([]int, len(os))
+		for i := range out.v {
+			src := 0
+			for a := range os {
+				src = src*x.shape[a] + first[a] + pos[a]*step[a]
+			}
+			out.v[i] = x.v[src]
+			for a := len(os) - 1; a >= 0; a-- {
+				if pos[a]++; pos[a] < os[a] {
+					break
+				}
+				pos[a] = 0
+			}
 		}
 		return out, nil
 	case "Transpose":

@@ -337,12 +337,12 @@ func compareCodes(want []int32, got func(i int) float64, k int) codeAgreement {
 }
 
 // qdqTensors returns the int8 tensors of im that the QDQ export makes with
-// a QuantizeLinear named after them (every int8 op output but Reshape's,
-// which the export computes on the int8 values), in op order.
+// a QuantizeLinear named after them (every int8 op output but Reshape's
+// and Slice's, which the export computes on the int8 values), in op order.
 func qdqTensors(im *lite.Model) []int {
 	var ts []int
 	for k := range im.Ops {
-		if o := im.Ops[k].Output; im.Tensors[o].DType == lite.Int8 && im.Ops[k].Type != lite.OpReshape {
+		if o, typ := im.Ops[k].Output, im.Ops[k].Type; im.Tensors[o].DType == lite.Int8 && typ != lite.OpReshape && typ != lite.OpSlice {
 			ts = append(ts, o)
 		}
 	}

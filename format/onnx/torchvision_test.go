@@ -31,12 +31,6 @@ type torchvisionNet struct {
 	lacks, failsAt string
 }
 
-// The reasons some networks do not import yet: layers goqat does not have.
-const (
-	lacksSlice = "a channel slice layer (torch.chunk exports Slice with bounds computed at run time by Shape/Gather/Add/Div/Mul, " +
-		"which the importer would also have to fold into constants)"
-)
-
 // torchvisionNets lists the networks of make_torchvision_fixtures.py.
 var torchvisionNets = []torchvisionNet{
 	{name: "mobilenet_v2"},
@@ -44,7 +38,7 @@ var torchvisionNets = []torchvisionNet{
 	{name: "resnet18_narrow"},
 	{name: "resnet50_narrow"},
 	{name: "squeezenet1_1_narrow"},
-	{name: "shufflenet_v2_narrow", lacks: lacksSlice, failsAt: "Shape"},
+	{name: "shufflenet_v2_narrow"},
 	{name: "shufflenet_v2_stride2"},
 	{name: "googlenet_narrow"},
 	{name: "resnet18", full: true},
@@ -52,7 +46,7 @@ var torchvisionNets = []torchvisionNet{
 	{name: "mobilenet_v2", full: true},
 	{name: "mobilenet_v3_small", full: true},
 	{name: "squeezenet1_1", full: true},
-	{name: "shufflenet_v2_x0_5", full: true, lacks: lacksSlice, failsAt: "Shape"},
+	{name: "shufflenet_v2_x0_5", full: true},
 	{name: "googlenet", full: true},
 }
 
