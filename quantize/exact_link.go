@@ -103,7 +103,7 @@ func actRange(oq Quantizer, act string, sOut float32, zpOut int32) (lo, hi int32
 //     QuantizeWrapper with an output quantizer.
 //
 // The search for an input's quantizer looks through the layers that keep
-// their input's scale (keepScale: pools, Flatten, Reshape, Dropout,
+// their input's scale (keepScale: pools, Flatten, Reshape, Slice, Dropout,
 // ZeroPadding2D, and unquantized wrappers of them), and through one
 // GlobalAveragePooling2D or unpadded AveragePooling2D (whose mean the
 // integer engine rounds to the input's grid; the linked consumer applies

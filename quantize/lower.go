@@ -61,7 +61,7 @@ type FusedActivation interface {
 
 // Lower states the integer form of one layer of a QAT model: through its
 // Lower method if it has one, else through the keepScale table (pools,
-// Flatten, Reshape, ZeroPadding2D, Dropout). Other layers are an error
+// Flatten, Reshape, Slice, ZeroPadding2D, Dropout). Other layers are an error
 // that lists what converts.
 func Lower(l nn.Layer, b Lowering) error {
 	if lw, ok := l.(Lowerer); ok {

@@ -31,7 +31,7 @@ func always(nn.Layer) bool { return true }
 // after the activation), after Add and Multiply, after Concatenate only (a weighted
 // layer feeding only a Concatenate shares its range: concat_share.go), never
 // after the layers that keep their input's scale (pools, Flatten, Reshape,
-// Dropout, ZeroPadding2D: the rows of keepScale, added by init), a fixed range after softmax, sigmoid
+// Slice, Dropout, ZeroPadding2D: the rows of keepScale, added by init), a fixed range after softmax, sigmoid
 // and tanh. Conv2D / DepthwiseConv2D / Dense followed by BatchNormalization
 // are folded first (FoldedConvBN) and SeparableConv2D is split, so those
 // patterns do not reach this table.
