@@ -39,64 +39,12 @@ func CSV(path, labelColumn string) (*Dataset, error) {
 // a feature that is not a number, or an empty label is an error naming the
 // line. At most MaxValues feature values are read.
 func ReadCSV(r io.Reader, name, where, labelColumn string) (*Dataset, error) {
-	cr := csv.NewReader(r)
-	cr.TrimLeadingSpace = true
-	cr.ReuseRecord = true
-	header, err := cr.Read()
-	if err == io.EOF {
-		return nil, fmt.Errorf("datasets: %s: empty file: want a header row and one row per example", where)
-	}
+	x, nf, labels, err := readTable(r, where, labelColumn, true)
 	if err != nil {
-		return nil, fmt.Errorf("datasets: %s: %w", where, err)
-	}
-	header = append([]string(nil), header...)
-	if len(header) < 2 {
-		return nil, fmt.Errorf("datasets: %s: the header has %d column(s): want features and a label", where, len(header))
-	}
-	lc, err := labelIndex(header, labelColumn)
-	if err != nil {
-		return nil, fmt.Errorf("datasets: %s: %w", where, err)
-	}
-	nf := len(header) - 1
-	var x []float32
-	var labels []string
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				return nil, fmt.Errorf("datasets: %s: line %d: %w", where, pe.StartLine, pe.Err)
-			}
-			return nil, fmt.Errorf("datasets: %s: %w", where, err)
-		}
-		line, _ := cr.FieldPos(0)
-		if len(x)+nf > MaxValues {
-			return nil, fmt.Errorf("datasets: %s: line %d: more than %d feature values", where, line, MaxValues)
-		}
-		for j, field := range rec {
-			if j == lc {
-				continue
-			}
-			v, err := strconv.ParseFloat(strings.TrimSpace(field), 32)
-			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, fmt.Errorf("datasets: %s: line %d: column %q: %q is not a finite number", where, line, header[j], field)
-			}
-			x = append(x, float32(v))
-		}
-		l := strings.TrimSpace(rec[lc])
-		if l == "" {
-			return nil, fmt.Errorf("datasets: %s: line %d: empty label in column %q", where, line, header[lc])
-		}
-		labels = append(labels, l)
-	}
-	n := len(labels)
-	if n == 0 {
-		return nil, fmt.Errorf("datasets: %s: no rows after the header", where)
+		return nil, err
 	}
 	names, y := classesOf(labels)
+	n := len(labels)
 	return &Dataset{
 		Name:       name,
 		X:          &tensor.Tensor{Shape: tensor.Shape{n, nf}, Data: x},
@@ -104,6 +52,97 @@ func ReadCSV(r io.Reader, name, where, labelColumn string) (*Dataset, error) {
 		Classes:    len(names),
 		ClassNames: names,
 	}, nil
+}
+
+// CSVFeatures reads the feature vectors of a CSV table at path, as ReadCSV
+// but for prediction: with labelColumn "" every column is a feature and
+// labels is nil; otherwise that column is left out and returned as labels.
+//
+//	x (N,F)
+func CSVFeatures(path, labelColumn string) (x *tensor.Tensor, labels []string, err error) {
+	f, _, err := fileio.OpenRegular(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("datasets: %w", err)
+	}
+	defer f.Close()
+	data, nf, labels, err := readTable(f, path, labelColumn, labelColumn != "")
+	if err != nil {
+		return nil, nil, err
+	}
+	return &tensor.Tensor{Shape: tensor.Shape{len(data) / nf, nf}, Data: data}, labels, nil
+}
+
+// readTable reads the header and rows of a CSV table: the features, row
+// after row, nf of them per row, and (if hasLabel) the label column's
+// strings.
+func readTable(r io.Reader, where, labelColumn string, hasLabel bool) (x []float32, nf int, labels []string, err error) {
+	cr := csv.NewReader(r)
+	cr.TrimLeadingSpace = true
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err == io.EOF {
+		return nil, 0, nil, fmt.Errorf("datasets: %s: empty file: want a header row and one row per example", where)
+	}
+	if err != nil {
+		return nil, 0, nil, csvErr(where, err)
+	}
+	header = append([]string(nil), header...)
+	lc := -1
+	nf = len(header)
+	if hasLabel {
+		if len(header) < 2 {
+			return nil, 0, nil, fmt.Errorf("datasets: %s: the header has %d column(s): want features and a label", where, len(header))
+		}
+		if lc, err = labelIndex(header, labelColumn); err != nil {
+			return nil, 0, nil, fmt.Errorf("datasets: %s: %w", where, err)
+		}
+		nf--
+	}
+	rows := 0
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, 0, nil, csvErr(where, err)
+		}
+		line, _ := cr.FieldPos(0)
+		if len(x)+nf > MaxValues {
+			return nil, 0, nil, fmt.Errorf("datasets: %s: line %d: more than %d feature values", where, line, MaxValues)
+		}
+		for j, field := range rec {
+			if j == lc {
+				continue
+			}
+			v, err := strconv.ParseFloat(strings.TrimSpace(field), 32)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, 0, nil, fmt.Errorf("datasets: %s: line %d: column %q: %q is not a finite number", where, line, header[j], field)
+			}
+			x = append(x, float32(v))
+		}
+		if lc >= 0 {
+			l := strings.TrimSpace(rec[lc])
+			if l == "" {
+				return nil, 0, nil, fmt.Errorf("datasets: %s: line %d: empty label in column %q", where, line, header[lc])
+			}
+			labels = append(labels, l)
+		}
+		rows++
+	}
+	if rows == 0 {
+		return nil, 0, nil, fmt.Errorf("datasets: %s: no rows after the header", where)
+	}
+	return x, nf, labels, nil
+}
+
+// csvErr words a CSV reader's error, naming the line of a parse error.
+func csvErr(where string, err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("datasets: %s: line %d: %w", where, pe.StartLine, pe.Err)
+	}
+	return fmt.Errorf("datasets: %s: %w", where, err)
 }
 
 // labelIndex finds the label column: by header name, else as an index; ""
