@@ -70,6 +70,9 @@ Either way the integer model has the same format.`,
 			if err := lite.Save(out, im); err != nil {
 				return err
 			}
+			if err := datasets.CopyPreprocessing(in, out); err != nil {
+				return err
+			}
 			si, err := os.Stat(in)
 			if err != nil {
 				return err

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/goqat/goqat/datasets"
+	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/safetensors"
 	"github.com/spf13/pflag"
 )
 
@@ -23,6 +25,9 @@ type dataFlags struct {
 	valSplit    float64
 	valData     string
 	splitSeed   uint64
+
+	kind  datasets.Kind           // what --data held ("" for a built-in set), set by load
+	model *datasets.Preprocessing // the evaluated model's, set by fromModel
 }
 
 // builtinData reports whether name is one of the built-in data sets
@@ -106,7 +111,88 @@ func (f *dataFlags) load() (train, test *datasets.Dataset, err error) {
 			return nil, nil, err
 		}
 	}
+	if p := f.model; p != nil {
+		if strings.Join(p.ClassNames, "\x00") != strings.Join(train.ClassNames, "\x00") {
+			fmt.Fprintf(os.Stderr, "note: the model was trained on the classes %s; %s has %s\n",
+				shortList(p.ClassNames), train.Name, shortList(train.ClassNames))
+		}
+		if !p.Identity() && train.X.Shape[1:].Equal(p.Input) {
+			same := test == train
+			train = train.Clone() // the built-in sets are shared caches
+			p.Normalize(train.X.Data)
+			if same {
+				test = train
+			} else {
+				test = test.Clone()
+				p.Normalize(test.X.Data)
+			}
+		}
+	}
 	return train, test, nil
+}
+
+// shortList joins names with commas, eliding all but the first few.
+func shortList(names []string) string {
+	if len(names) > 6 {
+		return strings.Join(names[:5], ",") + fmt.Sprintf(",... (%d)", len(names))
+	}
+	return strings.Join(names, ",")
+}
+
+// fromModel reads the preprocessing recorded in the model file at path (if
+// any) and, unless the flags say otherwise, prepares the data the same way:
+// the image size, channels and fit; load then notes differing class names.
+func (f *dataFlags) fromModel(path string) error {
+	p, err := datasets.ReadPreprocessing(path)
+	if err != nil || p == nil {
+		return err
+	}
+	f.model = p
+	if p.Kind == "image" && f.input == "" {
+		f.input = fmt.Sprintf("%dx%d", p.Input[0], p.Input[1])
+		if f.channels == 0 && !builtinData(f.name) {
+			f.channels = p.Input[2]
+		}
+		if f.fit == "" {
+			f.fit = string(p.Fit)
+		}
+	}
+	return nil
+}
+
+// effectiveFit is how the images reached --input ("" if not resized).
+func (f *dataFlags) effectiveFit() datasets.Fit {
+	switch {
+	case f.input == "":
+		return ""
+	case f.fit != "":
+		return datasets.Fit(f.fit)
+	case f.kind == datasets.KindImageFolder:
+		return datasets.FitCrop
+	}
+	return datasets.FitPad
+}
+
+// saveModel saves m to out as nn.Save does, with the preprocessing of
+// train recorded in the metadata (datasets.PreprocessingKey).
+func (f *dataFlags) saveModel(out string, m *nn.Model, train *datasets.Dataset) error {
+	st, err := nn.ToSafetensors(m)
+	if err != nil {
+		return fmt.Errorf("%s: %w", out, err)
+	}
+	if _, err := datasets.AddPreprocessing(st, datasets.PreprocessingOf(train, f.effectiveFit())); err != nil {
+		return fmt.Errorf("%s: %w", out, err)
+	}
+	return safetensors.WriteFile(out, st)
+}
+
+// saveModelFrom saves m to out as nn.Save does, keeping the preprocessing
+// recorded in the model file from (if any).
+func saveModelFrom(out string, m *nn.Model, from string) error {
+	if err := nn.Save(out, m); err != nil {
+		return err
+	}
+	return datasets.CopyPreprocessing(from, out)
 }
 
 // loadBuiltin reads mnist or fashion; --channels, --label-column and
@@ -182,6 +268,11 @@ func (f *dataFlags) open(path string) (train, test *datasets.Dataset, err error)
 	}
 	if _, err := os.Stat(path); err != nil && !strings.ContainsAny(path, `/\.`) {
 		return nil, nil, fmt.Errorf("unknown data set %q: want mnist, fashion, or a path (folder of class folders, .csv, .npy, .npz, CIFAR or IDX folder)", path)
+	}
+	if path == f.name {
+		if f.kind, err = datasets.DetectKind(path); err != nil {
+			return nil, nil, err
+		}
 	}
 	return datasets.Open(path, o)
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goqat/goqat/datasets"
 	"github.com/goqat/goqat/models"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/tensor"
@@ -85,16 +86,29 @@ func TestOwnImageFolder(t *testing.T) {
 	if so, se, code = run(t, append([]string{"convert", "--in", qat, "--out", integer}, data...)...); code != 0 {
 		t.Fatalf("convert: exit %d\n%s%s", code, so, se)
 	}
+	// The model files record the size, fit and classes: eval needs no
+	// --input.
 	for _, m := range []string{float, integer} {
-		so, se, code = run(t, append([]string{"eval", "--model", m}, data...)...)
-		if code != 0 || !strings.Contains(so, "photos test (36 images)") || !strings.Contains(se, "no test split") {
+		so, se, code = run(t, "eval", "--model", m, "--data", photos)
+		if code != 0 || !strings.Contains(so, "photos test (36 images)") || !strings.Contains(se, "no test split") || strings.Contains(se, "classes") {
 			t.Errorf("eval %s on the folder: exit %d\n%s%s", m, code, so, se)
+		}
+	}
+	for _, m := range []string{float, qat, integer} {
+		p, err := datasets.ReadPreprocessing(m)
+		if err != nil || p == nil || strings.Join(p.ClassNames, ",") != "dark,light,stripes" || p.Fit != datasets.FitCrop ||
+			!tensor.Shape(p.Input).Equal([]int{16, 16, 3}) || p.ChannelOrder != "RGB" {
+			t.Errorf("%s records %+v, %v", m, p, err)
 		}
 	}
 	img := filepath.Join(photos, "light", "004.png")
 	var tops []string
-	for _, m := range []string{float, qat, integer} {
-		so, se, code = run(t, "predict", "--model", m, "--class-names", "dark,light,stripes", "--top", "2", "--json", img)
+	for i, m := range []string{float, qat, integer} {
+		args := []string{"predict", "--model", m, "--top", "2", "--json", img}
+		if i == 1 {
+			args = append(args, "--class-names", "dark,light,stripes")
+		}
+		so, se, code = run(t, args...)
 		if code != 0 {
 			t.Fatalf("predict %s: exit %d\n%s%s", m, code, so, se)
 		}
@@ -158,7 +172,7 @@ func TestOwnTable(t *testing.T) {
 	if err := os.WriteFile(rows, []byte("temp,kind,humidity,pressure\n4.1,hot,0.0,0.02\n0.1,cold,1.0,0.05\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	so, se, code = run(t, "predict", "--model", integer, "--csv", rows, "--label-column", "kind", "--class-names", "cold,hot,mild", "--top", "1")
+	so, se, code = run(t, "predict", "--model", integer, "--csv", rows, "--label-column", "kind", "--top", "1")
 	if code != 0 || !strings.Contains(so, "new.csv:2 (label hot): hot ") || !strings.Contains(so, "new.csv:3 (label cold): cold ") {
 		t.Errorf("predict --csv: exit %d\n%s%s", code, so, se)
 	}

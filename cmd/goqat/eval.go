@@ -33,6 +33,9 @@ exactly what its integer model computes. --json FILE also writes the figures
 			if batch < 1 {
 				return fmt.Errorf("--batch must be at least 1, got %d", batch)
 			}
+			if err := df.fromModel(path); err != nil {
+				return err
+			}
 			integer, err := isInteger(path)
 			if err != nil {
 				return err

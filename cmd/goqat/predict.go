@@ -111,15 +111,19 @@ func newPredictCmd() *cobra.Command {
 		Short: "Classify images or table rows with a saved model",
 		Long: `predict runs a float, QAT or integer model on image files (PNG, JPEG, GIF,
 BMP, TIFF, WebP), each decoded, converted to the model's channels in [0,1]
-and resized to its input as --fit says (crop by default), or on the rows of
-a CSV table (--csv; with --label-column that column is left out and shown),
-and prints the top-k classes with their probabilities: the softmax of the
-model's outputs, or the outputs themselves if they already are
-probabilities. --class-names names the classes (a comma-separated list, or
-@FILE with one name per line); without it they are numbered. --json prints
-the results as JSON instead.`,
-		Example: `  goqat predict --model model.int8.safetensors --class-names @classes.txt cat.jpg dog.png
-  goqat predict --model mlp.safetensors --csv new-rows.csv --top 3 --json`,
+and resized to its input as --fit says, or on the rows of a CSV table
+(--csv; with --label-column that column is left out and shown), and prints
+the top-k classes with their probabilities: the softmax of the model's
+outputs, or the outputs themselves if they already are probabilities.
+
+goqat train records the training data's class names, image size, fit and
+normalisation in the model file (goqat quantize and convert keep them);
+predict applies them. --class-names (a comma-separated list, or @FILE with
+one name per line) overrides the names; without either the classes are
+numbered. --json prints the results as JSON instead.`,
+		Example: `  goqat predict --model model.int8.safetensors cat.jpg dog.png
+  goqat predict --model float.safetensors --class-names @classes.txt --top 3 cat.jpg
+  goqat predict --model mlp.safetensors --csv new-rows.csv --label-column kind --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPredict(cmd.Context(), cmd.OutOrStdout(), c, args)
 		},
@@ -130,7 +134,7 @@ the results as JSON instead.`,
 	f.StringVar(&c.labelColumn, "label-column", "", "with --csv: a column to leave out of the features and show as the label (name or index from 0)")
 	f.StringVar(&c.classNames, "class-names", "", "class names: a comma-separated list, or @FILE with one per line (default: numbers)")
 	f.IntVar(&c.top, "top", 5, "classes to print per input")
-	f.StringVar(&c.fit, "fit", "crop", "how images reach the model's input size: crop, pad or stretch")
+	f.StringVar(&c.fit, "fit", "", "how images reach the model's input size: crop, pad or stretch (default: as in training, recorded in the model file, else crop)")
 	f.BoolVar(&c.jsonOut, "json", false, "print the results as JSON")
 	f.IntVar(&c.batch, "batch", 64, "inputs per batch")
 	return cmd
@@ -151,10 +155,6 @@ func runPredict(ctx context.Context, w io.Writer, c predictConfig, images []stri
 	if c.batch < 1 || c.batch > maxPredictBatch {
 		return fmt.Errorf("--batch must be from 1 to %d, got %d", maxPredictBatch, c.batch)
 	}
-	fit, err := datasets.ParseFit(c.fit)
-	if err != nil {
-		return fmt.Errorf("--fit: %w", err)
-	}
 	names, err := parseClassNames(c.classNames)
 	if err != nil {
 		return err
@@ -162,6 +162,27 @@ func runPredict(ctx context.Context, w io.Writer, c predictConfig, images []stri
 	p, err := loadPredictor(c.model)
 	if err != nil {
 		return err
+	}
+	pre, err := datasets.ReadPreprocessing(c.model)
+	if err != nil {
+		return err
+	}
+	if pre != nil && !tensor.Shape(pre.Input).Equal(p.in) {
+		pre = nil // recorded for another input: not this model's
+	}
+	fitName := c.fit
+	if fitName == "" && pre != nil {
+		fitName = string(pre.Fit)
+	}
+	if fitName == "" {
+		fitName = string(datasets.FitCrop)
+	}
+	fit, err := datasets.ParseFit(fitName)
+	if err != nil {
+		return fmt.Errorf("--fit: %w", err)
+	}
+	if names == nil && pre != nil {
+		names = pre.ClassNames
 	}
 	if names != nil && len(names) != p.classes {
 		return fmt.Errorf("--class-names names %d classes, the model has %d", len(names), p.classes)
@@ -177,6 +198,9 @@ func runPredict(ctx context.Context, w io.Writer, c predictConfig, images []stri
 		}
 		if x.Shape[1] != p.in[0] {
 			return fmt.Errorf("%s: rows of %d features, the model takes %d", c.csv, x.Shape[1], p.in[0])
+		}
+		if pre != nil {
+			pre.Normalize(x.Data)
 		}
 		for lo := 0; lo < x.Shape[0]; lo += c.batch {
 			hi := min(lo+c.batch, x.Shape[0])
@@ -204,6 +228,9 @@ func runPredict(ctx context.Context, w io.Writer, c predictConfig, images []stri
 				if err := readImageFile(path, h, wd, ch, fit, x.Data[i*h*wd*ch:(i+1)*h*wd*ch]); err != nil {
 					return err
 				}
+			}
+			if pre != nil {
+				pre.Normalize(x.Data)
 			}
 			out, err := p.run(ctx, x)
 			if err != nil {

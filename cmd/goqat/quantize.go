@@ -100,7 +100,7 @@ rerun the same command with --resume to continue bit-identically.`,
 			qm, secs := r.Model, r.TrainSeconds
 			fmt.Printf("QAT %s fake-quant test accuracy %.2f%% (float %.2f%%, PTQ %.2f%%) after %d epochs (%.1fs)\n",
 				scheme, 100*qatAcc, 100*floatAcc, 100*ptqAcc, c.epochs, secs)
-			if err := nn.Save(c.out, qm); err != nil {
+			if err := saveModelFrom(c.out, qm, c.in); err != nil {
 				return err
 			}
 			fmt.Printf("Saved %s\n", c.out)

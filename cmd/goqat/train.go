@@ -128,7 +128,7 @@ parameter; the last checkpoint is kept.`,
 			}
 			last := len(h.ValAccuracy) - 1
 			fmt.Printf("Test accuracy %.2f%% after %d epochs (%.1fs)\n", 100*h.ValAccuracy[last], c.epochs, time.Since(start).Seconds())
-			if err := nn.Save(out, m); err != nil {
+			if err := df.saveModel(out, m, train); err != nil {
 				return err
 			}
 			fmt.Printf("Saved %s\n", out)
