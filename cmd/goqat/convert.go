@@ -55,6 +55,9 @@ Either way the integer model has the same format.`,
 			case !ptq && !quantize.IsQAT(m):
 				return fmt.Errorf("%s is a float model: convert it with --ptq (post-training quantization), or fine-tune it with goqat quantize first", in)
 			case ptq:
+				if err := df.fromModel(in); err != nil {
+					return err
+				}
 				if qat, err = ptqModel(cmd.Context(), m, calibration, scheme, samples, &df); err != nil {
 					return err
 				}

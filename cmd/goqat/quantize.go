@@ -80,6 +80,9 @@ rerun the same command with --resume to continue bit-identically.`,
 			if err != nil {
 				return err
 			}
+			if err := df.fromModel(c.in); err != nil {
+				return err
+			}
 			train, test, err := df.load()
 			if err != nil {
 				return err
