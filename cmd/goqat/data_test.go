@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -237,5 +238,55 @@ func TestDataErrors(t *testing.T) {
 		if code == 0 || !strings.Contains(se, c.want) || strings.Count(strings.TrimSpace(se), "\n") > 0 || strings.Contains(se, "panic") {
 			t.Errorf("goqat %v: exit %d, stderr %q (want one line mentioning %q)", c.args, code, se, c.want)
 		}
+	}
+}
+
+// TestDataFlagsLoad checks dataFlags.load directly: the built-in sets keep
+// zero padding as the default --fit and resize with --fit stretch; an image
+// folder splits by --validation-split or validates on --val-data, whose
+// classes must match.
+func TestDataFlagsLoad(t *testing.T) {
+	base := func() dataFlags {
+		return dataFlags{name: "mnist", trainLimit: 8, testLimit: 4, onBadFile: "fail", splitSeed: 1}
+	}
+	f := base()
+	f.input = "32x32"
+	train, test, err := f.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, _, _ := datasets.MNIST()
+	want, err := datasets.PadTo(orig.Take(8), 32, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !train.X.Shape.Equal([]int{8, 32, 32, 1}) || test.Len() != 4 || !slices.Equal(train.X.Data, want.X.Data) {
+		t.Errorf("mnist --input 32x32: %v, not PadTo's images", train.X.Shape)
+	}
+	f = base()
+	f.input, f.fit = "14x14", "stretch"
+	if train, _, err = f.load(); err != nil || !train.X.Shape.Equal([]int{8, 14, 14, 1}) {
+		t.Errorf("mnist --input 14x14 --fit stretch: %v %v", train, err)
+	}
+
+	dir := t.TempDir()
+	photos, val, other := filepath.Join(dir, "photos"), filepath.Join(dir, "val"), filepath.Join(dir, "other")
+	writeClassImages(t, photos, 4, 8)
+	writeClassImages(t, val, 2, 8)
+	writeClassImages(t, other, 1, 8)
+	if err := os.RemoveAll(filepath.Join(other, "dark")); err != nil {
+		t.Fatal(err)
+	}
+	f = dataFlags{name: photos, input: "8x8", onBadFile: "fail", splitSeed: 1, valSplit: 0.25}
+	if train, test, err = f.load(); err != nil || train.Len() != 9 || test.Len() != 3 || f.kind != datasets.KindImageFolder {
+		t.Errorf("--validation-split 0.25 of 12 images: %v %v %v", train, test, err)
+	}
+	f = dataFlags{name: photos, input: "8x8", onBadFile: "fail", splitSeed: 1, valData: val}
+	if train, test, err = f.load(); err != nil || train.Len() != 12 || test.Len() != 6 || test.Name != "val" {
+		t.Errorf("--val-data: %v %v %v", train, test, err)
+	}
+	f.valData = other
+	if _, _, err = f.load(); err == nil || !strings.Contains(err.Error(), "classes") {
+		t.Errorf("--val-data with other classes: %v", err)
 	}
 }
