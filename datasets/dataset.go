@@ -7,12 +7,14 @@ import (
 	"github.com/goqat/goqat/tensor"
 )
 
-// Dataset is a labelled image classification set held in memory.
+// Dataset is a labelled classification set held in memory: images or
+// feature vectors. It is also a Source.
 type Dataset struct {
 	// Name says which set and split it is, e.g. "mnist-train".
 	Name string
-	// X holds the images, (N,H,W,1) float32 in [0,1] (pixel/255); (N,28,28,1)
-	// for MNIST and Fashion-MNIST.
+	// X holds the images, (N,H,W,C) float32 in [0,1] (pixel/255), e.g.
+	// (N,28,28,1) for MNIST and Fashion-MNIST; or, for a table, the feature
+	// vectors (N,F) as they are.
 	X *tensor.Tensor
 	// Y holds the labels, (N) float32 class indices in [0, Classes).
 	Y *tensor.Tensor
@@ -59,27 +61,30 @@ func (d *Dataset) Clone() *Dataset {
 	}
 }
 
-// FromIDX builds a Dataset from decoded IDX images (N,H,W) and labels (N),
-// scaling pixels to [0,1]. The classes are named by classNames; a label
+// FromIDX builds a Dataset from decoded IDX images (N,H,W) or (N,H,W,C) and
+// labels (N), scaling pixels to [0,1]. The classes are named by classNames; a label
 // outside [0, len(classNames)) is an error, as are mismatched counts.
 func FromIDX(name string, images, labels *IDX, classNames []string) (*Dataset, error) {
 	if images == nil || labels == nil {
 		return nil, fmt.Errorf("datasets: %s: nil images or labels", name)
 	}
-	if len(images.Dims) != 3 {
-		return nil, fmt.Errorf("datasets: images have %d dimensions %v, want 3 (N, rows, cols)", len(images.Dims), images.Dims)
+	if len(images.Dims) != 3 && len(images.Dims) != 4 {
+		return nil, fmt.Errorf("datasets: images have %d dimensions %v, want 3 (N, rows, cols) or 4 (N, rows, cols, channels)", len(images.Dims), images.Dims)
 	}
 	if len(labels.Dims) != 1 {
 		return nil, fmt.Errorf("datasets: labels have %d dimensions %v, want 1 (N)", len(labels.Dims), labels.Dims)
 	}
-	n, h, w := images.Dims[0], images.Dims[1], images.Dims[2]
-	if n < 0 || h < 0 || w < 0 {
+	n, h, w, c := images.Dims[0], images.Dims[1], images.Dims[2], 1
+	if len(images.Dims) == 4 {
+		c = images.Dims[3]
+	}
+	if n < 0 || h < 0 || w < 0 || c < 0 {
 		return nil, fmt.Errorf("datasets: negative image dimensions %v", images.Dims)
 	}
 	if labels.Dims[0] != n {
 		return nil, fmt.Errorf("datasets: %d images but %d labels", n, labels.Dims[0])
 	}
-	if len(images.Data) != n*h*w || len(labels.Data) != n {
+	if len(images.Data) != n*h*w*c || len(labels.Data) != n {
 		return nil, fmt.Errorf("datasets: IDX data sizes %d and %d do not match dimensions %v and %v",
 			len(images.Data), len(labels.Data), images.Dims, labels.Dims)
 	}
@@ -97,7 +102,7 @@ func FromIDX(name string, images, labels *IDX, classNames []string) (*Dataset, e
 	pixelsToFloat(x, images.Data)
 	return &Dataset{
 		Name:       name,
-		X:          &tensor.Tensor{Shape: tensor.Shape{n, h, w, 1}, Data: x},
+		X:          &tensor.Tensor{Shape: tensor.Shape{n, h, w, c}, Data: x},
 		Y:          &tensor.Tensor{Shape: tensor.Shape{n}, Data: y},
 		Classes:    len(classNames),
 		ClassNames: append([]string(nil), classNames...),

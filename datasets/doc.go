@@ -1,8 +1,17 @@
-// Package datasets loads image classification data sets for goqat: an IDX
-// reader (the format of MNIST and Fashion-MNIST, gzipped or plain), MNIST
-// embedded in the package, and Fashion-MNIST from a folder. Images come as
-// (N,28,28,1) float32 tensors in [0,1] and labels as (N) float32 class
-// indices, ready for nn's Fit with a sparse categorical loss.
+// Package datasets loads classification data sets for goqat: MNIST
+// embedded in the package and Fashion-MNIST from a folder (IDX files,
+// gzipped or plain), and the user's own data: a folder with one subfolder
+// of images per class (ImageFolder: PNG, JPEG, GIF, BMP, TIFF, WebP,
+// resized bilinearly by crop, pad or stretch), CSV tables, NumPy .npy and
+// .npz arrays, CIFAR-10/100 binary files and IDX folders of any image size
+// and class count. Open recognises the kind of a path; Source is the small
+// interface behind them (examples by index, labels, class names), Split
+// holds out a seeded validation set, and Preprocessing records in a model
+// file how its inputs were made.
+//
+// Images come as (N,H,W,C) float32 tensors in [0,1] (pixel/255), table rows
+// as (N,F) feature vectors, and labels as (N) float32 class indices, ready
+// for nn's Fit with a sparse categorical loss.
 //
 // Credits. The MNIST database of handwritten digits is by Yann LeCun,
 // Corinna Cortes and Christopher J.C. Burges. The gzipped IDX files embedded

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/goqat/goqat/internal/fileio"
@@ -27,20 +29,25 @@ const imageSide = 28
 // it with the path to show in errors. Its errors are complete messages.
 type opener func(base string) (rc io.ReadCloser, path string, err error)
 
-// loadSet reads an MNIST-style set (28x28 images, one-byte labels) through
+// loadSet reads an MNIST-style set (one-byte images and labels) through
 // open, the train and test splits concurrently. set names it in errors and
-// in the Dataset names ("<set>-train", "<set>-test").
+// in the Dataset names ("<set>-train", "<set>-test"). With classNames (MNIST,
+// Fashion-MNIST) the images must be 28x28 and the labels index classNames;
+// with nil classNames (a generic IDX folder) the images are (N,H,W) or
+// (N,H,W,C) of any size, the same for both splits, and the classes are
+// "0".."K-1", K one more than the largest label of either split.
 func loadSet(set string, classNames []string, open opener) (train, test *Dataset, err error) {
 	var wg sync.WaitGroup
+	var tr, te *idxSplit
 	var errTrain, errTest error
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		train, errTrain = loadSplit(set, set+"-train", trainImagesFile, trainLabelsFile, classNames, open)
+		tr, errTrain = readSplit(set, set+"-train", trainImagesFile, trainLabelsFile, classNames == nil, open)
 	}()
 	go func() {
 		defer wg.Done()
-		test, errTest = loadSplit(set, set+"-test", testImagesFile, testLabelsFile, classNames, open)
+		te, errTest = readSplit(set, set+"-test", testImagesFile, testLabelsFile, classNames == nil, open)
 	}()
 	wg.Wait()
 	if errTrain != nil {
@@ -49,12 +56,33 @@ func loadSet(set string, classNames []string, open opener) (train, test *Dataset
 	if errTest != nil {
 		return nil, nil, errTest
 	}
+	if classNames == nil {
+		if !slices.Equal(tr.images.Dims[1:], te.images.Dims[1:]) {
+			return nil, nil, fmt.Errorf("%s: %s holds images of %v but %s holds images of %v", set,
+				tr.imagesPath, tr.images.Dims[1:], te.imagesPath, te.images.Dims[1:])
+		}
+		classNames = numberedNames(int(max(maxByte(tr.labels.Data), maxByte(te.labels.Data))) + 1)
+	}
+	if train, err = tr.dataset(set, classNames); err != nil {
+		return nil, nil, err
+	}
+	if test, err = te.dataset(set, classNames); err != nil {
+		return nil, nil, err
+	}
 	return train, test, nil
 }
 
-// loadSplit reads one split's images and labels, checks them against each
-// other, and converts them to a Dataset.
-func loadSplit(set, name, imagesBase, labelsBase string, classNames []string, open opener) (*Dataset, error) {
+// idxSplit is one split's decoded images and labels, checked against each
+// other.
+type idxSplit struct {
+	name                   string
+	images, labels         *IDX
+	imagesPath, labelsPath string
+}
+
+// readSplit reads one split's images and labels and checks their shapes:
+// (N,28,28) images unless anySize, then (N,H,W) or (N,H,W,C); (N) labels.
+func readSplit(set, name, imagesBase, labelsBase string, anySize bool, open opener) (*idxSplit, error) {
 	images, imagesPath, err := readIDXFile(set, open, imagesBase)
 	if err != nil {
 		return nil, err
@@ -63,7 +91,12 @@ func loadSplit(set, name, imagesBase, labelsBase string, classNames []string, op
 	if err != nil {
 		return nil, err
 	}
-	if d := images.Dims; len(d) != 3 || d[1] != imageSide || d[2] != imageSide {
+	d := images.Dims
+	if anySize {
+		if len(d) != 3 && len(d) != 4 {
+			return nil, fmt.Errorf("%s: %s: images have dimensions %v, want (N, H, W) or (N, H, W, C)", set, imagesPath, d)
+		}
+	} else if len(d) != 3 || d[1] != imageSide || d[2] != imageSide {
 		return nil, fmt.Errorf("%s: %s: images have dimensions %v, want (N, %d, %d)", set, imagesPath, d, imageSide, imageSide)
 	}
 	if d := labels.Dims; len(d) != 1 {
@@ -75,16 +108,39 @@ func loadSplit(set, name, imagesBase, labelsBase string, classNames []string, op
 	if images.Dims[0] != labels.Dims[0] {
 		return nil, fmt.Errorf("%s: %s has %d images but %s has %d labels", set, imagesPath, images.Dims[0], labelsPath, labels.Dims[0])
 	}
-	for i, l := range labels.Data {
+	return &idxSplit{name: name, images: images, labels: labels, imagesPath: imagesPath, labelsPath: labelsPath}, nil
+}
+
+// dataset checks the labels against classNames and converts the split.
+func (s *idxSplit) dataset(set string, classNames []string) (*Dataset, error) {
+	for i, l := range s.labels.Data {
 		if int(l) >= len(classNames) {
-			return nil, fmt.Errorf("%s: %s: label %d of sample %d is out of range [0, %d]", set, labelsPath, l, i, len(classNames)-1)
+			return nil, fmt.Errorf("%s: %s: label %d of sample %d is out of range [0, %d]", set, s.labelsPath, l, i, len(classNames)-1)
 		}
 	}
-	ds, err := FromIDX(name, images, labels, classNames)
+	ds, err := FromIDX(s.name, s.images, s.labels, classNames)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s, %s: %w", set, imagesPath, labelsPath, err)
+		return nil, fmt.Errorf("%s: %s, %s: %w", set, s.imagesPath, s.labelsPath, err)
 	}
 	return ds, nil
+}
+
+// maxByte is the largest value of b (0 if b is empty).
+func maxByte(b []byte) byte {
+	var m byte
+	for _, v := range b {
+		m = max(m, v)
+	}
+	return m
+}
+
+// numberedNames returns the class names "0".."k-1".
+func numberedNames(k int) []string {
+	out := make([]string, k)
+	for i := range out {
+		out[i] = strconv.Itoa(i)
+	}
+	return out
 }
 
 // readIDXFile opens base and decodes it, naming the set and file in errors.
@@ -128,4 +184,18 @@ func dirOpener(set, dir, hint string) (opener, error) {
 		}
 		return nil, dir, fmt.Errorf("%s: folder %s has no %s.gz or %s%s", set, dir, base, base, hint)
 	}, nil
+}
+
+// IDXFolder reads a set in the MNIST file layout from folder dir (the four
+// files train-images-idx3-ubyte, train-labels-idx1-ubyte,
+// t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each gzipped or plain)
+// with images of any size, (N,H,W) or (N,H,W,C) bytes, and any number of
+// classes up to 256: "0".."K-1", K one more than the largest label.
+func IDXFolder(dir string) (train, test *Dataset, err error) {
+	set := filepath.Base(filepath.Clean(dir))
+	open, err := dirOpener(set, dir, " (want the four IDX files of the MNIST layout, gzipped or not)")
+	if err != nil {
+		return nil, nil, err
+	}
+	return loadSet(set, nil, open)
 }

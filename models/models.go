@@ -26,6 +26,9 @@ type Options struct {
 	// applications' alpha), in (0, 4]; 0 means 1. The other networks have
 	// no width multiplier and accept only 0 or 1.
 	Alpha float64
+	// Hidden is the hidden layer widths of mlp (empty: DefaultHidden);
+	// the other networks accept only an empty list.
+	Hidden []int
 }
 
 // network is one built-in model.
@@ -35,6 +38,9 @@ type network struct {
 	build func(in tensor.Shape, classes int, alpha float64) (*nn.Model, error)
 	// alpha reports whether the network has a width multiplier.
 	alpha bool
+	// hidden, if not nil, builds the network with Options.Hidden instead
+	// of build.
+	hidden func(in tensor.Shape, classes int, hidden []int) (*nn.Model, error)
 	// small marks the networks Names lists.
 	small bool
 	// in and classes are the network's canonical input and class count.
@@ -50,6 +56,7 @@ var networks = map[string]network{
 	"mobilenet-tiny": {small: true, in: tensor.Shape{28, 28, 1}, classes: 10, build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
 		return MobileNetTiny(in, classes)
 	}},
+	"mlp":          {in: tensor.Shape{28, 28, 1}, classes: 10, hidden: MLP},
 	"mobilenet-v1": {in: tensor.Shape{224, 224, 3}, classes: 1000, alpha: true, build: MobileNetV1},
 	"mobilenet-v2": {in: tensor.Shape{224, 224, 3}, classes: 1000, alpha: true, build: MobileNetV2},
 	"resnet18": {in: tensor.Shape{224, 224, 3}, classes: 1000, build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
@@ -121,7 +128,16 @@ func BuildWith(name string, in tensor.Shape, classes int, seed uint64, o Options
 	case !n.alpha && alpha != 1:
 		return nil, fmt.Errorf("model %s has no width multiplier (alpha %v); only mobilenet-v1 and mobilenet-v2 have one", name, alpha)
 	}
-	m, err := n.build(in, classes, alpha)
+	if n.hidden == nil && len(o.Hidden) > 0 {
+		return nil, fmt.Errorf("model %s has no hidden layer widths (%v); only mlp has them", name, o.Hidden)
+	}
+	var m *nn.Model
+	var err error
+	if n.hidden != nil {
+		m, err = n.hidden(in, classes, o.Hidden)
+	} else {
+		m, err = n.build(in, classes, alpha)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("model %s: %w", name, err)
 	}

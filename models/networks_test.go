@@ -155,7 +155,7 @@ func TestNames(t *testing.T) {
 	if got := strings.Join(Names(), " "); got != "mnist-cnn mobilenet-tiny" {
 		t.Errorf("Names() = %s", got)
 	}
-	want := "mnist-cnn mobilenet-tiny mobilenet-v1 mobilenet-v2 resnet18 resnet20 resnet50 squeezenet"
+	want := "mlp mnist-cnn mobilenet-tiny mobilenet-v1 mobilenet-v2 resnet18 resnet20 resnet50 squeezenet"
 	if got := strings.Join(AllNames(), " "); got != want {
 		t.Errorf("AllNames() = %s, want %s", got, want)
 	}

@@ -80,6 +80,9 @@ func convertModel(ctx context.Context, in, out string, ptq, fullInteger bool, ca
 	case !ptq && !quantize.IsQAT(m):
 		return fmt.Errorf("%s is a float model: convert it with --ptq (post-training quantization), or fine-tune it with goqat quantize first", in)
 	case ptq:
+		if err := df.fromModel(in); err != nil {
+			return err
+		}
 		if qat, err = ptqModel(ctx, m, calibration, scheme, samples, df); err != nil {
 			return err
 		}
@@ -96,6 +99,9 @@ func convertModel(ctx context.Context, in, out string, ptq, fullInteger bool, ca
 		return err
 	}
 	if err := saveOutput(func() error { return lite.Save(out, im) }); err != nil {
+		return err
+	}
+	if err := datasets.CopyPreprocessing(in, out); err != nil {
 		return err
 	}
 	si, err := os.Stat(in)

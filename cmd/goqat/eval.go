@@ -38,6 +38,9 @@ SIGINT or SIGTERM stops it within a second (exit code 130 or 143).`,
 			if err := checkPaths(append([]pathArg{{"--model", path}}, df.inputs()...), []pathArg{{"--json", jsonPath}}); err != nil {
 				return err
 			}
+			if err := df.fromModel(path); err != nil {
+				return err
+			}
 			return runStoppable(cmd, func(ctx context.Context) error { return evalModel(ctx, path, &df, batch, jsonPath) })
 		},
 	}

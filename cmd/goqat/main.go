@@ -41,6 +41,6 @@ Start with:  goqat demo`,
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newDemoCmd(), newTrainCmd(), newQuantizeCmd(), newEvalCmd(), newInspectCmd(), newBenchCmd(), newConvertCmd(), newExportCmd(), newImportCmd())
+	root.AddCommand(newDemoCmd(), newTrainCmd(), newQuantizeCmd(), newEvalCmd(), newInspectCmd(), newBenchCmd(), newConvertCmd(), newExportCmd(), newImportCmd(), newPredictCmd())
 	return root
 }

@@ -143,14 +143,20 @@ func (c *checkpointFlags) input() []pathArg {
 // disk filled up), it saves the model in the OS temporary folder instead
 // and returns an error that says where, so that the run is not lost.
 func saveModel(flag, path string, m *nn.Model) error {
-	err := nn.Save(path, m)
+	return saveWith(flag, path, func(p string) error { return nn.Save(p, m) })
+}
+
+// saveWith is saveModel with the writing done by save(path), e.g. a model
+// saved with its preprocessing record.
+func saveWith(flag, path string, save func(path string) error) error {
+	err := save(path)
 	if err == nil {
 		return nil
 	}
 	f, ferr := os.CreateTemp("", "goqat-*-"+strings.ReplaceAll(filepath.Base(path), "*", "_"))
 	if ferr == nil {
 		f.Close()
-		if ferr = nn.Save(f.Name(), m); ferr != nil {
+		if ferr = save(f.Name()); ferr != nil {
 			os.Remove(f.Name())
 		}
 	}

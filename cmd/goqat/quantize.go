@@ -89,6 +89,9 @@ rerun the same command with --resume to continue bit-identically.`,
 			if err != nil {
 				return err
 			}
+			if err := df.fromModel(c.in); err != nil {
+				return err
+			}
 			train, test, err := df.load()
 			if err != nil {
 				return err
@@ -109,7 +112,7 @@ rerun the same command with --resume to continue bit-identically.`,
 			qm, secs := r.Model, r.TrainSeconds
 			fmt.Printf("QAT %s fake-quant test accuracy %.2f%% (float %.2f%%, PTQ %.2f%%) after %d epochs (%.1fs)\n",
 				scheme, 100*qatAcc, 100*floatAcc, 100*ptqAcc, c.epochs, secs)
-			if err := saveModel("--out", c.out, qm); err != nil {
+			if err := saveWith("--out", c.out, func(p string) error { return saveModelFrom(p, qm, c.in) }); err != nil {
 				return err
 			}
 			fmt.Printf("Saved %s\n", c.out)

@@ -24,6 +24,7 @@ type trainConfig struct {
 	seed    uint64
 	verbose int
 	ckpt    checkpointFlags // checkpoints, resume and clipping (zero: none)
+	hidden  []int           // mlp's hidden layer widths (nil: its default)
 }
 
 // verbosity maps --verbose (0 silent, 1 progress bar, 2 one line per
@@ -53,9 +54,10 @@ func (c *trainConfig) validate() error {
 	return c.ckpt.validate()
 }
 
-// buildModel makes the named built-in model for the dataset's images.
-func buildModel(name string, train *datasets.Dataset, seed uint64) (*nn.Model, error) {
-	return models.Build(name, train.X.Shape[1:], train.Classes, seed)
+// buildModel makes the named built-in model for the dataset's examples
+// (mlp with the given hidden widths, if any).
+func buildModel(name string, train *datasets.Dataset, seed uint64, hidden ...int) (*nn.Model, error) {
+	return models.BuildWith(name, train.X.Shape[1:], train.Classes, seed, models.Options{Hidden: hidden})
 }
 
 // fitFloat trains m on train (validating on test) with Adam and a cosine
@@ -136,7 +138,7 @@ parameter; the last checkpoint is kept.`,
 			if err != nil {
 				return err
 			}
-			m, err := buildModel(c.model, train, c.seed)
+			m, err := buildModel(c.model, train, c.seed, c.hidden...)
 			if err != nil {
 				return err
 			}
@@ -150,7 +152,7 @@ parameter; the last checkpoint is kept.`,
 			}
 			last := len(h.ValAccuracy) - 1
 			fmt.Printf("Test accuracy %.2f%% after %d epochs (%.1fs)\n", 100*h.ValAccuracy[last], c.epochs, time.Since(start).Seconds())
-			if err := saveModel("--out", out, m); err != nil {
+			if err := saveWith("--out", out, func(p string) error { return df.saveModel(p, m, train) }); err != nil {
 				return err
 			}
 			fmt.Printf("Saved %s\n", out)
@@ -166,6 +168,7 @@ parameter; the last checkpoint is kept.`,
 	f.IntVar(&c.verbose, "verbose", 1, "0 silent, 1 progress bar, 2 one line per epoch")
 	f.StringVar(&out, "out", "float.safetensors", "where to save the trained model")
 	f.IntVar(&nThreads, "threads", 0, "compute threads (0: "+threads.Env+" if set, else all cores)")
+	f.IntSliceVar(&c.hidden, "hidden", nil, "hidden layer widths of --model mlp, e.g. 64,64 (default 64,64)")
 	addDataFlags(f, &df)
 	addCheckpointFlags(f, &c.ckpt)
 	return cmd

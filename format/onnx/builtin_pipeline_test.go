@@ -24,6 +24,7 @@ type builtinNet struct {
 // network's structure (every stride, every block) at a fraction of the
 // work.
 var builtinNets = []builtinNet{
+	{name: "mlp", in: tensor.Shape{28, 28, 1}},
 	{name: "mnist-cnn", in: tensor.Shape{28, 28, 1}},
 	{name: "mobilenet-tiny", in: tensor.Shape{28, 28, 1}},
 	{name: "mobilenet-v1", in: tensor.Shape{64, 64, 3}, alpha: 0.25},
