@@ -237,6 +237,23 @@ func dwRows3x3RqVNNI(out *int8, x *int8, w16 *int16, corr *int32, c, row, n, ste
 //go:noescape
 func dwRowsAVX2(acc *int32, x *int8, w16 *int16, corr *int32, c, pairs int, offs *int, n, step int)
 
+// maxpool_avx512_amd64.s: MaxWindows with AVX-512BW.
+
+// maxWindows512 is MaxWindows' loop (taps >= 1, n >= 1, c >= 1):
+//
+//	for ox := 0; ox < n; ox++ {
+//		for ch := 0; ch < c; ch++ {
+//			m := x[ox*step+offs[0]+ch]
+//			for t := 1; t < taps; t++ {
+//				m = max(m, x[ox*step+offs[t]+ch])
+//			}
+//			y[ox*c+ch] = m
+//		}
+//	}
+//
+//go:noescape
+func maxWindows512(y, x *int8, offs *int, taps, n, c, step int)
+
 // add_avx512_amd64.s: AddRows with AVX-512.
 
 // addRescale8 is AddRows' vector loop on n values, n a multiple of 8

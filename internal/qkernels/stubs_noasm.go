@@ -68,3 +68,7 @@ func mulAdd16(acc *int32, x, w *int8, n int, zp int32) { panic("qkernels: VNNI p
 func dotRqVNNIDirect12x32(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[MR]int, out *int8, cols int) {
 	panic("qkernels: VNNI path not built")
 }
+
+func maxWindows512(y, x *int8, offs *int, taps, n, c, step int) {
+	panic("qkernels: VNNI path not built")
+}
