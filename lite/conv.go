@@ -10,7 +10,10 @@ import (
 // the GEMM asks for one tile of rows at a time and fillRows writes them
 // (padding taps hold the input's zero point, which contributes nothing).
 // A dilated or grouped convolution takes the general path instead (see
-// convGroup): one GEMM per channel group on rows fillGeneral writes.
+// convGroup): one GEMM per channel group on rows fillGeneral writes. On
+// VNNI, a convolution of C % 4 == 0 channels whose output rows fill the
+// kernel's tiles takes the direct path (convdirect.go): no im2col rows,
+// the GEMM reads the padded input in place.
 // in (N,H,W,C), w (KH,KW,C/G,OC), bias (OC) -> out (N,OH,OW,OC)
 type convKernel struct {
 	it                     *Interpreter

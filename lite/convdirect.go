@@ -13,10 +13,10 @@ import "github.com/goqat/goqat/internal/qkernels"
 // or, at stride 1, MR consecutive positions of the padded image (row
 // pitch WP), the few that fall between two output rows computed and
 // dropped: whichever computes fewer rows. The path is taken only where
-// it computes at most 4% more rows than the im2col tiles: measured on
-// this machine's kernels, writing a tile of im2col rows costs a few
-// percent of its product for 64 filters and less for more, so dropped
-// rows beyond that cost more than the copy they save.
+// it computes at most 4% more rows than the im2col tiles: writing a tile
+// of im2col rows costs some 10-15% of its product for 64 filters and
+// less for more (BenchmarkConvOps times both paths side by side), so
+// dropped rows beyond that cost more than the copy they save.
 
 // directMaxWaste is the percentage of rows beyond the output pixels that
 // the direct path may compute (a variable so that tests can send every
