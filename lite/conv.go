@@ -10,7 +10,10 @@ import (
 // the GEMM asks for one tile of rows at a time and fillRows writes them
 // (padding taps hold the input's zero point, which contributes nothing).
 // A dilated or grouped convolution takes the general path instead (see
-// convGroup): one GEMM per channel group on rows fillGeneral writes.
+// convGroup): one GEMM per channel group on rows fillGeneral writes. On
+// VNNI, a convolution of C % 4 == 0 channels whose output rows fill the
+// kernel's tiles takes the direct path (convdirect.go): no im2col rows,
+// the GEMM reads the padded input in place.
 // in (N,H,W,C), w (KH,KW,C/G,OC), bias (OC) -> out (N,OH,OW,OC)
 type convKernel struct {
 	it                     *Interpreter
@@ -34,6 +37,15 @@ type convKernel struct {
 	fillPad   func(dst []uint8, i0, n int)
 	padRowsFn func(part, lo, hi int)
 	padR      qkernels.Runner
+
+	// The direct path (convdirect.go): GEMM rows read in place from
+	// the padded copy, tilesPerImg tiles per image (virtual: MR
+	// consecutive positions of the padded image, else MR pixels of one
+	// output row).
+	direct      bool
+	virtual     bool
+	tilesPerImg int
+	dir         qkernels.Direct
 
 	// The general path (dilation (dh, dw) above 1 or groups above 1):
 	// one GEMM per group, nil otherwise.
@@ -76,6 +88,9 @@ func newConv(it *Interpreter, op *Op) (*convKernel, error) {
 		k.padRow[i] = uint8(k.zpIn) ^ 0x80
 	}
 	k.fill = k.fillRows
+	if k.initDirect(); k.direct {
+		return k, nil
+	}
 	pointwise := k.kh == 1 && k.kw == 1 && k.sh == 1 && k.sw == 1 && k.pt == 0 && k.pl == 0
 	if k.kw*k.c < 32 && !pointwise {
 		k.padded = true
@@ -99,10 +114,13 @@ func (k *convKernel) shareWith(sub *Interpreter) kernel {
 	}
 	c := &convKernel{it: sub, in: k.in, out: k.out, h: k.h, w: k.w, c: k.c, oh: k.oh, ow: k.ow, oc: k.oc,
 		kh: k.kh, kw: k.kw, sh: k.sh, sw: k.sw, pt: k.pt, pl: k.pl, zpIn: k.zpIn, lda: k.lda, padRow: k.padRow,
-		g: k.g.shared(sub.threads), padded: k.padded, hp: k.hp, wp: k.wp}
+		g: k.g.shared(sub.threads), padded: k.padded, hp: k.hp, wp: k.wp, direct: k.direct}
 	c.padR.Threads = sub.threads
 	c.fill = c.fillRows
-	if c.padded {
+	if c.direct {
+		c.padRowsFn = c.padRows
+		c.setDirectTiles()
+	} else if c.padded {
 		c.fillPad, c.padRowsFn = c.fillPadded, c.padRows
 	}
 	return c
@@ -110,7 +128,11 @@ func (k *convKernel) shareWith(sub *Interpreter) kernel {
 
 func (k *convKernel) alloc(n int) {
 	if k.padded {
-		if need := n*k.hp*k.wp*k.c + 8; len(k.xp) < need {
+		need := n*k.hp*k.wp*k.c + 8
+		if k.direct {
+			need += k.directSlack()
+		}
+		if len(k.xp) < need {
 			k.xp = make([]uint8, need)
 			for i := range k.xp {
 				k.xp[i] = k.padRow[0] // the border; run packs the image inside it
@@ -126,6 +148,11 @@ func (k *convKernel) run(n int) {
 		for gi, gr := range k.grp {
 			gr.g.runStrided(gr.fill, n*k.oh*k.ow, out[gi*ocg:], k.oc)
 		}
+		k.x = nil
+		return
+	}
+	if k.direct {
+		k.runDirect(n)
 		k.x = nil
 		return
 	}

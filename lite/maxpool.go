@@ -26,12 +26,21 @@ type maxPoolKernel struct {
 	x, y    []int8
 	r       qkernels.Runner
 	rowsFn  func(part, lo, hi int)
+	offs    []int // the window's taps, (ky*W+kx)*C
+	inside  bool  // every window's columns lie inside the image
 }
 
 func newMaxPool(it *Interpreter, op *Op) *maxPoolKernel {
 	k := &maxPoolKernel{it: it, in: op.Inputs[0], out: op.Output, g: newPoolGeom(it, op)}
 	k.rowsFn = k.rows
 	k.r.Threads = it.threads
+	g := k.g
+	for ky := 0; ky < g.kh; ky++ {
+		for kx := 0; kx < g.kw; kx++ {
+			k.offs = append(k.offs, (ky*g.w+kx)*g.c)
+		}
+	}
+	k.inside = g.pl == 0 && (g.ow-1)*g.sw+g.kw <= g.w
 	return k
 }
 
@@ -48,6 +57,11 @@ func (k *maxPoolKernel) rows(_, lo, hi int) {
 	g := k.g
 	for r := lo; r < hi; r++ {
 		b, oy := r/g.oh, r%g.oh
+		if iy := oy*g.sh - g.pt; k.inside && iy >= 0 && iy+g.kh <= g.h {
+			// The whole row of windows inside the image: one call.
+			qkernels.MaxWindows(k.y[(b*g.oh+oy)*g.ow*g.c:][:g.ow*g.c], k.x[(b*g.h+iy)*g.w*g.c:], k.offs, g.ow, g.c, g.sw*g.c)
+			continue
+		}
 		for ox := 0; ox < g.ow; ox++ {
 			yr := k.y[((b*g.oh+oy)*g.ow+ox)*g.c:][:g.c]
 			first := true

@@ -32,6 +32,11 @@ type Gemm struct {
 	out    []int8
 	ldo    int
 	tileFn workers.Func
+
+	// operands of the current RunDirect (direct.go)
+	dir      *Direct
+	directFn workers.Func
+	outs     []*[MR]int // per part: the output offsets of a tile
 }
 
 // NewGemm pairs packed weights with their output stage.
@@ -40,7 +45,7 @@ func NewGemm(w *Weights, o *Output) (*Gemm, error) {
 		return nil, fmt.Errorf("qkernels: output stage does not match the weights")
 	}
 	g := &Gemm{w: w, o: o}
-	g.tileFn = g.tiles
+	g.tileFn, g.directFn = g.tiles, g.directTiles
 	return g, nil
 }
 

@@ -83,6 +83,29 @@ func dotRqVNNI12x32(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, h
 //go:noescape
 func dotRqVNNI12x16(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
 
+// direct_vnni_amd64.s: the VNNI micro-kernel of Gemm.RunDirect.
+
+// dotRqVNNIDirect12x32 is dotRqVNNI12x32 on rows read in place: row r of
+// the tile is segs segments of 4*segq bytes, segment s at
+// a[r*lda+s*(4*segq+segSkip):], and its results go to out[outs[r]:], or
+// nowhere when outs[r] < 0. With
+//
+//	c[r][j] = sum over s < segs, q < segq, t < 4 of
+//	          int32(a[r*lda+s*(4*segq+segSkip)+4*q+t]) * int32(b[(s*segq+q)*128+j*4+t])
+//
+// it computes, for r < 12 and j < cols <= 32,
+//
+//	if outs[r] >= 0 {
+//		g := p0
+//		if j >= 16 {
+//			g = p1
+//		}
+//		out[outs[r]+j] = rqfast(g, j%16, c[r][j]) // see dotRqVNNI12x32
+//	}
+//
+//go:noescape
+func dotRqVNNIDirect12x32(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[MR]int, out *int8, cols int)
+
 // gemm_avx2_amd64.s: the AVX2 micro-kernel of Gemm.
 
 // dotAVX2x4x16 computes one 4x16 tile of int32 dot products with AVX2
@@ -213,6 +236,23 @@ func dwRows3x3RqVNNI(out *int8, x *int8, w16 *int16, corr *int32, c, row, n, ste
 //
 //go:noescape
 func dwRowsAVX2(acc *int32, x *int8, w16 *int16, corr *int32, c, pairs int, offs *int, n, step int)
+
+// maxpool_avx512_amd64.s: MaxWindows with AVX-512BW.
+
+// maxWindows512 is MaxWindows' loop (taps >= 1, n >= 1, c >= 1):
+//
+//	for ox := 0; ox < n; ox++ {
+//		for ch := 0; ch < c; ch++ {
+//			m := x[ox*step+offs[0]+ch]
+//			for t := 1; t < taps; t++ {
+//				m = max(m, x[ox*step+offs[t]+ch])
+//			}
+//			y[ox*c+ch] = m
+//		}
+//	}
+//
+//go:noescape
+func maxWindows512(y, x *int8, offs *int, taps, n, c, step int)
 
 // add_avx512_amd64.s: AddRows with AVX-512.
 

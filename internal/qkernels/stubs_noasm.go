@@ -64,3 +64,11 @@ func maxRow32(dst, src *int8, n int) { panic("qkernels: AVX2 path not built") }
 func mulAdd8(acc *int32, x, w *int8, n int, zp int32) { panic("qkernels: AVX2 path not built") }
 
 func mulAdd16(acc *int32, x, w *int8, n int, zp int32) { panic("qkernels: VNNI path not built") }
+
+func dotRqVNNIDirect12x32(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[MR]int, out *int8, cols int) {
+	panic("qkernels: VNNI path not built")
+}
+
+func maxWindows512(y, x *int8, offs *int, taps, n, c, step int) {
+	panic("qkernels: VNNI path not built")
+}
