@@ -116,6 +116,9 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 			if err != nil {
 				return err
 			}
+			if err := checkBenchMemory(set, bs); err != nil {
+				return err
+			}
 			res, err := runBench(ctx, set, bs, minTime)
 			if err != nil {
 				return err
@@ -150,6 +153,7 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 		},
 	}
 	f := cmd.Flags()
+	addMemoryFlag(f)
 	f.StringVar(&path, "model", "mnist-cnn", "float, QAT or integer model file, or a built-in model name ("+strings.Join(models.AllNames(), ", ")+")")
 	f.BoolVar(&ptq, "ptq", false, "time a float --model file against its 8-bit PTQ int8 model (calibrated on random inputs)")
 	addNetFlags(f, &net)

@@ -73,6 +73,7 @@ exactly what its integer model computes. --json FILE also writes the figures
 		},
 	}
 	f := cmd.Flags()
+	addMemoryFlag(f)
 	f.StringVar(&path, "model", "", "model file (.safetensors): float, QAT or integer")
 	f.IntVar(&batch, "batch", 256, "batch size")
 	f.StringVar(&jsonPath, "json", "", "also write the results to this JSON file")
