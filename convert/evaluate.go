@@ -100,7 +100,12 @@ func Agreement(ctx context.Context, qat *nn.Model, im *lite.Model, x, y *tensor.
 	if err != nil {
 		return nil, err
 	}
-	batch := o.BatchSize
+	// A batch that fits in limits.MaxMemory (docs/RELIABILITY.md, Resource
+	// bounds): smaller than asked only when one sample is large.
+	batch, err := im.InferenceBatch(max(o.BatchSize, 1))
+	if err != nil {
+		return nil, err
+	}
 	n, same, right, qatRight := x.Shape[0], 0, 0, 0
 	C := pq.Size() / n
 	var bar *nn.ProgressBar

@@ -41,6 +41,11 @@ func AccuracyContext(ctx context.Context, m *Model, x, y *tensor.Tensor, batch i
 	if err != nil {
 		return 0, err
 	}
+	// A batch that fits in limits.MaxMemory (docs/RELIABILITY.md, Resource
+	// bounds): smaller than asked only when one sample is large.
+	if batch, err = it.plan.FitBatch(fmt.Sprintf("lite: model %q", m.Name), batch); err != nil {
+		return 0, err
+	}
 	N, right := x.Shape[0], 0
 	for lo := 0; lo < N; lo += batch {
 		if err := ctx.Err(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"sort"
 
+	"github.com/goqat/goqat/internal/bounds"
 	"github.com/goqat/goqat/safetensors"
 )
 
@@ -120,8 +121,10 @@ func unpackBits(p []byte, n, bits int) []int8 {
 
 // Load reads an integer model saved by Save and validates it strictly:
 // the metadata (unknown fields rejected), every tensor's dtype and size,
-// missing and extra tensors, and then the whole model (Validate: scales,
-// zero points, shapes, ops). Errors name the file and the tensor or op.
+// missing and extra tensors, then the whole model (Validate: scales,
+// zero points, shapes, ops), its work and memory (CheckBounds) and what
+// the interpreter checks when it prepares the ops. Errors name the file
+// and the tensor or op.
 func Load(path string) (*Model, error) {
 	f, err := safetensors.ReadFile(path, safetensors.Limits{})
 	if err != nil {
@@ -194,7 +197,12 @@ func decode(f *safetensors.File) (*Model, error) {
 		sort.Strings(extra)
 		return nil, fmt.Errorf("lite: unexpected tensor %q (no op uses it)", extra[0])
 	}
-	if err := m.Validate(); err != nil {
+	// Validated, then planned: the work and memory it would take
+	// (docs/RELIABILITY.md, Resource bounds); then every op prepared as an
+	// interpreter prepares it (its quantization parameters checked: fixed
+	// output ranges, multipliers in range), so that a model that loads
+	// runs.
+	if _, err := NewInterpreter(m); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -205,7 +213,7 @@ func decodeWeights(f *safetensors.File, k int, op *Op, used map[string]bool) err
 	if op.WeightBits < 2 || op.WeightBits > 8 {
 		return fmt.Errorf("%d weight bits (want 2..8)", op.WeightBits)
 	}
-	if err := op.WeightShape.Valid(); err != nil || len(op.WeightShape) == 0 || op.WeightShape.Size() > 1<<28 {
+	if _, err := bounds.Values(op.WeightShape); err != nil || len(op.WeightShape) == 0 {
 		return fmt.Errorf("bad weight shape %v", op.WeightShape)
 	}
 	n := op.WeightShape.Size()

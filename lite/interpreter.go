@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/goqat/goqat/internal/bounds"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -35,6 +36,8 @@ type Interpreter struct {
 	// (0: threads.N() at each Invoke); the shares run with 1.
 	threads int
 	split   batchSplit
+
+	plan *bounds.Plan // the model's resource plan (docs/RELIABILITY.md, Resource bounds)
 }
 
 // NewInterpreter validates m and prepares its ops. The model must not be
@@ -46,8 +49,13 @@ func NewInterpreter(m *Model) (*Interpreter, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
+	plan := m.resources()
+	if err := plan.Check(fmt.Sprintf("lite: model %q", m.Name)); err != nil {
+		return nil, err
+	}
 	it := &Interpreter{
 		m:    m,
+		plan: plan,
 		i8:   make([][]int8, len(m.Tensors)),
 		f32:  make([][]float32, len(m.Tensors)),
 		set:  make([]bool, len(m.Inputs)),
@@ -78,6 +86,7 @@ func (it *Interpreter) Clone() *Interpreter {
 		outF:    make([]tensor.Tensor, len(it.m.Outputs)),
 		outI:    make([]tensor.Int8, len(it.m.Outputs)),
 		threads: it.threads,
+		plan:    it.plan,
 	}
 	c.kernels = c.shareKernels(it)
 	return c
@@ -174,13 +183,19 @@ func (it *Interpreter) size(i int) int { return it.m.Tensors[i].Shape.Size() }
 
 // Allocate sizes every buffer for batches of up to n samples. SetInput
 // calls it when a larger batch arrives; call it once up front to keep
-// Invoke allocation-free from the first call.
+// Invoke allocation-free from the first call. A batch whose planned
+// memory (Model.InferenceBytes) is over limits.MaxMemory is refused.
 func (it *Interpreter) Allocate(n int) error {
 	if n < 1 {
 		return fmt.Errorf("lite: batch %d, want at least 1", n)
 	}
 	if n <= it.capN {
 		return nil
+	}
+	if it.plan != nil { // nil only for a share of a split batch, which never allocates here
+		if err := it.plan.CheckBatch(fmt.Sprintf("lite: model %q", it.m.Name), n); err != nil {
+			return err
+		}
 	}
 	for i := range it.m.Tensors {
 		t := &it.m.Tensors[i]

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/goqat/goqat/internal/bounds"
 	"github.com/goqat/goqat/internal/ops"
 	"github.com/goqat/goqat/tensor"
 )
@@ -188,11 +189,8 @@ func (t *Tensor) validate() error {
 	if len(t.Shape) == 0 {
 		return errors.New("empty shape")
 	}
-	if err := t.Shape.Valid(); err != nil {
+	if _, err := bounds.Values(t.Shape); err != nil {
 		return err
-	}
-	if t.Shape.Size() > 1<<28 {
-		return fmt.Errorf("shape %v too large", t.Shape)
 	}
 	switch t.DType {
 	case Float32:
@@ -315,11 +313,8 @@ func checkWeights(op *Op) error {
 	if len(op.WeightShape) != rank {
 		return fmt.Errorf("weight shape %v, want rank %d", op.WeightShape, rank)
 	}
-	if err := op.WeightShape.Valid(); err != nil {
-		return err
-	}
-	if op.WeightShape.Size() > 1<<28 {
-		return fmt.Errorf("weight shape %v too large", op.WeightShape)
+	if _, err := bounds.Values(op.WeightShape); err != nil {
+		return fmt.Errorf("weight %w", err)
 	}
 	if len(op.Weights) != op.WeightShape.Size() {
 		return fmt.Errorf("%d weights for shape %v", len(op.Weights), op.WeightShape)
@@ -382,7 +377,7 @@ func dilatedWindow(n, k, s, d, a, b int) (int, error) {
 // window returns the output size of a window k with stride s over n
 // values padded by a and b, or an error.
 func window(n, k, s, a, b int) (int, error) {
-	if k < 1 || s < 1 || a < 0 || b < 0 || a >= k || b >= k {
+	if k < 1 || s < 1 || s > bounds.MaxExtent || a < 0 || b < 0 || a >= k || b >= k {
 		return 0, fmt.Errorf("bad window: size %d, stride %d, padding %d+%d", k, s, a, b)
 	}
 	if n+a+b < k {
@@ -441,8 +436,10 @@ func inferShape(op *Op, ins []*Tensor) (tensor.Shape, error) {
 		out, err := ops.BroadcastShape(in, ins[1].Shape)
 		return tensor.Shape(out), err
 	case OpPad:
-		if len(in) != 3 || op.Pad[0] < 0 || op.Pad[1] < 0 || op.Pad[2] < 0 || op.Pad[3] < 0 {
-			return nil, fmt.Errorf("bad padding %v of %v", op.Pad, in)
+		// Bounded, so that the sums cannot wrap (pads near 2^63 made a
+		// small shape that the kernel sliced out of range).
+		if len(in) != 3 || min(op.Pad[0], op.Pad[1], op.Pad[2], op.Pad[3]) < 0 || max(op.Pad[0], op.Pad[1], op.Pad[2], op.Pad[3]) > bounds.MaxExtent {
+			return nil, fmt.Errorf("bad padding %v of %v (each from 0 to %d)", op.Pad, in, bounds.MaxExtent)
 		}
 		return tensor.Shape{in[0] + op.Pad[0] + op.Pad[1], in[1] + op.Pad[2] + op.Pad[3], in[2]}, nil
 	case OpAdd:
@@ -463,7 +460,10 @@ func inferShape(op *Op, ins []*Tensor) (tensor.Shape, error) {
 			if len(s) != len(in) || !s[:ax].Equal(in[:ax]) || !s[ax+1:].Equal(in[ax+1:]) {
 				return nil, fmt.Errorf("input shapes %v and %v do not concatenate along axis %d", in, s, ax)
 			}
-			out[ax] += s[ax]
+			var ok bool
+			if out[ax], ok = bounds.Add(out[ax], s[ax]); !ok {
+				return nil, fmt.Errorf("concatenation of %v overflows", s)
+			}
 		}
 		return out, nil
 	case OpSlice:

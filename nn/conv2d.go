@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 
+	"github.com/goqat/goqat/internal/bounds"
 	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/internal/ops"
 	"github.com/goqat/goqat/tensor"
@@ -608,6 +609,11 @@ func spatialCheckWindow(label, what string, size, strides [2]int, padding string
 	}
 	if padding != "valid" && padding != "same" {
 		return fmt.Errorf("%s: padding must be \"valid\" or \"same\", got %q", label, padding)
+	}
+	// Bounded so that the geometry's arithmetic cannot overflow
+	// (docs/RELIABILITY.md, Resource bounds).
+	if max(size[0], size[1], strides[0], strides[1]) > bounds.MaxExtent {
+		return fmt.Errorf("%s: %s %dx%d with strides %dx%d: at most %d each", label, what, size[0], size[1], strides[0], strides[1], bounds.MaxExtent)
 	}
 	return nil
 }

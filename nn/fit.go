@@ -531,11 +531,17 @@ func (m *Model) Evaluate(ctx context.Context, x, y *tensor.Tensor, o EvaluateOpt
 	if err := m.checkData(x, y, "x", "y"); err != nil {
 		return 0, 0, fmt.Errorf("nn: Evaluate: %w", err)
 	}
+	// A batch that fits in limits.MaxMemory (docs/RELIABILITY.md, Resource
+	// bounds): smaller than asked only when one sample is large.
+	bs, err := m.InferenceBatch(o.BatchSize)
+	if err != nil {
+		return 0, 0, fmt.Errorf("nn: Evaluate: %w", err)
+	}
 	var bar *ProgressBar
 	if o.Verbose == 0 || o.Verbose == VerboseBar {
-		bar = NewProgressBar(o.Progress, (x.Shape[0]+o.BatchSize-1)/o.BatchSize)
+		bar = NewProgressBar(o.Progress, (x.Shape[0]+bs-1)/bs)
 	}
-	loss, accuracy, err = m.evaluate(ctx, x, y, o.BatchSize, bar)
+	loss, accuracy, err = m.evaluate(ctx, x, y, bs, bar)
 	if err != nil {
 		return 0, 0, fmt.Errorf("nn: Evaluate: %w", err)
 	}
@@ -600,6 +606,12 @@ func (m *Model) Predict(ctx context.Context, x *tensor.Tensor, batchSize int) (*
 		return nil, fmt.Errorf("nn: Predict: x must be a non-empty batch, want shape %s", withN(m.inputs[0].shape))
 	}
 	if err := m.checkInputs([]*tensor.Tensor{x}); err != nil {
+		return nil, fmt.Errorf("nn: Predict: %w", err)
+	}
+	// A batch that fits in limits.MaxMemory (docs/RELIABILITY.md, Resource
+	// bounds): smaller than asked only when one sample is large.
+	batchSize, err := m.InferenceBatch(batchSize)
+	if err != nil {
 		return nil, fmt.Errorf("nn: Predict: %w", err)
 	}
 	n := x.Shape[0]

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/goqat/goqat/internal/bounds"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -32,7 +33,8 @@ type Node struct {
 
 // Input returns a model input with the given per-sample shape (batch left
 // out), e.g. Input(28, 28, 1) for MNIST images. Models name unnamed inputs
-// "input_1", "input_2", ...
+// "input_1", "input_2", ... A shape must have positive dimensions and at
+// most 2^28 values, as must every layer's output (Call).
 func Input(shape ...int) *Node { return InputNamed("", shape...) }
 
 // InputNamed is Input with an explicit name.
@@ -40,7 +42,7 @@ func InputNamed(name string, shape ...int) *Node {
 	n := &Node{id: nodeSeq.Add(1), shape: tensor.Shape(shape).Clone(), name: name}
 	if len(shape) == 0 {
 		n.err = errors.New("nn: Input needs a per-sample shape (batch dimension left out)")
-	} else if err := n.shape.Valid(); err != nil {
+	} else if _, err := bounds.Values(n.shape); err != nil {
 		n.err = fmt.Errorf("nn: Input: %w", err)
 	}
 	return n
@@ -72,7 +74,7 @@ func Call(l Layer, in ...*Node) *Node {
 			return n
 		}
 	}
-	if len(l.Params()) > 0 || graphHasLayer(in, l) {
+	if len(l.Params()) > 0 || producedBy(in, l) {
 		n.err = fmt.Errorf("nn: layer %s is already used in this graph; shared layers are not supported", describe(l))
 		return n
 	}
@@ -93,6 +95,13 @@ func Call(l Layer, in ...*Node) *Node {
 	case out == nil:
 		n.err = fmt.Errorf("%s: Build returned no output shape", describe(l))
 	default:
+		// Checked before a later layer builds on it, so that no shape
+		// arithmetic downstream (in Build or in the resource plan) can
+		// overflow (docs/RELIABILITY.md, Resource bounds).
+		if _, err := bounds.Values(out); err != nil {
+			n.err = fmt.Errorf("%s: output %w", describe(l), err)
+			break
+		}
 		n.shape = out.Clone()
 	}
 	return n
@@ -107,22 +116,16 @@ func describe(l Layer) string {
 	return fmt.Sprintf("%q (%s)", l.Name(), l.Type())
 }
 
-// graphHasLayer reports whether l produced one of the nodes in, or one of
-// their ancestors.
-func graphHasLayer(in []*Node, l Layer) bool {
-	seen := map[*Node]bool{}
-	stack := append([]*Node(nil), in...)
-	for len(stack) > 0 {
-		x := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if seen[x] {
-			continue
-		}
-		seen[x] = true
+// producedBy reports whether l produced one of the nodes in. Call checks
+// only the direct inputs, in constant time per input, so that building
+// (and loading) a chain of n layers takes time linear in n: a built layer
+// has parameters (Params), and a parameterless layer used twice in a graph
+// is refused by NewModel (graphLayers), which walks the graph once.
+func producedBy(in []*Node, l Layer) bool {
+	for _, x := range in {
 		if x.layer == l {
 			return true
 		}
-		stack = append(stack, x.inbound...)
 	}
 	return false
 }

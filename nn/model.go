@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/goqat/goqat/internal/bounds"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -32,6 +33,8 @@ type Model struct {
 	gradBuf   []*tensor.Tensor // model-owned sums for fanned-out slots
 	forwarded bool
 	inferCtx  Context
+
+	res *bounds.Plan // the resource plan, made on first use (resources)
 
 	stepCount int // optimizer steps taken (Context.Step)
 	train     trainState

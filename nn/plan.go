@@ -1,6 +1,12 @@
 package nn
 
-import "github.com/goqat/goqat/tensor"
+import (
+	"fmt"
+
+	"github.com/goqat/goqat/internal/bounds"
+	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/tensor"
+)
 
 // step is one layer of a model's execution plan.
 type step struct {
@@ -84,4 +90,82 @@ func (m *Model) planInputGrads(base int) {
 			st.noInGrad = conv
 		}
 	}
+}
+
+// resources returns the model's resource plan for inference
+// (docs/RELIABILITY.md, Resource bounds): per input, the batch and
+// Evaluate's copy of it; per layer, its CostOf and its parameters (value
+// and gradient). It is made once: the graph does not change.
+func (m *Model) resources() *bounds.Plan {
+	if m.res == nil {
+		m.res = m.planResources()
+	}
+	return m.res
+}
+
+// planResources makes the plan resources returns.
+func (m *Model) planResources() *bounds.Plan {
+	p := &bounds.Plan{}
+	// The float GEMM's packing buffers, one per thread and the caller's,
+	// pooled by the process.
+	p.Add("(GEMM workspace)", 0, 0, bounds.SatMul(int64(kernels.Threads()+1), gemmWorkspace))
+	for _, x := range m.inputs {
+		p.Add(x.name, 0, bounds.SatMul(8, values(x.shape)), 0)
+	}
+	for _, st := range m.steps {
+		in := make([]tensor.Shape, len(st.node.inbound))
+		for i, x := range st.node.inbound {
+			in[i] = x.shape
+		}
+		c := CostOf(st.layer, in, st.node.shape)
+		if _, pool := st.layer.(*MaxPooling2D); (st.fused && !pool) || st.pool != nil {
+			// A fused activation passes its BatchNormalization's buffer
+			// on; a BatchNormalization fused with a pooling writes the
+			// pooling's buffer, which the pooling's step counts.
+			c.Bytes = 0
+		}
+		fixed := bounds.SatAdd(c.Fixed, layerOverhead)
+		for _, q := range st.layer.Params() {
+			per := int64(4)
+			if q.Grad != nil {
+				per = 8
+			}
+			fixed = bounds.SatAdd(fixed, bounds.SatMul(per, int64(len(q.Value.Data))))
+		}
+		p.Add(st.layer.Name(), c.Work, c.Bytes, fixed)
+		for _, sc := range c.Scratch {
+			p.AddScratch(st.layer.Name(), sc)
+		}
+	}
+	return p
+}
+
+// gemmWorkspace bounds the packing buffers of one goroutine's float GEMM
+// (internal/kernels: packed B blocks of up to 320 x 1024 floats, an A
+// panel and a tile): 2 MiB.
+const gemmWorkspace = 2 << 20
+
+// layerOverhead is the memory the plan counts for each layer besides its
+// Cost and parameters: its Go values (tensor headers, shapes, slices).
+const layerOverhead = 1 << 10
+
+// CheckBounds returns an error if one sample's work is over
+// limits.MaxWork or a batch of one needs more than limits.MaxMemory
+// (package github.com/goqat/goqat/limits). nn.Load calls it, and so does
+// onnx.Import, before anything runs.
+func (m *Model) CheckBounds() error {
+	return m.resources().Check(fmt.Sprintf("model %q", m.name))
+}
+
+// InferenceBytes returns the memory the model plans for an inference
+// pass (Forward, Evaluate, Predict) over a batch of n samples: every
+// layer's output times n, plus the parameters and the scratch sized by one
+// sample, such as im2col buffers. It saturates at math.MaxInt64.
+func (m *Model) InferenceBytes(n int) int64 { return m.resources().Bytes(n) }
+
+// InferenceBatch returns the largest batch, at most want, whose
+// InferenceBytes fit in limits.MaxMemory, or an error if not even one
+// sample fits. Evaluate and Predict run in batches of this size.
+func (m *Model) InferenceBatch(want int) (int, error) {
+	return m.resources().FitBatch(fmt.Sprintf("model %q", m.name), want)
 }

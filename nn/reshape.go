@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/goqat/goqat/internal/bounds"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -74,7 +75,10 @@ func (r *Reshape) resolve(size int) (tensor.Shape, error) {
 		case d <= 0:
 			return nil, fmt.Errorf("Reshape %q: target shape %v has a dimension that is neither positive nor -1", r.Name(), r.TargetShape)
 		default:
-			known *= d
+			var ok bool
+			if known, ok = bounds.Mul(known, d); !ok || known > bounds.MaxValues {
+				return nil, fmt.Errorf("Reshape %q: target shape %v has more than %d values", r.Name(), r.TargetShape, bounds.MaxValues)
+			}
 		}
 	}
 	if size < 0 {

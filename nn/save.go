@@ -120,11 +120,6 @@ func ToSafetensors(m *Model) (*safetensors.File, error) {
 	return f, nil
 }
 
-// maxLoadedActivation bounds the values per sample of any layer output of a
-// loaded model (2^28 float32 values, 1 GiB), so that a file cannot make
-// Predict allocate without bound.
-const maxLoadedActivation = 1 << 28
-
 // FromSafetensors builds a model from a File written by ToSafetensors. It
 // validates the architecture (format, version, no unknown fields, unique
 // names, every inbound an input or an earlier layer, registered layer
@@ -232,13 +227,6 @@ func FromSafetensors(f *safetensors.File) (*Model, error) {
 		if y.err != nil {
 			return nil, fmt.Errorf("layer %q: %v", al.Name, y.err)
 		}
-		elems := int64(1)
-		for _, d := range y.shape {
-			elems = mulCap(elems, int64(d))
-		}
-		if elems > maxLoadedActivation {
-			return nil, fmt.Errorf("layer %q: output shape %v has more than %d values per sample", al.Name, y.shape, int64(maxLoadedActivation))
-		}
 		nodes[al.Name] = y
 	}
 	var outputs []*Node
@@ -269,6 +257,11 @@ func FromSafetensors(f *safetensors.File) (*Model, error) {
 	m.name = a.Name
 	if len(m.layers) != len(a.Layers) {
 		return nil, fmt.Errorf("model architecture: %d of %d layers do not lead to an output", len(a.Layers)-len(m.layers), len(a.Layers))
+	}
+	// The work and memory the model would take, before it runs
+	// (docs/RELIABILITY.md, Resource bounds).
+	if err := m.CheckBounds(); err != nil {
+		return nil, err
 	}
 	used := 0
 	for _, l := range m.layers {

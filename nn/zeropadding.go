@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/goqat/goqat/internal/bounds"
 	"github.com/goqat/goqat/internal/ops"
 	"github.com/goqat/goqat/tensor"
 )
@@ -59,8 +60,8 @@ func (l *ZeroPadding2D) Config() any { return zeroPaddingConfig{Padding: l.Paddi
 // check validates the padding.
 func (l *ZeroPadding2D) check() error {
 	for _, p := range l.Padding {
-		if p < 0 {
-			return fmt.Errorf("%s: padding must not be negative, got %v", spatialLabel(l.Name(), l.Type()), l.Padding)
+		if p < 0 || p > bounds.MaxExtent {
+			return fmt.Errorf("%s: padding must be from 0 to %d, got %v", spatialLabel(l.Name(), l.Type()), bounds.MaxExtent, l.Padding)
 		}
 	}
 	return nil

@@ -125,6 +125,7 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 		},
 	}
 	f := cmd.Flags()
+	addMemoryFlag(f)
 	f.StringVar(&path, "model", "mnist-cnn", "float, QAT or integer model file, or a built-in model name ("+strings.Join(models.AllNames(), ", ")+")")
 	f.BoolVar(&ptq, "ptq", false, "time a float --model file against its 8-bit PTQ int8 model (calibrated on random inputs)")
 	addNetFlags(f, &net)
@@ -144,6 +145,9 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 func bench(ctx context.Context, path, int8Path, jsonPath string, bs []int, minTime time.Duration, ptq, ops bool, trainImages int, net *netFlags) error {
 	set, err := loadBenchSet(ctx, path, int8Path, ptq, net)
 	if err != nil {
+		return err
+	}
+	if err := checkBenchMemory(set, bs); err != nil {
 		return err
 	}
 	if ops && set.int8 == nil {

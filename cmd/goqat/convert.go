@@ -54,6 +54,7 @@ Either way the integer model has the same format.`,
 		},
 	}
 	f := cmd.Flags()
+	addMemoryFlag(f)
 	f.StringVar(&in, "in", "", "QAT model file (.safetensors, from goqat quantize), or a float model with --ptq")
 	f.StringVar(&out, "out", "", "integer model file to write")
 	f.BoolVar(&fullInteger, "full-integer", false, "int8 input and output instead of float with quantize/dequantize at the edges")

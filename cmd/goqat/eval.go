@@ -45,6 +45,7 @@ SIGINT or SIGTERM stops it within a second (exit code 130 or 143).`,
 		},
 	}
 	f := cmd.Flags()
+	addMemoryFlag(f)
 	f.StringVar(&path, "model", "", "model file (.safetensors): float, QAT or integer")
 	f.IntVar(&batch, "batch", 256, "batch size")
 	f.StringVar(&jsonPath, "json", "", "also write the results to this JSON file")

@@ -69,6 +69,7 @@ The graph takes NHWC input like goqat, with a dynamic batch dimension.`,
 		},
 	}
 	f := cmd.Flags()
+	addMemoryFlag(f)
 	f.StringVar(&format, "format", "onnx", "output format (onnx)")
 	f.StringVar(&in, "in", "", "model file (.safetensors): float, QAT or integer")
 	f.StringVar(&out, "out", "", "ONNX file to write")

@@ -51,6 +51,7 @@ ops (docs/onnx.md lists their limits):
 		},
 	}
 	f := cmd.Flags()
+	addMemoryFlag(f)
 	f.StringVar(&in, "in", "", "ONNX file (float model) to import")
 	f.StringVar(&out, "out", "", "goqat model file (.safetensors) to write")
 	return cmd

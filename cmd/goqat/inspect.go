@@ -55,6 +55,7 @@ func newInspectCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
+	addMemoryFlag(f)
 	f.StringVar(&path, "model", "", "model file (.safetensors): float, QAT or integer")
 	f.BoolVar(&compare, "compare", false, "compare a QAT model with its integer model layer by layer (SQNR, LSB differences)")
 	f.StringVar(&pngPath, "png", "", "with --compare: also write the per-layer chart (SQNR, LSB differences) to this PNG file")

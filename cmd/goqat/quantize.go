@@ -127,6 +127,7 @@ rerun the same command with --resume to continue bit-identically.`,
 		},
 	}
 	f := cmd.Flags()
+	addMemoryFlag(f)
 	f.StringVar(&c.in, "in", "", "float model (.safetensors) to quantize")
 	f.StringVar(&c.out, "out", "qat.safetensors", "where to save the QAT model")
 	f.StringVar(&c.scheme, "scheme", "8bit", "scheme: 8bit, or wNaM such as w4a8, w2a8, w4a4")

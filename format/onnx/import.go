@@ -278,6 +278,11 @@ func Import(mp *onnxpb.ModelProto) (*nn.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onnx: %w", err)
 	}
+	// The work and memory the model would take, before it runs
+	// (docs/RELIABILITY.md, Resource bounds).
+	if err := m.CheckBounds(); err != nil {
+		return nil, fmt.Errorf("onnx: %w", err)
+	}
 	for _, set := range im.setters {
 		if err := set(); err != nil {
 			return nil, fmt.Errorf("onnx: %w", err)

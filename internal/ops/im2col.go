@@ -81,6 +81,9 @@ func im2colRow(g Geom, in, col []float32, n0, n, oh int, stream bool) {
 	if owHi < owLo {
 		owHi = owLo
 	}
+	// A window wider than the image with 'same' padding may have no column
+	// inside it at all: outRange's lo is then past the last column.
+	owLo, owHi = min(owLo, g.OW), min(owHi, g.OW)
 	for kh := 0; kh < g.KH; kh++ {
 		ih := oh*g.SH - g.PadT + kh
 		if ih < 0 || ih >= g.H {

@@ -11,7 +11,8 @@ import (
 // summed in float64.
 
 // geomCases are odd shapes: stride 1 and 2, valid and same, windows larger
-// than the stride, asymmetric 'same' padding, 1x1 windows.
+// than the stride, asymmetric 'same' padding, 1x1 windows, windows larger
+// than the image.
 var geomCases = []struct {
 	n, h, w, c, kh, kw, sh, sw int
 	same                       bool
@@ -27,6 +28,10 @@ var geomCases = []struct {
 	{1, 2, 3, 5, 3, 3, 1, 1, true},
 	{2, 8, 8, 19, 2, 2, 2, 2, false},
 	{3, 11, 10, 33, 3, 3, 1, 1, true},
+	// Windows wider than the image with 'same' padding: no output column
+	// has its whole window inside (found by FuzzModelMetadata).
+	{1, 8, 8, 2, 3, 41, 2, 2, true},
+	{2, 3, 4, 3, 9, 11, 1, 3, true},
 }
 
 func (g Geom) String() string {
