@@ -35,12 +35,18 @@ func newMaxPool(it *Interpreter, op *Op) *maxPoolKernel {
 	k.rowsFn = k.rows
 	k.r.Threads = it.threads
 	g := k.g
-	for ky := 0; ky < g.kh; ky++ {
-		for kx := 0; kx < g.kw; kx++ {
-			k.offs = append(k.offs, (ky*g.w+kx)*g.c)
+	// Windows whose columns lie inside the image and that fit in its
+	// height take one call per row; their taps (at most H*W: a window
+	// larger than the image has no such row) are listed once.
+	k.inside = g.pl == 0 && (g.ow-1)*g.sw+g.kw <= g.w && g.kh <= g.h
+	if k.inside {
+		k.offs = make([]int, 0, g.kh*g.kw)
+		for ky := 0; ky < g.kh; ky++ {
+			for kx := 0; kx < g.kw; kx++ {
+				k.offs = append(k.offs, (ky*g.w+kx)*g.c)
+			}
 		}
 	}
-	k.inside = g.pl == 0 && (g.ow-1)*g.sw+g.kw <= g.w
 	return k
 }
 
