@@ -1,0 +1,178 @@
+package kernels
+
+import "fmt"
+
+// A product with a B that is packed once and used by many calls: the
+// weights of a layer multiplied by blocks of rows of its input, each block
+// small enough to stay in the cache from the pass that writes it (im2col)
+// through the product to the pass that reads the output (bias, batch
+// normalization, activation). Sgemm packs B on every call, and once per
+// thread; PackedB packs it once, in parts that threads can share, and
+// SgemmPacked multiplies with it. The tiles, k chunks and kernels are
+// Sgemm's, so every element of C gets Sgemm's arithmetic bit for bit.
+
+// PackedB is a k x n matrix op(B) packed for the tile kernels of the path
+// active when Prepare ran: column blocks of up to nc columns, each cut
+// into Sgemm's k chunks, each chunk a run of nr-column micro-panels. It
+// keeps a reference to the source, which the row kernel reads in place and
+// which must not change while the packed copy is in use.
+type PackedB struct {
+	ks     *kernelSet
+	transB bool
+	k, n   int
+	kc     int // depth of the k chunks (chunkDepth)
+	ncMax  int // columns per block
+	chunks int // k chunks per block
+	b      []float32
+	ldb    int
+	buf    []float32 // backing storage of data
+	data   []float32 // the packed blocks, 64-byte aligned
+}
+
+// TileRows returns the rows of the tile kernel that Sgemm uses for a
+// product with n columns on the active path: Sgemm computes a product of
+// fewer rows with the row kernel (when B is not transposed), whose
+// arithmetic differs from the tile kernel's.
+func TileRows(n int) int { return pickKernels(n).mr }
+
+// pickKernels returns the kernel set Sgemm uses for n columns on the
+// active path.
+func pickKernels(n int) *kernelSet {
+	ks := &kernelSets[ActivePath()]
+	if ks.narrow != nil && n <= ks.narrow.nr {
+		ks = ks.narrow
+	}
+	return ks
+}
+
+// Prepare sizes p for op(B), k x n (b[p*ldb+j], or b[j*ldb+p] when transB),
+// on the active path, and returns the number of parts Pack must be called
+// with (0 .. parts-1, in any order, from any threads) before SgemmPacked
+// may use it. It allocates only when p has to grow.
+func (p *PackedB) Prepare(transB bool, k, n int, b []float32, ldb int) (parts int) {
+	if k < 0 || n < 0 {
+		panic(fmt.Sprintf("kernels: PackedB of %dx%d", k, n))
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	checkMatrix("B", br, bc, b, ldb)
+	ks := pickKernels(n)
+	p.ks, p.transB, p.k, p.n, p.b, p.ldb = ks, transB, k, n, b, ldb
+	if k == 0 || n == 0 {
+		p.kc, p.ncMax, p.chunks, p.data = 0, 0, 0, nil
+		return 0
+	}
+	p.kc = chunkDepth(k, ks.kc)
+	p.ncMax = min(ks.nc, roundUp(n, ks.nr))
+	p.chunks = (k + p.kc - 1) / p.kc
+	p.data = aligned(&p.buf, roundUp(n, ks.nr)*k)
+	return p.blocks() * p.chunks
+}
+
+// blocks is the number of column blocks.
+func (p *PackedB) blocks() int { return (p.n + p.ncMax - 1) / p.ncMax }
+
+// blockCols returns the first column of block bj and its columns, padded
+// to whole micro-panels.
+func (p *PackedB) blockCols(bj int) (jc, nc, ncp int) {
+	jc = bj * p.ncMax
+	nc = min(p.ncMax, p.n-jc)
+	return jc, nc, roundUp(nc, p.ks.nr)
+}
+
+// Pack packs part i of the parts Prepare returned: one k chunk of one
+// column block.
+func (p *PackedB) Pack(i int) {
+	bj, ci := i/p.chunks, i%p.chunks
+	jc, nc, ncp := p.blockCols(bj)
+	pc := ci * p.kc
+	kcur := min(p.kc, p.k-pc)
+	off := jc*p.k + pc*ncp
+	packB(p.data[off:off+kcur*ncp], p.b, p.ldb, p.transB, pc, kcur, jc, nc, p.ks.nr)
+}
+
+// SgemmPacked computes C = op(A) x B, m x n, with B packed in p (by
+// Prepare and every Pack, on the path still active): C[i*ldc+j] for rows
+// i < m, not read before. op(A) is m x k, a[i*lda+p], or a[p*lda+i] when
+// transA. With rowKernel it computes C with the row kernel, reading B in
+// place (B must not be transposed), as Sgemm does for a product of fewer
+// than TileRows(n) rows; otherwise with the tile kernels whatever m. Either
+// way every element is the one Sgemm(transA, transB, M, n, k, 1, a, lda,
+// b, ldb, 0, c, ldc) computes for any M >= m that makes Sgemm choose that
+// kernel, bit for bit. It runs on the calling goroutine and does not
+// allocate in steady state.
+func SgemmPacked(transA bool, m int, a []float32, lda int, p *PackedB, c []float32, ldc int, rowKernel bool) {
+	if p.ks == nil {
+		panic("kernels: SgemmPacked with an unprepared PackedB")
+	}
+	if p.ks.path != pickKernels(p.n).path {
+		panic(fmt.Sprintf("kernels: SgemmPacked on path %v with B packed for %v", ActivePath(), p.ks.path))
+	}
+	if rowKernel && p.transB {
+		panic("kernels: SgemmPacked: the row kernel needs B not transposed")
+	}
+	checkGemmArgs(transA, p.transB, m, p.n, p.k, a, lda, p.b, p.ldb, c, ldc)
+	if m == 0 || p.n == 0 {
+		return
+	}
+	if p.k == 0 {
+		scaleC(m, p.n, 0, c, ldc)
+		return
+	}
+	ks := p.ks
+	pathCalls[ks.path][b2i(rowKernel)].Add(1)
+	j := jobPool.Get().(*gemmJob)
+	*j = gemmJob{
+		transA: transA, transB: p.transB, m: m, n: p.n, k: p.k,
+		alpha: 1, a: a, b: p.b, c: c, lda: lda, ldb: p.ldb, ldc: ldc,
+		ks: ks, kc: p.kc, rows: rowKernel,
+		packA: !transA && p.n >= ks.packPanels*ks.nr && setConflict(lda, 2*ks.mr),
+	}
+	if rowKernel {
+		j.runRows(0, m, 0, p.n)
+	} else {
+		j.runPacked(p)
+	}
+	*j = gemmJob{}
+	jobPool.Put(j)
+}
+
+// b2i is 1 for true, 0 for false.
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// runPacked computes all of C from the packed B: run's loops without the
+// packing, the k chunks of each block of C in order.
+func (j *gemmJob) runPacked(p *PackedB) {
+	ks := j.ks
+	mr := ks.mr
+	ws := workspacePool.Get().(*workspace)
+	defer workspacePool.Put(ws)
+	mcMax := min(ks.mc, roundUp(j.m, mr))
+	pa := aligned(&ws.abuf, mr*j.kc)
+	if len(ws.tile) < mr*ks.nr {
+		ws.tile = make([]float32, mr*ks.nr)
+	}
+	tile := ws.tile[:mr*ks.nr]
+	for bj := 0; bj < p.blocks(); bj++ {
+		jc, nc, ncp := p.blockCols(bj)
+		base := p.data[jc*j.k:]
+		for ic := 0; ic < j.m; ic += mcMax {
+			mc := min(mcMax, j.m-ic)
+			for pc := 0; pc < j.k; pc += j.kc {
+				kcur := min(j.kc, j.k-pc)
+				beta := float32(1)
+				if pc == 0 {
+					beta = 0
+				}
+				j.macro(pa, base[pc*ncp:], kcur, ic, mc, pc, jc, nc, beta, tile)
+			}
+		}
+	}
+}
