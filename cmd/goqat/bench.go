@@ -47,7 +47,7 @@ func newBenchCmd() *cobra.Command {
 		path, int8Path, batches, jsonPath string
 		nThreads, trainImages             int
 		minTime                           time.Duration
-		ops, ptq                          bool
+		ops, ptq, floatOnly               bool
 		net                               netFlags
 	)
 	cmd := &cobra.Command{
@@ -72,6 +72,7 @@ What is timed depends on the files given:
                                           --classes, --alpha change them), the int8
                                           model from 8-bit PTQ on random inputs
                                           (same network, so the timing is fair)
+  --float-only                            the float model alone (no PTQ)
 
 --train N also times one training epoch on N synthetic images (batch 128,
 Adam) of the float model, or of the QAT model when --model is one.
@@ -112,9 +113,15 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 			if ptq && int8Path != "" {
 				return fmt.Errorf("--ptq and --int8 both name the int8 model; give one")
 			}
-			set, err := loadBenchSet(ctx, path, int8Path, ptq, &net)
+			if floatOnly && (ptq || int8Path != "" || ops) {
+				return fmt.Errorf("--float-only times no int8 model: drop --ptq, --int8 and --ops")
+			}
+			set, err := loadBenchSet(ctx, path, int8Path, ptq && !floatOnly, floatOnly, &net)
 			if err != nil {
 				return err
+			}
+			if floatOnly && set.float == nil {
+				return fmt.Errorf("--float-only needs a float model; %s is not one", path)
 			}
 			res, err := runBench(ctx, set, bs, minTime)
 			if err != nil {
@@ -160,17 +167,22 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 	f.IntVar(&trainImages, "train", 0, "also time training on this many synthetic images (one epoch, batch 128)")
 	f.StringVar(&jsonPath, "json", "", "also write the results to this JSON file")
 	f.BoolVar(&ops, "ops", false, "also time each op of the int8 model")
+	f.BoolVar(&floatOnly, "float-only", false, "time the float model alone (a built-in network is not quantized)")
 	return cmd
 }
 
-// loadBenchSet reads the models to time (see bench --help).
-func loadBenchSet(ctx context.Context, path, int8Path string, ptq bool, net *netFlags) (*benchSet, error) {
+// loadBenchSet reads the models to time (see bench --help); floatOnly
+// leaves out the int8 model of a built-in network.
+func loadBenchSet(ctx context.Context, path, int8Path string, ptq, floatOnly bool, net *netFlags) (*benchSet, error) {
 	if slices.Contains(models.AllNames(), path) {
 		m, err := net.build(path, 1)
 		if err != nil {
 			return nil, err
 		}
 		s := &benchSet{float: m, trainable: m, floatName: path}
+		if floatOnly {
+			return s, nil
+		}
 		if int8Path == "" {
 			if s.int8, err = ptqRandom(ctx, m); err != nil {
 				return nil, err
