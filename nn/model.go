@@ -32,6 +32,7 @@ type Model struct {
 	gradBuf   []*tensor.Tensor // model-owned sums for fanned-out slots
 	forwarded bool
 	inferCtx  Context
+	infer     inferState // the float inference plan (infer.go)
 
 	stepCount int // optimizer steps taken (Context.Step)
 	train     trainState

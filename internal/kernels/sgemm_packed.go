@@ -104,6 +104,17 @@ func (p *PackedB) Pack(i int) {
 // kernel, bit for bit. It runs on the calling goroutine and does not
 // allocate in steady state.
 func SgemmPacked(transA bool, m int, a []float32, lda int, p *PackedB, c []float32, ldc int, rowKernel bool) {
+	SgemmPackedCols(transA, m, a, lda, p, c, ldc, rowKernel, 0, p.n)
+}
+
+// PackedColStep is the granularity of SgemmPackedCols's column ranges: a
+// multiple of every path's tile and row-kernel widths.
+const PackedColStep = 32
+
+// SgemmPackedCols is SgemmPacked for columns [j0, j1) of C only (j0 a
+// multiple of PackedColStep, j1 <= n): threads can share a product of
+// few rows by columns. The values are SgemmPacked's.
+func SgemmPackedCols(transA bool, m int, a []float32, lda int, p *PackedB, c []float32, ldc int, rowKernel bool, j0, j1 int) {
 	if p.ks == nil {
 		panic("kernels: SgemmPacked with an unprepared PackedB")
 	}
@@ -113,12 +124,17 @@ func SgemmPacked(transA bool, m int, a []float32, lda int, p *PackedB, c []float
 	if rowKernel && p.transB {
 		panic("kernels: SgemmPacked: the row kernel needs B not transposed")
 	}
+	if j0 < 0 || j0%PackedColStep != 0 || j1 < j0 || j1 > p.n {
+		panic(fmt.Sprintf("kernels: SgemmPackedCols columns [%d, %d) of %d", j0, j1, p.n))
+	}
 	checkGemmArgs(transA, p.transB, m, p.n, p.k, a, lda, p.b, p.ldb, c, ldc)
-	if m == 0 || p.n == 0 {
+	if m == 0 || j1 == j0 {
 		return
 	}
 	if p.k == 0 {
-		scaleC(m, p.n, 0, c, ldc)
+		for i := 0; i < m; i++ {
+			clear(c[i*ldc+j0 : i*ldc+j1])
+		}
 		return
 	}
 	ks := p.ks
@@ -131,9 +147,9 @@ func SgemmPacked(transA bool, m int, a []float32, lda int, p *PackedB, c []float
 		packA: !transA && p.n >= ks.packPanels*ks.nr && setConflict(lda, 2*ks.mr),
 	}
 	if rowKernel {
-		j.runRows(0, m, 0, p.n)
+		j.runRows(0, m, j0, j1)
 	} else {
-		j.runPacked(p)
+		j.runPacked(p, j0, j1)
 	}
 	*j = gemmJob{}
 	jobPool.Put(j)
@@ -147,9 +163,10 @@ func b2i(b bool) int {
 	return 0
 }
 
-// runPacked computes all of C from the packed B: run's loops without the
-// packing, the k chunks of each block of C in order.
-func (j *gemmJob) runPacked(p *PackedB) {
+// runPacked computes columns [n0, n1) of C (n0 a multiple of nr) from
+// the packed B: run's loops without the packing, the k chunks of each
+// block of C in order.
+func (j *gemmJob) runPacked(p *PackedB, n0, n1 int) {
 	ks := j.ks
 	mr := ks.mr
 	ws := workspacePool.Get().(*workspace)
@@ -160,8 +177,13 @@ func (j *gemmJob) runPacked(p *PackedB) {
 		ws.tile = make([]float32, mr*ks.nr)
 	}
 	tile := ws.tile[:mr*ks.nr]
-	for bj := 0; bj < p.blocks(); bj++ {
+	for bj := n0 / p.ncMax; bj < p.blocks(); bj++ {
 		jc, nc, ncp := p.blockCols(bj)
+		// The block's columns in [n0, n1): from panel (c0-jc)/nr.
+		c0, c1 := max(jc, n0), min(jc+nc, n1)
+		if c0 >= c1 {
+			break
+		}
 		base := p.data[jc*j.k:]
 		for ic := 0; ic < j.m; ic += mcMax {
 			mc := min(mcMax, j.m-ic)
@@ -171,7 +193,7 @@ func (j *gemmJob) runPacked(p *PackedB) {
 				if pc == 0 {
 					beta = 0
 				}
-				j.macro(pa, base[pc*ncp:], kcur, ic, mc, pc, jc, nc, beta, tile)
+				j.macro(pa, base[pc*ncp+(c0-jc)*kcur:], kcur, ic, mc, pc, c0, c1-c0, beta, tile)
 			}
 		}
 	}

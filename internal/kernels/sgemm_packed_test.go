@@ -40,6 +40,22 @@ func checkPacked(t *testing.T, tc gemmCase, block int, r *rand.Rand) {
 			t.Fatalf("%v block %d: C at offset %d = %v, Sgemm gives %v", tc, block, i-guardLen, d.c[i], want[i])
 		}
 	}
+	// Again by column ranges of one or two steps (all rows at once).
+	for i := 0; i < tc.m; i++ {
+		for j := 0; j < tc.n; j++ {
+			d.c[guardLen+i*d.ldc+j] = guardC
+		}
+	}
+	for j0 := 0; j0 < tc.n; {
+		j1 := min(tc.n, j0+PackedColStep*(1+j0/PackedColStep%2))
+		SgemmPackedCols(tc.transA, tc.m, d.a, d.lda, &p, d.cview(), d.ldc, rows, j0, j1)
+		j0 = j1
+	}
+	for i := range want {
+		if math.Float32bits(want[i]) != math.Float32bits(d.c[i]) {
+			t.Fatalf("%v by columns: C at offset %d = %v, Sgemm gives %v", tc, i-guardLen, d.c[i], want[i])
+		}
+	}
 }
 
 // TestSgemmPacked checks SgemmPacked against Sgemm on every path, with odd
@@ -53,13 +69,13 @@ func TestSgemmPacked(t *testing.T) {
 			defer SetPath(p)()
 			before := [2]int64{pathCalls[p][0].Load(), pathCalls[p][1].Load()}
 			ks := kernelSets[p]
-			for _, m := range []int{1, 3, ks.mr - 1, ks.mr, 2*ks.mr + 5, 100} {
-				for _, n := range []int{1, 7, 16, 17, ks.nr + 3, 70} {
-					for _, k := range []int{1, 5, 33, 321, 700} {
+			for _, m := range []int{1, ks.mr - 1, ks.mr, 2*ks.mr + 5, 100} {
+				for _, n := range []int{1, 17, ks.nr + 3, 70, 129} {
+					for _, k := range []int{1, 33, 700} {
 						for tr := 0; tr < 4; tr++ {
 							tc := gemmCase{transA: tr&1 != 0, transB: tr&2 != 0, m: m, n: n, k: k,
 								padA: tr % 3, padB: (tr + 1) % 2 * 3, padC: tr % 2 * 2}
-							for _, block := range []int{1, ks.mr, 2*ks.mr + 1, m} {
+							for _, block := range []int{1, 2*ks.mr + 1, m} {
 								checkPacked(t, tc, max(1, block), r)
 							}
 						}
@@ -95,6 +111,11 @@ func TestSgemmPackedMisuse(t *testing.T) {
 		"short B": func() {
 			var p PackedB
 			p.Prepare(false, 3, 5, b, 5)
+		},
+		"misaligned columns": func() {
+			var p PackedB
+			p.Prepare(false, 2, 6, b, 6)
+			SgemmPackedCols(false, 1, b, 2, &p, c, 6, false, 3, 6)
 		},
 		"row kernel with B transposed": func() {
 			var p PackedB

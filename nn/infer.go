@@ -1,0 +1,303 @@
+package nn
+
+import (
+	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/internal/workers"
+	"github.com/goqat/goqat/tensor"
+)
+
+// The float inference path (docs/DESIGN.md, Runtime and kernels): a plan
+// that Forward runs instead of the layers one by one when the context is
+// not training and every layer of the model is a built-in type. It
+//
+//   - fuses each Conv2D or Dense with the BatchNormalization, ReLU or ReLU6
+//     and residual Add (and the ReLU after it) that alone read its output,
+//     into one pass per block of rows that stays in the cache (im2col,
+//     product with weights packed once per call, bias, normalization,
+//     activation, residual); a DepthwiseConv2D with its BatchNormalization
+//     and activation; a ZeroPadding2D into the convolution that alone reads
+//     it (no padded copy);
+//   - multiplies a 1x1 stride-1 convolution's input as it is (no im2col);
+//   - plans its buffers once per batch size, reusing them between layers
+//     whose outputs are no longer read, and allocates nothing per call;
+//   - splits a large batch across threads as a whole (each thread runs
+//     every op on its share, one hand-off per call), and a small one inside
+//     each op.
+//
+// Its values are those of the layers run one by one, bit for bit: the
+// kernels are the same (Sgemm's tiles and k chunks, the batch-norm passes,
+// the depthwise loop's roundings), in the same order. The exceptions, all
+// within float rounding: a product of fewer rows than a tile in a chunk of
+// the layers' Conv2D (images of fewer output pixels than a tile, or
+// chunks of one image) uses the row kernel there and the tile kernel here;
+// and the padding fused into a depthwise convolution skips the padded taps
+// instead of adding zero products, which can change the sign of an exact
+// zero. A Backward after an inference Forward first runs the layers' own
+// Forward on the same inputs (the plan keeps none of their state).
+
+// inferSplitMin is the fewest samples per thread from which the plan runs
+// a batch split across threads (each thread every op on its share) rather
+// than splitting every op: one hand-off per call instead of several per op,
+// and each thread's activations stay in its own cache. A variable so that
+// tests can force either.
+var inferSplitMin = 4
+
+// inferOp is one op of an inference plan.
+type inferOp interface {
+	// prepare readies the op for a call on n samples (weights packed by
+	// pack, normalization from the moving statistics) and returns its
+	// number of packing parts.
+	prepare(p *inferPlan, n int) int
+	// pack packs part i of the op's weights.
+	pack(i int)
+	// run computes the op on all the samples of share sh, on the calling
+	// goroutine, with th's scratch.
+	run(sh *inferShare, th *inferThread)
+	// runPar computes the op on all the samples of share sh (the whole
+	// batch), splitting its work across threads.
+	runPar(p *inferPlan, sh *inferShare)
+	// serial reports whether run can compute a share of the batch (false
+	// for an op that runs a layer's own Forward on the whole batch).
+	serial() bool
+	// slots returns the value slots the op reads and the one it writes.
+	slots() (reads []int, write int)
+}
+
+// opBase gives an op no packing and a serial run.
+type opBase struct{}
+
+func (opBase) prepare(*inferPlan, int) int { return 0 }
+func (opBase) pack(int)                    {}
+func (opBase) serial() bool                { return true }
+
+// inferThread is one thread's scratch: an im2col block, max-pool winners.
+type inferThread struct {
+	col []float32
+	arg []int32
+}
+
+// colBuf returns n floats of the thread's im2col buffer.
+func (t *inferThread) colBuf(n int) []float32 {
+	if cap(t.col) < n {
+		t.col = make([]float32, n)
+	}
+	return t.col[:n]
+}
+
+// argBuf returns n int32s of the thread's max-pool scratch.
+func (t *inferThread) argBuf(n int) []int32 {
+	if cap(t.arg) < n {
+		t.arg = make([]int32, n)
+	}
+	return t.arg[:n]
+}
+
+// inferShare is the samples [lo, hi) of a call that one thread computes
+// (all of them when the ops split their own work), with its own buffers.
+type inferShare struct {
+	plan   *inferPlan
+	lo, hi int
+	arena  [][]float32        // the share's buffers, by buffer number
+	tens   []*tensor.Tensor   // one tensor per value slot, reused
+	vals   []*tensor.Tensor   // the tensor of each slot in this call
+	c      *Context           // the Forward's context (layer-backed ops)
+	ins    [][]*tensor.Tensor // per op, the argument slice of a layer-backed op
+}
+
+// n is the share's sample count.
+func (sh *inferShare) n() int { return sh.hi - sh.lo }
+
+// data returns slot s's values for the share.
+func (sh *inferShare) data(s int) []float32 { return sh.vals[s].Data }
+
+// inferPlan is a model's inference plan (see the top of this file).
+type inferPlan struct {
+	m     *Model
+	ops   []inferOp
+	split bool // every op can compute a share of the batch
+
+	base    int            // number of model inputs (slot of the first layer)
+	shapes  []tensor.Shape // per-sample shape of every slot
+	canon   []int          // slot whose values a slot holds (itself, or an alias's source)
+	owner   []int          // canonical slot -> buffer number, -1 input, -2 layer-owned, -3 output buffer
+	bufSize []int          // per-sample floats of each buffer
+	outBuf  [][]float32    // per canonical output slot (nil for others): whole-batch buffer
+	aliases [][]int        // per canonical slot, the other slots holding its values
+
+	shares  []*inferShare
+	threads []*inferThread
+	outs    []*tensor.Tensor
+	outTens []*tensor.Tensor
+
+	runner  workers.Runner
+	shareFn func(part, lo, hi int)
+	packFn  func(part, lo, hi int)
+	packs   [][2]int // (op, part) of this call's packing
+	n       int      // batch of this call
+}
+
+// Owner codes of inferPlan.owner.
+const (
+	ownInput = -1
+	ownLayer = -2
+	ownOut   = -3
+	ownNone  = -4 // never computed (fused into an op)
+)
+
+// inferState is the model's inference plan, built at the first inference
+// Forward (nil if the model cannot use one), and what a Backward after an
+// inference Forward needs to replay the layers' Forward.
+type inferState struct {
+	plan   *inferPlan
+	tried  bool
+	replay bool             // the last Forward ran the plan
+	ctx    *Context         // its context
+	ins    []*tensor.Tensor // its inputs
+}
+
+// inferPlanOf returns the model's inference plan, building it the first
+// time; nil if some layer is not a built-in type.
+func (m *Model) inferPlanOf() *inferPlan {
+	if !m.infer.tried {
+		m.infer.tried = true
+		m.infer.plan = buildInferPlan(m)
+	}
+	return m.infer.plan
+}
+
+// forward runs the plan on the inputs (checked by Forward) and returns the
+// outputs, owned by the plan and valid until the next call.
+func (p *inferPlan) forward(c *Context, in []*tensor.Tensor) []*tensor.Tensor {
+	n := in[0].Shape[0]
+	p.n = n
+	t := kernels.Threads()
+	for len(p.threads) < max(t, 1) {
+		p.threads = append(p.threads, &inferThread{})
+	}
+	nShares := 1
+	if p.split && t >= 2 && n >= inferSplitMin*t {
+		per := (n + t - 1) / t
+		nShares = (n + per - 1) / per
+	}
+	p.setup(c, in, nShares)
+
+	// Pack every op's weights for this call (fresh from the parameters)
+	// across threads.
+	p.packs = p.packs[:0]
+	for i, op := range p.ops {
+		parts := op.prepare(p, n)
+		for j := 0; j < parts; j++ {
+			p.packs = append(p.packs, [2]int{i, j})
+		}
+	}
+	p.runner.Threads = 0
+	p.runner.For(len(p.packs), 1, p.packFn)
+
+	if nShares > 1 {
+		p.runner.For(nShares, 1, p.shareFn)
+	} else {
+		sh := p.shares[0]
+		for _, op := range p.ops {
+			op.runPar(p, sh)
+		}
+	}
+	for i, s := range p.m.outSlots {
+		o := p.outTens[i]
+		o.Shape[0] = n
+		cs := p.canon[s]
+		size := p.shapes[s].Size()
+		switch p.owner[cs] {
+		case ownInput:
+			o.Data = in[cs].Data[:n*size]
+		case ownOut:
+			o.Data = p.outBuf[cs][:n*size]
+		default: // layer-owned: only without a split
+			o.Data = p.shares[0].vals[s].Data
+		}
+		p.outs[i] = o
+	}
+	return p.outs
+}
+
+// packParts runs packing jobs [lo, hi).
+func (p *inferPlan) packParts(_, lo, hi int) {
+	for _, j := range p.packs[lo:hi] {
+		p.ops[j[0]].pack(j[1])
+	}
+}
+
+// runShares runs every op on shares [lo, hi), each on this goroutine
+// (part numbers the thread's scratch).
+func (p *inferPlan) runShares(part, lo, hi int) {
+	th := p.threads[part]
+	for _, sh := range p.shares[lo:hi] {
+		for _, op := range p.ops {
+			op.run(sh, th)
+		}
+	}
+}
+
+// setup sizes the shares of a call of n samples (split in nShares equal
+// parts but the last) and points every slot's tensor at its values: the
+// inputs' windows, the output buffers' windows, the shares' buffers.
+func (p *inferPlan) setup(c *Context, in []*tensor.Tensor, nShares int) {
+	n := p.n
+	for cs, b := range p.outBuf {
+		if p.owner[cs] != ownOut {
+			continue
+		}
+		if size := n * p.shapes[cs].Size(); cap(b) < size {
+			p.outBuf[cs] = make([]float32, size)
+		}
+	}
+	per := (n + nShares - 1) / nShares
+	for len(p.shares) < nShares {
+		p.shares = append(p.shares, p.newShare())
+	}
+	for j := 0; j < nShares; j++ {
+		sh := p.shares[j]
+		sh.lo, sh.hi, sh.c = j*per, min(n, (j+1)*per), c
+		k := sh.n()
+		for b, size := range p.bufSize {
+			if cap(sh.arena[b]) < k*size {
+				sh.arena[b] = make([]float32, k*size)
+			}
+			sh.arena[b] = sh.arena[b][:cap(sh.arena[b])]
+		}
+		for s, t := range sh.tens {
+			size := p.shapes[s].Size()
+			cs := p.canon[s]
+			t.Shape[0] = k
+			switch o := p.owner[cs]; {
+			case o == ownInput:
+				t.Data = in[cs].Data[sh.lo*size : sh.hi*size]
+			case o == ownOut:
+				t.Data = p.outBuf[cs][sh.lo*size : sh.hi*size]
+			case o >= 0:
+				t.Data = sh.arena[o][:k*size]
+			default:
+				t.Data = nil // layer-owned: set when its op runs
+			}
+			sh.vals[s] = t
+		}
+	}
+}
+
+// newShare returns a share with a tensor per slot.
+func (p *inferPlan) newShare() *inferShare {
+	sh := &inferShare{
+		plan:  p,
+		arena: make([][]float32, len(p.bufSize)),
+		tens:  make([]*tensor.Tensor, len(p.shapes)),
+		vals:  make([]*tensor.Tensor, len(p.shapes)),
+		ins:   make([][]*tensor.Tensor, len(p.ops)),
+	}
+	for s, shape := range p.shapes {
+		sh.tens[s] = &tensor.Tensor{Shape: append(tensor.Shape{0}, shape...)}
+	}
+	for i, op := range p.ops {
+		reads, _ := op.slots()
+		sh.ins[i] = make([]*tensor.Tensor, len(reads))
+	}
+	return sh
+}
