@@ -1,15 +1,26 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
-// A product with a B that is packed once and used by many calls: the
+// inPlaceCalls counts the products that read B in place (the test fails
+// if the AVX512 path never did).
+var inPlaceCalls atomic.Int64
+
+// A product with a B that is prepared once and used by many calls: the
 // weights of a layer multiplied by blocks of rows of its input, each block
 // small enough to stay in the cache from the pass that writes it (im2col)
 // through the product to the pass that reads the output (bias, batch
 // normalization, activation). Sgemm packs B on every call, and once per
 // thread; PackedB packs it once, in parts that threads can share, and
-// SgemmPacked multiplies with it. The tiles, k chunks and kernels are
-// Sgemm's, so every element of C gets Sgemm's arithmetic bit for bit.
+// SgemmPacked multiplies with it. On the AVX512 path a B that is not
+// transposed is not packed at all: the tile kernel reads its full 32-column
+// micro-panels in place, a row every ldb floats (the weights are then read
+// once per block of rows instead of copied first), and only a last partial
+// panel is packed. The tiles, k chunks and FMAs are Sgemm's either way, so
+// every element of C gets Sgemm's arithmetic bit for bit.
 
 // PackedB is a k x n matrix op(B) packed for the tile kernels of the path
 // active when Prepare ran: column blocks of up to nc columns, each cut
@@ -27,6 +38,11 @@ type PackedB struct {
 	ldb    int
 	buf    []float32 // backing storage of data
 	data   []float32 // the packed blocks, 64-byte aligned
+	// inPlace: the columns below nFull, whole 32-column micro-panels, are
+	// read in place; data holds the last partial panel's k chunks
+	// (kcur*32 values each, chunk pc at pc*32).
+	inPlace bool
+	nFull   int
 }
 
 // TileRows returns the rows of the tile kernel that Sgemm uses for a
@@ -67,6 +83,16 @@ func (p *PackedB) Prepare(transB bool, k, n int, b []float32, ldb int) (parts in
 	p.kc = chunkDepth(k, ks.kc)
 	p.ncMax = min(ks.nc, roundUp(n, ks.nr))
 	p.chunks = (k + p.kc - 1) / p.kc
+	p.inPlace = ks.path == AVX512 && ks.nr == 32 && !transB
+	if p.inPlace {
+		p.nFull = n &^ 31
+		if p.nFull == n {
+			p.data = nil
+			return 0
+		}
+		p.data = aligned(&p.buf, 32*k)
+		return p.chunks
+	}
 	p.data = aligned(&p.buf, roundUp(n, ks.nr)*k)
 	return p.blocks() * p.chunks
 }
@@ -83,8 +109,14 @@ func (p *PackedB) blockCols(bj int) (jc, nc, ncp int) {
 }
 
 // Pack packs part i of the parts Prepare returned: one k chunk of one
-// column block.
+// column block (of the last partial panel when B is read in place).
 func (p *PackedB) Pack(i int) {
+	if p.inPlace {
+		pc := i * p.kc
+		kcur := min(p.kc, p.k-pc)
+		packB(p.data[pc*32:pc*32+kcur*32], p.b, p.ldb, false, pc, kcur, p.nFull, p.n-p.nFull, 32)
+		return
+	}
 	bj, ci := i/p.chunks, i%p.chunks
 	jc, nc, ncp := p.blockCols(bj)
 	pc := ci * p.kc
@@ -146,9 +178,13 @@ func SgemmPackedCols(transA bool, m int, a []float32, lda int, p *PackedB, c []f
 		ks: ks, kc: p.kc, rows: rowKernel,
 		packA: !transA && p.n >= ks.packPanels*ks.nr && setConflict(lda, 2*ks.mr),
 	}
-	if rowKernel {
+	switch {
+	case rowKernel:
 		j.runRows(0, m, j0, j1)
-	} else {
+	case p.inPlace:
+		inPlaceCalls.Add(1)
+		j.runInPlace(p, j0, j1)
+	default:
 		j.runPacked(p, j0, j1)
 	}
 	*j = gemmJob{}
@@ -194,6 +230,85 @@ func (j *gemmJob) runPacked(p *PackedB, n0, n1 int) {
 					beta = 0
 				}
 				j.macro(pa, base[pc*ncp+(c0-jc)*kcur:], kcur, ic, mc, pc, c0, c1-c0, beta, tile)
+			}
+		}
+	}
+}
+
+// runInPlace is runPacked for a B read in place (p.inPlace): per block of
+// up to nc columns, per block of mc rows, the k chunks in order, the full
+// micro-panels through f32Gemm12x32BsAVX512 and the last partial one
+// through the packed kernel.
+func (j *gemmJob) runInPlace(p *PackedB, n0, n1 int) {
+	ks := j.ks
+	mr := ks.mr
+	ws := workspacePool.Get().(*workspace)
+	defer workspacePool.Put(ws)
+	mcMax := min(ks.mc, roundUp(j.m, mr))
+	pa := aligned(&ws.abuf, mr*j.kc)
+	if len(ws.tile) < mr*ks.nr {
+		ws.tile = make([]float32, mr*ks.nr)
+	}
+	tile := ws.tile[:mr*ks.nr]
+	for jc := n0; jc < n1; jc += ks.nc {
+		jEnd := min(n1, jc+ks.nc)
+		for ic := 0; ic < j.m; ic += mcMax {
+			mc := min(mcMax, j.m-ic)
+			for pc := 0; pc < j.k; pc += j.kc {
+				kcur := min(j.kc, j.k-pc)
+				beta := float32(1)
+				if pc == 0 {
+					beta = 0
+				}
+				j.macroInPlace(p, pa, kcur, ic, mc, pc, jc, jEnd, beta, tile)
+			}
+		}
+	}
+}
+
+// macroInPlace is macro for columns [jc, jEnd) of a B read in place: the
+// same tiles, edge tiles and packing of op(A), the kernel reading each full
+// micro-panel from B itself.
+func (j *gemmJob) macroInPlace(p *PackedB, pa []float32, kc, ic, mc, pc, jc, jEnd int, beta float32, tile []float32) {
+	const nr = 32
+	mr := j.ks.mr
+	c, ldc := j.c, j.ldc
+	for ir := 0; ir < mc; ir += mr {
+		rows := min(mr, mc-ir)
+		var ap *float32
+		var rsa, csa, pfd int
+		switch {
+		case rows < mr || j.packA:
+			packA(pa, j.a, j.lda, j.transA, ic+ir, rows, pc, kc, mr)
+			ap, rsa, csa, pfd = &pa[0], 1, mr, 0
+		case j.transA:
+			ap, rsa, csa, pfd = &j.a[pc*j.lda+ic+ir], 1, j.lda, mr
+		default:
+			ap, rsa, csa, pfd = &j.a[(ic+ir)*j.lda+pc], j.lda, 1, mr*j.lda
+		}
+		for jr := jc; jr < jEnd; jr += nr {
+			cols := min(nr, jEnd-jr)
+			ci := (ic+ir)*ldc + jr
+			full := jr < p.nFull
+			kern := func(cp *float32, ld int, bt float32) {
+				if full {
+					f32Gemm12x32BsAVX512(kc, ap, rsa, csa, pfd, &j.b[pc*j.ldb+jr], j.ldb, cp, ld, j.alpha, bt)
+				} else {
+					f32Gemm12x32AVX512(kc, ap, rsa, csa, pfd, &p.data[pc*nr], cp, ld, j.alpha, bt)
+				}
+			}
+			if rows == mr && cols == nr {
+				kern(&c[ci], ldc, beta)
+				continue
+			}
+			if beta != 0 {
+				for i := 0; i < rows; i++ {
+					copy(tile[i*nr:i*nr+cols], c[ci+i*ldc:ci+i*ldc+cols])
+				}
+			}
+			kern(&tile[0], nr, beta)
+			for i := 0; i < rows; i++ {
+				copy(c[ci+i*ldc:ci+i*ldc+cols], tile[i*nr:i*nr+cols])
 			}
 		}
 	}

@@ -95,6 +95,9 @@ func TestSgemmPacked(t *testing.T) {
 					t.Errorf("SgemmPacked on path %v never ran its %s kernel", p, name)
 				}
 			}
+			if p == AVX512 && inPlaceCalls.Load() == 0 {
+				t.Error("SgemmPacked on the AVX512 path never read B in place")
+			}
 		})
 	}
 }
