@@ -16,7 +16,8 @@ var inPlaceCalls atomic.Int64
 // normalization, activation). Sgemm packs B on every call, and once per
 // thread; PackedB packs it once, in parts that threads can share, and
 // SgemmPacked multiplies with it. On the AVX512 path a B that is not
-// transposed is not packed at all: the tile kernel reads its full 32-column
+// transposed (and whose row stride does not make its rows collide in the
+// L1 cache) is not packed at all: the tile kernel reads its full 32-column
 // micro-panels in place, a row every ldb floats (the weights are then read
 // once per block of rows instead of copied first), and only a last partial
 // panel is packed. The tiles, k chunks and FMAs are Sgemm's either way, so
@@ -83,7 +84,10 @@ func (p *PackedB) Prepare(transB bool, k, n int, b []float32, ldb int) (parts in
 	p.kc = chunkDepth(k, ks.kc)
 	p.ncMax = min(ks.nc, roundUp(n, ks.nr))
 	p.chunks = (k + p.kc - 1) / p.kc
-	p.inPlace = ks.path == AVX512 && ks.nr == 32 && !transB
+	// In place unless B's rows would collide in L1 (a row stride of a
+	// multiple of 1024 floats, say: all its rows in one set), where a
+	// packed panel that stays in L1 across the row tiles is faster.
+	p.inPlace = ks.path == AVX512 && ks.nr == 32 && !transB && !setConflict(ldb, 16)
 	if p.inPlace {
 		p.nFull = n &^ 31
 		if p.nFull == n {

@@ -159,14 +159,18 @@ func TestSgemmPackedNoAllocs(t *testing.T) {
 }
 
 func BenchmarkSgemmPacked(b *testing.B) {
-	for _, s := range []struct{ m, n, k int }{{49, 960, 160}, {196, 384, 64}, {3136, 144, 24}} {
+	for _, s := range []struct{ m, n, k int }{{49, 960, 160}, {3136, 144, 24}, {49, 512, 4608}, {196, 256, 2304}, {3136, 64, 576}} {
 		a := make([]float32, s.m*s.k)
 		bm := make([]float32, s.k*s.n)
 		c := make([]float32, s.m*s.n)
+		flops := func(b *testing.B) {
+			b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		}
 		b.Run(fmt.Sprintf("%dx%dx%d/sgemm", s.m, s.n, s.k), func(b *testing.B) {
 			for b.Loop() {
 				SgemmSerial(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
 			}
+			flops(b)
 		})
 		var p PackedB
 		parts := p.Prepare(false, s.k, s.n, bm, s.n)
@@ -177,6 +181,7 @@ func BenchmarkSgemmPacked(b *testing.B) {
 			for b.Loop() {
 				SgemmPacked(false, s.m, a, s.k, &p, c, s.n, false)
 			}
+			flops(b)
 		})
 	}
 }
