@@ -276,3 +276,27 @@ storebeta:
 	VZEROUPPER
 	RET
 
+
+// func f32PackPanel32AVX512(dst, src *float32, rows, lds int)
+TEXT ·f32PackPanel32AVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), CX
+	MOVQ lds+24(FP), DX
+	SHLQ $2, DX
+	TESTQ CX, CX
+	JLE  pack_done
+
+pack_row:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z1, 64(DI)
+	ADDQ DX, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNZ  pack_row
+
+pack_done:
+	VZEROUPPER
+	RET

@@ -9,3 +9,10 @@ package kernels
 //
 //go:noescape
 func f32Gemm12x32BsAVX512(k int, a *float32, rsa, csa, pfd int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// f32PackPanel32AVX512 copies rows rows of 32 floats, row p from
+// src[p*lds:], to dst[p*32:] (a full micro-panel of packB for a B that is
+// not transposed), two Z registers per row.
+//
+//go:noescape
+func f32PackPanel32AVX512(dst, src *float32, rows, lds int)

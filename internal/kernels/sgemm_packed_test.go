@@ -98,6 +98,9 @@ func TestSgemmPacked(t *testing.T) {
 			if p == AVX512 && inPlaceCalls.Load() == 0 {
 				t.Error("SgemmPacked on the AVX512 path never read B in place")
 			}
+			if p == AVX512 && packPanelCalls.Load() == 0 {
+				t.Error("packB on the AVX512 path never copied a micro-panel with AVX-512")
+			}
 		})
 	}
 }
