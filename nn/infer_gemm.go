@@ -202,6 +202,13 @@ func im2colRows(g ops.Geom, in, col []float32, r0, r1 int) {
 			switch {
 			case ih < 0 || ih >= g.H:
 				clear(d)
+			case inside && rowLen <= 32:
+				// A short row (a first layer's 3 channels): a loop
+				// instead of a call to copy.
+				src := img[(ih*W+iw0)*C : (ih*W+iw0)*C+rowLen]
+				for i, v := range src {
+					d[i] = v
+				}
 			case inside:
 				copy(d, img[(ih*W+iw0)*C:(ih*W+iw0+g.KW)*C])
 			default:
