@@ -92,11 +92,13 @@ func (t *inferThread) argBuf(n int) []int32 {
 	return t.arg[:n]
 }
 
-// inferShare is the samples [lo, hi) of a call that one thread computes
-// (all of them when the ops split their own work), with its own buffers.
+// inferShare is what one thread computes of a call (all of it when the ops
+// split their own work): its buffers, sized for a chunk of samples, and
+// its current chunk [lo, hi).
 type inferShare struct {
 	plan   *inferPlan
-	lo, hi int
+	lo, hi int                // the chunk of samples being computed
+	in     []*tensor.Tensor   // the call's inputs
 	arena  [][]float32        // the share's buffers, by buffer number
 	tens   []*tensor.Tensor   // one tensor per value slot, reused
 	vals   []*tensor.Tensor   // the tensor of each slot in this call
@@ -129,11 +131,17 @@ type inferPlan struct {
 	outs    []*tensor.Tensor
 	outTens []*tensor.Tensor
 
-	runner  workers.Runner
-	shareFn func(part, lo, hi int)
-	packFn  func(part, lo, hi int)
-	packs   [][2]int // (op, part) of this call's packing
-	n       int      // batch of this call
+	// weightFloats sums the ops' weights, actFloats is the largest op's
+	// values read and written per sample (chunkFor).
+	weightFloats, actFloats int
+
+	runner     workers.Runner
+	shareFn    func(part, lo, hi int)
+	packFn     func(part, lo, hi int)
+	packs      [][2]int // (op, part) of this call's packing
+	n          int      // batch of this call
+	ins        []*tensor.Tensor
+	per, chunk int // samples per share and per chunk in this call
 }
 
 // Owner codes of inferPlan.owner.
@@ -166,7 +174,10 @@ func (m *Model) inferPlanOf() *inferPlan {
 }
 
 // forward runs the plan on the inputs (checked by Forward) and returns the
-// outputs, owned by the plan and valid until the next call.
+// outputs, owned by the plan and valid until the next call. A large batch
+// is split into one share per thread; each share (or the whole batch) is
+// computed a chunk of samples at a time (see chunkFor), every op on one
+// chunk before the next, so that a chunk's activations stay in the caches.
 func (p *inferPlan) forward(c *Context, in []*tensor.Tensor) []*tensor.Tensor {
 	n := in[0].Shape[0]
 	p.n = n
@@ -174,11 +185,12 @@ func (p *inferPlan) forward(c *Context, in []*tensor.Tensor) []*tensor.Tensor {
 	for len(p.threads) < max(t, 1) {
 		p.threads = append(p.threads, &inferThread{})
 	}
-	nShares := 1
+	nShares, per := 1, n
 	if p.split && t >= 2 && n >= inferSplitMin*t {
-		per := (n + t - 1) / t
+		per = (n + t - 1) / t
 		nShares = (n + per - 1) / per
 	}
+	p.per, p.chunk = per, p.chunkFor(per)
 	p.setup(c, in, nShares)
 
 	// Pack every op's weights for this call (fresh from the parameters)
@@ -197,8 +209,11 @@ func (p *inferPlan) forward(c *Context, in []*tensor.Tensor) []*tensor.Tensor {
 		p.runner.For(nShares, 1, p.shareFn)
 	} else {
 		sh := p.shares[0]
-		for _, op := range p.ops {
-			op.runPar(p, sh)
+		for lo := 0; lo < n; lo += p.chunk {
+			sh.window(lo, min(n, lo+p.chunk))
+			for _, op := range p.ops {
+				op.runPar(p, sh)
+			}
 		}
 	}
 	for i, s := range p.m.outSlots {
@@ -211,13 +226,36 @@ func (p *inferPlan) forward(c *Context, in []*tensor.Tensor) []*tensor.Tensor {
 			o.Data = in[cs].Data[:n*size]
 		case ownOut:
 			o.Data = p.outBuf[cs][:n*size]
-		default: // layer-owned: only without a split
+		default: // layer-owned: one chunk, no split
 			o.Data = p.shares[0].vals[s].Data
 		}
 		p.outs[i] = o
 	}
 	return p.outs
 }
+
+// chunkFor returns how many samples of a share of limit samples the plan
+// computes at a time: each chunk reads every weight once, so a chunk of
+// several samples spares weight traffic, while a chunk of one keeps the
+// activations in the caches. It takes about weights/(4 x the largest op's
+// activations per sample) samples, between 1 and limit (MobileNetV2 at
+// 224x224: 1, ResNet-50: 3); the whole share when an op is a layer's own
+// Forward (whose output lives until its next call). The results do not
+// depend on it: samples are computed independently, and the products'
+// kernels are chosen from the whole batch (gemmOp.prepare).
+func (p *inferPlan) chunkFor(limit int) int {
+	if !p.split {
+		return limit
+	}
+	c := max(1, min(limit, p.weightFloats/max(1, 4*p.actFloats)))
+	if inferMaxChunk > 0 {
+		c = min(c, inferMaxChunk)
+	}
+	return c
+}
+
+// inferMaxChunk, if positive, caps chunkFor: tests force small chunks.
+var inferMaxChunk = 0
 
 // packParts runs packing jobs [lo, hi).
 func (p *inferPlan) packParts(_, lo, hi int) {
@@ -226,20 +264,25 @@ func (p *inferPlan) packParts(_, lo, hi int) {
 	}
 }
 
-// runShares runs every op on shares [lo, hi), each on this goroutine
-// (part numbers the thread's scratch).
+// runShares runs every op on shares [lo, hi), a chunk at a time, each on
+// this goroutine (part numbers the thread's scratch).
 func (p *inferPlan) runShares(part, lo, hi int) {
 	th := p.threads[part]
-	for _, sh := range p.shares[lo:hi] {
-		for _, op := range p.ops {
-			op.run(sh, th)
+	for j, sh := range p.shares[lo:hi] {
+		s0 := (lo + j) * p.per
+		s1 := min(p.n, s0+p.per)
+		for c0 := s0; c0 < s1; c0 += p.chunk {
+			sh.window(c0, min(s1, c0+p.chunk))
+			for _, op := range p.ops {
+				op.run(sh, th)
+			}
 		}
 	}
 }
 
-// setup sizes the shares of a call of n samples (split in nShares equal
-// parts but the last) and points every slot's tensor at its values: the
-// inputs' windows, the output buffers' windows, the shares' buffers.
+// setup sizes the output buffers for the call's n samples and the nShares
+// shares' buffers for a chunk, and gives the shares the call's context and
+// inputs.
 func (p *inferPlan) setup(c *Context, in []*tensor.Tensor, nShares int) {
 	n := p.n
 	for cs, b := range p.outBuf {
@@ -250,36 +293,43 @@ func (p *inferPlan) setup(c *Context, in []*tensor.Tensor, nShares int) {
 			p.outBuf[cs] = make([]float32, size)
 		}
 	}
-	per := (n + nShares - 1) / nShares
 	for len(p.shares) < nShares {
 		p.shares = append(p.shares, p.newShare())
 	}
-	for j := 0; j < nShares; j++ {
-		sh := p.shares[j]
-		sh.lo, sh.hi, sh.c = j*per, min(n, (j+1)*per), c
-		k := sh.n()
+	p.ins = append(p.ins[:0], in...) // in itself must not escape (Forward's variadic slice)
+	for _, sh := range p.shares[:nShares] {
+		sh.c, sh.in = c, p.ins
 		for b, size := range p.bufSize {
-			if cap(sh.arena[b]) < k*size {
-				sh.arena[b] = make([]float32, k*size)
+			if cap(sh.arena[b]) < p.chunk*size {
+				sh.arena[b] = make([]float32, p.chunk*size)
 			}
 			sh.arena[b] = sh.arena[b][:cap(sh.arena[b])]
 		}
-		for s, t := range sh.tens {
-			size := p.shapes[s].Size()
-			cs := p.canon[s]
-			t.Shape[0] = k
-			switch o := p.owner[cs]; {
-			case o == ownInput:
-				t.Data = in[cs].Data[sh.lo*size : sh.hi*size]
-			case o == ownOut:
-				t.Data = p.outBuf[cs][sh.lo*size : sh.hi*size]
-			case o >= 0:
-				t.Data = sh.arena[o][:k*size]
-			default:
-				t.Data = nil // layer-owned: set when its op runs
-			}
-			sh.vals[s] = t
+	}
+}
+
+// window points the share at samples [lo, hi) of the call: every slot's
+// tensor at its values, the inputs' and output buffers' windows and the
+// share's buffers.
+func (sh *inferShare) window(lo, hi int) {
+	p := sh.plan
+	sh.lo, sh.hi = lo, hi
+	k := hi - lo
+	for s, t := range sh.tens {
+		size := p.shapes[s].Size()
+		cs := p.canon[s]
+		t.Shape[0] = k
+		switch o := p.owner[cs]; {
+		case o == ownInput:
+			t.Data = sh.in[cs].Data[lo*size : hi*size]
+		case o == ownOut:
+			t.Data = p.outBuf[cs][lo*size : hi*size]
+		case o >= 0:
+			t.Data = sh.arena[o][:k*size]
+		default:
+			t.Data = nil // layer-owned: set when its op runs
 		}
+		sh.vals[s] = t
 	}
 }
 

@@ -68,6 +68,20 @@ func buildInferPlan(m *Model) *inferPlan {
 		}
 	}
 	b.planBuffers()
+	for _, op := range p.ops {
+		reads, w := op.slots()
+		act := p.shapes[w].Size()
+		for _, r := range reads {
+			act += p.shapes[r].Size()
+		}
+		p.actFloats = max(p.actFloats, act)
+		switch o := op.(type) {
+		case *gemmOp:
+			p.weightFloats += o.K * o.F
+		case *dwOp:
+			p.weightFloats += o.g.KH * o.g.KW * o.g.C
+		}
+	}
 	p.aliases = make([][]int, nSlots)
 	for s, cs := range p.canon {
 		if cs != s {

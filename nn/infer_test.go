@@ -158,10 +158,11 @@ func sameOutputs(t *testing.T, what string, got, want []*tensor.Tensor) {
 
 // TestInferMatchesLayers checks the inference plan against the layers run
 // one by one, bit for bit, on every kernel path, at batch sizes that run
-// the ops split across threads and the batch split across threads, with 1
-// and 2 threads.
+// the ops split across threads and the batch split across threads, in
+// chunks of 2 samples or not, with 1 and 2 threads.
 func TestInferMatchesLayers(t *testing.T) {
 	defer kernels.SetThreads(kernels.Threads())
+	defer func() { inferMaxChunk = 0 }()
 	for _, tc := range inferCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			m := tc.build(t)
@@ -175,7 +176,9 @@ func TestInferMatchesLayers(t *testing.T) {
 				restore := kernels.SetPath(path)
 				for _, threads := range []int{1, 2} {
 					kernels.SetThreads(threads)
-					for _, n := range []int{1, 2, 9} {
+					for _, nc := range [][2]int{{1, 0}, {2, 0}, {9, 0}, {9, 2}} {
+						n := nc[0]
+						inferMaxChunk = nc[1] // 2: chunks of 2 samples
 						var in []*tensor.Tensor
 						for _, s := range m.Inputs() {
 							in = append(in, randTensor(r, append([]int{n}, s...)...))
@@ -193,8 +196,8 @@ func TestInferMatchesLayers(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						sameOutputs(t, fmt.Sprintf("%v threads=%d n=%d", path, threads, n), got, wantCopy)
-						if split := p.split && threads == 2 && n >= 2*inferSplitMin; split != (p.shares[0].n() < n) {
+						sameOutputs(t, fmt.Sprintf("%v threads=%d n=%d chunk cap %d", path, threads, n, nc[1]), got, wantCopy)
+						if split := p.split && threads == 2 && n >= 2*inferSplitMin; split != (p.per < n) {
 							t.Errorf("threads=%d n=%d: batch split %v, want %v", threads, n, !split, split)
 						}
 					}
