@@ -92,6 +92,9 @@ func inferCases() []inferCase {
 			pool := NewMaxPooling2D(3, 3)
 			pool.Strides = [2]int{2, 2}
 			x = Call(pool, x)
+			same := NewMaxPooling2D(2, 2)
+			same.Padding = "same"
+			x = Call(same, x)
 			x = Call(NewDropout(0.3), Call(NewFlatten(), x))
 			return must(t)(NewModel([]*Node{x0}, []*Node{Call(NewDense(6), x)}))
 		}},
@@ -111,7 +114,8 @@ func inferCases() []inferCase {
 		}},
 		{"layer-backed", func(t *testing.T) *Model {
 			// Layers the plan runs through their own Forward: Concatenate,
-			// AveragePooling2D, a sigmoid, a grouped convolution.
+			// AveragePooling2D, a depthwise convolution with multiplier 2, a
+			// sigmoid, a grouped convolution.
 			x0 := Input(8, 8, 6)
 			a := Call(NewReLU(), Call(conv(8, 3, 1, "same", false), x0))
 			g := conv(6, 3, 1, "same", true)
@@ -119,6 +123,9 @@ func inferCases() []inferCase {
 			bb := Call(g, x0)
 			x := Call(NewConcatenate(), a, bb)
 			x = Call(NewAveragePooling2D(2, 2), x)
+			dm := NewDepthwiseConv2D(3, 3)
+			dm.Padding, dm.DepthMultiplier = "same", 2
+			x = Call(dm, x)
 			sig, _ := NewActivation("sigmoid")
 			x = Call(sig, Call(NewBatchNormalization(), x))
 			x = Call(NewBatchNormalization(), Call(conv(96, 3, 1, "same", false), x))
@@ -221,14 +228,14 @@ func TestInferPlanShape(t *testing.T) {
 		// conv+bn+relu6; pad+dw+bn+relu6; conv+bn; conv+bn+relu6;
 		// dw+bn+relu6; conv+bn+add; gap; dense.
 		"inverted-residual": {8, true},
-		// pad+conv+bn+relu; pad; maxpool; dense.
-		"stem": {4, true},
+		// pad+conv+bn+relu; pad; maxpool; maxpool 'same'; dense.
+		"stem": {5, true},
 		// conv+relu; conv+bn (an output); add of three; bn+relu6 (after
 		// the linear alias); dense (after the Flatten alias).
 		"outputs": {5, true},
-		// conv+relu; grouped conv, concatenate, average pool (layers);
-		// bn; sigmoid (layer); conv+bn; dense.
-		"layer-backed": {8, false},
+		// conv+relu; grouped conv, concatenate, average pool, depthwise
+		// with multiplier 2 (layers); bn; sigmoid (layer); conv+bn; dense.
+		"layer-backed": {9, false},
 		"small-images": {4, true},
 	}
 	for _, tc := range inferCases() {
