@@ -13,16 +13,20 @@ import (
 //   - fuses each Conv2D or Dense with the BatchNormalization, ReLU or ReLU6
 //     and residual Add (and the ReLU after it) that alone read its output,
 //     into one pass per block of rows that stays in the cache (im2col,
-//     product with weights packed once per call, bias, normalization,
-//     activation, residual); a DepthwiseConv2D with its BatchNormalization
-//     and activation; a ZeroPadding2D into the convolution that alone reads
-//     it (no padded copy);
-//   - multiplies a 1x1 stride-1 convolution's input as it is (no im2col);
-//   - plans its buffers once per batch size, reusing them between layers
-//     whose outputs are no longer read, and allocates nothing per call;
+//     product with the weights, bias, normalization, activation,
+//     residual); a DepthwiseConv2D with its BatchNormalization and
+//     activation (kernels.DepthwiseRows); a ZeroPadding2D into the
+//     convolution that alone reads it (no padded copy);
+//   - multiplies a 1x1 stride-1 convolution's input as it is (no im2col),
+//     and reads the weights of every product where they are, every call
+//     (kernels.PackedB: in place, or packed once per call and shared by
+//     the threads), so that it always computes with the current weights;
+//   - plans its buffers once, reusing them between layers whose outputs
+//     are no longer read, and allocates nothing per call once they have
+//     the batch's size;
 //   - splits a large batch across threads as a whole (each thread runs
-//     every op on its share, one hand-off per call), and a small one inside
-//     each op.
+//     every op on its share, one hand-off per call) and a small one inside
+//     each op, and computes a chunk of samples at a time (chunkFor).
 //
 // Its values are those of the layers run one by one, bit for bit: the
 // kernels are the same (Sgemm's tiles and k chunks, the batch-norm passes,
@@ -44,20 +48,21 @@ var inferSplitMin = 4
 
 // inferOp is one op of an inference plan.
 type inferOp interface {
-	// prepare readies the op for a call on n samples (weights packed by
-	// pack, normalization from the moving statistics) and returns its
-	// number of packing parts.
+	// prepare readies the op for a call on n samples (the normalization
+	// from the moving statistics, the weights' preparation) and returns
+	// its number of packing parts.
 	prepare(p *inferPlan, n int) int
 	// pack packs part i of the op's weights.
 	pack(i int)
-	// run computes the op on all the samples of share sh, on the calling
-	// goroutine, with th's scratch.
+	// run computes the op on the current chunk of share sh, on the
+	// calling goroutine, with th's scratch.
 	run(sh *inferShare, th *inferThread)
-	// runPar computes the op on all the samples of share sh (the whole
-	// batch), splitting its work across threads.
+	// runPar computes the op on the current chunk of share sh (of the
+	// whole batch), splitting its work across threads.
 	runPar(p *inferPlan, sh *inferShare)
 	// serial reports whether run can compute a share of the batch (false
-	// for an op that runs a layer's own Forward on the whole batch).
+	// for an op that runs a layer's own Forward, whose output lives in the
+	// layer: the plan then runs the whole batch at once).
 	serial() bool
 	// slots returns the value slots the op reads and the one it writes.
 	slots() (reads []int, write int)

@@ -9,8 +9,9 @@ import (
 // fused ZeroPadding2D) or a Dense layer with its epilogue, computed by
 // blocks of output rows (pixels): the block's im2col (none for a 1x1
 // stride-1 convolution or a Dense, whose input rows are the product's
-// rows), its product with the weights packed once per call, and the
-// epilogue on the rows while they are in the cache.
+// rows), its product with the weights (kernels.SgemmPacked: read in place,
+// or packed once per call), and the epilogue on the rows while they are in
+// the cache.
 //
 //	out (N*P, F) = epilogue(col (N*P, K) x w (K, F) + bias)
 type gemmOp struct {

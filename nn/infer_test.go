@@ -359,3 +359,93 @@ func TestInferNoPlanForCustomLayers(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestInferRoundingBounded checks the two places where the plan may round
+// differently from the layers (see infer.go), and bounds the difference:
+// a Conv2D whose layer runs chunks of fewer rows than a tile (here forced
+// by a tiny chunk bound: one 3x3 image of 9 pixels per chunk, row kernel,
+// where the plan's product of the batch's 45 rows uses the tile kernel)
+// stays within float rounding of the layers (relative 1e-5 of the sum of
+// the magnitudes); and a ZeroPadding2D fused into a depthwise convolution
+// (padded taps skipped, not added as zero products) gives equal values,
+// a zero's sign aside.
+func TestInferRoundingBounded(t *testing.T) {
+	defer func(v int) { convChunkFloats = v }(convChunkFloats)
+	convChunkFloats = 1
+	r := rand.New(rand.NewPCG(4, 4))
+	x0 := Input(3, 3, 40)
+	c := NewConv2D(64, 3, 3)
+	c.Padding = "same"
+	m := must(t)(NewModel([]*Node{x0}, []*Node{Call(c, x0)}))
+	x := randTensor(r, 5, 3, 3, 40)
+	want, err := m.forwardLayers(&Context{}, []*tensor.Tensor{x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := want[0].Clone()
+	got, err := m.Forward(nil, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The magnitude of each output's terms: the same convolution of |x|
+	// with |kernel| and |bias|; the tolerance is 1e-5 of it, far above the
+	// float32 rounding of a sum of 360 terms in two orders and far below
+	// a wrong term.
+	xa := Input(3, 3, 40)
+	ca := NewConv2D(64, 3, 3)
+	ca.Padding = "same"
+	ma := must(t)(NewModel([]*Node{xa}, []*Node{Call(ca, xa)}))
+	for i, v := range c.Kernel.Value.Data {
+		ca.Kernel.Value.Data[i] = float32(math.Abs(float64(v)))
+	}
+	for i, v := range c.Bias.Value.Data {
+		ca.Bias.Value.Data[i] = float32(math.Abs(float64(v)))
+	}
+	xAbs := x.Clone()
+	for i, v := range xAbs.Data {
+		xAbs.Data[i] = float32(math.Abs(float64(v)))
+	}
+	mag, err := ma.forwardLayers(&Context{}, []*tensor.Tensor{xAbs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	differ := 0
+	for i, v := range w.Data {
+		d := math.Abs(float64(got[0].Data[i]) - float64(v))
+		if tol := 1e-5 * float64(mag[0].Data[i]); d > tol {
+			t.Fatalf("output %d = %v, the layers give %v (tolerance %g)", i, got[0].Data[i], v, tol)
+		}
+		if d != 0 {
+			differ++
+		}
+	}
+	t.Logf("chunked Conv2D: %d of %d outputs differ in rounding", differ, len(w.Data))
+
+	// Fused padding: zeros in the input, negative weights, no bias.
+	x1 := Input(6, 6, 16)
+	d := NewDepthwiseConv2D(3, 3)
+	d.Strides, d.UseBias = [2]int{2, 2}, false
+	m = must(t)(NewModel([]*Node{x1}, []*Node{Call(d, Call(NewZeroPadding2D(0, 1, 0, 1), x1))}))
+	for i := range d.DepthwiseKernel.Value.Data {
+		d.DepthwiseKernel.Value.Data[i] = -1 - float32(i%3)
+	}
+	x = randTensor(r, 2, 6, 6, 16)
+	for i := range x.Data {
+		if i%3 == 0 {
+			x.Data[i] = 0
+		}
+	}
+	want, err = m.forwardLayers(&Context{}, []*tensor.Tensor{x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w = want[0].Clone()
+	if got, err = m.Forward(nil, x); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range w.Data {
+		if got[0].Data[i] != v {
+			t.Fatalf("fused padding: output %d = %v, the layers give %v", i, got[0].Data[i], v)
+		}
+	}
+}
