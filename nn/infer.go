@@ -241,10 +241,11 @@ func (p *inferPlan) forward(c *Context, in []*tensor.Tensor) []*tensor.Tensor {
 
 // chunkFor returns how many samples of a share of limit samples the plan
 // computes at a time: each chunk reads every weight once, so a chunk of
-// several samples spares weight traffic, while a chunk of one keeps the
-// activations in the caches. It takes about weights/(4 x the largest op's
-// activations per sample) samples, between 1 and limit (MobileNetV2 at
-// 224x224: 1, ResNet-50: 3); the whole share when an op is a layer's own
+// several samples spares weight traffic, while a small chunk keeps the
+// activations in the caches. It takes as many samples as the largest op's
+// activations fit in inferChunkFloats, or about weights/(4 x those
+// activations) if more, between 1 and limit (at 224x224: MobileNetV2 1,
+// ResNet-50 3; mnist-cnn 4); the whole share when an op is a layer's own
 // Forward (whose output lives until its next call). The results do not
 // depend on it: samples are computed independently, and the products'
 // kernels are chosen from the whole batch (gemmOp.prepare).
@@ -252,12 +253,17 @@ func (p *inferPlan) chunkFor(limit int) int {
 	if !p.split {
 		return limit
 	}
-	c := max(1, min(limit, p.weightFloats/max(1, 4*p.actFloats)))
+	act := max(1, p.actFloats)
+	c := max(1, min(limit, max(inferChunkFloats/act, p.weightFloats/(4*act))))
 	if inferMaxChunk > 0 {
 		c = min(c, inferMaxChunk)
 	}
 	return c
 }
+
+// inferChunkFloats is the activations (values read and written by one op)
+// a chunk keeps within: 256K floats, a core's 1 MB L2 cache.
+const inferChunkFloats = 256 << 10
 
 // inferMaxChunk, if positive, caps chunkFor: tests force small chunks.
 var inferMaxChunk = 0

@@ -27,6 +27,7 @@ type gemmOp struct {
 	rowKernel bool // the call's product has fewer rows than a tile
 	packed    bool // pb holds this call's packed weights
 	rb        int  // rows per block
+	rbPar     int  // rows per block of the running runPar
 
 	// The running runPar: its share, and the shared im2col of a product
 	// split by columns.
@@ -111,18 +112,28 @@ func (o *gemmOp) run(sh *inferShare, th *inferThread) {
 	}
 }
 
-// runPar splits the blocks across threads, or, when there are too few
-// for every thread (a small image at batch 1, a Dense), the columns: the
-// im2col shared, each thread multiplying by its columns of the weights.
+// runPar splits the product across threads: by blocks of rows (at least
+// two per thread, smaller than run's if need be), or, when the weights
+// are larger than the input rows (F > rows: a small image at batch 1, a
+// Dense), by columns, each thread multiplying the shared im2col by its
+// columns of the weights (so that each reads only its share of them). A
+// product too small to pay for a hand-off runs on the calling thread.
 func (o *gemmOp) runPar(p *inferPlan, sh *inferShare) {
 	o.sh = sh
+	defer func() { o.sh = nil }()
 	M := sh.n() * o.P
 	t := kernels.Threads()
-	nb := (M + o.rb - 1) / o.rb
 	colParts := (o.F + kernels.PackedColStep - 1) / kernels.PackedColStep
-	if nb >= 2*t || colParts < 2 || t < 2 {
-		p.runner.For(nb, 1, o.blockFn)
-		o.sh = nil
+	if t < 2 || M*o.K*o.F < 2*inferMinPartWork {
+		o.run(sh, p.threads[0])
+		return
+	}
+	if o.F <= M || colParts < 2 {
+		// Blocks of rows: run's, or smaller so that every thread gets two.
+		o.rbPar = min(o.rb, max(12, (M+2*t-1)/(2*t)))
+		o.rbPar = (o.rbPar + 11) / 12 * 12
+		nb := (M + o.rbPar - 1) / o.rbPar
+		p.runner.For(nb, max(1, inferMinPartWork/max(1, o.rbPar*o.K*o.F)), o.blockFn)
 		return
 	}
 	if !o.pointwise {
@@ -132,16 +143,21 @@ func (o *gemmOp) runPar(p *inferPlan, sh *inferShare) {
 		o.colAll = o.colAll[:M*o.K]
 		p.runner.For(M, max(1, (16<<10)/o.K), o.im2Fn)
 	}
-	p.runner.For(colParts, 1, o.colFn)
-	o.sh = nil
+	p.runner.For(colParts, max(1, inferMinPartWork/max(1, M*o.K*kernels.PackedColStep)), o.colFn)
 }
 
-// blocksPart computes blocks [lo, hi) of the running runPar.
+// inferMinPartWork is the fewest multiply-adds a product hands to another
+// thread (a few microseconds of work, more than a hand-off costs on a busy
+// virtual machine); a smaller product runs on the calling thread.
+const inferMinPartWork = 1 << 18
+
+// blocksPart computes blocks [lo, hi) of the running runPar, of rbPar
+// rows.
 func (o *gemmOp) blocksPart(part, lo, hi int) {
 	M := o.sh.n() * o.P
 	th := o.sh.plan.threads[part]
 	for b := lo; b < hi; b++ {
-		o.block(o.sh, th, b*o.rb, min(M, (b+1)*o.rb))
+		o.block(o.sh, th, b*o.rbPar, min(M, (b+1)*o.rbPar))
 	}
 }
 
