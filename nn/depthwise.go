@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/internal/ops"
 	"github.com/goqat/goqat/tensor"
 )
@@ -45,6 +46,13 @@ type DepthwiseConv2D struct {
 	out     *tensor.Tensor
 	dIn     *tensor.Tensor
 	scratch []float32 // per-chunk partial weight gradients
+
+	// The running Forward of a plain geometry (see rowsFn): its input,
+	// bias (nil: none) and output, for fwdRows, which kernels.ParallelFor
+	// runs through the method value fwdRowsFn (so that the call does not
+	// allocate).
+	fwdIn, fwdB, fwdOut []float32
+	fwdRowsFn           func(lo, hi int)
 }
 
 // depthwiseConfig is DepthwiseConv2D's saved configuration (the dilation
@@ -132,6 +140,7 @@ func (l *DepthwiseConv2D) Build(in []tensor.Shape) (tensor.Shape, error) {
 	}
 	g.M = M
 	l.geom = g
+	l.fwdRowsFn = l.fwdRows
 	l.DepthwiseKernel = spatialParam(l.DepthwiseKernel, "depthwise_kernel", g.KH, g.KW, g.C, M)
 	l.params = []*Param{l.DepthwiseKernel}
 	l.Bias = nil
@@ -160,7 +169,10 @@ func (l *DepthwiseConv2D) InitWeights(r *rand.Rand) {
 }
 
 // Forward computes the depthwise convolution of in[0] (N,H,W,C) into
-// (N,OH,OW,C*M).
+// (N,OH,OW,C*M). With depth multiplier 1 and no dilation it runs
+// kernels.DepthwiseRows (AVX-512 where the CPU has it), whose values are
+// those of ops.DepthwiseForward bit for bit (the same roundings in the
+// same order), output rows split across threads.
 func (l *DepthwiseConv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 	x := spatialInputTensor(l, in, l.geom)
 	g := l.geom.WithBatch(x.Shape[0])
@@ -169,9 +181,32 @@ func (l *DepthwiseConv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tenso
 	if l.Bias != nil {
 		b = l.Bias.Value.Data
 	}
-	ops.DepthwiseForward(g, x.Data, l.DepthwiseKernel.Value.Data, b, out.Data)
 	l.x = x
+	if !g.Plain() {
+		ops.DepthwiseForward(g, x.Data, l.DepthwiseKernel.Value.Data, b, out.Data)
+		return out
+	}
+	l.fwdIn, l.fwdB, l.fwdOut = x.Data, b, out.Data
+	kernels.ParallelFor(g.N*g.OH, dwRowGrain(g), l.fwdRowsFn)
+	l.fwdIn, l.fwdB, l.fwdOut = nil, nil, nil
 	return out
+}
+
+// fwdRows computes output rows [lo, hi) (numbered n*OH+oh) of the running
+// Forward of a plain geometry.
+func (l *DepthwiseConv2D) fwdRows(lo, hi int) {
+	kernels.DepthwiseRows(dwGeom(l.geom), l.fwdIn, l.DepthwiseKernel.Value.Data, l.fwdB, l.fwdOut, lo, hi)
+}
+
+// dwGeom is the kernels' geometry of a plain depthwise convolution.
+func dwGeom(g ops.Geom) kernels.DWGeom {
+	return kernels.DWGeom{H: g.H, W: g.W, C: g.C, OH: g.OH, OW: g.OW, KH: g.KH, KW: g.KW, SH: g.SH, SW: g.SW, PadT: g.PadT, PadL: g.PadL}
+}
+
+// dwRowGrain is the fewest output rows per part of a depthwise pass:
+// about 64K multiply-adds, so that a hand-off to another thread pays.
+func dwRowGrain(g ops.Geom) int {
+	return max(1, (64<<10)/max(1, g.OW*g.C*g.Multiplier()*g.KH*g.KW))
 }
 
 // Backward computes dIn (N,H,W,C) from dOut (N,OH,OW,C*M) and the kernel,

@@ -52,6 +52,12 @@ func (m *Model) checkInputs(in []*tensor.Tensor) error {
 // (N, per-sample shape...). It returns one tensor per output. The tensors
 // and the slice are owned by the model and its layers, read-only, and valid
 // until the next Forward. A nil Context means inference.
+//
+// In inference (a nil or non-training Context), a model whose layers are
+// all built-in types runs its inference plan (infer.go): fused layers,
+// reused buffers, the batch split across threads, no allocation per call,
+// the values of the layers run one by one (within float rounding where
+// infer.go says so).
 func (m *Model) Forward(c *Context, in ...*tensor.Tensor) ([]*tensor.Tensor, error) {
 	if err := m.checkInputs(in); err != nil {
 		return nil, err
@@ -60,6 +66,22 @@ func (m *Model) Forward(c *Context, in ...*tensor.Tensor) ([]*tensor.Tensor, err
 		m.inferCtx = Context{Step: m.stepCount}
 		c = &m.inferCtx
 	}
+	m.infer.replay = false
+	if !c.Training {
+		if p := m.inferPlanOf(); p != nil {
+			outs := p.forward(c, in)
+			m.infer.replay, m.infer.ctx = true, c
+			m.infer.ins = append(m.infer.ins[:0], in...)
+			m.forwarded = true
+			return outs, nil
+		}
+	}
+	return m.forwardLayers(c, in)
+}
+
+// forwardLayers is Forward running every layer's own Forward in turn (the
+// BatchNormalization fusions of fusion.go aside), with c not nil.
+func (m *Model) forwardLayers(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor, error) {
 	n := in[0].Shape[0]
 	copy(m.vals, in)
 	base := len(m.inputs)
@@ -117,6 +139,14 @@ func (m *Model) Backward(c *Context, dOut ...*tensor.Tensor) error {
 	}
 	if len(dOut) != len(m.outputs) {
 		return fmt.Errorf("nn: model %q has %d outputs, Backward got %d gradients", m.name, len(m.outputs), len(dOut))
+	}
+	if m.infer.replay {
+		// The inference plan keeps none of the layers' state: run their
+		// own Forward on the same inputs first.
+		m.infer.replay = false
+		if _, err := m.forwardLayers(m.infer.ctx, m.infer.ins); err != nil {
+			return err
+		}
 	}
 	for i, d := range dOut {
 		want := m.outs[i].Shape

@@ -33,6 +33,7 @@ type Model struct {
 	gradBuf   []*tensor.Tensor // model-owned sums for fanned-out slots
 	forwarded bool
 	inferCtx  Context
+	infer     inferState // the float inference plan (infer.go)
 
 	res *bounds.Plan // the resource plan, made on first use (resources)
 

@@ -47,7 +47,7 @@ func newBenchCmd() *cobra.Command {
 		path, int8Path, batches, jsonPath string
 		nThreads, trainImages             int
 		minTime                           time.Duration
-		ops, ptq                          bool
+		ops, ptq, floatOnly               bool
 		net                               netFlags
 	)
 	cmd := &cobra.Command{
@@ -72,6 +72,7 @@ What is timed depends on the files given:
                                           --classes, --alpha change them), the int8
                                           model from 8-bit PTQ on random inputs
                                           (same network, so the timing is fair)
+  --float-only                            the float model alone (no PTQ)
 
 --train N also times one training epoch on N synthetic images (batch 128,
 Adam) of the float model, or of the QAT model when --model is one.
@@ -119,8 +120,11 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 			if err := checkPaths(inputs, []pathArg{{"--json", jsonPath}}); err != nil {
 				return err
 			}
+			if floatOnly && (ptq || int8Path != "" || ops) {
+				return fmt.Errorf("--float-only times no int8 model: drop --ptq, --int8 and --ops")
+			}
 			return runStoppable(cmd, func(ctx context.Context) error {
-				return bench(ctx, path, int8Path, jsonPath, bs, minTime, ptq, ops, trainImages, &net)
+				return bench(ctx, path, int8Path, jsonPath, bs, minTime, ptq, ops, floatOnly, trainImages, &net)
 			})
 		},
 	}
@@ -136,16 +140,20 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 	f.IntVar(&trainImages, "train", 0, "also time training on this many synthetic images (one epoch, batch 128)")
 	f.StringVar(&jsonPath, "json", "", "also write the results to this JSON file")
 	f.BoolVar(&ops, "ops", false, "also time each op of the int8 model")
+	f.BoolVar(&floatOnly, "float-only", false, "time the float model alone (a built-in network is not quantized)")
 	return cmd
 }
 
 // bench is goqat bench: it loads the models to time (loadBenchSet), times
-// them at each batch size, and optionally each int8 op (ops) and training
+// them at each batch size (the float model alone with floatOnly), and optionally each int8 op (ops) and training
 // on trainImages synthetic images, and writes the figures to jsonPath.
-func bench(ctx context.Context, path, int8Path, jsonPath string, bs []int, minTime time.Duration, ptq, ops bool, trainImages int, net *netFlags) error {
-	set, err := loadBenchSet(ctx, path, int8Path, ptq, net)
+func bench(ctx context.Context, path, int8Path, jsonPath string, bs []int, minTime time.Duration, ptq, ops, floatOnly bool, trainImages int, net *netFlags) error {
+	set, err := loadBenchSet(ctx, path, int8Path, ptq && !floatOnly, floatOnly, net)
 	if err != nil {
 		return err
+	}
+	if floatOnly && set.float == nil {
+		return fmt.Errorf("--float-only needs a float model; %s is not one", path)
 	}
 	if err := checkBenchMemory(set, bs); err != nil {
 		return err
@@ -183,14 +191,18 @@ func bench(ctx context.Context, path, int8Path, jsonPath string, bs []int, minTi
 	return saveOutput(func() error { return writeJSON(jsonPath, res) })
 }
 
-// loadBenchSet reads the models to time (see bench --help).
-func loadBenchSet(ctx context.Context, path, int8Path string, ptq bool, net *netFlags) (*benchSet, error) {
+// loadBenchSet reads the models to time (see bench --help); floatOnly
+// leaves out the int8 model of a built-in network.
+func loadBenchSet(ctx context.Context, path, int8Path string, ptq, floatOnly bool, net *netFlags) (*benchSet, error) {
 	if slices.Contains(models.AllNames(), path) {
 		m, err := net.build(path, 1)
 		if err != nil {
 			return nil, err
 		}
 		s := &benchSet{float: m, trainable: m, floatName: path}
+		if floatOnly {
+			return s, nil
+		}
 		if int8Path == "" {
 			if s.int8, err = ptqRandom(ctx, m); err != nil {
 				return nil, err

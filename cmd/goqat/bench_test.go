@@ -106,6 +106,7 @@ func TestBenchJSON(t *testing.T) {
 		{"float+int8", []string{"--model", float, "--int8", integer}, true, true},
 		{"qat", []string{"--model", qat}, false, true},
 		{"int8", []string{"--model", integer}, false, true},
+		{"float-only", []string{"--model", "mnist-cnn", "--float-only"}, true, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -155,6 +156,8 @@ func TestBenchJSON(t *testing.T) {
 		{[]string{"--model", float, "--threads", "-1"}, "--threads must not be negative"},
 		{[]string{"--model", float, "--min-time", "0s"}, "--min-time must be positive"},
 		{[]string{"--model", float, "--ops"}, "--ops needs an int8 model"},
+		{[]string{"--model", float, "--float-only", "--ptq"}, "--float-only times no int8 model"},
+		{[]string{"--model", qat, "--float-only"}, "--float-only needs a float model"},
 	} {
 		_, stderr, code := run(t, append([]string{"bench", "--min-time", "10ms"}, c.args...)...)
 		if code == 0 || !strings.Contains(stderr, c.want) {

@@ -1,5 +1,7 @@
 package kernels
 
+import "sync/atomic"
+
 // Packing: copy a block of op(A) or op(B) into the contiguous layout the
 // micro-kernels read, handling the transposes here so that the kernels see
 // one layout for all four combinations. B is always packed (but by the row
@@ -8,6 +10,10 @@ package kernels
 // for row strides that would make its rows collide in the L1 cache (see
 // setConflict). Rows or columns past the matrix edge are filled with
 // zeros, so edge tiles run the same kernel as full ones.
+
+// packPanelCalls counts the micro-panels packB copied with
+// f32PackPanel32AVX512 (the test fails if the AVX512 path never did).
+var packPanelCalls atomic.Int64
 
 // packA packs rows [i0, i0+mc) and depths [p0, p0+kc) of op(A) into dst as
 // ceil(mc/mr) micro-panels of mr*kc values each:
@@ -63,6 +69,12 @@ func packB(dst, b []float32, ldb int, transB bool, p0, kc, j0, nc, nr int) {
 		d := dst[jr*kc : jr*kc+nr*kc]
 		if !transB {
 			// op(B) row p is stored as a row: nr contiguous values per p.
+			if nr == 32 && cols == 32 && kc > 0 && ActivePath() == AVX512 {
+				packPanelCalls.Add(1)
+				_ = b[(p0+kc-1)*ldb+j0+jr+31]
+				f32PackPanel32AVX512(&d[0], &b[p0*ldb+j0+jr], kc, ldb)
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				src := b[(p0+p)*ldb+j0+jr:]
 				dp := d[p*nr : p*nr+nr : p*nr+nr]
