@@ -202,22 +202,8 @@ func (o *padOp) runPar(p *inferPlan, sh *inferShare) { o.par(p, sh, sh.n()*o.out
 // compute writes output rows [lo, hi) (numbered n*OH+y), as
 // ops.ZeroPadForward does.
 func (o *padOp) compute(sh *inferShare, _ *inferThread, lo, hi int) {
-	h, w, c := o.l.h, o.l.w, o.l.c
-	t, l := o.l.Padding[0], o.l.Padding[2]
-	oh, ow := o.outRows(), w+l+o.l.Padding[3]
-	in, out := sh.data(o.in), sh.data(o.out)
-	for row := lo; row < hi; row++ {
-		i, y := row/oh, row%oh
-		d := out[row*ow*c : (row+1)*ow*c]
-		if y < t || y >= t+h {
-			clear(d)
-			continue
-		}
-		clear(d[:l*c])
-		src := (i*h + y - t) * w * c
-		copy(d[l*c:(l+w)*c], in[src:src+w*c])
-		clear(d[(l+w)*c:])
-	}
+	p := o.l.Padding
+	ops.ZeroPadRows(o.l.h, o.l.w, o.l.c, p[0], p[1], p[2], p[3], sh.data(o.in), sh.data(o.out), lo, hi)
 }
 
 // maxPoolOp is a MaxPooling2D, by output rows: each window's maximum by
@@ -255,18 +241,7 @@ func (o *maxPoolOp) compute(sh *inferShare, th *inferThread, lo, hi int) {
 		n, oh := r/g.OH, r%g.OH
 		img := in[n*g.H*W*C : (n+1)*g.H*W*C]
 		for ow := 0; ow < g.OW; ow++ {
-			offs = offs[:0]
-			for kh := 0; kh < g.KH; kh++ {
-				ih := oh*g.SH - g.PadT + kh
-				if ih < 0 || ih >= g.H {
-					continue
-				}
-				for kw := 0; kw < g.KW; kw++ {
-					if iw := ow*g.SW - g.PadL + kw; iw >= 0 && iw < W {
-						offs = append(offs, int32((ih*W+iw)*C))
-					}
-				}
-			}
+			offs = g.WindowOffsets(offs, oh, ow)
 			o0 := (r*g.OW + ow) * C
 			kernels.MaxWindow(img, offs, out[o0:o0+C], arg)
 		}

@@ -153,3 +153,22 @@ func outRange(k, s, pad, in, out int) (lo, hi int) {
 	}
 	return lo, hi
 }
+
+// WindowOffsets appends to offs[:0] the offsets ((ih*W+iw)*C) in an image of
+// the window cells of output pixel (oh, ow) that lie inside the image, in
+// row-major tap order, and returns the slice.
+func (g Geom) WindowOffsets(offs []int32, oh, ow int) []int32 {
+	offs = offs[:0]
+	for kh := 0; kh < g.KH; kh++ {
+		ih := oh*g.SH - g.PadT + kh
+		if ih < 0 || ih >= g.H {
+			continue
+		}
+		for kw := 0; kw < g.KW; kw++ {
+			if iw := ow*g.SW - g.PadL + kw; iw >= 0 && iw < g.W {
+				offs = append(offs, int32((ih*g.W+iw)*g.C))
+			}
+		}
+	}
+	return offs
+}

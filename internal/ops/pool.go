@@ -55,20 +55,7 @@ func maxPoolRow(g Geom, in, out []float32, arg []int32, n, oh int) {
 		offs = make([]int32, 0, g.KH*g.KW) // windows this large are rare
 	}
 	for ow := 0; ow < g.OW; ow++ {
-		offs = offs[:0]
-		for kh := 0; kh < g.KH; kh++ {
-			ih := oh*g.SH - g.PadT + kh
-			if ih < 0 || ih >= g.H {
-				continue
-			}
-			for kw := 0; kw < g.KW; kw++ {
-				iw := ow*g.SW - g.PadL + kw
-				if iw < 0 || iw >= W {
-					continue
-				}
-				offs = append(offs, int32((ih*W+iw)*C))
-			}
-		}
+		offs = g.WindowOffsets(offs, oh, ow)
 		kernels.MaxWindow(img, offs, out[o0+ow*C:o0+(ow+1)*C], arg[o0+ow*C:o0+(ow+1)*C])
 	}
 }
@@ -110,18 +97,7 @@ func maxRouteImage(g Geom, dOut []float32, arg []int32, d []float32) {
 	var buf [maxTaps]int32
 	for oh := 0; oh < g.OH; oh++ {
 		for ow := 0; ow < g.OW; ow++ {
-			offs := buf[:0]
-			for kh := 0; kh < g.KH; kh++ {
-				ih := oh*g.SH - g.PadT + kh
-				if ih < 0 || ih >= g.H {
-					continue
-				}
-				for kw := 0; kw < g.KW; kw++ {
-					if iw := ow*g.SW - g.PadL + kw; iw >= 0 && iw < W {
-						offs = append(offs, int32((ih*W+iw)*C))
-					}
-				}
-			}
+			offs := g.WindowOffsets(buf[:0], oh, ow)
 			o := (oh*g.OW + ow) * C
 			kernels.RouteMax(d, dOut[o:o+C], arg[o:o+C], offs)
 		}

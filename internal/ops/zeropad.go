@@ -8,19 +8,26 @@ import "github.com/goqat/goqat/internal/kernels"
 func ZeroPadForward(n, h, w, c, t, b, l, r int, in, out []float32) {
 	oh, ow := h+t+b, w+l+r
 	kernels.ParallelFor(n*oh, parGrain(ow*c), func(lo, hi int) {
-		for row := lo; row < hi; row++ {
-			i, y := row/oh, row%oh
-			o := out[row*ow*c : (row+1)*ow*c]
-			if y < t || y >= t+h {
-				clear(o)
-				continue
-			}
-			clear(o[:l*c])
-			src := (i*h + y - t) * w * c
-			copy(o[l*c:(l+w)*c], in[src:src+w*c])
-			clear(o[(l+w)*c:])
-		}
+		ZeroPadRows(h, w, c, t, b, l, r, in, out, lo, hi)
 	})
+}
+
+// ZeroPadRows writes output rows [lo, hi) of ZeroPadForward (numbered
+// n*(H+t+b)+y) on the calling goroutine.
+func ZeroPadRows(h, w, c, t, b, l, r int, in, out []float32, lo, hi int) {
+	oh, ow := h+t+b, w+l+r
+	for row := lo; row < hi; row++ {
+		i, y := row/oh, row%oh
+		o := out[row*ow*c : (row+1)*ow*c]
+		if y < t || y >= t+h {
+			clear(o)
+			continue
+		}
+		clear(o[:l*c])
+		src := (i*h + y - t) * w * c
+		copy(o[l*c:(l+w)*c], in[src:src+w*c])
+		clear(o[(l+w)*c:])
+	}
 }
 
 // ZeroPadBackward sets dIn (N,H,W,C) to the gradient of ZeroPadForward: the
