@@ -53,7 +53,8 @@ const (
 //     images and outputs within one step on 99.9% of the values, for a
 //     network that does not amplify a one-step difference (sensitivity:
 //     one input value of each image moved by one step moves at most 0.1%
-//     of the outputs by more than one step); for the others it is logged
+//     of the outputs by more than one step and changes the top-1 class of
+//     at most 0.1% of the images); for the others it is logged
 //     (sensitiveReason).
 //
 // The ONNX Runtime steps need node and onnxruntime-node (see ortPath) and
@@ -184,7 +185,7 @@ func pipelineQuantized(t *testing.T, name string, m *nn.Model, sample tensor.Sha
 	t.Logf("sensitivity: one input value of each image moved by one input step moves goqat's int8 outputs: %s", sens)
 	switch {
 	case e2e == nil:
-	case float64(sens.one) < 0.999*float64(sens.vals):
+	case float64(sens.one) < 0.999*float64(sens.vals) || float64(sens.top1) < 0.999*float64(sens.rows):
 		t.Logf("end to end not gated: %s", sensitiveReason)
 	default:
 		e2e.check(t, "ONNX Runtime's outputs of the QDQ export against goqat's int8 outputs")
@@ -206,8 +207,8 @@ func pipelineQuantized(t *testing.T, name string, m *nn.Model, sample tensor.Sha
 // Runtime are not held within one step of goqat's end to end.
 const sensitiveReason = "op by op, ONNX Runtime's float32 arithmetic rounds a few int8 values in 10^5 to the other side of a " +
 	"tie from goqat's exact integer arithmetic (both within one step, which the test gates), and this network, with random " +
-	"weights, amplifies a one-step difference early on to several steps at its outputs (the sensitivity line): the rare " +
-	"differences compound"
+	"weights, amplifies a one-step difference early on to several steps at its outputs or flips a top-1 class whose two " +
+	"best scores lie within a step (the sensitivity line): the rare differences compound"
 
 // sensitivity runs the interpreter it of im on x with one random value of
 // each image moved by one step of the input's quantization and compares
