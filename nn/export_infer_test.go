@@ -25,9 +25,10 @@ type InferOpTime struct {
 }
 
 // InferOpTimes runs m's inference plan on x reps times, op by op (each op
-// split across threads), and returns each op's least time by clock (the
-// wall clock if nil; a thread's CPU clock measures a single thread on a
-// busy machine): where the time goes, for profiling by hand.
+// on the whole batch, split across threads), and returns each op's least
+// time by clock (the wall clock if nil; a thread's CPU clock measures a
+// single thread on a busy machine): where the time goes, for profiling by
+// hand.
 func InferOpTimes(m *Model, x *tensor.Tensor, reps int, clock func() time.Duration) []InferOpTime {
 	if clock == nil {
 		start := time.Now()
@@ -42,8 +43,11 @@ func InferOpTimes(m *Model, x *tensor.Tensor, reps int, clock func() time.Durati
 	ds := make([][]time.Duration, len(p.ops))
 	for range reps {
 		p.forward(c, []*tensor.Tensor{x}) // prepare and pack as a call does
-		sh := p.shares[0]
+		// The whole batch at once, its ops split across threads.
+		p.chunk = p.n
 		p.setup(c, []*tensor.Tensor{x}, 1)
+		sh := p.shares[0]
+		sh.window(0, p.n)
 		for i, op := range p.ops {
 			t := clock()
 			op.runPar(p, sh)

@@ -449,3 +449,35 @@ func TestInferRoundingBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestInferOpTimes checks the profiling helper: one entry per op of the
+// plan, in order, the products named after their layers, and the outputs
+// of a Forward after it still the layers'.
+func TestInferOpTimes(t *testing.T) {
+	m := inferCases()[0].build(t)
+	r := rand.New(rand.NewPCG(5, 5))
+	x := randTensor(r, 3, 9, 11, 5)
+	ts := InferOpTimes(m, x, 2, nil)
+	p := m.inferPlanOf()
+	if len(ts) != len(p.ops) {
+		t.Fatalf("%d op times for %d ops", len(ts), len(p.ops))
+	}
+	for i, o := range ts {
+		if g, ok := p.ops[i].(*gemmOp); ok && (o.Layer == "" || o.Op != "*nn.gemmOp") {
+			t.Errorf("op %d (%v): named %q %q", i, g.out, o.Op, o.Layer)
+		}
+		if o.Time < 0 {
+			t.Errorf("op %d: time %v", i, o.Time)
+		}
+	}
+	got, err := m.Forward(nil, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := got[0].Clone()
+	want, err := m.forwardLayers(&Context{}, []*tensor.Tensor{x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameOutputs(t, "after InferOpTimes", []*tensor.Tensor{g}, want)
+}
