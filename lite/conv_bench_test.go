@@ -34,10 +34,13 @@ func BenchmarkConvOps(b *testing.B) {
 		{"mv2-dw-112x32", geomOp{112, 112, 32, 32, 3, 3, 1, 1, 1, 1, 1, [4]int{1, 1, 1, 1}}, true, 1},
 		{"mv2-dw-112x96-s2", geomOp{112, 112, 96, 96, 3, 3, 2, 2, 1, 1, 1, [4]int{0, 1, 0, 1}}, true, 1},
 		{"mv2-dw-56x144", geomOp{56, 56, 144, 144, 3, 3, 1, 1, 1, 1, 1, [4]int{1, 1, 1, 1}}, true, 1},
+		{"mv2-dw-14x576", geomOp{14, 14, 576, 576, 3, 3, 1, 1, 1, 1, 1, [4]int{1, 1, 1, 1}}, true, 1},
+		{"mv2-dw-7x960", geomOp{7, 7, 960, 960, 3, 3, 1, 1, 1, 1, 1, [4]int{1, 1, 1, 1}}, true, 1},
 	}
 	// Each convolution runs with the path's own choice, then on im2col
-	// tiles and on the direct path (where the shape qualifies) for a
-	// side-by-side comparison.
+	// tiles and on the direct path (where the shape qualifies), a
+	// depthwise one without the pair-row kernel, for a side-by-side
+	// comparison.
 	type mode struct {
 		name  string
 		waste int
@@ -46,11 +49,13 @@ func BenchmarkConvOps(b *testing.B) {
 		modes := []mode{{"auto", directMaxWaste}}
 		if !o.depthwise {
 			modes = append(modes, mode{"im2col", -1000}, mode{"direct", 1000})
+		} else {
+			modes = append(modes, mode{"rows", directMaxWaste})
 		}
 		for _, md := range modes {
 			b.Run(o.name+"/"+md.name, func(b *testing.B) {
-				defer func(w int) { directMaxWaste = w }(directMaxWaste)
-				directMaxWaste = md.waste
+				defer func(w int, p bool) { directMaxWaste, dwPairRows = w, p }(directMaxWaste, dwPairRows)
+				directMaxWaste, dwPairRows = md.waste, md.name != "rows"
 				rng := rand.New(rand.NewPCG(1, 2))
 				op, tin, tout := o.g.build(rng, o.depthwise, "relu")
 				for i := range op.WeightScales {

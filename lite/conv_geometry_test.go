@@ -247,8 +247,16 @@ func TestDepthwiseGeometryEveryPath(t *testing.T) {
 		{8, 7, 16, 32, 3, 3, 1, 1, 2, 1, 1, [4]int{2, 2, 1, 1}}, // M=2, rows 2 apart (3x3 rows on VNNI)
 		{6, 7, 5, 10, 5, 3, 1, 1, 1, 2, 1, [4]int{2, 2, 2, 2}},  // M=2 with dilation
 		{5, 5, 2, 2, 3, 3, 1, 1, 3, 3, 1, [4]int{3, 3, 3, 3}},   // a dilated window wider than the image
+		// 3x3, M=1, no dilation: the pair-row kernel on VNNI.
+		{7, 9, 33, 33, 3, 3, 1, 1, 1, 1, 1, [4]int{1, 1, 1, 1}}, // stride 1 'same'
+		{8, 8, 24, 24, 3, 3, 2, 2, 1, 1, 1, [4]int{0, 1, 0, 1}}, // stride 2 'same' (even input)
+		{9, 7, 16, 16, 3, 3, 2, 2, 1, 1, 1, [4]int{1, 1, 1, 1}}, // stride 2 'same' (odd input)
+		{6, 5, 7, 7, 3, 3, 1, 2, 1, 1, 1, [4]int{0, 0, 0, 0}},   // valid, strides 1 and 2
+		{1, 1, 40, 40, 3, 3, 1, 1, 1, 1, 1, [4]int{1, 1, 1, 1}}, // one pixel
+		{4, 9, 5, 5, 3, 3, 2, 1, 1, 1, 1, [4]int{2, 0, 1, 2}},   // uneven padding
 	}
 	ran := map[qkernels.Path]bool{}
+	pairsRan := false
 	for _, p := range qkernels.SupportedPaths() {
 		restore := qkernels.SetPath(p)
 		for i, g := range ops {
@@ -258,14 +266,22 @@ func TestDepthwiseGeometryEveryPath(t *testing.T) {
 			what := fmt.Sprintf("%v depthwise %d", p, i)
 			got, it := runGuarded(t, what, op, tin, tout, n, x)
 			eq(t, what, got, refDepthwiseGeneral(x, n, &op, &tin, &tout))
-			if k := it.kernels[0].(*dwKernel); k.d.Path() != p {
+			k := it.kernels[0].(*dwKernel)
+			if k.d.Path() != p {
 				t.Fatalf("%s: weights packed for %v", what, k.d.Path())
+			}
+			pairsRan = pairsRan || k.pairs != nil
+			if pairs := p == qkernels.VNNI && g.kh == 3 && g.kw == 3 && g.dh == 1 && g.dw == 1 && g.oc == g.c; pairs != (k.pairs != nil) {
+				t.Fatalf("%s: pair-row kernel %v, want %v", what, k.pairs != nil, pairs)
 			}
 			ran[p] = true
 		}
 		restore()
 	}
 	checkCPUPathsRan(t, "depthwise geometry", ran)
+	if ran[qkernels.VNNI] && !pairsRan {
+		t.Error("the pair-row depthwise kernel never ran")
+	}
 }
 
 // TestGeometryValidate checks that Validate rejects impossible

@@ -16,7 +16,11 @@ import (
 // call (3x3 windows on VNNI: the output stage applied in registers) or a
 // qkernels.DepthwiseRows call, channels in vector lanes, whose row of
 // accumulators the vector output stage requantizes while it is in L1.
-// Output rows are split across threads.
+// Output rows are split across threads. A 3x3 window without dilation or
+// depth multiplier on the VNNI path takes the pair-row kernel instead
+// (qkernels.DWPairs): each thread converts the input rows its output rows
+// read into pair rows, once each, in a ring of three, and needs no padded
+// copy.
 // in (N,H,W,C), w (KH,KW,C*M), bias (C*M) -> out (N,OH,OW,C*M)
 type dwKernel struct {
 	it                     *Interpreter
@@ -34,7 +38,17 @@ type dwKernel struct {
 	x, y                   []int8    // the rows read and the output
 	r                      qkernels.Runner
 	rowsFn, padFn          func(part, lo, hi int)
+
+	// The pair-row path (nil pairs: the rows above).
+	pairs   *qkernels.DWPairs
+	ring    [][3][]int32 // per part: three pair rows of WP*C + PairSlack dwords
+	zeroRow []int32      // the pair row of a row outside the image
+	pairsFn func(part, lo, hi int)
 }
+
+// dwPairRows lets depthwise ops take the pair-row kernel (benchmarks turn
+// it off to compare).
+var dwPairRows = true
 
 func newDepthwise(it *Interpreter, op *Op) (*dwKernel, error) {
 	tin, tout := &it.m.Tensors[op.Inputs[0]], &it.m.Tensors[op.Output]
@@ -67,7 +81,12 @@ func newDepthwise(it *Interpreter, op *Op) (*dwKernel, error) {
 	if k.d, err = qkernels.PackDepthwise(op.Weights, offs, k.c, tin.ZeroPoint); err != nil {
 		return nil, err
 	}
-	k.rowsFn, k.padFn = k.rows, k.padRows
+	if dwPairRows && k.kh == 3 && k.kw == 3 && k.dh == 1 && k.dw == 1 && k.m == 1 {
+		if k.pairs, err = qkernels.PackDWPairs(op.Weights, k.c, tin.ZeroPoint, k.o); err != nil {
+			return nil, err
+		}
+	}
+	k.setFuncs()
 	k.r.Threads = it.threads
 	return k, nil
 }
@@ -77,17 +96,35 @@ func newDepthwise(it *Interpreter, op *Op) (*dwKernel, error) {
 func (k *dwKernel) shareWith(sub *Interpreter) kernel {
 	c := &dwKernel{it: sub, in: k.in, out: k.out, h: k.h, w: k.w, c: k.c, oh: k.oh, ow: k.ow,
 		cin: k.cin, m: k.m, dh: k.dh, dw: k.dw, kh: k.kh, kw: k.kw, sh: k.sh, sw: k.sw, pt: k.pt, pl: k.pl, zpIn: k.zpIn,
-		padded: k.padded, hp: k.hp, wp: k.wp, d: k.d, o: k.o}
-	c.rowsFn, c.padFn = c.rows, c.padRows
+		padded: k.padded, hp: k.hp, wp: k.wp, d: k.d, o: k.o, pairs: k.pairs, zeroRow: k.zeroRow}
+	c.setFuncs()
 	c.r.Threads = sub.threads
 	return c
+}
+
+func (k *dwKernel) setFuncs() {
+	k.rowsFn, k.padFn, k.pairsFn = k.rows, k.padRows, k.pairRows
+	if k.pairs != nil {
+		k.padded = false // the pair rows hold the padding
+	}
 }
 
 // grain is the number of output rows worth a part of their own.
 func (k *dwKernel) grain() int { return max(1, 16384/max(1, k.ow*k.c*k.kh*k.kw)) }
 
 func (k *dwKernel) alloc(n int) {
-	for len(k.acc) < max(kernels.Threads(), k.r.Parts(n*k.oh, k.grain())) {
+	parts := max(kernels.Threads(), k.r.Parts(n*k.oh, k.grain()))
+	if k.pairs != nil {
+		row := k.wp*k.c + qkernels.PairSlack
+		if k.zeroRow == nil {
+			k.zeroRow = make([]int32, row)
+		}
+		for len(k.ring) < parts {
+			k.ring = append(k.ring, [3][]int32{make([]int32, row), make([]int32, row), make([]int32, row)})
+		}
+		return
+	}
+	for len(k.acc) < parts {
 		k.acc = append(k.acc, make([]int32, k.ow*k.c))
 	}
 	if need := n*k.hp*k.wp*k.c + qkernels.Overread; k.padded && len(k.xp) < need {
@@ -105,8 +142,40 @@ func (k *dwKernel) run(n int) {
 		k.r.For(n*k.h, max(1, 16384/(k.w*k.c)), k.padFn)
 		k.x = k.xp
 	}
-	k.r.For(n*k.oh, k.grain(), k.rowsFn)
+	if k.pairs != nil {
+		k.r.For(n*k.oh, k.grain(), k.pairsFn)
+	} else {
+		k.r.For(n*k.oh, k.grain(), k.rowsFn)
+	}
 	k.x, k.y = nil, nil
+}
+
+// pairRows computes output rows [lo, hi) of the batch (row = b*OH + oy)
+// with the pair-row kernel: the input rows their windows read are
+// converted into part's ring of pair rows, each once per call (input row
+// iy in slot iy%3, which three consecutive rows never share).
+func (k *dwKernel) pairRows(part, lo, hi int) {
+	C := k.c
+	ring := &k.ring[part]
+	tags := [3]int{-1, -1, -1} // the input row (b*H + iy) each slot holds
+	for r := lo; r < hi; r++ {
+		b, oy := r/k.oh, r%k.oh
+		var rows [3][]int32
+		for ky := range rows {
+			iy := oy*k.sh - k.pt + ky
+			if iy < 0 || iy >= k.h {
+				rows[ky] = k.zeroRow
+				continue
+			}
+			s, tag := iy%3, b*k.h+iy
+			if tags[s] != tag {
+				k.pairs.PairRow(ring[s], k.x[tag*k.w*C:(tag+1)*k.w*C], k.w, k.pl, k.wp)
+				tags[s] = tag
+			}
+			rows[ky] = ring[s]
+		}
+		k.pairs.Rows(k.y[r*k.ow*C:(r+1)*k.ow*C], rows[0], rows[1], rows[2], k.ow, k.sw)
+	}
 }
 
 // padRows copies image rows [lo, hi) (row = b*H + y) into the padded

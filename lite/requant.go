@@ -3,6 +3,7 @@ package lite
 import (
 	"fmt"
 
+	"github.com/goqat/goqat/internal/qkernels"
 	"github.com/goqat/goqat/qmath"
 )
 
@@ -40,7 +41,8 @@ func requant(acc int32, m qmath.Multiplier, zp, lo, hi int32) int8 {
 // quant does.
 func quantizeFloats(x []float32, q []int8, t *Tensor) {
 	qmin, qmax := t.QRange()
-	qmath.QuantizeInt8(x, q, t.Scale, t.ZeroPoint, qmin, qmax)
+	g := qmath.NewGrid(t.Scale, t.ZeroPoint, qmin, qmax)
+	qkernels.QuantizeFloats(q, x, g.Inv, g.Lo, g.Hi, t.ZeroPoint)
 }
 
 // dequantizeInts writes x = scale*(q - zp).

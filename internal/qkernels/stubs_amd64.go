@@ -371,3 +371,32 @@ func mulAdd16(acc *int32, x, w *int8, n int, zp int32)
 //
 //go:noescape
 func vnniPeak(n int)
+
+// quantize_avx512_amd64.s: the input quantizer.
+
+// quantizeF32AVX512 is QuantizeFloats's loop for n, a multiple of 16,
+// floats (AVX-512F).
+//
+//go:noescape
+func quantizeF32AVX512(q *int8, x *float32, n int, inv, lo, hi float32, zp int32)
+
+// dwpairs_vnni_amd64.s: the pair-row 3x3 depthwise convolution.
+
+// pairRowAVX512 writes n pair-row dwords from the low and high pixels'
+// bytes (DWPairs.PairRow):
+//
+//	dst[i] = int32(uint16(int16(lo[i]-zp))) | (int32(hi[i])-zp) << 16
+//
+//go:noescape
+func pairRowAVX512(dst *int32, lo, hi *int8, n int, zp int32)
+
+// dwPairs3x3RqVNNI computes n output pixels of a 3x3 depthwise
+// convolution of c channels from the pair rows r0-r2 (DWPairs.Rows; step
+// dwords between output pixels), from the packed weights w, through the
+// rqFast output stage of the groups at p, into out[ox*c+ch]:
+//
+//	acc := sum over ky, pair of words(r_ky[ox*step+2*pair*c+ch]) . words(w[block][ky][pair][lane])
+//	out[ox*c+ch] = rqfast(p[ch/16], ch%16, acc)
+//
+//go:noescape
+func dwPairs3x3RqVNNI(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64)

@@ -72,3 +72,15 @@ func dotRqVNNIDirect12x32(a *uint8, lda int, b *int8, segq, segs, segSkip int, p
 func maxWindows512(y, x *int8, offs *int, taps, n, c, step int) {
 	panic("qkernels: VNNI path not built")
 }
+
+func quantizeF32AVX512(q *int8, x *float32, n int, inv, lo, hi float32, zp int32) {
+	panic("qkernels: VNNI path not built")
+}
+
+func pairRowAVX512(dst *int32, lo, hi *int8, n int, zp int32) {
+	panic("qkernels: VNNI path not built")
+}
+
+func dwPairs3x3RqVNNI(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64) {
+	panic("qkernels: VNNI path not built")
+}

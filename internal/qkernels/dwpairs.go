@@ -1,0 +1,139 @@
+package qkernels
+
+import (
+	"fmt"
+	"sync/atomic"
+)
+
+// A 3x3 depthwise convolution on the VNNI path, from rows of tap pairs
+// (docs/DESIGN.md, Int8 engine): each input row the window reads is
+// converted once into a pair row, in which the dword of pixel X and
+// channel ch holds two int16 values, the input minus its zero point at
+// pixel X (low word) and at pixel X+1 (high word), 0 outside the image:
+//
+//	pair[X*C+ch] = uint16(v(X-pl, ch)) | uint32(v(X-pl+1, ch)) << 16
+//	v(ix, ch) = x[ix*C+ch] - zp for 0 <= ix < W, else 0
+//
+// Taps (ky, 0) and (ky, 1) of output pixel ox are then one dword of row
+// ky at X = ox*SW, and tap (ky, 2) the low word at X = ox*SW+2 (its high
+// word meets a zero weight), so that one VPDPWSSD adds two taps of 16
+// channels straight from memory: six per output vector, no shuffles,
+// where DepthwiseRows widens and interleaves the input bytes for every
+// tap. With stride 1 each input row is converted once for three output
+// rows. The sums are the same integers as DepthwiseRows's, so the output
+// is bit-identical.
+
+// PairSlack is the number of dwords past the end of a pair row that
+// DWPairs.Rows may read (zero weights meet them).
+const PairSlack = 16
+
+// DWPairs is a 3x3 depthwise kernel of C channels packed for Rows, with
+// its input zero point and output stage: per 16-channel block, the six
+// (ky, pair) weight vectors, pair 0 holding taps (ky, 0) and (ky, 1),
+// pair 1 tap (ky, 2) and a zero. It is read-only once packed and may be
+// shared by goroutines.
+type DWPairs struct {
+	c     int
+	zp    int32
+	w     []int32 // [block][ky][pair][16 lanes]
+	zpRow []int8  // C bytes of the zero point: a pixel outside the image
+	o     *Output
+}
+
+// dwPairRows counts DWPairs.Rows calls, for tests.
+var dwPairRows atomic.Int64
+
+// PackDWPairs packs the 3x3 depthwise weights w, (9, C) row-major (tap
+// ky*3+kx of channel ch at w[(ky*3+kx)*C+ch]), for inputs of zero point
+// zp, with their output stage o (NewChannelOutput for these C channels).
+// It returns nil when the pair kernel does not apply: the VNNI path is
+// not active, or some 16-channel group of o does not run the fast output
+// stage.
+func PackDWPairs(w []int8, c int, zp int32, o *Output) (*DWPairs, error) {
+	if c < 1 || len(w) != 9*c {
+		return nil, fmt.Errorf("qkernels: %d depthwise weights for a 3x3 window of %d channels", len(w), c)
+	}
+	if zp < -128 || zp > 127 {
+		return nil, fmt.Errorf("qkernels: input zero point %d outside int8", zp)
+	}
+	if ActivePath() != VNNI || o == nil || o.n != c || !o.allFast {
+		return nil, nil
+	}
+	blocks := (c + 15) / 16
+	d := &DWPairs{c: c, zp: zp, w: make([]int32, blocks*6*16), zpRow: make([]int8, c), o: o}
+	for i := range d.zpRow {
+		d.zpRow[i] = int8(zp)
+	}
+	for ch := 0; ch < c; ch++ {
+		b, l := ch/16, ch%16
+		for ky := 0; ky < 3; ky++ {
+			w0, w1, w2 := w[(ky*3)*c+ch], w[(ky*3+1)*c+ch], w[(ky*3+2)*c+ch]
+			d.w[((b*3+ky)*2+0)*16+l] = int32(uint16(int16(w0))) | int32(w1)<<16
+			d.w[((b*3+ky)*2+1)*16+l] = int32(uint16(int16(w2)))
+		}
+	}
+	return d, nil
+}
+
+// PairRow converts one input row x (W pixels of C channels) into the pair
+// row dst (see DWPairs) for positions X < wp, the window's left padding
+// pl: dst must hold wp*C + PairSlack dwords (the slack is not written).
+func (d *DWPairs) PairRow(dst []int32, x []int8, w, pl, wp int) {
+	c := d.c
+	if w < 1 || wp < 1 || pl < 0 || len(x) < w*c || len(dst) < wp*c+PairSlack {
+		panic(fmt.Sprintf("qkernels: PairRow: %d dwords for %d positions from %d bytes of %d pixels of %d channels", len(dst), wp, len(x), w, c))
+	}
+	// Position X pairs image pixels X-pl and X-pl+1; a pixel outside the
+	// image reads the zero-point row (so its value is 0).
+	pixel := func(ix int) []int8 {
+		if ix < 0 || ix >= w {
+			return d.zpRow
+		}
+		return x[ix*c : (ix+1)*c]
+	}
+	x0, x1 := min(pl, wp), max(min(pl+w-1, wp), min(pl, wp)) // both pixels in the image
+	clear(dst[:max(0, x0-1)*c])
+	if x0 > 0 {
+		d.pairs(dst[(x0-1)*c:x0*c], pixel(x0-1-pl), pixel(x0-pl))
+	}
+	if n := (x1 - x0) * c; n > 0 {
+		d.pairs(dst[x0*c:x1*c], x[(x0-pl)*c:(x1-pl)*c], x[(x0-pl+1)*c:(x1-pl+1)*c])
+	}
+	if x1 < wp {
+		d.pairs(dst[x1*c:(x1+1)*c], pixel(x1-pl), pixel(x1-pl+1))
+	}
+	if x1+1 < wp {
+		clear(dst[(x1+1)*c : wp*c])
+	}
+}
+
+// pairs writes dst[i] = uint16(lo[i]-zp) | (hi[i]-zp) << 16.
+func (d *DWPairs) pairs(dst []int32, lo, hi []int8) {
+	n := len(dst)
+	lo, hi = lo[:n], hi[:n]
+	if ActivePath() == VNNI {
+		pairRowAVX512(&dst[0], &lo[0], &hi[0], n, d.zp)
+		return
+	}
+	for i := range dst {
+		dst[i] = int32(uint16(int16(int32(lo[i])-d.zp))) | (int32(hi[i])-d.zp)<<16
+	}
+}
+
+// Rows computes n output pixels of the 3x3 depthwise convolution with
+// stride sw from the pair rows r0, r1, r2 of the window's three input
+// rows (PairRow), output pixel ox reading positions ox*sw to ox*sw+2, and
+// writes them through the output stage to out[ox*C+ch]. Each row must
+// hold ((n-1)*sw+3)*C + PairSlack dwords.
+func (d *DWPairs) Rows(out []int8, r0, r1, r2 []int32, n, sw int) {
+	c := d.c
+	if n <= 0 {
+		return
+	}
+	need := ((n-1)*sw+3)*c + PairSlack
+	if sw < 1 || len(out) < n*c || len(r0) < need || len(r1) < need || len(r2) < need {
+		panic(fmt.Sprintf("qkernels: DWPairs.Rows: %d outputs and rows of %d, %d, %d dwords for %d pixels of %d channels, stride %d", len(out), len(r0), len(r1), len(r2), n, c, sw))
+	}
+	dwPairs3x3RqVNNI(&out[0], &r0[0], &r1[0], &r2[0], &d.w[0], c, n, sw*c, &d.o.groups[0], int64(d.o.lo), int64(d.o.hi))
+	dwPairRows.Add(1)
+}
