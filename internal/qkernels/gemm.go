@@ -25,6 +25,7 @@ type Gemm struct {
 	parts   workers.Group
 	abuf    [][]uint8 // per part: MR rows of RowStride(K), then FillSlack bytes
 	threads int       // the parts' cap, 0 for workers.N()
+	split   int       // the current Run's panel ranges per row tile
 
 	// operands of the current Run
 	fill   func(dst []uint8, i0, n int)
@@ -78,28 +79,52 @@ func (g *Gemm) Run(fill func(dst []uint8, i0, n int), m int, out []int8, ldo int
 	}
 	g.fill, g.m, g.out, g.ldo = fill, m, out, ldo
 	tiles := (m + MR - 1) / MR
+	// Few row tiles (a late layer, a batch of one) also split the panels,
+	// so that every thread gets work: a unit is one tile's range of
+	// panels, the tile filled again by each thread that computes part of
+	// it.
+	g.split = 1
+	if t := g.threadCap(); t > 1 && tiles < 4*t && g.w.panels > 1 {
+		g.split = min(g.w.panels, (4*t+tiles-1)/tiles)
+	}
+	units := tiles * g.split
 	// About 64K multiply-adds make a part worth handing to another thread.
-	grain := max(1, (1<<16)/max(1, MR*g.w.kq*4*g.w.n))
-	parts := workers.Parts(g.threads, tiles, grain)
+	grain := max(1, (1<<16)*g.split/max(1, MR*g.w.kq*4*g.w.n))
+	parts := workers.Parts(g.threads, units, grain)
 	for len(g.abuf) < parts {
 		g.abuf = append(g.abuf, make([]uint8, MR*RowStride(g.w.k)+FillSlack))
 	}
-	workers.For(parts, tiles, grain, g.tileFn, &g.parts) // at most parts, whatever N() is now
+	workers.For(parts, units, grain, g.tileFn, &g.parts) // at most parts, whatever N() is now
 	g.fill, g.out = nil, nil
 	return nil
 }
 
-// tiles computes row tiles [t0, t1) with part's activation buffer.
-func (g *Gemm) tiles(part, t0, t1 int) {
+// threadCap is the most threads Run may use now.
+func (g *Gemm) threadCap() int {
+	if g.threads > 0 {
+		return g.threads
+	}
+	return workers.N()
+}
+
+// tiles computes units [u0, u1) (unit u: row tile u/split, its panels
+// [c*P/split, (c+1)*P/split) for c = u%split) with part's activation
+// buffer, filling each tile once per part.
+func (g *Gemm) tiles(part, u0, u1 int) {
 	var tile [MR * 32]int32
 	w, o := g.w, g.o
 	lda := RowStride(w.k)
 	a := g.abuf[part]
-	for t := t0; t < t1; t++ {
+	filled := -1
+	for u := u0; u < u1; u++ {
+		t, c := u/g.split, u%g.split
 		i0 := t * MR
 		rows := min(MR, g.m-i0)
-		g.fill(a, i0, rows)
-		for pn := 0; pn < w.panels; pn++ {
+		if t != filled {
+			g.fill(a, i0, rows)
+			filled = t
+		}
+		for pn := c * w.panels / g.split; pn < (c+1)*w.panels/g.split; pn++ {
 			n0 := pn * w.nr
 			cols := min(w.nr, w.n-n0)
 			switch w.path {

@@ -240,36 +240,40 @@ func TestGemmPathsMatchReference(t *testing.T) {
 func TestGemmThreadIndependent(t *testing.T) {
 	defer kernels.SetThreads(kernels.Threads())
 	for _, p := range SupportedPaths() {
-		rng := rand.New(rand.NewPCG(3, 4))
-		m, k, n := 300, 75, 40
-		a := make([]int8, m*k)
-		for i := range a {
-			a[i] = int8(rng.IntN(256) - 128)
-		}
-		w := make([]int8, k*n)
-		for i := range w {
-			w[i] = int8(rng.IntN(256) - 128)
-		}
-		mult := randMults(n, rng)
-		pw, _ := PackWeights(p, w, k, n)
-		o, _ := NewOutput(pw, nil, 3, mult, -5, -128, 127)
-		g, _ := NewGemm(pw, o)
-		ap := packRows(a, m, k, rng)
-		var outs [][]int8
-		before := workers.HandedOff()
-		for _, th := range []int{1, 2, 3} {
-			kernels.SetThreads(th)
-			out := make([]int8, m*n)
-			if err := g.Run(fillFrom(ap, k), m, out, n); err != nil {
-				t.Fatal(err)
+		// Many row tiles (split by tiles), and few (a batch of one, a late
+		// layer: split by panels too).
+		for _, sh := range [][3]int{{300, 75, 40}, {1, 75, 200}, {13, 200, 70}, {49, 75, 100}} {
+			rng := rand.New(rand.NewPCG(3, 4))
+			m, k, n := sh[0], sh[1], sh[2]
+			a := make([]int8, m*k)
+			for i := range a {
+				a[i] = int8(rng.IntN(256) - 128)
 			}
-			outs = append(outs, out)
-		}
-		if !slices.Equal(outs[0], outs[1]) || !slices.Equal(outs[0], outs[2]) {
-			t.Errorf("%v: results depend on the thread count", p)
-		}
-		if workers.HandedOff() == before {
-			t.Errorf("%v: no part ran on a worker", p)
+			w := make([]int8, k*n)
+			for i := range w {
+				w[i] = int8(rng.IntN(256) - 128)
+			}
+			mult := randMults(n, rng)
+			pw, _ := PackWeights(p, w, k, n)
+			o, _ := NewOutput(pw, nil, 3, mult, -5, -128, 127)
+			g, _ := NewGemm(pw, o)
+			ap := packRows(a, m, k, rng)
+			var outs [][]int8
+			before := workers.HandedOff()
+			for _, th := range []int{1, 2, 3} {
+				kernels.SetThreads(th)
+				out := make([]int8, m*n)
+				if err := g.Run(fillFrom(ap, k), m, out, n); err != nil {
+					t.Fatal(err)
+				}
+				outs = append(outs, out)
+			}
+			if !slices.Equal(outs[0], outs[1]) || !slices.Equal(outs[0], outs[2]) {
+				t.Errorf("%v %v: results depend on the thread count", p, sh)
+			}
+			if workers.HandedOff() == before {
+				t.Errorf("%v %v: no part ran on a worker", p, sh)
+			}
 		}
 	}
 }
