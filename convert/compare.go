@@ -49,6 +49,7 @@ func Compare(qat *nn.Model, im *lite.Model, x *tensor.Tensor) ([]LayerReport, er
 	if err != nil {
 		return nil, err
 	}
+	it.KeepTensors() // every op's output is read below
 	if err := it.SetInput(0, x); err != nil {
 		return nil, err
 	}

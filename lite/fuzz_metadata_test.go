@@ -168,7 +168,7 @@ func FuzzModelMetadata(f *testing.F) {
 			}
 			return
 		}
-		plan := m.resources()
+		plan := m.resources(false)
 		if plan.Work > bounds.MaxWork() || plan.Bytes(1) > bounds.MaxMemory() {
 			t.Fatalf("loaded a model planned over the limits: %d operations, %d bytes", plan.Work, plan.Bytes(1))
 		}

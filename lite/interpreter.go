@@ -38,6 +38,13 @@ type Interpreter struct {
 	split   batchSplit
 
 	plan *bounds.Plan // the model's resource plan (docs/RELIABILITY.md, Resource bounds)
+
+	// The activation arena (arena.go): shared buffers of the
+	// intermediate tensors, unless keep gives every tensor its own.
+	arena *arena
+	keep  bool
+	buf8  [][]int8
+	buf32 [][]float32
 }
 
 // NewInterpreter validates m and prepares its ops. The model must not be
@@ -49,14 +56,15 @@ func NewInterpreter(m *Model) (*Interpreter, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	plan := m.resources()
+	plan := m.resources(false)
 	if err := plan.Check(fmt.Sprintf("lite: model %q", m.Name)); err != nil {
 		return nil, err
 	}
 	it := &Interpreter{
-		m:    m,
-		plan: plan,
-		i8:   make([][]int8, len(m.Tensors)),
+		m:     m,
+		plan:  plan,
+		arena: planArena(m),
+		i8:    make([][]int8, len(m.Tensors)),
 		f32:  make([][]float32, len(m.Tensors)),
 		set:  make([]bool, len(m.Inputs)),
 		outF: make([]tensor.Tensor, len(m.Outputs)),
@@ -87,9 +95,31 @@ func (it *Interpreter) Clone() *Interpreter {
 		outI:    make([]tensor.Int8, len(it.m.Outputs)),
 		threads: it.threads,
 		plan:    it.plan,
+		arena:   it.arena,
+		keep:    it.keep,
 	}
 	c.kernels = c.shareKernels(it)
 	return c
+}
+
+// KeepTensors gives every tensor of the model a buffer of its own, so
+// that TensorInt8 shows each intermediate tensor's values after Invoke
+// (to compare a model layer by layer); by default the intermediate
+// tensors share buffers by liveness and a tensor's buffer may hold a
+// later tensor's values. It costs memory (the sum of all tensors, not of
+// the live ones), and it drops the buffers and the inputs already set:
+// call it before SetInput.
+func (it *Interpreter) KeepTensors() {
+	if it.keep {
+		return
+	}
+	it.keep = true
+	it.capN, it.n = 0, 0
+	clear(it.set)
+	clear(it.i8)
+	clear(it.f32)
+	it.buf8, it.buf32 = nil, nil
+	it.split = batchSplit{}
 }
 
 // shareKernels prepares it's ops for c, sharing what the kernels allow.
@@ -193,18 +223,15 @@ func (it *Interpreter) Allocate(n int) error {
 		return nil
 	}
 	if it.plan != nil { // nil only for a share of a split batch, which never allocates here
-		if err := it.plan.CheckBatch(fmt.Sprintf("lite: model %q", it.m.Name), n); err != nil {
+		plan := it.plan
+		if it.keep {
+			plan = it.m.resources(true)
+		}
+		if err := plan.CheckBatch(fmt.Sprintf("lite: model %q", it.m.Name), n); err != nil {
 			return err
 		}
 	}
-	for i := range it.m.Tensors {
-		t := &it.m.Tensors[i]
-		if t.DType == Int8 {
-			it.i8[i] = make([]int8, n*t.Shape.Size())
-		} else {
-			it.f32[i] = make([]float32, n*t.Shape.Size())
-		}
-	}
+	it.allocTensors(n)
 	for _, k := range it.kernels {
 		k.alloc(n)
 	}
@@ -212,6 +239,41 @@ func (it *Interpreter) Allocate(n int) error {
 	it.split.alloc(it, n)
 	return nil
 }
+
+// allocTensors sizes the tensors' buffers for n samples: the arena's
+// shared buffers for the intermediate tensors (unless it keeps them all)
+// and a buffer for each other tensor. The shares of a split batch take
+// windows on them (batchSplit.use).
+func (it *Interpreter) allocTensors(n int) {
+	a := it.arena
+	if !it.keep {
+		it.buf8, it.buf32 = make([][]int8, len(a.size)), make([][]float32, len(a.size))
+		for s, size := range a.size {
+			if a.f32[s] {
+				it.buf32[s] = make([]float32, n*size)
+			} else {
+				it.buf8[s] = make([]int8, n*size)
+			}
+		}
+	}
+	for i := range it.m.Tensors {
+		t := &it.m.Tensors[i]
+		size := n * t.Shape.Size()
+		switch s := a.slot[i]; {
+		case s >= 0 && !it.keep && t.DType == Int8:
+			it.i8[i] = it.buf8[s][:size]
+		case s >= 0 && !it.keep:
+			it.f32[i] = it.buf32[s][:size]
+		case t.DType == Int8:
+			it.i8[i] = make([]int8, size)
+		default:
+			it.f32[i] = make([]float32, size)
+		}
+	}
+}
+
+// shared reports whether tensor i lives in the arena.
+func (it *Interpreter) shared(i int) bool { return !it.keep && it.arena.slot[i] >= 0 }
 
 // checkInput validates an input's index and per-sample shape and returns
 // the batch.
@@ -378,7 +440,9 @@ func (it *Interpreter) OutputInt8(i int) *tensor.Int8 {
 
 // TensorInt8 returns a view of int8 tensor idx of the model after the
 // last Invoke (N, shape...), in dst if not nil; nil for a float tensor or
-// an index out of range.
+// an index out of range. An intermediate tensor's buffer may have been
+// reused by a later tensor (see KeepTensors); inputs and outputs are
+// always their own.
 func (it *Interpreter) TensorInt8(idx int, dst *tensor.Int8) *tensor.Int8 {
 	if idx < 0 || idx >= len(it.m.Tensors) {
 		return nil

@@ -72,6 +72,7 @@ func TestInvokeContext(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		it.KeepTensors() // every tensor compared
 		if err := it.SetInput(0, xb); err != nil {
 			t.Fatal(err)
 		}
@@ -98,6 +99,7 @@ func TestInvokeContext(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		ref.KeepTensors() // every tensor compared
 		if err := ref.SetInput(0, xb); err != nil {
 			t.Fatal(err)
 		}

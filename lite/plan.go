@@ -10,18 +10,26 @@ import (
 )
 
 // resources returns the resource plan of a valid model
-// (docs/RELIABILITY.md, Resource bounds): per tensor, its buffer (Allocate
-// gives every tensor its own, int8 or float32) and, for an int8 output,
-// Output's float copy; per op, its work, its scratch per sample (padded
+// (docs/RELIABILITY.md, Resource bounds): the buffers of its tensors (the
+// inputs' and outputs' own and the activation arena's, arena.go, or with
+// keep one per tensor) and, for an int8 output, Output's float copy; per
+// op, its work, its scratch per sample (padded
 // copies of the input) and in all (weights as loaded and packed, per-thread
 // buffers).
-func (m *Model) resources() *bounds.Plan {
+func (m *Model) resources(keep bool) *bounds.Plan {
 	p := &bounds.Plan{}
 	isOut := make([]bool, len(m.Tensors))
 	for _, i := range m.Outputs {
 		isOut[i] = true
 	}
+	a := planArena(m)
+	if !keep {
+		p.Add("activation arena", 0, a.bytes(), 0)
+	}
 	for i := range m.Tensors {
+		if !keep && a.slot[i] >= 0 {
+			continue
+		}
 		t := &m.Tensors[i]
 		per := int64(1)
 		if t.DType == Float32 {
@@ -72,7 +80,9 @@ func opCost(m *Model, op *Op) (work, scratch, fixed int64) {
 		hp := bounds.SatAdd(bounds.SatMul(int64(out[0]-1), int64(op.Strides[0])), bounds.SatMul(int64(op.Kernel[0]-1), dh), 1)
 		wp := bounds.SatAdd(bounds.SatMul(int64(out[1]-1), int64(op.Strides[1])), bounds.SatMul(int64(op.Kernel[1]-1), dw), 1)
 		scratch = bounds.SatMul(2, max(hp, int64(in[0])), max(wp, int64(in[1])), int64(out[2]))
-		fixed = bounds.SatAdd(fixed, bounds.SatMul(threads, 4, int64(out[1]), int64(out[2])))
+		// Per thread a row of accumulators, or the pair-row kernel's three
+		// pair rows (and one row of zeros).
+		fixed = bounds.SatAdd(fixed, bounds.SatMul(threads+1, 12, bounds.SatAdd(wp, 4), int64(out[2])))
 	case OpFullyConnected:
 		ws := op.WeightShape
 		work = bounds.SatAdd(bounds.SatMul(int64(ws[0]), int64(ws[1])), outV)
@@ -111,7 +121,7 @@ func (m *Model) CheckBounds() error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
-	return m.resources().Check(fmt.Sprintf("lite: model %q", m.Name))
+	return m.resources(false).Check(fmt.Sprintf("lite: model %q", m.Name))
 }
 
 // InferenceBytes returns the memory an Interpreter of the model plans for
@@ -122,7 +132,7 @@ func (m *Model) InferenceBytes(n int) int64 {
 	if m.Validate() != nil {
 		return math.MaxInt64
 	}
-	return m.resources().Bytes(n)
+	return m.resources(false).Bytes(n)
 }
 
 // InferenceBatch returns the largest batch, at most want, whose
@@ -133,5 +143,5 @@ func (m *Model) InferenceBatch(want int) (int, error) {
 	if err := m.Validate(); err != nil {
 		return 0, err
 	}
-	return m.resources().FitBatch(fmt.Sprintf("lite: model %q", m.Name), want)
+	return m.resources(false).FitBatch(fmt.Sprintf("lite: model %q", m.Name), want)
 }

@@ -95,6 +95,19 @@ func (s *batchSplit) use(it *Interpreter) bool {
 		b0, b1 := j*per, min(n, (j+1)*per)
 		for i := range it.m.Tensors {
 			size := it.size(i)
+			if it.shared(i) {
+				// A window per share on each arena buffer, sized by the
+				// buffer's largest tensor: the shares, which run apart,
+				// never meet.
+				s := it.arena.slot[i]
+				lo := b0 * it.arena.size[s]
+				if it.arena.f32[s] {
+					sub.f32[i] = it.buf32[s][lo : lo+(b1-b0)*size : lo+(b1-b0)*size]
+				} else {
+					sub.i8[i] = it.buf8[s][lo : lo+(b1-b0)*size : lo+(b1-b0)*size]
+				}
+				continue
+			}
 			if it.i8[i] != nil {
 				sub.i8[i] = it.i8[i][b0*size : b1*size : b1*size]
 			}

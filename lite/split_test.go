@@ -50,6 +50,7 @@ func TestBatchSplit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			ref.KeepTensors() // every tensor compared
 			if err := ref.SetInput(0, xb); err != nil {
 				t.Fatal(err)
 			}
@@ -61,6 +62,7 @@ func TestBatchSplit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			it.KeepTensors() // every tensor compared
 			if err := it.SetInput(0, xb); err != nil {
 				t.Fatal(err)
 			}

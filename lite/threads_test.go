@@ -53,6 +53,7 @@ func TestInterpreterSetThreads(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			ref.KeepTensors() // every tensor compared
 			if err := ref.SetInput(0, xb); err != nil {
 				t.Fatal(err)
 			}
@@ -63,6 +64,7 @@ func TestInterpreterSetThreads(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			base.KeepTensors() // every tensor compared
 			if err := base.SetInput(0, xb); err != nil {
 				t.Fatal(err)
 			}

@@ -69,6 +69,7 @@ func TestExportMeanOfCodes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			it.KeepTensors() // tensors compared op by op
 			x := randomImages(r, 64, []int{7, 7, 3})
 			if err := it.SetInput(0, x); err != nil {
 				t.Fatal(err)

@@ -40,6 +40,7 @@ func checkQDQAgainstEngine(t *testing.T, what string, m *nn.Model, x *tensor.Ten
 	if err != nil {
 		t.Fatal(err)
 	}
+	it.KeepTensors() // tensors compared op by op
 	if err := it.SetInput(0, x); err != nil {
 		t.Fatal(err)
 	}

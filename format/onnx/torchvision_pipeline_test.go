@@ -136,6 +136,7 @@ func pipelineQuantized(t *testing.T, name string, m *nn.Model, sample tensor.Sha
 	if err != nil {
 		t.Skipf("FINDING: the integer %s does not load in lite: %v", name, err)
 	}
+	it.KeepTensors() // tensors compared op by op
 	if err := it.SetInput(0, x); err != nil {
 		t.Fatal(err)
 	}
