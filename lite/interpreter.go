@@ -65,10 +65,10 @@ func NewInterpreter(m *Model) (*Interpreter, error) {
 		plan:  plan,
 		arena: planArena(m),
 		i8:    make([][]int8, len(m.Tensors)),
-		f32:  make([][]float32, len(m.Tensors)),
-		set:  make([]bool, len(m.Inputs)),
-		outF: make([]tensor.Tensor, len(m.Outputs)),
-		outI: make([]tensor.Int8, len(m.Outputs)),
+		f32:   make([][]float32, len(m.Tensors)),
+		set:   make([]bool, len(m.Inputs)),
+		outF:  make([]tensor.Tensor, len(m.Outputs)),
+		outI:  make([]tensor.Int8, len(m.Outputs)),
 	}
 	for k := range m.Ops {
 		kn, err := it.prepare(&m.Ops[k])
