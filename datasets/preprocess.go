@@ -42,11 +42,12 @@ type Preprocessing struct {
 	ClassNames []string `json:"class_names"`
 }
 
-// PreprocessingOf describes how d was prepared: its example shape, its
-// class names, and fit ("" if the images were not resized).
-func PreprocessingOf(d *Dataset, fit Fit) *Preprocessing {
+// PreprocessingOf describes how d (a Dataset, or a Source read from disk)
+// was prepared: its example shape, its class names, and fit ("" if the
+// images were not resized).
+func PreprocessingOf(d Source, fit Fit) *Preprocessing {
 	in := d.ExampleShape()
-	p := &Preprocessing{Version: preprocessingVersion, Kind: "table", Input: in, ClassNames: append([]string(nil), d.ClassNames...)}
+	p := &Preprocessing{Version: preprocessingVersion, Kind: "table", Input: in, ClassNames: append([]string(nil), d.LabelNames()...)}
 	n := in[len(in)-1]
 	if len(in) == 3 {
 		p.Kind, p.Fit, p.ChannelOrder = "image", fit, "RGB"
