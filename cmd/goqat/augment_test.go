@@ -6,9 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/goqat/goqat/datasets"
-	"github.com/goqat/goqat/tensor"
 )
 
 // TestAugmentAndStream trains on an image folder with augmentation,
@@ -106,28 +103,6 @@ func TestAugmentFlagErrors(t *testing.T) {
 		_, se, code := run(t, args...)
 		if code == 0 || !strings.Contains(se, c.want) || strings.Count(strings.TrimSpace(se), "\n") > 0 || strings.Contains(se, "panic") {
 			t.Errorf("goqat %v: exit %d, stderr %q (want one line mentioning %q)", args, code, se, c.want)
-		}
-	}
-}
-
-// TestDemoRecordsPreprocessing checks that the demo's three model files
-// carry the data's record (datasets.PreprocessingKey): image size, channel
-// order and class names, as goqat train writes it.
-func TestDemoRecordsPreprocessing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the demo: skipped in -short mode")
-	}
-	dir := filepath.Join(t.TempDir(), "demo")
-	so, se, code := run(t, "demo", "--epochs", "1", "--train-limit", "256", "--test-limit", "64", "--qat-epochs", "0",
-		"--calibrate", "64", "--verbose", "0", "--out", dir)
-	if code != 0 {
-		t.Fatalf("demo: exit %d\n%s%s", code, so, se)
-	}
-	for _, f := range []string{demoFloatFile, demoQATFile, demoInt8File} {
-		p, err := datasets.ReadPreprocessing(filepath.Join(dir, f))
-		if err != nil || p == nil || p.Kind != "image" || !tensor.Shape(p.Input).Equal([]int{28, 28, 1}) ||
-			p.ChannelOrder != "L" || len(p.ClassNames) != 10 || p.ClassNames[0] != "0" {
-			t.Errorf("%s records %+v, %v", f, p, err)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/goqat/goqat/datasets"
+	"github.com/goqat/goqat/format/onnx"
+	"github.com/goqat/goqat/format/onnx/onnxpb"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/safetensors"
 	"github.com/spf13/pflag"
@@ -328,4 +330,23 @@ func addDataFlags(f *pflag.FlagSet, df *dataFlags) {
 	f.Float64Var(&df.valSplit, "validation-split", 0, "hold out this fraction of the training data, shuffled with --split-seed, as the test set (0: none)")
 	f.StringVar(&df.valData, "val-data", "", "a separate validation set (any --data path; its test split if it has one) as the test set")
 	f.Uint64Var(&df.splitSeed, "split-seed", 1, "seed of the --validation-split shuffle")
+}
+
+// addPreprocessingProps records the preprocessing of the model file in (if
+// it has one) in the ONNX model mp's metadata_props: the whole record
+// under datasets.PreprocessingKey and its readable parts (input size,
+// channel order, fit, mean/std, class names).
+func addPreprocessingProps(in string, mp *onnxpb.ModelProto) error {
+	p, err := datasets.ReadPreprocessing(in)
+	if err != nil || p == nil {
+		return err
+	}
+	props, err := p.MetadataProps()
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	for _, kv := range props {
+		onnx.SetMetadata(mp, kv.Key, kv.Value)
+	}
+	return nil
 }
