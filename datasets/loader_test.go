@@ -331,3 +331,57 @@ func TestLoaderFitCancel(t *testing.T) {
 	}
 	noLeak(t, before)
 }
+
+// A run fed by an augmenting loader, cancelled mid-epoch and resumed from
+// its checkpoint, ends with the weights of an uninterrupted run, bit for
+// bit: the loader restarts the epoch's order at the checkpoint's batch.
+func TestLoaderFitResume(t *testing.T) {
+	d := imageSet(44)
+	a, err := ParseAugment("crop:1,flip", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newLoader := func() *Loader {
+		l, err := NewLoader(d, LoaderOptions{Workers: 2, Augment: a})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	o := nn.FitOptions{BatchSize: 5, Epochs: 3, Seed: 2, Verbose: nn.VerboseSilent}
+	ref := tinyModel(t)
+	ro := o
+	ro.Batches = newLoader()
+	if _, err := ref.Fit(context.Background(), nil, nil, ro); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	m := tinyModel(t)
+	io := o
+	io.Batches = newLoader()
+	io.Checkpoint = &nn.CheckpointOptions{Dir: dir}
+	steps := 0
+	io.OnBatchEnd = func(int, float64) {
+		if steps++; steps == 13 { // epoch 2, batch 4 of 9
+			cancel()
+		}
+	}
+	if _, err := m.Fit(ctx, nil, nil, io); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v", err)
+	}
+	m2 := tinyModel(t)
+	so := o
+	so.Batches = newLoader()
+	so.Checkpoint = &nn.CheckpointOptions{Dir: dir}
+	so.Resume = nn.CheckpointPath(dir)
+	if _, err := m2.Fit(context.Background(), nil, nil, so); err != nil {
+		t.Fatal(err)
+	}
+	w, wref := m2.Params(), ref.Params()
+	for i := range w {
+		if !slices.Equal(w[i].Value.Data, wref[i].Value.Data) {
+			t.Fatalf("weight %d of the resumed run differs from the uninterrupted run's", i)
+		}
+	}
+}

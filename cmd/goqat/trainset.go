@@ -82,6 +82,9 @@ func (f *dataFlags) loadTrain() (*trainSet, *datasets.Dataset, error) {
 	if f.dir != "" {
 		return nil, nil, fmt.Errorf("--data-dir applies to the built-in data sets; give the path as --data")
 	}
+	if f.labelColumn != "" {
+		return nil, nil, fmt.Errorf("data %s: a label column applies to CSV files (and coarse or fine to CIFAR-100), not to %s data", f.name, kind)
+	}
 	o, err := f.options()
 	if err != nil {
 		return nil, nil, err
