@@ -56,7 +56,10 @@ func writeFolder(dir string) error {
 
 // Train a small CNN on a folder of images (one subfolder per class), fine
 // tune it with quantization-aware training, convert it to an int8 model and
-// classify one image file with the integer interpreter.
+// classify one image file with the integer interpreter. Training reads the
+// folder through a Loader: the images are decoded from disk and augmented
+// (random crop, horizontal flip) in background goroutines, the same way for
+// any number of workers.
 func Example_imageFolder() {
 	dir, err := os.MkdirTemp("", "goqat-example-")
 	if err != nil {
@@ -67,27 +70,33 @@ func Example_imageFolder() {
 		log.Fatal(err)
 	}
 
-	// The folder, resized from 20x20 to 16x16 (center crop), as tensors.
+	// The folder, resized from 20x20 to 16x16 (center crop), read from
+	// disk by a loader that augments each training image.
 	folder, err := datasets.OpenImageFolder(dir, datasets.ImageFolderOptions{Height: 16, Width: 16})
 	if err != nil {
 		log.Fatal(err)
 	}
-	data, err := datasets.Materialize("shapes", folder, false, nil)
+	fmt.Println(folder.LabelNames(), folder.Len(), folder.ExampleShape())
+	augment, err := datasets.ParseAugment("crop:2,flip", 1)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(data.ClassNames, data.X.Shape)
+	loader, err := datasets.NewLoader(folder, datasets.LoaderOptions{Workers: 2, Augment: augment})
+	if err != nil {
+		log.Fatal(err)
+	}
 
-	// Float training, then QAT fine-tuning.
+	// Float training, then QAT fine-tuning, both fed by the loader.
 	fit := func(m *nn.Model, epochs int, lr float64) {
 		if err := m.Compile(nn.CompileOptions{Loss: nn.SparseCategoricalCrossentropy{FromLogits: true}, Optimizer: optim.NewAdam(lr)}); err != nil {
 			log.Fatal(err)
 		}
-		if _, err := m.Fit(context.Background(), data.X, data.Y, nn.FitOptions{BatchSize: 8, Epochs: epochs, Seed: 1, Verbose: nn.VerboseSilent}); err != nil {
+		if _, err := m.Fit(context.Background(), nil, nil, nn.FitOptions{BatchSize: 8, Epochs: epochs, Seed: 1, Verbose: nn.VerboseSilent, Batches: loader}); err != nil {
 			log.Fatal(err)
 		}
 	}
-	m, err := models.Build("mnist-cnn", data.ExampleShape(), data.Classes, 1)
+	names := folder.LabelNames()
+	m, err := models.Build("mnist-cnn", folder.ExampleShape(), len(names), 1)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -128,8 +137,8 @@ func Example_imageFolder() {
 			best = k
 		}
 	}
-	fmt.Println("bottom/03.png is", data.ClassNames[best])
+	fmt.Println("bottom/03.png is", names[best])
 	// Output:
-	// [bottom top] (32, 16, 16, 1)
+	// [bottom top] 32 (16, 16, 1)
 	// bottom/03.png is bottom
 }

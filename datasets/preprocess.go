@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/goqat/goqat/safetensors"
 	"github.com/goqat/goqat/tensor"
@@ -42,11 +44,12 @@ type Preprocessing struct {
 	ClassNames []string `json:"class_names"`
 }
 
-// PreprocessingOf describes how d was prepared: its example shape, its
-// class names, and fit ("" if the images were not resized).
-func PreprocessingOf(d *Dataset, fit Fit) *Preprocessing {
+// PreprocessingOf describes how d (a Dataset, or a Source read from disk)
+// was prepared: its example shape, its class names, and fit ("" if the
+// images were not resized).
+func PreprocessingOf(d Source, fit Fit) *Preprocessing {
 	in := d.ExampleShape()
-	p := &Preprocessing{Version: preprocessingVersion, Kind: "table", Input: in, ClassNames: append([]string(nil), d.ClassNames...)}
+	p := &Preprocessing{Version: preprocessingVersion, Kind: "table", Input: in, ClassNames: append([]string(nil), d.LabelNames()...)}
 	n := in[len(in)-1]
 	if len(in) == 3 {
 		p.Kind, p.Fit, p.ChannelOrder = "image", fit, "RGB"
@@ -190,4 +193,47 @@ func CopyPreprocessing(from, to string) error {
 		return err
 	}
 	return safetensors.WriteFile(to, f)
+}
+
+// MetadataProp is one key and value of MetadataProps.
+type MetadataProp struct{ Key, Value string }
+
+// MetadataProps describes p as string pairs for a model format's free-form
+// metadata (ONNX metadata_props): PreprocessingKey with the whole record as
+// JSON, then readable copies of its parts: goqat.input_size ("HxW" or the
+// feature count), goqat.channel_order, goqat.fit, goqat.mean and goqat.std
+// (comma-separated, per channel or feature) and goqat.class_names (a JSON
+// array, as names may hold commas).
+func (p *Preprocessing) MetadataProps() ([]MetadataProp, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	js, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	names, err := json.Marshal(p.ClassNames)
+	if err != nil {
+		return nil, err
+	}
+	size := fmt.Sprint(p.Input[0])
+	if p.Kind == "image" {
+		size = fmt.Sprintf("%dx%d", p.Input[0], p.Input[1])
+	}
+	floats := func(v []float32) string {
+		s := make([]string, len(v))
+		for i, x := range v {
+			s[i] = strconv.FormatFloat(float64(x), 'g', -1, 32)
+		}
+		return strings.Join(s, ",")
+	}
+	props := []MetadataProp{{PreprocessingKey, string(js)}, {"goqat.input_size", size}}
+	if p.Kind == "image" {
+		props = append(props, MetadataProp{"goqat.channel_order", p.ChannelOrder})
+		if p.Fit != "" {
+			props = append(props, MetadataProp{"goqat.fit", string(p.Fit)})
+		}
+	}
+	return append(props, MetadataProp{"goqat.mean", floats(p.Mean)}, MetadataProp{"goqat.std", floats(p.Std)},
+		MetadataProp{"goqat.class_names", string(names)}), nil
 }

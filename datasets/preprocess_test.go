@@ -71,3 +71,44 @@ func TestPreprocessingRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataProps checks the string pairs of an image and a table record.
+func TestMetadataProps(t *testing.T) {
+	img := PreprocessingOf(counting(3), FitCrop)
+	props, err := img.MetadataProps()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	var keys []string
+	for _, p := range props {
+		got[p.Key] = p.Value
+		keys = append(keys, p.Key)
+	}
+	if want := []string{PreprocessingKey, "goqat.input_size", "goqat.channel_order", "goqat.fit", "goqat.mean", "goqat.std", "goqat.class_names"}; !slices.Equal(keys, want) {
+		t.Errorf("keys %v, want %v", keys, want)
+	}
+	if got["goqat.input_size"] != "1x1" || got["goqat.channel_order"] != "L" || got["goqat.class_names"] != `["a","b","c"]` {
+		t.Errorf("image props %v", got)
+	}
+	table, err := ReadCSV(strings.NewReader("x,y,l\n1,2,u\n"), "t", "t.csv", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := PreprocessingOf(table, "")
+	tp.Mean, tp.Std = []float32{1, 0.5}, []float32{2, 4}
+	if props, err = tp.MetadataProps(); err != nil {
+		t.Fatal(err)
+	}
+	got = map[string]string{}
+	for _, p := range props {
+		got[p.Key] = p.Value
+	}
+	if got["goqat.input_size"] != "2" || got["goqat.mean"] != "1,0.5" || got["goqat.std"] != "2,4" || got["goqat.channel_order"] != "" {
+		t.Errorf("table props %v", got)
+	}
+	tp.Std = nil
+	if _, err := tp.MetadataProps(); err == nil {
+		t.Error("an invalid record: no error")
+	}
+}

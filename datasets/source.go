@@ -120,17 +120,54 @@ func Materialize(name string, src Source, skipBad bool, warn func(error)) (*Data
 // (at least one). The same seed gives the same split. fraction must be in
 // (0, 1). The results are copies named "<name>-train" and "<name>-val".
 func Split(d *Dataset, fraction float64, seed uint64) (train, val *Dataset, err error) {
-	if !(fraction > 0 && fraction < 1) {
-		return nil, nil, fmt.Errorf("datasets: validation split %v must be in (0, 1)", fraction)
+	tr, va, err := SplitIndices(d.Len(), fraction, seed)
+	if err != nil {
+		return nil, nil, fmt.Errorf("datasets: %s: %w", d.Name, err)
 	}
-	n := d.Len()
+	return d.pick(d.Name+"-train", tr), d.pick(d.Name+"-val", va), nil
+}
+
+// SplitIndices is Split's choice of examples of a set of n: the indices of
+// the training and of the validation examples, in shuffled order. A Source
+// split with Subset and these indices holds the examples Split gives.
+func SplitIndices(n int, fraction float64, seed uint64) (train, val []int, err error) {
+	if !(fraction > 0 && fraction < 1) {
+		return nil, nil, fmt.Errorf("validation split %v must be in (0, 1)", fraction)
+	}
 	nv := int(fraction*float64(n) + 0.5)
 	nv = max(nv, 1)
 	if n < 2 || nv >= n {
-		return nil, nil, fmt.Errorf("datasets: %s: cannot split %d examples by %v: each side needs at least one", d.Name, n, fraction)
+		return nil, nil, fmt.Errorf("cannot split %d examples by %v: each side needs at least one", n, fraction)
 	}
 	perm := rand.New(rand.NewPCG(seed, 0x5eed5b11)).Perm(n)
-	return d.pick(d.Name+"-train", perm[nv:]), d.pick(d.Name+"-val", perm[:nv]), nil
+	return perm[nv:], perm[:nv], nil
+}
+
+// Subset is a Source of some of another Source's examples: example i is
+// Src's example Index[i].
+type Subset struct {
+	Src   Source
+	Index []int
+}
+
+// Len is len(s.Index).
+func (s *Subset) Len() int { return len(s.Index) }
+
+// ExampleShape is Src's.
+func (s *Subset) ExampleShape() tensor.Shape { return s.Src.ExampleShape() }
+
+// LabelNames are Src's.
+func (s *Subset) LabelNames() []string { return s.Src.LabelNames() }
+
+// Label is the label of Src's example Index[i].
+func (s *Subset) Label(i int) int { return s.Src.Label(s.Index[i]) }
+
+// Read reads Src's example Index[i].
+func (s *Subset) Read(i int, dst []float32) error {
+	if i < 0 || i >= len(s.Index) {
+		return fmt.Errorf("datasets: example %d of %d", i, len(s.Index))
+	}
+	return s.Src.Read(s.Index[i], dst)
 }
 
 // pick returns a copy of the examples idx, in that order.

@@ -84,6 +84,11 @@ type FitOptions struct {
 	// epochs completed before. The optimizer (and its learning-rate
 	// schedule) must be configured as in the interrupted run.
 	Resume string
+	// Batches, if set, supplies the training batches (e.g. a loader that
+	// streams and augments images); Fit's x and y are then not used and
+	// may be nil. The order, the dropout and the checkpoints are as for
+	// in-memory samples.
+	Batches Batches
 }
 
 // History records Fit's metrics, one entry per epoch. Accuracy and the
@@ -196,6 +201,26 @@ func (m *Model) checkData(x, y *tensor.Tensor, xName, yName string) error {
 	return nil
 }
 
+// checkBatch checks a batch from FitOptions.Batches: b samples of the
+// model's input shape and b targets the loss accepts.
+func (m *Model) checkBatch(x, y *tensor.Tensor, b int) error {
+	if x == nil || y == nil {
+		return fmt.Errorf("the batch source returned no batch")
+	}
+	if want := m.inputs[0].shape; len(x.Shape) != len(want)+1 || x.Shape[0] != b || !x.Shape[1:].Equal(want) || len(x.Data) != x.Shape.Size() {
+		return fmt.Errorf("batch of shape %s, want %d samples of %s", x.Shape, b, withN(want))
+	}
+	if len(y.Shape) == 0 || y.Shape[0] != b || len(y.Data) != y.Shape.Size() {
+		return fmt.Errorf("batch targets of shape %s, want %d", y.Shape, b)
+	}
+	if tc, ok := m.train.loss.(TargetChecker); ok {
+		if err := tc.CheckTargets(m.outputs[0].shape, y); err != nil {
+			return fmt.Errorf("batch targets: %w", err)
+		}
+	}
+	return nil
+}
+
 // checkSingle reports an error unless the model is compiled and has one
 // input and one output.
 func (m *Model) checkSingle(op string) error {
@@ -248,8 +273,17 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 	if o.Progress == nil {
 		o.Progress = os.Stdout
 	}
-	if err := m.checkData(x, y, "x", "y"); err != nil {
-		return nil, fmt.Errorf("nn: Fit: %w", err)
+	n := 0
+	if o.Batches != nil {
+		if n = o.Batches.Len(); n < 1 {
+			return nil, fmt.Errorf("nn: Fit: the batch source holds no samples")
+		}
+		defer o.Batches.Stop()
+	} else {
+		if err := m.checkData(x, y, "x", "y"); err != nil {
+			return nil, fmt.Errorf("nn: Fit: %w", err)
+		}
+		n = x.Shape[0]
 	}
 	hasVal := o.ValidationX != nil || o.ValidationY != nil
 	if hasVal {
@@ -258,7 +292,6 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 		}
 	}
 
-	n := x.Shape[0]
 	bs := min(o.BatchSize, n)
 	steps := (n + bs - 1) / bs
 	ts := &m.train
@@ -309,6 +342,11 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 			shufSrc.Seed(o.Seed, mix(streamShuffle, uint64(epoch)))
 			shuffle.Shuffle(n, swap)
 		}
+		if o.Batches != nil {
+			if err := o.Batches.StartEpoch(ctx, epoch, perm, bs, pos.batch); err != nil {
+				return h, fmt.Errorf("nn: Fit: %w", err)
+			}
+		}
 		var bar *ProgressBar
 		if o.Verbose == 0 || o.Verbose == VerboseBar {
 			fmt.Fprintf(o.Progress, "Epoch %d/%d\n", epoch+1, o.Epochs)
@@ -323,8 +361,24 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 				return stop(fmt.Errorf("nn: Fit stopped in epoch %d at step %d/%d: %w", epoch+1, s, steps, err))
 			}
 			idx := perm[s*bs : min(n, (s+1)*bs)]
-			xb := gather(&ts.xb, &ts.shape, x, idx)
-			yb := gather(&ts.yb, &ts.shape, y, idx)
+			var xb, yb *tensor.Tensor
+			if o.Batches != nil {
+				var err error
+				if xb, yb, err = o.Batches.Next(); err != nil {
+					if ctx.Err() != nil {
+						pos.batch, pos.fitStep = s, epoch*steps+s
+						pos.seconds = elapsed()
+						return stop(fmt.Errorf("nn: Fit stopped in epoch %d at step %d/%d: %w", epoch+1, s, steps, ctx.Err()))
+					}
+					return h, fmt.Errorf("nn: Fit: epoch %d, step %d: %w", epoch+1, s+1, err)
+				}
+				if err := m.checkBatch(xb, yb, len(idx)); err != nil {
+					return h, fmt.Errorf("nn: Fit: epoch %d, step %d: %w", epoch+1, s+1, err)
+				}
+			} else {
+				xb = gather(&ts.xb, &ts.shape, x, idx)
+				yb = gather(&ts.yb, &ts.shape, y, idx)
+			}
 			c.Step = m.stepCount
 			dropSrc.Seed(o.Seed, mix(streamDropout, uint64(epoch*steps+s)))
 			outs, err := m.Forward(c, xb)
@@ -371,6 +425,9 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 		}
 		pos.batch, pos.fitStep = steps, (epoch+1)*steps
 		pos.seconds = elapsed()
+		if o.Batches != nil {
+			o.Batches.Stop()
+		}
 		logs := map[string]float64{"loss": pos.lossSum / float64(n)}
 		vals = append(vals[:0], KV{"loss", logs["loss"]})
 		if ts.accuracy {

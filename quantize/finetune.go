@@ -76,6 +76,10 @@ type FineTuneOptions struct {
 	// plan. It must not train the model; an error stops FineTune, which
 	// returns it.
 	OnCalibrated func(r *FineTuneResult) error
+	// Batches, if set, supplies the fine-tuning's batches
+	// (nn.FitOptions.Batches, e.g. a loader that augments); x then only
+	// needs to hold the calibration samples and y is not used.
+	Batches nn.Batches
 }
 
 // FineTuneResult is what FineTune made and measured.
@@ -137,6 +141,9 @@ func FineTune(ctx context.Context, float *nn.Model, x, y *tensor.Tensor, opts Fi
 		o.Loss = nn.SparseCategoricalCrossentropy{FromLogits: true}
 	}
 	n := x.Shape[0]
+	if o.Batches != nil {
+		n = o.Batches.Len()
+	}
 	r := &FineTuneResult{Steps: o.Epochs * ((n + o.BatchSize - 1) / o.BatchSize), FreezeBNAfter: o.FreezeBNAfter}
 	if r.FreezeBNAfter < 0 {
 		r.FreezeBNAfter = r.Steps / 2
@@ -148,7 +155,7 @@ func FineTune(ctx context.Context, float *nn.Model, x, y *tensor.Tensor, opts Fi
 	}
 	r.Model = qm
 	start := time.Now()
-	if r.CalibrationSamples = min(o.Calibrate, n); r.CalibrationSamples > 0 {
+	if r.CalibrationSamples = min(o.Calibrate, x.Shape[0]); r.CalibrationSamples > 0 {
 		if err := Calibrate(ctx, qm, x.Batch(0, r.CalibrationSamples), o.BatchSize); err != nil {
 			return nil, err
 		}
@@ -172,6 +179,7 @@ func FineTune(ctx context.Context, float *nn.Model, x, y *tensor.Tensor, opts Fi
 		Verbose: o.Verbose, Progress: o.Progress,
 		ValidationX: o.ValidationX, ValidationY: o.ValidationY,
 		ClipNorm: o.ClipNorm, Checkpoint: o.Checkpoint, Resume: o.Resume,
+		Batches: o.Batches,
 	}
 	start = time.Now()
 	if r.History, err = qm.Fit(ctx, x, y, fo); err != nil {

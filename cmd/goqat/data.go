@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/goqat/goqat/datasets"
+	"github.com/goqat/goqat/format/onnx"
+	"github.com/goqat/goqat/format/onnx/onnxpb"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/safetensors"
 	"github.com/spf13/pflag"
@@ -26,6 +28,11 @@ type dataFlags struct {
 	valData     string
 	splitSeed   uint64
 
+	// The training commands' data flags (addTrainDataFlags).
+	augment string // --augment spec ("" none)
+	workers int    // loader goroutines
+	stream  bool   // read image folders from disk every epoch
+
 	kind  datasets.Kind           // what --data held ("" for a built-in set), set by load
 	model *datasets.Preprocessing // the evaluated model's, set by fromModel
 }
@@ -45,25 +52,8 @@ func builtinData(name string) bool {
 // source with no test split of its own and no --validation-split or
 // --val-data serves as both (what eval wants; train says so on stderr).
 func (f *dataFlags) load() (train, test *datasets.Dataset, err error) {
-	if f.trainLimit < 0 || f.testLimit < 0 {
-		return nil, nil, fmt.Errorf("--train-limit and --test-limit must not be negative")
-	}
-	if !(f.valSplit >= 0 && f.valSplit < 1) {
-		return nil, nil, fmt.Errorf("--validation-split %v: want a fraction in [0, 1)", f.valSplit)
-	}
-	if f.valSplit > 0 && f.valData != "" {
-		return nil, nil, fmt.Errorf("--validation-split and --val-data exclude each other")
-	}
-	if f.onBadFile != "fail" && f.onBadFile != "skip" {
-		return nil, nil, fmt.Errorf("--on-bad-file %q: want fail or skip", f.onBadFile)
-	}
-	if f.fit != "" {
-		if _, err := datasets.ParseFit(f.fit); err != nil {
-			return nil, nil, fmt.Errorf("--fit %q: want crop, pad or stretch", f.fit)
-		}
-	}
-	if f.channels != 0 && f.channels != 1 && f.channels != 3 {
-		return nil, nil, fmt.Errorf("--channels %d: want 1 or 3", f.channels)
+	if err := f.check(); err != nil {
+		return nil, nil, err
 	}
 	builtin := builtinData(f.name)
 	if builtin {
@@ -78,6 +68,38 @@ func (f *dataFlags) load() (train, test *datasets.Dataset, err error) {
 			return nil, nil, err
 		}
 	}
+	return f.finish(train, test, builtin)
+}
+
+// check rejects bad data flags with one clear line.
+func (f *dataFlags) check() error {
+	if f.trainLimit < 0 || f.testLimit < 0 {
+		return fmt.Errorf("--train-limit and --test-limit must not be negative")
+	}
+	if !(f.valSplit >= 0 && f.valSplit < 1) {
+		return fmt.Errorf("--validation-split %v: want a fraction in [0, 1)", f.valSplit)
+	}
+	if f.valSplit > 0 && f.valData != "" {
+		return fmt.Errorf("--validation-split and --val-data exclude each other")
+	}
+	if f.onBadFile != "fail" && f.onBadFile != "skip" {
+		return fmt.Errorf("--on-bad-file %q: want fail or skip", f.onBadFile)
+	}
+	if f.fit != "" {
+		if _, err := datasets.ParseFit(f.fit); err != nil {
+			return fmt.Errorf("--fit %q: want crop, pad or stretch", f.fit)
+		}
+	}
+	if f.channels != 0 && f.channels != 1 && f.channels != 3 {
+		return fmt.Errorf("--channels %d: want 1 or 3", f.channels)
+	}
+	return nil
+}
+
+// finish applies --val-data, --validation-split, the limits, --input (for
+// the built-in sets) and the model's normalisation to the data read.
+func (f *dataFlags) finish(train, test *datasets.Dataset, builtin bool) (*datasets.Dataset, *datasets.Dataset, error) {
+	var err error
 	if f.valData != "" {
 		vt, vtest, err := f.open(f.valData)
 		if err != nil {
@@ -175,7 +197,7 @@ func (f *dataFlags) effectiveFit() datasets.Fit {
 
 // saveModel saves m to out as nn.Save does, with the preprocessing of
 // train recorded in the metadata (datasets.PreprocessingKey).
-func (f *dataFlags) saveModel(out string, m *nn.Model, train *datasets.Dataset) error {
+func (f *dataFlags) saveModel(out string, m *nn.Model, train datasets.Source) error {
 	st, err := nn.ToSafetensors(m)
 	if err != nil {
 		return fmt.Errorf("%s: %w", out, err)
@@ -279,12 +301,12 @@ func (f *dataFlags) open(path string) (train, test *datasets.Dataset, err error)
 
 // sameTask checks that a validation set fits the training set: the same
 // example shape and class names.
-func sameTask(train, val *datasets.Dataset) error {
-	if !train.X.Shape[1:].Equal(val.X.Shape[1:]) {
-		return fmt.Errorf("examples of shape %v, the training set's are %v", val.X.Shape[1:], train.X.Shape[1:])
+func sameTask(train, val datasets.Source) error {
+	if !train.ExampleShape().Equal(val.ExampleShape()) {
+		return fmt.Errorf("examples of shape %v, the training set's are %v", val.ExampleShape(), train.ExampleShape())
 	}
-	if strings.Join(train.ClassNames, "\x00") != strings.Join(val.ClassNames, "\x00") {
-		return fmt.Errorf("classes %s differ from the training set's %s", strings.Join(val.ClassNames, ","), strings.Join(train.ClassNames, ","))
+	if strings.Join(train.LabelNames(), "\x00") != strings.Join(val.LabelNames(), "\x00") {
+		return fmt.Errorf("classes %s differ from the training set's %s", strings.Join(val.LabelNames(), ","), strings.Join(train.LabelNames(), ","))
 	}
 	return nil
 }
@@ -308,4 +330,23 @@ func addDataFlags(f *pflag.FlagSet, df *dataFlags) {
 	f.Float64Var(&df.valSplit, "validation-split", 0, "hold out this fraction of the training data, shuffled with --split-seed, as the test set (0: none)")
 	f.StringVar(&df.valData, "val-data", "", "a separate validation set (any --data path; its test split if it has one) as the test set")
 	f.Uint64Var(&df.splitSeed, "split-seed", 1, "seed of the --validation-split shuffle")
+}
+
+// addPreprocessingProps records the preprocessing of the model file in (if
+// it has one) in the ONNX model mp's metadata_props: the whole record
+// under datasets.PreprocessingKey and its readable parts (input size,
+// channel order, fit, mean/std, class names).
+func addPreprocessingProps(in string, mp *onnxpb.ModelProto) error {
+	p, err := datasets.ReadPreprocessing(in)
+	if err != nil || p == nil {
+		return err
+	}
+	props, err := p.MetadataProps()
+	if err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	for _, kv := range props {
+		onnx.SetMetadata(mp, kv.Key, kv.Value)
+	}
+	return nil
 }

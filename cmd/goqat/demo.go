@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/goqat/goqat/convert"
+	"github.com/goqat/goqat/datasets"
 	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/internal/plots"
 	"github.com/goqat/goqat/lite"
@@ -184,7 +185,8 @@ func runDemo(ctx context.Context, cfg *demoConfig) (*demoRun, error) {
 	fmt.Printf("goqat demo: %s on %s (%d train, %d test images), %d threads\n\n",
 		c.model, train.Name, train.Len(), test.Len(), threads.N())
 	fmt.Printf("== Float training, %d epochs\n", c.epochs)
-	h, err := fitFloat(ctx, m, train, test, c)
+	ts := &trainSet{mem: train, src: train, name: train.Name}
+	h, err := fitFloat(ctx, m, ts, test, nil, c)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +202,7 @@ func runDemo(ctx context.Context, cfg *demoConfig) (*demoRun, error) {
 		res.TrainSecondsFloatEpoch += s / float64(len(h.EpochSeconds))
 	}
 	floatPath := filepath.Join(out, demoFloatFile)
-	if err := saveOutput(func() error { return nn.Save(floatPath, m) }); err != nil {
+	if err := saveOutput(func() error { return cfg.data.saveModel(floatPath, m, train) }); err != nil {
 		return nil, err
 	}
 	res.FloatModelBytes = fileSize(floatPath)
@@ -212,7 +214,7 @@ func runDemo(ctx context.Context, cfg *demoConfig) (*demoRun, error) {
 		return nil, err
 	}
 	q.batch, q.seed, q.verbose = c.batch, c.seed, c.verbose
-	qr, ptq, err := fineTune(ctx, m, train, test, q, scheme)
+	qr, ptq, err := fineTune(ctx, m, ts, test, nil, q, scheme)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +227,7 @@ func runDemo(ctx context.Context, cfg *demoConfig) (*demoRun, error) {
 		res.TrainSecondsQATEpoch = qr.TrainSeconds / float64(q.epochs)
 	}
 	qatPath := filepath.Join(out, demoQATFile)
-	if err := saveOutput(func() error { return nn.Save(qatPath, qr.Model) }); err != nil {
+	if err := saveOutput(func() error { return saveModelFrom(qatPath, qr.Model, floatPath) }); err != nil {
 		return nil, err
 	}
 	res.QATModelBytes = fileSize(qatPath)
@@ -237,7 +239,12 @@ func runDemo(ctx context.Context, cfg *demoConfig) (*demoRun, error) {
 		return nil, err
 	}
 	int8Path := filepath.Join(out, demoInt8File)
-	if err := saveOutput(func() error { return lite.Save(int8Path, im) }); err != nil {
+	if err := saveOutput(func() error {
+		if err := lite.Save(int8Path, im); err != nil {
+			return err
+		}
+		return datasets.CopyPreprocessing(floatPath, int8Path)
+	}); err != nil {
 		return nil, err
 	}
 	res.Int8ModelBytes = fileSize(int8Path)

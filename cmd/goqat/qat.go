@@ -31,15 +31,21 @@ func evalAccuracy(ctx context.Context, m *nn.Model, test *datasets.Dataset) (flo
 // and checkpoint flags, and returns its result and the post-training
 // quantization (PTQ) test accuracy of the calibrated model. After
 // calibration it prints the PTQ accuracy and, before fine-tuning, the
-// plan (and where a resumed run continues).
-func fineTune(ctx context.Context, fm *nn.Model, train, test *datasets.Dataset, c quantizeConfig, scheme quantize.NBit) (*quantize.FineTuneResult, float64, error) {
+// plan (and where a resumed run continues). With a loader (augmentation,
+// or an image folder streamed from disk) the fine-tuning's batches come
+// from it and calibration reads the first examples.
+func fineTune(ctx context.Context, fm *nn.Model, train *trainSet, test *datasets.Dataset, loader *datasets.Loader, c quantizeConfig, scheme quantize.NBit) (*quantize.FineTuneResult, float64, error) {
 	var fit nn.FitOptions
 	resuming, err := c.ckpt.apply(&fit)
 	if err != nil {
 		return nil, 0, err
 	}
+	x, y, err := train.calibrationSet(c.calibrate)
+	if err != nil {
+		return nil, 0, err
+	}
 	var ptq float64
-	r, err := quantize.FineTune(ctx, fm, train.X, train.Y, quantize.FineTuneOptions{
+	r, err := quantize.FineTune(ctx, fm, x, y, quantize.FineTuneOptions{
 		Scheme:        scheme,
 		Calibrate:     c.calibrate,
 		Epochs:        c.epochs,
@@ -52,6 +58,7 @@ func fineTune(ctx context.Context, fm *nn.Model, train, test *datasets.Dataset, 
 		ClipNorm:      fit.ClipNorm,
 		Checkpoint:    fit.Checkpoint,
 		Resume:        fit.Resume,
+		Batches:       fitBatches(loader),
 		OnCalibrated: func(r *quantize.FineTuneResult) error {
 			var err error
 			if ptq, err = convert.Accuracy(ctx, r.Model, test.X, test.Y, evalBatch); err != nil {

@@ -65,7 +65,8 @@ goqat train: checkpoints hold the QAT model's weights and quantizer state
 (ranges, moving averages, step sizes), the optimizer state and the position;
 rerun the same command with --resume to continue bit-identically.`,
 		Example: `  goqat quantize --in float.safetensors --scheme 8bit --epochs 1 --out qat.safetensors
-  goqat quantize --in float.safetensors --scheme w4a8 --lsq --data fashion --epochs 2`,
+  goqat quantize --in float.safetensors --scheme w4a8 --lsq --data fashion --epochs 2
+  goqat quantize --in float.safetensors --data ./photos --input 32x32 --validation-split 0.1 --augment crop:4,flip`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := c.validate(); err != nil {
@@ -92,7 +93,11 @@ rerun the same command with --resume to continue bit-identically.`,
 			if err := df.fromModel(c.in); err != nil {
 				return err
 			}
-			train, test, err := df.load()
+			train, test, err := df.loadTrain()
+			if err != nil {
+				return err
+			}
+			loader, err := df.batches(train, c.seed)
 			if err != nil {
 				return err
 			}
@@ -101,7 +106,7 @@ rerun the same command with --resume to continue bit-identically.`,
 			if err != nil {
 				return exitOnSignal(caughtSignal(), err, checkpointFlags{})
 			}
-			r, ptqAcc, err := fineTune(ctx, fm, train, test, c, scheme)
+			r, ptqAcc, err := fineTune(ctx, fm, train, test, loader, c, scheme)
 			qatAcc := ptqAcc // no fine-tuning: the PTQ model
 			if err == nil && c.epochs > 0 {
 				qatAcc, err = evalAccuracy(ctx, r.Model, test)
@@ -109,6 +114,7 @@ rerun the same command with --resume to continue bit-identically.`,
 			if err := exitOnSignal(caughtSignal(), err, c.ckpt); err != nil {
 				return err
 			}
+			loaderNote(loader)
 			qm, secs := r.Model, r.TrainSeconds
 			fmt.Printf("QAT %s fake-quant test accuracy %.2f%% (float %.2f%%, PTQ %.2f%%) after %d epochs (%.1fs)\n",
 				scheme, 100*qatAcc, 100*floatAcc, 100*ptqAcc, c.epochs, secs)
@@ -142,6 +148,7 @@ rerun the same command with --resume to continue bit-identically.`,
 	f.IntVar(&c.threads, "threads", 0, "compute threads (0: all cores)")
 	f.StringVar(&c.jsonPath, "json", "", "also write the results to this JSON file")
 	addDataFlags(f, &df)
+	addTrainDataFlags(f, &df)
 	addCheckpointFlags(f, &c.ckpt)
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/goqat/goqat/models"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/nn/optim"
+	"github.com/goqat/goqat/tensor"
 	"github.com/goqat/goqat/threads"
 	"github.com/spf13/cobra"
 )
@@ -56,14 +57,19 @@ func (c *trainConfig) validate() error {
 
 // buildModel makes the named built-in model for the dataset's examples
 // (mlp with the given hidden widths, if any).
-func buildModel(name string, train *datasets.Dataset, seed uint64, hidden ...int) (*nn.Model, error) {
-	return models.BuildWith(name, train.X.Shape[1:], train.Classes, seed, models.Options{Hidden: hidden})
+func buildModel(name string, train datasets.Source, seed uint64, hidden ...int) (*nn.Model, error) {
+	classes := len(train.LabelNames())
+	if d, ok := train.(*datasets.Dataset); ok {
+		classes = d.Classes
+	}
+	return models.BuildWith(name, train.ExampleShape(), classes, seed, models.Options{Hidden: hidden})
 }
 
 // fitFloat trains m on train (validating on test) with Adam and a cosine
 // learning-rate decay over the whole run, with the checkpoint, resume and
-// clipping settings of c.ckpt.
-func fitFloat(ctx context.Context, m *nn.Model, train, test *datasets.Dataset, c trainConfig) (*nn.History, error) {
+// clipping settings of c.ckpt. With a loader (augmentation, or an image
+// folder streamed from disk) the batches come from it.
+func fitFloat(ctx context.Context, m *nn.Model, train *trainSet, test *datasets.Dataset, loader *datasets.Loader, c trainConfig) (*nn.History, error) {
 	steps := c.epochs * ((train.Len() + c.batch - 1) / c.batch)
 	opt := optim.NewAdam(c.lr)
 	opt.LR = optim.Cosine{Base: c.lr, Steps: steps, Min: c.lr / 50}
@@ -81,6 +87,7 @@ func fitFloat(ctx context.Context, m *nn.Model, train, test *datasets.Dataset, c
 		ValidationX: test.X,
 		ValidationY: test.Y,
 		Verbose:     c.verbose,
+		Batches:     fitBatches(loader),
 	}
 	resuming, err := c.ckpt.apply(&o)
 	if err != nil {
@@ -89,7 +96,11 @@ func fitFloat(ctx context.Context, m *nn.Model, train, test *datasets.Dataset, c
 	if resuming != "" {
 		fmt.Println(resuming)
 	}
-	return m.Fit(ctx, train.X, train.Y, o)
+	var x, y *tensor.Tensor
+	if loader == nil {
+		x, y = train.mem.X, train.mem.Y
+	}
+	return m.Fit(ctx, x, y, o)
 }
 
 func newTrainCmd() *cobra.Command {
@@ -115,7 +126,9 @@ parameter; the last checkpoint is kept.`,
 		Example: `  goqat train --model mnist-cnn --data mnist --epochs 2 --out float.safetensors
   goqat train --model mobilenet-tiny --data fashion --epochs 5
   goqat train --epochs 5 --checkpoint-dir ckpt --checkpoint-every 100
-  goqat train --epochs 5 --checkpoint-dir ckpt --checkpoint-every 100 --resume`,
+  goqat train --epochs 5 --checkpoint-dir ckpt --checkpoint-every 100 --resume
+  goqat train --model resnet20 --data ./photos --input 32x32 --validation-split 0.1 --augment crop:4,flip
+  goqat train --model resnet20 --data ./big-folder --input 64x64 --stream --validation-split 0.05`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := c.validate(); err != nil {
@@ -134,25 +147,30 @@ parameter; the last checkpoint is kept.`,
 			if nThreads > 0 {
 				threads.Set(nThreads)
 			}
-			train, test, err := df.load()
+			train, test, err := df.loadTrain()
 			if err != nil {
 				return err
 			}
-			m, err := buildModel(c.model, train, c.seed, c.hidden...)
+			m, err := buildModel(c.model, train.src, c.seed, c.hidden...)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stdout, "Training %s on %s: %d train, %d test images, %d epochs, batch %d, %d threads\n",
-				c.model, train.Name, train.Len(), test.Len(), c.epochs, c.batch, threads.N())
+			loader, err := df.batches(train, c.seed)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stdout, "Training %s on %s: %d train, %d test images, %d epochs, batch %d, %d threads%s\n",
+				c.model, train.name, train.Len(), test.Len(), c.epochs, c.batch, threads.N(), df.augmentNote())
 			start := time.Now()
 			ctx := cmd.Context()
-			h, err := fitFloat(ctx, m, train, test, c)
+			h, err := fitFloat(ctx, m, train, test, loader, c)
 			if err := exitOnSignal(caughtSignal(), err, c.ckpt); err != nil {
 				return err
 			}
+			loaderNote(loader)
 			last := len(h.ValAccuracy) - 1
 			fmt.Printf("Test accuracy %.2f%% after %d epochs (%.1fs)\n", 100*h.ValAccuracy[last], c.epochs, time.Since(start).Seconds())
-			if err := saveWith("--out", out, func(p string) error { return df.saveModel(p, m, train) }); err != nil {
+			if err := saveWith("--out", out, func(p string) error { return df.saveModel(p, m, train.src) }); err != nil {
 				return err
 			}
 			fmt.Printf("Saved %s\n", out)
@@ -170,6 +188,7 @@ parameter; the last checkpoint is kept.`,
 	f.IntVar(&nThreads, "threads", 0, "compute threads (0: "+threads.Env+" if set, else all cores)")
 	f.IntSliceVar(&c.hidden, "hidden", nil, "hidden layer widths of --model mlp, e.g. 64,64 (default 64,64)")
 	addDataFlags(f, &df)
+	addTrainDataFlags(f, &df)
 	addCheckpointFlags(f, &c.ckpt)
 	return cmd
 }
