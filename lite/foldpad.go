@@ -5,7 +5,8 @@ package lite
 // Pad's input directly and pads it itself, with the same zero point, so
 // the model computes the same codes without the copy (Keras's MobileNet V2
 // pads before each stride-2 depthwise convolution: at 224x224 these copies
-// are about a tenth of its int8 time). A Pad is folded only when its input
+// are about a tenth of its int8 time). A Pad before a MaxPool2D folds too
+// when the Pad's input is never below its zero point (atLeastZeroPoint). A Pad is folded only when its input
 // and output share scale and zero point (Pad fills with the zero point),
 // its output is not a model output, and each padded side stays smaller than
 // the convolution's dilated kernel (the geometry every convolution path
@@ -32,7 +33,7 @@ func (m *Model) FoldPads() int {
 	folded := 0
 	for k := range m.Ops {
 		op := &m.Ops[k]
-		if (op.Type != OpConv2D && op.Type != OpDepthwiseConv2D) || len(op.Inputs) != 1 {
+		if (op.Type != OpConv2D && op.Type != OpDepthwiseConv2D && op.Type != OpMaxPool) || len(op.Inputs) != 1 {
 			continue
 		}
 		p := producer[op.Inputs[0]]
@@ -42,6 +43,9 @@ func (m *Model) FoldPads() int {
 		pad := &m.Ops[p]
 		in, out := &m.Tensors[pad.Inputs[0]], &m.Tensors[pad.Output]
 		if in.DType != Int8 || out.DType != Int8 || in.Scale != out.Scale || in.ZeroPoint != out.ZeroPoint || in.Bits != out.Bits {
+			continue
+		}
+		if op.Type == OpMaxPool && !atLeastZeroPoint(m, producer[pad.Inputs[0]], in) {
 			continue
 		}
 		var sum [4]int
@@ -74,6 +78,25 @@ func (m *Model) FoldPads() int {
 	m.Ops = ops
 	m.dropUnusedTensors()
 	return folded
+}
+
+// atLeastZeroPoint reports whether every code op q writes to its output t
+// is at least t's zero point (a fused ReLU or ReLU6 clamps there): then a
+// cell of Pad's zero point never wins a max over a window that holds an
+// image cell, and MaxPool's own padding, which ignores padded cells,
+// computes the same codes (Keras's ResNet pads the first convolution's
+// ReLU output before its 3x3 max pooling).
+func atLeastZeroPoint(m *Model, q int, t *Tensor) bool {
+	if q < 0 {
+		return false
+	}
+	switch m.Ops[q].Type {
+	case OpConv2D, OpDepthwiseConv2D, OpFullyConnected, OpAdd:
+	default:
+		return false
+	}
+	lo, _ := outRange(t, m.Ops[q].Activation)
+	return lo >= t.ZeroPoint
 }
 
 // dropUnusedTensors removes the tensors no op and no model input or output

@@ -110,3 +110,37 @@ func TestFoldPads(t *testing.T) {
 		t.Error("a Pad that changes the zero point was folded")
 	}
 }
+
+// TestFoldPadsMaxPool folds a Pad between a convolution with a fused ReLU
+// and a 3x3 stride-2 max pooling (Keras's ResNet stem) into the pooling's
+// own padding, with the same codes; without the ReLU, whose output may lie
+// below the zero point the Pad fills with, the Pad stays.
+func TestFoldPadsMaxPool(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, act := range []string{"relu", "relu6", ""} {
+		g := geomOp{h: 11, w: 10, c: 3, oc: 17, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, groups: 1, pad: [4]int{1, 1, 1, 1}}
+		conv, tin, tout := g.build(rng, false, act)
+		conv.Name, conv.Inputs, conv.Output = "conv", []int{0}, 1
+		padded := tout
+		padded.Name, padded.Shape = "padded", tensor.Shape{g.h + 2, g.w + 2, g.oc}
+		pooled := tout
+		pooled.Name, pooled.Shape = "pool", tensor.Shape{(g.h+2-3)/2 + 1, (g.w+2-3)/2 + 1, g.oc}
+		m := &Model{Name: "stem", Tensors: []Tensor{tin, tout, padded, pooled}, Inputs: []int{0}, Outputs: []int{3},
+			Ops: []Op{conv, {Type: OpPad, Name: "pad", Inputs: []int{1}, Output: 2, Pad: [4]int{1, 1, 1, 1}},
+				{Type: OpMaxPool, Name: "pool", Inputs: []int{2}, Output: 3, Kernel: [2]int{3, 3}, Strides: [2]int{2, 2}}}}
+		if err := m.Validate(); err != nil {
+			t.Fatalf("%q: %v", act, err)
+		}
+		n := 2
+		x := randCodes(rng, n*m.Tensors[0].Shape.Size())
+		want := runCodes(t, m, n, x)
+		folded := m.FoldPads()
+		if err := m.Validate(); err != nil {
+			t.Fatalf("%q: the folded model does not validate: %v", act, err)
+		}
+		if fold := act != ""; (folded == 1) != fold {
+			t.Fatalf("activation %q: folded %d Pads, want fold %v", act, folded, fold)
+		}
+		eq(t, "max pool after "+act, runCodes(t, m, n, x)[0], want[0])
+	}
+}
