@@ -66,14 +66,16 @@ func (g *Gemm) RunDirect(d *Direct, tiles int, out []int8) error {
 	return nil
 }
 
-// directTiles computes tiles [t0, t1) of the current RunDirect.
+// directTiles computes tiles [t0, t1) of the current RunDirect: on the
+// fused kernel panel block by panel block (gemmBlockBytes of weights),
+// every tile inside a block, as Gemm.tiles does.
 func (g *Gemm) directTiles(part, t0, t1 int) {
 	outs := g.outs[part] // kept by the Gemm: Tile's argument escapes
 	d, w, o := g.dir, g.w, g.o
 	segLen := w.k / d.Segs
 	fused := g.Fused(d.Segs)
 	reach := (MR-1)*d.Lda + (d.Segs-1)*d.SegStep + segLen // bytes a tile reads from its first row
-	for t := t0; t < t1; t++ {
+	tile := func(t int) int {
 		off := d.Tile(t, outs)
 		if off < 0 || off+reach > len(d.Src) {
 			panic(fmt.Sprintf("qkernels: RunDirect: tile %d reads [%d, %d) of %d bytes", t, off, off+reach, len(d.Src)))
@@ -83,17 +85,26 @@ func (g *Gemm) directTiles(part, t0, t1 int) {
 				panic(fmt.Sprintf("qkernels: RunDirect: tile %d writes at %d of %d values", t, q, len(g.out)))
 			}
 		}
-		if fused {
-			for pn := 0; pn < w.panels; pn++ {
+		return off
+	}
+	if !fused {
+		for t := t0; t < t1; t++ {
+			g.directPortable(part, tile(t), outs, segLen)
+		}
+		return
+	}
+	blk := max(1, gemmBlockBytes/(w.kq*128))
+	for pb := 0; pb < w.panels; pb += blk {
+		for t := t0; t < t1; t++ {
+			off := tile(t)
+			for pn := pb; pn < min(pb+blk, w.panels); pn++ {
 				n0 := pn * w.nr
 				cols := min(w.nr, w.n-n0)
 				p0, p1, _ := o.fastPair(n0, cols)
 				dotRqVNNIDirect12x32(&d.Src[off], d.Lda, &w.b8[pn*w.kq*128], segLen/4, d.Segs, d.SegStep-segLen,
 					p0, p1, int64(o.lo), int64(o.hi), outs, &g.out[n0], cols)
 			}
-			continue
 		}
-		g.directPortable(part, off, outs, segLen)
 	}
 }
 

@@ -79,17 +79,17 @@ func (g *Gemm) Run(fill func(dst []uint8, i0, n int), m int, out []int8, ldo int
 	}
 	g.fill, g.m, g.out, g.ldo = fill, m, out, ldo
 	tiles := (m + MR - 1) / MR
-	// Few row tiles (a late layer, a batch of one) also split the panels,
-	// so that every thread gets work: a unit is one tile's range of
-	// panels, the tile filled again by each thread that computes part of
-	// it.
+	// Few row tiles (a late layer, a batch of one) split the panels
+	// instead, so that every thread gets work: a unit is a range of
+	// panels over every tile, the tiles filled by each thread.
 	g.split = 1
+	units, unitMACs := tiles, MR*g.w.kq*4*g.w.n
 	if t := g.threadCap(); t > 1 && tiles < 4*t && g.w.panels > 1 {
-		g.split = min(g.w.panels, (4*t+tiles-1)/tiles)
+		g.split = min(g.w.panels, 4*t)
+		units, unitMACs = g.split, tiles*unitMACs/g.split
 	}
-	units := tiles * g.split
 	// About 64K multiply-adds make a part worth handing to another thread.
-	grain := max(1, (1<<16)*g.split/max(1, MR*g.w.kq*4*g.w.n))
+	grain := max(1, (1<<16)/max(1, unitMACs))
 	parts := workers.Parts(g.threads, units, grain)
 	for len(g.abuf) < parts {
 		g.abuf = append(g.abuf, make([]uint8, MR*RowStride(g.w.k)+FillSlack))
@@ -107,65 +107,87 @@ func (g *Gemm) threadCap() int {
 	return workers.N()
 }
 
-// tiles computes units [u0, u1) (unit u: row tile u/split, its panels
-// [c*P/split, (c+1)*P/split) for c = u%split) with part's activation
-// buffer, filling each tile once per part.
+// gemmBlockBytes is the most packed weights a part computes on before it
+// moves to the next row tile: a block of panels that stays in the core's
+// L2 cache while every row tile of the part passes over it (the tiles are
+// filled again for each block), instead of streaming all the weights from
+// the shared cache once per tile.
+const gemmBlockBytes = 512 << 10
+
+// tiles computes units [u0, u1) with part's activation buffer: with one
+// unit per row tile (split 1), those tiles over every panel; with few
+// tiles (split > 1) a unit is a range of panels, [c*P/split,
+// (c+1)*P/split) for unit c, over every tile. Either way the part walks
+// its panels in blocks of gemmBlockBytes, its tiles inside each block.
 func (g *Gemm) tiles(part, u0, u1 int) {
 	var tile [MR * 32]int32
-	w, o := g.w, g.o
+	w := g.w
 	lda := RowStride(w.k)
 	a := g.abuf[part]
+	t0, t1, p0, p1 := u0, u1, 0, w.panels
+	if g.split > 1 {
+		t0, t1, p0, p1 = 0, (g.m+MR-1)/MR, u0*w.panels/g.split, u1*w.panels/g.split
+	}
+	blk := max(1, gemmBlockBytes/(w.kq*128))
 	filled := -1
-	for u := u0; u < u1; u++ {
-		t, c := u/g.split, u%g.split
-		i0 := t * MR
-		rows := min(MR, g.m-i0)
-		if t != filled {
-			g.fill(a, i0, rows)
-			filled = t
+	for pb := p0; pb < p1; pb += blk {
+		for t := t0; t < t1; t++ {
+			i0 := t * MR
+			rows := min(MR, g.m-i0)
+			if t != filled {
+				g.fill(a, i0, rows)
+				filled = t
+			}
+			for pn := pb; pn < min(pb+blk, p1); pn++ {
+				g.panel(a, lda, i0, rows, pn, &tile)
+			}
 		}
-		for pn := c * w.panels / g.split; pn < (c+1)*w.panels/g.split; pn++ {
-			n0 := pn * w.nr
-			cols := min(w.nr, w.n-n0)
-			switch w.path {
-			case VNNI:
-				if p0, p1, ok := o.fastPair(n0, cols); ok {
-					// Requantized in registers: no int32 tile.
-					if cols <= 16 {
-						dotRqVNNI12x16(&a[0], lda, &w.b8[pn*w.kq*128], w.kq, p0, int64(o.lo), int64(o.hi), &g.out[i0*g.ldo+n0], g.ldo, rows, cols)
-					} else {
-						dotRqVNNI12x32(&a[0], lda, &w.b8[pn*w.kq*128], w.kq, p0, p1, int64(o.lo), int64(o.hi), &g.out[i0*g.ldo+n0], g.ldo, rows, cols)
-					}
-					continue
-				}
-				dotVNNI12x32(&a[0], lda, &w.b8[pn*w.kq*128], w.kq, &tile[0])
-			case AVX2:
-				b := &w.b16[pn*w.kq*64]
-				for r := 0; r < MR; r += 4 {
-					dotAVX2x4x16(&a[r*lda], lda, b, w.kq, &tile[r*16])
-				}
-			default:
-				dotGeneric(a, lda, w.b8[pn*w.kq*128:(pn+1)*w.kq*128], w.kq, &tile)
+	}
+}
+
+// panel computes panel pn of the row tile at i0 (rows of a, stride lda)
+// and writes its outputs; tile is scratch for the int32 accumulators.
+func (g *Gemm) panel(a []uint8, lda, i0, rows, pn int, tile *[MR * 32]int32) {
+	w, o := g.w, g.o
+	n0 := pn * w.nr
+	cols := min(w.nr, w.n-n0)
+	switch w.path {
+	case VNNI:
+		if p0, p1, ok := o.fastPair(n0, cols); ok {
+			// Requantized in registers: no int32 tile.
+			if cols <= 16 {
+				dotRqVNNI12x16(&a[0], lda, &w.b8[pn*w.kq*128], w.kq, p0, int64(o.lo), int64(o.hi), &g.out[i0*g.ldo+n0], g.ldo, rows, cols)
+			} else {
+				dotRqVNNI12x32(&a[0], lda, &w.b8[pn*w.kq*128], w.kq, p0, p1, int64(o.lo), int64(o.hi), &g.out[i0*g.ldo+n0], g.ldo, rows, cols)
 			}
-			out := g.out[i0*g.ldo+n0:]
-			j := 0
-			switch {
-			case w.path == VNNI && o.vec:
-				for ; j < cols; j += 16 {
-					requantVNNI16(&tile[j], 32, rows, &o.groups[(n0+j)/16], int64(o.zp), int64(o.lo), int64(o.hi), &out[j], g.ldo, min(16, cols-j))
-				}
-			case w.path == AVX2 && o.vec2:
-				for ; j+8 <= cols; j += 8 {
-					requantAVX2x8(&tile[j], 16, rows, &o.groups8[(n0+j)/8], int64(o.zp), int64(o.lo), int64(o.hi), &out[j], g.ldo)
-				}
-			}
-			for i := 0; i < rows; i++ {
-				row := tile[i*w.nr : i*w.nr+cols]
-				orow := out[i*g.ldo : i*g.ldo+cols]
-				for jj := j; jj < cols; jj++ {
-					orow[jj] = o.finish(n0+jj, row[jj])
-				}
-			}
+			return
+		}
+		dotVNNI12x32(&a[0], lda, &w.b8[pn*w.kq*128], w.kq, &tile[0])
+	case AVX2:
+		b := &w.b16[pn*w.kq*64]
+		for r := 0; r < MR; r += 4 {
+			dotAVX2x4x16(&a[r*lda], lda, b, w.kq, &tile[r*16])
+		}
+	default:
+		dotGeneric(a, lda, w.b8[pn*w.kq*128:(pn+1)*w.kq*128], w.kq, tile)
+	}
+	out := g.out[i0*g.ldo+n0:]
+	j := 0
+	switch {
+	case w.path == VNNI && o.vec:
+		for ; j < cols; j += 16 {
+			requantVNNI16(&tile[j], 32, rows, &o.groups[(n0+j)/16], int64(o.zp), int64(o.lo), int64(o.hi), &out[j], g.ldo, min(16, cols-j))
+		}
+	case w.path == AVX2 && o.vec2:
+		for ; j+8 <= cols; j += 8 {
+			requantAVX2x8(&tile[j], 16, rows, &o.groups8[(n0+j)/8], int64(o.zp), int64(o.lo), int64(o.hi), &out[j], g.ldo)
+		}
+	}
+	for i := 0; i < rows; i++ {
+		row := tile[i*w.nr : i*w.nr+cols]
+		orow := out[i*g.ldo : i*g.ldo+cols]
+		for jj := j; jj < cols; jj++ {
+			orow[jj] = o.finish(n0+jj, row[jj])
 		}
 	}
 }
