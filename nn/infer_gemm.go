@@ -256,15 +256,15 @@ func (ep *epilogue) prepare() {
 // order of the layers' Forward (bias add, kernels.NormAct, Add, ReLU).
 func (ep *epilogue) apply(sh *inferShare, bias, out []float32, r0, r1, j0, j1, F int) {
 	full := j0 == 0 && j1 == F
-	if bias != nil {
-		b := bias[j0:j1]
-		for r := r0; r < r1; r++ {
-			row := out[r*F+j0 : r*F+j1]
-			row = row[:len(b)]
-			for j, v := range b {
-				row[j] += v
-			}
+	act1 := ep.act1
+	if bias != nil && r1 > r0 {
+		// The bias add, and the activation with it unless a normalization
+		// comes between them (kernels.BiasAct: the same two steps).
+		act := kernels.ActLinear
+		if ep.bn == nil {
+			act, act1 = act1, kernels.ActLinear
 		}
+		kernels.BiasAct(out[r0*F+j0:], r1-r0, F, bias[j0:j1], act)
 	}
 	switch {
 	case ep.bn != nil:
@@ -278,14 +278,14 @@ func (ep *epilogue) apply(sh *inferShare, bias, out []float32, r0, r1, j0, j1, F
 				kernels.NormAct(o, o, 1, j1-j0, np)
 			}
 		}
-	case ep.act1 != kernels.ActLinear:
+	case act1 != kernels.ActLinear:
 		if full {
 			o := out[r0*F : r1*F]
-			kernels.ActRows(o, o, ep.act1)
+			kernels.ActRows(o, o, act1)
 		} else {
 			for r := r0; r < r1; r++ {
 				o := out[r*F+j0 : r*F+j1]
-				kernels.ActRows(o, o, ep.act1)
+				kernels.ActRows(o, o, act1)
 			}
 		}
 	}

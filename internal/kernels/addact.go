@@ -72,3 +72,30 @@ func ActRows(x, y []float32, act Act) {
 		y[v+i] = act1(e, act)
 	}
 }
+
+// BiasAct writes y[r*ld+j] = act(y[r*ld+j] + bias[j]) for r < rows and j <
+// len(bias): a layer's bias add and the activation after it in one pass
+// over rows of a product (the layers compute the same two steps, Go's +
+// then Go's max and min).
+func BiasAct(y []float32, rows, ld int, bias []float32, act Act) {
+	cols := len(bias)
+	if rows <= 0 || cols == 0 {
+		return
+	}
+	if ld < cols || len(y) < (rows-1)*ld+cols {
+		panic(fmt.Sprintf("kernels: BiasAct of %d rows of %d (stride %d) in %d values", rows, cols, ld, len(y)))
+	}
+	v := addActSIMD(cols)
+	if v > 0 {
+		f32BiasActAVX512(&y[0], &bias[0], rows, v, ld, int(act))
+	}
+	if v == cols {
+		return
+	}
+	for r := 0; r < rows; r++ {
+		row := y[r*ld+v : r*ld+cols]
+		for j, b := range bias[v:] {
+			row[j] = act1(row[j]+b, act)
+		}
+	}
+}

@@ -17,3 +17,15 @@ func f32AddActAVX512(a, b, y *float32, n, act int)
 //
 //go:noescape
 func f32ActAVX512(x, y *float32, n, act int)
+
+// f32BiasActAVX512 writes, for rows >= 1 and cols a positive multiple of
+// 16:
+//
+//	for r := 0; r < rows; r++ {
+//		for j := 0; j < cols; j++ {
+//			y[r*ld+j] = act1(y[r*ld+j]+bias[j], act)
+//		}
+//	}
+//
+//go:noescape
+func f32BiasActAVX512(y, bias *float32, rows, cols, ld, act int)

@@ -79,3 +79,34 @@ act_loop:
 	JLT     act_loop
 	VZEROUPPER
 	RET
+
+// func f32BiasActAVX512(y, bias *float32, rows, cols, ld, act int)
+// Rows of cols (a positive multiple of 16) values, ld apart:
+// y[r*ld+j] = act(y[r*ld+j] + bias[j]).
+TEXT ·f32BiasActAVX512(SB), NOSPLIT, $0-48
+	MOVQ y+0(FP), DI
+	MOVQ bias+8(FP), R8
+	MOVQ rows+16(FP), BX
+	MOVQ cols+24(FP), CX
+	MOVQ ld+32(FP), R9
+	MOVQ act+40(FP), DX
+	SETCONST(AX)
+	SHLQ $2, CX // bytes per row
+	SHLQ $2, R9 // bytes between rows
+
+biasact_row:
+	XORQ AX, AX
+
+biasact_loop:
+	VMOVUPS (DI)(AX*1), Z0
+	VADDPS  (R8)(AX*1), Z0, Z0
+	ACT(Z0, biasact_store)
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ    $64, AX
+	CMPQ    AX, CX
+	JLT     biasact_loop
+	ADDQ    R9, DI
+	DECQ    BX
+	JNZ     biasact_row
+	VZEROUPPER
+	RET

@@ -12,3 +12,7 @@ func f32AddActAVX512(a, b, y *float32, n, act int) {
 func f32ActAVX512(x, y *float32, n, act int) {
 	panic("kernels: AVX-512 activation kernel called in a build without assembly")
 }
+
+func f32BiasActAVX512(y, bias *float32, rows, cols, ld, act int) {
+	panic("kernels: AVX-512 bias kernel called in a build without assembly")
+}

@@ -61,3 +61,43 @@ func TestAddActPaths(t *testing.T) {
 		restore()
 	}
 }
+
+// TestBiasActPaths checks BiasAct on every path against the layers' two
+// steps (the bias add, then the activation), bit for bit (any NaN matching
+// any NaN), on row lengths around multiples of 16 with a row stride
+// beyond them, special values included; the values between rows and after
+// the last row are left alone.
+func TestBiasActPaths(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 5))
+	for _, p := range SupportedPaths() {
+		restore := SetPath(p)
+		want := Generic
+		if p == AVX512 {
+			want = AVX512
+		}
+		before := passCalls[want].Load()
+		for _, cols := range []int{1, 15, 16, 17, 33, 64, 100} {
+			for _, rows := range []int{1, 3} {
+				for act := ActLinear; act <= ActReLU6; act++ {
+					ld := cols + 5
+					bias := bnMatrix(r, 1, cols, 2)[:cols]
+					y := bnMatrix(r, rows, ld, -1)
+					ref := append([]float32(nil), y...)
+					for i := 0; i < rows; i++ {
+						for j, b := range bias {
+							ref[i*ld+j] = act1(ref[i*ld+j]+b, act)
+						}
+					}
+					BiasAct(y, rows, ld, bias, act)
+					if i, ok := sameBits32(y, ref); !ok {
+						t.Fatalf("%v cols=%d rows=%d act=%d: y[%d] = %v, want %v", p, cols, rows, act, i, y[i], ref[i])
+					}
+				}
+			}
+		}
+		if passCalls[want].Load() == before {
+			t.Errorf("BiasAct with SetPath(%v) did not run the %v code", p, want)
+		}
+		restore()
+	}
+}
