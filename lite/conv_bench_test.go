@@ -21,6 +21,7 @@ func BenchmarkConvOps(b *testing.B) {
 		n         int
 	}
 	ops := []bop{
+		{"mnist-conv2d", geomOp{28, 28, 1, 32, 3, 3, 1, 1, 1, 1, 1, [4]int{}}, false, 8},
 		{"mnist-conv2d_1", geomOp{26, 26, 32, 64, 3, 3, 1, 1, 1, 1, 1, [4]int{}}, false, 8},
 		{"mnist-conv2d_2", geomOp{12, 12, 64, 64, 3, 3, 1, 1, 1, 1, 1, [4]int{}}, false, 8},
 		{"r50-3x3-56x64", geomOp{56, 56, 64, 64, 3, 3, 1, 1, 1, 1, 1, [4]int{1, 1, 1, 1}}, false, 1},
