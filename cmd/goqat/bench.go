@@ -11,6 +11,7 @@ import (
 
 	"github.com/goqat/goqat/convert"
 	"github.com/goqat/goqat/internal/kernels"
+	"github.com/goqat/goqat/internal/qkernels"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/models"
 	"github.com/goqat/goqat/nn"
@@ -79,7 +80,9 @@ Adam) of the float model, or of the QAT model when --model is one.
 
 --ops also times each op of the int8 model on its own (median microseconds
 per image over repeated runs, and its share of the total): which layer is
-slow. Each op is split across threads; a large batch, which inference
+slow; then the ops by family (1x1, 3x3 and stem convolutions, depthwise
+by stride, ...) with their operations per second (a multiply-add counts
+two) and their share of the threads' VNNI peak, measured in the same run. Each op is split across threads; a large batch, which inference
 splits across threads as a whole, can take less than the total.
 
 The kernel paths are the fastest this CPU supports; the environment
@@ -169,12 +172,19 @@ func bench(ctx context.Context, path, int8Path, jsonPath string, bs []int, minTi
 		return err
 	}
 	if ops {
+		// The threads' VNNI peak, measured in this run (one core's, times
+		// the threads: the cores are alike).
+		peak := qkernels.PeakGOPS(200*time.Millisecond) * float64(threads.N())
+		if peak > 0 {
+			res["vnni_peak_gops"] = peak
+		}
 		for _, b := range bs {
 			rows, err := profileInt8(ctx, set.int8, b, minTime)
 			if err != nil {
 				return fmt.Errorf("%s: %w", set.int8Name, err)
 			}
 			res[fmt.Sprintf("int8_ops_b%d", b)] = rows
+			res[fmt.Sprintf("int8_families_b%d", b)] = opFamilies(set.int8, rows, b, peak)
 		}
 	}
 	if trainImages > 0 {

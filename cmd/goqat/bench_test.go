@@ -194,6 +194,26 @@ func TestBenchOps(t *testing.T) {
 	if math.Abs(share-1) > 1e-9 {
 		t.Errorf("shares sum to %v", share)
 	}
+	// The family table: every op in one family, the convolutions with
+	// their operations per second.
+	if !strings.Contains(stdout, "int8 op families at batch 2") {
+		t.Errorf("no family table on stdout:\n%s", stdout)
+	}
+	fams, ok := readJSON(t, out)["int8_families_b2"].([]any)
+	if !ok || len(fams) == 0 {
+		t.Fatalf("int8_families_b2 = %v", readJSON(t, out)["int8_families_b2"])
+	}
+	ops, conv := 0.0, false
+	for _, f := range fams {
+		m := f.(map[string]any)
+		ops += m["ops"].(float64)
+		if strings.HasPrefix(m["family"].(string), "Conv2D") {
+			conv = conv || m["gops"].(float64) > 0
+		}
+	}
+	if int(ops) != len(rows) || !conv {
+		t.Errorf("families cover %v ops of %d, a convolution with its GOPS: %v (%v)", ops, len(rows), conv, fams)
+	}
 }
 
 // TestBenchBuiltin times a built-in model, float against its PTQ integer

@@ -185,3 +185,68 @@ func profileInt8(ctx context.Context, im *lite.Model, batch int, minTime time.Du
 	fmt.Printf("%-4s %-18s %-30s %10.3f\n", "", "total", "", total*1e6/float64(batch))
 	return rows, nil
 }
+
+// familyRow is one op family's line of bench --ops: its ops' time per
+// image, share of the total, operations per second (a multiply-add
+// counts two) and share of the threads' VNNI peak measured in the run.
+type familyRow struct {
+	Family     string  `json:"family"`
+	Ops        int     `json:"ops"`
+	USPerImage float64 `json:"us_per_image"`
+	Share      float64 `json:"share"`
+	GOPS       float64 `json:"gops"`
+	OfPeak     float64 `json:"of_peak,omitempty"`
+}
+
+// opFamilies sums the op rows of im by family (lite.Model.OpFamily) and
+// prints the table; peak is the VNNI peak of the threads in GOPS (0:
+// unknown).
+func opFamilies(im *lite.Model, rows []opRow, batch int, peak float64) []familyRow {
+	var out []familyRow
+	idx := map[string]int{}
+	var total float64
+	for _, r := range rows {
+		f := im.OpFamily(r.Index)
+		i, ok := idx[f]
+		if !ok {
+			i, idx[f] = len(out), len(out)
+			out = append(out, familyRow{Family: f})
+		}
+		out[i].Ops++
+		out[i].USPerImage += r.USPerImage
+		// GOPS accumulates operations per image for now.
+		out[i].GOPS += 2 * float64(im.MultiplyAdds(r.Index))
+		total += r.USPerImage
+	}
+	slices.SortStableFunc(out, func(a, b familyRow) int { return cmpDesc(a.USPerImage, b.USPerImage) })
+	fmt.Printf("\nint8 op families at batch %d", batch)
+	if peak > 0 {
+		fmt.Printf(" (VNNI peak of the threads, measured now: %.0f GOPS)", peak)
+	}
+	fmt.Printf(":\n%-26s %4s %10s %7s %8s %8s\n", "family", "ops", "us/image", "share", "GOPS", "of peak")
+	for i := range out {
+		r := &out[i]
+		r.Share = r.USPerImage / total
+		if r.USPerImage > 0 {
+			r.GOPS = r.GOPS / (r.USPerImage * 1e3) // ops per image / ns per image
+		}
+		fmt.Printf("%-26s %4d %10.3f %6.1f%% %8.1f", r.Family, r.Ops, r.USPerImage, 100*r.Share, r.GOPS)
+		if peak > 0 && r.GOPS > 0 {
+			r.OfPeak = r.GOPS / peak
+			fmt.Printf(" %7.1f%%", 100*r.OfPeak)
+		}
+		fmt.Println()
+	}
+	return out
+}
+
+// cmpDesc orders larger values first.
+func cmpDesc(a, b float64) int {
+	switch {
+	case a > b:
+		return -1
+	case a < b:
+		return 1
+	}
+	return 0
+}

@@ -84,3 +84,5 @@ func pairRowAVX512(dst *int32, lo, hi *int8, n int, zp int32) {
 func dwPairs3x3RqVNNI(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64) {
 	panic("qkernels: VNNI path not built")
 }
+
+func vnniPeak(n int) { panic("qkernels: VNNI path not built") }
