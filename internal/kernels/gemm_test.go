@@ -325,3 +325,36 @@ func TestSgemmBadArgsPanic(t *testing.T) {
 		}()
 	}
 }
+
+// TestSgemmNarrowSameBits holds the AVX-512 path's 12x16 kernel, which
+// computes matrices of at most 16 columns, to the AVX2 path's 6x16 kernel
+// bit for bit (the same FMA chain and store per element), on every
+// transpose, alpha/beta case and depths across the k chunks.
+func TestSgemmNarrowSameBits(t *testing.T) {
+	if !supported(AVX512) || !supported(AVX2) {
+		t.Skip("needs the AVX-512 and AVX2 paths")
+	}
+	defer SetThreads(Threads())
+	r := rand.New(rand.NewPCG(11, 12))
+	for _, threads := range []int{1, 2} {
+		SetThreads(threads)
+		for i, sh := range [][3]int{{13, 16, 7}, {40, 9, 321}, {100, 1, 700}, {25, 15, 64}, {12, 16, 1}, {97, 16, 960}} {
+			ab := alphaBeta[i%len(alphaBeta)]
+			tc := gemmCase{transA: i%2 == 1, transB: i%3 == 1, m: sh[0], n: sh[1], k: sh[2], alpha: ab.alpha, beta: ab.beta, nanC: ab.nanC, padC: 2}
+			d := newGemmData(tc, r)
+			var out [2][]float32
+			for v, p := range []Path{AVX512, AVX2} {
+				restore := SetPath(p)
+				c := slices.Clone(d.c)
+				Sgemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, d.a, d.lda, d.b, d.ldb, tc.beta, c[guardLen:], d.ldc)
+				out[v] = c
+				restore()
+			}
+			for j := range out[0] {
+				if math.Float32bits(out[0][j]) != math.Float32bits(out[1][j]) && !(math.IsNaN(float64(out[0][j])) && math.IsNaN(float64(out[1][j]))) {
+					t.Fatalf("%v threads %d: value %d = %v on AVX-512, %v on AVX2", tc, threads, j, out[0][j], out[1][j])
+				}
+			}
+		}
+	}
+}

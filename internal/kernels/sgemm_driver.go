@@ -55,12 +55,15 @@ var kernelSets = [numPaths]kernelSet{
 	AVX512:  {path: AVX512, kernel: f32Gemm12x32AVX512, mr: 12, nr: 32, row: rowAVX512, rw: 32, kc: 320, mc: 96, nc: 1024, packPanels: 4, bBudget: 1 << 17},
 }
 
-// The AVX-512 path computes matrices of at most 16 columns with the AVX2
-// kernels (every AVX-512 CPU made has AVX2 and FMA, but it is checked): a
-// 32-wide tile would leave half its lanes or more idle.
+// narrowAVX512 is the AVX-512 path's set for matrices of at most 16
+// columns (a 32-wide tile would leave half its lanes or more idle): the
+// 12x16 tile kernel, whose FMA chains and stores are those of the 12x32
+// one, with the AVX2 row kernel of 16 columns and the AVX2 set's blocking.
+var narrowAVX512 = kernelSet{path: AVX512, kernel: f32Gemm12x16AVX512, mr: 12, nr: 16, row: rowAVX2, rw: 16, kc: 320, mc: 96, nc: 1024, packPanels: 24, bBudget: 1 << 17}
+
 func init() {
 	if hasAVX2FMA {
-		kernelSets[AVX512].narrow = &kernelSets[AVX2]
+		kernelSets[AVX512].narrow = &narrowAVX512
 	}
 }
 

@@ -121,3 +121,11 @@ func f32Row32AVX512(k int, a *float32, csa int, b *float32, ldb, mask int, c *fl
 //
 //go:noescape
 func f32Row16AVX2(k int, a *float32, csa int, b *float32, ldb int, mask *[16]int32, c *float32, alpha, beta float32)
+
+// f32Gemm12x16AVX512 is f32Gemm12x32AVX512 for a 12x16 tile (a packed B
+// micro-panel of 16 columns, b[p*16+j] = op(B)[p][j]), the AVX-512 path's
+// kernel for matrices of at most 16 columns: the same chain of FMAs and
+// the same store for every element.
+//
+//go:noescape
+func f32Gemm12x16AVX512(k int, a *float32, rsa, csa, pfd int, b, c *float32, ldc int, alpha, beta float32)

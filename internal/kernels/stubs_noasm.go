@@ -26,6 +26,12 @@ func f32Gemm6x16AVX2(k int, a *float32, rsa, csa, pfd int, b, c *float32, ldc in
 	refTile(6, 16, k, a, rsa, csa, b, c, ldc, alpha, beta)
 }
 
+// f32Gemm12x16AVX512 is the pure-Go body of the AVX-512 12x16
+// micro-kernel; like the others it is never dispatched to in this build.
+func f32Gemm12x16AVX512(k int, a *float32, rsa, csa, pfd int, b, c *float32, ldc int, alpha, beta float32) {
+	refTile(12, 16, k, a, rsa, csa, b, c, ldc, alpha, beta)
+}
+
 // refTile is the loop every micro-kernel implements, for an mr x nr tile.
 func refTile(mr, nr, k int, a *float32, rsa, csa int, b, c *float32, ldc int, alpha, beta float32) {
 	as := unsafe.Slice(a, (mr-1)*rsa+(k-1)*csa+1)
