@@ -12,14 +12,18 @@ package lite
 // (OutputInt8) and every tensor of an interpreter that keeps them all
 // (KeepTensors).
 type arena struct {
-	slot []int // per tensor: its buffer, -1 for one of its own
-	size []int // per buffer: the largest per-sample size of its tensors
-	f32  []bool
+	slot   []int  // per tensor: its buffer, -1 for one of its own
+	size   []int  // per buffer: the largest per-sample size of its tensors
+	f32    []bool // per buffer: float32, else int8
+	unused []bool // per tensor: never written (a fused convolution's own output)
 }
 
-// planArena returns the arena plan of a valid model.
-func planArena(m *Model) *arena {
-	a := &arena{slot: make([]int, len(m.Tensors))}
+// planArena returns the arena plan of a valid model whose Adds run inside
+// convolutions as f says (nil: none): a convolution running an Add reads
+// the Add's other input and writes the Add's output, and the Add is no
+// op.
+func planArena(m *Model, f *addFusion) *arena {
+	a := &arena{slot: make([]int, len(m.Tensors)), unused: make([]bool, len(m.Tensors))}
 	own := make([]bool, len(m.Tensors))
 	for _, i := range m.Inputs {
 		own[i] = true
@@ -37,9 +41,34 @@ func planArena(m *Model) *arena {
 		last[i] = -1
 		a.slot[i] = -1
 	}
+	ins := func(k int) []int { return m.Ops[k].Inputs }
+	out := func(k int) int { return m.Ops[k].Output }
+	if f != nil {
+		ins = func(k int) []int {
+			if j := f.add[k]; j >= 0 {
+				return append(append([]int(nil), m.Ops[k].Inputs...), m.Ops[j].Inputs...)
+			}
+			if f.into[k] >= 0 {
+				return nil
+			}
+			return m.Ops[k].Inputs
+		}
+		out = func(k int) int {
+			if j := f.add[k]; j >= 0 {
+				return m.Ops[j].Output
+			}
+			if f.into[k] >= 0 {
+				return -1
+			}
+			return m.Ops[k].Output
+		}
+	}
 	for k := range m.Ops {
-		for _, i := range m.Ops[k].Inputs {
+		for _, i := range ins(k) {
 			last[i] = k
+		}
+		if j := f.addOf(k); j >= 0 {
+			a.unused[m.Ops[k].Output] = true
 		}
 	}
 	var free []int
@@ -49,8 +78,10 @@ func planArena(m *Model) *arena {
 		}
 	}
 	for k := range m.Ops {
-		op := &m.Ops[k]
-		o := op.Output
+		o, inputs := out(k), ins(k)
+		if o < 0 {
+			continue // a fused Add: its convolution wrote its output
+		}
 		if !own[o] && a.slot[o] < 0 {
 			t := &m.Tensors[o]
 			need, isF := t.Shape.Size(), t.DType == Float32
@@ -78,8 +109,8 @@ func planArena(m *Model) *arena {
 				a.size[s] = max(a.size[s], need)
 			}
 		}
-		for j, i := range op.Inputs {
-			if last[i] == k && !containsBefore(op.Inputs, j, i) {
+		for j, i := range inputs {
+			if last[i] == k && !containsBefore(inputs, j, i) {
 				release(i)
 			}
 		}

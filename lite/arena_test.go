@@ -12,15 +12,30 @@ import (
 // checkArena fails if two tensors that share an arena buffer are live at
 // once (one written while the other may still be read), if a model input
 // or output is in the arena, or if a buffer is smaller than a tensor in it.
-func checkArena(t *testing.T, what string, m *Model, a *arena) {
+func checkArena(t *testing.T, what string, m *Model, a *arena, f *addFusion) {
 	t.Helper()
+	if f == nil {
+		f = noFusion(len(m.Ops))
+	}
 	def, last := make([]int, len(m.Tensors)), make([]int, len(m.Tensors))
 	for i := range def {
 		def[i], last[i] = -1, -1
 	}
+	// The ops as they run: a convolution running an Add reads the Add's
+	// inputs and writes its output; the Add does nothing.
 	for k := range m.Ops {
-		def[m.Ops[k].Output] = k
-		for _, i := range m.Ops[k].Inputs {
+		if f.into[k] >= 0 {
+			continue
+		}
+		out, ins := m.Ops[k].Output, m.Ops[k].Inputs
+		if j := f.add[k]; j >= 0 {
+			out, ins = m.Ops[j].Output, append(append([]int(nil), ins...), m.Ops[j].Inputs...)
+			if !a.unused[m.Ops[k].Output] || a.slot[m.Ops[k].Output] >= 0 {
+				t.Fatalf("%s: the fused convolution's own output %d has a buffer", what, m.Ops[k].Output)
+			}
+		}
+		def[out] = k
+		for _, i := range ins {
 			last[i] = k
 		}
 	}
@@ -73,8 +88,8 @@ func TestArenaPlan(t *testing.T) {
 		{Type: OpReshape, Inputs: []int{3}, Output: 4},
 		{Type: OpReshape, Inputs: []int{4}, Output: 5},
 	}
-	a := planArena(m)
-	checkArena(t, "chain", m, a)
+	a := planArena(m, nil)
+	checkArena(t, "chain", m, a, nil)
 	if len(a.size) != 3 || a.slot[4] != a.slot[1] && a.slot[4] != a.slot[2] {
 		t.Errorf("%d buffers (slots %v), want 3 with tensor 4 in tensor 1's or 2's", len(a.size), a.slot)
 	}
@@ -99,7 +114,7 @@ func TestArenaPlan(t *testing.T) {
 		if rng.IntN(2) == 0 {
 			m.Outputs = append(m.Outputs, rng.IntN(n))
 		}
-		checkArena(t, fmt.Sprint("random ", trial), m, planArena(m))
+		checkArena(t, fmt.Sprint("random ", trial), m, planArena(m, nil), nil)
 	}
 }
 
@@ -111,7 +126,8 @@ func TestArenaMatchesOwnBuffers(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, name := range []string{"tiny", "residual"} {
 		m := arenaTestModel(name, rng)
-		checkArena(t, name, m, planArena(m))
+		f := planAddFusion(m)
+		checkArena(t, name, m, planArena(m, f), f)
 		if keep, shared := m.resources(true).Bytes(1), m.InferenceBytes(1); shared >= keep {
 			t.Errorf("%s: the arena plans %d bytes per sample, a buffer per tensor %d", name, shared, keep)
 		}

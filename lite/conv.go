@@ -51,6 +51,17 @@ type convKernel struct {
 	// one GEMM per group, nil otherwise.
 	dh, dw, groups int
 	grp            []convGroup
+
+	// fa, if set, is the residual Add this convolution runs on its rows
+	// (fuseadd.go); out is then the Add's output.
+	fa *fusedAdd
+}
+
+// fuse makes the convolution run the Add fa on its output rows and write
+// the Add's output.
+func (k *convKernel) fuse(fa *fusedAdd) {
+	k.fa, k.out = fa, fa.y
+	k.g.g.SetPost(fa.rows(k.it))
 }
 
 // convGroup is one channel group of the general path: its GEMM, on the
@@ -115,6 +126,9 @@ func (k *convKernel) shareWith(sub *Interpreter) kernel {
 	c := &convKernel{it: sub, in: k.in, out: k.out, h: k.h, w: k.w, c: k.c, oh: k.oh, ow: k.ow, oc: k.oc,
 		kh: k.kh, kw: k.kw, sh: k.sh, sw: k.sw, pt: k.pt, pl: k.pl, zpIn: k.zpIn, lda: k.lda, padRow: k.padRow,
 		g: k.g.shared(sub.threads), padded: k.padded, hp: k.hp, wp: k.wp, direct: k.direct}
+	if k.fa != nil {
+		c.fuse(k.fa)
+	}
 	c.padR.Threads = sub.threads
 	c.fill = c.fillRows
 	if c.direct {

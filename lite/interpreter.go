@@ -41,10 +41,11 @@ type Interpreter struct {
 
 	// The activation arena (arena.go): shared buffers of the
 	// intermediate tensors, unless keep gives every tensor its own.
-	arena *arena
-	keep  bool
-	buf8  [][]int8
-	buf32 [][]float32
+	arena  *arena
+	fusion *addFusion // the Adds run inside convolutions (fuseadd.go)
+	keep   bool
+	buf8   [][]int8
+	buf32  [][]float32
 }
 
 // NewInterpreter validates m and prepares its ops. The model must not be
@@ -60,24 +61,55 @@ func NewInterpreter(m *Model) (*Interpreter, error) {
 	if err := plan.Check(fmt.Sprintf("lite: model %q", m.Name)); err != nil {
 		return nil, err
 	}
+	fusion := planAddFusion(m)
 	it := &Interpreter{
-		m:     m,
-		plan:  plan,
-		arena: planArena(m),
-		i8:    make([][]int8, len(m.Tensors)),
-		f32:   make([][]float32, len(m.Tensors)),
-		set:   make([]bool, len(m.Inputs)),
-		outF:  make([]tensor.Tensor, len(m.Outputs)),
-		outI:  make([]tensor.Int8, len(m.Outputs)),
+		m:      m,
+		plan:   plan,
+		fusion: fusion,
+		arena:  planArena(m, fusion),
+		i8:     make([][]int8, len(m.Tensors)),
+		f32:    make([][]float32, len(m.Tensors)),
+		set:    make([]bool, len(m.Inputs)),
+		outF:   make([]tensor.Tensor, len(m.Outputs)),
+		outI:   make([]tensor.Int8, len(m.Outputs)),
 	}
-	for k := range m.Ops {
-		kn, err := it.prepare(&m.Ops[k])
+	if err := it.prepareAll(); err != nil {
+		return nil, err
+	}
+	return it, nil
+}
+
+// prepareAll builds the kernels of every op.
+func (it *Interpreter) prepareAll() error {
+	it.kernels = it.kernels[:0]
+	for k := range it.m.Ops {
+		kn, err := it.prepareAt(k)
 		if err != nil {
-			return nil, fmt.Errorf("lite: op %d (%s %q): %w", k, m.Ops[k].Type, m.Ops[k].Name, err)
+			return fmt.Errorf("lite: op %d (%s %q): %w", k, it.m.Ops[k].Type, it.m.Ops[k].Name, err)
 		}
 		it.kernels = append(it.kernels, kn)
 	}
-	return it, nil
+	return nil
+}
+
+// prepareAt builds the kernel of op k, with the interpreter's Add fusion:
+// a fused Add does nothing, its convolution runs it.
+func (it *Interpreter) prepareAt(k int) (kernel, error) {
+	if it.fusion.into[k] >= 0 {
+		return nopKernel{}, nil
+	}
+	kn, err := it.prepare(&it.m.Ops[k])
+	if err != nil {
+		return nil, err
+	}
+	if j := it.fusion.add[k]; j >= 0 {
+		fa, err := newFusedAdd(it, j)
+		if err != nil {
+			return nil, err
+		}
+		kn.(*convKernel).fuse(fa)
+	}
+	return kn, nil
 }
 
 // Clone returns a new interpreter of the same model that shares this
@@ -96,6 +128,7 @@ func (it *Interpreter) Clone() *Interpreter {
 		threads: it.threads,
 		plan:    it.plan,
 		arena:   it.arena,
+		fusion:  it.fusion,
 		keep:    it.keep,
 	}
 	c.kernels = c.shareKernels(it)
@@ -120,6 +153,11 @@ func (it *Interpreter) KeepTensors() {
 	clear(it.f32)
 	it.buf8, it.buf32 = nil, nil
 	it.split = batchSplit{}
+	// Every op writes its own output: no Add runs inside a convolution.
+	it.fusion, it.arena = noFusion(len(it.m.Ops)), planArena(it.m, nil)
+	if err := it.prepareAll(); err != nil {
+		panic(err) // NewInterpreter prepared the same ops
+	}
 }
 
 // shareKernels prepares it's ops for c, sharing what the kernels allow.
@@ -131,7 +169,7 @@ func (c *Interpreter) shareKernels(it *Interpreter) []kernel {
 			continue
 		}
 		var err error
-		if ks[k], err = c.prepare(&it.m.Ops[k]); err != nil {
+		if ks[k], err = c.prepareAt(k); err != nil {
 			panic(err) // it prepared the same op
 		}
 	}
@@ -260,6 +298,8 @@ func (it *Interpreter) allocTensors(n int) {
 		t := &it.m.Tensors[i]
 		size := n * t.Shape.Size()
 		switch s := a.slot[i]; {
+		case a.unused[i] && !it.keep:
+			it.i8[i], it.f32[i] = nil, nil // never written
 		case s >= 0 && !it.keep && t.DType == Int8:
 			it.i8[i] = it.buf8[s][:size]
 		case s >= 0 && !it.keep:
@@ -448,8 +488,8 @@ func (it *Interpreter) TensorInt8(idx int, dst *tensor.Int8) *tensor.Int8 {
 		return nil
 	}
 	t := &it.m.Tensors[idx]
-	if t.DType != Int8 {
-		return nil
+	if t.DType != Int8 || it.i8[idx] == nil && it.capN > 0 {
+		return nil // a float tensor, or a fused convolution's own output
 	}
 	if dst == nil {
 		dst = &tensor.Int8{}

@@ -22,7 +22,7 @@ func (m *Model) resources(keep bool) *bounds.Plan {
 	for _, i := range m.Outputs {
 		isOut[i] = true
 	}
-	a := planArena(m)
+	a := planArena(m, planAddFusion(m))
 	if !keep {
 		p.Add("activation arena", 0, a.bytes(), 0)
 	}

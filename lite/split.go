@@ -49,7 +49,7 @@ func (s *batchSplit) alloc(it *Interpreter, n int) {
 		return
 	}
 	for len(s.subs) < t {
-		sub := &Interpreter{m: it.m, i8: make([][]int8, len(it.i8)), f32: make([][]float32, len(it.f32)), threads: 1}
+		sub := &Interpreter{m: it.m, i8: make([][]int8, len(it.i8)), f32: make([][]float32, len(it.f32)), threads: 1, fusion: it.fusion}
 		sub.kernels = sub.shareKernels(it)
 		s.subs = append(s.subs, sub)
 	}

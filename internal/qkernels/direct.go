@@ -87,9 +87,20 @@ func (g *Gemm) directTiles(part, t0, t1 int) {
 		}
 		return off
 	}
+	post := func() {
+		if g.post == nil {
+			return
+		}
+		for _, q := range outs {
+			if q >= 0 {
+				g.post(q, w.n)
+			}
+		}
+	}
 	if !fused {
 		for t := t0; t < t1; t++ {
 			g.directPortable(part, tile(t), outs, segLen)
+			post()
 		}
 		return
 	}
@@ -103,6 +114,9 @@ func (g *Gemm) directTiles(part, t0, t1 int) {
 				p0, p1, _ := o.fastPair(n0, cols)
 				dotRqVNNIDirect12x32(&d.Src[off], d.Lda, &w.b8[pn*w.kq*128], segLen/4, d.Segs, d.SegStep-segLen,
 					p0, p1, int64(o.lo), int64(o.hi), outs, &g.out[n0], cols)
+			}
+			if pb+blk >= w.panels { // the tile's last block
+				post()
 			}
 		}
 	}

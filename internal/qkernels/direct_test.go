@@ -3,6 +3,7 @@ package qkernels
 import (
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 )
 
@@ -103,8 +104,30 @@ func TestRunDirectEveryPath(t *testing.T) {
 					if g.Fused(d.Segs) {
 						fused++
 					}
+					// The post hook sees each output row once, final.
+					cover := make([]atomic.Int32, len(out))
+					var early atomic.Int32
+					g.SetPost(func(off, cnt int) {
+						for j := 0; j < cnt; j++ {
+							cover[off+j].Add(1)
+							if out[off+j] != want[off/ldo*n+off%ldo+j] {
+								early.Add(1)
+							}
+						}
+					})
 					if err := g.RunDirect(d, oh*per, out); err != nil {
 						t.Fatal(err)
+					}
+					g.SetPost(nil)
+					for i := 0; i < m; i++ {
+						for j := 0; j < ldo; j++ {
+							if c := cover[i*ldo+j].Load(); c != int32(min(1, max(0, n-j))) {
+								t.Fatalf("%s: the post hook covered out[%d][%d] %d times", what, i, j, c)
+							}
+						}
+					}
+					if early.Load() != 0 {
+						t.Fatalf("%s: the post hook saw %d values before they were final", what, early.Load())
 					}
 					for i := 0; i < m; i++ {
 						for j := 0; j < ldo; j++ {

@@ -26,6 +26,7 @@ type Gemm struct {
 	abuf    [][]uint8 // per part: MR rows of RowStride(K), then FillSlack bytes
 	threads int       // the parts' cap, 0 for workers.N()
 	split   int       // the current Run's panel ranges per row tile
+	post    func(off, n int)
 
 	// operands of the current Run
 	fill   func(dst []uint8, i0, n int)
@@ -49,6 +50,14 @@ func NewGemm(w *Weights, o *Output) (*Gemm, error) {
 	g.tileFn, g.directFn = g.tiles, g.directTiles
 	return g, nil
 }
+
+// SetPost sets a function that Run and RunDirect call once the outputs
+// out[off:off+n] are final (a row's columns, or the part of them one
+// thread computes), on the thread that wrote them, before moving on, while
+// they are in its cache: the ranges of one call are disjoint and cover
+// every output. A fused element-wise op (a residual Add after a
+// convolution) runs there. nil removes it.
+func (g *Gemm) SetPost(f func(off, n int)) { g.post = f }
 
 // SetThreads caps the threads Run uses (0: workers.N(); 1 for a
 // product that already runs on a worker).
@@ -129,6 +138,7 @@ func (g *Gemm) tiles(part, u0, u1 int) {
 		t0, t1, p0, p1 = 0, (g.m+MR-1)/MR, u0*w.panels/g.split, u1*w.panels/g.split
 	}
 	blk := max(1, gemmBlockBytes/(w.kq*128))
+	c0, c1 := p0*w.nr, min(p1*w.nr, w.n) // the part's columns
 	filled := -1
 	for pb := p0; pb < p1; pb += blk {
 		for t := t0; t < t1; t++ {
@@ -140,6 +150,11 @@ func (g *Gemm) tiles(part, u0, u1 int) {
 			}
 			for pn := pb; pn < min(pb+blk, p1); pn++ {
 				g.panel(a, lda, i0, rows, pn, &tile)
+			}
+			if g.post != nil && pb+blk >= p1 { // the tile's last block
+				for r := 0; r < rows; r++ {
+					g.post((i0+r)*g.ldo+c0, c1-c0)
+				}
 			}
 		}
 	}

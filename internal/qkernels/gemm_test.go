@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/goqat/goqat/internal/kernels"
@@ -267,6 +268,30 @@ func TestGemmThreadIndependent(t *testing.T) {
 					t.Fatal(err)
 				}
 				outs = append(outs, out)
+				// Again with the post hook: each output seen once, final.
+				cover := make([]atomic.Int32, m*n)
+				var early atomic.Int32
+				again := make([]int8, m*n)
+				g.SetPost(func(off, cnt int) {
+					for j := off; j < off+cnt; j++ {
+						cover[j].Add(1)
+						if again[j] != outs[0][j] {
+							early.Add(1)
+						}
+					}
+				})
+				if err := g.Run(fillFrom(ap, k), m, again, n); err != nil {
+					t.Fatal(err)
+				}
+				g.SetPost(nil)
+				for j := range cover {
+					if c := cover[j].Load(); c != 1 {
+						t.Fatalf("%v %v %d threads: the post hook covered output %d %d times", p, sh, th, j, c)
+					}
+				}
+				if early.Load() != 0 {
+					t.Fatalf("%v %v %d threads: the post hook saw %d values before they were final", p, sh, th, early.Load())
+				}
 			}
 			if !slices.Equal(outs[0], outs[1]) || !slices.Equal(outs[0], outs[2]) {
 				t.Errorf("%v %v: results depend on the thread count", p, sh)
