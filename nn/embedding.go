@@ -15,6 +15,7 @@ import (
 //
 // A value that is not a whole number in [0, InputDim) maps to a zero
 // vector (as TensorFlow's GPU gather does); the indices get no gradient.
+// Indices are exact in float32 up to 2^24.
 //
 // With MaskZero, index 0 is padding: it maps to a zero vector (its table
 // row is kept, untrained), so that a recurrent layer with Masking after it

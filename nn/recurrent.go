@@ -141,9 +141,9 @@ type recurrent struct {
 	dh, dc   []float32 // (N, U): the gradient of the current state
 	dx       *tensor.Tensor
 
-	s, ti        int // the step the row functions work on
-	fwdFn, bwdFn func(lo, hi int)
-	dOut         *tensor.Tensor
+	s, ti                int // the step the row functions work on
+	fwdFn, bwdFn, biasFn func(lo, hi int)
+	dOut                 *tensor.Tensor
 }
 
 // build checks the input and creates the parameters.
@@ -177,7 +177,7 @@ func (k *recurrent) build(label string, o *RecurrentOptions, cell rnnCell, gates
 		}
 		k.params = append(k.params, k.bias)
 	}
-	k.fwdFn, k.bwdFn = k.forwardRows, k.backwardRows
+	k.fwdFn, k.bwdFn, k.biasFn = k.forwardRows, k.backwardRows, k.addInputBias
 	if o.ReturnSequences {
 		return tensor.Shape{t, o.Units}, nil
 	}
@@ -242,15 +242,7 @@ func (k *recurrent) forward(x *tensor.Tensor) *tensor.Tensor {
 	k.g = grow(k.g, nt*gu)
 	kernels.Sgemm(false, false, nt, gu, k.f, 1, x.Data, k.f, k.kernel.Value.Data, gu, 0, k.g, gu)
 	if k.bias != nil {
-		b := k.bias.Value.Data[:gu]
-		kernels.ParallelFor(nt, k.rowGrain(), func(lo, hi int) {
-			for r := lo; r < hi; r++ {
-				row := k.g[r*gu : (r+1)*gu]
-				for j, v := range b {
-					row[j] += v
-				}
-			}
-		})
+		kernels.ParallelFor(nt, k.rowGrain(), k.biasFn)
 	}
 	if k.sepRec {
 		k.rec = grow(k.rec, nt*gu)
@@ -329,6 +321,19 @@ func (k *recurrent) forward(x *tensor.Tensor) *tensor.Tensor {
 		copy(out.Data[i*u:(i+1)*u], k.hs[(i*t+t-1)*u:(i*t+t)*u])
 	}
 	return out
+}
+
+// addInputBias adds the (input) bias to rows [lo, hi) of g.
+func (k *recurrent) addInputBias(lo, hi int) {
+	gu := k.gu
+	b := k.bias.Value.Data[:gu]
+	for r := lo; r < hi; r++ {
+		row := k.g[r*gu : (r+1)*gu]
+		row = row[:len(b)]
+		for j, v := range b {
+			row[j] += v
+		}
+	}
 }
 
 // forwardRows is the cell's step on rows [lo, hi), then the masking and
