@@ -577,3 +577,44 @@ func TestSequenceModelTrains(t *testing.T) {
 		}
 	}
 }
+
+// TestEmbeddingFiniteDifferences checks the table's gradient against
+// central finite differences of L = sum(out * R) (the indices, which get
+// no gradient, are not perturbed).
+func TestEmbeddingFiniteDifferences(t *testing.T) {
+	e := NewEmbedding(6, 3)
+	e.MaskZero = true
+	noErr(e.Build([]tensor.Shape{{5}}))
+	r := rand.New(rand.NewPCG(8, 8))
+	e.InitWeights(r)
+	x := randIndices(r, 3, 5, 6)
+	R := randTensor(r, 3, 5, 3)
+	loss := func() float64 {
+		var s float64
+		for i, v := range e.Forward(nil, []*tensor.Tensor{x}).Data {
+			s += float64(v) * float64(R.Data[i])
+		}
+		return s
+	}
+	loss()
+	dx := e.Backward(nil, R)[0]
+	for _, v := range dx.Data {
+		if v != 0 {
+			t.Fatalf("index gradient %v, want 0", v)
+		}
+	}
+	ana := append([]float32(nil), e.Embeddings.Grad.Data...)
+	w := e.Embeddings.Value.Data
+	const eps = 1e-2
+	for j := range w {
+		orig := w[j]
+		w[j] = orig + eps
+		lp := loss()
+		w[j] = orig - eps
+		lm := loss()
+		w[j] = orig
+		if num := (lp - lm) / (2 * eps); math.Abs(num-float64(ana[j])) > 1e-3*math.Max(1, math.Abs(num)) {
+			t.Errorf("embeddings[%d]: analytic %v, numeric %v", j, ana[j], num)
+		}
+	}
+}
