@@ -2,12 +2,15 @@
 // command line and by benchmarks so that results compare with other
 // frameworks on exactly the same networks.
 //
-// Two kinds of network are built in. The small ones (Names: mnist-cnn,
-// mobilenet-tiny) train on 28x28 images in seconds; the tests of other
-// packages run every one of them. The real networks (mobilenet-v1,
-// mobilenet-v2, resnet18, resnet50, resnet20, squeezenet) are Keras's or
-// torchvision's, layer for layer, with the published parameter counts;
-// AllNames lists both kinds, and Build and BuildWith build any of them.
+// Two kinds of image network are built in. The small ones (Names:
+// mnist-cnn, mobilenet-tiny) train on 28x28 images in seconds; the tests
+// of other packages run every one of them. The real networks
+// (mobilenet-v1, mobilenet-v2, resnet18, resnet50, resnet20, squeezenet)
+// are Keras's or torchvision's, layer for layer, with the published
+// parameter counts; AllNames lists both kinds. The sequence networks
+// (SequenceNames: lstm-rowmnist, conv1d-rowmnist) read an image row by row;
+// AllNames leaves them out until QAT and conversion support their layers.
+// Build and BuildWith build any of them.
 package models
 
 import (
@@ -43,6 +46,9 @@ type network struct {
 	hidden func(in tensor.Shape, classes int, hidden []int) (*nn.Model, error)
 	// small marks the networks Names lists.
 	small bool
+	// seq marks the sequence networks (SequenceNames), which AllNames
+	// leaves out until QAT and conversion support their layers.
+	seq bool
 	// in and classes are the network's canonical input and class count.
 	in      tensor.Shape
 	classes int
@@ -71,6 +77,12 @@ var networks = map[string]network{
 	"squeezenet": {in: tensor.Shape{224, 224, 3}, classes: 1000, build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
 		return SqueezeNet(in, classes)
 	}},
+	"lstm-rowmnist": {seq: true, in: tensor.Shape{28, 28, 1}, classes: 10, build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
+		return LSTMRowMNIST(in, classes)
+	}},
+	"conv1d-rowmnist": {seq: true, in: tensor.Shape{28, 28, 1}, classes: 10, build: func(in tensor.Shape, classes int, _ float64) (*nn.Model, error) {
+		return Conv1DRowMNIST(in, classes)
+	}},
 }
 
 // Names lists the small built-in networks (mnist-cnn, mobilenet-tiny),
@@ -93,7 +105,15 @@ func Canonical(name string) (in tensor.Shape, classes int, ok bool) {
 // AllNames lists every built-in model name that Build and BuildWith accept,
 // sorted: the small networks of Names and the real ones (mobilenet-v1,
 // mobilenet-v2, resnet18, resnet20, resnet50, squeezenet).
-func AllNames() []string { return sortedNames(func(network) bool { return true }) }
+func AllNames() []string { return sortedNames(func(n network) bool { return !n.seq }) }
+
+// SequenceNames lists the built-in sequence networks (lstm-rowmnist,
+// conv1d-rowmnist), sorted: they read a 28x28x1 image as 28 steps of 28
+// features and train in float (Build, BuildWith and Canonical accept
+// them). AllNames leaves them out, because the packages that take every
+// built-in network through QAT, conversion and ONNX do not support
+// sequence layers yet (docs/DESIGN.md, Sequence layers).
+func SequenceNames() []string { return sortedNames(func(n network) bool { return n.seq }) }
 
 // sortedNames returns the sorted names of the networks keep accepts.
 func sortedNames(keep func(network) bool) []string {
@@ -119,7 +139,7 @@ func Build(name string, in tensor.Shape, classes int, seed uint64) (*nn.Model, e
 func BuildWith(name string, in tensor.Shape, classes int, seed uint64, o Options) (*nn.Model, error) {
 	n, ok := networks[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown model %q (built-in models: %s)", name, strings.Join(AllNames(), ", "))
+		return nil, fmt.Errorf("unknown model %q (built-in models: %s)", name, strings.Join(append(AllNames(), SequenceNames()...), ", "))
 	}
 	alpha := o.Alpha
 	switch {

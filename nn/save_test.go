@@ -64,6 +64,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		x     *tensor.Tensor
 	}{
 		{"functional", everyLayerModel(t), randTensor(r, 5, 12, 12, 3)},
+		{"sequence", everySequenceLayerModel(t), randIndices(r, 5, 8, 20)},
 		{"sequential", func() *Model {
 			m := newCNN(t)
 			m.SetName("cnn")
@@ -100,7 +101,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		}
 	}
 	types := map[string]bool{}
-	for _, l := range everyLayerModel(t).Layers() {
+	for _, l := range append(everyLayerModel(t).Layers(), everySequenceLayerModel(t).Layers()...) {
 		types[l.Type()] = true
 	}
 	for _, typ := range RegisteredTypes() {
