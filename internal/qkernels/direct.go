@@ -111,8 +111,12 @@ func (g *Gemm) directTiles(part, t0, t1 int) {
 			for pn := pb; pn < min(pb+blk, w.panels); pn++ {
 				n0 := pn * w.nr
 				cols := min(w.nr, w.n-n0)
-				p0, p1, _ := o.fastPair(n0, cols)
-				dotRqVNNIDirect12x32(&d.Src[off], d.Lda, &w.b8[pn*w.kq*128], segLen/4, d.Segs, d.SegStep-segLen,
+				p0, p1, _, h0 := o.fastPair(n0, cols)
+				kern := dotRqVNNIDirect12x32
+				if h0 {
+					kern = dotRqVNNIDirect12x32H0
+				}
+				kern(&d.Src[off], d.Lda, &w.b8[pn*w.kq*128], segLen/4, d.Segs, d.SegStep-segLen,
 					p0, p1, int64(o.lo), int64(o.hi), outs, &g.out[n0], cols)
 			}
 			if pb+blk >= w.panels { // the tile's last block

@@ -34,8 +34,18 @@
 	TESTQ CX, CX; \
 	JS skip; \
 	LEAQ (R12)(CX*1), DX; \
-	RQFAST(a0, Z27, X27, DI, K2, (DX)); \
-	RQFAST(a1, Z28, X28, BX, K3, 16(DX)); \
+	RQACC(a0, Z27, X27, DI, K2, (DX)); \
+	RQACC(a1, Z28, X28, BX, K3, 16(DX)); \
+skip:
+
+// DSTORE0 is DSTORE for column groups whose h are all 0.
+#define DSTORE0(a0, a1, r, skip) \
+	MOVQ (r*8)(R13), CX; \
+	TESTQ CX, CX; \
+	JS skip; \
+	LEAQ (R12)(CX*1), DX; \
+	RQACC0(a0, Z27, X27, DI, K2, (DX)); \
+	RQACC0(a1, Z28, X28, BX, K3, 16(DX)); \
 skip:
 
 // func dotRqVNNIDirect12x32(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[12]int, out *int8, cols int)
@@ -47,30 +57,9 @@ TEXT ·dotRqVNNIDirect12x32(SB), NOSPLIT, $0-104
 	MOVQ segs+32(FP), BX
 	MOVQ segSkip+40(FP), DX
 	DROWS
-	VPXORD Z0, Z0, Z0
-	VPXORD Z1, Z1, Z1
-	VPXORD Z2, Z2, Z2
-	VPXORD Z3, Z3, Z3
-	VPXORD Z4, Z4, Z4
-	VPXORD Z5, Z5, Z5
-	VPXORD Z6, Z6, Z6
-	VPXORD Z7, Z7, Z7
-	VPXORD Z8, Z8, Z8
-	VPXORD Z9, Z9, Z9
-	VPXORD Z10, Z10, Z10
-	VPXORD Z11, Z11, Z11
-	VPXORD Z12, Z12, Z12
-	VPXORD Z13, Z13, Z13
-	VPXORD Z14, Z14, Z14
-	VPXORD Z15, Z15, Z15
-	VPXORD Z16, Z16, Z16
-	VPXORD Z17, Z17, Z17
-	VPXORD Z18, Z18, Z18
-	VPXORD Z19, Z19, Z19
-	VPXORD Z20, Z20, Z20
-	VPXORD Z21, Z21, Z21
-	VPXORD Z22, Z22, Z22
-	VPXORD Z23, Z23, Z23
+	MOVQ p0+48(FP), AX
+	MOVQ p1+56(FP), R14
+	INIT_ACC24(AX, R14) // the offsets: the output stage does not add them
 
 dseg:
 	MOVQ R13, CX
@@ -139,5 +128,90 @@ ddm1:
 	DSTORE(Z18, Z19, 9, ds9)
 	DSTORE(Z20, Z21, 10, ds10)
 	DSTORE(Z22, Z23, 11, ds11)
+	VZEROUPPER
+	RET
+
+// dotRqVNNIDirect12x32H0 is dotRqVNNIDirect12x32 for column groups whose h
+// are all 0.
+// func dotRqVNNIDirect12x32H0(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[12]int, out *int8, cols int)
+TEXT ·dotRqVNNIDirect12x32H0(SB), NOSPLIT, $0-104
+	MOVQ a+0(FP), SI
+	MOVQ lda+8(FP), R8
+	MOVQ b+16(FP), DI
+	MOVQ segq+24(FP), R13
+	MOVQ segs+32(FP), BX
+	MOVQ segSkip+40(FP), DX
+	DROWS
+	MOVQ p0+48(FP), AX
+	MOVQ p1+56(FP), R14
+	INIT_ACC24(AX, R14) // the offsets: the output stage does not add them
+
+dsegh0:
+	MOVQ R13, CX
+
+dlooph0:
+	VMOVDQU32 (DI), Z24
+	VMOVDQU32 64(DI), Z25
+	DDOT2((SI), Z26, Z0, Z1)
+	DDOT2((SI)(R8*1), Z27, Z2, Z3)
+	DDOT2((SI)(R8*2), Z28, Z4, Z5)
+	DDOT2((R10), Z29, Z6, Z7)
+	DDOT2((R10)(R8*1), Z30, Z8, Z9)
+	DDOT2((R10)(R8*2), Z31, Z10, Z11)
+	DDOT2((R11), Z26, Z12, Z13)
+	DDOT2((R11)(R8*1), Z27, Z14, Z15)
+	DDOT2((R11)(R8*2), Z28, Z16, Z17)
+	DDOT2((R12), Z29, Z18, Z19)
+	DDOT2((R12)(R8*1), Z30, Z20, Z21)
+	DDOT2((R12)(R8*2), Z31, Z22, Z23)
+	DNEXT_K
+	DECQ CX
+	JNZ dlooph0
+	ADDQ DX, SI
+	ADDQ DX, R10
+	ADDQ DX, R11
+	ADDQ DX, R12
+	DECQ BX
+	JNZ dsegh0
+
+	MOVQ p0+48(FP), DI
+	MOVQ p1+56(FP), BX
+	MOVQ outs+80(FP), R13
+	MOVQ out+88(FP), R12
+	MOVQ cols+96(FP), R10
+	MOVQ R10, AX
+	CMPQ AX, $16
+	JLE ddm0h0
+	MOVQ $16, AX
+
+ddm0h0:
+	MOVQ $-1, R11
+	BZHIQ AX, R11, AX
+	KMOVW AX, K2 // columns 0-15 to write
+	SUBQ $16, R10
+	JGE ddm1h0
+	XORQ R10, R10
+
+ddm1h0:
+	MOVQ $-1, R11
+	BZHIQ R10, R11, AX
+	KMOVW AX, K3 // columns 16-31
+	VMOVDQU32 ·rqhigh(SB), Z24
+	MOVQ lo+64(FP), AX
+	VPBROADCASTD AX, Z25
+	MOVQ hi+72(FP), AX
+	VPBROADCASTD AX, Z26
+	DSTORE0(Z0, Z1, 0, ds0h0)
+	DSTORE0(Z2, Z3, 1, ds1h0)
+	DSTORE0(Z4, Z5, 2, ds2h0)
+	DSTORE0(Z6, Z7, 3, ds3h0)
+	DSTORE0(Z8, Z9, 4, ds4h0)
+	DSTORE0(Z10, Z11, 5, ds5h0)
+	DSTORE0(Z12, Z13, 6, ds6h0)
+	DSTORE0(Z14, Z15, 7, ds7h0)
+	DSTORE0(Z16, Z17, 8, ds8h0)
+	DSTORE0(Z18, Z19, 9, ds9h0)
+	DSTORE0(Z20, Z21, 10, ds10h0)
+	DSTORE0(Z22, Z23, 11, ds11h0)
 	VZEROUPPER
 	RET

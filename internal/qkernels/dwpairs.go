@@ -2,6 +2,7 @@ package qkernels
 
 import (
 	"fmt"
+	"slices"
 	"sync/atomic"
 )
 
@@ -38,6 +39,7 @@ type DWPairs struct {
 	w     []int32 // [block][ky][pair][16 lanes]
 	zpRow []int8  // C bytes of the zero point: a pixel outside the image
 	o     *Output
+	h0    bool // every group's h is 0: the kernel without the h additions
 }
 
 // dwPairRows counts DWPairs.Rows calls, for tests.
@@ -60,7 +62,7 @@ func PackDWPairs(w []int8, c int, zp int32, o *Output) (*DWPairs, error) {
 		return nil, nil
 	}
 	blocks := (c + 15) / 16
-	d := &DWPairs{c: c, zp: zp, w: make([]int32, blocks*6*16), zpRow: make([]int8, c), o: o}
+	d := &DWPairs{c: c, zp: zp, w: make([]int32, blocks*6*16), zpRow: make([]int8, c), o: o, h0: !slices.Contains(o.hZero, false)}
 	for i := range d.zpRow {
 		d.zpRow[i] = int8(zp)
 	}
@@ -134,6 +136,10 @@ func (d *DWPairs) Rows(out []int8, r0, r1, r2 []int32, n, sw int) {
 	if sw < 1 || len(out) < n*c || len(r0) < need || len(r1) < need || len(r2) < need {
 		panic(fmt.Sprintf("qkernels: DWPairs.Rows: %d outputs and rows of %d, %d, %d dwords for %d pixels of %d channels, stride %d", len(out), len(r0), len(r1), len(r2), n, c, sw))
 	}
-	dwPairs3x3RqVNNI(&out[0], &r0[0], &r1[0], &r2[0], &d.w[0], c, n, sw*c, &d.o.groups[0], int64(d.o.lo), int64(d.o.hi))
+	kern := dwPairs3x3RqVNNI
+	if d.h0 {
+		kern = dwPairs3x3RqVNNIH0
+	}
+	kern(&out[0], &r0[0], &r1[0], &r2[0], &d.w[0], c, n, sw*c, &d.o.groups[0], int64(d.o.lo), int64(d.o.hi))
 	dwPairRows.Add(1)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/goqat/goqat/qmath"
 )
 
 // TestPairRowEveryPath checks PairRow against its definition on every
@@ -95,7 +97,17 @@ func TestDWPairsRows(t *testing.T) {
 				bias[i] = rng.Int32N(1<<16) - 1<<15
 			}
 			zpOut := rng.Int32N(256) - 128
-			o, err := NewChannelOutput(c, bias, smallMults(c, rng), zpOut, zpOut, 127)
+			mult := smallMults(c, rng)
+			if c%2 == 0 { // no column with Shift 32: the H0 kernel
+				for j := range mult {
+					if mult[j].Shift == 32 {
+						mult[j], _ = qmath.NewMultiplier(0.003)
+					}
+				}
+			} else {
+				mult[0], _ = qmath.NewMultiplier(0.3) // Shift 32: h = 2^31
+			}
+			o, err := NewChannelOutput(c, bias, mult, zpOut, zpOut, 127)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,6 +143,9 @@ func TestDWPairsRows(t *testing.T) {
 			d, err := PackDWPairs(w, c, zp, o)
 			if err != nil || d == nil {
 				t.Fatalf("c=%d: PackDWPairs = %v, %v", c, d, err)
+			}
+			if d.h0 != (c%2 == 0) {
+				t.Fatalf("c=%d: h0 kernel %v", c, d.h0)
 			}
 			zero := make([]int32, wp*c+PairSlack)
 			var rows [3][]int32

@@ -168,12 +168,18 @@ func (g *Gemm) panel(a []uint8, lda, i0, rows, pn int, tile *[MR * 32]int32) {
 	cols := min(w.nr, w.n-n0)
 	switch w.path {
 	case VNNI:
-		if p0, p1, ok := o.fastPair(n0, cols); ok {
+		if p0, p1, ok, h0 := o.fastPair(n0, cols); ok {
 			// Requantized in registers: no int32 tile.
-			if cols <= 16 {
-				dotRqVNNI12x16(&a[0], lda, &w.b8[pn*w.kq*128], w.kq, p0, int64(o.lo), int64(o.hi), &g.out[i0*g.ldo+n0], g.ldo, rows, cols)
-			} else {
-				dotRqVNNI12x32(&a[0], lda, &w.b8[pn*w.kq*128], w.kq, p0, p1, int64(o.lo), int64(o.hi), &g.out[i0*g.ldo+n0], g.ldo, rows, cols)
+			b, out := &w.b8[pn*w.kq*128], &g.out[i0*g.ldo+n0]
+			switch {
+			case cols <= 16 && h0:
+				dotRqVNNI12x16H0(&a[0], lda, b, w.kq, p0, int64(o.lo), int64(o.hi), out, g.ldo, rows, cols)
+			case cols <= 16:
+				dotRqVNNI12x16(&a[0], lda, b, w.kq, p0, int64(o.lo), int64(o.hi), out, g.ldo, rows, cols)
+			case h0:
+				dotRqVNNI12x32H0(&a[0], lda, b, w.kq, p0, p1, int64(o.lo), int64(o.hi), out, g.ldo, rows, cols)
+			default:
+				dotRqVNNI12x32(&a[0], lda, b, w.kq, p0, p1, int64(o.lo), int64(o.hi), out, g.ldo, rows, cols)
 			}
 			return
 		}

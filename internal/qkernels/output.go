@@ -124,6 +124,7 @@ type Output struct {
 	vec        bool         // every shift fits the VNNI vector stage
 	allFast    bool         // every VNNI group runs rqFast
 	vec2       bool         // every shift fits the AVX2 vector stage (<= 61)
+	hZero      []bool       // per VNNI group: every h of fastForm is 0 (no Shift of 32)
 }
 
 // NewChannelOutput builds an output stage for n channels whose
@@ -169,8 +170,11 @@ func NewOutput(w *Weights, bias []int32, zpIn int32, mult []qmath.Multiplier, zp
 		}
 	}
 	o.allFast = o.vec
+	o.hZero = make([]bool, len(o.groups))
 	for i := range o.groups {
-		o.allFast = o.allFast && o.groups[i].mode == rqFast
+		g := &o.groups[i]
+		o.allFast = o.allFast && g.mode == rqFast
+		o.hZero[i] = g.h64 == [2][8]int64{}
 	}
 	o.groups8 = make([]colParams8, n/8)
 	for i := range o.groups8 {
@@ -200,18 +204,20 @@ func NewOutput(w *Weights, bias []int32, zpIn int32, mult []qmath.Multiplier, zp
 
 // fastPair returns the two 16-column groups of the 32-column panel at
 // column n0 (cols of them used; the second is the first again when cols <=
-// 16) and whether both run the rqFast stage, which dotRqVNNI12x32 fuses
-// into the product.
-func (o *Output) fastPair(n0, cols int) (p0, p1 *colParams, ok bool) {
+// 16), whether both run the rqFast stage, which dotRqVNNI12x32 fuses into
+// the product, and whether all their h are 0 (the H0 kernels).
+func (o *Output) fastPair(n0, cols int) (p0, p1 *colParams, ok, h0 bool) {
 	if !o.vec {
-		return nil, nil, false
+		return nil, nil, false, false
 	}
 	p0 = &o.groups[n0/16]
 	p1 = p0
+	h0 = o.hZero[n0/16]
 	if cols > 16 {
 		p1 = &o.groups[n0/16+1]
+		h0 = h0 && o.hZero[n0/16+1]
 	}
-	return p0, p1, p0.mode == rqFast && p1.mode == rqFast
+	return p0, p1, p0.mode == rqFast && p1.mode == rqFast, h0
 }
 
 // finish requantizes one accumulator of column j (the scalar stage, the

@@ -21,3 +21,76 @@
 	VPMINSD Z26, acc, acc; \
 	VPMOVDB acc, tx; \
 	VMOVDQU8 tx, k, dst
+
+// RQACC(acc, t, tx, p, k, dst) is RQFAST on accumulators that started
+// from the group's offset (the kernels load it before the product), and
+// RQACC0 is RQACC for a group whose every column has h = 0 (no column
+// with Shift 32: the usual case), the h additions left out.
+#define RQACC(acc, t, tx, p, k, dst) \
+	VPSRLQ $32, acc, t; \
+	VPMULDQ 64(p), acc, acc; \
+	VPMULDQ 128(p), t, t; \
+	VPADDQ 712(p), acc, acc; \
+	VPADDQ 776(p), t, t; \
+	VPERMT2D t, Z24, acc; \
+	VPADDD 648(p), acc, acc; \
+	VPSRAVD 584(p), acc, acc; \
+	VPMAXSD Z25, acc, acc; \
+	VPMINSD Z26, acc, acc; \
+	VPMOVDB acc, tx; \
+	VMOVDQU8 tx, k, dst
+
+#define RQACC0(acc, t, tx, p, k, dst) \
+	VPSRLQ $32, acc, t; \
+	VPMULDQ 64(p), acc, acc; \
+	VPMULDQ 128(p), t, t; \
+	VPERMT2D t, Z24, acc; \
+	VPADDD 648(p), acc, acc; \
+	VPSRAVD 584(p), acc, acc; \
+	VPMAXSD Z25, acc, acc; \
+	VPMINSD Z26, acc, acc; \
+	VPMOVDB acc, tx; \
+	VMOVDQU8 tx, k, dst
+
+// INIT_ACC24(pa, pb) starts the 24 accumulators Z0-Z23 of a 12x32 tile
+// from the offsets of its column groups (at pa for columns 0-15, pb for
+// 16-31); INIT_ACC12(pa) the 12 of a 12x16 tile.
+#define INIT_ACC24(pa, pb) \
+	VMOVDQU32 (pa), Z0; \
+	VMOVDQU32 (pb), Z1; \
+	VMOVDQA32 Z0, Z2; \
+	VMOVDQA32 Z1, Z3; \
+	VMOVDQA32 Z0, Z4; \
+	VMOVDQA32 Z1, Z5; \
+	VMOVDQA32 Z0, Z6; \
+	VMOVDQA32 Z1, Z7; \
+	VMOVDQA32 Z0, Z8; \
+	VMOVDQA32 Z1, Z9; \
+	VMOVDQA32 Z0, Z10; \
+	VMOVDQA32 Z1, Z11; \
+	VMOVDQA32 Z0, Z12; \
+	VMOVDQA32 Z1, Z13; \
+	VMOVDQA32 Z0, Z14; \
+	VMOVDQA32 Z1, Z15; \
+	VMOVDQA32 Z0, Z16; \
+	VMOVDQA32 Z1, Z17; \
+	VMOVDQA32 Z0, Z18; \
+	VMOVDQA32 Z1, Z19; \
+	VMOVDQA32 Z0, Z20; \
+	VMOVDQA32 Z1, Z21; \
+	VMOVDQA32 Z0, Z22; \
+	VMOVDQA32 Z1, Z23
+
+#define INIT_ACC12(pa) \
+	VMOVDQU32 (pa), Z0; \
+	VMOVDQA32 Z0, Z1; \
+	VMOVDQA32 Z0, Z2; \
+	VMOVDQA32 Z0, Z3; \
+	VMOVDQA32 Z0, Z4; \
+	VMOVDQA32 Z0, Z5; \
+	VMOVDQA32 Z0, Z6; \
+	VMOVDQA32 Z0, Z7; \
+	VMOVDQA32 Z0, Z8; \
+	VMOVDQA32 Z0, Z9; \
+	VMOVDQA32 Z0, Z10; \
+	VMOVDQA32 Z0, Z11

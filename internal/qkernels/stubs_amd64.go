@@ -83,6 +83,16 @@ func dotRqVNNI12x32(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, h
 //go:noescape
 func dotRqVNNI12x16(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
 
+// dotRqVNNI12x32H0 and dotRqVNNI12x16H0 are dotRqVNNI12x32 and
+// dotRqVNNI12x16 for column groups whose fastForm h are all 0 (no column
+// with Shift 32): the same results without the h additions.
+//
+//go:noescape
+func dotRqVNNI12x32H0(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+
+//go:noescape
+func dotRqVNNI12x16H0(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+
 // direct_vnni_amd64.s: the VNNI micro-kernel of Gemm.RunDirect.
 
 // dotRqVNNIDirect12x32 is dotRqVNNI12x32 on rows read in place: row r of
@@ -105,6 +115,12 @@ func dotRqVNNI12x16(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi in
 //
 //go:noescape
 func dotRqVNNIDirect12x32(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[MR]int, out *int8, cols int)
+
+// dotRqVNNIDirect12x32H0 is dotRqVNNIDirect12x32 for column groups whose
+// fastForm h are all 0.
+//
+//go:noescape
+func dotRqVNNIDirect12x32H0(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[MR]int, out *int8, cols int)
 
 // gemm_avx2_amd64.s: the AVX2 micro-kernel of Gemm.
 
@@ -400,3 +416,9 @@ func pairRowAVX512(dst *int32, lo, hi *int8, n int, zp int32)
 //
 //go:noescape
 func dwPairs3x3RqVNNI(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64)
+
+// dwPairs3x3RqVNNIH0 is dwPairs3x3RqVNNI for output groups whose h are
+// all 0.
+//
+//go:noescape
+func dwPairs3x3RqVNNIH0(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64)

@@ -86,3 +86,19 @@ func dwPairs3x3RqVNNI(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p 
 }
 
 func vnniPeak(n int) { panic("qkernels: VNNI path not built") }
+
+func dotRqVNNI12x32H0(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int) {
+	panic("qkernels: VNNI path not built")
+}
+
+func dotRqVNNI12x16H0(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int) {
+	panic("qkernels: VNNI path not built")
+}
+
+func dotRqVNNIDirect12x32H0(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[MR]int, out *int8, cols int) {
+	panic("qkernels: VNNI path not built")
+}
+
+func dwPairs3x3RqVNNIH0(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64) {
+	panic("qkernels: VNNI path not built")
+}
