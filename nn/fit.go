@@ -84,6 +84,10 @@ type FitOptions struct {
 	// epochs completed before. The optimizer (and its learning-rate
 	// schedule) must be configured as in the interrupted run.
 	Resume string
+	// Callbacks are called at the start of training, after every epoch
+	// and at the end (see Callback): EarlyStopping, ModelCheckpoint,
+	// ReduceLROnPlateau, CSVLogger or the caller's own.
+	Callbacks []Callback
 	// Batches, if set, supplies the training batches (e.g. a loader that
 	// streams and augments images); Fit's x and y are then not used and
 	// may be nil. The order, the dropout and the checkpoints are as for
@@ -317,6 +321,15 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 			return nil, err
 		}
 	}
+	var tr *Training
+	if len(o.Callbacks) > 0 {
+		tr = &Training{Model: m, Optimizer: ts.opt, Epochs: o.Epochs, Metrics: fitMetrics(ts.accuracy, hasVal)}
+		for _, cb := range o.Callbacks {
+			if err := cb.TrainBegin(tr); err != nil {
+				return h, err
+			}
+		}
+	}
 	var shufSrc, dropSrc rand.PCG
 	shuffle := rand.New(&shufSrc)
 	c := &Context{Training: true, Rand: rand.New(&dropSrc)}
@@ -479,6 +492,25 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 			if err := o.OnEpochEnd(epoch, logs); err != nil {
 				return h, err
 			}
+		}
+		if tr != nil {
+			for _, cb := range o.Callbacks {
+				if err := cb.EpochEnd(tr, epoch, logs); err != nil {
+					return h, err
+				}
+			}
+			if tr.StopTraining {
+				break
+			}
+		}
+	}
+	if tr != nil {
+		var errs []error
+		for _, cb := range o.Callbacks {
+			errs = append(errs, cb.TrainEnd(tr))
+		}
+		if err := errors.Join(errs...); err != nil {
+			return h, err
 		}
 	}
 	return h, nil
