@@ -88,6 +88,22 @@ type FitOptions struct {
 	// and at the end (see Callback): EarlyStopping, ModelCheckpoint,
 	// ReduceLROnPlateau, CSVLogger or the caller's own.
 	Callbacks []Callback
+	// ClassWeight, if set, weights each training sample's loss by the
+	// weight of its class label (absent classes weigh 1), as Keras's
+	// class_weight; the loss must be SparseCategoricalCrossentropy. See
+	// SampleWeight for how weights enter the loss.
+	ClassWeight map[int]float64
+	// SampleWeight, if set, holds one weight per training sample (N) or
+	// (N, 1), as Keras's sample_weight: a batch's loss is
+	// sum_i w_i * loss_i / batch size (the per-sample losses scaled, the
+	// mean over the batch's samples, not over the weights), and with
+	// ClassWeight too w_i is the product of both. The logged training
+	// loss is that weighted loss; accuracy and the validation metrics are
+	// unweighted. It needs in-memory samples (not Batches). The loss must
+	// be a mean over samples of per-sample losses, as nn's losses are
+	// (MeanSquaredError's per-sample loss is the mean over the sample's
+	// values, as in Keras).
+	SampleWeight *tensor.Tensor
 	// Batches, if set, supplies the training batches (e.g. a loader that
 	// streams and augments images); Fit's x and y are then not used and
 	// may be nil. The order, the dropout and the checkpoints are as for
@@ -134,7 +150,8 @@ type trainState struct {
 	xb, yb   *tensor.Tensor // batch copies of the samples
 	grad     *tensor.Tensor // dL/dpred
 	perm     []int
-	shape    []int // scratch for batch shapes
+	shape    []int     // scratch for batch shapes
+	weights  []float64 // a batch's sample weights (FitOptions.SampleWeight, ClassWeight)
 }
 
 // Seed streams of Fit's random sources.
@@ -296,6 +313,11 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 		}
 	}
 
+	weighted, err := m.checkWeights(&o, n)
+	if err != nil {
+		return nil, err
+	}
+
 	bs := min(o.BatchSize, n)
 	steps := (n + bs - 1) / bs
 	ts := &m.train
@@ -400,7 +422,12 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 			}
 			pred := outs[0]
 			grad := tensor.Ensure(&ts.grad, pred.Shape...)
-			loss := ts.loss.Compute(pred, yb, grad)
+			var loss float64
+			if weighted {
+				loss = weightedLoss(ts.loss, pred, yb, m.batchWeights(&o, yb, idx), grad)
+			} else {
+				loss = ts.loss.Compute(pred, yb, grad)
+			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return h, &NonFiniteError{Step: m.stepCount, Epoch: epoch + 1, Batch: s + 1, What: "loss", Value: loss}
 			}
