@@ -102,7 +102,8 @@ type FitOptions struct {
 	// unweighted. It needs in-memory samples (not Batches). The loss must
 	// be a mean over samples of per-sample losses, as nn's losses are
 	// (MeanSquaredError's per-sample loss is the mean over the sample's
-	// values, as in Keras).
+	// values, as in Keras). The weights are not in Fit's checkpoints: a
+	// resumed Fit must be given the same ClassWeight and SampleWeight.
 	SampleWeight *tensor.Tensor
 	// Batches, if set, supplies the training batches (e.g. a loader that
 	// streams and augments images); Fit's x and y are then not used and
