@@ -17,8 +17,9 @@ type fakeLR struct{ lr float64 }
 func (o *fakeLR) Step([]*Param)               {}
 func (o *fakeLR) LearningRate() float64       { return o.lr }
 func (o *fakeLR) ScaleLearningRate(f float64) { o.lr *= f }
-func (o *fakeLR) String() string              { return "fakeLR" }
 func (o *fakeLR) set(lr float64) *fakeLR      { o.lr = lr; return o }
+
+// tinyTraining is a Training of a one-layer model, all four metrics logged.
 func tinyTraining(t *testing.T, opt Optimizer) *Training {
 	t.Helper()
 	m := must(t)(NewSequential(tensor.Shape{2}, NewDense(2)))
@@ -375,5 +376,9 @@ func TestFitCallbackErrors(t *testing.T) {
 	}
 	if m.Step() != 0 {
 		t.Errorf("%d steps were taken before the callback's error", m.Step())
+	}
+	o.Callbacks = []Callback{nil}
+	if _, err := m.Fit(context.Background(), x, y, o); err == nil || !strings.Contains(err.Error(), "callback 0 is nil") {
+		t.Errorf("a nil callback: error %v", err)
 	}
 }

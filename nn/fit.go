@@ -347,7 +347,10 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 	var tr *Training
 	if len(o.Callbacks) > 0 {
 		tr = &Training{Model: m, Optimizer: ts.opt, Epochs: o.Epochs, Metrics: fitMetrics(ts.accuracy, hasVal)}
-		for _, cb := range o.Callbacks {
+		for i, cb := range o.Callbacks {
+			if cb == nil {
+				return h, fmt.Errorf("nn: Fit: callback %d is nil", i)
+			}
 			if err := cb.TrainBegin(tr); err != nil {
 				return h, err
 			}
