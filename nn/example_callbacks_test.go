@@ -75,6 +75,7 @@ func ExampleEarlyStopping() {
 		log.Fatal(err)
 	}
 	fmt.Println("best weights restored:", loss == h.ValLoss[stop.BestEpoch()])
+	fmt.Println("learning rate reduced:", plateau.Reductions() > 0)
 	b, err := os.ReadFile(csv.Path)
 	if err != nil {
 		log.Fatal(err)
@@ -86,6 +87,7 @@ func ExampleEarlyStopping() {
 	// stopped before 100 epochs: true
 	// stopped 3 epochs after the best one
 	// best weights restored: true
+	// learning rate reduced: true
 	// epoch,accuracy,learning_rate,loss,val_accuracy,val_loss
 	// one row per epoch: true
 }
