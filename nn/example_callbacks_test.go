@@ -109,3 +109,48 @@ func ExampleBalancedClassWeights() {
 	// Output:
 	// class 0: 0.667, class 1: 2.000
 }
+
+// A confusion matrix, the per-class report and top-k accuracy of class
+// scores (here made by hand; in practice Model.Predict's output).
+func ExampleConfusionMatrix() {
+	scores, err := tensor.FromSlice([]float32{
+		0.8, 0.1, 0.1, // cat: right
+		0.2, 0.7, 0.1, // cat predicted as dog
+		0.1, 0.8, 0.1, // dog: right
+		0.1, 0.3, 0.6, // bird: right
+		0.5, 0.1, 0.4, // bird predicted as cat, second guess right
+	}, 5, 3)
+	if err != nil {
+		log.Fatal(err)
+	}
+	labels, err := tensor.FromSlice([]float32{0, 0, 1, 2, 2}, 5)
+	if err != nil {
+		log.Fatal(err)
+	}
+	cm, err := nn.NewConfusionMatrix(3)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := cm.Add(scores, labels); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Print(cm.Format([]string{"cat", "dog", "bird"}))
+	top2, err := nn.TopKCorrect(scores, labels, 2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("accuracy %.2f, top-2 accuracy %.2f\n", cm.Accuracy(), float64(top2)/5)
+	// Output:
+	// class      precision     recall         f1  support
+	// cat           0.5000     0.5000     0.5000        2
+	// dog           0.5000     1.0000     0.6667        1
+	// bird          1.0000     0.5000     0.6667        2
+	// macro avg     0.6667     0.6667     0.6111        5
+	//
+	// confusion matrix (rows: true class, columns: predicted)
+	//            cat  dog bird
+	// cat          1    1    0
+	// dog          0    1    0
+	// bird         1    0    1
+	// accuracy 0.60, top-2 accuracy 1.00
+}
