@@ -75,3 +75,53 @@ func AccuracyContext(ctx context.Context, m *Model, x, y *tensor.Tensor, batch i
 	}
 	return float64(right) / float64(N), nil
 }
+
+// ScoresContext runs the model (one float or int8 input, one output) on x
+// (N, ...) batch samples at a time and calls fn with each batch's output
+// scores (n, ...), dequantized to float32 as Interpreter.Output returns
+// them, and the index of the batch's first sample; the tensor is valid
+// only during the call. It stops with ctx's error when ctx is done and
+// with fn's error if fn fails. N must be at least 1.
+func ScoresContext(ctx context.Context, m *Model, x *tensor.Tensor, batch int, fn func(lo int, scores *tensor.Tensor) error) error {
+	if m == nil {
+		return fmt.Errorf("lite: scores of a nil model")
+	}
+	if batch < 1 {
+		return fmt.Errorf("lite: batch %d, want at least 1", batch)
+	}
+	if len(m.Inputs) != 1 || len(m.Outputs) != 1 {
+		return fmt.Errorf("lite: scores need one input and one output, the model has %d and %d", len(m.Inputs), len(m.Outputs))
+	}
+	if x == nil || len(x.Shape) == 0 || x.Shape[0] == 0 {
+		return fmt.Errorf("lite: scores of no inputs")
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	it, err := NewInterpreter(m)
+	if err != nil {
+		return err
+	}
+	// A batch that fits in limits.MaxMemory (docs/RELIABILITY.md, Resource
+	// bounds).
+	if batch, err = it.plan.FitBatch(fmt.Sprintf("lite: model %q", m.Name), batch); err != nil {
+		return err
+	}
+	N := x.Shape[0]
+	for lo := 0; lo < N; lo += batch {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hi := min(lo+batch, N)
+		if err := it.SetInput(0, x.Batch(lo, hi)); err != nil {
+			return err
+		}
+		if err := it.InvokeContext(ctx); err != nil {
+			return err
+		}
+		if err := fn(lo, it.Output(0)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

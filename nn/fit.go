@@ -84,6 +84,27 @@ type FitOptions struct {
 	// epochs completed before. The optimizer (and its learning-rate
 	// schedule) must be configured as in the interrupted run.
 	Resume string
+	// Callbacks are called at the start of training, after every epoch
+	// and at the end (see Callback): EarlyStopping, ModelCheckpoint,
+	// ReduceLROnPlateau, CSVLogger or the caller's own.
+	Callbacks []Callback
+	// ClassWeight, if set, weights each training sample's loss by the
+	// weight of its class label (absent classes weigh 1), as Keras's
+	// class_weight; the loss must be SparseCategoricalCrossentropy. See
+	// SampleWeight for how weights enter the loss.
+	ClassWeight map[int]float64
+	// SampleWeight, if set, holds one weight per training sample (N) or
+	// (N, 1), as Keras's sample_weight: a batch's loss is
+	// sum_i w_i * loss_i / batch size (the per-sample losses scaled, the
+	// mean over the batch's samples, not over the weights), and with
+	// ClassWeight too w_i is the product of both. The logged training
+	// loss is that weighted loss; accuracy and the validation metrics are
+	// unweighted. It needs in-memory samples (not Batches). The loss must
+	// be a mean over samples of per-sample losses, as nn's losses are
+	// (MeanSquaredError's per-sample loss is the mean over the sample's
+	// values, as in Keras). The weights are not in Fit's checkpoints: a
+	// resumed Fit must be given the same ClassWeight and SampleWeight.
+	SampleWeight *tensor.Tensor
 	// Batches, if set, supplies the training batches (e.g. a loader that
 	// streams and augments images); Fit's x and y are then not used and
 	// may be nil. The order, the dropout and the checkpoints are as for
@@ -130,7 +151,8 @@ type trainState struct {
 	xb, yb   *tensor.Tensor // batch copies of the samples
 	grad     *tensor.Tensor // dL/dpred
 	perm     []int
-	shape    []int // scratch for batch shapes
+	shape    []int     // scratch for batch shapes
+	weights  []float64 // a batch's sample weights (FitOptions.SampleWeight, ClassWeight)
 }
 
 // Seed streams of Fit's random sources.
@@ -292,6 +314,11 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 		}
 	}
 
+	weighted, err := m.checkWeights(&o, n)
+	if err != nil {
+		return nil, err
+	}
+
 	bs := min(o.BatchSize, n)
 	steps := (n + bs - 1) / bs
 	ts := &m.train
@@ -315,6 +342,18 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 		var err error
 		if pos, h, err = m.restore(o.Resume, ts.opt, o, n, bs, steps, params, keys); err != nil {
 			return nil, err
+		}
+	}
+	var tr *Training
+	if len(o.Callbacks) > 0 {
+		tr = &Training{Model: m, Optimizer: ts.opt, Epochs: o.Epochs, Metrics: fitMetrics(ts.accuracy, hasVal)}
+		for i, cb := range o.Callbacks {
+			if cb == nil {
+				return h, fmt.Errorf("nn: Fit: callback %d is nil", i)
+			}
+			if err := cb.TrainBegin(tr); err != nil {
+				return h, err
+			}
 		}
 	}
 	var shufSrc, dropSrc rand.PCG
@@ -387,7 +426,12 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 			}
 			pred := outs[0]
 			grad := tensor.Ensure(&ts.grad, pred.Shape...)
-			loss := ts.loss.Compute(pred, yb, grad)
+			var loss float64
+			if weighted {
+				loss = weightedLoss(ts.loss, pred, yb, m.batchWeights(&o, yb, idx), grad)
+			} else {
+				loss = ts.loss.Compute(pred, yb, grad)
+			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return h, &NonFiniteError{Step: m.stepCount, Epoch: epoch + 1, Batch: s + 1, What: "loss", Value: loss}
 			}
@@ -479,6 +523,25 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 			if err := o.OnEpochEnd(epoch, logs); err != nil {
 				return h, err
 			}
+		}
+		if tr != nil {
+			for _, cb := range o.Callbacks {
+				if err := cb.EpochEnd(tr, epoch, logs); err != nil {
+					return h, err
+				}
+			}
+			if tr.StopTraining {
+				break
+			}
+		}
+	}
+	if tr != nil {
+		var errs []error
+		for _, cb := range o.Callbacks {
+			errs = append(errs, cb.TrainEnd(tr))
+		}
+		if err := errors.Join(errs...); err != nil {
+			return h, err
 		}
 	}
 	return h, nil

@@ -26,6 +26,11 @@ type trainConfig struct {
 	verbose int
 	ckpt    checkpointFlags // checkpoints, resume and clipping (zero: none)
 	hidden  []int           // mlp's hidden layer widths (nil: its default)
+	cb      callbackFlags   // Keras callbacks and class weights (zero: none)
+	// callbacks and classWeight are what cb asks for, built once the data
+	// is loaded (nil: none).
+	callbacks   []nn.Callback
+	classWeight map[int]float64
 }
 
 // verbosity maps --verbose (0 silent, 1 progress bar, 2 one line per
@@ -51,6 +56,9 @@ func (c *trainConfig) validate() error {
 		return fmt.Errorf("--batch must be at least 1, got %d", c.batch)
 	case !(c.lr > 0):
 		return fmt.Errorf("--lr must be positive, got %g", c.lr)
+	}
+	if err := c.cb.validate(); err != nil {
+		return err
 	}
 	return c.ckpt.validate()
 }
@@ -88,6 +96,8 @@ func fitFloat(ctx context.Context, m *nn.Model, train *trainSet, test *datasets.
 		ValidationY: test.Y,
 		Verbose:     c.verbose,
 		Batches:     fitBatches(loader),
+		Callbacks:   c.callbacks,
+		ClassWeight: c.classWeight,
 	}
 	resuming, err := c.ckpt.apply(&o)
 	if err != nil {
@@ -122,11 +132,25 @@ position and history; replaced atomically) at each epoch end, every
 130 or 143). Rerun the same command with --resume to continue: the final
 weights are bit-identical to those of an uninterrupted run. A NaN or infinite
 loss or gradient stops training with an error naming the step and the
-parameter; the last checkpoint is kept.`,
+parameter; the last checkpoint is kept.
+
+Keras callbacks, all on the validation loss after each epoch:
+--early-stopping N stops after N epochs without improvement and puts the best
+epoch's weights back (--out then holds them); --checkpoint-best FILE saves
+the model (atomically) whenever the validation loss improves;
+--reduce-lr-on-plateau multiplies the learning rate (the cosine schedule
+scaled down) by --plateau-factor after --plateau-patience epochs without
+improvement; --csv-log FILE writes one row per epoch (epoch, accuracy,
+learning_rate, loss, val_accuracy, val_loss; with --resume it appends).
+Their state is not in the checkpoint: a resumed run starts them afresh.
+--class-weight balanced (n / (classes * count)) or 0:1,1:5 weights each
+training example's loss by its class, as Keras's class_weight.`,
 		Example: `  goqat train --model mnist-cnn --data mnist --epochs 2 --out float.safetensors
   goqat train --model mobilenet-tiny --data fashion --epochs 5
   goqat train --epochs 5 --checkpoint-dir ckpt --checkpoint-every 100
   goqat train --epochs 5 --checkpoint-dir ckpt --checkpoint-every 100 --resume
+  goqat train --epochs 30 --early-stopping 3 --checkpoint-best best.safetensors --reduce-lr-on-plateau --csv-log log.csv
+  goqat train --data ./photos --input 32x32 --validation-split 0.1 --class-weight balanced
   goqat train --model resnet20 --data ./photos --input 32x32 --validation-split 0.1 --augment crop:4,flip
   goqat train --model resnet20 --data ./big-folder --input 64x64 --stream --validation-split 0.05`,
 		Args: cobra.NoArgs,
@@ -141,7 +165,8 @@ parameter; the last checkpoint is kept.`,
 			if out == "" {
 				return fmt.Errorf("--out must name the file to save the model in")
 			}
-			if err := checkPaths(append(df.inputs(), c.ckpt.input()...), []pathArg{{"--out", out}}); err != nil {
+			inputs := append(df.inputs(), c.ckpt.input()...)
+			if err := checkPaths(inputs, append([]pathArg{{"--out", out}}, c.cb.outputs()...)); err != nil {
 				return err
 			}
 			if nThreads > 0 {
@@ -161,6 +186,11 @@ parameter; the last checkpoint is kept.`,
 			}
 			fmt.Fprintf(os.Stdout, "Training %s on %s: %d train, %d test images, %d epochs, batch %d, %d threads%s\n",
 				c.model, train.name, train.Len(), test.Len(), c.epochs, c.batch, threads.N(), df.augmentNote())
+			if c.classWeight, err = c.cb.classWeights(train.src); err != nil {
+				return err
+			}
+			var es *nn.EarlyStopping
+			c.callbacks, es = c.cb.callbacks(inputs, c.ckpt.resume, func(p string, m *nn.Model) error { return df.saveModel(p, m, train.src) })
 			start := time.Now()
 			ctx := cmd.Context()
 			h, err := fitFloat(ctx, m, train, test, loader, c)
@@ -169,7 +199,14 @@ parameter; the last checkpoint is kept.`,
 			}
 			loaderNote(loader)
 			last := len(h.ValAccuracy) - 1
-			fmt.Printf("Test accuracy %.2f%% after %d epochs (%.1fs)\n", 100*h.ValAccuracy[last], c.epochs, time.Since(start).Seconds())
+			if es != nil && es.StoppedEpoch() >= 0 {
+				fmt.Printf("Early stopping after epoch %d: no better validation loss for %d epochs\n", es.StoppedEpoch()+1, es.Patience)
+			}
+			if es != nil && es.BestEpoch() >= 0 && es.BestEpoch() != last {
+				last = es.BestEpoch()
+				fmt.Printf("Kept the weights of epoch %d (validation loss %.4f)\n", last+1, h.ValLoss[last])
+			}
+			fmt.Printf("Test accuracy %.2f%% after %d epochs (%.1fs)\n", 100*h.ValAccuracy[last], len(h.Epoch), time.Since(start).Seconds())
 			if err := saveWith("--out", out, func(p string) error { return df.saveModel(p, m, train.src) }); err != nil {
 				return err
 			}
@@ -190,5 +227,6 @@ parameter; the last checkpoint is kept.`,
 	addDataFlags(f, &df)
 	addTrainDataFlags(f, &df)
 	addCheckpointFlags(f, &c.ckpt)
+	addCallbackFlags(f, &c.cb)
 	return cmd
 }
