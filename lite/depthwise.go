@@ -41,7 +41,7 @@ type dwKernel struct {
 
 	// The pair-row path (nil pairs: the rows above).
 	pairs   *qkernels.DWPairs
-	ring    [][3][]int32 // per part: three pair rows of WP*C + PairSlack dwords
+	ring    [][3][]int32 // per part: three pair rows of PairPositions(WP, SW)*C + PairSlack dwords
 	zeroRow []int32      // the pair row of a row outside the image
 	pairsFn func(part, lo, hi int)
 }
@@ -81,7 +81,7 @@ func newDepthwise(it *Interpreter, op *Op) (*dwKernel, error) {
 	if k.d, err = qkernels.PackDepthwise(op.Weights, offs, k.c, tin.ZeroPoint); err != nil {
 		return nil, err
 	}
-	if dwPairRows && k.kh == 3 && k.kw == 3 && k.dh == 1 && k.dw == 1 && k.m == 1 {
+	if dwPairRows && k.kh == 3 && k.kw == 3 && k.dh == 1 && k.dw == 1 && k.m == 1 && (k.sw == 1 || k.sw == 2) {
 		if k.pairs, err = qkernels.PackDWPairs(op.Weights, k.c, tin.ZeroPoint, k.o); err != nil {
 			return nil, err
 		}
@@ -115,7 +115,7 @@ func (k *dwKernel) grain() int { return max(1, 16384/max(1, k.ow*k.c*k.kh*k.kw))
 func (k *dwKernel) alloc(n int) {
 	parts := max(kernels.Threads(), k.r.Parts(n*k.oh, k.grain()))
 	if k.pairs != nil {
-		row := k.wp*k.c + qkernels.PairSlack
+		row := qkernels.PairPositions(k.wp, k.sw)*k.c + qkernels.PairSlack
 		if k.zeroRow == nil {
 			k.zeroRow = make([]int32, row)
 		}
@@ -169,7 +169,7 @@ func (k *dwKernel) pairRows(part, lo, hi int) {
 			}
 			s, tag := iy%3, b*k.h+iy
 			if tags[s] != tag {
-				k.pairs.PairRow(ring[s], k.x[tag*k.w*C:(tag+1)*k.w*C], k.w, k.pl, k.wp)
+				k.pairs.PairRow(ring[s], k.x[tag*k.w*C:(tag+1)*k.w*C], k.w, k.pl, k.wp, k.sw)
 				tags[s] = tag
 			}
 			rows[ky] = ring[s]

@@ -78,12 +78,17 @@ func PackDWPairs(w []int8, c int, zp int32, o *Output) (*DWPairs, error) {
 }
 
 // PairRow converts one input row x (W pixels of C channels) into the pair
-// row dst (see DWPairs) for positions X < wp, the window's left padding
-// pl: dst must hold wp*C + PairSlack dwords (the slack is not written).
-func (d *DWPairs) PairRow(dst []int32, x []int8, w, pl, wp int) {
+// row dst (see DWPairs) for the positions X < wp that stride sw (1 or 2)
+// reads, the window's left padding pl: at stride 1 every position, at
+// stride 2 the even ones only (pair 0 of output pixel ox at 2*ox, pair 1
+// at 2*ox+2), stored one after the other, position X at dst[X/sw*C:]. dst
+// must hold PairPositions(wp, sw)*C + PairSlack dwords (the slack is not
+// written).
+func (d *DWPairs) PairRow(dst []int32, x []int8, w, pl, wp, sw int) {
 	c := d.c
-	if w < 1 || wp < 1 || pl < 0 || len(x) < w*c || len(dst) < wp*c+PairSlack {
-		panic(fmt.Sprintf("qkernels: PairRow: %d dwords for %d positions from %d bytes of %d pixels of %d channels", len(dst), wp, len(x), w, c))
+	wq := PairPositions(wp, sw)
+	if w < 1 || wp < 1 || pl < 0 || (sw != 1 && sw != 2) || len(x) < w*c || len(dst) < wq*c+PairSlack {
+		panic(fmt.Sprintf("qkernels: PairRow: %d dwords for %d positions (stride %d) from %d bytes of %d pixels of %d channels", len(dst), wp, sw, len(x), w, c))
 	}
 	// Position X pairs image pixels X-pl and X-pl+1; a pixel outside the
 	// image reads the zero-point row (so its value is 0).
@@ -93,21 +98,50 @@ func (d *DWPairs) PairRow(dst []int32, x []int8, w, pl, wp int) {
 		}
 		return x[ix*c : (ix+1)*c]
 	}
-	x0, x1 := min(pl, wp), max(min(pl+w-1, wp), min(pl, wp)) // both pixels in the image
-	clear(dst[:max(0, x0-1)*c])
-	if x0 > 0 {
-		d.pairs(dst[(x0-1)*c:x0*c], pixel(x0-1-pl), pixel(x0-pl))
+	edge := func(j int) {
+		X := j * sw
+		d.pairs(dst[j*c:(j+1)*c], pixel(X-pl), pixel(X-pl+1))
 	}
-	if n := (x1 - x0) * c; n > 0 {
-		d.pairs(dst[x0*c:x1*c], x[(x0-pl)*c:(x1-pl)*c], x[(x0-pl+1)*c:(x1-pl+1)*c])
+	// Interior positions j0 <= j < j1: both pixels in the image.
+	j0 := min((pl+sw-1)/sw, wq)
+	j1 := j0
+	if last := w - 2 + pl; last >= 0 {
+		j1 = max(j0, min(last/sw+1, wq))
 	}
-	if x1 < wp {
-		d.pairs(dst[x1*c:(x1+1)*c], pixel(x1-pl), pixel(x1-pl+1))
+	for j := 0; j < j0; j++ {
+		if X := j * sw; X+1 < pl {
+			clear(dst[j*c : (j+1)*c]) // both pixels in the padding
+			continue
+		}
+		edge(j)
 	}
-	if x1+1 < wp {
-		clear(dst[(x1+1)*c : wp*c])
+	if n := j1 - j0; n > 0 {
+		src := x[(j0*sw-pl)*c:]
+		switch {
+		case sw == 1:
+			d.pairs(dst[j0*c:j1*c], src[:n*c], src[c:(n+1)*c])
+		case ActivePath() == VNNI:
+			_ = src[(2*n-1)*c+c-1]
+			pairRowS2AVX512(&dst[j0*c], &src[0], n, c, d.zp)
+		default:
+			for j := 0; j < n; j++ {
+				d.pairs(dst[(j0+j)*c:(j0+j+1)*c], src[2*j*c:(2*j+1)*c], src[(2*j+1)*c:(2*j+2)*c])
+			}
+		}
+	}
+	for j := j1; j < wq; j++ {
+		if X := j * sw; X-pl >= w {
+			clear(dst[j*c : (j+1)*c]) // both pixels past the image
+			continue
+		}
+		edge(j)
 	}
 }
+
+// PairPositions returns the positions a pair row of a window row of wp
+// positions holds at stride sw: all of them at stride 1, the even ones at
+// stride 2.
+func PairPositions(wp, sw int) int { return (wp + sw - 1) / sw }
 
 // pairs writes dst[i] = uint16(lo[i]-zp) | (hi[i]-zp) << 16.
 func (d *DWPairs) pairs(dst []int32, lo, hi []int8) {
@@ -123,23 +157,24 @@ func (d *DWPairs) pairs(dst []int32, lo, hi []int8) {
 }
 
 // Rows computes n output pixels of the 3x3 depthwise convolution with
-// stride sw from the pair rows r0, r1, r2 of the window's three input
-// rows (PairRow), output pixel ox reading positions ox*sw to ox*sw+2, and
-// writes them through the output stage to out[ox*C+ch]. Each row must
-// hold ((n-1)*sw+3)*C + PairSlack dwords.
+// stride sw (1 or 2) from the pair rows r0, r1, r2 of the window's three
+// input rows (PairRow, same stride), and writes them through the output
+// stage to out[ox*C+ch]. Each row must hold PairPositions((n-1)*sw+3,
+// sw)*C + PairSlack dwords.
 func (d *DWPairs) Rows(out []int8, r0, r1, r2 []int32, n, sw int) {
 	c := d.c
 	if n <= 0 {
 		return
 	}
-	need := ((n-1)*sw+3)*c + PairSlack
-	if sw < 1 || len(out) < n*c || len(r0) < need || len(r1) < need || len(r2) < need {
+	need := PairPositions((n-1)*sw+3, sw)*c + PairSlack
+	if (sw != 1 && sw != 2) || len(out) < n*c || len(r0) < need || len(r1) < need || len(r2) < need {
 		panic(fmt.Sprintf("qkernels: DWPairs.Rows: %d outputs and rows of %d, %d, %d dwords for %d pixels of %d channels, stride %d", len(out), len(r0), len(r1), len(r2), n, c, sw))
 	}
 	kern := dwPairs3x3RqVNNI
 	if d.h0 {
 		kern = dwPairs3x3RqVNNIH0
 	}
-	kern(&out[0], &r0[0], &r1[0], &r2[0], &d.w[0], c, n, sw*c, &d.o.groups[0], int64(d.o.lo), int64(d.o.hi))
+	// Output pixels are one position apart; pair 1 is 2/sw positions on.
+	kern(&out[0], &r0[0], &r1[0], &r2[0], &d.w[0], c, n, c, &d.o.groups[0], int64(d.o.lo), int64(d.o.hi), 2/sw*c*4)
 	dwPairRows.Add(1)
 }

@@ -39,7 +39,7 @@ func BenchmarkDWPairs(b *testing.B) {
 				c0 := threadCPU()
 				for i := 0; i < b.N; i++ {
 					if part == "pairrow" {
-						d.PairRow(row, x, w, 1, wp)
+						d.PairRow(row, x, w, 1, wp, 1)
 					} else {
 						d.Rows(out, row, row, row, w, 1)
 					}

@@ -20,39 +20,43 @@ func TestPairRowEveryPath(t *testing.T) {
 			for _, w := range []int{1, 2, 5, 9} {
 				for _, pl := range []int{0, 1, 2} {
 					for _, wp := range []int{1, w, w + pl + 1, w + 3} {
-						x := make([]int8, w*c)
-						for i := range x {
-							x[i] = int8(rng.IntN(256) - 128)
-						}
-						zp := rng.Int32N(256) - 128
-						// The conversion alone (PackDWPairs builds one on VNNI only).
-						d := &DWPairs{c: c, zp: zp, zpRow: make([]int8, c)}
-						for i := range d.zpRow {
-							d.zpRow[i] = int8(zp)
-						}
-						dst := make([]int32, wp*c+PairSlack)
-						for i := range dst {
-							dst[i] = -7
-						}
-						d.PairRow(dst, x, w, pl, wp)
-						v := func(ix, ch int) int32 {
-							if ix < 0 || ix >= w {
-								return 0
+						for _, sw := range []int{1, 2} {
+							x := make([]int8, w*c)
+							for i := range x {
+								x[i] = int8(rng.IntN(256) - 128)
 							}
-							return int32(x[ix*c+ch]) - zp
-						}
-						what := fmt.Sprintf("%v c=%d w=%d pl=%d wp=%d", p, c, w, pl, wp)
-						for X := 0; X < wp; X++ {
-							for ch := 0; ch < c; ch++ {
-								want := int32(uint16(int16(v(X-pl, ch)))) | v(X-pl+1, ch)<<16
-								if got := dst[X*c+ch]; got != want {
-									t.Fatalf("%s: pair[%d][%d] = %#x, want %#x", what, X, ch, got, want)
+							zp := rng.Int32N(256) - 128
+							// The conversion alone (PackDWPairs builds one on VNNI only).
+							d := &DWPairs{c: c, zp: zp, zpRow: make([]int8, c)}
+							for i := range d.zpRow {
+								d.zpRow[i] = int8(zp)
+							}
+							wq := PairPositions(wp, sw)
+							dst := make([]int32, wq*c+PairSlack)
+							for i := range dst {
+								dst[i] = -7
+							}
+							d.PairRow(dst, x, w, pl, wp, sw)
+							v := func(ix, ch int) int32 {
+								if ix < 0 || ix >= w {
+									return 0
+								}
+								return int32(x[ix*c+ch]) - zp
+							}
+							what := fmt.Sprintf("%v c=%d w=%d pl=%d wp=%d sw=%d", p, c, w, pl, wp, sw)
+							for j := 0; j < wq; j++ {
+								X := j * sw
+								for ch := 0; ch < c; ch++ {
+									want := int32(uint16(int16(v(X-pl, ch)))) | v(X-pl+1, ch)<<16
+									if got := dst[j*c+ch]; got != want {
+										t.Fatalf("%s: pair[%d][%d] = %#x, want %#x", what, j, ch, got, want)
+									}
 								}
 							}
-						}
-						for _, g := range dst[wp*c:] {
-							if g != -7 {
-								t.Fatalf("%s: slack written", what)
+							for _, g := range dst[wq*c:] {
+								if g != -7 {
+									t.Fatalf("%s: slack written", what)
+								}
 							}
 						}
 					}
@@ -147,10 +151,11 @@ func TestDWPairsRows(t *testing.T) {
 			if d.h0 != (c%2 == 0) {
 				t.Fatalf("c=%d: h0 kernel %v", c, d.h0)
 			}
-			zero := make([]int32, wp*c+PairSlack)
+			wq := PairPositions(wp, g.s)
+			zero := make([]int32, wq*c+PairSlack)
 			var rows [3][]int32
 			for i := range rows {
-				rows[i] = make([]int32, wp*c+PairSlack)
+				rows[i] = make([]int32, wq*c+PairSlack)
 			}
 			got := make([]int8, oh*ow*c+5)
 			for i := range got {
@@ -164,7 +169,7 @@ func TestDWPairsRows(t *testing.T) {
 						r[ky] = zero
 						continue
 					}
-					d.PairRow(rows[ky], x[iy*g.w*c:], g.w, g.pad, wp)
+					d.PairRow(rows[ky], x[iy*g.w*c:], g.w, g.pad, wp, g.s)
 					r[ky] = rows[ky]
 				}
 				d.Rows(got[oy*ow*c:(oy+1)*ow*c], r[0], r[1], r[2], ow, g.s)

@@ -57,7 +57,60 @@ prdone:
 	VZEROUPPER
 	RET
 
-// func dwPairs3x3RqVNNI(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64)
+// func pairRowS2AVX512(dst *int32, x *int8, n, c int, zp int32)
+// n positions of a stride-2 pair row: position j from pixels 2j and 2j+1
+// of x (c channels each), dst[j*c+ch] = uint16(x[2jc+ch]-zp) |
+// (x[2jc+c+ch]-zp) << 16, the last 16-channel block of each position
+// under a mask.
+TEXT ·pairRowS2AVX512(SB), NOSPLIT, $0-36
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	MOVQ c+24(FP), DX
+	MOVL zp+32(FP), AX
+	VPBROADCASTW AX, Z4
+	MOVL $0xaaaaaaaa, AX
+	KMOVD AX, K3
+	TESTQ CX, CX
+	JZ s2done
+
+s2pos:
+	XORQ BX, BX // channel
+
+s2block:
+	MOVQ DX, AX
+	SUBQ BX, AX
+	CMPQ AX, $16
+	JGE s2full
+	MOVQ $-1, R8
+	BZHIQ AX, R8, AX
+	JMP s2mask
+
+s2full:
+	MOVQ $0xffff, AX
+
+s2mask:
+	KMOVW AX, K1
+	LEAQ (SI)(BX*1), R9
+	VPMOVSXBD.Z (R9), K1, Z0
+	VPMOVSXBD.Z (R9)(DX*1), K1, Z1
+	VPSLLD $16, Z1, Z1
+	VPBLENDMW Z1, Z0, K3, Z0
+	VPSUBW Z4, Z0, Z0
+	VMOVDQU32 Z0, K1, (DI)(BX*4)
+	ADDQ $16, BX
+	CMPQ BX, DX
+	JLT s2block
+	LEAQ (SI)(DX*2), SI
+	LEAQ (DI)(DX*4), DI
+	DECQ CX
+	JNZ s2pos
+
+s2done:
+	VZEROUPPER
+	RET
+
+// func dwPairs3x3RqVNNI(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64, p1 int)
 //
 // Per 16-channel block, the weights (Z6-Z11) and the output stage's
 // constants (Z12-Z18: offset, which starts the accumulators, M0 of the
@@ -65,15 +118,15 @@ prdone:
 // ·rqhigh, Z25 lo, Z26 hi: the stage of RQFAST in qkernels_amd64.h) stay
 // in registers while four output pixels at a time go through, their
 // instructions interleaved stage by stage. Pointers: R9, R10,
-// R11 pair 0 of rows 0-2, SI, AX, CX their pair 1 (R13 = 8c bytes on);
+// R11 pair 0 of rows 0-2, SI, AX, CX their pair 1 (R13 = p1 bytes on);
 // R12 one output pixel's step in bytes, R15 three; DI the output, R8 c,
 // R14 3c.
-TEXT ·dwPairs3x3RqVNNI(SB), NOSPLIT, $0-88
+TEXT ·dwPairs3x3RqVNNI(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R8
 	MOVQ step+56(FP), R12
 	SHLQ $2, R12
 	LEAQ (R12)(R12*2), R15
-	LEAQ 0(R8*8), R13
+	MOVQ p1+88(FP), R13 // pair 1's offset in bytes
 	LEAQ (R8)(R8*2), R14
 	VMOVDQU32 ·rqhigh(SB), Z24
 	MOVQ lo+72(FP), AX
@@ -262,7 +315,7 @@ dpnext:
 
 // dwPairs3x3RqVNNIH0 is dwPairs3x3RqVNNI for output groups whose h are all
 // 0: the h additions left out.
-// func dwPairs3x3RqVNNIH0(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64)
+// func dwPairs3x3RqVNNIH0(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64, p1 int)
 //
 // Per 16-channel block, the weights (Z6-Z11) and the output stage's
 // constants (Z12-Z18: offset, which starts the accumulators, M0 of the
@@ -270,15 +323,15 @@ dpnext:
 // ·rqhigh, Z25 lo, Z26 hi: the stage of RQFAST in qkernels_amd64.h) stay
 // in registers while four output pixels at a time go through, their
 // instructions interleaved stage by stage. Pointers: R9, R10,
-// R11 pair 0 of rows 0-2, SI, AX, CX their pair 1 (R13 = 8c bytes on);
+// R11 pair 0 of rows 0-2, SI, AX, CX their pair 1 (R13 = p1 bytes on);
 // R12 one output pixel's step in bytes, R15 three; DI the output, R8 c,
 // R14 3c.
-TEXT ·dwPairs3x3RqVNNIH0(SB), NOSPLIT, $0-88
+TEXT ·dwPairs3x3RqVNNIH0(SB), NOSPLIT, $0-96
 	MOVQ c+40(FP), R8
 	MOVQ step+56(FP), R12
 	SHLQ $2, R12
 	LEAQ (R12)(R12*2), R15
-	LEAQ 0(R8*8), R13
+	MOVQ p1+88(FP), R13 // pair 1's offset in bytes
 	LEAQ (R8)(R8*2), R14
 	VMOVDQU32 ·rqhigh(SB), Z24
 	MOVQ lo+72(FP), AX

@@ -408,17 +408,26 @@ func pairRowAVX512(dst *int32, lo, hi *int8, n int, zp int32)
 
 // dwPairs3x3RqVNNI computes n output pixels of a 3x3 depthwise
 // convolution of c channels from the pair rows r0-r2 (DWPairs.Rows; step
-// dwords between output pixels), from the packed weights w, through the
-// rqFast output stage of the groups at p, into out[ox*c+ch]:
+// dwords between output pixels, pair 1 p1 bytes after pair 0), from the
+// packed weights w, through the rqFast output stage of the groups at p,
+// into out[ox*c+ch]:
 //
-//	acc := sum over ky, pair of words(r_ky[ox*step+2*pair*c+ch]) . words(w[block][ky][pair][lane])
+//	acc := sum over ky, pair of words(r_ky[ox*step+pair*p1/4+ch]) . words(w[block][ky][pair][lane])
 //	out[ox*c+ch] = rqfast(p[ch/16], ch%16, acc)
 //
 //go:noescape
-func dwPairs3x3RqVNNI(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64)
+func dwPairs3x3RqVNNI(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64, p1 int)
 
 // dwPairs3x3RqVNNIH0 is dwPairs3x3RqVNNI for output groups whose h are
 // all 0.
 //
 //go:noescape
-func dwPairs3x3RqVNNIH0(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64)
+func dwPairs3x3RqVNNIH0(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64, p1 int)
+
+// pairRowS2AVX512 writes n positions of a stride-2 pair row (c dwords
+// each) from pixels 2j and 2j+1 of x:
+//
+//	dst[j*c+ch] = int32(uint16(int16(x[2*j*c+ch]-zp))) | (int32(x[2*j*c+c+ch])-zp) << 16
+//
+//go:noescape
+func pairRowS2AVX512(dst *int32, x *int8, n, c int, zp int32)

@@ -81,7 +81,7 @@ func pairRowAVX512(dst *int32, lo, hi *int8, n int, zp int32) {
 	panic("qkernels: VNNI path not built")
 }
 
-func dwPairs3x3RqVNNI(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64) {
+func dwPairs3x3RqVNNI(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64, p1 int) {
 	panic("qkernels: VNNI path not built")
 }
 
@@ -99,6 +99,10 @@ func dotRqVNNIDirect12x32H0(a *uint8, lda int, b *int8, segq, segs, segSkip int,
 	panic("qkernels: VNNI path not built")
 }
 
-func dwPairs3x3RqVNNIH0(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64) {
+func dwPairs3x3RqVNNIH0(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, p *colParams, lo, hi int64, p1 int) {
+	panic("qkernels: VNNI path not built")
+}
+
+func pairRowS2AVX512(dst *int32, x *int8, n, c int, zp int32) {
 	panic("qkernels: VNNI path not built")
 }
