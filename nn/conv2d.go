@@ -123,12 +123,19 @@ func (s *scratchList) put(b []float32) {
 var convChunkFloats = 1 << 21
 
 // convKeepFloats bounds the im2col matrix of a whole batch that a training
-// Forward keeps for Backward: 64M floats, 256 MB (mnist-cnn at batch 128: 85 MB
-// for conv2). Under it Forward packs the chunks side by side and Backward
-// reads them instead of packing them again; over it Forward packs every
-// chunk into the same buffer and Backward packs all but the last again. A
-// variable so that tests can force either.
-var convKeepFloats = 1 << 26
+// Forward keeps for Backward. Under it Forward packs the chunks side by
+// side (streaming them to memory) and Backward reads them instead of
+// packing them again; over it Forward packs every chunk into the same
+// buffer and Backward packs all but the last again. 0: never kept. On the
+// AMD Zen 5 machine of 2026-12-07 packing again was faster: mnist-cnn's
+// conv2 at batch 128 (BenchmarkConv2DKeepCol, three alternating runs
+// under load) 69-70 ms per Forward and Backward against 77-97 ms kept, and
+// a resnet20 training epoch at batch 128 used 22% less CPU time (7.3-7.8 s
+// against 9.2-10.0 s user+system for 1024 images, two alternating runs;
+// the kept matrices, 75 MB per layer, cost page faults and memory
+// traffic). The results are the same bits either way
+// (TestConv2DKeptColSameBits). A variable so that tests can force either.
+var convKeepFloats = 0
 
 // conv2DConfig is Conv2D's saved configuration. The dilation and groups
 // are left out at their defaults, so that files of convolutions without
