@@ -565,8 +565,9 @@ func TestConv2DGatherSubChunks(t *testing.T) {
 // (which packs the chunks again) gives the gradients of a Backward after a
 // training Forward, bit for bit.
 func TestConv2DInferenceForwardKeepsNoCol(t *testing.T) {
-	defer func(v int) { convChunkFloats = v }(convChunkFloats)
+	defer func(v, k int) { convChunkFloats, convKeepFloats = v, k }(convChunkFloats, convKeepFloats)
 	convChunkFloats = 2 * 4 * 4 * 27 // two images per chunk
+	convKeepFloats = 1 << 30         // a training Forward keeps it
 	cc := convCase{6, 6, 3, 3, 3, 1, "valid"}
 	var got [2][]float32
 	for i, training := range []bool{true, false} {
