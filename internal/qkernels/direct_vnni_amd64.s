@@ -8,6 +8,83 @@
 // from a padded image, one window row (segment) after another, and each
 // row's int8 results stored where a table of offsets says (or dropped).
 
+// DOTRQDIRECT is the body of dotRqVNNIDirect12x32 (RQ = RQACC) and of
+// dotRqVNNIDirect12x32H0 (RQ = RQACC0); the other parameters are its labels.
+#define DOTRQDIRECT(RQ, DSEG, DLOOP, DDM0, DDM1) \
+	MOVQ a+0(FP), SI; \
+	MOVQ lda+8(FP), R8; \
+	MOVQ b+16(FP), DI; \
+	MOVQ segq+24(FP), R13; \
+	MOVQ segs+32(FP), BX; \
+	MOVQ segSkip+40(FP), DX; \
+	DROWS; \
+	MOVQ p0+48(FP), AX; \
+	MOVQ p1+56(FP), R14; \
+	INIT_ACC24(AX, R14); \
+DSEG: \
+	MOVQ R13, CX; \
+DLOOP: \
+	VMOVDQU32 (DI), Z24; \
+	VMOVDQU32 64(DI), Z25; \
+	DDOT2((SI), Z26, Z0, Z1); \
+	DDOT2((SI)(R8*1), Z27, Z2, Z3); \
+	DDOT2((SI)(R8*2), Z28, Z4, Z5); \
+	DDOT2((R10), Z29, Z6, Z7); \
+	DDOT2((R10)(R8*1), Z30, Z8, Z9); \
+	DDOT2((R10)(R8*2), Z31, Z10, Z11); \
+	DDOT2((R11), Z26, Z12, Z13); \
+	DDOT2((R11)(R8*1), Z27, Z14, Z15); \
+	DDOT2((R11)(R8*2), Z28, Z16, Z17); \
+	DDOT2((R12), Z29, Z18, Z19); \
+	DDOT2((R12)(R8*1), Z30, Z20, Z21); \
+	DDOT2((R12)(R8*2), Z31, Z22, Z23); \
+	DNEXT_K; \
+	DECQ CX; \
+	JNZ DLOOP; \
+	ADDQ DX, SI; \
+	ADDQ DX, R10; \
+	ADDQ DX, R11; \
+	ADDQ DX, R12; \
+	DECQ BX; \
+	JNZ DSEG; \
+	MOVQ p0+48(FP), DI; \
+	MOVQ p1+56(FP), BX; \
+	MOVQ outs+80(FP), R13; \
+	MOVQ out+88(FP), R12; \
+	MOVQ cols+96(FP), R10; \
+	MOVQ R10, AX; \
+	CMPQ AX, $16; \
+	JLE DDM0; \
+	MOVQ $16, AX; \
+DDM0: \
+	MOVQ $-1, R11; \
+	BZHIQ AX, R11, AX; \
+	KMOVW AX, K2; \
+	SUBQ $16, R10; \
+	JGE DDM1; \
+	XORQ R10, R10; \
+DDM1: \
+	MOVQ $-1, R11; \
+	BZHIQ R10, R11, AX; \
+	KMOVW AX, K3; \
+	VMOVDQU32 ·rqhigh(SB), Z24; \
+	MOVQ lo+64(FP), AX; \
+	VPBROADCASTD AX, Z25; \
+	MOVQ hi+72(FP), AX; \
+	VPBROADCASTD AX, Z26; \
+	DSTORE(RQ, Z0, Z1, 0, ds0); \
+	DSTORE(RQ, Z2, Z3, 1, ds1); \
+	DSTORE(RQ, Z4, Z5, 2, ds2); \
+	DSTORE(RQ, Z6, Z7, 3, ds3); \
+	DSTORE(RQ, Z8, Z9, 4, ds4); \
+	DSTORE(RQ, Z10, Z11, 5, ds5); \
+	DSTORE(RQ, Z12, Z13, 6, ds6); \
+	DSTORE(RQ, Z14, Z15, 7, ds7); \
+	DSTORE(RQ, Z16, Z17, 8, ds8); \
+	DSTORE(RQ, Z18, Z19, 9, ds9); \
+	DSTORE(RQ, Z20, Z21, 10, ds10); \
+	DSTORE(RQ, Z22, Z23, 11, ds11)
+
 #define DROWS \
 	LEAQ (R8)(R8*2), R9; \
 	LEAQ (SI)(R9*1), R10; \
@@ -26,108 +103,21 @@
 	VPDPBUSD Z24, bc, a0; \
 	VPDPBUSD Z25, bc, a1
 
-// DSTORE(a0, a1, r, skip): the output stage of row r (accumulators a0,
+// DSTORE(RQ, a0, a1, r, skip): the output stage RQ of row r (accumulators a0,
 // a1) stored at out + outs[r], unless outs[r] < 0. R13 holds outs, R12
 // out, DI and BX the column groups' constants.
-#define DSTORE(a0, a1, r, skip) \
+#define DSTORE(RQ, a0, a1, r, skip) \
 	MOVQ (r*8)(R13), CX; \
 	TESTQ CX, CX; \
 	JS skip; \
 	LEAQ (R12)(CX*1), DX; \
-	RQACC(a0, Z27, X27, DI, K2, (DX)); \
-	RQACC(a1, Z28, X28, BX, K3, 16(DX)); \
-skip:
-
-// DSTORE0 is DSTORE for column groups whose h are all 0.
-#define DSTORE0(a0, a1, r, skip) \
-	MOVQ (r*8)(R13), CX; \
-	TESTQ CX, CX; \
-	JS skip; \
-	LEAQ (R12)(CX*1), DX; \
-	RQACC0(a0, Z27, X27, DI, K2, (DX)); \
-	RQACC0(a1, Z28, X28, BX, K3, 16(DX)); \
+	RQ(a0, Z27, X27, DI, K2, (DX)); \
+	RQ(a1, Z28, X28, BX, K3, 16(DX)); \
 skip:
 
 // func dotRqVNNIDirect12x32(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[12]int, out *int8, cols int)
 TEXT ·dotRqVNNIDirect12x32(SB), NOSPLIT, $0-104
-	MOVQ a+0(FP), SI
-	MOVQ lda+8(FP), R8
-	MOVQ b+16(FP), DI
-	MOVQ segq+24(FP), R13
-	MOVQ segs+32(FP), BX
-	MOVQ segSkip+40(FP), DX
-	DROWS
-	MOVQ p0+48(FP), AX
-	MOVQ p1+56(FP), R14
-	INIT_ACC24(AX, R14) // the offsets: the output stage does not add them
-
-dseg:
-	MOVQ R13, CX
-
-dloop:
-	VMOVDQU32 (DI), Z24
-	VMOVDQU32 64(DI), Z25
-	DDOT2((SI), Z26, Z0, Z1)
-	DDOT2((SI)(R8*1), Z27, Z2, Z3)
-	DDOT2((SI)(R8*2), Z28, Z4, Z5)
-	DDOT2((R10), Z29, Z6, Z7)
-	DDOT2((R10)(R8*1), Z30, Z8, Z9)
-	DDOT2((R10)(R8*2), Z31, Z10, Z11)
-	DDOT2((R11), Z26, Z12, Z13)
-	DDOT2((R11)(R8*1), Z27, Z14, Z15)
-	DDOT2((R11)(R8*2), Z28, Z16, Z17)
-	DDOT2((R12), Z29, Z18, Z19)
-	DDOT2((R12)(R8*1), Z30, Z20, Z21)
-	DDOT2((R12)(R8*2), Z31, Z22, Z23)
-	DNEXT_K
-	DECQ CX
-	JNZ dloop
-	ADDQ DX, SI
-	ADDQ DX, R10
-	ADDQ DX, R11
-	ADDQ DX, R12
-	DECQ BX
-	JNZ dseg
-
-	MOVQ p0+48(FP), DI
-	MOVQ p1+56(FP), BX
-	MOVQ outs+80(FP), R13
-	MOVQ out+88(FP), R12
-	MOVQ cols+96(FP), R10
-	MOVQ R10, AX
-	CMPQ AX, $16
-	JLE ddm0
-	MOVQ $16, AX
-
-ddm0:
-	MOVQ $-1, R11
-	BZHIQ AX, R11, AX
-	KMOVW AX, K2 // columns 0-15 to write
-	SUBQ $16, R10
-	JGE ddm1
-	XORQ R10, R10
-
-ddm1:
-	MOVQ $-1, R11
-	BZHIQ R10, R11, AX
-	KMOVW AX, K3 // columns 16-31
-	VMOVDQU32 ·rqhigh(SB), Z24
-	MOVQ lo+64(FP), AX
-	VPBROADCASTD AX, Z25
-	MOVQ hi+72(FP), AX
-	VPBROADCASTD AX, Z26
-	DSTORE(Z0, Z1, 0, ds0)
-	DSTORE(Z2, Z3, 1, ds1)
-	DSTORE(Z4, Z5, 2, ds2)
-	DSTORE(Z6, Z7, 3, ds3)
-	DSTORE(Z8, Z9, 4, ds4)
-	DSTORE(Z10, Z11, 5, ds5)
-	DSTORE(Z12, Z13, 6, ds6)
-	DSTORE(Z14, Z15, 7, ds7)
-	DSTORE(Z16, Z17, 8, ds8)
-	DSTORE(Z18, Z19, 9, ds9)
-	DSTORE(Z20, Z21, 10, ds10)
-	DSTORE(Z22, Z23, 11, ds11)
+	DOTRQDIRECT(RQACC, dseg, dloop, ddm0, ddm1)
 	VZEROUPPER
 	RET
 
@@ -135,83 +125,6 @@ ddm1:
 // are all 0.
 // func dotRqVNNIDirect12x32H0(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[12]int, out *int8, cols int)
 TEXT ·dotRqVNNIDirect12x32H0(SB), NOSPLIT, $0-104
-	MOVQ a+0(FP), SI
-	MOVQ lda+8(FP), R8
-	MOVQ b+16(FP), DI
-	MOVQ segq+24(FP), R13
-	MOVQ segs+32(FP), BX
-	MOVQ segSkip+40(FP), DX
-	DROWS
-	MOVQ p0+48(FP), AX
-	MOVQ p1+56(FP), R14
-	INIT_ACC24(AX, R14) // the offsets: the output stage does not add them
-
-dsegh0:
-	MOVQ R13, CX
-
-dlooph0:
-	VMOVDQU32 (DI), Z24
-	VMOVDQU32 64(DI), Z25
-	DDOT2((SI), Z26, Z0, Z1)
-	DDOT2((SI)(R8*1), Z27, Z2, Z3)
-	DDOT2((SI)(R8*2), Z28, Z4, Z5)
-	DDOT2((R10), Z29, Z6, Z7)
-	DDOT2((R10)(R8*1), Z30, Z8, Z9)
-	DDOT2((R10)(R8*2), Z31, Z10, Z11)
-	DDOT2((R11), Z26, Z12, Z13)
-	DDOT2((R11)(R8*1), Z27, Z14, Z15)
-	DDOT2((R11)(R8*2), Z28, Z16, Z17)
-	DDOT2((R12), Z29, Z18, Z19)
-	DDOT2((R12)(R8*1), Z30, Z20, Z21)
-	DDOT2((R12)(R8*2), Z31, Z22, Z23)
-	DNEXT_K
-	DECQ CX
-	JNZ dlooph0
-	ADDQ DX, SI
-	ADDQ DX, R10
-	ADDQ DX, R11
-	ADDQ DX, R12
-	DECQ BX
-	JNZ dsegh0
-
-	MOVQ p0+48(FP), DI
-	MOVQ p1+56(FP), BX
-	MOVQ outs+80(FP), R13
-	MOVQ out+88(FP), R12
-	MOVQ cols+96(FP), R10
-	MOVQ R10, AX
-	CMPQ AX, $16
-	JLE ddm0h0
-	MOVQ $16, AX
-
-ddm0h0:
-	MOVQ $-1, R11
-	BZHIQ AX, R11, AX
-	KMOVW AX, K2 // columns 0-15 to write
-	SUBQ $16, R10
-	JGE ddm1h0
-	XORQ R10, R10
-
-ddm1h0:
-	MOVQ $-1, R11
-	BZHIQ R10, R11, AX
-	KMOVW AX, K3 // columns 16-31
-	VMOVDQU32 ·rqhigh(SB), Z24
-	MOVQ lo+64(FP), AX
-	VPBROADCASTD AX, Z25
-	MOVQ hi+72(FP), AX
-	VPBROADCASTD AX, Z26
-	DSTORE0(Z0, Z1, 0, ds0h0)
-	DSTORE0(Z2, Z3, 1, ds1h0)
-	DSTORE0(Z4, Z5, 2, ds2h0)
-	DSTORE0(Z6, Z7, 3, ds3h0)
-	DSTORE0(Z8, Z9, 4, ds4h0)
-	DSTORE0(Z10, Z11, 5, ds5h0)
-	DSTORE0(Z12, Z13, 6, ds6h0)
-	DSTORE0(Z14, Z15, 7, ds7h0)
-	DSTORE0(Z16, Z17, 8, ds8h0)
-	DSTORE0(Z18, Z19, 9, ds9h0)
-	DSTORE0(Z20, Z21, 10, ds10h0)
-	DSTORE0(Z22, Z23, 11, ds11h0)
+	DOTRQDIRECT(RQACC0, dsegh0, dlooph0, ddm0h0, ddm1h0)
 	VZEROUPPER
 	RET

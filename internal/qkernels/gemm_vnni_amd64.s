@@ -10,6 +10,185 @@
 // (RQFAST, qkernels_amd64.h) on it while it is in registers and store
 // int8 rows.
 
+// DOTRQ12x16 is the body of dotRqVNNI12x16 (RQ = RQACC) and of
+// dotRqVNNI12x16H0 (RQ = RQACC0); the other parameters are its labels.
+#define DOTRQ12x16(RQ, DQ16LOOP, DQ16DONE) \
+	MOVQ a+0(FP), SI; \
+	MOVQ lda+8(FP), R8; \
+	MOVQ b+16(FP), DI; \
+	MOVQ kq+24(FP), CX; \
+	TILE_ROWS; \
+	MOVQ p0+32(FP), AX; \
+	INIT_ACC12(AX); \
+DQ16LOOP: \
+	VMOVDQU32 (DI), Z24; \
+	DOT_12x16; \
+	TILE_NEXT_K; \
+	DECQ CX; \
+	JNZ DQ16LOOP; \
+	MOVQ p0+32(FP), DI; \
+	MOVQ out+56(FP), DX; \
+	MOVQ ldo+64(FP), R9; \
+	MOVQ rows+72(FP), CX; \
+	MOVQ cols+80(FP), AX; \
+	MOVQ $-1, R11; \
+	BZHIQ AX, R11, AX; \
+	KMOVW AX, K2; \
+	VMOVDQU32 ·rqhigh(SB), Z24; \
+	MOVQ lo+40(FP), AX; \
+	VPBROADCASTD AX, Z25; \
+	MOVQ hi+48(FP), AX; \
+	VPBROADCASTD AX, Z26; \
+	RQ(Z0, Z27, X27, DI, K2, (DX)); \
+	DECQ CX; \
+	JEQ DQ16DONE; \
+	ADDQ R9, DX; \
+	RQ(Z1, Z28, X28, DI, K2, (DX)); \
+	DECQ CX; \
+	JEQ DQ16DONE; \
+	ADDQ R9, DX; \
+	RQ(Z2, Z27, X27, DI, K2, (DX)); \
+	DECQ CX; \
+	JEQ DQ16DONE; \
+	ADDQ R9, DX; \
+	RQ(Z3, Z28, X28, DI, K2, (DX)); \
+	DECQ CX; \
+	JEQ DQ16DONE; \
+	ADDQ R9, DX; \
+	RQ(Z4, Z27, X27, DI, K2, (DX)); \
+	DECQ CX; \
+	JEQ DQ16DONE; \
+	ADDQ R9, DX; \
+	RQ(Z5, Z28, X28, DI, K2, (DX)); \
+	DECQ CX; \
+	JEQ DQ16DONE; \
+	ADDQ R9, DX; \
+	RQ(Z6, Z27, X27, DI, K2, (DX)); \
+	DECQ CX; \
+	JEQ DQ16DONE; \
+	ADDQ R9, DX; \
+	RQ(Z7, Z28, X28, DI, K2, (DX)); \
+	DECQ CX; \
+	JEQ DQ16DONE; \
+	ADDQ R9, DX; \
+	RQ(Z8, Z27, X27, DI, K2, (DX)); \
+	DECQ CX; \
+	JEQ DQ16DONE; \
+	ADDQ R9, DX; \
+	RQ(Z9, Z28, X28, DI, K2, (DX)); \
+	DECQ CX; \
+	JEQ DQ16DONE; \
+	ADDQ R9, DX; \
+	RQ(Z10, Z27, X27, DI, K2, (DX)); \
+	DECQ CX; \
+	JEQ DQ16DONE; \
+	ADDQ R9, DX; \
+	RQ(Z11, Z28, X28, DI, K2, (DX)); \
+DQ16DONE:
+
+// DOTRQ12x32 is the body of dotRqVNNI12x32 (RQ = RQACC) and of
+// dotRqVNNI12x32H0 (RQ = RQACC0); the other parameters are its labels.
+#define DOTRQ12x32(RQ, DQLOOP, DQM0, DQM1, DQDONE) \
+	MOVQ a+0(FP), SI; \
+	MOVQ lda+8(FP), R8; \
+	MOVQ b+16(FP), DI; \
+	MOVQ kq+24(FP), CX; \
+	TILE_ROWS; \
+	MOVQ p0+32(FP), AX; \
+	MOVQ p1+40(FP), BX; \
+	INIT_ACC24(AX, BX); \
+DQLOOP: \
+	VMOVDQU32 (DI), Z24; \
+	VMOVDQU32 64(DI), Z25; \
+	DOT_12x32; \
+	TILE_NEXT_K; \
+	DECQ CX; \
+	JNZ DQLOOP; \
+	MOVQ p0+32(FP), DI; \
+	MOVQ p1+40(FP), BX; \
+	MOVQ out+64(FP), DX; \
+	MOVQ ldo+72(FP), R9; \
+	MOVQ rows+80(FP), CX; \
+	MOVQ cols+88(FP), R10; \
+	MOVQ R10, AX; \
+	CMPQ AX, $16; \
+	JLE DQM0; \
+	MOVQ $16, AX; \
+DQM0: \
+	MOVQ $-1, R11; \
+	BZHIQ AX, R11, AX; \
+	KMOVW AX, K2; \
+	SUBQ $16, R10; \
+	JGE DQM1; \
+	XORQ R10, R10; \
+DQM1: \
+	MOVQ $-1, R11; \
+	BZHIQ R10, R11, AX; \
+	KMOVW AX, K3; \
+	VMOVDQU32 ·rqhigh(SB), Z24; \
+	MOVQ lo+48(FP), AX; \
+	VPBROADCASTD AX, Z25; \
+	MOVQ hi+56(FP), AX; \
+	VPBROADCASTD AX, Z26; \
+	RQ(Z0, Z27, X27, DI, K2, (DX)); \
+	RQ(Z1, Z28, X28, BX, K3, 16(DX)); \
+	DECQ CX; \
+	JEQ DQDONE; \
+	ADDQ R9, DX; \
+	RQ(Z2, Z27, X27, DI, K2, (DX)); \
+	RQ(Z3, Z28, X28, BX, K3, 16(DX)); \
+	DECQ CX; \
+	JEQ DQDONE; \
+	ADDQ R9, DX; \
+	RQ(Z4, Z27, X27, DI, K2, (DX)); \
+	RQ(Z5, Z28, X28, BX, K3, 16(DX)); \
+	DECQ CX; \
+	JEQ DQDONE; \
+	ADDQ R9, DX; \
+	RQ(Z6, Z27, X27, DI, K2, (DX)); \
+	RQ(Z7, Z28, X28, BX, K3, 16(DX)); \
+	DECQ CX; \
+	JEQ DQDONE; \
+	ADDQ R9, DX; \
+	RQ(Z8, Z27, X27, DI, K2, (DX)); \
+	RQ(Z9, Z28, X28, BX, K3, 16(DX)); \
+	DECQ CX; \
+	JEQ DQDONE; \
+	ADDQ R9, DX; \
+	RQ(Z10, Z27, X27, DI, K2, (DX)); \
+	RQ(Z11, Z28, X28, BX, K3, 16(DX)); \
+	DECQ CX; \
+	JEQ DQDONE; \
+	ADDQ R9, DX; \
+	RQ(Z12, Z27, X27, DI, K2, (DX)); \
+	RQ(Z13, Z28, X28, BX, K3, 16(DX)); \
+	DECQ CX; \
+	JEQ DQDONE; \
+	ADDQ R9, DX; \
+	RQ(Z14, Z27, X27, DI, K2, (DX)); \
+	RQ(Z15, Z28, X28, BX, K3, 16(DX)); \
+	DECQ CX; \
+	JEQ DQDONE; \
+	ADDQ R9, DX; \
+	RQ(Z16, Z27, X27, DI, K2, (DX)); \
+	RQ(Z17, Z28, X28, BX, K3, 16(DX)); \
+	DECQ CX; \
+	JEQ DQDONE; \
+	ADDQ R9, DX; \
+	RQ(Z18, Z27, X27, DI, K2, (DX)); \
+	RQ(Z19, Z28, X28, BX, K3, 16(DX)); \
+	DECQ CX; \
+	JEQ DQDONE; \
+	ADDQ R9, DX; \
+	RQ(Z20, Z27, X27, DI, K2, (DX)); \
+	RQ(Z21, Z28, X28, BX, K3, 16(DX)); \
+	DECQ CX; \
+	JEQ DQDONE; \
+	ADDQ R9, DX; \
+	RQ(Z22, Z27, X27, DI, K2, (DX)); \
+	RQ(Z23, Z28, X28, BX, K3, 16(DX)); \
+DQDONE:
+
 // Row pointers of a 12-row activation tile: SI, R10, R11 and R12 hold rows
 // 0, 3, 6 and 9; R8 is the row stride (rows 1, 2 at (SI)(R8*1),
 // (SI)(R8*2), and so on).
@@ -149,109 +328,7 @@ vnniloop:
 // applied to the accumulators in registers: rows < 12 int8 rows of cols
 // <= 32 values written to out (stride ldo), nothing else.
 TEXT ·dotRqVNNI12x32(SB), NOSPLIT, $0-96
-	MOVQ a+0(FP), SI
-	MOVQ lda+8(FP), R8
-	MOVQ b+16(FP), DI
-	MOVQ kq+24(FP), CX
-	TILE_ROWS
-	MOVQ p0+32(FP), AX
-	MOVQ p1+40(FP), BX
-	INIT_ACC24(AX, BX) // the offsets: the output stage does not add them
-
-dqloop:
-	VMOVDQU32 (DI), Z24
-	VMOVDQU32 64(DI), Z25
-	DOT_12x32
-	TILE_NEXT_K
-	DECQ CX
-	JNZ dqloop
-	MOVQ p0+32(FP), DI
-	MOVQ p1+40(FP), BX
-	MOVQ out+64(FP), DX
-	MOVQ ldo+72(FP), R9
-	MOVQ rows+80(FP), CX
-	MOVQ cols+88(FP), R10
-	MOVQ R10, AX
-	CMPQ AX, $16
-	JLE dqm0
-	MOVQ $16, AX
-
-dqm0:
-	MOVQ $-1, R11
-	BZHIQ AX, R11, AX
-	KMOVW AX, K2 // columns 0-15 to write
-	SUBQ $16, R10
-	JGE dqm1
-	XORQ R10, R10
-
-dqm1:
-	MOVQ $-1, R11
-	BZHIQ R10, R11, AX
-	KMOVW AX, K3 // columns 16-31
-	VMOVDQU32 ·rqhigh(SB), Z24
-	MOVQ lo+48(FP), AX
-	VPBROADCASTD AX, Z25
-	MOVQ hi+56(FP), AX
-	VPBROADCASTD AX, Z26
-	RQACC(Z0, Z27, X27, DI, K2, (DX))
-	RQACC(Z1, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdone
-	ADDQ R9, DX
-	RQACC(Z2, Z27, X27, DI, K2, (DX))
-	RQACC(Z3, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdone
-	ADDQ R9, DX
-	RQACC(Z4, Z27, X27, DI, K2, (DX))
-	RQACC(Z5, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdone
-	ADDQ R9, DX
-	RQACC(Z6, Z27, X27, DI, K2, (DX))
-	RQACC(Z7, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdone
-	ADDQ R9, DX
-	RQACC(Z8, Z27, X27, DI, K2, (DX))
-	RQACC(Z9, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdone
-	ADDQ R9, DX
-	RQACC(Z10, Z27, X27, DI, K2, (DX))
-	RQACC(Z11, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdone
-	ADDQ R9, DX
-	RQACC(Z12, Z27, X27, DI, K2, (DX))
-	RQACC(Z13, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdone
-	ADDQ R9, DX
-	RQACC(Z14, Z27, X27, DI, K2, (DX))
-	RQACC(Z15, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdone
-	ADDQ R9, DX
-	RQACC(Z16, Z27, X27, DI, K2, (DX))
-	RQACC(Z17, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdone
-	ADDQ R9, DX
-	RQACC(Z18, Z27, X27, DI, K2, (DX))
-	RQACC(Z19, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdone
-	ADDQ R9, DX
-	RQACC(Z20, Z27, X27, DI, K2, (DX))
-	RQACC(Z21, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdone
-	ADDQ R9, DX
-	RQACC(Z22, Z27, X27, DI, K2, (DX))
-	RQACC(Z23, Z28, X28, BX, K3, 16(DX))
-
-dqdone:
+	DOTRQ12x32(RQACC, dqloop, dqm0, dqm1, dqdone)
 	VZEROUPPER
 	RET
 
@@ -259,274 +336,20 @@ dqdone:
 // dotRqVNNI12x32 for a panel of at most 16 columns: only the first half of
 // each packed k group is read, 12 accumulators.
 TEXT ·dotRqVNNI12x16(SB), NOSPLIT, $0-88
-	MOVQ a+0(FP), SI
-	MOVQ lda+8(FP), R8
-	MOVQ b+16(FP), DI
-	MOVQ kq+24(FP), CX
-	TILE_ROWS
-	MOVQ p0+32(FP), AX
-	INIT_ACC12(AX)
-
-dq16loop:
-	VMOVDQU32 (DI), Z24
-	DOT_12x16
-	TILE_NEXT_K
-	DECQ CX
-	JNZ dq16loop
-	MOVQ p0+32(FP), DI
-	MOVQ out+56(FP), DX
-	MOVQ ldo+64(FP), R9
-	MOVQ rows+72(FP), CX
-	MOVQ cols+80(FP), AX
-	MOVQ $-1, R11
-	BZHIQ AX, R11, AX
-	KMOVW AX, K2
-	VMOVDQU32 ·rqhigh(SB), Z24
-	MOVQ lo+40(FP), AX
-	VPBROADCASTD AX, Z25
-	MOVQ hi+48(FP), AX
-	VPBROADCASTD AX, Z26
-	RQACC(Z0, Z27, X27, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16done
-	ADDQ R9, DX
-	RQACC(Z1, Z28, X28, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16done
-	ADDQ R9, DX
-	RQACC(Z2, Z27, X27, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16done
-	ADDQ R9, DX
-	RQACC(Z3, Z28, X28, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16done
-	ADDQ R9, DX
-	RQACC(Z4, Z27, X27, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16done
-	ADDQ R9, DX
-	RQACC(Z5, Z28, X28, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16done
-	ADDQ R9, DX
-	RQACC(Z6, Z27, X27, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16done
-	ADDQ R9, DX
-	RQACC(Z7, Z28, X28, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16done
-	ADDQ R9, DX
-	RQACC(Z8, Z27, X27, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16done
-	ADDQ R9, DX
-	RQACC(Z9, Z28, X28, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16done
-	ADDQ R9, DX
-	RQACC(Z10, Z27, X27, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16done
-	ADDQ R9, DX
-	RQACC(Z11, Z28, X28, DI, K2, (DX))
-
-dq16done:
+	DOTRQ12x16(RQACC, dq16loop, dq16done)
 	VZEROUPPER
 	RET
 
 // dotRqVNNI12x32H0 is dotRqVNNI12x32 for column groups whose h are all 0.
 // func dotRqVNNI12x32H0(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
-// dotVNNI12x32 with the output stage of two 16-column groups in rqFast
-// mode (p0: columns 0-15, p1: 16-31; p1 may repeat p0 when cols <= 16)
-// applied to the accumulators in registers: rows < 12 int8 rows of cols
-// <= 32 values written to out (stride ldo), nothing else.
 TEXT ·dotRqVNNI12x32H0(SB), NOSPLIT, $0-96
-	MOVQ a+0(FP), SI
-	MOVQ lda+8(FP), R8
-	MOVQ b+16(FP), DI
-	MOVQ kq+24(FP), CX
-	TILE_ROWS
-	MOVQ p0+32(FP), AX
-	MOVQ p1+40(FP), BX
-	INIT_ACC24(AX, BX) // the offsets: the output stage does not add them
-
-dqlooph0:
-	VMOVDQU32 (DI), Z24
-	VMOVDQU32 64(DI), Z25
-	DOT_12x32
-	TILE_NEXT_K
-	DECQ CX
-	JNZ dqlooph0
-	MOVQ p0+32(FP), DI
-	MOVQ p1+40(FP), BX
-	MOVQ out+64(FP), DX
-	MOVQ ldo+72(FP), R9
-	MOVQ rows+80(FP), CX
-	MOVQ cols+88(FP), R10
-	MOVQ R10, AX
-	CMPQ AX, $16
-	JLE dqm0h0
-	MOVQ $16, AX
-
-dqm0h0:
-	MOVQ $-1, R11
-	BZHIQ AX, R11, AX
-	KMOVW AX, K2 // columns 0-15 to write
-	SUBQ $16, R10
-	JGE dqm1h0
-	XORQ R10, R10
-
-dqm1h0:
-	MOVQ $-1, R11
-	BZHIQ R10, R11, AX
-	KMOVW AX, K3 // columns 16-31
-	VMOVDQU32 ·rqhigh(SB), Z24
-	MOVQ lo+48(FP), AX
-	VPBROADCASTD AX, Z25
-	MOVQ hi+56(FP), AX
-	VPBROADCASTD AX, Z26
-	RQACC0(Z0, Z27, X27, DI, K2, (DX))
-	RQACC0(Z1, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdoneh0
-	ADDQ R9, DX
-	RQACC0(Z2, Z27, X27, DI, K2, (DX))
-	RQACC0(Z3, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdoneh0
-	ADDQ R9, DX
-	RQACC0(Z4, Z27, X27, DI, K2, (DX))
-	RQACC0(Z5, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdoneh0
-	ADDQ R9, DX
-	RQACC0(Z6, Z27, X27, DI, K2, (DX))
-	RQACC0(Z7, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdoneh0
-	ADDQ R9, DX
-	RQACC0(Z8, Z27, X27, DI, K2, (DX))
-	RQACC0(Z9, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdoneh0
-	ADDQ R9, DX
-	RQACC0(Z10, Z27, X27, DI, K2, (DX))
-	RQACC0(Z11, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdoneh0
-	ADDQ R9, DX
-	RQACC0(Z12, Z27, X27, DI, K2, (DX))
-	RQACC0(Z13, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdoneh0
-	ADDQ R9, DX
-	RQACC0(Z14, Z27, X27, DI, K2, (DX))
-	RQACC0(Z15, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdoneh0
-	ADDQ R9, DX
-	RQACC0(Z16, Z27, X27, DI, K2, (DX))
-	RQACC0(Z17, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdoneh0
-	ADDQ R9, DX
-	RQACC0(Z18, Z27, X27, DI, K2, (DX))
-	RQACC0(Z19, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdoneh0
-	ADDQ R9, DX
-	RQACC0(Z20, Z27, X27, DI, K2, (DX))
-	RQACC0(Z21, Z28, X28, BX, K3, 16(DX))
-	DECQ CX
-	JEQ dqdoneh0
-	ADDQ R9, DX
-	RQACC0(Z22, Z27, X27, DI, K2, (DX))
-	RQACC0(Z23, Z28, X28, BX, K3, 16(DX))
-
-dqdoneh0:
+	DOTRQ12x32(RQACC0, dqlooph0, dqm0h0, dqm1h0, dqdoneh0)
 	VZEROUPPER
 	RET
 
 // dotRqVNNI12x16H0 is dotRqVNNI12x16 for a column group whose h are all 0.
 // func dotRqVNNI12x16H0(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
-// dotRqVNNI12x32 for a panel of at most 16 columns: only the first half of
-// each packed k group is read, 12 accumulators.
 TEXT ·dotRqVNNI12x16H0(SB), NOSPLIT, $0-88
-	MOVQ a+0(FP), SI
-	MOVQ lda+8(FP), R8
-	MOVQ b+16(FP), DI
-	MOVQ kq+24(FP), CX
-	TILE_ROWS
-	MOVQ p0+32(FP), AX
-	INIT_ACC12(AX)
-
-dq16looph0:
-	VMOVDQU32 (DI), Z24
-	DOT_12x16
-	TILE_NEXT_K
-	DECQ CX
-	JNZ dq16looph0
-	MOVQ p0+32(FP), DI
-	MOVQ out+56(FP), DX
-	MOVQ ldo+64(FP), R9
-	MOVQ rows+72(FP), CX
-	MOVQ cols+80(FP), AX
-	MOVQ $-1, R11
-	BZHIQ AX, R11, AX
-	KMOVW AX, K2
-	VMOVDQU32 ·rqhigh(SB), Z24
-	MOVQ lo+40(FP), AX
-	VPBROADCASTD AX, Z25
-	MOVQ hi+48(FP), AX
-	VPBROADCASTD AX, Z26
-	RQACC0(Z0, Z27, X27, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16doneh0
-	ADDQ R9, DX
-	RQACC0(Z1, Z28, X28, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16doneh0
-	ADDQ R9, DX
-	RQACC0(Z2, Z27, X27, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16doneh0
-	ADDQ R9, DX
-	RQACC0(Z3, Z28, X28, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16doneh0
-	ADDQ R9, DX
-	RQACC0(Z4, Z27, X27, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16doneh0
-	ADDQ R9, DX
-	RQACC0(Z5, Z28, X28, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16doneh0
-	ADDQ R9, DX
-	RQACC0(Z6, Z27, X27, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16doneh0
-	ADDQ R9, DX
-	RQACC0(Z7, Z28, X28, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16doneh0
-	ADDQ R9, DX
-	RQACC0(Z8, Z27, X27, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16doneh0
-	ADDQ R9, DX
-	RQACC0(Z9, Z28, X28, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16doneh0
-	ADDQ R9, DX
-	RQACC0(Z10, Z27, X27, DI, K2, (DX))
-	DECQ CX
-	JEQ dq16doneh0
-	ADDQ R9, DX
-	RQACC0(Z11, Z28, X28, DI, K2, (DX))
-
-dq16doneh0:
+	DOTRQ12x16(RQACC0, dq16looph0, dq16doneh0)
 	VZEROUPPER
 	RET
