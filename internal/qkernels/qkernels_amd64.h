@@ -9,18 +9,7 @@
 // Z26 hi (dwords).
 #define RQFAST(acc, t, tx, p, k, dst) \
 	VPADDD (p), acc, acc; \
-	VPSRLQ $32, acc, t; \
-	VPMULDQ 64(p), acc, acc; \
-	VPMULDQ 128(p), t, t; \
-	VPADDQ 712(p), acc, acc; \
-	VPADDQ 776(p), t, t; \
-	VPERMT2D t, Z24, acc; \
-	VPADDD 648(p), acc, acc; \
-	VPSRAVD 584(p), acc, acc; \
-	VPMAXSD Z25, acc, acc; \
-	VPMINSD Z26, acc, acc; \
-	VPMOVDB acc, tx; \
-	VMOVDQU8 tx, k, dst
+	RQACC(acc, t, tx, p, k, dst)
 
 // RQACC(acc, t, tx, p, k, dst) is RQFAST on accumulators that started
 // from the group's offset (the kernels load it before the product), and
@@ -32,6 +21,11 @@
 	VPMULDQ 128(p), t, t; \
 	VPADDQ 712(p), acc, acc; \
 	VPADDQ 776(p), t, t; \
+	RQTAIL(acc, t, tx, p, k, dst)
+
+// RQTAIL is the end of RQACC and RQACC0: the high dwords of the products
+// gathered, rounded, shifted, clamped, narrowed and stored.
+#define RQTAIL(acc, t, tx, p, k, dst) \
 	VPERMT2D t, Z24, acc; \
 	VPADDD 648(p), acc, acc; \
 	VPSRAVD 584(p), acc, acc; \
@@ -44,13 +38,7 @@
 	VPSRLQ $32, acc, t; \
 	VPMULDQ 64(p), acc, acc; \
 	VPMULDQ 128(p), t, t; \
-	VPERMT2D t, Z24, acc; \
-	VPADDD 648(p), acc, acc; \
-	VPSRAVD 584(p), acc, acc; \
-	VPMAXSD Z25, acc, acc; \
-	VPMINSD Z26, acc, acc; \
-	VPMOVDB acc, tx; \
-	VMOVDQU8 tx, k, dst
+	RQTAIL(acc, t, tx, p, k, dst)
 
 // INIT_ACC24(pa, pb) starts the 24 accumulators Z0-Z23 of a 12x32 tile
 // from the offsets of its column groups (at pa for columns 0-15, pb for
