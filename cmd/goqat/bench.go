@@ -116,8 +116,14 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 				return fmt.Errorf("--ptq and --int8 both name the int8 model; give one")
 			}
 			var inputs []pathArg
-			if !slices.Contains(models.AllNames(), path) {
+			if !builtinName(path) {
 				inputs = append(inputs, pathArg{"--model", path})
+			}
+			if slices.Contains(models.SequenceNames(), path) {
+				if ptq || int8Path != "" || ops {
+					return fmt.Errorf("%s has no int8 model yet (its recurrent layers do not quantize): time it with --float-only", path)
+				}
+				floatOnly = true
 			}
 			inputs = append(inputs, pathArg{"--int8", int8Path})
 			if err := checkPaths(inputs, []pathArg{{"--json", jsonPath}}); err != nil {
@@ -133,7 +139,7 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 	}
 	f := cmd.Flags()
 	addMemoryFlag(f)
-	f.StringVar(&path, "model", "mnist-cnn", "float, QAT or integer model file, or a built-in model name ("+strings.Join(models.AllNames(), ", ")+")")
+	f.StringVar(&path, "model", "mnist-cnn", "float, QAT or integer model file, or a built-in model name ("+strings.Join(append(models.AllNames(), models.SequenceNames()...), ", ")+"; the sequence networks float only)")
 	f.BoolVar(&ptq, "ptq", false, "time a float --model file against its 8-bit PTQ int8 model (calibrated on random inputs)")
 	addNetFlags(f, &net)
 	f.StringVar(&int8Path, "int8", "", "QAT or integer model file to time as int8 beside a float --model")
@@ -201,10 +207,16 @@ func bench(ctx context.Context, path, int8Path, jsonPath string, bs []int, minTi
 	return saveOutput(func() error { return writeJSON(jsonPath, res) })
 }
 
+// builtinName reports whether name is a built-in network (image or
+// sequence).
+func builtinName(name string) bool {
+	return slices.Contains(models.AllNames(), name) || slices.Contains(models.SequenceNames(), name)
+}
+
 // loadBenchSet reads the models to time (see bench --help); floatOnly
 // leaves out the int8 model of a built-in network.
 func loadBenchSet(ctx context.Context, path, int8Path string, ptq, floatOnly bool, net *netFlags) (*benchSet, error) {
-	if slices.Contains(models.AllNames(), path) {
+	if builtinName(path) {
 		m, err := net.build(path, 1)
 		if err != nil {
 			return nil, err

@@ -268,3 +268,22 @@ func TestEvalJSON(t *testing.T) {
 		t.Errorf("eval --dataset cifar: exit %d, %s", code, stderr)
 	}
 }
+
+// TestBenchSequenceNetwork times a built-in sequence network (float only:
+// its recurrent layers do not quantize yet) and refuses an int8 request
+// for it with a one-line error.
+func TestBenchSequenceNetwork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("times lstm-rowmnist")
+	}
+	out := filepath.Join(t.TempDir(), "seq.json")
+	_, stderr, code := run(t, "bench", "--model", "lstm-rowmnist", "--batch", "2", "--min-time", "20ms", "--json", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	positive(t, "lstm-rowmnist", readJSON(t, out), "float_ms_per_image_b2")
+	_, stderr, code = run(t, "bench", "--model", "lstm-rowmnist", "--ops")
+	if code == 0 || !strings.Contains(stderr, "--float-only") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Errorf("bench --ops of a sequence network: exit %d, %q", code, stderr)
+	}
+}

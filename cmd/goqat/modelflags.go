@@ -62,7 +62,7 @@ func parseInput(s string) (tensor.Shape, error) {
 func (n *netFlags) build(name string, seed uint64) (*nn.Model, error) {
 	in, classes, ok := models.Canonical(name)
 	if !ok {
-		return nil, fmt.Errorf("unknown model %q (built-in models: %s)", name, strings.Join(models.AllNames(), ", "))
+		return nil, fmt.Errorf("unknown model %q (built-in models: %s)", name, strings.Join(append(models.AllNames(), models.SequenceNames()...), ", "))
 	}
 	if n.input != "" {
 		var err error
