@@ -112,12 +112,19 @@ func (g *Gemm) directTiles(part, t0, t1 int) {
 				n0 := pn * w.nr
 				cols := min(w.nr, w.n-n0)
 				p0, p1, _, h0 := o.fastPair(n0, cols)
-				kern := dotRqVNNIDirect12x32
-				if h0 {
-					kern = dotRqVNNIDirect12x32H0
+				// Direct calls (a function value would go through a wrapper
+				// each time: measurable on short products).
+				src, b, segq, skip, lo, hi, out := &d.Src[off], &w.b8[pn*w.kq*128], segLen/4, d.SegStep-segLen, int64(o.lo), int64(o.hi), &g.out[n0]
+				switch full := o.lo == -128 && o.hi == 127; {
+				case h0 && full:
+					dotRqVNNIDirect12x32H0F(src, d.Lda, b, segq, d.Segs, skip, p0, p1, lo, hi, outs, out, cols)
+				case h0:
+					dotRqVNNIDirect12x32H0(src, d.Lda, b, segq, d.Segs, skip, p0, p1, lo, hi, outs, out, cols)
+				case full:
+					dotRqVNNIDirect12x32F(src, d.Lda, b, segq, d.Segs, skip, p0, p1, lo, hi, outs, out, cols)
+				default:
+					dotRqVNNIDirect12x32(src, d.Lda, b, segq, d.Segs, skip, p0, p1, lo, hi, outs, out, cols)
 				}
-				kern(&d.Src[off], d.Lda, &w.b8[pn*w.kq*128], segLen/4, d.Segs, d.SegStep-segLen,
-					p0, p1, int64(o.lo), int64(o.hi), outs, &g.out[n0], cols)
 			}
 			if pb+blk >= w.panels { // the tile's last block
 				post()

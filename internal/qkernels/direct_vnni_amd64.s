@@ -128,3 +128,17 @@ TEXT ·dotRqVNNIDirect12x32H0(SB), NOSPLIT, $0-104
 	DOTRQDIRECT(RQACC0, dsegh0, dlooph0, ddm0h0, ddm1h0)
 	VZEROUPPER
 	RET
+
+// dotRqVNNIDirect12x32F is dotRqVNNIDirect12x32 for the full int8 clamp (no fused activation).
+// func dotRqVNNIDirect12x32F(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[12]int, out *int8, cols int)
+TEXT ·dotRqVNNIDirect12x32F(SB), NOSPLIT, $0-104
+	DOTRQDIRECT(RQACCF, dsegf, dloopf, ddm0f, ddm1f)
+	VZEROUPPER
+	RET
+
+// dotRqVNNIDirect12x32H0F is dotRqVNNIDirect12x32H0 for the full int8 clamp (no fused activation).
+// func dotRqVNNIDirect12x32H0F(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[12]int, out *int8, cols int)
+TEXT ·dotRqVNNIDirect12x32H0F(SB), NOSPLIT, $0-104
+	DOTRQDIRECT(RQACC0F, dsegh0f, dlooph0f, ddm0h0f, ddm1h0f)
+	VZEROUPPER
+	RET

@@ -170,11 +170,11 @@ func (d *DWPairs) Rows(out []int8, r0, r1, r2 []int32, n, sw int) {
 	if (sw != 1 && sw != 2) || len(out) < n*c || len(r0) < need || len(r1) < need || len(r2) < need {
 		panic(fmt.Sprintf("qkernels: DWPairs.Rows: %d outputs and rows of %d, %d, %d dwords for %d pixels of %d channels, stride %d", len(out), len(r0), len(r1), len(r2), n, c, sw))
 	}
-	kern := dwPairs3x3RqVNNI
-	if d.h0 {
-		kern = dwPairs3x3RqVNNIH0
-	}
 	// Output pixels are one position apart; pair 1 is 2/sw positions on.
-	kern(&out[0], &r0[0], &r1[0], &r2[0], &d.w[0], c, n, c, &d.o.groups[0], int64(d.o.lo), int64(d.o.hi), 2/sw*c*4)
+	if d.h0 {
+		dwPairs3x3RqVNNIH0(&out[0], &r0[0], &r1[0], &r2[0], &d.w[0], c, n, c, &d.o.groups[0], int64(d.o.lo), int64(d.o.hi), 2/sw*c*4)
+	} else {
+		dwPairs3x3RqVNNI(&out[0], &r0[0], &r1[0], &r2[0], &d.w[0], c, n, c, &d.o.groups[0], int64(d.o.lo), int64(d.o.hi), 2/sw*c*4)
+	}
 	dwPairRows.Add(1)
 }

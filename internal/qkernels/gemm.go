@@ -171,15 +171,25 @@ func (g *Gemm) panel(a []uint8, lda, i0, rows, pn int, tile *[MR * 32]int32) {
 		if p0, p1, ok, h0 := o.fastPair(n0, cols); ok {
 			// Requantized in registers: no int32 tile.
 			b, out := &w.b8[pn*w.kq*128], &g.out[i0*g.ldo+n0]
+			full := o.lo == -128 && o.hi == 127 // the narrowing saturates: no clamp
+			lo, hi, ldo := int64(o.lo), int64(o.hi), g.ldo
 			switch {
+			case cols <= 16 && h0 && full:
+				dotRqVNNI12x16H0F(&a[0], lda, b, w.kq, p0, lo, hi, out, ldo, rows, cols)
 			case cols <= 16 && h0:
-				dotRqVNNI12x16H0(&a[0], lda, b, w.kq, p0, int64(o.lo), int64(o.hi), out, g.ldo, rows, cols)
+				dotRqVNNI12x16H0(&a[0], lda, b, w.kq, p0, lo, hi, out, ldo, rows, cols)
+			case cols <= 16 && full:
+				dotRqVNNI12x16F(&a[0], lda, b, w.kq, p0, lo, hi, out, ldo, rows, cols)
 			case cols <= 16:
-				dotRqVNNI12x16(&a[0], lda, b, w.kq, p0, int64(o.lo), int64(o.hi), out, g.ldo, rows, cols)
+				dotRqVNNI12x16(&a[0], lda, b, w.kq, p0, lo, hi, out, ldo, rows, cols)
+			case h0 && full:
+				dotRqVNNI12x32H0F(&a[0], lda, b, w.kq, p0, p1, lo, hi, out, ldo, rows, cols)
 			case h0:
-				dotRqVNNI12x32H0(&a[0], lda, b, w.kq, p0, p1, int64(o.lo), int64(o.hi), out, g.ldo, rows, cols)
+				dotRqVNNI12x32H0(&a[0], lda, b, w.kq, p0, p1, lo, hi, out, ldo, rows, cols)
+			case full:
+				dotRqVNNI12x32F(&a[0], lda, b, w.kq, p0, p1, lo, hi, out, ldo, rows, cols)
 			default:
-				dotRqVNNI12x32(&a[0], lda, b, w.kq, p0, p1, int64(o.lo), int64(o.hi), out, g.ldo, rows, cols)
+				dotRqVNNI12x32(&a[0], lda, b, w.kq, p0, p1, lo, hi, out, ldo, rows, cols)
 			}
 			return
 		}

@@ -490,8 +490,9 @@ func TestFastFormExact(t *testing.T) {
 
 // TestGemmH0Kernels runs the fused VNNI kernels on output stages whose
 // groups have no column with Shift 32 (the H0 kernels, no h additions)
-// and on ones with such a column (h = 2^31 there), 16- and 32-column
-// panels, against refGemm, and checks which kind each panel took.
+// and on ones with such a column (h = 2^31 there), with the full int8
+// clamp (the F kernels) and a narrower one, 16- and 32-column panels,
+// against refGemm, and checks which kind each panel took.
 func TestGemmH0Kernels(t *testing.T) {
 	if !supported(VNNI) {
 		t.Skip("no VNNI")
@@ -500,50 +501,52 @@ func TestGemmH0Kernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
 	for _, shift32 := range []bool{false, true} {
 		for _, n := range []int{16, 32, 45} {
-			m, k := 29, 70
-			mult := make([]qmath.Multiplier, n)
-			for j := range mult {
-				r := 0.001 + 0.01*rng.Float64() // Shift 37-40
-				if shift32 && j%7 == 3 {
-					r = 0.26 + 0.2*rng.Float64() // Shift 32
+			for _, clamp := range [][2]int32{{-128, 127}, {-20, 127}} { // the F kernels, then a fused ReLU's
+				m, k := 29, 70
+				mult := make([]qmath.Multiplier, n)
+				for j := range mult {
+					r := 0.001 + 0.01*rng.Float64() // Shift 37-40
+					if shift32 && j%7 == 3 {
+						r = 0.26 + 0.2*rng.Float64() // Shift 32
+					}
+					mu, err := qmath.NewMultiplier(r)
+					if err != nil {
+						t.Fatal(err)
+					}
+					mult[j] = mu
 				}
-				mu, err := qmath.NewMultiplier(r)
+				a := make([]int8, m*k)
+				for i := range a {
+					a[i] = int8(rng.IntN(256) - 128)
+				}
+				w := make([]int8, k*n)
+				for i := range w {
+					w[i] = int8(rng.IntN(256) - 128)
+				}
+				bias := make([]int32, n)
+				for i := range bias {
+					bias[i] = rng.Int32N(1<<12) - 1<<11
+				}
+				zpIn, zp := rng.Int32N(256)-128, rng.Int32N(256)-128
+				want := refGemm(a, m, k, w, n, bias, zpIn, mult, zp, clamp[0], clamp[1])
+				pw, _ := PackWeights(VNNI, w, k, n)
+				o, err := NewOutput(pw, bias, zpIn, mult, zp, clamp[0], clamp[1])
 				if err != nil {
 					t.Fatal(err)
 				}
-				mult[j] = mu
-			}
-			a := make([]int8, m*k)
-			for i := range a {
-				a[i] = int8(rng.IntN(256) - 128)
-			}
-			w := make([]int8, k*n)
-			for i := range w {
-				w[i] = int8(rng.IntN(256) - 128)
-			}
-			bias := make([]int32, n)
-			for i := range bias {
-				bias[i] = rng.Int32N(1<<12) - 1<<11
-			}
-			zpIn, zp := rng.Int32N(256)-128, rng.Int32N(256)-128
-			want := refGemm(a, m, k, w, n, bias, zpIn, mult, zp, -128, 127)
-			pw, _ := PackWeights(VNNI, w, k, n)
-			o, err := NewOutput(pw, bias, zpIn, mult, zp, -128, 127)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, _, fast, h0 := o.fastPair(0, min(n, 32))
-			if !fast || h0 == shift32 {
-				t.Fatalf("shift32 %v n=%d: fastPair fast %v h0 %v", shift32, n, fast, h0)
-			}
-			g, _ := NewGemm(pw, o)
-			got := make([]int8, m*n)
-			if err := g.Run(fillFrom(packRows(a, m, k, rng), k), m, got, n); err != nil {
-				t.Fatal(err)
-			}
-			for i := range want {
-				if got[i] != want[i] {
-					t.Fatalf("shift32 %v n=%d: out[%d] = %d, want %d", shift32, n, i, got[i], want[i])
+				_, _, fast, h0 := o.fastPair(0, min(n, 32))
+				if !fast || h0 == shift32 {
+					t.Fatalf("shift32 %v n=%d: fastPair fast %v h0 %v", shift32, n, fast, h0)
+				}
+				g, _ := NewGemm(pw, o)
+				got := make([]int8, m*n)
+				if err := g.Run(fillFrom(packRows(a, m, k, rng), k), m, got, n); err != nil {
+					t.Fatal(err)
+				}
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("shift32 %v n=%d clamp %v: out[%d] = %d, want %d", shift32, n, clamp, i, got[i], want[i])
+					}
 				}
 			}
 		}

@@ -353,3 +353,31 @@ TEXT ·dotRqVNNI12x16H0(SB), NOSPLIT, $0-88
 	DOTRQ12x16(RQACC0, dq16looph0, dq16doneh0)
 	VZEROUPPER
 	RET
+
+// dotRqVNNI12x32F is dotRqVNNI12x32 for the full int8 clamp (no fused activation).
+// func dotRqVNNI12x32F(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+TEXT ·dotRqVNNI12x32F(SB), NOSPLIT, $0-96
+	DOTRQ12x32(RQACCF, dqloopf, dqm0f, dqm1f, dqdonef)
+	VZEROUPPER
+	RET
+
+// dotRqVNNI12x32H0F is dotRqVNNI12x32H0 for the full int8 clamp (no fused activation).
+// func dotRqVNNI12x32H0F(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+TEXT ·dotRqVNNI12x32H0F(SB), NOSPLIT, $0-96
+	DOTRQ12x32(RQACC0F, dqlooph0f, dqm0h0f, dqm1h0f, dqdoneh0f)
+	VZEROUPPER
+	RET
+
+// dotRqVNNI12x16F is dotRqVNNI12x16 for the full int8 clamp (no fused activation).
+// func dotRqVNNI12x16F(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+TEXT ·dotRqVNNI12x16F(SB), NOSPLIT, $0-88
+	DOTRQ12x16(RQACCF, dq16loopf, dq16donef)
+	VZEROUPPER
+	RET
+
+// dotRqVNNI12x16H0F is dotRqVNNI12x16H0 for the full int8 clamp (no fused activation).
+// func dotRqVNNI12x16H0F(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+TEXT ·dotRqVNNI12x16H0F(SB), NOSPLIT, $0-88
+	DOTRQ12x16(RQACC0F, dq16looph0f, dq16doneh0f)
+	VZEROUPPER
+	RET

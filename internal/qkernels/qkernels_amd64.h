@@ -23,6 +23,30 @@
 	VPADDQ 776(p), t, t; \
 	RQTAIL(acc, t, tx, p, k, dst)
 
+// RQACCF and RQACC0F are RQACC and RQACC0 for the full int8 clamp [-128,
+// 127] (no fused activation): VPMOVSDB's saturation is the clamp.
+#define RQACCF(acc, t, tx, p, k, dst) \
+	VPSRLQ $32, acc, t; \
+	VPMULDQ 64(p), acc, acc; \
+	VPMULDQ 128(p), t, t; \
+	VPADDQ 712(p), acc, acc; \
+	VPADDQ 776(p), t, t; \
+	RQTAILF(acc, t, tx, p, k, dst)
+
+#define RQACC0F(acc, t, tx, p, k, dst) \
+	VPSRLQ $32, acc, t; \
+	VPMULDQ 64(p), acc, acc; \
+	VPMULDQ 128(p), t, t; \
+	RQTAILF(acc, t, tx, p, k, dst)
+
+// RQTAILF is RQTAIL with the clamp to the int8 range in the narrowing.
+#define RQTAILF(acc, t, tx, p, k, dst) \
+	VPERMT2D t, Z24, acc; \
+	VPADDD 648(p), acc, acc; \
+	VPSRAVD 584(p), acc, acc; \
+	VPMOVSDB acc, tx; \
+	VMOVDQU8 tx, k, dst
+
 // RQTAIL is the end of RQACC and RQACC0: the high dwords of the products
 // gathered, rounded, shifted, clamped, narrowed and stored.
 #define RQTAIL(acc, t, tx, p, k, dst) \

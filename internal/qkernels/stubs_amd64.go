@@ -93,6 +93,21 @@ func dotRqVNNI12x32H0(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo,
 //go:noescape
 func dotRqVNNI12x16H0(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
 
+// The F variants are the kernels above for the full int8 clamp (lo = -128,
+// hi = 127: no fused activation), which the saturating narrowing applies.
+//
+//go:noescape
+func dotRqVNNI12x32F(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+
+//go:noescape
+func dotRqVNNI12x32H0F(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+
+//go:noescape
+func dotRqVNNI12x16F(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+
+//go:noescape
+func dotRqVNNI12x16H0F(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+
 // direct_vnni_amd64.s: the VNNI micro-kernel of Gemm.RunDirect.
 
 // dotRqVNNIDirect12x32 is dotRqVNNI12x32 on rows read in place: row r of
@@ -121,6 +136,15 @@ func dotRqVNNIDirect12x32(a *uint8, lda int, b *int8, segq, segs, segSkip int, p
 //
 //go:noescape
 func dotRqVNNIDirect12x32H0(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[MR]int, out *int8, cols int)
+
+// dotRqVNNIDirect12x32F and dotRqVNNIDirect12x32H0F are the direct kernels
+// for the full int8 clamp.
+//
+//go:noescape
+func dotRqVNNIDirect12x32F(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[MR]int, out *int8, cols int)
+
+//go:noescape
+func dotRqVNNIDirect12x32H0F(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[MR]int, out *int8, cols int)
 
 // gemm_avx2_amd64.s: the AVX2 micro-kernel of Gemm.
 

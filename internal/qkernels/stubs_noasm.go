@@ -106,3 +106,27 @@ func dwPairs3x3RqVNNIH0(out *int8, r0, r1, r2 *int32, w *int32, c, n, step int, 
 func pairRowS2AVX512(dst *int32, x *int8, n, c int, zp int32) {
 	panic("qkernels: VNNI path not built")
 }
+
+func dotRqVNNI12x32F(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int) {
+	panic("qkernels: VNNI path not built")
+}
+
+func dotRqVNNI12x32H0F(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int) {
+	panic("qkernels: VNNI path not built")
+}
+
+func dotRqVNNI12x16F(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int) {
+	panic("qkernels: VNNI path not built")
+}
+
+func dotRqVNNI12x16H0F(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int) {
+	panic("qkernels: VNNI path not built")
+}
+
+func dotRqVNNIDirect12x32F(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[MR]int, out *int8, cols int) {
+	panic("qkernels: VNNI path not built")
+}
+
+func dotRqVNNIDirect12x32H0F(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[MR]int, out *int8, cols int) {
+	panic("qkernels: VNNI path not built")
+}
