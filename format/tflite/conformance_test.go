@@ -1,0 +1,132 @@
+package tflite
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/goqat/goqat/models"
+)
+
+// tfliteDir returns the folder holding @tensorflow/tfjs-tflite (installed
+// by scripts/tflite_conformance.sh), or skips the test.
+func tfliteDir(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("TFLite conformance: node is not installed")
+	}
+	dir := os.Getenv("GOQAT_TFLITE_DIR")
+	if dir == "" {
+		cache := os.Getenv("GOQAT_CACHE")
+		if cache == "" {
+			home, _ := os.UserHomeDir()
+			cache = filepath.Join(home, ".cache", "goqat")
+		}
+		dir = filepath.Join(cache, "tflite")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules/@tensorflow/tfjs-tflite/wasm/tflite_web_api_client.js")); err != nil {
+		t.Skipf("TFLite conformance: @tensorflow/tfjs-tflite is not installed in %s (scripts/tflite_conformance.sh installs it)", dir)
+	}
+	return dir
+}
+
+// runTFLite runs a .tflite file in TFLite's runtime (scripts/tflite_run.js)
+// on n samples of raw input bytes and returns the raw output bytes.
+func runTFLite(t *testing.T, dir string, file, in []byte, n int) []byte {
+	t.Helper()
+	tmp := t.TempDir()
+	model, inPath, outPath := filepath.Join(tmp, "m.tflite"), filepath.Join(tmp, "in.bin"), filepath.Join(tmp, "out.bin")
+	if err := os.WriteFile(model, file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(inPath, in, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("node", "../../scripts/tflite_run.js", dir, model, inPath, outPath, fmt.Sprint(n))
+	outp, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("TFLite runtime: %v\n%s", err, outp)
+	}
+	for _, l := range strings.Split(string(outp), "\n") {
+		if strings.HasPrefix(l, "tflite_run:") {
+			t.Log(l)
+		}
+	}
+	out, err := os.ReadFile(outPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestConformance exports every built-in network (int8, full-integer
+// edges) and runs it in TFLite's own interpreter on the int8 inputs given
+// to goqat's: the output codes must be identical on >= 99.99% of the
+// values and the top-1 class on >= 99.9% of the samples (docs/tflite.md,
+// Conformance). Skipped in -short mode and without node and the
+// @tensorflow/tfjs-tflite package.
+func TestConformance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains, converts and runs every built-in network in TFLite: skipped in -short mode")
+	}
+	dir := tfliteDir(t)
+	only := os.Getenv("GOQAT_TFLITE_NETS")
+	for _, net := range testNets {
+		if only != "" && !strings.Contains(","+only+",", ","+net.name+",") {
+			continue
+		}
+		t.Run(net.name, func(t *testing.T) {
+			n := 100
+			if net.name == "mnist-cnn" || net.name == "mlp" || net.name == "mobilenet-tiny" {
+				n = 1000
+			}
+			im, x := int8Net(t, net, n)
+			fi, err := FullInteger(im)
+			if err != nil {
+				t.Fatal(err)
+			}
+			file, err := Marshal(fi, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			codes := inputCodes(fi, x)
+			want := runGoqat(t, fi, codes)
+			got := runTFLite(t, dir, file, int8Bytes(codes.Data), n)
+			if len(got) != len(want) {
+				t.Fatalf("TFLite returned %d output bytes, goqat %d", len(got), len(want))
+			}
+			gi := make([]int8, len(got))
+			for i, b := range got {
+				gi[i] = int8(b)
+			}
+			c := fi.Tensors[fi.Outputs[0]].Shape.Size()
+			a := compareCodes(want, gi, c)
+			t.Logf("%s %v: %d ops in goqat, %d samples: values identical %d/%d (%.4f%%, max |diff| %d), top-1 identical %d/%d (%.2f%%)",
+				net.name, net.in, len(fi.Ops), n, a.same, a.values, 100*float64(a.same)/float64(a.values), a.maxDiff,
+				a.top1, a.rows, 100*float64(a.top1)/float64(a.rows))
+			if float64(a.same) < 0.9999*float64(a.values) {
+				t.Errorf("values identical on %d of %d, want >= 99.99%%", a.same, a.values)
+			}
+			if float64(a.top1) < 0.999*float64(a.rows) {
+				t.Errorf("top-1 identical on %d of %d, want >= 99.9%%", a.top1, a.rows)
+			}
+		})
+	}
+}
+
+// TestNetsComplete checks that testNets lists every built-in network.
+func TestNetsComplete(t *testing.T) {
+	have := map[string]bool{}
+	for _, n := range testNets {
+		have[n.name] = true
+	}
+	for _, n := range models.AllNames() {
+		if !have[n] {
+			t.Errorf("built-in network %s is missing from testNets", n)
+		}
+	}
+}
+
