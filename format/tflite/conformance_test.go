@@ -129,4 +129,3 @@ func TestNetsComplete(t *testing.T) {
 		}
 	}
 }
-
