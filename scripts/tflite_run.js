@@ -4,10 +4,10 @@
 //   node scripts/tflite_run.js CACHE_DIR model.tflite inputs.bin outputs.bin N
 //
 // CACHE_DIR holds node_modules/@tensorflow/tfjs-tflite (installed by
-// scripts/tflite_conformance.sh). inputs.bin holds N samples of the model's
-// single input, raw little-endian in its own type (int8 or float32), one
-// after the other; outputs.bin receives N samples of each output, raw, in
-// order (output 0 of every sample, then output 1, ...). Batch 1, one
+// scripts/tflite_conformance.sh). inputs.bin holds N samples of each of the
+// model's inputs, raw little-endian in its own type (int8 or float32): input
+// 0 of every sample, then input 1, ...; outputs.bin receives the outputs the
+// same way. Batch 1, one
 // thread, TFLite's built-in kernels (XNNPACK is not used by this build for
 // int8; see docs/tflite.md).
 //
@@ -69,18 +69,20 @@ async function main() {
   const runner = await tfweb.TFLiteWebModelRunner.create(
     model.buffer.slice(model.byteOffset, model.byteOffset + model.byteLength), { numThreads: 1 });
   const inputs = runner.getInputs();
-  if (inputs.length !== 1) throw new Error('tflite_run: the model has ' + inputs.length + ' inputs, want 1');
-  const inBuf = inputs[0].data();
-  const inBytes = inBuf.byteLength;
+  const inBufs = inputs.map((t) => t.data());
+  const inBytes = inBufs.map((d) => d.byteLength);
   const src = fs.readFileSync(inPath);
-  if (src.length < n * inBytes) throw new Error(`tflite_run: ${inPath} holds ${src.length} bytes, want ${n} x ${inBytes}`);
+  const total = inBytes.reduce((a, b) => a + b, 0);
+  if (src.length !== n * total) throw new Error(`tflite_run: ${inPath} holds ${src.length} bytes, want ${n} x ${total}`);
   const outs = runner.getOutputs();
   const outBytes = outs.map((o) => o.data().byteLength);
   const dst = outs.map((_, i) => Buffer.alloc(n * outBytes[i]));
-  const inView = new Uint8Array(inBuf.buffer, inBuf.byteOffset, inBytes);
+  const inViews = inBufs.map((d, i) => new Uint8Array(d.buffer, d.byteOffset, inBytes[i]));
+  const inStart = [];
+  inBytes.reduce((a, b, i) => { inStart[i] = a; return a + n * b; }, 0);
   const t0 = process.hrtime.bigint();
   for (let s = 0; s < n; s++) {
-    inView.set(src.subarray(s * inBytes, (s + 1) * inBytes));
+    inViews.forEach((v, i) => v.set(src.subarray(inStart[i] + s * inBytes[i], inStart[i] + (s + 1) * inBytes[i])));
     if (!runner.infer()) throw new Error('tflite_run: inference failed on sample ' + s);
     outs.forEach((o, i) => {
       const d = o.data();
@@ -90,7 +92,7 @@ async function main() {
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   fs.writeFileSync(outPath, Buffer.concat(dst));
   const desc = (t) => `${t.name} ${t.dataType} [${t.shape}]`;
-  console.log(`tflite_run: ${n} samples, input ${desc(inputs[0])}, outputs ${outs.map(desc).join('; ')}, ` +
+  console.log(`tflite_run: ${n} samples, inputs ${inputs.map(desc).join('; ')}, outputs ${outs.map(desc).join('; ')}, ` +
     `${(ms / Math.max(n, 1)).toFixed(3)} ms/sample (simd ${features.simd})`);
 }
 main().catch((e) => { console.error(String(e && e.stack || e)); process.exit(1); });

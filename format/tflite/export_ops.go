@@ -281,13 +281,11 @@ func (g *graph) conv(op *lite.Op, in, out int32, act int8) error {
 }
 
 // weights adds a weighted op's filter (int8, scales along qdim, zero
-// points 0) and bias (int32, scales s_in*s_w[c], or -1 without bias).
+// points 0) and bias (int32, scales s_in*s_w[c]; zeros for an op without
+// bias, since TFLite's int8 kernels require one).
 func (g *graph) weights(op *lite.Op, in int32, wshape []int32, wdata []byte, qdim int32, oc int) (filter, bias int32) {
 	zps := make([]int64, len(op.WeightScales))
 	filter = g.constant(op.Name+"/weights", typeInt8, wshape, wdata, op.WeightScales, zps, qdim)
-	if op.Bias == nil {
-		return filter, -1
-	}
 	sIn := g.tensors[in].scales[0]
 	bs := make([]float32, oc)
 	for c := range bs {
@@ -297,7 +295,11 @@ func (g *graph) weights(op *lite.Op, in int32, wshape []int32, wdata []byte, qdi
 		}
 		bs[c] = sIn * sw
 	}
-	bias = g.constant(op.Name+"/bias", typeInt32, []int32{int32(oc)}, int32Bytes(op.Bias), bs, make([]int64, oc), 0)
+	b := op.Bias
+	if b == nil {
+		b = make([]int32, oc)
+	}
+	bias = g.constant(op.Name+"/bias", typeInt32, []int32{int32(oc)}, int32Bytes(b), bs, make([]int64, oc), 0)
 	return filter, bias
 }
 
@@ -342,7 +344,11 @@ func (g *graph) fullyConnected(op *lite.Op, in, out int32, act int8) error {
 
 // concat appends a CONCATENATION. TFLite's int8 kernel copies its inputs,
 // all of the output's scale and zero point: an input of other parameters
-// is first requantized by a QUANTIZE (int8 to int8).
+// is first requantized. An (1, H, W, C) input is requantized by a 1x1
+// DEPTHWISE_CONV_2D with unit weights of scale 1 (multiplier s_in/s_out
+// in the convolution's fixed-point requantization, as goqat's);
+// others by a QUANTIZE (int8 to int8), whose kernel in TFLite's runtime
+// rounds with a coarser multiplier (docs/tflite.md, Differences).
 func (g *graph) concat(op *lite.Op, ins []int32, out int32) error {
 	if op.Activation != "" {
 		return fmt.Errorf("a fused %s on Concatenation has no TFLite int8 equivalent", op.Activation)
@@ -354,9 +360,33 @@ func (g *graph) concat(op *lite.Op, ins []int32, out int32) error {
 			continue
 		}
 		r := g.like(out, fmt.Sprintf("%s/requant%d", op.Name, i), t.shape)
-		g.op(fileOp{code: opQuantize, version: opVersions[opQuantize], inputs: []int32{x}, outputs: []int32{r},
-			optType: optQuantize, opts: emptyOptions, litename: op.Name})
 		ins[i] = r
+		if len(t.shape) != 4 {
+			g.op(fileOp{code: opQuantize, version: opVersions[opQuantize], inputs: []int32{x}, outputs: []int32{r},
+				optType: optQuantize, opts: emptyOptions, litename: op.Name})
+			continue
+		}
+		c := t.shape[3]
+		ones := make([]byte, c)
+		scales := make([]float32, c)
+		for j := range ones {
+			ones[j], scales[j] = 1, 1
+		}
+		w := g.constant(fmt.Sprintf("%s/requant%d/ones", op.Name, i), typeInt8, []int32{1, 1, 1, c}, ones, scales, make([]int64, c), 3)
+		bs := make([]float32, c)
+		for j := range bs {
+			bs[j] = t.scales[0]
+		}
+		bias := g.constant(fmt.Sprintf("%s/requant%d/bias", op.Name, i), typeInt32, []int32{c}, make([]byte, 4*c), bs, make([]int64, c), 0)
+		g.op(fileOp{code: opDepthwiseConv, version: opVersions[opDepthwiseConv], inputs: []int32{x, w, bias}, outputs: []int32{r},
+			optType: optDepthwiseConv, litename: op.Name, opts: func(b *builder) uint32 {
+				b.StartObject(dwFields)
+				b.PrependInt8Slot(dwPadding, padValid, 0)
+				b.PrependInt32Slot(dwStrideW, 1, 0)
+				b.PrependInt32Slot(dwStrideH, 1, 0)
+				b.PrependInt32Slot(dwMultiplier, 1, 0)
+				return uint32(b.EndObject())
+			}})
 	}
 	axis := int32(len(o.shape) - 1 - op.AxisFromEnd)
 	g.op(fileOp{code: opConcatenation, version: opVersions[opConcatenation], inputs: ins, outputs: []int32{out},

@@ -1,0 +1,142 @@
+package tflite
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/goqat/goqat/lite"
+	"github.com/goqat/goqat/tensor"
+)
+
+// runFloat runs m on float inputs and returns output 0 as float32.
+func runFloat(t *testing.T, m *lite.Model, x *tensor.Tensor) []float32 {
+	t.Helper()
+	it, err := lite.NewInterpreter(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := it.SetInput(0, x); err != nil {
+		t.Fatal(err)
+	}
+	if err := it.Invoke(); err != nil {
+		t.Fatal(err)
+	}
+	return append([]float32(nil), it.Output(0).Data...)
+}
+
+// quantParams lists every int8 tensor's (scale, zero point) and every
+// weighted op's weight scales, in order.
+func quantParams(m *lite.Model) (acts []string, weights []string) {
+	for _, op := range m.Ops {
+		if t := m.Tensors[op.Output]; t.DType == lite.Int8 {
+			acts = append(acts, fmt.Sprintf("%v/%d", t.Scale, t.ZeroPoint))
+		}
+		if len(op.WeightScales) > 0 {
+			weights = append(weights, fmt.Sprintf("%v", op.WeightScales))
+		}
+	}
+	return acts, weights
+}
+
+// TestRoundTrip exports every built-in network, float-edged and full
+// integer, reads the file back and checks that the interpreter's outputs
+// are bit-identical and that every scale, zero point and per-channel
+// weight scale is kept exactly.
+func TestRoundTrip(t *testing.T) {
+	nets := testNets
+	if testing.Short() {
+		nets = nets[:3]
+	}
+	for _, net := range nets {
+		t.Run(net.name, func(t *testing.T) {
+			im, x := int8Net(t, net, 8)
+			for _, full := range []bool{false, true} {
+				b, err := Marshal(im, Options{FullInteger: full})
+				if err != nil {
+					t.Fatal(err)
+				}
+				back, err := Read(b)
+				if err != nil {
+					t.Fatalf("full-integer %v: %v", full, err)
+				}
+				src := im
+				if full {
+					if src, err = FullInteger(im); err != nil {
+						t.Fatal(err)
+					}
+				}
+				// Same quantization parameters: the chain of activation
+				// parameters (the importer may add tensors that keep their
+				// input's) and every weight scale.
+				a1, w1 := quantParams(src)
+				a2, w2 := quantParams(back)
+				if fmt.Sprint(w1) != fmt.Sprint(w2) {
+					t.Errorf("weight scales differ after the round trip")
+				}
+				if !subsequence(a1, a2) {
+					t.Errorf("activation scales and zero points differ after the round trip")
+				}
+				if full {
+					codes := inputCodes(src, x)
+					want, got := runGoqat(t, src, codes), runGoqat(t, back, codes)
+					if fmt.Sprint(want) != fmt.Sprint(got) {
+						t.Errorf("full-integer outputs differ after the round trip")
+					}
+					continue
+				}
+				want, got := runFloat(t, src, x), runFloat(t, back, x)
+				for i := range want {
+					if want[i] != got[i] {
+						t.Fatalf("output %d: %v after the round trip, want %v", i, got[i], want[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+// subsequence reports whether a is a subsequence of b.
+func subsequence(a, b []string) bool {
+	j := 0
+	for _, s := range b {
+		if j < len(a) && a[j] == s {
+			j++
+		}
+	}
+	return j == len(a)
+}
+
+// TestRoundTripOps exports hand-made models of the ops the built-in
+// networks do not use (Mul with broadcasting, Softmax, Logistic, Tanh,
+// HardSwish, Pad, Slice, Concatenation with requantization, per-tensor
+// FullyConnected, depth multiplier, dilation, explicit padding) and
+// checks the bit-identical round trip.
+func TestRoundTripOps(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for name, m := range opModels(r) {
+		t.Run(name, func(t *testing.T) {
+			if err := m.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			b, err := Marshal(m, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := Read(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := randomImages(r, 3, m.Tensors[m.Inputs[0]].Shape)
+			for i := range x.Data {
+				x.Data[i] = 4*x.Data[i] - 2
+			}
+			want, got := runFloat(t, m, x), runFloat(t, back, x)
+			for i := range want {
+				if want[i] != got[i] {
+					t.Fatalf("output %d: %v after the round trip, want %v", i, got[i], want[i])
+				}
+			}
+		})
+	}
+}
