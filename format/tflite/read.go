@@ -125,10 +125,14 @@ func (r *reader) read() error {
 	if err != nil {
 		return err
 	}
-	if len(sgs) != 1 {
-		return fmt.Errorf("%d subgraphs, goqat reads models of one", len(sgs))
+	if sgs.n != 1 {
+		return fmt.Errorf("%d subgraphs, goqat reads models of one", sgs.n)
 	}
-	return r.readSubgraph(sgs[0])
+	sg, err := sgs.at(0)
+	if err != nil {
+		return err
+	}
+	return r.readSubgraph(sg)
 }
 
 // readCodes reads operator_codes.
@@ -137,7 +141,11 @@ func (r *reader) readCodes(root *ftable) error {
 	if err != nil {
 		return err
 	}
-	for i, t := range ts {
+	for i := range ts.n {
+		t, err := ts.at(i)
+		if err != nil {
+			return err
+		}
 		dep, err := t.u8(opcodeDeprecatedBuiltin, 0)
 		if err != nil {
 			return err
@@ -171,7 +179,11 @@ func (r *reader) readBuffers(root *ftable) error {
 	if err != nil {
 		return err
 	}
-	for i, t := range ts {
+	for i := range ts.n {
+		t, err := ts.at(i)
+		if err != nil {
+			return err
+		}
 		if off, err := t.scalar(bufferOffset, 8, 0); err != nil || off != 0 {
 			if err != nil {
 				return err
@@ -193,7 +205,11 @@ func (r *reader) readSubgraph(sg *ftable) error {
 	if err != nil {
 		return err
 	}
-	for i, t := range ts {
+	for i := range ts.n {
+		t, err := ts.at(i)
+		if err != nil {
+			return err
+		}
 		ft, err := r.readTensor(t)
 		if err != nil {
 			return fmt.Errorf("tensor %d: %w", i, err)
@@ -225,7 +241,11 @@ func (r *reader) readSubgraph(sg *ftable) error {
 	if err != nil {
 		return err
 	}
-	for i, t := range ops {
+	for i := range ops.n {
+		t, err := ops.at(i)
+		if err != nil {
+			return err
+		}
 		if err := r.readOp(t); err != nil {
 			return fmt.Errorf("operator %d: %w", i, err)
 		}

@@ -252,24 +252,34 @@ func (t *ftable) str(id int) (string, error) {
 	return string(b), err
 }
 
-// tables returns the tables of a vector-of-tables field.
-func (t *ftable) tables(id int, what string) ([]*ftable, error) {
+// tableVec is a vector of tables, verified one at a time when read.
+type tableVec struct {
+	f    *fbuf
+	p    uint64 // first element
+	n    int
+	what string
+}
+
+// tables returns the vector-of-tables field id.
+func (t *ftable) tables(id int, what string) (tableVec, error) {
 	p, n, err := t.vector(id, 4)
-	if err != nil || n == 0 {
-		return nil, err
+	if err != nil {
+		return tableVec{}, err
 	}
 	if n > maxVector {
-		return nil, fmt.Errorf("%s: %d tables", what, n)
+		return tableVec{}, fmt.Errorf("%s: %d tables", what, n)
 	}
-	out := make([]*ftable, n)
-	for i := range out {
-		e := p + 4*uint64(i)
-		q := e + uint64(t.f.u32(e))
-		if out[i], err = t.f.table(q, fmt.Sprintf("%s %d", what, i)); err != nil {
-			return nil, err
-		}
+	return tableVec{f: t.f, p: p, n: n, what: what}, nil
+}
+
+// at verifies and returns table i of the vector.
+func (v tableVec) at(i int) (*ftable, error) {
+	e := v.p + 4*uint64(i)
+	tb, err := v.f.table(e+uint64(v.f.u32(e)), v.what)
+	if err != nil {
+		return nil, fmt.Errorf("%s %d: %w", v.what, i, err)
 	}
-	return out, nil
+	return tb, nil
 }
 
 // root returns the root table of a .tflite buffer after checking its

@@ -1,0 +1,35 @@
+package tflite
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// FuzzRead reads mutated .tflite files: a one-line error or a model that
+// validates, never a panic, a hang or an allocation beyond the file's
+// size (the verifier's budget). Seeded with the exported op models, full
+// integer and float-edged.
+func FuzzRead(f *testing.F) {
+	for _, m := range opModels(rand.New(rand.NewPCG(1, 2))) {
+		for _, full := range []bool{false, true} {
+			b, err := Marshal(m, Options{FullInteger: full})
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := Read(b)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error of several lines: %q", err)
+			}
+			return
+		}
+		if err := m.Validate(); err != nil {
+			t.Fatalf("Read returned a model that does not validate: %v", err)
+		}
+	})
+}
