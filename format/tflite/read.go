@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strings"
 
 	"github.com/goqat/goqat/internal/bounds"
 	"github.com/goqat/goqat/lite"
@@ -132,7 +133,14 @@ func (r *reader) read() error {
 	if err != nil {
 		return err
 	}
-	return r.readSubgraph(sg)
+	if err := r.readSubgraph(sg); err != nil {
+		return err
+	}
+	// The model's name: goqat writes "goqat NAME" as the description.
+	if desc, err := root.str(modelDescription); err == nil && strings.HasPrefix(desc, "goqat ") {
+		r.m.Name = strings.TrimPrefix(desc, "goqat ")
+	}
+	return nil
 }
 
 // readCodes reads operator_codes.
@@ -219,6 +227,9 @@ func (r *reader) readSubgraph(sg *ftable) error {
 	name, err := sg.str(subgraphName)
 	if err != nil {
 		return err
+	}
+	if name == "" {
+		name = "tflite"
 	}
 	r.m = &lite.Model{Name: name}
 	r.lmap = map[int32]int{}
@@ -418,4 +429,11 @@ func typeName(t uint8) string {
 		return "INT8"
 	}
 	return fmt.Sprintf("type %d", t)
+}
+
+// init registers the format with lite, so that lite.Load and lite.IsFile
+// (and every goqat command that reads integer models) accept .tflite
+// files.
+func init() {
+	lite.RegisterFormat(lite.Format{Name: "TensorFlow Lite", Sniff: IsTFLite, Load: ReadFile})
 }
