@@ -75,6 +75,9 @@ func TestConformance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains, converts and runs every built-in network in TFLite: skipped in -short mode")
 	}
+	if os.Getenv("GOQAT_TFLITE_CONFORMANCE") != "1" {
+		t.Skip("TFLite conformance runs with GOQAT_TFLITE_CONFORMANCE=1 (scripts/tflite_conformance.sh)")
+	}
 	dir := tfliteDir(t)
 	only := os.Getenv("GOQAT_TFLITE_NETS")
 	for _, net := range testNets {

@@ -96,6 +96,9 @@ func TestConformanceOps(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs every op of every built-in network in TFLite: skipped in -short mode")
 	}
+	if os.Getenv("GOQAT_TFLITE_CONFORMANCE") != "1" {
+		t.Skip("TFLite conformance runs with GOQAT_TFLITE_CONFORMANCE=1 (scripts/tflite_conformance.sh)")
+	}
 	dir := tfliteDir(t)
 	tally := map[lite.OpType]*opTally{}
 	only := os.Getenv("GOQAT_TFLITE_NETS")
