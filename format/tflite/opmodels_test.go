@@ -2,6 +2,7 @@ package tflite
 
 import (
 	"math/rand/v2"
+	"sort"
 
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/tensor"
@@ -130,4 +131,15 @@ func opModels(r *rand.Rand) map[string]*lite.Model {
 	cv2.Bias = nil
 	ms["convolutions"] = b.finish(b.op(cv2, tensor.Shape{4, 4, 4}, 0.08, -128))
 	return ms
+}
+
+// sortedNames returns the models' names in order, so that the tests draw
+// their random inputs in the same order every run.
+func sortedNames(ms map[string]*lite.Model) []string {
+	names := make([]string, 0, len(ms))
+	for n := range ms {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }

@@ -114,7 +114,9 @@ func subsequence(a, b []string) bool {
 // checks the bit-identical round trip.
 func TestRoundTripOps(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for name, m := range opModels(r) {
+	ms := opModels(r)
+	for _, name := range sortedNames(ms) {
+		m := ms[name]
 		t.Run(name, func(t *testing.T) {
 			if err := m.Validate(); err != nil {
 				t.Fatal(err)
