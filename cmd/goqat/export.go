@@ -35,8 +35,8 @@ The graph takes NHWC input like goqat, with a dynamic batch dimension.
 --format tflite writes an integer or QAT model as a TensorFlow Lite flatbuffer
 (schema 3) for TFLite's int8 kernels: int8 activations, per-channel int8
 weights, int32 biases, fused ReLU/ReLU6, batch 1; float input and output with
-QUANTIZE/DEQUANTIZE at the edges, or int8 ones with --full-integer
-(docs/tflite.md).`,
+QUANTIZE/DEQUANTIZE at the edges, or int8 ones with --full-integer. A float
+model is written with FLOAT32 tensors (docs/tflite.md).`,
 		Example: `  goqat export --format onnx --in float.safetensors --out float.onnx
   goqat export --format onnx --in model.int8.safetensors --out model.int8.onnx
   goqat export --format onnx --in model.int8.safetensors --out model.u8.onnx --uint8-activations
@@ -86,7 +86,7 @@ QUANTIZE/DEQUANTIZE at the edges, or int8 ones with --full-integer
 	f := cmd.Flags()
 	addMemoryFlag(f)
 	f.StringVar(&format, "format", "onnx", "output format: onnx or tflite")
-	f.StringVar(&in, "in", "", "model file (.safetensors): float, QAT or integer (tflite: QAT or integer)")
+	f.StringVar(&in, "in", "", "model file (.safetensors): float, QAT or integer")
 	f.StringVar(&out, "out", "", "ONNX or .tflite file to write")
 	f.BoolVar(&fullInteger, "full-integer", false, "int8 input and output: a QAT model is converted so; --format tflite also leaves out an integer model's QUANTIZE/DEQUANTIZE edges")
 	f.BoolVar(&uint8Acts, "uint8-activations", false, "integer models: store activations as uint8 (zero point + 128, same values), which ONNX Runtime on x86 fuses fully")
@@ -156,7 +156,18 @@ func exportTFLite(ctx context.Context, in, out string, fullInteger bool) error {
 			return err
 		}
 		if !quantize.IsQAT(m) {
-			return fmt.Errorf("%s is a float model: --format tflite exports integer models (quantize and convert it first, or goqat convert --ptq)", in)
+			if fullInteger {
+				return fmt.Errorf("--full-integer goes with a QAT or integer model; %s is a float model", in)
+			}
+			if err := saveOutput(func() error { return tflite.WriteFloatFile(out, m) }); err != nil {
+				return err
+			}
+			st, err := os.Stat(out)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("%s (float model) -> %s (%d bytes, TensorFlow Lite schema 3, float32)\n", in, out, st.Size())
+			return nil
 		}
 		var copts []convert.Option
 		if fullInteger {

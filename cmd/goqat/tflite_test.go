@@ -13,7 +13,7 @@ import (
 )
 
 // TestTFLiteExportImport converts a float mnist-cnn with --ptq, exports it
-// as .tflite (float edges and --full-integer), imports the file, checks
+// as .tflite (float edges and --full-integer) and the float model too, imports the file, checks
 // that the imported model has the integer model's ops and parameters and
 // that bench and inspect read the .tflite directly; bad inputs are
 // one-line errors.
@@ -75,6 +75,9 @@ func TestTFLiteExportImport(t *testing.T) {
 			t.Errorf("bench of the .tflite: exit %d: %s", code, se)
 		}
 	}
+	if so, se, code := run(t, "export", "--format", "tflite", "--in", fp, "--out", filepath.Join(dir, "float.tflite")); code != 0 || !strings.Contains(so, "float32") {
+		t.Errorf("float export: exit %d: %s%s", code, so, se)
+	}
 	garbage := filepath.Join(dir, "garbage.tflite")
 	if err := os.WriteFile(garbage, []byte("\x10\x00\x00\x00TFL3\xff\xff\xff\xff"), 0o644); err != nil {
 		t.Fatal(err)
@@ -83,7 +86,7 @@ func TestTFLiteExportImport(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"export", "--format", "tflite", "--in", fp, "--out", filepath.Join(dir, "f.tflite")}, "is a float model"},
+		{[]string{"export", "--format", "tflite", "--full-integer", "--in", fp, "--out", filepath.Join(dir, "f.tflite")}, "is a float model"},
 		{[]string{"export", "--format", "tflite", "--uint8-activations", "--in", ip, "--out", filepath.Join(dir, "f.tflite")}, "--uint8-activations goes with --format onnx"},
 		{[]string{"import", "--in", garbage, "--out", filepath.Join(dir, "g.safetensors")}, "garbage.tflite"},
 		{[]string{"inspect", garbage}, "garbage.tflite"},

@@ -1,7 +1,10 @@
 package tflite
 
 import (
+	"context"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/goqat/goqat/models"
+	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/tensor"
 )
 
 // tfliteDir returns the folder holding @tensorflow/tfjs-tflite (installed
@@ -89,7 +94,8 @@ func TestConformance(t *testing.T) {
 			if net.name == "mnist-cnn" || net.name == "mlp" || net.name == "mobilenet-tiny" {
 				n = 1000
 			}
-			im, x := int8Net(t, net, n)
+			im, x, fm := nets(t, net, n)
+			floatConformance(t, dir, fm, x)
 			fi, err := FullInteger(im)
 			if err != nil {
 				t.Fatal(err)
@@ -123,6 +129,51 @@ func TestConformance(t *testing.T) {
 				t.Errorf("top-1 identical on %d of %d, want >= 99.9%%", a.top1, a.rows)
 			}
 		})
+	}
+}
+
+// floatConformance exports the float model m (FLOAT32) and runs it in
+// TFLite on x: every output must be within 1e-5 of its row's largest
+// magnitude of goqat's output.
+func floatConformance(t *testing.T, dir string, m *nn.Model, x *tensor.Tensor) {
+	t.Helper()
+	file, err := MarshalFloat(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := m.Predict(context.Background(), x, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make([]byte, 4*len(x.Data))
+	for i, v := range x.Data {
+		binary.LittleEndian.PutUint32(in[4*i:], math.Float32bits(v))
+	}
+	n := x.Shape[0]
+	got := runTFLite(t, dir, file, in, n)
+	if len(got) != 4*len(want.Data) {
+		t.Fatalf("float: TFLite returned %d bytes, goqat %d values", len(got), len(want.Data))
+	}
+	c := len(want.Data) / n
+	worst, bad := 0.0, 0
+	for r := range n {
+		row := want.Data[r*c : (r+1)*c]
+		big := 0.0
+		for _, v := range row {
+			big = max(big, math.Abs(float64(v)))
+		}
+		for j, v := range row {
+			g := math.Float32frombits(binary.LittleEndian.Uint32(got[4*(r*c+j):]))
+			d := math.Abs(float64(g)-float64(v)) / max(big, 1e-30)
+			worst = max(worst, d)
+			if d > 1e-5 {
+				bad++
+			}
+		}
+	}
+	t.Logf("float %s: %d samples, max |TFLite - goqat| / row max %.2e, %d values beyond 1e-5", m.Name(), n, worst, bad)
+	if bad > 0 {
+		t.Errorf("float export: %d values beyond 1e-5 of the row maximum (worst %.2e)", bad, worst)
 	}
 }
 

@@ -13,7 +13,8 @@
 // 3 for DEPTHWISE_CONV_2D), int32 biases of scale s_in*s_w[c], fused
 // ReLU/ReLU6, QUANTIZE/DEQUANTIZE at float edges, or int8 edges with
 // Options.FullInteger. The batch dimension is 1. Ops with no TFLite
-// equivalent are refused with an error naming them.
+// equivalent are refused with an error naming them. MarshalFloat writes a
+// float nn model with FLOAT32 tensors.
 //
 // Import (Read, ReadFile) verifies the flatbuffer as it reads it: every
 // offset, vector and string is bounded by the buffer, the total work of

@@ -3,8 +3,6 @@ package tflite
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/goqat/goqat/lite"
 )
@@ -64,26 +62,7 @@ func WriteFile(path string, m *lite.Model, opt Options) error {
 	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".goqat-tflite-*")
-	if err != nil {
-		return fmt.Errorf("tflite: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("tflite: %w", err)
-	}
-	return nil
+	return writeAtomic(path, b)
 }
 
 // FullInteger returns a copy of m whose float model inputs and outputs

@@ -53,6 +53,13 @@ func randomImages(r *rand.Rand, n int, shape tensor.Shape) *tensor.Tensor {
 // others are calibrated and tested on random images (post-training
 // quantization of the initial weights).
 func int8Net(t *testing.T, net testNet, nTest int) (*lite.Model, *tensor.Tensor) {
+	im, x, _ := nets(t, net, nTest)
+	return im, x
+}
+
+// nets returns net's integer model and test images (int8Net) and the
+// float model it was quantized from.
+func nets(t *testing.T, net testNet, nTest int) (*lite.Model, *tensor.Tensor, *nn.Model) {
 	t.Helper()
 	ctx := context.Background()
 	_, classes, _ := models.Canonical(net.name)
@@ -87,7 +94,7 @@ func int8Net(t *testing.T, net testNet, nTest int) (*lite.Model, *tensor.Tensor)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return im, test
+	return im, test, m
 }
 
 // inputCodes quantizes x with the int8 input tensor of m (a full-integer
