@@ -140,6 +140,14 @@ func TestReadHostile(t *testing.T) {
 	readHostile(t, "tensor index out of range", g.serialize("idx"), "tensor index 12345 out of range")
 
 	readHostile(t, "overlapping tables", overlapping(), "overlapping")
+
+	// A float model (exported, but not imported).
+	g = &graph{buffers: [][]byte{nil}}
+	in = g.add(fileTensor{name: "x", shape: []int32{1, 4}, typ: typeFloat32})
+	out = g.add(fileTensor{name: "y", shape: []int32{1, 4}, typ: typeFloat32})
+	g.op(fileOp{code: opTanh, version: 1, inputs: []int32{in}, outputs: []int32{out}})
+	g.inputs, g.outputs = []int32{in}, []int32{out}
+	readHostile(t, "float model", g.serialize("float"), "float .tflite models are not imported")
 	readHostile(t, "self-referencing vtable", selfVtable(), "")
 }
 
@@ -162,9 +170,15 @@ func overlapping() []byte {
 	}
 	ops := bb.tables(offs)
 	shape := bb.int32s([]int32{1, 4})
+	sc, zp := bb.float32s([]float32{0.1}), bb.int64s([]int64{0})
+	b.StartObject(quantFields)
+	bb.offsetSlot(quantScale, sc)
+	bb.offsetSlot(quantZeroPoint, zp)
+	q := uint32(b.EndObject())
 	b.StartObject(tensorFields)
 	bb.offsetSlot(tensorShape, shape)
-	b.PrependInt8Slot(tensorType, typeFloat32, 0)
+	b.PrependInt8Slot(tensorType, typeInt8, 0)
+	bb.offsetSlot(tensorQuantization, q)
 	tt := uint32(b.EndObject())
 	tensors := bb.tables([]uint32{tt})
 	io := bb.int32s([]int32{0})

@@ -217,6 +217,9 @@ func (r *reader) convert(o *opIn) error {
 	} else if err != nil {
 		return err
 	}
+	if o.code != opQuantize && len(o.ins) > 0 && o.ins[0] >= 0 && int(o.ins[0]) < len(r.tensors) && r.tensors[o.ins[0]].typ == typeFloat32 {
+		return fmt.Errorf("FLOAT32 input: float .tflite models are not imported (int8 ones are; goqat export writes float models for TFLite's runtime only)")
+	}
 	switch o.code {
 	case opConv2D, opDepthwiseConv:
 		return r.conv(o, name)
