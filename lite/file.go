@@ -199,16 +199,21 @@ func RegisterFormat(f Format) {
 }
 
 // sniffFormat returns the registered format of the file at path, or nil
-// (also when the file cannot be opened).
+// (also when it is not a regular file or cannot be opened).
 func sniffFormat(path string) (*Format, error) {
 	formats.RLock()
 	defer formats.RUnlock()
 	if len(formats.list) == 0 {
 		return nil, nil
 	}
+	// Only regular files are opened (a FIFO would block the open and
+	// lose the bytes read); the safetensors reader reports the others.
+	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+		return nil, nil
+	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil // the safetensors reader reports it as before
+		return nil, nil
 	}
 	defer f.Close()
 	head := make([]byte, 16)

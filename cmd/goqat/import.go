@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -16,7 +17,7 @@ func newImportCmd() *cobra.Command {
 	var in, out string
 	cmd := &cobra.Command{
 		Use:   "import",
-		Short: "Import a float ONNX model or an int8 TensorFlow Lite model as a goqat model",
+		Short: "Import a float ONNX model or a TensorFlow Lite model as a goqat model",
 		Long: `import reads a float ONNX model and saves it as a goqat model with its
 weights, ready for goqat quantize, eval and export. NCHW images become goqat's
 NHWC: an input (N, C, H, W) becomes a goqat input (N, H, W, C). Supported ONNX
@@ -24,9 +25,9 @@ ops (docs/onnx.md lists their limits):
 ` + wrapWords(strings.Join(onnx.SupportedOps, ", "), 80) + `
 
 A TensorFlow Lite model (.tflite, told by its content) of int8 operators is
-verified and saved as a goqat integer model (docs/tflite.md lists the
-operators); the model-reading commands (eval, bench, predict, inspect) also
-read .tflite files directly.`,
+verified and saved as a goqat integer model, one of FLOAT32 operators as a
+float model (docs/tflite.md lists the operators); bench and inspect also
+read int8 .tflite files directly.`,
 		Example: `  goqat import --in model.onnx --out model.safetensors
   goqat import --in model.tflite --out model.int8.safetensors`,
 		Args: cobra.NoArgs,
@@ -65,14 +66,29 @@ read .tflite files directly.`,
 	}
 	f := cmd.Flags()
 	addMemoryFlag(f)
-	f.StringVar(&in, "in", "", "ONNX file (float model) or .tflite file (int8 model) to import")
+	f.StringVar(&in, "in", "", "ONNX file (float model) or .tflite file (int8 or float model) to import")
 	f.StringVar(&out, "out", "", "goqat model file (.safetensors) to write")
 	return cmd
 }
 
-// importTFLite reads a .tflite model and saves it as an integer model.
+// importTFLite reads a .tflite model and saves it as an integer model, or
+// a float one as a float model.
 func importTFLite(ctx context.Context, in, out string) error {
 	im, err := tflite.ReadFile(in)
+	if errors.Is(err, tflite.ErrFloatModel) {
+		m, err := tflite.ReadFloatFile(in)
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := saveOutput(func() error { return nn.Save(out, m) }); err != nil {
+			return err
+		}
+		fmt.Printf("%s -> %s: float model %q, %d layers, input %v, output %v\n", in, out, m.Name(), len(m.Layers()), m.Inputs()[0], m.Outputs()[0])
+		return nil
+	}
 	if err != nil {
 		return err
 	}

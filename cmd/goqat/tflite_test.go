@@ -78,6 +78,9 @@ func TestTFLiteExportImport(t *testing.T) {
 	if so, se, code := run(t, "export", "--format", "tflite", "--in", fp, "--out", filepath.Join(dir, "float.tflite")); code != 0 || !strings.Contains(so, "float32") {
 		t.Errorf("float export: exit %d: %s%s", code, so, se)
 	}
+	if so, se, code := run(t, "import", "--in", filepath.Join(dir, "float.tflite"), "--out", filepath.Join(dir, "float2.safetensors")); code != 0 || !strings.Contains(so, "float model") {
+		t.Errorf("float import: exit %d: %s%s", code, so, se)
+	}
 	garbage := filepath.Join(dir, "garbage.tflite")
 	if err := os.WriteFile(garbage, []byte("\x10\x00\x00\x00TFL3\xff\xff\xff\xff"), 0o644); err != nil {
 		t.Fatal(err)

@@ -196,9 +196,9 @@ func (e *floatExporter) layer(l nn.Layer) (int32, error) {
 		mul := e.op(opMul, name+"/scale", osh, optMul, emptyOptions, x, e.floats(name+"/gamma_invstd", []int32{int32(c)}, scale))
 		return e.op(opAdd, name, osh, optAdd, emptyOptions, mul, e.floats(name+"/shift", []int32{int32(c)}, shift)), nil
 	case *nn.ReLU:
-		return e.op(19, name, osh, optNone, nil, x), nil // RELU
+		return e.op(opRelu, name, osh, optNone, nil, x), nil
 	case *nn.ReLU6:
-		return e.op(21, name, osh, optNone, nil, x), nil // RELU6
+		return e.op(opRelu6, name, osh, optNone, nil, x), nil
 	case *nn.Activation:
 		return e.activation(name, x, osh, v.Func)
 	case *nn.Add:
@@ -342,9 +342,9 @@ func (e *floatExporter) conv(name string, x int32, osh tensor.Shape, k []float32
 func (e *floatExporter) activation(name string, x int32, osh tensor.Shape, fn string) (int32, error) {
 	switch fn {
 	case "relu":
-		return e.op(19, name, osh, optNone, nil, x), nil
+		return e.op(opRelu, name, osh, optNone, nil, x), nil
 	case "relu6":
-		return e.op(21, name, osh, optNone, nil, x), nil
+		return e.op(opRelu6, name, osh, optNone, nil, x), nil
 	case "sigmoid":
 		return e.op(opLogistic, name, osh, optNone, nil, x), nil
 	case "tanh":
@@ -362,7 +362,7 @@ func (e *floatExporter) activation(name string, x int32, osh tensor.Shape, fn st
 	case "hard_sigmoid":
 		// relu6(x + 3) / 6
 		p := e.op(opAdd, name+"/plus3", osh, optAdd, emptyOptions, x, e.floats(name+"/three", []int32{1}, []float32{3}))
-		r := e.op(21, name+"/relu6", osh, optNone, nil, p)
+		r := e.op(opRelu6, name+"/relu6", osh, optNone, nil, p)
 		return e.op(opMul, name, osh, optMul, emptyOptions, r, e.floats(name+"/sixth", []int32{1}, []float32{1.0 / 6})), nil
 	case "silu", "swish":
 		s := e.op(opLogistic, name+"/sigmoid", osh, optNone, nil, x)

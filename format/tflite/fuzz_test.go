@@ -4,10 +4,13 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/tensor"
 )
 
-// FuzzRead reads mutated .tflite files: a one-line error or a model that
-// validates, never a panic, a hang or an allocation beyond the file's
+// FuzzRead reads mutated .tflite files with Read and ReadFloat: a one-line
+// error or a model that validates, never a panic, a hang or an allocation beyond the file's
 // size (the verifier's budget). Seeded with the exported op models, full
 // integer and float-edged.
 func FuzzRead(f *testing.F) {
@@ -22,7 +25,20 @@ func FuzzRead(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	fm, err := nn.NewSequential(tensor.Shape{6, 6, 2}, nn.NewConv2D(4, 3, 3), nn.NewBatchNormalization(), nn.NewReLU(),
+		nn.NewGlobalAveragePooling2D(), nn.NewDense(3))
+	if err != nil {
+		f.Fatal(err)
+	}
+	b, err := MarshalFloat(fm)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if _, err := ReadFloat(b); err != nil && strings.Contains(err.Error(), "\n") {
+			t.Fatalf("ReadFloat: error of several lines: %q", err)
+		}
 		m, err := Read(b)
 		if err != nil {
 			if strings.Contains(err.Error(), "\n") {

@@ -21,8 +21,12 @@ const MaxFileSize = 1 << 31
 // offset and the identifier "TFL3" at bytes 4..8.
 func IsTFLite(b []byte) bool { return len(b) >= 8 && string(b[4:8]) == fileIdentifier }
 
-// IsFile reports whether the file at path starts like a .tflite model.
+// IsFile reports whether the file at path starts like a .tflite model
+// (false for anything but a regular file, which is not opened).
 func IsFile(path string) (bool, error) {
+	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+		return false, nil
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return false, err
@@ -36,23 +40,12 @@ func IsFile(path string) (bool, error) {
 	return IsTFLite(hdr[:]), nil
 }
 
-// ReadFile reads and verifies a .tflite model (Read) from path.
+// ReadFile reads and verifies a .tflite model (Read) from path, a regular
+// file of at most MaxFileSize bytes.
 func ReadFile(path string) (*lite.Model, error) {
-	f, err := os.Open(path)
+	b, err := readBounded(path)
 	if err != nil {
-		return nil, fmt.Errorf("tflite: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("tflite: %w", err)
-	}
-	if st.Size() > MaxFileSize {
-		return nil, fmt.Errorf("tflite: %s: %d bytes, more than the format's %d", path, st.Size(), int64(MaxFileSize))
-	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("tflite: %s: %w", path, err)
+		return nil, err
 	}
 	m, err := Read(b)
 	if err != nil {

@@ -27,7 +27,7 @@ var opNames = map[int32]string{
 	opLogistic: "LOGISTIC", opMaxPool2D: "MAX_POOL_2D", opMul: "MUL", opReshape: "RESHAPE", opSoftmax: "SOFTMAX",
 	opTanh: "TANH", opPad: "PAD", opMean: "MEAN", opStridedSlice: "STRIDED_SLICE", opReduceMax: "REDUCE_MAX",
 	opQuantize: "QUANTIZE", opHardSwish: "HARD_SWISH",
-	5: "DEPTH_TO_SPACE", 19: "RELU", 21: "RELU6", 23: "RESIZE_BILINEAR", 32: "CUSTOM", 39: "TRANSPOSE",
+	opRelu: "RELU", opRelu6: "RELU6", 5: "DEPTH_TO_SPACE", 23: "RESIZE_BILINEAR", 32: "CUSTOM", 39: "TRANSPOSE",
 	41: "SUB", 42: "DIV", 43: "SQUEEZE", 49: "SPLIT", 53: "CAST", 54: "PRELU", 55: "MAXIMUM", 57: "MINIMUM",
 	60: "PADV2", 65: "SLICE", 67: "TRANSPOSE_CONV", 74: "SUM", 83: "PACK", 97: "LEAKY_RELU",
 }
@@ -218,7 +218,7 @@ func (r *reader) convert(o *opIn) error {
 		return err
 	}
 	if o.code != opQuantize && len(o.ins) > 0 && o.ins[0] >= 0 && int(o.ins[0]) < len(r.tensors) && r.tensors[o.ins[0]].typ == typeFloat32 {
-		return fmt.Errorf("FLOAT32 input: float .tflite models are not imported (int8 ones are; goqat export writes float models for TFLite's runtime only)")
+		return fmt.Errorf("FLOAT32 input: %w (tflite.ReadFloat, goqat import, imports it)", ErrFloatModel)
 	}
 	switch o.code {
 	case opConv2D, opDepthwiseConv:

@@ -1,7 +1,10 @@
 package tflite
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -139,6 +142,57 @@ func TestRoundTripOps(t *testing.T) {
 			for i := range want {
 				if want[i] != got[i] {
 					t.Fatalf("output %d: %v after the round trip, want %v", i, got[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestFloatRoundTrip exports every built-in network's float model
+// (MarshalFloat), reads it back (ReadFloat) and compares the predictions:
+// within 1e-5 of each row's largest output (BatchNormalization comes back
+// as two per-channel affine BatchNormalizations, the same up to
+// rounding).
+func TestFloatRoundTrip(t *testing.T) {
+	list := testNets
+	if testing.Short() {
+		list = list[:3]
+	}
+	for _, net := range list {
+		t.Run(net.name, func(t *testing.T) {
+			_, x, fm := nets(t, net, 4)
+			b, err := MarshalFloat(fm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := ReadFloat(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Read(b); !errors.Is(err, ErrFloatModel) {
+				t.Errorf("Read of a float model: %v, want ErrFloatModel", err)
+			}
+			want, err := fm.Predict(context.Background(), x, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := back.Predict(context.Background(), x, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.Shape.Equal(want.Shape) {
+				t.Fatalf("output shape %v, want %v", got.Shape, want.Shape)
+			}
+			c := len(want.Data) / x.Shape[0]
+			for r := 0; r < x.Shape[0]; r++ {
+				big := 0.0
+				for _, v := range want.Data[r*c : (r+1)*c] {
+					big = math.Max(big, math.Abs(float64(v)))
+				}
+				for j := r * c; j < (r+1)*c; j++ {
+					if d := math.Abs(float64(got.Data[j] - want.Data[j])); d > 1e-5*big {
+						t.Fatalf("output %d: %v after the round trip, want %v", j, got.Data[j], want.Data[j])
+					}
 				}
 			}
 		})

@@ -109,6 +109,8 @@ const (
 	opFullyConnected = 9
 	opLogistic       = 14
 	opMaxPool2D      = 17
+	opRelu           = 19
+	opRelu6          = 21
 	opMul            = 18
 	opReshape        = 22
 	opSoftmax        = 25
