@@ -22,7 +22,9 @@
 // range, constant tensors' byte sizes match their shapes, and unknown
 // operators or versions are refused with a one-line error naming them.
 // The resulting model is validated by lite (Validate, CheckBounds) before
-// it is returned.
+// it is returned. ReadFloat reads float (FLOAT32) files into nn models. The
+// package registers the format with lite (lite.RegisterFormat), so that
+// lite.Load and lite.IsFile read .tflite files too.
 //
 // docs/tflite.md lists the ops with their versions, the conformance
 // figures against TFLite's own runtime and the differences op by op;
