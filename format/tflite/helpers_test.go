@@ -3,6 +3,7 @@ package tflite
 import (
 	"context"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/goqat/goqat/convert"
@@ -57,20 +58,47 @@ func int8Net(t *testing.T, net testNet, nTest int) (*lite.Model, *tensor.Tensor)
 	return im, x
 }
 
-// nets returns net's integer model and test images (int8Net) and the
+// builtNet is a network's integer and float models, built once per test
+// process (training and calibration are the slow part).
+type builtNet struct {
+	im *lite.Model
+	fm *nn.Model
+}
+
+var (
+	builtMu sync.Mutex
+	built   = map[string]builtNet{}
+)
+
+// nets returns net's integer model, nTest test images (int8Net) and the
 // float model it was quantized from.
 func nets(t *testing.T, net testNet, nTest int) (*lite.Model, *tensor.Tensor, *nn.Model) {
 	t.Helper()
+	builtMu.Lock()
+	defer builtMu.Unlock()
+	mnist := net.in.Equal(tensor.Shape{28, 28, 1})
+	var test *tensor.Tensor
+	if mnist {
+		_, tst, err := datasets.MNIST()
+		if err != nil {
+			t.Fatal(err)
+		}
+		test = tst.X.Batch(0, nTest)
+	} else {
+		test = randomImages(rand.New(rand.NewPCG(13, uint64(nTest))), nTest, net.in)
+	}
+	if b, ok := built[net.name]; ok {
+		return b.im, test, b.fm
+	}
 	ctx := context.Background()
 	_, classes, _ := models.Canonical(net.name)
 	m, err := models.BuildWith(net.name, net.in, classes, 7, models.Options{Alpha: net.alpha})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := rand.New(rand.NewPCG(11, 17))
-	var calib, test *tensor.Tensor
-	if net.in.Equal(tensor.Shape{28, 28, 1}) {
-		train, tst, err := datasets.MNIST()
+	var calib *tensor.Tensor
+	if mnist {
+		train, _, err := datasets.MNIST()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -82,9 +110,9 @@ func nets(t *testing.T, net testNet, nTest int) (*lite.Model, *tensor.Tensor, *n
 		if _, err := m.Fit(ctx, x, y, nn.FitOptions{BatchSize: 32, Epochs: 1, Seed: 3, Verbose: nn.VerboseSilent}); err != nil {
 			t.Fatal(err)
 		}
-		calib, test = train.X.Batch(nTrain, nTrain+500), tst.X.Batch(0, nTest)
+		calib = train.X.Batch(nTrain, nTrain+500)
 	} else {
-		calib, test = randomImages(r, 64, net.in), randomImages(r, nTest, net.in)
+		calib = randomImages(rand.New(rand.NewPCG(11, 17)), 64, net.in)
 	}
 	q, err := quantize.PTQ(ctx, m, calib, 32)
 	if err != nil {
@@ -94,6 +122,7 @@ func nets(t *testing.T, net testNet, nTest int) (*lite.Model, *tensor.Tensor, *n
 	if err != nil {
 		t.Fatal(err)
 	}
+	built[net.name] = builtNet{im: im, fm: m}
 	return im, test, m
 }
 
