@@ -10,11 +10,13 @@
 # ${GOQAT_CACHE:-$HOME/.cache/goqat}/tflite once, then runs, through
 # scripts/tflite_run.js (a Node shim of the browser globals the package
 # expects, single-threaded SIMD build):
-#   TestConformance: every built-in network (mnist-cnn and mobilenet-tiny
+#   TestConformance: every built-in network (mlp, mnist-cnn and mobilenet-tiny
 #     trained briefly on MNIST, the others post-training quantized at reduced
 #     inputs) exported with int8 edges and run on the same int8 inputs in
 #     TFLite and in goqat; identical output codes and top-1 are reported,
 #     and gated (>= 99.99% of values, >= 99.9% top-1) for mlp and mnist-cnn;
+#     the float models exported with FLOAT32 tensors, every output within
+#     1e-5 of its row maximum;
 #   TestConformanceOps: every op of those networks and of hand-made models
 #     of the other ops, fed goqat's values of its inputs; each op type must
 #     give identical codes on >= 99.99% of values (average pools: at most one
@@ -47,7 +49,7 @@ trap 'rm -f "$log"' EXIT
 status=0
 GOQAT_TFLITE_DIR="$DIR" GOQAT_TFLITE_CONFORMANCE=1 go test -count=1 -v -run '^(TestConformance|TestConformanceOps)$' ./format/tflite >"$log" 2>&1 || status=$?
 echo "tflite conformance ($PKG $VERSION, $(date -u +%Y-%m-%d)):"
-grep -E 'samples: values identical|: op [A-Za-z0-9]+ +identical|--- (FAIL|SKIP)|conformance_test.go:[0-9]+: (values|top-1)|want' "$log" \
+grep -E 'samples: values identical|float [^ ]+: [0-9]+ samples|: op [A-Za-z0-9]+ +identical|--- (FAIL|SKIP)|conformance_test.go:[0-9]+: (values|top-1)|want' "$log" \
   | sed 's/^ *[a-z_]*_test.go:[0-9]*: /  /' || true
 if [ $status != 0 ]; then
   echo "tflite conformance: FAILED"
