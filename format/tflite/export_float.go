@@ -110,7 +110,7 @@ func (e *floatExporter) act(name string, s tensor.Shape) int32 {
 // op appends a float operator (version 1) writing a new tensor.
 func (e *floatExporter) op(code int32, name string, s tensor.Shape, optType byte, opts func(*builder) uint32, ins ...int32) int32 {
 	out := e.act(name, s)
-	e.g.op(fileOp{code: code, version: 1, inputs: ins, outputs: []int32{out}, optType: optType, opts: opts, litename: name})
+	e.g.op(fileOp{code: code, version: 1, inputs: ins, outputs: []int32{out}, optType: optType, opts: opts})
 	return out
 }
 

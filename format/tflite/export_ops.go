@@ -82,7 +82,7 @@ func (g *graph) emit(op *lite.Op) error {
 	}
 	simple := func(code int32, optType byte, opts func(*builder) uint32, inputs ...int32) {
 		g.op(fileOp{code: code, version: opVersions[code], inputs: inputs, outputs: []int32{out},
-			optType: optType, opts: opts, litename: op.Name})
+			optType: optType, opts: opts})
 	}
 	switch op.Type {
 	case lite.OpConv2D, lite.OpDepthwiseConv2D:
@@ -174,7 +174,7 @@ func emptyOptions(b *builder) uint32 {
 // pool appends a MAX_POOL_2D or AVERAGE_POOL_2D.
 func (g *graph) pool(code int32, name string, in, out int32, pad int8, kernel, strides [2]int) {
 	g.op(fileOp{code: code, version: opVersions[code], inputs: []int32{in}, outputs: []int32{out},
-		optType: optPool2D, litename: name, opts: func(b *builder) uint32 {
+		optType: optPool2D, opts: func(b *builder) uint32 {
 			b.StartObject(poolFields)
 			b.PrependInt8Slot(poolPadding, pad, 0)
 			b.PrependInt32Slot(poolStrideW, int32(strides[1]), 0)
@@ -191,7 +191,7 @@ func (g *graph) reshape(name string, in, out int32) {
 	shape := g.tensors[out].shape
 	st := g.int32Const(name+"/shape", shape)
 	g.op(fileOp{code: opReshape, version: opVersions[opReshape], inputs: []int32{in, st}, outputs: []int32{out},
-		optType: optReshape, litename: name, opts: func(b *builder) uint32 {
+		optType: optReshape, opts: func(b *builder) uint32 {
 			v := b.int32s(shape)
 			b.StartObject(1)
 			b.offsetSlot(reshapeShape, v)
@@ -219,7 +219,7 @@ func (g *graph) conv(op *lite.Op, in, out int32, act int8) error {
 		pads := g.int32Const(op.Name+"/paddings", []int32{0, 0, int32(op.Pad[0]), int32(op.Pad[1]),
 			int32(op.Pad[2]), int32(op.Pad[3]), 0, 0}, 4, 2)
 		g.op(fileOp{code: opPad, version: opVersions[opPad], inputs: []int32{in, pads}, outputs: []int32{padded},
-			optType: optPad, opts: emptyOptions, litename: op.Name})
+			optType: optPad, opts: emptyOptions})
 		in, pad = padded, padValid
 	}
 	ws := op.WeightShape
@@ -253,7 +253,7 @@ func (g *graph) conv(op *lite.Op, in, out int32, act int8) error {
 	sh, sw := int32(op.Strides[0]), int32(op.Strides[1])
 	if op.Type == lite.OpConv2D {
 		g.op(fileOp{code: opConv2D, version: opVersions[opConv2D], inputs: inputs, outputs: []int32{out},
-			optType: optConv2D, litename: op.Name, opts: func(b *builder) uint32 {
+			optType: optConv2D, opts: func(b *builder) uint32 {
 				b.StartObject(convFields)
 				b.PrependInt8Slot(convPadding, pad, 0)
 				b.PrependInt32Slot(convStrideW, sw, 0)
@@ -266,7 +266,7 @@ func (g *graph) conv(op *lite.Op, in, out int32, act int8) error {
 		return nil
 	}
 	g.op(fileOp{code: opDepthwiseConv, version: opVersions[opDepthwiseConv], inputs: inputs, outputs: []int32{out},
-		optType: optDepthwiseConv, litename: op.Name, opts: func(b *builder) uint32 {
+		optType: optDepthwiseConv, opts: func(b *builder) uint32 {
 			b.StartObject(dwFields)
 			b.PrependInt8Slot(dwPadding, pad, 0)
 			b.PrependInt32Slot(dwStrideW, sw, 0)
@@ -318,7 +318,7 @@ func (g *graph) fullyConnected(op *lite.Op, in, out int32, act int8) error {
 	if len(op.WeightScales) == 1 {
 		filter, bias := g.weights(op, in, []int32{int32(nout), int32(nin)}, wdata, 0, nout)
 		g.op(fileOp{code: opFullyConnected, version: opVersions[opFullyConnected], inputs: []int32{in, filter, bias},
-			outputs: []int32{out}, optType: optFullyConnected, litename: op.Name, opts: func(b *builder) uint32 {
+			outputs: []int32{out}, optType: optFullyConnected, opts: func(b *builder) uint32 {
 				b.StartObject(fcFields)
 				b.PrependInt8Slot(fcAct, act, 0)
 				return uint32(b.EndObject())
@@ -330,7 +330,7 @@ func (g *graph) fullyConnected(op *lite.Op, in, out int32, act int8) error {
 	y4 := g.like(out, op.Name+"/out4d", []int32{1, 1, 1, int32(nout)})
 	filter, bias := g.weights(op, in, []int32{int32(nout), 1, 1, int32(nin)}, wdata, 0, nout)
 	g.op(fileOp{code: opConv2D, version: opVersions[opConv2D], inputs: []int32{x4, filter, bias},
-		outputs: []int32{y4}, optType: optConv2D, litename: op.Name, opts: func(b *builder) uint32 {
+		outputs: []int32{y4}, optType: optConv2D, opts: func(b *builder) uint32 {
 			b.StartObject(convFields)
 			b.PrependInt8Slot(convPadding, padValid, 0)
 			b.PrependInt32Slot(convStrideW, 1, 0)
@@ -363,7 +363,7 @@ func (g *graph) concat(op *lite.Op, ins []int32, out int32) error {
 		ins[i] = r
 		if len(t.shape) != 4 {
 			g.op(fileOp{code: opQuantize, version: opVersions[opQuantize], inputs: []int32{x}, outputs: []int32{r},
-				optType: optQuantize, opts: emptyOptions, litename: op.Name})
+				optType: optQuantize, opts: emptyOptions})
 			continue
 		}
 		c := t.shape[3]
@@ -379,7 +379,7 @@ func (g *graph) concat(op *lite.Op, ins []int32, out int32) error {
 		}
 		bias := g.constant(fmt.Sprintf("%s/requant%d/bias", op.Name, i), typeInt32, []int32{c}, make([]byte, 4*c), bs, make([]int64, c), 0)
 		g.op(fileOp{code: opDepthwiseConv, version: opVersions[opDepthwiseConv], inputs: []int32{x, w, bias}, outputs: []int32{r},
-			optType: optDepthwiseConv, litename: op.Name, opts: func(b *builder) uint32 {
+			optType: optDepthwiseConv, opts: func(b *builder) uint32 {
 				b.StartObject(dwFields)
 				b.PrependInt8Slot(dwPadding, padValid, 0)
 				b.PrependInt32Slot(dwStrideW, 1, 0)
@@ -390,7 +390,7 @@ func (g *graph) concat(op *lite.Op, ins []int32, out int32) error {
 	}
 	axis := int32(len(o.shape) - 1 - op.AxisFromEnd)
 	g.op(fileOp{code: opConcatenation, version: opVersions[opConcatenation], inputs: ins, outputs: []int32{out},
-		optType: optConcatenation, litename: op.Name, opts: func(b *builder) uint32 {
+		optType: optConcatenation, opts: func(b *builder) uint32 {
 			b.StartObject(2)
 			b.PrependInt32Slot(concatAxis, axis, 0)
 			return uint32(b.EndObject())
@@ -413,6 +413,6 @@ func (g *graph) slice(op *lite.Op, in, out int32) error {
 	et := g.int32Const(op.Name+"/end", end)
 	st := g.int32Const(op.Name+"/strides", strides)
 	g.op(fileOp{code: opStridedSlice, version: opVersions[opStridedSlice], inputs: []int32{in, bt, et, st},
-		outputs: []int32{out}, optType: optStridedSlice, opts: emptyOptions, litename: op.Name})
+		outputs: []int32{out}, optType: optStridedSlice, opts: emptyOptions})
 	return nil
 }

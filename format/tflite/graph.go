@@ -22,13 +22,12 @@ type fileTensor struct {
 // fileOp is one operator of the file being written. opts builds its
 // builtin options table (nil: none).
 type fileOp struct {
-	code     int32
-	version  int32
-	inputs   []int32
-	outputs  []int32
-	optType  byte
-	opts     func(*builder) uint32
-	litename string
+	code    int32
+	version int32
+	inputs  []int32
+	outputs []int32
+	optType byte
+	opts    func(*builder) uint32
 }
 
 // graph is a subgraph under construction: its tensors, operators and the
