@@ -63,6 +63,16 @@ func Read(b []byte) (m *lite.Model, err error) {
 	if err := r.read(); err != nil {
 		return nil, fmt.Errorf("tflite: %w", err)
 	}
+	if r.m.Validate() == nil {
+		// Back to goqat's own ops where export wrote several
+		// operators for one (read_fold.go), and a PAD before a
+		// convolution into the convolution's padding: the same codes.
+		fold(r.m)
+		dropUnused(r.m)
+		if r.m.Validate() == nil {
+			r.m.FoldPads()
+		}
+	}
 	if err := r.m.CheckBounds(); err != nil {
 		return nil, fmt.Errorf("tflite: %w", err)
 	}
