@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
+	"sync"
 
 	"github.com/goqat/goqat/internal/bounds"
 	"github.com/goqat/goqat/safetensors"
@@ -125,7 +127,13 @@ func unpackBits(p []byte, n, bits int) []int8 {
 // zero points, shapes, ops), its work and memory (CheckBounds) and what
 // the interpreter checks when it prepares the ops. Errors name the file
 // and the tensor or op.
+//
+// A file of a registered format (RegisterFormat) is read by that format's
+// reader instead.
 func Load(path string) (*Model, error) {
+	if fm, _ := sniffFormat(path); fm != nil {
+		return fm.Load(path)
+	}
 	f, err := safetensors.ReadFile(path, safetensors.Limits{})
 	if err != nil {
 		return nil, fmt.Errorf("lite: %w", err)
@@ -148,14 +156,75 @@ func Read(r io.ReaderAt, size int64) (*Model, error) {
 }
 
 // IsFile reports whether the safetensors file at path holds an integer
-// model (its metadata has MetadataKey).
+// model (its metadata has MetadataKey), or whether the file is of a
+// registered format (RegisterFormat).
 func IsFile(path string) (bool, error) {
+	if fm, _ := sniffFormat(path); fm != nil {
+		return true, nil
+	}
 	f, err := safetensors.ReadFile(path, safetensors.Limits{})
 	if err != nil {
 		return false, err
 	}
 	_, ok := f.Metadata[MetadataKey]
 	return ok, nil
+}
+
+// Format is another file format integer models are read from, told
+// apart by the first bytes of its files (format/tflite registers
+// TensorFlow Lite's). docs/DESIGN.md, File formats.
+type Format struct {
+	// Name names the format in errors.
+	Name string
+	// Sniff reports whether a file starting with head (up to 16 bytes)
+	// is of the format.
+	Sniff func(head []byte) bool
+	// Load reads and validates a model from the file at path.
+	Load func(path string) (*Model, error)
+}
+
+// formats holds the registered formats.
+var formats struct {
+	sync.RWMutex
+	list []Format
+}
+
+// RegisterFormat registers a format so that Load and IsFile, and so every
+// command that reads integer models, accept its files. Formats register in
+// their package's init.
+func RegisterFormat(f Format) {
+	formats.Lock()
+	defer formats.Unlock()
+	formats.list = append(formats.list, f)
+}
+
+// sniffFormat returns the registered format of the file at path, or nil
+// (also when it is not a regular file or cannot be opened).
+func sniffFormat(path string) (*Format, error) {
+	formats.RLock()
+	defer formats.RUnlock()
+	if len(formats.list) == 0 {
+		return nil, nil
+	}
+	// Only regular files are opened (a FIFO would block the open and
+	// lose the bytes read); the safetensors reader reports the others.
+	if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, _ := io.ReadFull(f, head)
+	for i := range formats.list {
+		if formats.list[i].Sniff(head[:n]) {
+			fm := formats.list[i]
+			return &fm, nil
+		}
+	}
+	return nil, nil
 }
 
 // decode builds and validates a model from a file's content.

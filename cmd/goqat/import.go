@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/goqat/goqat/format/onnx"
+	"github.com/goqat/goqat/format/tflite"
+	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
 	"github.com/spf13/cobra"
 )
@@ -14,20 +17,31 @@ func newImportCmd() *cobra.Command {
 	var in, out string
 	cmd := &cobra.Command{
 		Use:   "import",
-		Short: "Import a float ONNX model as a goqat model",
+		Short: "Import a float ONNX model or a TensorFlow Lite model as a goqat model",
 		Long: `import reads a float ONNX model and saves it as a goqat model with its
 weights, ready for goqat quantize, eval and export. NCHW images become goqat's
 NHWC: an input (N, C, H, W) becomes a goqat input (N, H, W, C). Supported ONNX
 ops (docs/onnx.md lists their limits):
-` + wrapWords(strings.Join(onnx.SupportedOps, ", "), 80),
-		Example: `  goqat import --in model.onnx --out model.safetensors`,
-		Args:    cobra.NoArgs,
+` + wrapWords(strings.Join(onnx.SupportedOps, ", "), 80) + `
+
+A TensorFlow Lite model (.tflite, told by its content) of int8 operators is
+verified and saved as a goqat integer model, one of FLOAT32 operators as a
+float model (docs/tflite.md lists the operators); bench and inspect also
+read int8 .tflite files directly.`,
+		Example: `  goqat import --in model.onnx --out model.safetensors
+  goqat import --in model.tflite --out model.int8.safetensors`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in == "" || out == "" {
 				return fmt.Errorf("--in and --out are required")
 			}
 			if err := checkPaths([]pathArg{{"--in", in}}, []pathArg{{"--out", out}}); err != nil {
 				return err
+			}
+			if ok, err := tflite.IsFile(in); err != nil {
+				return err
+			} else if ok {
+				return runStoppable(cmd, func(ctx context.Context) error { return importTFLite(ctx, in, out) })
 			}
 			return runStoppable(cmd, func(ctx context.Context) error {
 				m, err := onnx.ImportFile(in)
@@ -52,9 +66,40 @@ ops (docs/onnx.md lists their limits):
 	}
 	f := cmd.Flags()
 	addMemoryFlag(f)
-	f.StringVar(&in, "in", "", "ONNX file (float model) to import")
+	f.StringVar(&in, "in", "", "ONNX file (float model) or .tflite file (int8 or float model) to import")
 	f.StringVar(&out, "out", "", "goqat model file (.safetensors) to write")
 	return cmd
+}
+
+// importTFLite reads a .tflite model and saves it as an integer model, or
+// a float one as a float model.
+func importTFLite(ctx context.Context, in, out string) error {
+	im, err := tflite.ReadFile(in)
+	if errors.Is(err, tflite.ErrFloatModel) {
+		m, err := tflite.ReadFloatFile(in)
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := saveOutput(func() error { return nn.Save(out, m) }); err != nil {
+			return err
+		}
+		fmt.Printf("%s -> %s: float model %q, %d layers, input %v, output %v\n", in, out, m.Name(), len(m.Layers()), m.Inputs()[0], m.Outputs()[0])
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := saveOutput(func() error { return lite.Save(out, im) }); err != nil {
+		return err
+	}
+	fmt.Printf("%s -> %s: integer model %q, %d ops, %d inputs, %d outputs\n", in, out, im.Name, len(im.Ops), len(im.Inputs), len(im.Outputs))
+	return nil
 }
 
 // wrapWords breaks text into lines of at most width characters at spaces.

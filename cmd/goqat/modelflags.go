@@ -5,6 +5,9 @@ import (
 	"strconv"
 	"strings"
 
+	// Registers .tflite with lite.Load and lite.IsFile, so that every
+	// command reading integer models accepts TensorFlow Lite files.
+	_ "github.com/goqat/goqat/format/tflite"
 	"github.com/goqat/goqat/models"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/tensor"

@@ -36,7 +36,7 @@ func TestONNXBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"export", "--in", "x.safetensors"}, "--in and --out are required"},
-		{[]string{"export", "--format", "tflite", "--in", "a", "--out", "b"}, `--format "tflite" is not supported`},
+		{[]string{"export", "--format", "tfjs", "--in", "a", "--out", "b"}, `--format "tfjs" is not supported`},
 		{[]string{"export", "--in", filepath.Join(dir, "missing.safetensors"), "--out", filepath.Join(dir, "m.onnx")}, "missing.safetensors"},
 		{[]string{"import", "--in", garbage}, "--in and --out are required"},
 		{[]string{"import", "--in", garbage, "--out", filepath.Join(dir, "g.safetensors")}, "not an ONNX model"},
