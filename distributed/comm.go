@@ -22,6 +22,10 @@ type Comm interface {
 	AllreduceSum(v []float32) error
 	// AllreduceSum64 is AllreduceSum for float64 vectors.
 	AllreduceSum64(v []float64) error
+	// Allgather sets dst (Size() x len(v)) to every rank's v, rank by rank.
+	Allgather(dst, v []float32) error
+	// Allgather64 is Allgather for float64 vectors.
+	Allgather64(dst, v []float64) error
 	// Broadcast replaces v on every rank by rank root's v.
 	Broadcast(root int, v []float32) error
 	// Barrier returns once every rank has called it.
@@ -58,6 +62,25 @@ func (Local) AllreduceSum([]float32) error { return nil }
 
 // AllreduceSum64 leaves v unchanged.
 func (Local) AllreduceSum64([]float64) error { return nil }
+
+// Allgather copies v into dst.
+func (Local) Allgather(dst, v []float32) error {
+	return localGather(len(dst), len(v), func() { copy(dst, v) })
+}
+
+// Allgather64 copies v into dst.
+func (Local) Allgather64(dst, v []float64) error {
+	return localGather(len(dst), len(v), func() { copy(dst, v) })
+}
+
+// localGather runs cp if dst has room for the one rank's v.
+func localGather(dst, v int, cp func()) error {
+	if dst != v {
+		return fmt.Errorf("distributed: Allgather of %d values into %d", v, dst)
+	}
+	cp()
+	return nil
+}
 
 // Broadcast leaves v unchanged; root must be 0.
 func (Local) Broadcast(root int, _ []float32) error {

@@ -86,6 +86,30 @@ func (m *member) AllreduceSum64(v []float64) error {
 	return nil
 }
 
+func (m *member) Allgather(dst, v []float32) error {
+	w := make([]float64, len(v))
+	for i, x := range v {
+		w[i] = float64(x)
+	}
+	all := m.gather(w)
+	dst = dst[:0]
+	for _, a := range all {
+		for _, x := range a {
+			dst = append(dst, float32(x))
+		}
+	}
+	return nil
+}
+
+func (m *member) Allgather64(dst, v []float64) error {
+	all := m.gather(append([]float64(nil), v...))
+	dst = dst[:0]
+	for _, a := range all {
+		dst = append(dst, a...)
+	}
+	return nil
+}
+
 func (m *member) Broadcast(root int, v []float32) error {
 	if root < 0 || root >= m.g.n {
 		return fmt.Errorf("broadcast from rank %d of %d", root, m.g.n)

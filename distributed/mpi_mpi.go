@@ -66,29 +66,49 @@ func (c *mpiComm) Rank() int { return c.rank }
 func (c *mpiComm) Size() int { return c.size }
 
 func (c *mpiComm) AllreduceSum(v []float32) error {
-	if len(v) == 0 || c.size == 1 {
+	c.g32 = grow(c.g32, c.size*len(v))
+	if err := c.Allgather(c.g32, v); err != nil {
+		return err
+	}
+	sumRanks(v, c.g32)
+	return nil
+}
+
+func (c *mpiComm) AllreduceSum64(v []float64) error {
+	c.g64 = grow(c.g64, c.size*len(v))
+	if err := c.Allgather64(c.g64, v); err != nil {
+		return err
+	}
+	sumRanks(v, c.g64)
+	return nil
+}
+
+func (c *mpiComm) Allgather(dst, v []float32) error {
+	if len(dst) != c.size*len(v) {
+		return fmt.Errorf("distributed: Allgather of %d values from %d ranks into %d", len(v), c.size, len(dst))
+	}
+	if len(v) == 0 {
 		return c.Barrier()
 	}
-	c.g32 = grow(c.g32, c.size*len(v))
-	return c.w.do(fmt.Sprintf("Allreduce of %d float32", len(v)), func() error {
-		if err := c.cm.AllGatherF32(c.g32, v); err != nil {
+	return c.w.do(fmt.Sprintf("Allgather of %d float32", len(v)), func() error {
+		if err := c.cm.AllGatherF32(dst, v); err != nil {
 			return fmt.Errorf("distributed: rank %d of %d: %w", c.rank, c.size, err)
 		}
-		sumRanks(v, c.g32)
 		return nil
 	})
 }
 
-func (c *mpiComm) AllreduceSum64(v []float64) error {
-	if len(v) == 0 || c.size == 1 {
+func (c *mpiComm) Allgather64(dst, v []float64) error {
+	if len(dst) != c.size*len(v) {
+		return fmt.Errorf("distributed: Allgather of %d values from %d ranks into %d", len(v), c.size, len(dst))
+	}
+	if len(v) == 0 {
 		return c.Barrier()
 	}
-	c.g64 = grow(c.g64, c.size*len(v))
-	return c.w.do(fmt.Sprintf("Allreduce of %d float64", len(v)), func() error {
-		if err := c.cm.AllGatherF64(c.g64, v); err != nil {
+	return c.w.do(fmt.Sprintf("Allgather of %d float64", len(v)), func() error {
+		if err := c.cm.AllGatherF64(dst, v); err != nil {
 			return fmt.Errorf("distributed: rank %d of %d: %w", c.rank, c.size, err)
 		}
-		sumRanks(v, c.g64)
 		return nil
 	})
 }

@@ -21,31 +21,45 @@ type rankOnly struct {
 func (c rankOnly) Rank() int { return c.r }
 func (c rankOnly) Size() int { return c.n }
 
-// TestShare checks that the ranks' shares partition every batch, in order,
-// with sizes that differ by at most one.
-func TestShare(t *testing.T) {
-	for n := 1; n <= 5; n++ {
-		for b := 0; b <= 11; b++ {
-			batch := make([]int, b)
-			for i := range batch {
-				batch[i] = 100 + i
-			}
-			var got []int
-			lo, hi := math.MaxInt, 0
-			for r := 0; r < n; r++ {
-				s := NewTrainer(rankOnly{r: r, n: n}).Share(batch)
-				got = append(got, s...)
-				lo, hi = min(lo, len(s)), max(hi, len(s))
-			}
-			if len(got) != b || hi-lo > 1 {
-				t.Fatalf("n=%d b=%d: shares %v (sizes %d..%d)", n, b, got, lo, hi)
-			}
-			for i, v := range got {
-				if v != batch[i] {
-					t.Fatalf("n=%d b=%d: shares %v do not partition %v in order", n, b, got, batch)
+// TestBlocks checks that the ranks' blocks partition every batch, in
+// order, in blocks whose sizes differ by at most one.
+func TestBlocks(t *testing.T) {
+	for n := 1; n <= 4; n++ {
+		for per := 1; per <= 3; per++ {
+			for b := 0; b <= 13; b++ {
+				batch := make([]int, b)
+				for i := range batch {
+					batch[i] = 100 + i
+				}
+				var got []int
+				lo, hi := math.MaxInt, 0
+				for r := 0; r < n; r++ {
+					tr, err := NewTrainer(rankOnly{r: r, n: n}, n*per)
+					if err != nil {
+						t.Fatal(err)
+					}
+					first, blocks := tr.Blocks(batch)
+					if first != r*per || len(blocks) != per {
+						t.Fatalf("n=%d rank %d: first block %d, %d blocks", n, r, first, len(blocks))
+					}
+					for _, bl := range blocks {
+						got = append(got, bl...)
+						lo, hi = min(lo, len(bl)), max(hi, len(bl))
+					}
+				}
+				if len(got) != b || hi-lo > 1 {
+					t.Fatalf("n=%d per=%d b=%d: blocks %v (sizes %d..%d)", n, per, b, got, lo, hi)
+				}
+				for i, v := range got {
+					if v != batch[i] {
+						t.Fatalf("n=%d per=%d b=%d: blocks %v do not partition %v in order", n, per, b, got, batch)
+					}
 				}
 			}
 		}
+	}
+	if _, err := NewTrainer(rankOnly{n: 2}, 3); err == nil {
+		t.Fatalf("3 blocks on 2 ranks accepted")
 	}
 }
 
@@ -119,7 +133,7 @@ func TestLocalTrainerIsFit(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := fitOpts()
-	o.DataParallel = NewTrainer(Local{})
+	o.DataParallel = mustTrainer(t, Local{}, 0)
 	hb, err := b.Fit(context.Background(), x, y, o)
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +148,7 @@ func TestLocalTrainerIsFit(t *testing.T) {
 
 // trainRanks trains one replica per rank of an in-process job of n ranks
 // and returns their values and histories.
-func trainRanks(t *testing.T, n int, layers func() []nn.Layer, x, y *tensor.Tensor) ([][][]float32, []*nn.History) {
+func trainRanks(t *testing.T, n, blocks int, layers func() []nn.Layer, x, y *tensor.Tensor) ([][][]float32, []*nn.History) {
 	t.Helper()
 	comms := newGroup(n)
 	vals, hs, errs := make([][][]float32, n), make([]*nn.History, n), make([]error, n)
@@ -148,7 +162,7 @@ func trainRanks(t *testing.T, n int, layers func() []nn.Layer, x, y *tensor.Tens
 		go func() {
 			defer wg.Done()
 			o := fitOpts()
-			o.DataParallel = NewTrainer(comms[r])
+			o.DataParallel = mustTrainer(t, comms[r], blocks)
 			hs[r], errs[r] = models[r].Fit(context.Background(), x, y, o)
 			vals[r] = values(models[r])
 		}()
@@ -176,7 +190,7 @@ func TestRanksAgree(t *testing.T) {
 		if n == 4 {
 			x, y = tinyData(42, 1)
 		}
-		vals, hs := trainRanks(t, n, convBN, x, y)
+		vals, hs := trainRanks(t, n, 0, convBN, x, y)
 		for r := 1; r < n; r++ {
 			if d, same := maxDiff(vals[0], vals[r]); !same {
 				t.Fatalf("%d ranks: rank %d differs from rank 0 (max %g)", n, r, d)
@@ -201,7 +215,7 @@ func TestRanksMatchOneProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []int{2, 3} {
-		vals, hs := trainRanks(t, n, convNoBN, x, y)
+		vals, hs := trainRanks(t, n, 0, convNoBN, x, y)
 		d, same := maxDiff(values(one), vals[0])
 		t.Logf("%d ranks vs 1 process: max |diff| %g, bit-identical %v", n, d, same)
 		if d > 1e-5 {
@@ -212,5 +226,57 @@ func TestRanksMatchOneProcess(t *testing.T) {
 				t.Fatalf("%d ranks: epoch %d loss %v accuracy %v, one process %v %v", n, e, hs[0].Loss[e], hs[0].Accuracy[e], h1.Loss[e], h1.Accuracy[e])
 			}
 		}
+	}
+}
+
+func mustTrainer(t *testing.T, c Comm, blocks int) *Trainer {
+	t.Helper()
+	tr, err := NewTrainer(c, blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func convBNDropout() []nn.Layer {
+	return []nn.Layer{nn.NewConv2D(4, 3, 3), nn.NewBatchNormalization(), nn.NewReLU(), nn.NewFlatten(), nn.NewDropout(0.3), nn.NewDense(3)}
+}
+
+// TestBlocksAnyRankCount is the determinism contract (docs/distributed.md,
+// Determinism): with the same number of sample blocks per batch, one
+// process and 2 or 4 ranks end with the same weights, state and history,
+// bit for bit (a model with BatchNorm and Dropout; 42 samples in batches
+// of 10, so the last batch of 2 leaves two of 4 blocks empty).
+func TestBlocksAnyRankCount(t *testing.T) {
+	x, y := tinyData(42, 1)
+	one := tinyModel(t, convBNDropout)
+	o := fitOpts()
+	o.DataParallel = mustTrainer(t, Local{}, 4)
+	h1, err := one.Fit(context.Background(), x, y, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := values(one)
+	for _, n := range []int{2, 4} {
+		vals, hs := trainRanks(t, n, 4, convBNDropout, x, y)
+		for r := range vals {
+			if d, same := maxDiff(want, vals[r]); !same {
+				t.Fatalf("%d ranks, rank %d: weights differ from one process with 4 blocks (max %g)", n, r, d)
+			}
+			for e := range h1.Loss {
+				if hs[r].Loss[e] != h1.Loss[e] || hs[r].Accuracy[e] != h1.Accuracy[e] {
+					t.Fatalf("%d ranks, rank %d: epoch %d loss %v accuracy %v, one process %v %v", n, r, e, hs[r].Loss[e], hs[r].Accuracy[e], h1.Loss[e], h1.Accuracy[e])
+				}
+			}
+		}
+	}
+	// The contract is not vacuous: other blocks give other weights.
+	other := tinyModel(t, convBNDropout)
+	o.DataParallel = mustTrainer(t, Local{}, 2)
+	if _, err := other.Fit(context.Background(), x, y, o); err != nil {
+		t.Fatal(err)
+	}
+	if _, same := maxDiff(want, values(other)); same {
+		t.Fatalf("2 and 4 blocks gave the same weights")
 	}
 }

@@ -3,78 +3,100 @@ package nn
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 
 	"github.com/goqat/goqat/tensor"
 )
 
 // DataParallel makes Fit one rank of a data-parallel job
 // (docs/distributed.md): every rank runs Fit with the same model, data,
-// seed and batch size, trains on its share of each global batch, and the
-// ranks' gradients are summed before every optimizer step, so that every
-// rank applies the same update. Package distributed implements it over
-// MPI.
+// seed and batch size. Each global batch is cut into sample blocks (the
+// same cut on every rank); each rank runs the forward and backward passes
+// of its blocks, one block at a time, and the blocks' gradients are summed
+// in block order before the optimizer step, so that every rank applies the
+// same update. Package distributed implements it over MPI; with one rank
+// and B blocks it is the single-process run that an N-rank job with B
+// blocks reproduces bit for bit.
 type DataParallel interface {
-	// Share returns the samples of the global batch (indices into the
-	// training set, in the epoch's shuffled order) that this rank trains
-	// on. The ranks' shares must partition the batch; a share may be
-	// empty (a last batch smaller than the number of ranks).
-	Share(batch []int) []int
-	// Reduce is called after the backward pass of every step, on every
-	// rank, before the gradients are checked and the optimizer runs. Each
-	// trainable Grad holds the mean gradient of this rank's share (zero for
-	// an empty share); scale is len(share)/len(batch). Reduce must leave in
-	// every Grad the gradient of the global batch (the scaled sum over
-	// ranks) and make the non-trainable state (moving statistics,
-	// quantizer ranges) agree on every rank; stats holds this rank's
-	// {loss x len(share), correct predictions} and must hold their sums
-	// over the ranks on return.
-	Reduce(params []*Param, scale float32, stats []float64) error
+	// Blocks returns the sample blocks of the global batch (indices into
+	// the training set, in the epoch's shuffled order) that this rank
+	// trains on, in order, and the index of the first among all blocks. A
+	// block may be empty (a last batch with fewer samples than blocks).
+	Blocks(batch []int) (first int, blocks [][]int)
+	// Accumulate is called after block k (of Blocks, from 0) ran: each
+	// trainable Grad holds the mean gradient of the block's samples (zero
+	// for an empty block), scale is len(block)/len(batch) and stats holds
+	// {loss x len(block), correct predictions}.
+	Accumulate(k int, params []*Param, scale float32, stats []float64) error
+	// Reduce is called on every rank after its blocks ran, before the
+	// gradients are checked and the optimizer steps. It must leave in every
+	// trainable Grad the gradient of the global batch (the blocks' scaled
+	// gradients added in block order), the same non-trainable state (moving
+	// statistics, quantizer ranges) on every rank, and set stats (2
+	// values) to the sums of all blocks' stats.
+	Reduce(params []*Param, stats []float64) error
 }
 
-// dataParallelStep runs one step of a data-parallel Fit on the samples
-// batch of x and y: the forward and backward passes on this rank's share,
-// then dp.Reduce. It adds the batch's correct predictions (over all ranks)
-// to *correct and returns the batch's mean loss over all ranks. Every rank
-// calls Reduce, even when its loss is not finite, so that no rank waits
-// for another that stopped.
-func (m *Model) dataParallelStep(c *Context, dp DataParallel, x, y *tensor.Tensor, batch []int, params []*Param, correct *int) (float64, error) {
+// streamBlock is the seed stream of a data-parallel block's dropout.
+const streamBlock = 0x424c_4f43 // "BLOC"
+
+// dataParallelStep runs step of a data-parallel Fit (its index over the
+// Fit call, seed FitOptions.Seed) on the samples batch of x and y: the
+// forward and backward passes of each of this rank's blocks, then
+// dp.Reduce. Block b draws its dropout masks from (seed, step, b), so
+// that a block computes the same on any rank. It adds the batch's correct
+// predictions (over all ranks) to *correct and returns the batch's mean
+// loss over all ranks. Every rank calls Reduce, even when a loss is not
+// finite, so that no rank waits for one that stopped.
+func (m *Model) dataParallelStep(c *Context, dp DataParallel, seed uint64, step int, x, y *tensor.Tensor, batch []int, params []*Param, correct *int) (float64, error) {
 	ts := &m.train
-	share := dp.Share(batch)
-	if len(share) > len(batch) {
-		return 0, fmt.Errorf("data-parallel share of %d samples from a batch of %d", len(share), len(batch))
-	}
+	first, blocks := dp.Blocks(batch)
+	var src rand.PCG
+	saved := c.Rand
+	c.Rand = rand.New(&src)
+	defer func() { c.Rand = saved }()
 	stats := []float64{0, 0}
-	backward := false
-	if len(share) > 0 {
-		xb := gather(&ts.xb, &ts.shape, x, share)
-		yb := gather(&ts.yb, &ts.shape, y, share)
-		outs, err := m.Forward(c, xb)
-		if err != nil {
-			return 0, err
-		}
-		pred := outs[0]
-		grad := tensor.Ensure(&ts.grad, pred.Shape...)
-		loss := ts.loss.Compute(pred, yb, grad)
-		stats[0] = loss * float64(len(share))
-		if ts.accuracy {
-			stats[1] = float64(countCorrect(pred, yb))
-		}
-		if !math.IsNaN(loss) && !math.IsInf(loss, 0) {
-			if err := m.Backward(c, grad); err != nil {
+	for k, block := range blocks {
+		stats[0], stats[1] = 0, 0
+		backward := false
+		if len(block) > 0 {
+			src.Seed(seed, mix(streamBlock, uint64(step)<<20^uint64(first+k)))
+			xb := gather(&ts.xb, &ts.shape, x, block)
+			yb := gather(&ts.yb, &ts.shape, y, block)
+			outs, err := m.Forward(c, xb)
+			if err != nil {
 				return 0, err
 			}
-			backward = true
-		}
-	}
-	if !backward {
-		for _, p := range params {
-			if p.Trainable && p.Grad != nil {
-				clear(p.Grad.Data)
+			pred := outs[0]
+			grad := tensor.Ensure(&ts.grad, pred.Shape...)
+			loss := ts.loss.Compute(pred, yb, grad)
+			stats[0] = loss * float64(len(block))
+			if ts.accuracy {
+				stats[1] = float64(countCorrect(pred, yb))
+			}
+			if !math.IsNaN(loss) && !math.IsInf(loss, 0) {
+				if err := m.Backward(c, grad); err != nil {
+					return 0, err
+				}
+				backward = true
 			}
 		}
+		if !backward {
+			for _, p := range params {
+				if p.Trainable && p.Grad != nil {
+					clear(p.Grad.Data)
+				}
+			}
+		}
+		if err := dp.Accumulate(k, params, float32(len(block))/float32(len(batch)), stats); err != nil {
+			return 0, err
+		}
 	}
-	if err := dp.Reduce(params, float32(len(share))/float32(len(batch)), stats); err != nil {
+	if err := dp.Reduce(params, stats); err != nil {
 		return 0, err
+	}
+	if !(stats[1] >= 0 && stats[1] <= float64(len(batch))) {
+		return 0, fmt.Errorf("data-parallel step: %v correct predictions in a batch of %d", stats[1], len(batch))
 	}
 	*correct += int(stats[1])
 	return stats[0] / float64(len(batch)), nil

@@ -390,7 +390,7 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 			var loss float64
 			if o.DataParallel != nil {
 				var err error
-				if loss, err = m.dataParallelStep(c, o.DataParallel, x, y, idx, params, &pos.correct); err != nil {
+				if loss, err = m.dataParallelStep(c, o.DataParallel, o.Seed, epoch*steps+s, x, y, idx, params, &pos.correct); err != nil {
 					return h, fmt.Errorf("nn: Fit: epoch %d, step %d: %w", epoch+1, s+1, err)
 				}
 				if math.IsNaN(loss) || math.IsInf(loss, 0) {
