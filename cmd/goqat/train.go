@@ -26,6 +26,7 @@ type trainConfig struct {
 	verbose int
 	ckpt    checkpointFlags // checkpoints, resume and clipping (zero: none)
 	hidden  []int           // mlp's hidden layer widths (nil: its default)
+	dist    distFlags       // --distributed (docs/distributed.md)
 }
 
 // verbosity maps --verbose (0 silent, 1 progress bar, 2 one line per
@@ -93,6 +94,9 @@ func fitFloat(ctx context.Context, m *nn.Model, train *trainSet, test *datasets.
 	if err != nil {
 		return nil, err
 	}
+	if err := c.dist.apply(&o); err != nil {
+		return nil, err
+	}
 	if resuming != "" {
 		fmt.Println(resuming)
 	}
@@ -147,6 +151,11 @@ parameter; the last checkpoint is kept.`,
 			if nThreads > 0 {
 				threads.Set(nThreads)
 			}
+			stop, err := c.dist.start()
+			if err != nil {
+				return err
+			}
+			defer stop()
 			train, test, err := df.loadTrain()
 			if err != nil {
 				return err
@@ -170,6 +179,9 @@ parameter; the last checkpoint is kept.`,
 			loaderNote(loader)
 			last := len(h.ValAccuracy) - 1
 			fmt.Printf("Test accuracy %.2f%% after %d epochs (%.1fs)\n", 100*h.ValAccuracy[last], c.epochs, time.Since(start).Seconds())
+			if !c.dist.writer() {
+				return nil
+			}
 			if err := saveWith("--out", out, func(p string) error { return df.saveModel(p, m, train.src) }); err != nil {
 				return err
 			}
@@ -190,5 +202,6 @@ parameter; the last checkpoint is kept.`,
 	addDataFlags(f, &df)
 	addTrainDataFlags(f, &df)
 	addCheckpointFlags(f, &c.ckpt)
+	addDistributedFlags(f, &c.dist)
 	return cmd
 }
