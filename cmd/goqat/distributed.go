@@ -25,22 +25,26 @@ type distFlags struct {
 // --distributed-timeout.
 func addDistributedFlags(f *pflag.FlagSet, d *distFlags) {
 	f.BoolVar(&d.on, "distributed", false, "train data-parallel as one rank of an MPI job (mpirun -np N goqat ...; needs a build with -tags mpi)")
-	f.IntVar(&d.blocks, "blocks", 0, "with --distributed: sample blocks per batch, a multiple of the ranks (0: one per rank); the same blocks give the same weights on any number of ranks")
+	f.IntVar(&d.blocks, "blocks", 0, "sample blocks per batch, a multiple of the ranks (0: one per rank); the same blocks give the same weights on any number of ranks, also without --distributed (one process)")
 	f.DurationVar(&d.timeout, "distributed-timeout", distributed.DefaultTimeout, "with --distributed: end the job with an error when a collective waits longer (a rank died)")
 }
 
 // start opens the MPI communicator if --distributed is set, and sends the
 // standard output of every rank but 0 to the null device, so that rank 0
-// alone prints. The returned function ends MPI.
+// alone prints; --blocks alone trains one process as a job with those
+// blocks would. The returned function ends MPI.
 func (d *distFlags) start() (func(), error) {
-	if !d.on {
-		if d.blocks != 0 {
-			return nil, errors.New("--blocks needs --distributed")
-		}
-		return func() {}, nil
-	}
 	if d.blocks < 0 || !(d.timeout > 0) {
 		return nil, fmt.Errorf("--blocks %d must not be negative and --distributed-timeout %v must be positive", d.blocks, d.timeout)
+	}
+	if !d.on {
+		if d.blocks > 0 {
+			// One process that reproduces a job with these blocks.
+			var err error
+			d.trainer, err = distributed.NewTrainer(distributed.Local{}, d.blocks)
+			return func() {}, err
+		}
+		return func() {}, nil
 	}
 	comm, err := distributed.Open(d.timeout)
 	if errors.Is(err, distributed.ErrNoMPI) {
