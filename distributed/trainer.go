@@ -20,8 +20,9 @@ import (
 // gradients, in block order, and each rank adds them in block order, as a
 // left chain: g = ((g0 + g1) + g2) + ... The loss and accuracy counts are
 // summed the same way in float64. Then rank 0's non-trainable state
-// (BatchNorm moving statistics, quantizer ranges) as it was after block 0
-// is broadcast, so every rank holds the model rank 0 holds (as PyTorch DDP
+// (BatchNorm moving statistics, quantizer ranges; Fit leaves on each rank
+// the state after its first block, every block starting from the step's
+// state) is broadcast, so every rank holds the model rank 0 holds (as PyTorch DDP
 // broadcasts its buffers). The result depends on Blocks, never on the
 // number of ranks: an N-rank job and one process with the same Blocks
 // (Trainer over Local) end with the same weights, bit for bit. BatchNorm
@@ -34,7 +35,7 @@ type Trainer struct {
 	stats  []float64 // this rank's blocks' {loss sum, correct}
 	all    []float32 // every block's gradients (Allgather)
 	all64  []float64
-	state  []float32 // non-trainable state after this rank's first block
+	state  []float32 // non-trainable state
 }
 
 // NewTrainer returns the Trainer of comm that cuts every batch into blocks
@@ -71,8 +72,7 @@ func (t *Trainer) Blocks(batch []int) (int, [][]int) {
 	return first, out
 }
 
-// Accumulate keeps block k's scaled gradients and stats, and after the
-// rank's first block its non-trainable state.
+// Accumulate keeps block k's scaled gradients and stats.
 func (t *Trainer) Accumulate(k int, params []*nn.Param, scale float32, stats []float64) error {
 	per := t.blocks / t.comm.Size()
 	if k < 0 || k >= per || len(stats) != 2 {
@@ -90,12 +90,7 @@ func (t *Trainer) Accumulate(k int, params []*nn.Param, scale float32, stats []f
 		t.size = ng
 		t.grads = grow(t.grads, per*ng)
 		t.stats = grow(t.stats, per*2)
-		t.state = grow(t.state, ns)[:0]
-		for _, p := range params {
-			if !(p.Trainable && p.Grad != nil) {
-				t.state = append(t.state, p.Value.Data...)
-			}
-		}
+		t.state = grow(t.state, ns)
 	}
 	g := t.grads[k*t.size : k*t.size]
 	for _, p := range params {
@@ -113,7 +108,7 @@ func (t *Trainer) Accumulate(k int, params []*nn.Param, scale float32, stats []f
 }
 
 // Reduce adds every block's gradients and stats in block order and
-// installs rank 0's state of after block 0 on every rank.
+// installs rank 0's state on every rank.
 func (t *Trainer) Reduce(params []*nn.Param, stats []float64) error {
 	if len(stats) != 2 {
 		return fmt.Errorf("distributed: %d stats, want 2", len(stats))
@@ -121,6 +116,12 @@ func (t *Trainer) Reduce(params []*nn.Param, stats []float64) error {
 	n := t.comm.Size()
 	t.all = grow(t.all, n*len(t.grads))
 	t.all64 = grow(t.all64, n*len(t.stats))
+	st := t.state[:0]
+	for _, p := range params {
+		if !(p.Trainable && p.Grad != nil) {
+			st = append(st, p.Value.Data...)
+		}
+	}
 	if n == 1 {
 		copy(t.all, t.grads)
 		copy(t.all64, t.stats)
@@ -131,14 +132,14 @@ func (t *Trainer) Reduce(params []*nn.Param, stats []float64) error {
 		if err := t.comm.Allgather64(t.all64, t.stats); err != nil {
 			return fmt.Errorf("loss: %w", err)
 		}
-		if err := t.comm.Broadcast(0, t.state); err != nil {
+		if err := t.comm.Broadcast(0, st); err != nil {
 			return fmt.Errorf("state: %w", err)
 		}
 	}
 	sum := t.all[:t.size]
 	sumRanks(sum, t.all)
 	sumRanks(stats, t.all64)
-	g, st := sum, t.state
+	g := sum
 	for _, p := range params {
 		if p.Trainable && p.Grad != nil {
 			g = g[copy(p.Grad.Data, g):]

@@ -9,6 +9,7 @@ import (
 
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/nn/optim"
+	"github.com/goqat/goqat/quantize"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -79,12 +80,23 @@ func tinyData(n int, seed uint64) (*tensor.Tensor, *tensor.Tensor) {
 // tinyModel returns a compiled model with the given layers after the input,
 // its weights from seed 7.
 func tinyModel(t *testing.T, layers func() []nn.Layer) *nn.Model {
+	return buildTiny(t, layers, false)
+}
+
+// buildTiny is tinyModel, wrapped for QAT (folded BatchNorm,
+// moving-average activation ranges) if qat.
+func buildTiny(t *testing.T, layers func() []nn.Layer, qat bool) *nn.Model {
 	t.Helper()
 	m, err := nn.NewSequential(tensor.Shape{6, 6, 1}, layers()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.InitWeights(7)
+	if qat {
+		if m, err = quantize.Model(m); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := m.Compile(nn.CompileOptions{Loss: nn.SparseCategoricalCrossentropy{FromLogits: true}, Optimizer: optim.NewAdam(1e-2), Metrics: []string{"accuracy"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -149,12 +161,17 @@ func TestLocalTrainerIsFit(t *testing.T) {
 // trainRanks trains one replica per rank of an in-process job of n ranks
 // and returns their values and histories.
 func trainRanks(t *testing.T, n, blocks int, layers func() []nn.Layer, x, y *tensor.Tensor) ([][][]float32, []*nn.History) {
+	return trainRanksQAT(t, n, blocks, layers, false, x, y)
+}
+
+// trainRanksQAT is trainRanks, on QAT models if qat.
+func trainRanksQAT(t *testing.T, n, blocks int, layers func() []nn.Layer, qat bool, x, y *tensor.Tensor) ([][][]float32, []*nn.History) {
 	t.Helper()
 	comms := newGroup(n)
 	vals, hs, errs := make([][][]float32, n), make([]*nn.History, n), make([]error, n)
 	models := make([]*nn.Model, n)
 	for r := range models {
-		models[r] = tinyModel(t, layers)
+		models[r] = buildTiny(t, layers, qat)
 	}
 	var wg sync.WaitGroup
 	for r := 0; r < n; r++ {
@@ -245,38 +262,41 @@ func convBNDropout() []nn.Layer {
 // TestBlocksAnyRankCount is the determinism contract (docs/distributed.md,
 // Determinism): with the same number of sample blocks per batch, one
 // process and 2 or 4 ranks end with the same weights, state and history,
-// bit for bit (a model with BatchNorm and Dropout; 42 samples in batches
-// of 10, so the last batch of 2 leaves two of 4 blocks empty).
+// bit for bit: a float model with BatchNorm and Dropout, and its QAT model
+// (folded BatchNorm, moving-average ranges). 42 samples in batches of 10:
+// the last batch of 2 leaves two of 4 blocks empty.
 func TestBlocksAnyRankCount(t *testing.T) {
-	x, y := tinyData(42, 1)
-	one := tinyModel(t, convBNDropout)
-	o := fitOpts()
-	o.DataParallel = mustTrainer(t, Local{}, 4)
-	h1, err := one.Fit(context.Background(), x, y, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := values(one)
-	for _, n := range []int{2, 4} {
-		vals, hs := trainRanks(t, n, 4, convBNDropout, x, y)
-		for r := range vals {
-			if d, same := maxDiff(want, vals[r]); !same {
-				t.Fatalf("%d ranks, rank %d: weights differ from one process with 4 blocks (max %g)", n, r, d)
-			}
-			for e := range h1.Loss {
-				if hs[r].Loss[e] != h1.Loss[e] || hs[r].Accuracy[e] != h1.Accuracy[e] {
-					t.Fatalf("%d ranks, rank %d: epoch %d loss %v accuracy %v, one process %v %v", n, r, e, hs[r].Loss[e], hs[r].Accuracy[e], h1.Loss[e], h1.Accuracy[e])
+	for _, qat := range []bool{false, true} {
+		x, y := tinyData(42, 1)
+		one := buildTiny(t, convBNDropout, qat)
+		o := fitOpts()
+		o.DataParallel = mustTrainer(t, Local{}, 4)
+		h1, err := one.Fit(context.Background(), x, y, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := values(one)
+		for _, n := range []int{2, 4} {
+			vals, hs := trainRanksQAT(t, n, 4, convBNDropout, qat, x, y)
+			for r := range vals {
+				if d, same := maxDiff(want, vals[r]); !same {
+					t.Fatalf("qat %v, %d ranks, rank %d: weights differ from one process with 4 blocks (max %g)", qat, n, r, d)
+				}
+				for e := range h1.Loss {
+					if hs[r].Loss[e] != h1.Loss[e] || hs[r].Accuracy[e] != h1.Accuracy[e] {
+						t.Fatalf("qat %v, %d ranks, rank %d: epoch %d loss %v accuracy %v, one process %v %v", qat, n, r, e, hs[r].Loss[e], hs[r].Accuracy[e], h1.Loss[e], h1.Accuracy[e])
+					}
 				}
 			}
 		}
-	}
-	// The contract is not vacuous: other blocks give other weights.
-	other := tinyModel(t, convBNDropout)
-	o.DataParallel = mustTrainer(t, Local{}, 2)
-	if _, err := other.Fit(context.Background(), x, y, o); err != nil {
-		t.Fatal(err)
-	}
-	if _, same := maxDiff(want, values(other)); same {
-		t.Fatalf("2 and 4 blocks gave the same weights")
+		// The contract is not vacuous: other blocks give other weights.
+		other := buildTiny(t, convBNDropout, qat)
+		o.DataParallel = mustTrainer(t, Local{}, 2)
+		if _, err := other.Fit(context.Background(), x, y, o); err != nil {
+			t.Fatal(err)
+		}
+		if _, same := maxDiff(want, values(other)); same {
+			t.Fatalf("qat %v: 2 and 4 blocks gave the same weights", qat)
+		}
 	}
 }

@@ -55,9 +55,19 @@ func (m *Model) dataParallelStep(c *Context, dp DataParallel, seed uint64, step 
 	saved := c.Rand
 	c.Rand = rand.New(&src)
 	defer func() { c.Rand = saved }()
+	// Every block starts from the state (moving statistics, quantizer
+	// ranges) of the step's start, as on a rank that runs only that block;
+	// the state the step leaves is the one after the rank's first block.
+	start := ts.dpStart.save(params)
 	stats := []float64{0, 0}
 	for k, block := range blocks {
 		stats[0], stats[1] = 0, 0
+		if k == 1 {
+			ts.dpFirst.save(params)
+		}
+		if k > 0 {
+			start.restore(params)
+		}
 		backward := false
 		if len(block) > 0 {
 			src.Seed(seed, mix(streamBlock, uint64(step)<<20^uint64(first+k)))
@@ -92,6 +102,9 @@ func (m *Model) dataParallelStep(c *Context, dp DataParallel, seed uint64, step 
 			return 0, err
 		}
 	}
+	if len(blocks) > 1 {
+		ts.dpFirst.restore(params)
+	}
 	if err := dp.Reduce(params, stats); err != nil {
 		return 0, err
 	}
@@ -100,4 +113,29 @@ func (m *Model) dataParallelStep(c *Context, dp DataParallel, seed uint64, step 
 	}
 	*correct += int(stats[1])
 	return stats[0] / float64(len(batch)), nil
+}
+
+// stateCopy holds the values of a model's non-trainable parameters
+// (moving statistics, quantizer ranges), in parameter order.
+type stateCopy struct{ v []float32 }
+
+// save copies the non-trainable values of params into c and returns c.
+func (c *stateCopy) save(params []*Param) *stateCopy {
+	c.v = c.v[:0]
+	for _, p := range params {
+		if !p.Trainable || p.Grad == nil {
+			c.v = append(c.v, p.Value.Data...)
+		}
+	}
+	return c
+}
+
+// restore copies the values c holds back into params.
+func (c *stateCopy) restore(params []*Param) {
+	v := c.v
+	for _, p := range params {
+		if !p.Trainable || p.Grad == nil {
+			v = v[copy(p.Value.Data, v):]
+		}
+	}
 }

@@ -134,6 +134,8 @@ type trainState struct {
 	grad     *tensor.Tensor // dL/dpred
 	perm     []int
 	shape    []int // scratch for batch shapes
+
+	dpStart, dpFirst stateCopy // data-parallel state copies (dataparallel.go)
 }
 
 // Seed streams of Fit's random sources.
