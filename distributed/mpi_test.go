@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -117,6 +118,10 @@ func TestMPIWorker(t *testing.T) {
 	if comm.Size() != 2 {
 		t.Fatalf("world of %d ranks, want 2", comm.Size())
 	}
+	if os.Getenv(benchEnv) != "" {
+		allreduceTimes(t, comm)
+		return
+	}
 	for _, qat := range []bool{false, true} {
 		m := buildTiny(t, convBNDropout, qat)
 		o := mpiFitOpts()
@@ -167,4 +172,64 @@ func encode(v [][]float32) []byte {
 func lastLines(b []byte, n int) string {
 	l := strings.Split(strings.TrimSpace(string(b)), "\n")
 	return strings.Join(l[max(0, len(l)-n):], "\n")
+}
+
+// benchEnv makes TestMPIWorker time AllreduceSum instead of training.
+const benchEnv = "GOQAT_MPI_TEST_BENCH"
+
+// TestMPIAllreduceTimes prints the time of one AllreduceSum (Allgather
+// and the rank-order sum) of float32 vectors of growing size on 2 ranks,
+// the median of 5 after one warm-up (docs/distributed.md, Measured).
+func TestMPIAllreduceTimes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a measurement, not run with -short")
+	}
+	bin, err := exec.LookPath("mpirun")
+	if err != nil {
+		t.Skip("mpirun not found; skipping the MPI measurement")
+	}
+	cmd := exec.Command(bin, "--allow-run-as-root", "--oversubscribe", "-np", "2",
+		os.Args[0], "-test.run", "^TestMPIWorker$", "-test.v")
+	cmd.Env = append(os.Environ(), workerEnv+"="+t.TempDir(), benchEnv+"=1", "GOQAT_THREADS=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("mpirun: %v\n%s", err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "allreduce") {
+			t.Log(strings.TrimSpace(l))
+		}
+	}
+}
+
+// allreduceTimes is TestMPIAllreduceTimes's worker: rank 0 logs one line
+// per size.
+func allreduceTimes(t *testing.T, comm Comm) {
+	for _, n := range []int{1 << 10, 1 << 14, 1 << 18, 1 << 20, 3_504_872, 1 << 23, 25_557_032} {
+		v := make([]float32, n)
+		var ds []time.Duration
+		for i := 0; i < 6; i++ {
+			for j := range v {
+				v[j] = float32(j % 7)
+			}
+			if err := comm.Barrier(); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			if err := comm.AllreduceSum(v); err != nil {
+				t.Fatal(err)
+			}
+			if i > 0 {
+				ds = append(ds, time.Since(start))
+			}
+		}
+		if v[3] != float32(3*comm.Size()) {
+			t.Fatalf("sum %v, want %v", v[3], 3*comm.Size())
+		}
+		slices.Sort(ds)
+		if comm.Rank() == 0 {
+			med := ds[len(ds)/2]
+			t.Logf("allreduce %d ranks %10d float32 (%8.2f MB): median %10.3f ms, %6.2f GB/s of gradient", comm.Size(), n, float64(4*n)/1e6, float64(med.Microseconds())/1e3, float64(4*n)/med.Seconds()/1e9)
+		}
+	}
 }
