@@ -37,7 +37,8 @@ type mpiComm struct {
 // Open initialises MPI (the process must have been started by mpirun, or
 // it is a world of one) and returns the world communicator; each
 // collective fails with an error wrapping ErrTimeout after timeout
-// (DefaultTimeout if 0). Call Close at the end.
+// (DefaultTimeout if 0). Call it once per process, and Close at the end
+// (MPI cannot start again after it ends).
 func Open(timeout time.Duration) (Comm, error) {
 	c := &mpiComm{}
 	w, err := newWorker(timeout, func() error {

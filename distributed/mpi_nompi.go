@@ -8,5 +8,6 @@ import "time"
 const MPIBuilt = false
 
 // Open returns ErrNoMPI: this build has no MPI (the mpi build tag links
-// Open MPI, docs/distributed.md).
+// Open MPI, docs/distributed.md). In the MPI build it initialises MPI and
+// returns the world communicator.
 func Open(timeout time.Duration) (Comm, error) { return nil, ErrNoMPI }

@@ -16,7 +16,8 @@ import (
 // in block order before the optimizer step, so that every rank applies the
 // same update. Package distributed implements it over MPI; with one rank
 // and B blocks it is the single-process run that an N-rank job with B
-// blocks reproduces bit for bit.
+// blocks reproduces bit for bit. Give FitOptions.Checkpoint to one rank
+// only; every rank may Resume from its checkpoint.
 type DataParallel interface {
 	// Blocks returns the sample blocks of the global batch (indices into
 	// the training set, in the epoch's shuffled order) that this rank
