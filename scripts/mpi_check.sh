@@ -20,7 +20,7 @@ if ! command -v mpirun >/dev/null || ! pkg-config --exists ompi 2>/dev/null; the
 fi
 mpirun=(mpirun --allow-run-as-root --oversubscribe -np 2)
 go vet -tags mpi ./distributed ./cmd/goqat
-go test -tags mpi ./distributed
+go test -tags mpi -short ./distributed # -short: without the Allreduce measurement
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 go build -tags mpi -o "$dir/goqat-mpi" ./cmd/goqat
