@@ -110,6 +110,9 @@ type FitOptions struct {
 	// may be nil. The order, the dropout and the checkpoints are as for
 	// in-memory samples.
 	Batches Batches
+	// DataParallel, if set, makes this Fit one rank of a data-parallel job
+	// (nn/dataparallel.go); it does not support Batches.
+	DataParallel DataParallel
 }
 
 // History records Fit's metrics, one entry per epoch. Accuracy and the
@@ -153,6 +156,8 @@ type trainState struct {
 	perm     []int
 	shape    []int     // scratch for batch shapes
 	weights  []float64 // a batch's sample weights (FitOptions.SampleWeight, ClassWeight)
+
+	dpStart, dpFirst stateCopy // data-parallel state copies (dataparallel.go)
 }
 
 // Seed streams of Fit's random sources.
@@ -295,6 +300,12 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 	if o.Progress == nil {
 		o.Progress = os.Stdout
 	}
+	if o.DataParallel != nil && o.Batches != nil {
+		return nil, fmt.Errorf("nn: Fit: DataParallel does not support a batch source (Batches) yet")
+	}
+	if o.DataParallel != nil && (o.ClassWeight != nil || o.SampleWeight != nil) {
+		return nil, fmt.Errorf("nn: Fit: DataParallel does not support class or sample weights yet")
+	}
 	n := 0
 	if o.Batches != nil {
 		if n = o.Batches.Len(); n < 1 {
@@ -414,32 +425,42 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 				if err := m.checkBatch(xb, yb, len(idx)); err != nil {
 					return h, fmt.Errorf("nn: Fit: epoch %d, step %d: %w", epoch+1, s+1, err)
 				}
-			} else {
+			} else if o.DataParallel == nil {
 				xb = gather(&ts.xb, &ts.shape, x, idx)
 				yb = gather(&ts.yb, &ts.shape, y, idx)
 			}
 			c.Step = m.stepCount
 			dropSrc.Seed(o.Seed, mix(streamDropout, uint64(epoch*steps+s)))
-			outs, err := m.Forward(c, xb)
-			if err != nil {
-				return h, fmt.Errorf("nn: Fit: %w", err)
-			}
-			pred := outs[0]
-			grad := tensor.Ensure(&ts.grad, pred.Shape...)
 			var loss float64
-			if weighted {
-				loss = weightedLoss(ts.loss, pred, yb, m.batchWeights(&o, yb, idx), grad)
+			if o.DataParallel != nil {
+				var err error
+				if loss, err = m.dataParallelStep(c, o.DataParallel, o.Seed, epoch*steps+s, x, y, idx, params, &pos.correct); err != nil {
+					return h, fmt.Errorf("nn: Fit: epoch %d, step %d: %w", epoch+1, s+1, err)
+				}
+				if math.IsNaN(loss) || math.IsInf(loss, 0) {
+					return h, &NonFiniteError{Step: m.stepCount, Epoch: epoch + 1, Batch: s + 1, What: "loss", Value: loss}
+				}
 			} else {
-				loss = ts.loss.Compute(pred, yb, grad)
-			}
-			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				return h, &NonFiniteError{Step: m.stepCount, Epoch: epoch + 1, Batch: s + 1, What: "loss", Value: loss}
-			}
-			if ts.accuracy {
-				pos.correct += countCorrect(pred, yb)
-			}
-			if err := m.Backward(c, grad); err != nil {
-				return h, fmt.Errorf("nn: Fit: %w", err)
+				outs, err := m.Forward(c, xb)
+				if err != nil {
+					return h, fmt.Errorf("nn: Fit: %w", err)
+				}
+				pred := outs[0]
+				grad := tensor.Ensure(&ts.grad, pred.Shape...)
+				if weighted {
+					loss = weightedLoss(ts.loss, pred, yb, m.batchWeights(&o, yb, idx), grad)
+				} else {
+					loss = ts.loss.Compute(pred, yb, grad)
+				}
+				if math.IsNaN(loss) || math.IsInf(loss, 0) {
+					return h, &NonFiniteError{Step: m.stepCount, Epoch: epoch + 1, Batch: s + 1, What: "loss", Value: loss}
+				}
+				if ts.accuracy {
+					pos.correct += countCorrect(pred, yb)
+				}
+				if err := m.Backward(c, grad); err != nil {
+					return h, fmt.Errorf("nn: Fit: %w", err)
+				}
 			}
 			if err := guardGrads(params, keys, o.ClipNorm); err != nil {
 				err.Step, err.Epoch, err.Batch = m.stepCount, epoch+1, s+1

@@ -80,6 +80,10 @@ type FineTuneOptions struct {
 	// (nn.FitOptions.Batches, e.g. a loader that augments); x then only
 	// needs to hold the calibration samples and y is not used.
 	Batches nn.Batches
+	// DataParallel, if set, makes the fine-tuning one rank of a
+	// data-parallel job (nn.FitOptions.DataParallel); calibration runs on
+	// every rank on the same samples.
+	DataParallel nn.DataParallel
 }
 
 // FineTuneResult is what FineTune made and measured.
@@ -179,7 +183,7 @@ func FineTune(ctx context.Context, float *nn.Model, x, y *tensor.Tensor, opts Fi
 		Verbose: o.Verbose, Progress: o.Progress,
 		ValidationX: o.ValidationX, ValidationY: o.ValidationY,
 		ClipNorm: o.ClipNorm, Checkpoint: o.Checkpoint, Resume: o.Resume,
-		Batches: o.Batches,
+		Batches: o.Batches, DataParallel: o.DataParallel,
 	}
 	start = time.Now()
 	if r.History, err = qm.Fit(ctx, x, y, fo); err != nil {

@@ -40,6 +40,10 @@ func fineTune(ctx context.Context, fm *nn.Model, train *trainSet, test *datasets
 	if err != nil {
 		return nil, 0, err
 	}
+	fit.Batches = fitBatches(loader)
+	if err := c.dist.apply(&fit); err != nil {
+		return nil, 0, err
+	}
 	x, y, err := train.calibrationSet(c.calibrate)
 	if err != nil {
 		return nil, 0, err
@@ -58,6 +62,7 @@ func fineTune(ctx context.Context, fm *nn.Model, train *trainSet, test *datasets
 		ClipNorm:      fit.ClipNorm,
 		Checkpoint:    fit.Checkpoint,
 		Resume:        fit.Resume,
+		DataParallel:  fit.DataParallel,
 		Batches:       fitBatches(loader),
 		OnCalibrated: func(r *quantize.FineTuneResult) error {
 			var err error

@@ -23,6 +23,7 @@ type quantizeConfig struct {
 	threads       int
 	jsonPath      string
 	ckpt          checkpointFlags // checkpoints, resume and clipping (zero: none)
+	dist          distFlags       // --distributed (docs/distributed.md)
 }
 
 // validate rejects impossible settings with one clear line.
@@ -86,6 +87,11 @@ rerun the same command with --resume to continue bit-identically.`,
 			if c.threads > 0 {
 				threads.Set(c.threads)
 			}
+			stop, err := c.dist.start()
+			if err != nil {
+				return err
+			}
+			defer stop()
 			fm, err := nn.Load(c.in)
 			if err != nil {
 				return err
@@ -118,6 +124,9 @@ rerun the same command with --resume to continue bit-identically.`,
 			qm, secs := r.Model, r.TrainSeconds
 			fmt.Printf("QAT %s fake-quant test accuracy %.2f%% (float %.2f%%, PTQ %.2f%%) after %d epochs (%.1fs)\n",
 				scheme, 100*qatAcc, 100*floatAcc, 100*ptqAcc, c.epochs, secs)
+			if !c.dist.writer() {
+				return nil
+			}
 			if err := saveWith("--out", c.out, func(p string) error { return saveModelFrom(p, qm, c.in) }); err != nil {
 				return err
 			}
@@ -150,5 +159,6 @@ rerun the same command with --resume to continue bit-identically.`,
 	addDataFlags(f, &df)
 	addTrainDataFlags(f, &df)
 	addCheckpointFlags(f, &c.ckpt)
+	addDistributedFlags(f, &c.dist)
 	return cmd
 }

@@ -31,6 +31,7 @@ type trainConfig struct {
 	// is loaded (nil: none).
 	callbacks   []nn.Callback
 	classWeight map[int]float64
+	dist    distFlags       // --distributed (docs/distributed.md)
 }
 
 // verbosity maps --verbose (0 silent, 1 progress bar, 2 one line per
@@ -103,6 +104,9 @@ func fitFloat(ctx context.Context, m *nn.Model, train *trainSet, test *datasets.
 	if err != nil {
 		return nil, err
 	}
+	if err := c.dist.apply(&o); err != nil {
+		return nil, err
+	}
 	if resuming != "" {
 		fmt.Println(resuming)
 	}
@@ -172,6 +176,11 @@ training example's loss by its class, as Keras's class_weight.`,
 			if nThreads > 0 {
 				threads.Set(nThreads)
 			}
+			stop, err := c.dist.start()
+			if err != nil {
+				return err
+			}
+			defer stop()
 			train, test, err := df.loadTrain()
 			if err != nil {
 				return err
@@ -207,6 +216,9 @@ training example's loss by its class, as Keras's class_weight.`,
 				fmt.Printf("Kept the weights of epoch %d (validation loss %.4f)\n", last+1, h.ValLoss[last])
 			}
 			fmt.Printf("Test accuracy %.2f%% after %d epochs (%.1fs)\n", 100*h.ValAccuracy[last], len(h.Epoch), time.Since(start).Seconds())
+			if !c.dist.writer() {
+				return nil
+			}
 			if err := saveWith("--out", out, func(p string) error { return df.saveModel(p, m, train.src) }); err != nil {
 				return err
 			}
@@ -228,5 +240,6 @@ training example's loss by its class, as Keras's class_weight.`,
 	addTrainDataFlags(f, &df)
 	addCheckpointFlags(f, &c.ckpt)
 	addCallbackFlags(f, &c.cb)
+	addDistributedFlags(f, &c.dist)
 	return cmd
 }

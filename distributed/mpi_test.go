@@ -1,0 +1,235 @@
+//go:build mpi
+
+package distributed
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/tensor"
+)
+
+// workerEnv names the folder where the ranks started by mpirun write
+// their weights; killEnv, if set, makes rank 1 exit ("exit") or stop
+// responding ("stall") in the middle of training.
+const (
+	workerEnv = "GOQAT_MPI_TEST_DIR"
+	killEnv   = "GOQAT_MPI_TEST_KILL"
+)
+
+// mpirun runs this test binary's TestMPIWorker on 2 ranks with one thread
+// each and returns its output and error; it skips the test when mpirun is
+// missing.
+func mpirun(t *testing.T, dir, kill string, limit time.Duration) ([]byte, error) {
+	t.Helper()
+	bin, err := exec.LookPath("mpirun")
+	if err != nil {
+		t.Skip("mpirun not found (Debian: apt-get install openmpi-bin libopenmpi-dev); skipping the MPI test")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--allow-run-as-root", "--oversubscribe", "-np", "2",
+		os.Args[0], "-test.run", "^TestMPIWorker$", "-test.v")
+	cmd.Env = append(os.Environ(), workerEnv+"="+dir, "GOQAT_THREADS=1")
+	if kill != "" {
+		cmd.Env = append(cmd.Env, killEnv+"="+kill)
+	}
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("mpirun did not end within %v (a hang):\n%s", limit, out)
+	}
+	return out, err
+}
+
+// TestMPITwoRanks trains a float model and its QAT model on 2 MPI ranks x
+// 1 thread and checks that both ranks end with the weights of one process
+// (the default number of threads) with the same 2 blocks per batch, bit
+// for bit.
+func TestMPITwoRanks(t *testing.T) {
+	dir := t.TempDir()
+	out, err := mpirun(t, dir, "", 5*time.Minute)
+	if err != nil {
+		t.Fatalf("mpirun: %v\n%s", err, out)
+	}
+	for _, qat := range []bool{false, true} {
+		one := buildTiny(t, convBNDropout, qat)
+		o := mpiFitOpts()
+		o.DataParallel = mustTrainer(t, Local{}, 2)
+		if _, err := one.Fit(context.Background(), mpiData(), mpiLabels(), o); err != nil {
+			t.Fatal(err)
+		}
+		want := encode(values(one))
+		for r := 0; r < 2; r++ {
+			got, err := os.ReadFile(filepath.Join(dir, name(qat, r)))
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("qat %v: rank %d's weights differ from one process's", qat, r)
+			}
+		}
+	}
+}
+
+// TestMPIRankDies kills rank 1 in the middle of training: the job must end
+// with an error, not hang. Then rank 1 stops responding instead (a hung
+// machine): rank 0's collective must time out with ErrTimeout's message.
+func TestMPIRankDies(t *testing.T) {
+	start := time.Now()
+	out, err := mpirun(t, t.TempDir(), "exit", 2*time.Minute)
+	if err == nil {
+		t.Fatalf("the job succeeded though rank 1 died:\n%s", out)
+	}
+	t.Logf("rank 1 exited: the job ended in %v: %v; output:\n%s", time.Since(start).Round(time.Millisecond), err, lastLines(out, 8))
+	start = time.Now()
+	out, err = mpirun(t, t.TempDir(), "stall", 2*time.Minute)
+	if err == nil || !strings.Contains(string(out), "collective timed out") {
+		t.Fatalf("rank 1 stalled: err %v, want a timeout error from rank 0:\n%s", err, out)
+	}
+	t.Logf("rank 1 stalled: the job ended in %v: %v; output:\n%s", time.Since(start).Round(time.Millisecond), err, lastLines(out, 8))
+}
+
+// TestMPIWorker is one rank of the jobs above (run by mpirun only).
+func TestMPIWorker(t *testing.T) {
+	dir := os.Getenv(workerEnv)
+	if dir == "" {
+		t.Skip("a rank of TestMPITwoRanks, run under mpirun")
+	}
+	timeout := 20 * time.Second
+	if os.Getenv(killEnv) == "stall" {
+		timeout = 3 * time.Second
+	}
+	comm, err := Open(timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer comm.Close()
+	if comm.Size() != 2 {
+		t.Fatalf("world of %d ranks, want 2", comm.Size())
+	}
+	if os.Getenv(benchEnv) != "" {
+		allreduceTimes(t, comm)
+		return
+	}
+	for _, qat := range []bool{false, true} {
+		m := buildTiny(t, convBNDropout, qat)
+		o := mpiFitOpts()
+		o.DataParallel = mustTrainer(t, comm, 0)
+		if os.Getenv(killEnv) != "" && comm.Rank() == 1 {
+			o.OnBatchEnd = func(batch int, _ float64) {
+				if batch == 3 && os.Getenv(killEnv) == "stall" {
+					time.Sleep(time.Minute)
+				}
+				if batch == 3 {
+					os.Exit(3)
+				}
+			}
+		}
+		if _, err := m.Fit(context.Background(), mpiData(), mpiLabels(), o); err != nil {
+			t.Fatalf("rank %d: %v", comm.Rank(), err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name(qat, comm.Rank())), encode(values(m)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func mpiFitOpts() nn.FitOptions {
+	return nn.FitOptions{BatchSize: 16, Epochs: 3, Seed: 5, Verbose: nn.VerboseSilent}
+}
+
+var mpiX, mpiY = tinyData(200, 9)
+
+func mpiData() *tensor.Tensor   { return mpiX }
+func mpiLabels() *tensor.Tensor { return mpiY }
+
+func name(qat bool, rank int) string {
+	return "rank" + strconv.Itoa(rank) + map[bool]string{false: "-float", true: "-qat"}[qat] + ".bin"
+}
+
+// encode is the values' bits, little-endian.
+func encode(v [][]float32) []byte {
+	var b []byte
+	for _, s := range v {
+		for _, x := range s {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+		}
+	}
+	return b
+}
+
+func lastLines(b []byte, n int) string {
+	l := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.Join(l[max(0, len(l)-n):], "\n")
+}
+
+// benchEnv makes TestMPIWorker time AllreduceSum instead of training.
+const benchEnv = "GOQAT_MPI_TEST_BENCH"
+
+// TestMPIAllreduceTimes prints the time of one AllreduceSum (Allgather
+// and the rank-order sum) of float32 vectors of growing size on 2 ranks,
+// the median of 5 after one warm-up (docs/distributed.md, Measured).
+func TestMPIAllreduceTimes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a measurement, not run with -short")
+	}
+	bin, err := exec.LookPath("mpirun")
+	if err != nil {
+		t.Skip("mpirun not found; skipping the MPI measurement")
+	}
+	cmd := exec.Command(bin, "--allow-run-as-root", "--oversubscribe", "-np", "2",
+		os.Args[0], "-test.run", "^TestMPIWorker$", "-test.v")
+	cmd.Env = append(os.Environ(), workerEnv+"="+t.TempDir(), benchEnv+"=1", "GOQAT_THREADS=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("mpirun: %v\n%s", err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "allreduce") {
+			t.Log(strings.TrimSpace(l))
+		}
+	}
+}
+
+// allreduceTimes is TestMPIAllreduceTimes's worker: rank 0 logs one line
+// per size.
+func allreduceTimes(t *testing.T, comm Comm) {
+	for _, n := range []int{1 << 10, 1 << 14, 1 << 18, 1 << 20, 3_504_872, 1 << 23, 25_557_032} {
+		v := make([]float32, n)
+		var ds []time.Duration
+		for i := 0; i < 6; i++ {
+			for j := range v {
+				v[j] = float32(j % 7)
+			}
+			if err := comm.Barrier(); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			if err := comm.AllreduceSum(v); err != nil {
+				t.Fatal(err)
+			}
+			if i > 0 {
+				ds = append(ds, time.Since(start))
+			}
+		}
+		if v[3] != float32(3*comm.Size()) {
+			t.Fatalf("sum %v, want %v", v[3], 3*comm.Size())
+		}
+		slices.Sort(ds)
+		if comm.Rank() == 0 {
+			med := ds[len(ds)/2]
+			t.Logf("allreduce %d ranks %10d float32 (%8.2f MB): median %10.3f ms, %6.2f GB/s of gradient", comm.Size(), n, float64(4*n)/1e6, float64(med.Microseconds())/1e3, float64(4*n)/med.Seconds()/1e9)
+		}
+	}
+}

@@ -1,0 +1,151 @@
+package distributed
+
+import (
+	"fmt"
+
+	"github.com/goqat/goqat/nn"
+)
+
+// Trainer is the nn.DataParallel of a communicator: set it as
+// nn.FitOptions.DataParallel on every rank (docs/distributed.md).
+//
+// Blocks: each global batch of B samples is cut into Blocks sample
+// blocks, block k holding samples [k*B/Blocks, (k+1)*B/Blocks) of the
+// epoch's seeded shuffle (integer division: sizes differ by at most one);
+// rank r of N trains on blocks r*Blocks/N .. (r+1)*Blocks/N-1, one at a
+// time.
+//
+// Reduce: each block's gradients are scaled by its share of the batch
+// (len(block)/B) and kept; one Allgather gives every rank every block's
+// gradients, in block order, and each rank adds them in block order, as a
+// left chain: g = ((g0 + g1) + g2) + ... The loss and accuracy counts are
+// summed the same way in float64. Then rank 0's non-trainable state
+// (BatchNorm moving statistics, quantizer ranges; Fit leaves on each rank
+// the state after its first block, every block starting from the step's
+// state) is broadcast, so every rank holds the model rank 0 holds (as PyTorch DDP
+// broadcasts its buffers). The result depends on Blocks, never on the
+// number of ranks: an N-rank job and one process with the same Blocks
+// (Trainer over Local) end with the same weights, bit for bit. BatchNorm
+// normalizes with the statistics of its block.
+type Trainer struct {
+	comm   Comm
+	blocks int
+	size   int       // gradient values per block
+	grads  []float32 // this rank's blocks' scaled gradients, block by block
+	stats  []float64 // this rank's blocks' {loss sum, correct}
+	all    []float32 // every block's gradients (Allgather)
+	all64  []float64
+	state  []float32 // non-trainable state
+}
+
+// NewTrainer returns the Trainer of comm that cuts every batch into blocks
+// sample blocks (the number of ranks if blocks is 0). blocks must be a
+// multiple of the number of ranks.
+func NewTrainer(comm Comm, blocks int) (*Trainer, error) {
+	n := comm.Size()
+	if blocks == 0 {
+		blocks = n
+	}
+	if blocks < 1 || blocks%n != 0 {
+		return nil, fmt.Errorf("distributed: %d sample blocks per batch is not a positive multiple of the %d ranks", blocks, n)
+	}
+	return &Trainer{comm: comm, blocks: blocks}, nil
+}
+
+// Comm returns the Trainer's communicator.
+func (t *Trainer) Comm() Comm { return t.comm }
+
+// BlockCount returns the number of sample blocks per global batch.
+func (t *Trainer) BlockCount() int { return t.blocks }
+
+// Blocks returns this rank's sample blocks of batch and the index of the
+// first.
+func (t *Trainer) Blocks(batch []int) (int, [][]int) {
+	per := t.blocks / t.comm.Size()
+	first := t.comm.Rank() * per
+	out := make([][]int, per)
+	b := len(batch)
+	for k := range out {
+		g := first + k
+		out[k] = batch[g*b/t.blocks : (g+1)*b/t.blocks]
+	}
+	return first, out
+}
+
+// Accumulate keeps block k's scaled gradients and stats.
+func (t *Trainer) Accumulate(k int, params []*nn.Param, scale float32, stats []float64) error {
+	per := t.blocks / t.comm.Size()
+	if k < 0 || k >= per || len(stats) != 2 {
+		return fmt.Errorf("distributed: block %d of %d (%d stats)", k, per, len(stats))
+	}
+	if k == 0 {
+		ng, ns := 0, 0
+		for _, p := range params {
+			if p.Trainable && p.Grad != nil {
+				ng += len(p.Grad.Data)
+			} else {
+				ns += len(p.Value.Data)
+			}
+		}
+		t.size = ng
+		t.grads = grow(t.grads, per*ng)
+		t.stats = grow(t.stats, per*2)
+		t.state = grow(t.state, ns)
+	}
+	g := t.grads[k*t.size : k*t.size]
+	for _, p := range params {
+		if p.Trainable && p.Grad != nil {
+			for _, v := range p.Grad.Data {
+				g = append(g, v*scale)
+			}
+		}
+	}
+	if len(g) != t.size {
+		return fmt.Errorf("distributed: block %d has %d gradient values, block 0 had %d", k, len(g), t.size)
+	}
+	copy(t.stats[2*k:], stats)
+	return nil
+}
+
+// Reduce adds every block's gradients and stats in block order and
+// installs rank 0's state on every rank.
+func (t *Trainer) Reduce(params []*nn.Param, stats []float64) error {
+	if len(stats) != 2 {
+		return fmt.Errorf("distributed: %d stats, want 2", len(stats))
+	}
+	n := t.comm.Size()
+	t.all = grow(t.all, n*len(t.grads))
+	t.all64 = grow(t.all64, n*len(t.stats))
+	st := t.state[:0]
+	for _, p := range params {
+		if !(p.Trainable && p.Grad != nil) {
+			st = append(st, p.Value.Data...)
+		}
+	}
+	if n == 1 {
+		copy(t.all, t.grads)
+		copy(t.all64, t.stats)
+	} else {
+		if err := t.comm.Allgather(t.all, t.grads); err != nil {
+			return fmt.Errorf("gradients: %w", err)
+		}
+		if err := t.comm.Allgather64(t.all64, t.stats); err != nil {
+			return fmt.Errorf("loss: %w", err)
+		}
+		if err := t.comm.Broadcast(0, st); err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+	}
+	sum := t.all[:t.size]
+	sumRanks(sum, t.all)
+	sumRanks(stats, t.all64)
+	g := sum
+	for _, p := range params {
+		if p.Trainable && p.Grad != nil {
+			g = g[copy(p.Grad.Data, g):]
+		} else {
+			st = st[copy(p.Value.Data, st):]
+		}
+	}
+	return nil
+}
