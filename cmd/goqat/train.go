@@ -31,7 +31,7 @@ type trainConfig struct {
 	// is loaded (nil: none).
 	callbacks   []nn.Callback
 	classWeight map[int]float64
-	dist    distFlags       // --distributed (docs/distributed.md)
+	dist        distFlags // --distributed (docs/distributed.md)
 }
 
 // verbosity maps --verbose (0 silent, 1 progress bar, 2 one line per
