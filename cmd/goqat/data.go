@@ -8,6 +8,7 @@ import (
 	"github.com/goqat/goqat/datasets"
 	"github.com/goqat/goqat/format/onnx"
 	"github.com/goqat/goqat/format/onnx/onnxpb"
+	"github.com/goqat/goqat/format/tflite"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/safetensors"
 	"github.com/spf13/pflag"
@@ -165,6 +166,9 @@ func shortList(names []string) string {
 // any) and, unless the flags say otherwise, prepares the data the same way:
 // the image size, channels and fit; load then notes differing class names.
 func (f *dataFlags) fromModel(path string) error {
+	if isTFLite, err := tflite.IsFile(path); err != nil || isTFLite {
+		return err // a .tflite file records no preprocessing
+	}
 	p, err := datasets.ReadPreprocessing(path)
 	if err != nil || p == nil {
 		return err

@@ -70,6 +70,13 @@ func TestTFLiteExportImport(t *testing.T) {
 		if _, se, code := run(t, "bench", "--model", tf, "--batch", "1", "--min-time", "20ms"); code != 0 {
 			t.Errorf("bench of the .tflite: exit %d: %s", code, se)
 		}
+		if !full {
+			// eval reads the .tflite as it reads goqat's own integer files.
+			so, se, code := run(t, "eval", "--model", tf, "--data", "mnist")
+			if code != 0 || !strings.Contains(so, "ccuracy") {
+				t.Errorf("eval of the .tflite: exit %d: %s%s", code, so, se)
+			}
+		}
 	}
 	if so, se, code := run(t, "export", "--format", "tflite", "--in", fp, "--out", filepath.Join(dir, "float.tflite")); code != 0 || !strings.Contains(so, "float32") {
 		t.Errorf("float export: exit %d: %s%s", code, so, se)
