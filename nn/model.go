@@ -39,6 +39,9 @@ type Model struct {
 
 	stepCount int // optimizer steps taken (Context.Step)
 	train     trainState
+
+	frozen  bool        // SetTrainable(false): inference mode when nested
+	asLayer *ModelLayer // the model as a layer (AsLayer)
 }
 
 // NewModel returns a Functional model computing outputs from inputs. Every

@@ -34,6 +34,10 @@ type step struct {
 	// noInGrad marks a Conv2D whose inputs are all model inputs (see
 	// planInputGrads): Backward skips its input gradient.
 	noInGrad *Conv2D
+
+	// frozenIn marks a Composite whose inputs are all model inputs:
+	// Backward skips it while none of its parameters is trainable.
+	frozenIn bool
 }
 
 // plan lays out the execution of a new model whose layer nodes are
@@ -78,16 +82,21 @@ func (m *Model) plan(layerNodes []*Node) {
 func (m *Model) planInputGrads(base int) {
 	for k := range m.steps {
 		st := &m.steps[k]
-		conv, ok := st.layer.(*Conv2D)
-		if !ok || len(st.inSlots) == 0 {
+		if len(st.inSlots) == 0 {
 			continue
 		}
 		fromInputs := true
 		for _, s := range st.inSlots {
 			fromInputs = fromInputs && s < base
 		}
-		if fromInputs {
+		if !fromInputs {
+			continue
+		}
+		if conv, ok := st.layer.(*Conv2D); ok {
 			st.noInGrad = conv
+		}
+		if _, ok := st.layer.(Composite); ok {
+			st.frozenIn = true
 		}
 	}
 }

@@ -1,0 +1,376 @@
+package nn_test
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/goqat/goqat/nn"
+	"github.com/goqat/goqat/nn/optim"
+	"github.com/goqat/goqat/tensor"
+)
+
+// residualBlock is a user-defined composite layer: a ResNet basic block
+// (two 3x3 Conv+BN, the second's output added to the input or to its 1x1
+// projection, then ReLU), written as a Go type holding its layers.
+type residualBlock struct {
+	nn.Block
+	Filters, Stride int
+
+	conv1, conv2, proj *nn.Conv2D
+	bn1, bn2, projBN   *nn.BatchNormalization
+}
+
+type residualConfig struct {
+	Filters int `json:"filters"`
+	Stride  int `json:"stride"`
+}
+
+func newResidualBlock(filters, stride int) *residualBlock {
+	b := &residualBlock{Filters: filters, Stride: stride}
+	b.conv1 = nn.NewConv2D(filters, 3, 3)
+	b.conv1.Strides, b.conv1.Padding, b.conv1.UseBias = [2]int{stride, stride}, "same", false
+	b.conv2 = nn.NewConv2D(filters, 3, 3)
+	b.conv2.Padding, b.conv2.UseBias = "same", false
+	b.proj = nn.NewConv2D(filters, 1, 1)
+	b.proj.Strides, b.proj.UseBias = [2]int{stride, stride}, false
+	b.bn1, b.bn2, b.projBN = nn.NewBatchNormalization(), nn.NewBatchNormalization(), nn.NewBatchNormalization()
+	return b
+}
+
+func init() {
+	nn.Register("TestResidualBlock", func(name string, raw json.RawMessage) (nn.Layer, error) {
+		var c residualConfig
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, err
+		}
+		b := newResidualBlock(c.Filters, c.Stride)
+		b.SetName(name)
+		return b, nil
+	})
+}
+
+func (b *residualBlock) Type() string { return "TestResidualBlock" }
+func (b *residualBlock) Config() any  { return residualConfig{Filters: b.Filters, Stride: b.Stride} }
+
+// Define is the block's forward pass.
+func (b *residualBlock) Define(in ...*nn.Node) *nn.Node {
+	x := in[0]
+	y := nn.Call(nn.NewReLU(), nn.Call(b.bn1, nn.Call(b.conv1, x)))
+	y = nn.Call(b.bn2, nn.Call(b.conv2, y))
+	short := x
+	if b.Stride != 1 || x.Shape()[2] != b.Filters {
+		short = nn.Call(b.projBN, nn.Call(b.proj, x))
+	}
+	return nn.Call(nn.NewReLU(), nn.Call(nn.NewAdd(), y, short))
+}
+
+func compileNested(t *testing.T, m *nn.Model) {
+	t.Helper()
+	if err := m.Compile(nn.CompileOptions{Loss: nn.SparseCategoricalCrossentropy{FromLogits: true}, Optimizer: optim.NewAdam(1e-2), Metrics: []string{"accuracy"}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// toyData returns n images (h, w, c) and labels in [0, classes).
+func toyData(n, h, w, c, classes int, seed uint64) (*tensor.Tensor, *tensor.Tensor) {
+	r := rand.New(rand.NewPCG(seed, 1))
+	x, y := tensor.New(n, h, w, c), tensor.New(n)
+	for i := range x.Data {
+		x.Data[i] = float32(r.NormFloat64())
+	}
+	for i := range y.Data {
+		y.Data[i] = float32(r.IntN(classes))
+	}
+	return x, y
+}
+
+func snapshot(ps []*nn.Param) [][]float32 {
+	out := make([][]float32, len(ps))
+	for i, p := range ps {
+		out[i] = append([]float32(nil), p.Value.Data...)
+	}
+	return out
+}
+
+func sameValues(a, b [][]float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if len(a[i]) != len(b[i]) {
+			return false
+		}
+		for j := range a[i] {
+			if a[i][j] != b[i][j] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func backbone(t *testing.T) *nn.Model {
+	t.Helper()
+	c := nn.NewConv2D(4, 3, 3)
+	m, err := nn.NewSequential(tensor.Shape{6, 6, 2}, c, nn.NewBatchNormalization(), nn.NewReLU(), nn.NewGlobalAveragePooling2D())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetName("backbone")
+	m.InitWeights(7)
+	return m
+}
+
+func fit(t *testing.T, m *nn.Model, x, y *tensor.Tensor) {
+	t.Helper()
+	if _, err := m.Fit(context.Background(), x, y, nn.FitOptions{BatchSize: 8, Epochs: 2, Seed: 3, Verbose: nn.VerboseSilent}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func predictAll(t *testing.T, m *nn.Model, x *tensor.Tensor) []float32 {
+	t.Helper()
+	out, err := m.Forward(nil, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]float32(nil), out[0].Data...)
+}
+
+// A model nested in a Functional model trains with it, saves and loads.
+func TestNestedModelTrainsSavesLoads(t *testing.T) {
+	bb := backbone(t)
+	before := snapshot(bb.Params())
+	x := nn.Input(6, 6, 2)
+	y := nn.Call(nn.NewDense(3), nn.Call(bb.AsLayer(), x))
+	m, err := nn.NewModel([]*nn.Node{x}, []*nn.Node{y})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameValues(before, snapshot(bb.Params())) {
+		t.Fatal("nesting re-initialized the nested model's weights")
+	}
+	if got := len(m.Params()); got != len(bb.Params())+2 {
+		t.Fatalf("outer model has %d params, want %d", got, len(bb.Params())+2)
+	}
+	compileNested(t, m)
+	xs, ys := toyData(32, 6, 6, 2, 3, 1)
+	fit(t, m, xs, ys)
+	if sameValues(before, snapshot(bb.Params())) {
+		t.Fatal("training the outer model did not train the nested one")
+	}
+	s := m.Summary()
+	for _, want := range []string{"backbone (Sequential)", "  conv2d (Conv2D)", "  batch_normalization (BatchNormalization)"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("Summary lacks %q:\n%s", want, s)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "nested.safetensors")
+	if err := nn.Save(path, m); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := nn.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameValues(snapshot(m.Params()), snapshot(m2.Params())) {
+		t.Fatal("weights differ after Load")
+	}
+	if m2.Summary() != s {
+		t.Errorf("Summary differs after Load:\n%s\nwant\n%s", m2.Summary(), s)
+	}
+	if !sameValues([][]float32{predictAll(t, m, xs)}, [][]float32{predictAll(t, m2, xs)}) {
+		t.Fatal("predictions differ after Load")
+	}
+	if _, ok := m2.Layer("backbone").(*nn.ModelLayer); !ok {
+		t.Fatalf("loaded layer is %T, want *nn.ModelLayer", m2.Layer("backbone"))
+	}
+	// Used once only.
+	if y := nn.Call(bb.AsLayer(), nn.Input(6, 6, 2)); y.Err() == nil || !strings.Contains(y.Err().Error(), "already used") {
+		t.Fatalf("second use of a nested model: %v", y.Err())
+	}
+}
+
+// A frozen nested backbone keeps every value, moving statistics included,
+// bit for bit, while the head trains.
+func TestNestedFrozenBackbone(t *testing.T) {
+	bb := backbone(t)
+	bb.SetTrainable(false)
+	head := nn.NewDense(3)
+	m, err := nn.NewSequential(tensor.Shape{6, 6, 2}, bb.AsLayer(), head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, headBefore := snapshot(bb.Params()), snapshot(head.Params())
+	compileNested(t, m)
+	xs, ys := toyData(32, 6, 6, 2, 3, 2)
+	fit(t, m, xs, ys)
+	if !sameValues(before, snapshot(bb.Params())) {
+		t.Fatal("the frozen backbone's values moved")
+	}
+	if sameValues(headBefore, snapshot(head.Params())) {
+		t.Fatal("the head did not train")
+	}
+	if s := m.Summary(); !strings.Contains(s, "Trainable params: 15\n") {
+		t.Errorf("Summary of the frozen model:\n%s", s)
+	}
+	bb.SetTrainable(true)
+	if !bb.Trainable() {
+		t.Fatal("SetTrainable(true) did not unfreeze")
+	}
+	fit(t, m, xs, ys)
+	if sameValues(before, snapshot(bb.Params())) {
+		t.Fatal("the unfrozen backbone did not train")
+	}
+}
+
+// A nested model computes what the same layers written inline compute,
+// gradients with respect to its inputs included.
+func TestNestedMatchesInline(t *testing.T) {
+	build := func(nested bool) *nn.Model {
+		pre, conv, bn, gap, head := nn.NewConv2D(2, 1, 1), nn.NewConv2D(3, 3, 3), nn.NewBatchNormalization(), nn.NewGlobalAveragePooling2D(), nn.NewDense(2)
+		x := nn.Input(5, 5, 2)
+		h := nn.Call(pre, x)
+		var z *nn.Node
+		if nested {
+			bx := nn.Input(5, 5, 2)
+			inner, err := nn.NewModel([]*nn.Node{bx}, []*nn.Node{nn.Call(gap, nn.Call(bn, nn.Call(conv, bx)))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			z = nn.Call(inner.AsLayer(), h)
+		} else {
+			z = nn.Call(gap, nn.Call(bn, nn.Call(conv, h)))
+		}
+		m, err := nn.NewModel([]*nn.Node{x}, []*nn.Node{nn.Call(head, z)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewPCG(5, 5))
+		for _, p := range m.Params() {
+			for i := range p.Value.Data {
+				p.Value.Data[i] = float32(r.NormFloat64()) * 0.5
+			}
+		}
+		return m
+	}
+	a, b := build(false), build(true)
+	xs, _ := toyData(4, 5, 5, 2, 2, 3)
+	c := &nn.Context{Training: true}
+	oa, err := a.Forward(c, xs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob, err := b.Forward(c, xs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameValues([][]float32{oa[0].Data}, [][]float32{ob[0].Data}) {
+		t.Fatal("nested forward differs from inline")
+	}
+	d := tensor.New(oa[0].Shape...)
+	for i := range d.Data {
+		d.Data[i] = float32(i%3) - 1
+	}
+	if err := a.Backward(c, d); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Backward(c, d); err != nil {
+		t.Fatal(err)
+	}
+	ga, gb := make([][]float32, 0), make([][]float32, 0)
+	for _, p := range a.Params() {
+		if p.Grad != nil {
+			ga = append(ga, p.Grad.Data)
+		}
+	}
+	for _, p := range b.Params() {
+		if p.Grad != nil {
+			gb = append(gb, p.Grad.Data)
+		}
+	}
+	if !sameValues(ga, gb) {
+		t.Fatal("nested gradients differ from inline")
+	}
+	// Inference: the nested model runs its inference plan.
+	pa, pb := predictAll(t, a, xs), predictAll(t, b, xs)
+	for i := range pa {
+		if d := pa[i] - pb[i]; d > 1e-5 || d < -1e-5 {
+			t.Fatalf("inference output %d: nested %v, inline %v", i, pb[i], pa[i])
+		}
+	}
+}
+
+// A user-defined block trains in Sequential and Functional models, saves
+// and loads bit for bit, and shows its sub-layers in Summary.
+func TestResidualBlockComposite(t *testing.T) {
+	xs, ys := toyData(24, 8, 8, 3, 4, 4)
+	for _, functional := range []bool{false, true} {
+		b1, b2 := newResidualBlock(4, 1), newResidualBlock(6, 2)
+		var m *nn.Model
+		var err error
+		if functional {
+			x := nn.Input(8, 8, 3)
+			y := nn.Call(nn.NewDense(4), nn.Call(nn.NewGlobalAveragePooling2D(), nn.Call(b2, nn.Call(b1, x))))
+			m, err = nn.NewModel([]*nn.Node{x}, []*nn.Node{y})
+		} else {
+			m, err = nn.NewSequential(tensor.Shape{8, 8, 3}, b1, b2, nn.NewGlobalAveragePooling2D(), nn.NewDense(4))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		// conv, bn, relu, conv, bn, projection conv and bn, add, relu.
+		if got := len(nn.Sublayers(b1)); got != 9 {
+			t.Fatalf("block 1 has %d sub-layers, want 9", got)
+		}
+		if got := len(nn.Sublayers(b2)); got != 9 {
+			t.Fatalf("block 2 has %d sub-layers, want 9", got)
+		}
+		before := snapshot(b1.Params())
+		compileNested(t, m)
+		fit(t, m, xs, ys)
+		if sameValues(before, snapshot(b1.Params())) {
+			t.Fatal("the block did not train")
+		}
+		s := m.Summary()
+		for _, want := range []string{"test_residual_block (TestResidualBlock)", "test_residual_block_1 (TestResidualBlock)", "  conv2d_1 (Conv2D)", "  add (Add)"} {
+			if !strings.Contains(s, want) {
+				t.Errorf("Summary lacks %q:\n%s", want, s)
+			}
+		}
+		path := filepath.Join(t.TempDir(), "block.safetensors")
+		if err := nn.Save(path, m); err != nil {
+			t.Fatal(err)
+		}
+		m2, err := nn.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !sameValues(snapshot(m.Params()), snapshot(m2.Params())) {
+			t.Fatal("weights differ after Load")
+		}
+		if !sameValues([][]float32{predictAll(t, m, xs)}, [][]float32{predictAll(t, m2, xs)}) {
+			t.Fatal("predictions differ after Load")
+		}
+		// Training continues identically from the saved and the loaded model.
+		compileNested(t, m)
+		compileNested(t, m2)
+		m2.SetStep(m.Step())
+		fit(t, m, xs, ys)
+		fit(t, m2, xs, ys)
+		if !sameValues(snapshot(m.Params()), snapshot(m2.Params())) {
+			t.Fatal("training the loaded model differs from training the saved one")
+		}
+	}
+}
+
+// A Block built without nn.Call is an error, not a panic.
+func TestBlockBuildDirectly(t *testing.T) {
+	if _, err := newResidualBlock(2, 1).Build([]tensor.Shape{{4, 4, 2}}); err == nil {
+		t.Fatal("Build outside Call succeeded")
+	}
+}
