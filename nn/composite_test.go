@@ -374,3 +374,18 @@ func TestBlockBuildDirectly(t *testing.T) {
 		t.Fatal("Build outside Call succeeded")
 	}
 }
+
+// Model.Layer finds sub-layers by path.
+func TestLayerPath(t *testing.T) {
+	bb := backbone(t)
+	m, err := nn.NewSequential(tensor.Shape{6, 6, 2}, bb.AsLayer(), nn.NewDense(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Layer("backbone/conv2d") != bb.Layer("conv2d") || m.Layer("backbone/conv2d") == nil {
+		t.Fatal("backbone/conv2d not found")
+	}
+	if m.Layer("backbone/nothing") != nil || m.Layer("dense/kernel") != nil {
+		t.Fatal("a missing path was found")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/goqat/goqat/internal/bounds"
 	"github.com/goqat/goqat/tensor"
@@ -145,8 +146,18 @@ func (m *Model) Sequential() bool { return m.sequential }
 // called in).
 func (m *Model) Layers() []Layer { return append([]Layer(nil), m.layers...) }
 
-// Layer returns the layer with the given name, or nil.
-func (m *Model) Layer(name string) Layer { return m.byName[name] }
+// Layer returns the layer with the given name, or nil. A sub-layer of a
+// Composite is named by its path: "backbone/conv2d".
+func (m *Model) Layer(name string) Layer {
+	if l, ok := m.byName[name]; ok || !strings.Contains(name, "/") {
+		return l
+	}
+	head, rest, _ := strings.Cut(name, "/")
+	if c, ok := m.byName[head].(Composite); ok && c.Inner() != nil {
+		return c.Inner().Layer(rest)
+	}
+	return nil
+}
 
 // Params returns every layer's parameters, in Layers() order and each
 // layer's own order.

@@ -78,7 +78,9 @@ func (m *Model) plan(layerNodes []*Node) {
 // planInputGrads marks every Conv2D that reads only model inputs, whose
 // input gradient Backward drops: such a layer computes its weight gradients
 // alone (no dCol GEMM, no col2im), the same values. Only the built-in type
-// is marked, not types that embed it. base is the number of model inputs.
+// is marked, not types that embed it. It also marks every Composite that
+// reads only model inputs, which Backward skips while it has nothing to
+// train (a frozen backbone). base is the number of model inputs.
 func (m *Model) planInputGrads(base int) {
 	for k := range m.steps {
 		st := &m.steps[k]
