@@ -389,3 +389,139 @@ func TestLayerPath(t *testing.T) {
 		t.Fatal("a missing path was found")
 	}
 }
+
+// Errors: a nested model with an unregistered layer does not save; a
+// nested model with two outputs or other input shapes is refused.
+func TestNestedErrors(t *testing.T) {
+	x := nn.Input(3)
+	inner, err := nn.NewModel([]*nn.Node{x}, []*nn.Node{nn.Call(&unregistered{}, x)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := nn.NewSequential(tensor.Shape{3}, inner.AsLayer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nn.Save(filepath.Join(t.TempDir(), "m.safetensors"), m); err == nil || !strings.Contains(err.Error(), "not registered") {
+		t.Errorf("saving a nested unregistered layer: %v", err)
+	}
+	x2 := nn.Input(3)
+	two, err := nn.NewModel([]*nn.Node{x2}, []*nn.Node{nn.Call(nn.NewDense(2), x2), nn.Call(nn.NewDense(2), x2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y := nn.Call(two.AsLayer(), nn.Input(3)); y.Err() == nil || !strings.Contains(y.Err().Error(), "2 outputs") {
+		t.Errorf("a two-output model as a layer: %v", y.Err())
+	}
+	bb := backbone(t)
+	if y := nn.Call(bb.AsLayer(), nn.Input(5, 5, 2)); y.Err() == nil || !strings.Contains(y.Err().Error(), "input 0") {
+		t.Errorf("wrong input shape: %v", y.Err())
+	}
+}
+
+// unregistered is a layer type never registered.
+type unregistered struct{ nn.Base }
+
+func (*unregistered) Type() string        { return "Unregistered" }
+func (*unregistered) Config() any         { return struct{}{} }
+func (*unregistered) Params() []*nn.Param { return nil }
+func (*unregistered) Build(in []tensor.Shape) (tensor.Shape, error) {
+	return in[0].Clone(), nil
+}
+func (*unregistered) Forward(c *nn.Context, in []*tensor.Tensor) *tensor.Tensor { return in[0] }
+func (*unregistered) Backward(c *nn.Context, d *tensor.Tensor) []*tensor.Tensor {
+	return []*tensor.Tensor{d}
+}
+
+// twoTower is a block of two inputs: a Dense tower on each, concatenated,
+// scored by a Dense.
+type twoTower struct {
+	nn.Block
+	Units int
+
+	a, b, score *nn.Dense
+}
+
+func newTwoTower(units int) *twoTower {
+	return &twoTower{Units: units, a: nn.NewDense(units), b: nn.NewDense(units), score: nn.NewDense(1)}
+}
+
+func init() {
+	nn.Register("TestTwoTower", func(name string, raw json.RawMessage) (nn.Layer, error) {
+		var c struct {
+			Units int `json:"units"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, err
+		}
+		t := newTwoTower(c.Units)
+		t.SetName(name)
+		return t, nil
+	})
+}
+
+func (t *twoTower) Type() string { return "TestTwoTower" }
+func (t *twoTower) Config() any  { return map[string]int{"units": t.Units} }
+func (t *twoTower) Define(in ...*nn.Node) *nn.Node {
+	return nn.Call(t.score, nn.Call(nn.NewConcatenate(), nn.Call(t.a, in[0]), nn.Call(t.b, in[1])))
+}
+
+// A two-input block in a two-input model: its gradients reach both
+// towers, and the model saves and loads.
+func TestTwoTowerBlock(t *testing.T) {
+	u, v := nn.Input(3), nn.Input(5)
+	tower := newTwoTower(4)
+	m, err := nn.NewModel([]*nn.Node{u, v}, []*nn.Node{nn.Call(tower, nn.Call(nn.NewDense(3), u), v)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(9, 9))
+	xu, xv := tensor.New(6, 3), tensor.New(6, 5)
+	for i := range xu.Data {
+		xu.Data[i] = float32(r.NormFloat64())
+	}
+	for i := range xv.Data {
+		xv.Data[i] = float32(r.NormFloat64())
+	}
+	c := &nn.Context{Training: true}
+	out, err := m.Forward(c, xu, xv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := tensor.New(out[0].Shape...)
+	for i := range d.Data {
+		d.Data[i] = 1
+	}
+	if err := m.Backward(c, d); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []nn.Layer{tower.a, tower.b, m.Layer("dense")} {
+		nonzero := false
+		for _, g := range l.Params()[0].Grad.Data {
+			nonzero = nonzero || g != 0
+		}
+		if !nonzero {
+			t.Errorf("layer %s got no gradient", l.Name())
+		}
+	}
+	path := filepath.Join(t.TempDir(), "tower.safetensors")
+	if err := nn.Save(path, m); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := nn.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := m.Forward(nil, xu, xv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append([]float32(nil), a[0].Data...)
+	b, err := m2.Forward(nil, xu, xv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameValues([][]float32{want}, [][]float32{b[0].Data}) {
+		t.Fatal("loaded two-tower model predicts differently")
+	}
+}

@@ -38,7 +38,10 @@ func init() {
 
 // AsLayer returns m as a layer, to call in another model (Call, or a layer
 // of NewSequential). It returns the same layer every time: like any layer,
-// a model can be used once in a graph.
+// a model can be used once in a graph. Building the outer model keeps m's
+// weights; the outer model's InitWeights re-initializes them with the
+// rest. A model named "model" or "sequential" (the defaults) is renamed
+// uniquely in the outer model, as unnamed layers are.
 func (m *Model) AsLayer() *ModelLayer {
 	if m.asLayer == nil {
 		m.asLayer = &ModelLayer{composite: composite{inner: m}}

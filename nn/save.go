@@ -119,6 +119,13 @@ func archOf(m *Model) (*archModel, error) {
 		if !registered[l.Type()] {
 			return nil, fmt.Errorf("layer %s: type %q is not registered (call nn.Register so that the model can be loaded)", describe(l), l.Type())
 		}
+		if ml, ok := l.(*ModelLayer); ok && ml.inner != nil {
+			// A nested model's Config is its architecture: its own
+			// errors (an unregistered layer) are reported here.
+			if _, err := archOf(ml.inner); err != nil {
+				return nil, fmt.Errorf("layer %s: %w", describe(l), err)
+			}
+		}
 		cfg, err := json.Marshal(l.Config())
 		if err != nil {
 			return nil, fmt.Errorf("layer %s: config: %w", describe(l), err)
