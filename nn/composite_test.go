@@ -212,6 +212,17 @@ func TestNestedFrozenBackbone(t *testing.T) {
 	if !sameValues(before, snapshot(bb.Params())) {
 		t.Fatal("the frozen backbone's values moved")
 	}
+	// It reads the model's input: its backward pass was skipped.
+	for _, p := range bb.Params() {
+		if p.Grad == nil {
+			continue
+		}
+		for _, g := range p.Grad.Data {
+			if g != 0 {
+				t.Fatalf("the frozen backbone's %s got a gradient", p.Name)
+			}
+		}
+	}
 	if sameValues(headBefore, snapshot(head.Params())) {
 		t.Fatal("the head did not train")
 	}
@@ -523,5 +534,67 @@ func TestTwoTowerBlock(t *testing.T) {
 	}
 	if !sameValues([][]float32{want}, [][]float32{b[0].Data}) {
 		t.Fatal("loaded two-tower model predicts differently")
+	}
+}
+
+// A model holding a block and a nested model resumes from a checkpoint
+// bit for bit (parameters keyed "<composite>/<sub-layer>/<param>").
+func TestCompositeCheckpointResume(t *testing.T) {
+	build := func() *nn.Model {
+		bb := backbone(t)
+		x := nn.Input(6, 6, 2)
+		y := nn.Call(nn.NewDense(3), nn.Call(bb.AsLayer(), nn.Call(newResidualBlock(2, 1), x)))
+		m, err := nn.NewModel([]*nn.Node{x}, []*nn.Node{y})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.InitWeights(4)
+		compileNested(t, m)
+		return m
+	}
+	xs, ys := toyData(24, 6, 6, 2, 3, 6)
+	o := nn.FitOptions{BatchSize: 8, Epochs: 2, Seed: 2, Verbose: nn.VerboseSilent}
+	a := build()
+	if _, err := a.Fit(context.Background(), xs, ys, o); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	b := build()
+	o1 := o
+	o1.Epochs = 1
+	o1.Checkpoint = &nn.CheckpointOptions{Dir: dir}
+	if _, err := b.Fit(context.Background(), xs, ys, o1); err != nil {
+		t.Fatal(err)
+	}
+	c := build()
+	o2 := o
+	o2.Resume = nn.CheckpointPath(dir)
+	if _, err := c.Fit(context.Background(), xs, ys, o2); err != nil {
+		t.Fatal(err)
+	}
+	if !sameValues(snapshot(a.Params()), snapshot(c.Params())) {
+		t.Fatal("resumed training differs from uninterrupted training")
+	}
+}
+
+// A frozen model between trained layers passes gradients through (in
+// inference mode) and keeps its values.
+func TestNestedFrozenInTheMiddle(t *testing.T) {
+	bb := backbone(t)
+	bb.SetTrainable(false)
+	pre := nn.NewConv2D(2, 1, 1)
+	m, err := nn.NewSequential(tensor.Shape{6, 6, 2}, pre, bb.AsLayer(), nn.NewDense(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, preBefore := snapshot(bb.Params()), snapshot(pre.Params())
+	compileNested(t, m)
+	xs, ys := toyData(32, 6, 6, 2, 3, 7)
+	fit(t, m, xs, ys)
+	if !sameValues(before, snapshot(bb.Params())) {
+		t.Fatal("the frozen backbone's values moved")
+	}
+	if sameValues(preBefore, snapshot(pre.Params())) {
+		t.Fatal("the layer before the frozen backbone did not train")
 	}
 }
