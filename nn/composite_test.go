@@ -598,3 +598,43 @@ func TestNestedFrozenInTheMiddle(t *testing.T) {
 		t.Fatal("the layer before the frozen backbone did not train")
 	}
 }
+
+// pretrainedInside is a block built around a given model.
+type pretrainedInside struct {
+	nn.Block
+	m    *nn.Model
+	head *nn.Dense
+}
+
+func (b *pretrainedInside) Type() string { return "TestPretrainedInside" }
+func (b *pretrainedInside) Config() any  { return struct{}{} }
+func (b *pretrainedInside) Define(in ...*nn.Node) *nn.Node {
+	return nn.Call(b.head, nn.Call(b.m.AsLayer(), in[0]))
+}
+
+// Initialization: two identical blocks in a model get different weights,
+// a model nested in a block keeps its weights when the outer model is
+// built, and the outer model's InitWeights re-initializes everything.
+func TestCompositeInit(t *testing.T) {
+	b1, b2 := newResidualBlock(2, 1), newResidualBlock(2, 1)
+	if _, err := nn.NewSequential(tensor.Shape{4, 4, 2}, b1, b2); err != nil {
+		t.Fatal(err)
+	}
+	if sameValues(snapshot(b1.Params()), snapshot(b2.Params())) {
+		t.Fatal("two blocks start with the same weights")
+	}
+	bb := backbone(t)
+	before := snapshot(bb.Params())
+	blk := &pretrainedInside{m: bb, head: nn.NewDense(2)}
+	m, err := nn.NewSequential(tensor.Shape{6, 6, 2}, blk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameValues(before, snapshot(bb.Params())) {
+		t.Fatal("building the outer model re-initialized the model inside the block")
+	}
+	m.InitWeights(99)
+	if sameValues(before, snapshot(bb.Params())) {
+		t.Fatal("InitWeights left the model inside the block as it was")
+	}
+}

@@ -120,12 +120,25 @@ func (m *Model) collectParams() []*Param {
 // layers.
 func (m *Model) InitWeights(seed uint64) { m.initWeights(seed, false) }
 
-func (m *Model) initWeights(seed uint64, onlyNew bool) {
+func (m *Model) initWeights(seed uint64, onlyNew bool) { m.initLayers(seed, onlyNew, false) }
+
+// initLayers is initWeights; with keepModels it leaves the models nested
+// in composites as they are (a block built around a pretrained model: the
+// model's construction pass initializes the block's other layers only).
+func (m *Model) initLayers(seed uint64, onlyNew, keepModels bool) {
 	for i, st := range m.steps {
 		if onlyNew && st.node.inited {
 			continue
 		}
-		if ini, ok := st.layer.(Initializer); ok {
+		if _, nested := st.layer.(*ModelLayer); nested && keepModels {
+			continue
+		}
+		if c, ok := st.layer.(Composite); ok && c.Inner() != nil {
+			// As composite.InitWeights, the construction pass keeping
+			// nested models.
+			r := rand.New(rand.NewPCG(seed, uint64(i)))
+			c.Inner().initLayers(r.Uint64(), false, onlyNew || keepModels)
+		} else if ini, ok := st.layer.(Initializer); ok {
 			ini.InitWeights(rand.New(rand.NewPCG(seed, uint64(i))))
 		}
 		st.node.inited = true
