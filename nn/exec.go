@@ -54,7 +54,8 @@ func (m *Model) checkInputs(in []*tensor.Tensor) error {
 // until the next Forward. A nil Context means inference.
 //
 // In inference (a nil or non-training Context), a model whose layers are
-// all built-in types runs its inference plan (infer.go): fused layers,
+// all built-in types (or composites of them) runs its inference plan
+// (infer.go): fused layers,
 // reused buffers, the batch split across threads, no allocation per call,
 // the values of the layers run one by one (within float rounding where
 // infer.go says so).
