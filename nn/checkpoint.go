@@ -229,8 +229,8 @@ type fitPos struct {
 func (m *Model) paramKeys() []string {
 	var keys []string
 	for _, l := range m.layers {
-		for _, p := range l.Params() {
-			keys = append(keys, l.Name()+"/"+p.Name)
+		for _, n := range paramNames(l) {
+			keys = append(keys, l.Name()+"/"+n)
 		}
 	}
 	return keys

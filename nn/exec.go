@@ -54,7 +54,8 @@ func (m *Model) checkInputs(in []*tensor.Tensor) error {
 // until the next Forward. A nil Context means inference.
 //
 // In inference (a nil or non-training Context), a model whose layers are
-// all built-in types runs its inference plan (infer.go): fused layers,
+// all built-in types (or composites of them) runs its inference plan
+// (infer.go): fused layers,
 // reused buffers, the batch split across threads, no allocation per call,
 // the values of the layers run one by one (within float rounding where
 // infer.go says so).
@@ -107,6 +108,11 @@ func (m *Model) forwardLayers(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor
 			st.bn.forwardAct(c, st.ins[0], st.act.fusedKind(), out)
 		default:
 			out = st.layer.Forward(c, st.ins)
+			if out == nil {
+				if err := layerErr(st.layer); err != nil {
+					return nil, err
+				}
+			}
 		}
 		want := st.node.shape
 		if st.poolNode != nil {
@@ -134,18 +140,26 @@ func (m *Model) forwardLayers(c *Context, in []*tensor.Tensor) ([]*tensor.Tensor
 // feeds several layers, the gradients flowing back into it are summed (in a
 // fixed order) in buffers the model reuses across steps.
 func (m *Model) Backward(c *Context, dOut ...*tensor.Tensor) error {
+	_, err := m.backward(c, dOut, false)
+	return err
+}
+
+// backward is Backward; with inGrads it also computes and returns dL/din
+// for every model input (owned by the layers or the model, valid until the
+// next Backward), as a model used as a layer needs (composite.go).
+func (m *Model) backward(c *Context, dOut []*tensor.Tensor, inGrads bool) ([]*tensor.Tensor, error) {
 	if !m.forwarded {
-		return errors.New("nn: Backward called before Forward")
+		return nil, errors.New("nn: Backward called before Forward")
 	}
 	if len(dOut) != len(m.outputs) {
-		return fmt.Errorf("nn: model %q has %d outputs, Backward got %d gradients", m.name, len(m.outputs), len(dOut))
+		return nil, fmt.Errorf("nn: model %q has %d outputs, Backward got %d gradients", m.name, len(m.outputs), len(dOut))
 	}
 	if m.infer.replay {
 		// The inference plan keeps none of the layers' state: run their
 		// own Forward on the same inputs first.
 		m.infer.replay = false
 		if _, err := m.forwardLayers(m.infer.ctx, m.infer.ins); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for i, d := range dOut {
@@ -155,7 +169,7 @@ func (m *Model) Backward(c *Context, dOut ...*tensor.Tensor) error {
 			if d != nil {
 				got = d.Shape.String()
 			}
-			return fmt.Errorf("nn: gradient %d has shape %s, want %s", i, got, want)
+			return nil, fmt.Errorf("nn: gradient %d has shape %s, want %s", i, got, want)
 		}
 	}
 	if c == nil {
@@ -184,16 +198,25 @@ func (m *Model) Backward(c *Context, dOut ...*tensor.Tensor) error {
 			dIns = st.bn.backwardActPool(g, st.act.fusedKind(), st.pool)
 		case st.act != nil:
 			dIns = st.bn.backwardAct(g, st.act.fusedKind())
-		case st.noInGrad != nil:
+		case st.frozenIn && !inGrads && !anyTrainable(st.layer.Params()):
+			// A frozen composite reading only model inputs: nothing
+			// to learn in it, and its input gradient is dropped.
+			continue
+		case st.noInGrad != nil && !inGrads:
 			dIns = st.noInGrad.backwardParams(g)
 		default:
 			dIns = st.layer.Backward(c, g)
+			if dIns == nil {
+				if err := layerErr(st.layer); err != nil {
+					return nil, err
+				}
+			}
 		}
 		if len(dIns) != len(st.inSlots) {
-			return fmt.Errorf("nn: layer %s returned %d gradients from Backward for %d inputs", describe(st.layer), len(dIns), len(st.inSlots))
+			return nil, fmt.Errorf("nn: layer %s returned %d gradients from Backward for %d inputs", describe(st.layer), len(dIns), len(st.inSlots))
 		}
 		for j, s := range st.inSlots {
-			if s < base {
+			if s < base && !inGrads {
 				continue // model inputs need no gradient
 			}
 			d := dIns[j]
@@ -202,12 +225,15 @@ func (m *Model) Backward(c *Context, dOut ...*tensor.Tensor) error {
 				if d != nil {
 					got = d.Shape.String()
 				}
-				return fmt.Errorf("nn: layer %s returned a gradient of shape %s for input %d, want %s", describe(st.layer), got, j, m.vals[s].Shape)
+				return nil, fmt.Errorf("nn: layer %s returned a gradient of shape %s for input %d, want %s", describe(st.layer), got, j, m.vals[s].Shape)
 			}
 			m.addGrad(s, d)
 		}
 	}
-	return nil
+	if !inGrads {
+		return nil, nil
+	}
+	return m.gradSrc[:base], nil
 }
 
 // addGrad adds a gradient contribution to slot s. The first contribution

@@ -47,7 +47,17 @@ func metadataSeeds(t testing.TB) []*Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []*Model{seq, fn, grouped}
+	// A nested model (its architecture inside a layer config) after a
+	// Dense, then a head.
+	inner, err := NewSequential(tensor.Shape{5, 5, 2}, NewConv2D(3, 3, 3), NewBatchNormalization(), NewGlobalAveragePooling2D())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nested, err := NewSequential(tensor.Shape{5, 5, 2}, NewConv2D(2, 1, 1), inner.AsLayer(), NewDense(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []*Model{seq, fn, grouped, nested}
 }
 
 // jsonNumber matches a number of the compact architecture JSON (after

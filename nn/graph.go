@@ -74,13 +74,19 @@ func Call(l Layer, in ...*Node) *Node {
 			return n
 		}
 	}
-	if len(l.Params()) > 0 || producedBy(in, l) {
+	ml, nested := l.(*ModelLayer)
+	if nested && ml.called || !nested && len(l.Params()) > 0 || producedBy(in, l) {
 		n.err = fmt.Errorf("nn: layer %s is already used in this graph; shared layers are not supported", describe(l))
 		return n
+	}
+	if d, ok := l.(definer); ok {
+		d.blockOf().self = d // Block.Build runs the embedding type's Define
 	}
 	if l.Name() == "" {
 		n.autoName = DefaultName(l.Type())
 		l.SetName(n.autoName)
+	} else if nested && (l.Name() == "model" || l.Name() == "sequential") {
+		n.autoName = l.Name() // a model's default name, made unique like a layer's
 	}
 	shapes := make([]tensor.Shape, len(in))
 	for i, x := range in {
@@ -103,6 +109,11 @@ func Call(l Layer, in ...*Node) *Node {
 			break
 		}
 		n.shape = out.Clone()
+		if nested {
+			// A model keeps its weights (a pretrained backbone): the
+			// outer model does not initialize them.
+			ml.called, n.inited = true, true
+		}
 	}
 	return n
 }

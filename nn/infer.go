@@ -8,7 +8,8 @@ import (
 
 // The float inference path (docs/DESIGN.md, Runtime and kernels): a plan
 // that Forward runs instead of the layers one by one when the context is
-// not training and every layer of the model is a built-in type. It
+// not training and every layer of the model is a built-in type (or a
+// Composite whose inner model has a plan, run as one op). It
 //
 //   - fuses each Conv2D or Dense with the BatchNormalization, ReLU or ReLU6
 //     and residual Add (and the ReLU after it) that alone read its output,

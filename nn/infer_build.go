@@ -20,7 +20,8 @@ type inferBuilder struct {
 }
 
 // buildInferPlan returns m's inference plan, or nil if some layer is not a
-// built-in type (a custom or QAT layer: the model runs its layers).
+// built-in type (a custom or QAT layer: the model runs its layers) nor a
+// Composite whose inner model has a plan.
 func buildInferPlan(m *Model) *inferPlan {
 	b := &inferBuilder{m: m, base: len(m.inputs)}
 	nSlots := len(m.vals)
@@ -340,6 +341,13 @@ func (b *inferBuilder) emit(k int) (inferOp, bool) {
 		return &gapOp{hw: l.h * l.w, c: l.c, in: in[0], out: out}, true
 	case *Concatenate, *Multiply, *AveragePooling2D, *GlobalMaxPooling2D, *SeparableConv2D:
 		return b.layerOp(k), true
+	case Composite:
+		// A composite whose inner model has a plan (built-in layers
+		// only, so its Forward cannot fail) runs that plan on the whole
+		// batch (docs/DESIGN.md, Subclassed and nested models).
+		if in := l.Inner(); in != nil && in.inferPlanOf() != nil {
+			return b.layerOp(k), true
+		}
 	}
 	return nil, false
 }

@@ -3,6 +3,14 @@
 // models, custom layers through the Layer interface, Fit, Evaluate, Predict,
 // Summary, and save/load as safetensors.
 //
+// Layers made of layers (docs/DESIGN.md, Subclassed and nested models): a
+// user type that holds its sub-layers as fields, embeds Block and writes
+// its forward pass as layer calls in Define is Go's form of a Keras
+// subclassed layer or model; Model.AsLayer nests a model in another (a
+// pretrained backbone, frozen with SetTrainable(false)). Both are
+// Composites: they train, save and load, show their sub-layers in Summary,
+// and package quantize quantizes their sub-layers as if written inline.
+//
 // Tensors are NHWC. A layer sees whole batches: the first dimension of every
 // tensor it is given is the batch. Shapes passed to Build leave the batch out.
 package nn

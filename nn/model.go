@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 
 	"github.com/goqat/goqat/internal/bounds"
 	"github.com/goqat/goqat/tensor"
@@ -39,6 +40,9 @@ type Model struct {
 
 	stepCount int // optimizer steps taken (Context.Step)
 	train     trainState
+
+	frozen  bool        // SetTrainable(false): inference mode when nested
+	asLayer *ModelLayer // the model as a layer (AsLayer)
 }
 
 // NewModel returns a Functional model computing outputs from inputs. Every
@@ -116,12 +120,25 @@ func (m *Model) collectParams() []*Param {
 // layers.
 func (m *Model) InitWeights(seed uint64) { m.initWeights(seed, false) }
 
-func (m *Model) initWeights(seed uint64, onlyNew bool) {
+func (m *Model) initWeights(seed uint64, onlyNew bool) { m.initLayers(seed, onlyNew, false) }
+
+// initLayers is initWeights; with keepModels it leaves the models nested
+// in composites as they are (a block built around a pretrained model: the
+// model's construction pass initializes the block's other layers only).
+func (m *Model) initLayers(seed uint64, onlyNew, keepModels bool) {
 	for i, st := range m.steps {
 		if onlyNew && st.node.inited {
 			continue
 		}
-		if ini, ok := st.layer.(Initializer); ok {
+		if _, nested := st.layer.(*ModelLayer); nested && keepModels {
+			continue
+		}
+		if c, ok := st.layer.(Composite); ok && c.Inner() != nil {
+			// As composite.InitWeights, the construction pass keeping
+			// nested models.
+			r := rand.New(rand.NewPCG(seed, uint64(i)))
+			c.Inner().initLayers(r.Uint64(), false, onlyNew || keepModels)
+		} else if ini, ok := st.layer.(Initializer); ok {
 			ini.InitWeights(rand.New(rand.NewPCG(seed, uint64(i))))
 		}
 		st.node.inited = true
@@ -142,8 +159,18 @@ func (m *Model) Sequential() bool { return m.sequential }
 // called in).
 func (m *Model) Layers() []Layer { return append([]Layer(nil), m.layers...) }
 
-// Layer returns the layer with the given name, or nil.
-func (m *Model) Layer(name string) Layer { return m.byName[name] }
+// Layer returns the layer with the given name, or nil. A sub-layer of a
+// Composite is named by its path: "backbone/conv2d".
+func (m *Model) Layer(name string) Layer {
+	if l, ok := m.byName[name]; ok || !strings.Contains(name, "/") {
+		return l
+	}
+	head, rest, _ := strings.Cut(name, "/")
+	if c, ok := m.byName[head].(Composite); ok && c.Inner() != nil {
+		return c.Inner().Layer(rest)
+	}
+	return nil
+}
 
 // Params returns every layer's parameters, in Layers() order and each
 // layer's own order.

@@ -34,6 +34,10 @@ type step struct {
 	// noInGrad marks a Conv2D whose inputs are all model inputs (see
 	// planInputGrads): Backward skips its input gradient.
 	noInGrad *Conv2D
+
+	// frozenIn marks a Composite whose inputs are all model inputs:
+	// Backward skips it while none of its parameters is trainable.
+	frozenIn bool
 }
 
 // plan lays out the execution of a new model whose layer nodes are
@@ -74,20 +78,27 @@ func (m *Model) plan(layerNodes []*Node) {
 // planInputGrads marks every Conv2D that reads only model inputs, whose
 // input gradient Backward drops: such a layer computes its weight gradients
 // alone (no dCol GEMM, no col2im), the same values. Only the built-in type
-// is marked, not types that embed it. base is the number of model inputs.
+// is marked, not types that embed it. It also marks every Composite that
+// reads only model inputs, which Backward skips while it has nothing to
+// train (a frozen backbone). base is the number of model inputs.
 func (m *Model) planInputGrads(base int) {
 	for k := range m.steps {
 		st := &m.steps[k]
-		conv, ok := st.layer.(*Conv2D)
-		if !ok || len(st.inSlots) == 0 {
+		if len(st.inSlots) == 0 {
 			continue
 		}
 		fromInputs := true
 		for _, s := range st.inSlots {
 			fromInputs = fromInputs && s < base
 		}
-		if fromInputs {
+		if !fromInputs {
+			continue
+		}
+		if conv, ok := st.layer.(*Conv2D); ok {
 			st.noInGrad = conv
+		}
+		if _, ok := st.layer.(Composite); ok {
+			st.frozenIn = true
 		}
 	}
 }

@@ -78,34 +78,15 @@ func ToSafetensors(m *Model) (*safetensors.File, error) {
 	if m == nil {
 		return nil, errors.New("nil model")
 	}
-	a := archModel{Format: modelFormat, Version: modelVersion, Kind: "functional", Name: m.name, Outputs: m.OutputNames()}
-	if m.sequential {
-		a.Kind = "sequential"
-	}
-	for _, x := range m.inputs {
-		a.Inputs = append(a.Inputs, archInput{Name: x.name, Shape: x.shape.Clone()})
-	}
-	registered := map[string]bool{}
-	for _, t := range RegisteredTypes() {
-		registered[t] = true
+	a, err := archOf(m)
+	if err != nil {
+		return nil, err
 	}
 	f := &safetensors.File{Tensors: map[string]safetensors.Tensor{}}
-	for _, st := range m.steps {
-		l := st.layer
-		if !registered[l.Type()] {
-			return nil, fmt.Errorf("layer %s: type %q is not registered (call nn.Register so that the model can be loaded)", describe(l), l.Type())
-		}
-		cfg, err := json.Marshal(l.Config())
-		if err != nil {
-			return nil, fmt.Errorf("layer %s: config: %w", describe(l), err)
-		}
-		al := archLayer{Name: l.Name(), Type: l.Type(), Config: cfg}
-		for _, p := range st.node.inbound {
-			al.Inbound = append(al.Inbound, nodeName(p))
-		}
-		a.Layers = append(a.Layers, al)
-		for _, p := range l.Params() {
-			key := l.Name() + "/" + p.Name
+	for _, l := range m.layers {
+		names := paramNames(l)
+		for i, p := range l.Params() {
+			key := l.Name() + "/" + names[i]
 			if _, dup := f.Tensors[key]; dup {
 				return nil, fmt.Errorf("layer %s: two weights are saved as %q", describe(l), key)
 			}
@@ -118,6 +99,44 @@ func ToSafetensors(m *Model) (*safetensors.File, error) {
 	}
 	f.Metadata = map[string]string{ModelMetadataKey: string(js)}
 	return f, nil
+}
+
+// archOf returns m's architecture as Save records it (no weights).
+func archOf(m *Model) (*archModel, error) {
+	a := &archModel{Format: modelFormat, Version: modelVersion, Kind: "functional", Name: m.name, Outputs: m.OutputNames()}
+	if m.sequential {
+		a.Kind = "sequential"
+	}
+	for _, x := range m.inputs {
+		a.Inputs = append(a.Inputs, archInput{Name: x.name, Shape: x.shape.Clone()})
+	}
+	registered := map[string]bool{}
+	for _, t := range RegisteredTypes() {
+		registered[t] = true
+	}
+	for _, st := range m.steps {
+		l := st.layer
+		if !registered[l.Type()] {
+			return nil, fmt.Errorf("layer %s: type %q is not registered (call nn.Register so that the model can be loaded)", describe(l), l.Type())
+		}
+		if ml, ok := l.(*ModelLayer); ok && ml.inner != nil {
+			// A nested model's Config is its architecture: its own
+			// errors (an unregistered layer) are reported here.
+			if _, err := archOf(ml.inner); err != nil {
+				return nil, fmt.Errorf("layer %s: %w", describe(l), err)
+			}
+		}
+		cfg, err := json.Marshal(l.Config())
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: config: %w", describe(l), err)
+		}
+		al := archLayer{Name: l.Name(), Type: l.Type(), Config: cfg}
+		for _, p := range st.node.inbound {
+			al.Inbound = append(al.Inbound, nodeName(p))
+		}
+		a.Layers = append(a.Layers, al)
+	}
+	return a, nil
 }
 
 // FromSafetensors builds a model from a File written by ToSafetensors. It
@@ -134,14 +153,87 @@ func FromSafetensors(f *safetensors.File) (*Model, error) {
 		return nil, fmt.Errorf("not a goqat model: no %q metadata", ModelMetadataKey)
 	}
 	var a archModel
-	dec := json.NewDecoder(bytes.NewReader([]byte(raw)))
+	if err := decodeArch([]byte(raw), &a); err != nil {
+		return nil, err
+	}
+	// The parameter budget: every parameter is a tensor of the file.
+	budget := int64(1 << 20)
+	for _, t := range f.Tensors {
+		budget = addCap(budget, mulCap(3, int64(len(t.Data)/4)))
+	}
+	m, err := buildArch(&a, &budget)
+	if err != nil {
+		return nil, err
+	}
+	// The work and memory the model would take, before it runs
+	// (docs/RELIABILITY.md, Resource bounds).
+	if err := m.CheckBounds(); err != nil {
+		return nil, err
+	}
+	used := 0
+	for _, l := range m.layers {
+		names := paramNames(l)
+		for i, p := range l.Params() {
+			key := l.Name() + "/" + names[i]
+			t, ok := f.Tensors[key]
+			if !ok {
+				return nil, fmt.Errorf("missing weight %q", key)
+			}
+			if t.DType != "F32" {
+				return nil, fmt.Errorf("weight %q has dtype %s, want F32", key, t.DType)
+			}
+			if !tensor.Shape(t.Shape).Equal(p.Value.Shape) {
+				return nil, fmt.Errorf("weight %q has shape %s, want %s", key, tensor.Shape(t.Shape), p.Value.Shape)
+			}
+			v, err := t.AsF32()
+			if err != nil {
+				return nil, fmt.Errorf("weight %q: %v", key, err)
+			}
+			copy(p.Value.Data, v)
+			used++
+		}
+	}
+	if used != len(f.Tensors) {
+		for name := range f.Tensors {
+			if !isWeight(m, name) {
+				return nil, fmt.Errorf("unexpected tensor %q (not a weight of the model)", name)
+			}
+		}
+	}
+	return m, nil
+}
+
+// isWeight reports whether name is "<layer>/<param>" of one of m's layers.
+func isWeight(m *Model, name string) bool {
+	for _, l := range m.layers {
+		for _, n := range paramNames(l) {
+			if l.Name()+"/"+n == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// decodeArch decodes an architecture JSON strictly (no unknown fields,
+// nothing after the object) into a.
+func decodeArch(raw []byte, a *archModel) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&a); err != nil {
-		return nil, fmt.Errorf("model architecture: %v", err)
+	if err := dec.Decode(a); err != nil {
+		return fmt.Errorf("model architecture: %v", err)
 	}
 	if dec.More() {
-		return nil, errors.New("model architecture: data after the JSON object")
+		return errors.New("model architecture: data after the JSON object")
 	}
+	return nil
+}
+
+// buildArch builds the model of an architecture, its weights initialized
+// but not loaded. It validates the format, version, names, the order of
+// the inbound tensors and the layer types and configs; every layer's
+// parameters (ParamCountOf) are taken from *budget, refused beyond it.
+func buildArch(a *archModel, budget *int64) (*Model, error) {
 	if a.Format != modelFormat {
 		return nil, fmt.Errorf("model architecture: format %q, want %q", a.Format, modelFormat)
 	}
@@ -169,11 +261,6 @@ func FromSafetensors(f *safetensors.File) (*Model, error) {
 		}
 		nodes[in.Name] = x
 		inputs = append(inputs, x)
-	}
-	// The parameter budget: every parameter is a tensor of the file.
-	budget := int64(1 << 20)
-	for _, t := range f.Tensors {
-		budget = addCap(budget, mulCap(3, int64(len(t.Data)/4)))
 	}
 	declared := map[string]bool{}
 	for _, l := range a.Layers {
@@ -218,10 +305,13 @@ func FromSafetensors(f *safetensors.File) (*Model, error) {
 		for i, x := range in {
 			shapes[i] = x.shape
 		}
-		if n := ParamCountOf(l, shapes); n > budget {
+		if n := ParamCountOf(l, shapes); n > *budget {
 			return nil, fmt.Errorf("layer %q: its configuration needs %d parameter values, more than the file can hold", al.Name, n)
 		} else if n > 0 {
-			budget -= n
+			*budget -= n
+		}
+		if ml, ok := l.(*ModelLayer); ok {
+			ml.budget = budget // a nested model's layers draw on the same budget
 		}
 		y := Call(l, in...)
 		if y.err != nil {
@@ -258,51 +348,5 @@ func FromSafetensors(f *safetensors.File) (*Model, error) {
 	if len(m.layers) != len(a.Layers) {
 		return nil, fmt.Errorf("model architecture: %d of %d layers do not lead to an output", len(a.Layers)-len(m.layers), len(a.Layers))
 	}
-	// The work and memory the model would take, before it runs
-	// (docs/RELIABILITY.md, Resource bounds).
-	if err := m.CheckBounds(); err != nil {
-		return nil, err
-	}
-	used := 0
-	for _, l := range m.layers {
-		for _, p := range l.Params() {
-			key := l.Name() + "/" + p.Name
-			t, ok := f.Tensors[key]
-			if !ok {
-				return nil, fmt.Errorf("missing weight %q", key)
-			}
-			if t.DType != "F32" {
-				return nil, fmt.Errorf("weight %q has dtype %s, want F32", key, t.DType)
-			}
-			if !tensor.Shape(t.Shape).Equal(p.Value.Shape) {
-				return nil, fmt.Errorf("weight %q has shape %s, want %s", key, tensor.Shape(t.Shape), p.Value.Shape)
-			}
-			v, err := t.AsF32()
-			if err != nil {
-				return nil, fmt.Errorf("weight %q: %v", key, err)
-			}
-			copy(p.Value.Data, v)
-			used++
-		}
-	}
-	if used != len(f.Tensors) {
-		for name := range f.Tensors {
-			if !isWeight(m, name) {
-				return nil, fmt.Errorf("unexpected tensor %q (not a weight of the model)", name)
-			}
-		}
-	}
 	return m, nil
-}
-
-// isWeight reports whether name is "<layer>/<param>" of one of m's layers.
-func isWeight(m *Model, name string) bool {
-	for _, l := range m.layers {
-		for _, p := range l.Params() {
-			if l.Name()+"/"+p.Name == name {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -70,6 +70,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 			m.SetName("cnn")
 			return m
 		}(), randTensor(r, 5, 8, 8, 1)},
+		{"nested", nestedModel(t), randTensor(r, 5, 8, 8, 1)},
 	} {
 		m := tc.model
 		path := filepath.Join(dir, tc.name+".safetensors")
@@ -101,11 +102,14 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		}
 	}
 	types := map[string]bool{}
-	for _, l := range append(everyLayerModel(t).Layers(), everySequenceLayerModel(t).Layers()...) {
+	for _, l := range append(append(everyLayerModel(t).Layers(), everySequenceLayerModel(t).Layers()...), nestedModel(t).Layers()...) {
 		types[l.Type()] = true
 	}
 	for _, typ := range RegisteredTypes() {
-		if !types[typ] && typ != "TestScale" {
+		// Types the tests register (composite_test.go, the examples)
+		// have their own round trips.
+		testTypes := map[string]bool{"TestScale": true, "TestResidualBlock": true, "TestTwoTower": true, "DenseResidual": true}
+		if !types[typ] && !testTypes[typ] {
 			t.Errorf("registered layer type %s is not covered by the round-trip test", typ)
 		}
 	}
@@ -257,4 +261,22 @@ func TestLoadNamesFile(t *testing.T) {
 	if _, err := Load(filepath.Join(dir, "missing.safetensors")); err == nil {
 		t.Errorf("missing file loaded")
 	}
+}
+
+// nestedModel is a Functional model made of two nested models: a
+// Functional one (a 1x1 convolution) feeding a Sequential one (newCNN).
+func nestedModel(t *testing.T) *Model {
+	t.Helper()
+	x := Input(8, 8, 1)
+	f := must(t)(NewModel([]*Node{x}, []*Node{Call(NewConv2D(1, 1, 1), x)}))
+	seq := newCNN(t)
+	xo := Input(8, 8, 1)
+	m := must(t)(NewModel([]*Node{xo}, []*Node{Call(seq.AsLayer(), Call(f.AsLayer(), xo))}))
+	r := rand.New(rand.NewPCG(13, 13))
+	for _, prm := range m.Params() {
+		for i := range prm.Value.Data {
+			prm.Value.Data[i] += float32(r.NormFloat64() * 0.1)
+		}
+	}
+	return m
 }

@@ -11,7 +11,9 @@ import (
 // its name and type, output shape (batch shown as None) and parameter
 // count, plus, for Functional models, a row per input and the layers each
 // layer is connected to; then the total, trainable and non-trainable
-// parameter counts.
+// parameter counts. The sub-layers of a Composite (a nested model, a
+// user-defined block) follow its row, indented, with their own counts
+// (already in the composite's).
 //
 //	Model: "sequential"
 //	____________________________________________________________
@@ -52,6 +54,9 @@ func (m *Model) Summary() string {
 		rows = append(rows, row{[4][]string{
 			{st.layer.Name() + " (" + st.layer.Type() + ")"}, {noneShape(st.node.shape)}, {thousands(count)}, conn,
 		}})
+		if c, ok := st.layer.(Composite); ok && c.Inner() != nil {
+			subRows(c.Inner(), "  ", func(cells [4][]string) { rows = append(rows, row{cells}) })
+		}
 	}
 	headers := [4]string{"Layer (type)", "Output Shape", "Param #", "Connected to"}
 	mins := [4]int{28, 25, 10, 20}
@@ -143,4 +148,19 @@ func thousands(n int) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// subRows adds a row for every layer of a composite's inner model m,
+// indented by indent, and for their own sub-layers, deeper.
+func subRows(m *Model, indent string, add func([4][]string)) {
+	for _, st := range m.steps {
+		count := 0
+		for _, p := range st.layer.Params() {
+			count += p.Value.Size()
+		}
+		add([4][]string{{indent + st.layer.Name() + " (" + st.layer.Type() + ")"}, {noneShape(st.node.shape)}, {thousands(count)}, nil})
+		if c, ok := st.layer.(Composite); ok && c.Inner() != nil {
+			subRows(c.Inner(), indent+"  ", add)
+		}
+	}
 }

@@ -111,18 +111,13 @@ func build(m *nn.Model, o *options) (*nn.Model, error) {
 		if err := s.Validate(); err != nil {
 			return nil, fmt.Errorf("layer %q: %w", name, err)
 		}
-		if m.Layer(name) == nil {
-			return nil, fmt.Errorf("quantize: WithLayerScheme: the model has no layer %q", name)
-		}
-	}
-	for name := range o.annotated {
-		if m.Layer(name) == nil {
-			return nil, fmt.Errorf("quantize: annotation: the model has no layer %q", name)
-		}
 	}
 	g, err := transform.FromModel(m)
 	if err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
+	}
+	if err := o.resolveComposites(g); err != nil {
+		return nil, err
 	}
 	if _, err := transform.SplitSeparable(g); err != nil {
 		return nil, fmt.Errorf("quantize: %w", err)
@@ -349,4 +344,56 @@ func buildProbes(g *transform.Graph) (map[string]nn.Layer, error) {
 		probes[n.Name] = l
 	}
 	return probes, nil
+}
+
+// resolveComposites checks that the layers named by WithLayerScheme and
+// the annotations are layers of g (the model with its composites
+// flattened: "<composite>/<sub-layer>"), and extends a scheme or a default
+// annotation (nil config) given to a composite to every layer flattened
+// from it (docs/DESIGN.md, Subclassed and nested models).
+func (o *options) resolveComposites(g *transform.Graph) error {
+	inside := func(name string) []string {
+		var out []string
+		for _, n := range g.Nodes {
+			if strings.HasPrefix(n.Name, name+"/") {
+				out = append(out, n.Name)
+			}
+		}
+		return out
+	}
+	// A composite's name is the prefix of the layers flattened from it
+	// (nested composites included: "backbone/block_1").
+	isComposite := func(name string) bool { return len(inside(name)) > 0 }
+	for name, s := range o.layerScheme {
+		if g.Node(name) != nil {
+			continue
+		}
+		if !isComposite(name) {
+			return fmt.Errorf("quantize: WithLayerScheme: the model has no layer %q", name)
+		}
+		delete(o.layerScheme, name)
+		for _, sub := range inside(name) {
+			if _, set := o.layerScheme[sub]; !set {
+				o.layerScheme[sub] = s
+			}
+		}
+	}
+	for name, cfg := range o.annotated {
+		if g.Node(name) != nil {
+			continue
+		}
+		if !isComposite(name) {
+			return fmt.Errorf("quantize: annotation: the model has no layer %q", name)
+		}
+		if cfg != nil {
+			return fmt.Errorf("quantize: annotation: layer %q is a composite; annotate its sub-layers (%s) with their own configs", name, strings.Join(inside(name), ", "))
+		}
+		delete(o.annotated, name)
+		for _, sub := range inside(name) {
+			if _, set := o.annotated[sub]; !set {
+				o.annotated[sub] = nil
+			}
+		}
+	}
+	return nil
 }

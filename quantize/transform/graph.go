@@ -60,24 +60,68 @@ type Node struct {
 }
 
 // FromModel copies m's architecture and weights into a Graph. m is not
-// modified and shares no memory with the result.
+// modified and shares no memory with the result. Composite layers (nested
+// models, user-defined blocks: nn.Composite) are flattened: their
+// sub-layers become nodes of the graph named "<composite>/<sub-layer>",
+// wired as the composite wires them, so that rewrites see them as if they
+// were written inline (docs/DESIGN.md, Subclassed and nested models).
 func FromModel(m *nn.Model) (*Graph, error) {
-	g := &Graph{Name: m.Name(), Sequential: m.Sequential(), Outputs: m.OutputNames()}
+	g := &Graph{Name: m.Name(), Sequential: m.Sequential()}
+	names := map[string]string{}
 	for i, name := range m.InputNames() {
 		g.Inputs = append(g.Inputs, Input{Name: name, Shape: m.Inputs()[i]})
+		names[name] = name
 	}
+	if err := g.addModel(m, "", names); err != nil {
+		return nil, err
+	}
+	for _, out := range m.OutputNames() {
+		g.Outputs = append(g.Outputs, names[out])
+	}
+	return g, nil
+}
+
+// addModel adds m's layers to g, their names prefixed with prefix. names
+// maps m's inputs to the graph names that feed them, and receives the
+// graph name of every layer's output.
+func (g *Graph) addModel(m *nn.Model, prefix string, names map[string]string) error {
 	for _, l := range m.Layers() {
+		var inbound []string
+		for _, in := range m.Inbound(l.Name()) {
+			inbound = append(inbound, names[in])
+		}
+		if c, ok := l.(nn.Composite); ok && c.Inner() != nil {
+			inner := c.Inner()
+			sub := map[string]string{}
+			for i, name := range inner.InputNames() {
+				if i >= len(inbound) {
+					return fmt.Errorf("layer %q: %d inputs for a model of %d", l.Name(), len(inbound), len(inner.InputNames()))
+				}
+				sub[name] = inbound[i]
+			}
+			if err := g.addModel(inner, prefix+l.Name()+"/", sub); err != nil {
+				return err
+			}
+			outs := inner.OutputNames()
+			if len(outs) != 1 {
+				return fmt.Errorf("layer %q: composite with %d outputs", l.Name(), len(outs))
+			}
+			names[l.Name()] = sub[outs[0]]
+			continue
+		}
 		cfg, err := json.Marshal(l.Config())
 		if err != nil {
-			return nil, fmt.Errorf("layer %q: config: %w", l.Name(), err)
+			return fmt.Errorf("layer %q: config: %w", prefix+l.Name(), err)
 		}
-		n := &Node{Name: l.Name(), Type: l.Type(), Config: cfg, Inbound: m.Inbound(l.Name()), Weights: map[string]*tensor.Tensor{}, Orig: l}
+		name := prefix + l.Name()
+		n := &Node{Name: name, Type: l.Type(), Config: cfg, Inbound: inbound, Weights: map[string]*tensor.Tensor{}, Orig: l}
 		for _, p := range l.Params() {
 			n.Weights[p.Name] = p.Value.Clone()
 		}
 		g.Nodes = append(g.Nodes, n)
+		names[l.Name()] = name
 	}
-	return g, nil
+	return nil
 }
 
 // Node returns the node with the given name, or nil.
