@@ -80,6 +80,24 @@ func (m *Model) FoldPads() int {
 	return folded
 }
 
+// NeverBelowZeroPoint reports whether every code of tensor t of a valid
+// model is at least its zero point because the op that writes it clamps
+// there (a fused ReLU or ReLU6): a Pad of its zero point before a max
+// pooling then computes what the pooling's own padding, which ignores the
+// padded cells, computes (FoldPads; the TFLite export writes the PAD back
+// where its pooling padding cannot say it).
+func (m *Model) NeverBelowZeroPoint(t int) bool {
+	if t < 0 || t >= len(m.Tensors) {
+		return false
+	}
+	for k := range m.Ops {
+		if m.Ops[k].Output == t {
+			return atLeastZeroPoint(m, k, &m.Tensors[t])
+		}
+	}
+	return false
+}
+
 // atLeastZeroPoint reports whether every code op q writes to its output t
 // is at least t's zero point (a fused ReLU or ReLU6 clamps there): then a
 // cell of Pad's zero point never wins a max over a window that holds an

@@ -113,6 +113,20 @@ func (g *graph) emit(op *lite.Op) error {
 		in := g.tensors[ins[0]].shape
 		pad, ok := tflitePadding(window{n: int(in[1]), k: op.Kernel[0], s: op.Strides[0], a: op.Pad[0], b: op.Pad[1]},
 			window{n: int(in[2]), k: op.Kernel[1], s: op.Strides[1], a: op.Pad[2], b: op.Pad[3]})
+		if !ok && op.Type == lite.OpMaxPool && g.m.NeverBelowZeroPoint(op.Inputs[0]) {
+			// A max pooling whose input is never below its zero point (a
+			// fused ReLU before it: FoldPads folded a Pad into it): a PAD
+			// of the zero point, then the pooling without padding, the
+			// same codes (import folds them back).
+			ps := g.tensors[ins[0]].shape
+			padded := g.like(ins[0], op.Name+"/pad", []int32{ps[0], ps[1] + int32(op.Pad[0]+op.Pad[1]), ps[2] + int32(op.Pad[2]+op.Pad[3]), ps[3]})
+			pads := g.int32Const(op.Name+"/paddings", []int32{0, 0, int32(op.Pad[0]), int32(op.Pad[1]),
+				int32(op.Pad[2]), int32(op.Pad[3]), 0, 0}, 4, 2)
+			g.op(fileOp{code: opPad, version: opVersions[opPad], inputs: []int32{ins[0], pads}, outputs: []int32{padded},
+				optType: optPad, opts: emptyOptions})
+			g.pool(opMaxPool2D, op.Name, padded, out, padValid, op.Kernel, op.Strides)
+			return nil
+		}
 		if !ok {
 			return fmt.Errorf("padding %v is neither TFLite's SAME nor VALID", op.Pad)
 		}
