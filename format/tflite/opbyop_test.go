@@ -70,6 +70,17 @@ func isolated(m *lite.Model, vals map[int][]int8) (*lite.Model, []byte, [][]int8
 			cp.Inputs = append(cp.Inputs, j)
 			in = append(in, int8Bytes(vals[x])...)
 		}
+		if cp.Type == lite.OpMaxPool && cp.Pad != [4]int{} && m.NeverBelowZeroPoint(op.Inputs[0]) {
+			// A Pad folded into the pooling (its input never below the
+			// zero point): alone, the pooling's input is a model input,
+			// so the Pad goes in front of it again, the same codes.
+			t := m.Tensors[op.Inputs[0]]
+			t.Name = fmt.Sprintf("op%d/padded", k)
+			t.Shape = tensor.Shape{t.Shape[0] + cp.Pad[0] + cp.Pad[1], t.Shape[1] + cp.Pad[2] + cp.Pad[3], t.Shape[2]}
+			iso.Tensors = append(iso.Tensors, t)
+			iso.Ops = append(iso.Ops, lite.Op{Type: lite.OpPad, Name: cp.Name + "/pad", Inputs: cp.Inputs, Output: len(iso.Tensors) - 1, Pad: cp.Pad})
+			cp.Inputs, cp.Pad = []int{len(iso.Tensors) - 1}, [4]int{}
+		}
 		iso.Tensors = append(iso.Tensors, m.Tensors[op.Output])
 		cp.Output = len(iso.Tensors) - 1
 		iso.Outputs = append(iso.Outputs, cp.Output)
