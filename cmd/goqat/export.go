@@ -68,6 +68,12 @@ model is written with FLOAT32 tensors (docs/tflite.md).`,
 				if err != nil {
 					return err
 				}
+				// The data preprocessing recorded in the model file
+				// (input size, channels, normalisation, class names) as
+				// metadata_props.
+				if err := addPreprocessingProps(in, mp); err != nil {
+					return err
+				}
 				if err := ctx.Err(); err != nil {
 					return err
 				}

@@ -115,3 +115,37 @@ func TestONNXPreprocessingProps(t *testing.T) {
 		t.Errorf("a model without a record: %v, %d props (was %d)", err, len(mp2.GetMetadataProps()), before)
 	}
 }
+
+// TestExportWritesPreprocessing runs goqat export on a model file that
+// records its data preprocessing and checks the ONNX file carries it in
+// its metadata_props.
+func TestExportWritesPreprocessing(t *testing.T) {
+	dir := t.TempDir()
+	m, err := models.Build("mnist-cnn", tensor.Shape{12, 12, 3}, 3, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &datasets.Dataset{Name: "p", X: tensor.New(1, 12, 12, 3), Y: tensor.New(1), Classes: 3, ClassNames: []string{"cat", "dog", "emu"}}
+	path := filepath.Join(dir, "m.safetensors")
+	df := dataFlags{input: "12x12", kind: datasets.KindImageFolder}
+	if err := df.saveModel(path, m, d); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "m.onnx")
+	if _, se, code := run(t, "export", "--in", path, "--out", out); code != 0 {
+		t.Fatalf("export: exit %d: %s", code, se)
+	}
+	back, err := onnx.ReadFile(out, onnx.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range back.GetMetadataProps() {
+		if p.GetKey() == datasets.PreprocessingKey && strings.Contains(p.GetValue(), "emu") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the exported file's metadata_props %v lack %s with the class names", back.GetMetadataProps(), datasets.PreprocessingKey)
+	}
+}
