@@ -113,6 +113,13 @@ func fittedFile(arch string) *safetensors.File {
 		if n := ParamCountOf(l, shapes); n > 1<<16 {
 			return bare
 		}
+		if ml, ok := l.(*ModelLayer); ok {
+			// A nested model's count is known only once it is built: the
+			// same bound as a budget for its build (Load gives it the
+			// file's).
+			budget := int64(1 << 16)
+			ml.budget = &budget
+		}
 		nodes[al.Name] = Call(l, in...)
 	}
 	for _, name := range a.Outputs {
