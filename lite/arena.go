@@ -1,5 +1,7 @@
 package lite
 
+import "github.com/goqat/goqat/internal/bounds"
+
 // arena assigns the model's intermediate tensors to shared buffers by
 // liveness (docs/DESIGN.md, Int8 engine): walking the ops in order, an
 // op's output takes a free buffer of its type (the best fit: the
@@ -132,15 +134,16 @@ func containsBefore(xs []int, j, v int) bool {
 	return false
 }
 
-// bytes returns the per-sample bytes of the arena's buffers.
+// bytes returns the per-sample bytes of the arena's buffers, saturating
+// (the plan compares it with the limits).
 func (a *arena) bytes() int64 {
 	var b int64
 	for s, n := range a.size {
+		per := int64(1)
 		if a.f32[s] {
-			b += 4 * int64(n)
-		} else {
-			b += int64(n)
+			per = 4
 		}
+		b = bounds.SatAdd(b, bounds.SatMul(per, int64(n)))
 	}
 	return b
 }

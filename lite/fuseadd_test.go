@@ -58,6 +58,9 @@ func TestFusedAddMatchesOps(t *testing.T) {
 							t.Fatal(err)
 						}
 						outs[v] = append([]float32(nil), it.Output(0).Data...)
+						if a := testing.AllocsPerRun(3, func() { _ = it.Invoke() }); a != 0 {
+							t.Fatalf("%s (keep %v): %v allocations per Invoke", what, keep, a)
+						}
 						if !keep && it.TensorInt8(m.Ops[2].Output, nil) != nil {
 							t.Fatalf("%s: the fused convolution's own output is readable", what)
 						}
