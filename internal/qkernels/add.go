@@ -28,6 +28,60 @@ type AddParams struct {
 	// is exact, and VROUNDPD rounds half to even.
 	fMA, fMB, fC, fInv, fZp, fLo, fHi float64 // fC = -(ZpA*MA + ZpB*MB)
 	fExact                            bool    // |MA|+|MB| < 2^44 and Shift <= 62
+
+	w16 *addWords // the 16-lane VNNI loop's constants; nil where it does not apply
+}
+
+// addWords are the constants of the 16-lane AVX-512 VNNI Add
+// (addRescale16), which works in int32 lanes: each mantissa split as
+// M = h*2^16 + l with h and l signed 16-bit, the input pair (a, b) as two
+// int16 words of one lane, so that VPDPWSSD forms
+//
+//	H = (a-ZpA)*hA + (b-ZpB)*hB,  L = (a-ZpA)*lA + (b-ZpB)*lB
+//
+// and p = H*2^16 + L exactly. With H' = H + (L>>16) and L' = L & 0xFFFF,
+// p = H'*2^16 + L' (0 <= L' < 2^16), so for 17 <= Shift <= 47 the
+// round-half-even p / 2^Shift of AddParams is
+//
+//	(H' + 2^(Shift-17) - borrow) >> (Shift-16)
+//
+// where borrow is 1 when bit Shift-16 of H' (the parity of the floor) is
+// 0 and L' is 0, else 0: p + 2^(Shift-1) - 1 + parity, shifted, in 32-bit
+// lanes. |H'| < 2^25 for int8 inputs, so nothing overflows. The field
+// order is the layout the assembly reads.
+type addWords struct {
+	HW, LW int32 // hA | hB<<16, lA | lB<<16 (as words)
+	CH, CL int32 // -(ZpA*hA + ZpB*hB), -(ZpA*lA + ZpB*lB)
+	Odd    int32 // 1 << (Shift-16)
+	Half   int32 // 1 << (Shift-17)
+	Sh     int32 // Shift - 16
+	Zp     int32
+	Lo, Hi int32
+}
+
+// newAddWords returns the 16-lane constants of p, nil if its shift or
+// mantissas are outside the loop's range.
+func newAddWords(p *AddParams) *addWords {
+	if p.Shift < 17 || p.Shift > 47 || p.ZpA < -128 || p.ZpA > 127 || p.ZpB < -128 || p.ZpB > 127 {
+		return nil
+	}
+	split := func(m int64) (h, l int64, ok bool) {
+		l = int64(int16(m)) // low 16 bits, signed
+		h = (m - l) >> 16
+		return h, l, h >= -1<<15 && h < 1<<15
+	}
+	hA, lA, okA := split(p.MA)
+	hB, lB, okB := split(p.MB)
+	if !okA || !okB {
+		return nil
+	}
+	word := func(lo, hi int64) int32 { return int32(uint32(uint16(lo)) | uint32(uint16(hi))<<16) }
+	return &addWords{
+		HW: word(hA, hB), LW: word(lA, lB),
+		CH: int32(-(p.ZpA*hA + p.ZpB*hB)), CL: int32(-(p.ZpA*lA + p.ZpB*lB)),
+		Odd: 1 << (p.Shift - 16), Half: 1 << (p.Shift - 17), Sh: int32(p.Shift - 16),
+		Zp: int32(p.ZpOut), Lo: int32(p.Lo), Hi: int32(p.Hi),
+	}
 }
 
 // NewAddParams validates and completes the parameters of a rescaled add.
@@ -45,6 +99,9 @@ func NewAddParams(zpA, zpB, mA, mB int64, shift uint, zpOut, lo, hi int64) (*Add
 		p.fInv, p.fZp, p.fLo, p.fHi = math.Ldexp(1, -int(shift)), float64(zpOut), float64(lo), float64(hi)
 		p.fExact = true
 	}
+	if zpOut >= -1<<20 && zpOut <= 1<<20 {
+		p.w16 = newAddWords(p)
+	}
 	return p, nil
 }
 
@@ -55,6 +112,9 @@ func AddRows(y, a, b []int8, p *AddParams) {
 	a, b = a[:n], b[:n]
 	i := 0
 	switch path := ActivePath(); {
+	case path == VNNI && p.w16 != nil && n >= 16:
+		i = n &^ 15
+		addRescale16(&y[0], &a[0], &b[0], i, p.w16)
 	case path == VNNI && hasDQ && p.Shift >= 1 && p.Shift <= 62 && n >= 8:
 		i = n &^ 7
 		addRescale8(&y[0], &a[0], &b[0], i, p)

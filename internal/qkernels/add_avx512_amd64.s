@@ -55,3 +55,60 @@ adloop:
 addone:
 	VZEROUPPER
 	RET
+
+// func addRescale16(y, a, b *int8, n int, w *addWords)
+// The rescaled add of n int8 values, n a multiple of 16, in int32 lanes
+// (AVX-512 VNNI; the arithmetic is addWords', add.go).
+TEXT ·addRescale16(SB), NOSPLIT, $0-40
+	MOVQ y+0(FP), DX
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ n+24(FP), CX
+	MOVQ w+32(FP), R8
+	SHRQ $4, CX
+	JEQ add16done
+	VPBROADCASTD 0(R8), Z16  // hA | hB<<16
+	VPBROADCASTD 4(R8), Z17  // lA | lB<<16
+	VPBROADCASTD 8(R8), Z18  // CH
+	VPBROADCASTD 12(R8), Z19 // CL
+	VPBROADCASTD 16(R8), Z20 // 1 << (shift-16)
+	VPBROADCASTD 20(R8), Z21 // 1 << (shift-17)
+	VMOVD 24(R8), X22        // shift - 16
+	VPBROADCASTD 28(R8), Z23 // zpOut
+	VPBROADCASTD 32(R8), Z24 // lo
+	VPBROADCASTD 36(R8), Z25 // hi
+	MOVL $0xffff, AX
+	VPBROADCASTD AX, Z26     // low word mask
+	MOVL $1, AX
+	VPBROADCASTD AX, Z27
+
+add16loop:
+	VPMOVSXBD (SI), Z0
+	VPMOVSXBD (DI), Z1
+	VPSLLD $16, Z1, Z1
+	VPTERNLOGD $0xf8, Z26, Z0, Z1 // Z1 = Z1 | (Z0 & 0xffff): words (a, b)
+	VMOVDQA32 Z18, Z2
+	VMOVDQA32 Z19, Z3
+	VPDPWSSD Z16, Z1, Z2          // H
+	VPDPWSSD Z17, Z1, Z3          // L
+	VPSRAD $16, Z3, Z4
+	VPADDD Z4, Z2, Z2             // H'
+	VPTESTNMD Z20, Z2, K1         // even floor
+	VPTESTNMD Z26, Z3, K1, K2     // ... and L' == 0: borrow
+	VPADDD Z21, Z2, Z2
+	VPSUBD Z27, Z2, K2, Z2
+	VPSRAD X22, Z2, Z2
+	VPADDD Z23, Z2, Z2
+	VPMAXSD Z24, Z2, Z2
+	VPMINSD Z25, Z2, Z2
+	VPMOVDB Z2, X2
+	VMOVDQU X2, (DX)
+	ADDQ $16, SI
+	ADDQ $16, DI
+	ADDQ $16, DX
+	DECQ CX
+	JNZ add16loop
+
+add16done:
+	VZEROUPPER
+	RET

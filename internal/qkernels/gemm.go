@@ -174,6 +174,14 @@ func (g *Gemm) panel(a []uint8, lda, i0, rows, pn int, tile *[MR * 32]int32) {
 			full := o.lo == -128 && o.hi == 127 // the narrowing saturates: no clamp
 			lo, hi, ldo := int64(o.lo), int64(o.hi), g.ldo
 			switch {
+			case rows <= 4 && h0 && full: // a remainder tile: a third of the products
+				dotRqVNNI4x32H0F(&a[0], lda, b, w.kq, p0, p1, lo, hi, out, ldo, rows, cols)
+			case rows <= 4 && h0:
+				dotRqVNNI4x32H0(&a[0], lda, b, w.kq, p0, p1, lo, hi, out, ldo, rows, cols)
+			case rows <= 4 && full:
+				dotRqVNNI4x32F(&a[0], lda, b, w.kq, p0, p1, lo, hi, out, ldo, rows, cols)
+			case rows <= 4:
+				dotRqVNNI4x32(&a[0], lda, b, w.kq, p0, p1, lo, hi, out, ldo, rows, cols)
 			case cols <= 16 && h0 && full:
 				dotRqVNNI12x16H0F(&a[0], lda, b, w.kq, p0, lo, hi, out, ldo, rows, cols)
 			case cols <= 16 && h0:

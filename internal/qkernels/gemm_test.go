@@ -129,8 +129,10 @@ func smallMults(n int, rng *rand.Rand) []qmath.Multiplier {
 	return ms
 }
 
-// fusedRun counts products that ran with the output stage fused (VNNI).
-var fusedRun int
+// fusedRun counts products that ran with the output stage fused (VNNI);
+// tailRun those whose last tile of at most four rows ran on the 4x32
+// kernels.
+var fusedRun, tailRun int
 
 // runCase checks one shape on one path against refGemm, with guard bytes
 // around and between the output rows; fast picks multipliers that all
@@ -181,6 +183,9 @@ func runCase(t *testing.T, p Path, m, k, n int, rng *rand.Rand, fast bool) {
 			t.Fatalf("m=%d k=%d n=%d: small multipliers not in the fast stage", m, k, n)
 		}
 		fusedRun++
+		if r := m % MR; r > 0 && r <= 4 {
+			tailRun++ // the last tile runs on a 4x32 kernel
+		}
 	}
 	ldo := n + 3
 	out := make([]int8, m*ldo+5)
@@ -235,6 +240,9 @@ func TestGemmPathsMatchReference(t *testing.T) {
 	checkCPUPathsRan(t, pathsRun)
 	if pathsRun[VNNI] && fusedRun == 0 {
 		t.Error("the VNNI product with the fused output stage did not run")
+	}
+	if pathsRun[VNNI] && tailRun == 0 {
+		t.Error("the VNNI 4x32 remainder kernels did not run")
 	}
 }
 
@@ -502,7 +510,7 @@ func TestGemmH0Kernels(t *testing.T) {
 	for _, shift32 := range []bool{false, true} {
 		for _, n := range []int{16, 32, 45} {
 			for _, clamp := range [][2]int32{{-128, 127}, {-20, 127}} { // the F kernels, then a fused ReLU's
-				m, k := 29, 70
+				m, k := []int{29, 28}[rng.IntN(2)], 70 // remainders 5 and 4: the 12x32 and 4x32 kernels
 				mult := make([]qmath.Multiplier, n)
 				for j := range mult {
 					r := 0.001 + 0.01*rng.Float64() // Shift 37-40

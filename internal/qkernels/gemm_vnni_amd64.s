@@ -189,6 +189,83 @@ DQM1: \
 	RQ(Z23, Z28, X28, BX, K3, 16(DX)); \
 DQDONE:
 
+// DOTRQ4x32 is DOTRQ12x32 for a tile of at most four rows (the last of a
+// product whose row count leaves a remainder): eight accumulators, rows 0-3
+// at (SI), (SI)(R8*1), (SI)(R8*2) and (R10).
+#define DOTRQ4x32(RQ, DQLOOP, DQM0, DQM1, DQDONE) \
+	MOVQ a+0(FP), SI; \
+	MOVQ lda+8(FP), R8; \
+	MOVQ b+16(FP), DI; \
+	MOVQ kq+24(FP), CX; \
+	LEAQ (R8)(R8*2), R9; \
+	LEAQ (SI)(R9*1), R10; \
+	MOVQ p0+32(FP), AX; \
+	MOVQ p1+40(FP), BX; \
+	VMOVDQU32 (AX), Z0; \
+	VMOVDQU32 (BX), Z1; \
+	VMOVDQA32 Z0, Z2; \
+	VMOVDQA32 Z1, Z3; \
+	VMOVDQA32 Z0, Z4; \
+	VMOVDQA32 Z1, Z5; \
+	VMOVDQA32 Z0, Z6; \
+	VMOVDQA32 Z1, Z7; \
+DQLOOP: \
+	VMOVDQU32 (DI), Z24; \
+	VMOVDQU32 64(DI), Z25; \
+	DOT2((SI), Z26, Z0, Z1); \
+	DOT2((SI)(R8*1), Z27, Z2, Z3); \
+	DOT2((SI)(R8*2), Z28, Z4, Z5); \
+	DOT2((R10), Z29, Z6, Z7); \
+	ADDQ $4, SI; \
+	ADDQ $4, R10; \
+	ADDQ $128, DI; \
+	DECQ CX; \
+	JNZ DQLOOP; \
+	MOVQ p0+32(FP), DI; \
+	MOVQ p1+40(FP), BX; \
+	MOVQ out+64(FP), DX; \
+	MOVQ ldo+72(FP), R9; \
+	MOVQ rows+80(FP), CX; \
+	MOVQ cols+88(FP), R10; \
+	MOVQ R10, AX; \
+	CMPQ AX, $16; \
+	JLE DQM0; \
+	MOVQ $16, AX; \
+DQM0: \
+	MOVQ $-1, R11; \
+	BZHIQ AX, R11, AX; \
+	KMOVW AX, K2; \
+	SUBQ $16, R10; \
+	JGE DQM1; \
+	XORQ R10, R10; \
+DQM1: \
+	MOVQ $-1, R11; \
+	BZHIQ R10, R11, AX; \
+	KMOVW AX, K3; \
+	VMOVDQU32 ·rqhigh(SB), Z24; \
+	MOVQ lo+48(FP), AX; \
+	VPBROADCASTD AX, Z25; \
+	MOVQ hi+56(FP), AX; \
+	VPBROADCASTD AX, Z26; \
+	RQ(Z0, Z27, X27, DI, K2, (DX)); \
+	RQ(Z1, Z28, X28, BX, K3, 16(DX)); \
+	DECQ CX; \
+	JEQ DQDONE; \
+	ADDQ R9, DX; \
+	RQ(Z2, Z27, X27, DI, K2, (DX)); \
+	RQ(Z3, Z28, X28, BX, K3, 16(DX)); \
+	DECQ CX; \
+	JEQ DQDONE; \
+	ADDQ R9, DX; \
+	RQ(Z4, Z27, X27, DI, K2, (DX)); \
+	RQ(Z5, Z28, X28, BX, K3, 16(DX)); \
+	DECQ CX; \
+	JEQ DQDONE; \
+	ADDQ R9, DX; \
+	RQ(Z6, Z27, X27, DI, K2, (DX)); \
+	RQ(Z7, Z28, X28, BX, K3, 16(DX)); \
+DQDONE:
+
 // Row pointers of a 12-row activation tile: SI, R10, R11 and R12 hold rows
 // 0, 3, 6 and 9; R8 is the row stride (rows 1, 2 at (SI)(R8*1),
 // (SI)(R8*2), and so on).
@@ -379,5 +456,31 @@ TEXT ·dotRqVNNI12x16F(SB), NOSPLIT, $0-88
 // func dotRqVNNI12x16H0F(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
 TEXT ·dotRqVNNI12x16H0F(SB), NOSPLIT, $0-88
 	DOTRQ12x16(RQACC0F, dq16looph0f, dq16doneh0f)
+	VZEROUPPER
+	RET
+
+// The 4x32 kernels are the 12x32 ones for a tile of at most four rows
+// (rows <= 4; p1 may repeat p0 when cols <= 16).
+// func dotRqVNNI4x32(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+TEXT ·dotRqVNNI4x32(SB), NOSPLIT, $0-96
+	DOTRQ4x32(RQACC, dq4loop, dq4m0, dq4m1, dq4done)
+	VZEROUPPER
+	RET
+
+// func dotRqVNNI4x32H0(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+TEXT ·dotRqVNNI4x32H0(SB), NOSPLIT, $0-96
+	DOTRQ4x32(RQACC0, dq4looph0, dq4m0h0, dq4m1h0, dq4doneh0)
+	VZEROUPPER
+	RET
+
+// func dotRqVNNI4x32F(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+TEXT ·dotRqVNNI4x32F(SB), NOSPLIT, $0-96
+	DOTRQ4x32(RQACCF, dq4loopf, dq4m0f, dq4m1f, dq4donef)
+	VZEROUPPER
+	RET
+
+// func dotRqVNNI4x32H0F(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+TEXT ·dotRqVNNI4x32H0F(SB), NOSPLIT, $0-96
+	DOTRQ4x32(RQACC0F, dq4looph0f, dq4m0h0f, dq4m1h0f, dq4doneh0f)
 	VZEROUPPER
 	RET

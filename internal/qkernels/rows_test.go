@@ -128,9 +128,10 @@ func TestPackSegmentsEveryPath(t *testing.T) {
 func TestAddRowsEveryPath(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
 	ran := map[Path]bool{}
+	ran16 := false
 	for _, p := range SupportedPaths() {
 		restore := SetPath(p)
-		for trial := 0; trial < 50; trial++ {
+		for trial := 0; trial < 400; trial++ {
 			ra, rb := 0.1+2*rng.Float64(), 0.1+2*rng.Float64()
 			if trial%5 == 0 {
 				ra, rb = 0.5, 0.25 // exact ties
@@ -139,11 +140,25 @@ func TestAddRowsEveryPath(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			switch trial % 7 {
+			case 1: // the 16-lane loop's edges: shifts 17 and 47, mantissas near 2^31
+				shift = 17 + 30*uint(rng.IntN(2))
+				m[0], m[1] = 1<<31-1-rng.Int64N(1<<16), rng.Int64N(1<<31)
+			case 2: // outside it: shifts below 17 and above 47
+				shift = []uint{1, 5, 16, 48, 62}[rng.IntN(5)]
+				m[0], m[1] = rng.Int64N(1<<31), rng.Int64N(1<<31)
+			}
 			ap, err := NewAddParams(int64(rng.IntN(256)-128), int64(rng.IntN(256)-128), m[0], m[1], shift, int64(rng.IntN(256)-128), -128+int64(rng.IntN(30)), 127-int64(rng.IntN(30)))
 			if err != nil {
 				t.Fatal(err)
 			}
+			if ap.w16 != nil && p == VNNI {
+				ran16 = true
+			}
 			n := 1 + rng.IntN(70)
+			if trial%3 == 0 {
+				n = 16*(1+rng.IntN(20)) + rng.IntN(16)
+			}
 			a, b, y := make([]int8, n), make([]int8, n), make([]int8, n+1)
 			for i := range a {
 				a[i], b[i] = int8(rng.IntN(256)-128), int8(rng.IntN(256)-128)
@@ -165,6 +180,9 @@ func TestAddRowsEveryPath(t *testing.T) {
 		ran[p] = true
 	}
 	checkCPUPathsRan(t, ran)
+	if hasVNNI && !ran16 {
+		t.Fatal("the 16-lane VNNI Add loop never ran")
+	}
 }
 
 func TestDepthwiseRowsEveryPath(t *testing.T) {

@@ -93,6 +93,23 @@ func dotRqVNNI12x32H0(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo,
 //go:noescape
 func dotRqVNNI12x16H0(a *uint8, lda int, b *int8, kq int, p0 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
 
+// The 4x32 variants are the 12x32 kernels (and their H0 and F forms) for
+// a tile of at most four rows (rows <= 4), the remainder of a product whose
+// row count is not a multiple of MR: a third of the products of a 12-row
+// tile.
+//
+//go:noescape
+func dotRqVNNI4x32(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+
+//go:noescape
+func dotRqVNNI4x32H0(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+
+//go:noescape
+func dotRqVNNI4x32F(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+
+//go:noescape
+func dotRqVNNI4x32H0F(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int)
+
 // The F variants are the kernels above for the full int8 clamp (lo = -128,
 // hi = 127: no fused activation), which the saturating narrowing applies.
 //
@@ -307,6 +324,13 @@ func maxWindows512(y, x *int8, offs *int, taps, n, c, step int)
 //
 //go:noescape
 func addRescale8(y, a, b *int8, n int, p *AddParams)
+
+// addRescale16 is AddRows' 16-lane AVX-512 VNNI loop on n values, n a
+// multiple of 16, with the int32 arithmetic of addWords (its doc shows
+// that y is addRescale8's).
+//
+//go:noescape
+func addRescale16(y, a, b *int8, n int, w *addWords)
 
 // add_avx2_amd64.s: AddRows with AVX2.
 

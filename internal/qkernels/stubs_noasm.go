@@ -49,6 +49,8 @@ func dwRowsAVX2(acc *int32, x *int8, w16 *int16, corr *int32, c, pairs int, offs
 
 func addRescale8(y, a, b *int8, n int, p *AddParams) { panic("qkernels: VNNI path not built") }
 
+func addRescale16(y, a, b *int8, n int, w *addWords) { panic("qkernels: VNNI path not built") }
+
 func addRescaleAVX2(y, a, b *int8, n int, p *AddParams) { panic("qkernels: AVX2 path not built") }
 
 func xorRow32(dst *uint8, src *int8, n int) { panic("qkernels: AVX2 path not built") }
@@ -128,5 +130,21 @@ func dotRqVNNIDirect12x32F(a *uint8, lda int, b *int8, segq, segs, segSkip int, 
 }
 
 func dotRqVNNIDirect12x32H0F(a *uint8, lda int, b *int8, segq, segs, segSkip int, p0, p1 *colParams, lo, hi int64, outs *[MR]int, out *int8, cols int) {
+	panic("qkernels: VNNI path not built")
+}
+
+func dotRqVNNI4x32(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int) {
+	panic("qkernels: VNNI path not built")
+}
+
+func dotRqVNNI4x32H0(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int) {
+	panic("qkernels: VNNI path not built")
+}
+
+func dotRqVNNI4x32F(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int) {
+	panic("qkernels: VNNI path not built")
+}
+
+func dotRqVNNI4x32H0F(a *uint8, lda int, b *int8, kq int, p0, p1 *colParams, lo, hi int64, out *int8, ldo, rows, cols int) {
 	panic("qkernels: VNNI path not built")
 }
