@@ -112,9 +112,9 @@ func AddRows(y, a, b []int8, p *AddParams) {
 	a, b = a[:n], b[:n]
 	i := 0
 	switch path := ActivePath(); {
-	case path == VNNI && p.w16 != nil && n >= 16:
-		i = n &^ 15
-		addRescale16(&y[0], &a[0], &b[0], i, p.w16)
+	case path == VNNI && p.w16 != nil && n > 0:
+		addRescale16(&y[0], &a[0], &b[0], n, p.w16)
+		return
 	case path == VNNI && hasDQ && p.Shift >= 1 && p.Shift <= 62 && n >= 8:
 		i = n &^ 7
 		addRescale8(&y[0], &a[0], &b[0], i, p)

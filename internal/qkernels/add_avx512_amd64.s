@@ -2,8 +2,32 @@
 
 #include "textflag.h"
 
-// The AVX-512 (F and DQ) loop of AddRows (add.go): the rescaled int8
-// addition in 64-bit integer lanes.
+// The AVX-512 loops of AddRows (add.go), the rescaled int8 addition: in
+// 64-bit integer lanes (AVX-512F and DQ, any shift), and in 32-bit lanes
+// with VNNI's VPDPWSSD (the shifts of addWords).
+
+// ADD16CORE is addRescale16's arithmetic on 16 lanes, a in Z0 and b in Z1
+// (int32): Z1 = Z1<<16 | (Z0 & 0xffff), the words (a, b); VPDPWSSD forms
+// H (Z2) and L (Z3); H' = H + L>>16; the borrow (K2) where the floor is
+// even and L' == 0; then the shift, zero point, clamp and narrowing into X2.
+#define ADD16CORE \
+	VPSLLD $16, Z1, Z1; \
+	VPTERNLOGD $0xf8, Z26, Z0, Z1; \
+	VMOVDQA32 Z18, Z2; \
+	VMOVDQA32 Z19, Z3; \
+	VPDPWSSD Z16, Z1, Z2; \
+	VPDPWSSD Z17, Z1, Z3; \
+	VPSRAD $16, Z3, Z4; \
+	VPADDD Z4, Z2, Z2; \
+	VPTESTNMD Z20, Z2, K1; \
+	VPTESTNMD Z26, Z3, K1, K2; \
+	VPADDD Z21, Z2, Z2; \
+	VPSUBD Z27, Z2, K2, Z2; \
+	VPSRAD X22, Z2, Z2; \
+	VPADDD Z23, Z2, Z2; \
+	VPMAXSD Z24, Z2, Z2; \
+	VPMINSD Z25, Z2, Z2; \
+	VPMOVDB Z2, X2
 
 // func addRescale8(y, a, b *int8, n int, p *AddParams)
 // Rescaled add of n int8 values, n a multiple of 8 (AVX-512F/DQ):
@@ -57,16 +81,15 @@ addone:
 	RET
 
 // func addRescale16(y, a, b *int8, n int, w *addWords)
-// The rescaled add of n int8 values, n a multiple of 16, in int32 lanes
-// (AVX-512 VNNI; the arithmetic is addWords', add.go).
+// The rescaled add of n int8 values in int32 lanes (AVX-512 VNNI; the
+// arithmetic is addWords', add.go): 16 at a time, then the last n%16 under
+// a mask (masked-off bytes are neither read nor written).
 TEXT ·addRescale16(SB), NOSPLIT, $0-40
 	MOVQ y+0(FP), DX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ n+24(FP), CX
 	MOVQ w+32(FP), R8
-	SHRQ $4, CX
-	JEQ add16done
 	VPBROADCASTD 0(R8), Z16  // hA | hB<<16
 	VPBROADCASTD 4(R8), Z17  // lA | lB<<16
 	VPBROADCASTD 8(R8), Z18  // CH
@@ -81,33 +104,30 @@ TEXT ·addRescale16(SB), NOSPLIT, $0-40
 	VPBROADCASTD AX, Z26     // low word mask
 	MOVL $1, AX
 	VPBROADCASTD AX, Z27
+	SUBQ $16, CX
+	JLT add16tail
 
 add16loop:
 	VPMOVSXBD (SI), Z0
 	VPMOVSXBD (DI), Z1
-	VPSLLD $16, Z1, Z1
-	VPTERNLOGD $0xf8, Z26, Z0, Z1 // Z1 = Z1 | (Z0 & 0xffff): words (a, b)
-	VMOVDQA32 Z18, Z2
-	VMOVDQA32 Z19, Z3
-	VPDPWSSD Z16, Z1, Z2          // H
-	VPDPWSSD Z17, Z1, Z3          // L
-	VPSRAD $16, Z3, Z4
-	VPADDD Z4, Z2, Z2             // H'
-	VPTESTNMD Z20, Z2, K1         // even floor
-	VPTESTNMD Z26, Z3, K1, K2     // ... and L' == 0: borrow
-	VPADDD Z21, Z2, Z2
-	VPSUBD Z27, Z2, K2, Z2
-	VPSRAD X22, Z2, Z2
-	VPADDD Z23, Z2, Z2
-	VPMAXSD Z24, Z2, Z2
-	VPMINSD Z25, Z2, Z2
-	VPMOVDB Z2, X2
+	ADD16CORE
 	VMOVDQU X2, (DX)
 	ADDQ $16, SI
 	ADDQ $16, DI
 	ADDQ $16, DX
-	DECQ CX
-	JNZ add16loop
+	SUBQ $16, CX
+	JGE add16loop
+
+add16tail:
+	ADDQ $16, CX
+	JEQ add16done
+	MOVQ $-1, AX
+	BZHIQ CX, AX, AX
+	KMOVW AX, K3             // the last n%16 lanes
+	VPMOVSXBD (SI), K3, Z0
+	VPMOVSXBD (DI), K3, Z1
+	ADD16CORE
+	VMOVDQU8 X2, K3, (DX)
 
 add16done:
 	VZEROUPPER

@@ -21,13 +21,13 @@ func BenchmarkAddRows(b *testing.B) {
 		for i := range a {
 			a[i], c[i] = int8(i*7), int8(i*13+5)
 		}
-		for _, seg := range []int{n, row} {
+		for _, seg := range []int{n, row, 24} {
 			b.Run(fmt.Sprintf("n%d/seg%d", n, seg), func(b *testing.B) {
 				runtime.LockOSThread()
 				defer runtime.UnlockOSThread()
 				c0 := threadCPU()
 				for i := 0; i < b.N; i++ {
-					for off := 0; off < n; off += seg {
+					for off := 0; off+seg <= n; off += seg {
 						AddRows(y[off:off+seg], a[off:off+seg], c[off:off+seg], p)
 					}
 				}

@@ -91,10 +91,22 @@ func (g *Gemm) directTiles(part, t0, t1 int) {
 		if g.post == nil {
 			return
 		}
+		// Rows whose outputs follow one another make one call.
+		start, end := -1, -1
 		for _, q := range outs {
-			if q >= 0 {
-				g.post(q, w.n)
+			if q < 0 {
+				continue
 			}
+			if q != end {
+				if start >= 0 {
+					g.post(start, end-start)
+				}
+				start = q
+			}
+			end = q + w.n
+		}
+		if start >= 0 {
+			g.post(start, end-start)
 		}
 	}
 	if !fused {

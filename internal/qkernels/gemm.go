@@ -152,6 +152,10 @@ func (g *Gemm) tiles(part, u0, u1 int) {
 				g.panel(a, lda, i0, rows, pn, &tile)
 			}
 			if g.post != nil && pb+blk >= p1 { // the tile's last block
+				if c1-c0 == g.ldo { // whole rows, one after the other: one call
+					g.post(i0*g.ldo, rows*g.ldo)
+					continue
+				}
 				for r := 0; r < rows; r++ {
 					g.post((i0+r)*g.ldo+c0, c1-c0)
 				}

@@ -325,9 +325,9 @@ func maxWindows512(y, x *int8, offs *int, taps, n, c, step int)
 //go:noescape
 func addRescale8(y, a, b *int8, n int, p *AddParams)
 
-// addRescale16 is AddRows' 16-lane AVX-512 VNNI loop on n values, n a
-// multiple of 16, with the int32 arithmetic of addWords (its doc shows
-// that y is addRescale8's).
+// addRescale16 is AddRows' 16-lane AVX-512 VNNI loop on n > 0 values (the
+// last n%16 under a mask), with the int32 arithmetic of addWords (its doc
+// shows that y is addRescale8's).
 //
 //go:noescape
 func addRescale16(y, a, b *int8, n int, w *addWords)
