@@ -142,7 +142,7 @@ func (k *convKernel) shareWith(sub *Interpreter) kernel {
 
 func (k *convKernel) alloc(n int) {
 	if k.padded {
-		need := n*k.hp*k.wp*k.c + 8
+		need := n*k.hp*k.wp*k.c + qkernels.CopySlack
 		if k.direct {
 			need += k.directSlack()
 		}

@@ -71,8 +71,13 @@ func (g *Gemm) Weights() *Weights { return g.w }
 
 // FillSlack is the number of bytes a fill function may write past the end
 // of its n rows: len(dst) >= n*RowStride(K) + FillSlack, so that short
-// segments can be moved 8 bytes at a time.
-const FillSlack = 8
+// segments can be moved a vector at a time.
+const FillSlack = CopySlack
+
+// CopySlack bounds how far CopyWindows may read past a segment of its
+// source and write past a row: a source needs that many bytes after its
+// last window.
+const CopySlack = 32
 
 // Run computes m rows (see Gemm). fill(dst, i0, n) must write rows
 // [i0, i0+n), n <= MR, into dst: row r at dst[r*RowStride(K):], its first
@@ -260,16 +265,18 @@ func PackRow(dst []uint8, src []int8) {
 // CopyWindows writes len(offs) im2col rows into dst (row r at r*lda) from
 // src, a padded copy of an image already in the kernels' uint8 form: row r
 // is kh segments of seg bytes, segment ky read at src[offs[r]+ky*rowStep].
-// It moves 8 bytes at a time, in order, so it may write up to 7 bytes past
-// a row's last segment (into the next row, rewritten next, or the row
-// padding and FillSlack that Gemm ignores) and read up to 7 bytes past a
+// It moves whole blocks (with AVX2 16 bytes for segments up to 16, else
+// 32; 8 without), in order, so it may write up to CopySlack-1 bytes past a
+// row's last segment (into the next row, rewritten next, or the row
+// padding and FillSlack that Gemm ignores) and read as far past a
 // segment; it panics if src or dst is too short for that.
 func CopyWindows(dst []uint8, lda int, src []uint8, offs []int, kh, seg, rowStep int) {
 	n := len(offs)
 	if n == 0 || kh <= 0 || seg <= 0 {
 		return
 	}
-	words := (seg + 7) &^ 7
+	move := copyMove(seg)
+	words := (seg + move - 1) / move * move
 	_ = dst[(n-1)*lda+(kh-1)*seg+words-1]
 	last := 0
 	for _, o := range offs {
@@ -291,6 +298,18 @@ func CopyWindows(dst []uint8, lda int, src []uint8, offs []int, kh, seg, rowStep
 			}
 		}
 	}
+}
+
+// copyMove is the bytes of one move of CopyWindows for segments of seg
+// bytes.
+func copyMove(seg int) int {
+	switch {
+	case !hasAVX2:
+		return 8
+	case seg <= 16:
+		return 16
+	}
+	return 32
 }
 
 // FillRows returns a fill function for Gemm.Run reading plain int8 rows

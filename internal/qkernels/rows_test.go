@@ -331,15 +331,15 @@ func TestDepthwiseRowsRequant(t *testing.T) {
 }
 
 // TestCopyWindows checks the im2col rows CopyWindows writes (their
-// segments, not the bytes its 8-byte moves may overrun into) and that it
-// writes nothing past the last row's overrun.
+// segments, not the bytes its moves may overrun into) and that it writes
+// nothing past the last row's overrun, which stays below CopySlack.
 func TestCopyWindows(t *testing.T) {
 	rng := rand.New(rand.NewPCG(37, 38))
-	for _, seg := range []int{1, 3, 5, 8, 9, 15, 16, 28, 31} {
+	for _, seg := range []int{1, 3, 5, 8, 9, 15, 16, 17, 21, 28, 31, 32, 33, 64, 70} {
 		for _, kh := range []int{1, 3, 5} {
 			n := 1 + rng.IntN(MR)
 			rowStep := seg + rng.IntN(40)
-			src := make([]uint8, 200+kh*rowStep+8)
+			src := make([]uint8, 200+(kh-1)*rowStep+seg+CopySlack-1)
 			for i := range src {
 				src[i] = uint8(rng.IntN(256))
 			}
@@ -348,9 +348,13 @@ func TestCopyWindows(t *testing.T) {
 				offs[i] = rng.IntN(200)
 			}
 			lda := RowStride(kh * seg)
-			words := (seg + 7) &^ 7
+			m := copyMove(seg)
+			words := (seg + m - 1) / m * m
+			if words-seg >= CopySlack {
+				t.Fatalf("seg=%d: moves of %d overrun by %d", seg, m, words-seg)
+			}
 			end := (n-1)*lda + (kh-1)*seg + words // the last byte written, plus one
-			dst := make([]uint8, end+16)
+			dst := make([]uint8, end+40)
 			for i := range dst {
 				dst[i] = 0xa5
 			}

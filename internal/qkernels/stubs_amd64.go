@@ -376,12 +376,13 @@ func xorSegs512(dst *uint8, src *int8, n, stride, count int)
 // im2col_amd64.s: CopyWindows.
 
 // copyWindows moves n im2col rows of kh segments of seg bytes from src (a
-// padded, already XORed input) to dst, 8 bytes at a time:
+// padded, already XORed input) to dst, m bytes at a time (m = 16 for seg
+// <= 16, else 32; AVX):
 //
 //	for r := 0; r < n; r++ {
 //		for ky := 0; ky < kh; ky++ {
-//			for j := 0; j < seg; j += 8 {
-//				copy(dst[r*lda+ky*seg+j:][:8], src[offs[r]+ky*rowStep+j:][:8])
+//			for j := 0; j < seg; j += m {
+//				copy(dst[r*lda+ky*seg+j:][:m], src[offs[r]+ky*rowStep+j:][:m])
 //			}
 //		}
 //	}
