@@ -129,7 +129,8 @@ func refDepthwise(x []int8, n, h, w, c int, op *Op, tin, tout *Tensor) []int8 {
 func TestDepthwiseAndMaxPoolEveryPath(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
 	type shape struct{ h, w, c, k, s, pt, pl int }
-	shapes := []shape{{5, 7, 1, 3, 1, 1, 1}, {9, 6, 17, 3, 2, 1, 1}, {8, 8, 33, 3, 1, 0, 0}, {7, 5, 64, 5, 2, 2, 2}, {6, 6, 70, 2, 2, 0, 0}}
+	shapes := []shape{{5, 7, 1, 3, 1, 1, 1}, {9, 6, 17, 3, 2, 1, 1}, {8, 8, 33, 3, 1, 0, 0}, {7, 5, 64, 5, 2, 2, 2}, {6, 6, 70, 2, 2, 0, 0},
+		{12, 11, 64, 3, 2, 1, 1}, {4, 4, 8, 5, 1, 2, 2}, {10, 9, 16, 3, 3, 0, 2}}
 	for _, p := range qkernels.SupportedPaths() {
 		restore := qkernels.SetPath(p)
 		for si, s := range shapes {

@@ -26,8 +26,9 @@ type maxPoolKernel struct {
 	x, y    []int8
 	r       qkernels.Runner
 	rowsFn  func(part, lo, hi int)
-	offs    []int // the window's taps, (ky*W+kx)*C
-	inside  bool  // every window's columns lie inside the image
+	offs    []int // the window's taps, (ky*W+kx)*C; nil if the window is taller than the image
+	ox0     int   // the first output column whose window starts inside the image
+	ox1     int   // one past the last whose window ends inside it (ox1 <= ox0: none)
 }
 
 func newMaxPool(it *Interpreter, op *Op) *maxPoolKernel {
@@ -35,17 +36,19 @@ func newMaxPool(it *Interpreter, op *Op) *maxPoolKernel {
 	k.rowsFn = k.rows
 	k.r.Threads = it.threads
 	g := k.g
-	// Windows whose columns lie inside the image and that fit in its
-	// height take one call per row; their taps (at most H*W: a window
-	// larger than the image has no such row) are listed once.
-	k.inside = g.pl == 0 && (g.ow-1)*g.sw+g.kw <= g.w && g.kh <= g.h
-	if k.inside {
+	// The windows that lie inside the image (those of the interior columns
+	// of a row whose window rows are all in it) run in one call per row;
+	// their taps (at most H*W: a window taller than the image has none)
+	// are listed once. Border windows take the per-pixel loop.
+	if g.kh <= g.h && g.kw <= g.w && g.sw > 0 {
 		k.offs = make([]int, 0, g.kh*g.kw)
 		for ky := 0; ky < g.kh; ky++ {
 			for kx := 0; kx < g.kw; kx++ {
 				k.offs = append(k.offs, (ky*g.w+kx)*g.c)
 			}
 		}
+		k.ox0 = min((g.pl+g.sw-1)/g.sw, g.ow)     // ox*sw - pl >= 0
+		k.ox1 = min((g.w-g.kw+g.pl)/g.sw+1, g.ow) // ox*sw - pl + kw <= w
 	}
 	return k
 }
@@ -63,37 +66,47 @@ func (k *maxPoolKernel) rows(_, lo, hi int) {
 	g := k.g
 	for r := lo; r < hi; r++ {
 		b, oy := r/g.oh, r%g.oh
-		if iy := oy*g.sh - g.pt; k.inside && iy >= 0 && iy+g.kh <= g.h {
-			// The whole row of windows inside the image: one call.
-			qkernels.MaxWindows(k.y[(b*g.oh+oy)*g.ow*g.c:][:g.ow*g.c], k.x[(b*g.h+iy)*g.w*g.c:], k.offs, g.ow, g.c, g.sw*g.c)
+		if iy := oy*g.sh - g.pt; k.offs != nil && iy >= 0 && iy+g.kh <= g.h && k.ox1 > k.ox0 {
+			// The row's interior windows in one call, then its borders.
+			ix := k.ox0*g.sw - g.pl
+			qkernels.MaxWindows(k.y[((b*g.oh+oy)*g.ow+k.ox0)*g.c:][:(k.ox1-k.ox0)*g.c], k.x[((b*g.h+iy)*g.w+ix)*g.c:], k.offs, k.ox1-k.ox0, g.c, g.sw*g.c)
+			k.pixels(b, oy, 0, k.ox0)
+			k.pixels(b, oy, k.ox1, g.ow)
 			continue
 		}
-		for ox := 0; ox < g.ow; ox++ {
-			yr := k.y[((b*g.oh+oy)*g.ow+ox)*g.c:][:g.c]
-			first := true
-			for ky := 0; ky < g.kh; ky++ {
-				iy := oy*g.sh - g.pt + ky
-				if iy < 0 || iy >= g.h {
+		k.pixels(b, oy, 0, g.ow)
+	}
+}
+
+// pixels computes output pixels [ox0, ox1) of row oy of image b, window
+// by window, skipping the taps outside the image.
+func (k *maxPoolKernel) pixels(b, oy, ox0, ox1 int) {
+	g := k.g
+	for ox := ox0; ox < ox1; ox++ {
+		yr := k.y[((b*g.oh+oy)*g.ow+ox)*g.c:][:g.c]
+		first := true
+		for ky := 0; ky < g.kh; ky++ {
+			iy := oy*g.sh - g.pt + ky
+			if iy < 0 || iy >= g.h {
+				continue
+			}
+			for kx := 0; kx < g.kw; kx++ {
+				ix := ox*g.sw - g.pl + kx
+				if ix < 0 || ix >= g.w {
 					continue
 				}
-				for kx := 0; kx < g.kw; kx++ {
-					ix := ox*g.sw - g.pl + kx
-					if ix < 0 || ix >= g.w {
-						continue
-					}
-					xr := k.x[((b*g.h+iy)*g.w+ix)*g.c:][:g.c]
-					if first {
-						copy(yr, xr)
-						first = false
-					} else {
-						qkernels.MaxRow(yr, xr)
-					}
+				xr := k.x[((b*g.h+iy)*g.w+ix)*g.c:][:g.c]
+				if first {
+					copy(yr, xr)
+					first = false
+				} else {
+					qkernels.MaxRow(yr, xr)
 				}
 			}
-			if first { // a window wholly in the padding
-				for c := range yr {
-					yr[c] = -128
-				}
+		}
+		if first { // a window wholly in the padding
+			for c := range yr {
+				yr[c] = -128
 			}
 		}
 	}
