@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -29,7 +30,7 @@ func (m *Model) compileHeads(o CompileOptions) ([]head, error) {
 	for i := range heads {
 		heads[i] = head{name: names[i], loss: o.Loss, weight: 1}
 	}
-	for _, key := range slices.Sorted(keysOf(o.Losses)) {
+	for _, key := range slices.Sorted(maps.Keys(o.Losses)) {
 		idx, err := m.outputIndex("Losses", key)
 		if err != nil {
 			return nil, err
@@ -41,7 +42,7 @@ func (m *Model) compileHeads(o CompileOptions) ([]head, error) {
 			heads[i].loss = o.Losses[key]
 		}
 	}
-	for _, key := range slices.Sorted(keysOf(o.LossWeights)) {
+	for _, key := range slices.Sorted(maps.Keys(o.LossWeights)) {
 		idx, err := m.outputIndex("LossWeights", key)
 		if err != nil {
 			return nil, err
@@ -70,7 +71,7 @@ func (m *Model) compileHeads(o CompileOptions) ([]head, error) {
 			}
 		}
 	}
-	for _, key := range slices.Sorted(keysOf(o.OutputMetrics)) {
+	for _, key := range slices.Sorted(maps.Keys(o.OutputMetrics)) {
 		idx, err := m.outputIndex("OutputMetrics", key)
 		if err != nil {
 			return nil, err
@@ -120,17 +121,6 @@ func (m *Model) outputIndex(field, key string) ([]int, error) {
 		return []int{i}, nil
 	}
 	return nil, fmt.Errorf("nn: Compile: %s names output %q; the model's outputs are %s (or their indices 0 to %d)", field, key, strings.Join(m.OutputNames(), ", "), len(m.outputs)-1)
-}
-
-// keysOf returns the keys of a map keyed by output.
-func keysOf[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // headSum is the running sums of one output over an epoch or an
