@@ -135,7 +135,9 @@ type FitOptions struct {
 }
 
 // History records Fit's metrics, one entry per epoch. Accuracy and the
-// validation slices are empty when not computed.
+// validation slices are empty when not computed; for a model with several
+// outputs Loss and ValLoss hold the total loss, Accuracy and ValAccuracy
+// are empty, and Metrics holds every output's values.
 type History struct {
 	// Epoch holds the epoch indices, from 0.
 	Epoch []int
@@ -327,6 +329,9 @@ func (m *Model) fit(ctx context.Context, op string, xs, ys []*tensor.Tensor, o F
 	}
 	if o.DataParallel != nil && (o.ClassWeight != nil || o.SampleWeight != nil) {
 		return nil, fmt.Errorf("nn: %s: DataParallel does not support class or sample weights yet", op)
+	}
+	if o.DataParallel != nil && ts.heads[0].weight != 1 {
+		return nil, fmt.Errorf("nn: %s: DataParallel does not support loss weights yet", op)
 	}
 	vx, vy := o.ValidationInputs, o.ValidationTargets
 	if o.ValidationX != nil || o.ValidationY != nil {

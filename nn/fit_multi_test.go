@@ -459,6 +459,22 @@ func TestFitMultiBadInput(t *testing.T) {
 		err  error
 		want string
 	}{"single fit", err, "one input and one output"})
+	weighted := newMLP(t)
+	if err := weighted.Compile(CompileOptions{Loss: ce, LossWeights: map[string]float64{"0": 2}, Optimizer: testSGD{0.1}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = weighted.Fit(ctx, x, cls, FitOptions{DataParallel: refusedParallel{}})
+	cases = append(cases, struct {
+		name string
+		err  error
+		want string
+	}{"data-parallel weights", err, "DataParallel does not support loss weights"})
+	_, err = m.FitMulti(ctx, xs, ys, FitOptions{DataParallel: refusedParallel{}})
+	cases = append(cases, struct {
+		name string
+		err  error
+		want string
+	}{"data-parallel outputs", err, "DataParallel needs a model with one input and one output"})
 	cases = append(cases, struct {
 		name string
 		err  error
@@ -491,3 +507,12 @@ func (refusedSource) Next() (*tensor.Tensor, *tensor.Tensor, error) {
 	return nil, nil, errors.New("Next called")
 }
 func (refusedSource) Stop() {}
+
+// refusedParallel is a data-parallel hook FitMulti must reject before using.
+type refusedParallel struct{}
+
+func (refusedParallel) Blocks(batch []int) (int, [][]int) { panic("Blocks called") }
+func (refusedParallel) Accumulate(int, []*Param, float32, []float64) error {
+	return errors.New("Accumulate called")
+}
+func (refusedParallel) Reduce([]*Param, []float64) error { return errors.New("Reduce called") }

@@ -14,6 +14,8 @@ import (
 // and outputs).
 type head struct {
 	name     string  // the output's name (Model.OutputNames), the prefix of its logs
+	lossKey  string  // name + "_loss"
+	accKey   string  // name + "_accuracy"
 	loss     Loss    // the output's loss
 	weight   float64 // the loss's weight in the total loss
 	accuracy bool    // the "accuracy" metric
@@ -28,7 +30,7 @@ func (m *Model) compileHeads(o CompileOptions) ([]head, error) {
 	names := m.OutputNames()
 	heads := make([]head, len(names))
 	for i := range heads {
-		heads[i] = head{name: names[i], loss: o.Loss, weight: 1}
+		heads[i] = head{name: names[i], lossKey: names[i] + "_loss", accKey: names[i] + "_accuracy", loss: o.Loss, weight: 1}
 	}
 	for _, key := range slices.Sorted(maps.Keys(o.Losses)) {
 		idx, err := m.outputIndex("Losses", key)
@@ -147,11 +149,11 @@ func (ts *trainState) logValues(vals []KV, prefix string, loss float64, sums []h
 		return vals
 	}
 	for i, h := range ts.heads {
-		vals = append(vals, KV{prefix + h.name + "_loss", sums[i].loss / float64(n)})
+		vals = append(vals, KV{prefix + h.lossKey, sums[i].loss / float64(n)})
 	}
 	for i, h := range ts.heads {
 		if h.accuracy {
-			vals = append(vals, KV{prefix + h.name + "_accuracy", float64(sums[i].correct) / float64(n)})
+			vals = append(vals, KV{prefix + h.accKey, float64(sums[i].correct) / float64(n)})
 		}
 	}
 	return vals
