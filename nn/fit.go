@@ -252,7 +252,7 @@ func (m *Model) checkSingle(op string) error {
 		return fmt.Errorf("nn: %s: the model is not compiled (call Compile first)", op)
 	}
 	if len(m.inputs) != 1 || len(m.outputs) != 1 {
-		return fmt.Errorf("nn: %s supports models with one input and one output; %q has %d and %d (use Forward and Backward)", op, m.name, len(m.inputs), len(m.outputs))
+		return fmt.Errorf("nn: %s supports models with one input and one output; %q has %d and %d (use %sMulti)", op, m.name, len(m.inputs), len(m.outputs), op)
 	}
 	return nil
 }

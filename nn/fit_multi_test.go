@@ -458,7 +458,7 @@ func TestFitMultiBadInput(t *testing.T) {
 		name string
 		err  error
 		want string
-	}{"single fit", err, "one input and one output"})
+	}{"single fit", err, "one input and one output; \"model\" has 1 and 2 (use FitMulti)"})
 	weighted := newMLP(t)
 	if err := weighted.Compile(CompileOptions{Loss: ce, LossWeights: map[string]float64{"0": 2}, Optimizer: testSGD{0.1}}); err != nil {
 		t.Fatal(err)
