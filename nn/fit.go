@@ -218,13 +218,6 @@ func isSparseCE(l Loss) bool {
 	return false
 }
 
-// checkData validates samples x and targets y for the compiled single-input,
-// single-output model.
-func (m *Model) checkData(x, y *tensor.Tensor, xName, yName string) error {
-	_, err := m.checkSamples([]*tensor.Tensor{x}, []*tensor.Tensor{y}, xName, yName)
-	return err
-}
-
 // checkBatch checks a batch from FitOptions.Batches: b samples of the
 // model's input shape and b targets the loss accepts.
 func (m *Model) checkBatch(x, y *tensor.Tensor, b int) error {
