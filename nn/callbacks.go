@@ -19,8 +19,9 @@ type Callback interface {
 	TrainBegin(t *Training) error
 	// EpochEnd is called after every epoch (after its validation, its
 	// checkpoint and FitOptions.OnEpochEnd) with the epoch index (from 0)
-	// and its logs ("loss", "accuracy", "val_loss", "val_accuracy"; a
-	// callback may add entries, as ReduceLROnPlateau adds
+	// and its logs ("loss", "accuracy", "val_loss", "val_accuracy"; with
+	// several outputs also "<output>_loss", "<output>_accuracy" and their
+	// "val_" forms, see Model.FitMulti; a callback may add entries, as ReduceLROnPlateau adds
 	// "learning_rate", which the following callbacks see). Setting
 	// t.StopTraining ends Fit after this epoch's callbacks; an error stops
 	// Fit at once and Fit returns it.
@@ -40,7 +41,8 @@ type Training struct {
 	// Epochs is FitOptions.Epochs.
 	Epochs int
 	// Metrics lists the names the epoch logs will hold ("loss",
-	// "accuracy", "val_loss", "val_accuracy"), so that a callback can
+	// "accuracy", "val_loss", "val_accuracy", each output's
+	// "<output>_loss" ...), so that a callback can
 	// reject a monitored name in TrainBegin rather than after an epoch.
 	Metrics []string
 	// StopTraining, set by a callback in EpochEnd, ends Fit after the
@@ -138,18 +140,3 @@ func (mo *monitor) record(v float64) { mo.best, mo.seen = v, true }
 
 // reset forgets the best value (at the start of a Fit).
 func (mo *monitor) reset() { mo.best, mo.seen = 0, false }
-
-// fitMetrics lists the names Fit logs at every epoch end.
-func fitMetrics(accuracy, validation bool) []string {
-	ms := []string{"loss"}
-	if accuracy {
-		ms = append(ms, "accuracy")
-	}
-	if validation {
-		ms = append(ms, "val_loss")
-		if accuracy {
-			ms = append(ms, "val_accuracy")
-		}
-	}
-	return ms
-}

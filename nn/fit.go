@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/goqat/goqat/tensor"
@@ -27,7 +28,20 @@ type CompileOptions struct {
 	// for a model that is only evaluated; Fit then returns an error.
 	Optimizer Optimizer
 	// Metrics lists extra metrics: "accuracy" (for sparse class labels).
+	// In a model with several outputs they apply to every output.
 	Metrics []string
+	// Losses sets the loss of individual outputs of a model with several
+	// outputs (Keras's loss={"a": ..., "b": ...}), keyed by output name
+	// (Model.OutputNames) or, when no output has that name, by the output's
+	// index ("0", "1", ...). Outputs not listed use Loss.
+	Losses map[string]Loss
+	// LossWeights weights the outputs' losses, keyed as Losses (absent
+	// outputs weigh 1): Fit minimises sum_i w_i * loss_i. A weight must be
+	// finite and >= 0; an output of weight 0 sends no gradient back.
+	LossWeights map[string]float64
+	// OutputMetrics adds metrics to individual outputs, keyed as Losses
+	// (Keras's metrics={"a": ["accuracy"]}).
+	OutputMetrics map[string][]string
 }
 
 // Verbosity levels of FitOptions.Verbose and EvaluateOptions.Verbose. The
@@ -56,6 +70,11 @@ type FitOptions struct {
 	Seed uint64
 	// ValidationX and ValidationY, if set, are evaluated after each epoch.
 	ValidationX, ValidationY *tensor.Tensor
+	// ValidationInputs and ValidationTargets are the validation data of a
+	// model with several inputs or outputs (FitMulti): one tensor per
+	// input and one per output. Set them or ValidationX and ValidationY,
+	// not both.
+	ValidationInputs, ValidationTargets []*tensor.Tensor
 	// Verbose selects the output: 0 or VerboseBar a progress bar,
 	// VerboseEpoch one line per epoch, VerboseSilent (or any other value)
 	// nothing.
@@ -116,7 +135,9 @@ type FitOptions struct {
 }
 
 // History records Fit's metrics, one entry per epoch. Accuracy and the
-// validation slices are empty when not computed.
+// validation slices are empty when not computed; for a model with several
+// outputs Loss and ValLoss hold the total loss, Accuracy and ValAccuracy
+// are empty, and Metrics holds every output's values.
 type History struct {
 	// Epoch holds the epoch indices, from 0.
 	Epoch []int
@@ -131,6 +152,11 @@ type History struct {
 	ValAccuracy []float64
 	// EpochSeconds is the wall time of each epoch's training steps.
 	EpochSeconds []float64
+	// Metrics holds every value logged at the epoch ends by name, one
+	// entry per epoch (Keras's history.history): "loss", "accuracy",
+	// "val_loss", ... and, for a model with several outputs, each output's
+	// "<output>_loss", "<output>_accuracy" and their "val_" forms.
+	Metrics map[string][]float64
 }
 
 // EvaluateOptions configures Evaluate.
@@ -148,11 +174,14 @@ type EvaluateOptions struct {
 // Predict reuse.
 type trainState struct {
 	compiled bool
-	loss     Loss
+	loss     Loss // output 0's loss (heads[0].loss)
 	opt      Optimizer
-	accuracy bool
-	xb, yb   *tensor.Tensor // batch copies of the samples
-	grad     *tensor.Tensor // dL/dpred
+	accuracy bool           // output 0's accuracy metric
+	heads    []head         // one per model output (outputs.go)
+	xb, yb   *tensor.Tensor // batch copies of the samples (data-parallel steps)
+	grad     *tensor.Tensor // dL/dpred (data-parallel steps)
+	xbs, ybs []*tensor.Tensor
+	grads    []*tensor.Tensor // per input, per output: batch copies and dL/dpred
 	perm     []int
 	shape    []int     // scratch for batch shapes
 	weights  []float64 // a batch's sample weights (FitOptions.SampleWeight, ClassWeight)
@@ -167,25 +196,17 @@ const (
 )
 
 // Compile sets the loss, the optimizer and the metrics used by Fit and
-// Evaluate.
+// Evaluate; for a model with several outputs, also each output's loss,
+// loss weight and metrics (FitMulti; docs/DESIGN.md, Several inputs and
+// outputs).
 func (m *Model) Compile(o CompileOptions) error {
-	if o.Loss == nil {
-		return errors.New("nn: Compile: no loss")
-	}
-	acc := false
-	for _, name := range o.Metrics {
-		switch name {
-		case "accuracy", "acc":
-			if !isSparseCE(o.Loss) {
-				return fmt.Errorf("nn: Compile: metric %q needs integer class labels (loss SparseCategoricalCrossentropy), not %s", name, o.Loss.Name())
-			}
-			acc = true
-		default:
-			return fmt.Errorf("nn: Compile: unknown metric %q (supported: accuracy)", name)
-		}
+	heads, err := m.compileHeads(o)
+	if err != nil {
+		return err
 	}
 	m.train.compiled = true
-	m.train.loss, m.train.opt, m.train.accuracy = o.Loss, o.Optimizer, acc
+	m.train.heads = heads
+	m.train.loss, m.train.opt, m.train.accuracy = heads[0].loss, o.Optimizer, heads[0].accuracy
 	return nil
 }
 
@@ -195,37 +216,6 @@ func isSparseCE(l Loss) bool {
 		return true
 	}
 	return false
-}
-
-// checkData validates samples x and targets y for the compiled single-input,
-// single-output model.
-func (m *Model) checkData(x, y *tensor.Tensor, xName, yName string) error {
-	if x == nil || y == nil {
-		return fmt.Errorf("%s and %s must not be nil", xName, yName)
-	}
-	want := m.inputs[0].shape
-	if len(x.Shape) == len(want)+1 && x.Shape[1:].Equal(want) && x.Shape[0] == 0 {
-		return fmt.Errorf("%s holds no samples (shape %s)", xName, x.Shape)
-	}
-	if len(x.Shape) != len(want)+1 || !x.Shape[1:].Equal(want) || x.Shape[0] <= 0 || len(x.Data) != x.Shape.Size() {
-		got := x.Shape.String()
-		if len(x.Shape) > 1 {
-			got = withN(x.Shape[1:])
-		}
-		return fmt.Errorf("%s: got shape %s, want %s", xName, got, withN(want))
-	}
-	if len(y.Shape) == 0 || len(y.Data) != y.Shape.Size() {
-		return fmt.Errorf("%s: bad shape %s", yName, y.Shape)
-	}
-	if y.Shape[0] != x.Shape[0] {
-		return fmt.Errorf("%s has %d samples but %s has %d", xName, x.Shape[0], yName, y.Shape[0])
-	}
-	if tc, ok := m.train.loss.(TargetChecker); ok {
-		if err := tc.CheckTargets(m.outputs[0].shape, y); err != nil {
-			return fmt.Errorf("%s: %w", yName, err)
-		}
-	}
-	return nil
 }
 
 // checkBatch checks a batch from FitOptions.Batches: b samples of the
@@ -255,7 +245,7 @@ func (m *Model) checkSingle(op string) error {
 		return fmt.Errorf("nn: %s: the model is not compiled (call Compile first)", op)
 	}
 	if len(m.inputs) != 1 || len(m.outputs) != 1 {
-		return fmt.Errorf("nn: %s supports models with one input and one output; %q has %d and %d (use Forward and Backward)", op, m.name, len(m.inputs), len(m.outputs))
+		return fmt.Errorf("nn: %s supports models with one input and one output; %q has %d and %d (use %sMulti)", op, m.name, len(m.inputs), len(m.outputs), op)
 	}
 	return nil
 }
@@ -274,13 +264,20 @@ func (m *Model) checkSingle(op string) error {
 // Epoch e's order is a shuffle seeded by (o.Seed, e) and step s's dropout
 // source is seeded by (o.Seed, s), so a run resumed from a checkpoint
 // (o.Resume) ends with the same weights, bit for bit, as an uninterrupted
-// one.
+// one. FitMulti trains models with several inputs or outputs.
 func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*History, error) {
 	if err := m.checkSingle("Fit"); err != nil {
 		return nil, err
 	}
+	return m.fit(ctx, "Fit", []*tensor.Tensor{x}, []*tensor.Tensor{y}, o)
+}
+
+// fit is Fit and FitMulti on a compiled model: xs holds one tensor per
+// input, ys one per output. With one input and one output it runs the
+// arithmetic Fit always ran (a loss weight of 1 multiplies nothing).
+func (m *Model) fit(ctx context.Context, op string, xs, ys []*tensor.Tensor, o FitOptions) (*History, error) {
 	if m.train.opt == nil {
-		return nil, fmt.Errorf("nn: Fit: the model was compiled without an optimizer")
+		return nil, fmt.Errorf("nn: %s: the model was compiled without an optimizer", op)
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -292,36 +289,69 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 		o.Epochs = 1
 	}
 	if o.BatchSize < 0 || o.Epochs < 0 {
-		return nil, fmt.Errorf("nn: Fit: batch size %d and epochs %d must be positive", o.BatchSize, o.Epochs)
+		return nil, fmt.Errorf("nn: %s: batch size %d and epochs %d must be positive", op, o.BatchSize, o.Epochs)
 	}
 	if !(o.ClipNorm >= 0) || math.IsInf(o.ClipNorm, 0) {
-		return nil, fmt.Errorf("nn: Fit: ClipNorm %v must be a finite number >= 0", o.ClipNorm)
+		return nil, fmt.Errorf("nn: %s: ClipNorm %v must be a finite number >= 0", op, o.ClipNorm)
 	}
 	if o.Progress == nil {
 		o.Progress = os.Stdout
 	}
+	ts := &m.train
+	single := len(m.inputs) == 1 && len(m.outputs) == 1
+	multiOut := len(m.outputs) > 1
+	if err := ts.checkHeadNames(); err != nil {
+		return nil, fmt.Errorf("nn: %s: %w", op, err)
+	}
+	if !single {
+		// The features built on one input and one output (docs/DESIGN.md,
+		// Several inputs and outputs).
+		switch {
+		case o.Batches != nil:
+			return nil, fmt.Errorf("nn: %s: a batch source (Batches) needs a model with one input and one output; pass the tensors", op)
+		case o.DataParallel != nil:
+			return nil, fmt.Errorf("nn: %s: DataParallel needs a model with one input and one output", op)
+		case multiOut && (o.Checkpoint != nil || o.Resume != ""):
+			return nil, fmt.Errorf("nn: %s: checkpoints (Checkpoint, Resume) need a model with one output", op)
+		case multiOut && o.ClassWeight != nil:
+			return nil, fmt.Errorf("nn: %s: ClassWeight needs a model with one output (use SampleWeight)", op)
+		}
+	}
 	if o.DataParallel != nil && o.Batches != nil {
-		return nil, fmt.Errorf("nn: Fit: DataParallel does not support a batch source (Batches) yet")
+		return nil, fmt.Errorf("nn: %s: DataParallel does not support a batch source (Batches) yet", op)
 	}
 	if o.DataParallel != nil && (o.ClassWeight != nil || o.SampleWeight != nil) {
-		return nil, fmt.Errorf("nn: Fit: DataParallel does not support class or sample weights yet")
+		return nil, fmt.Errorf("nn: %s: DataParallel does not support class or sample weights yet", op)
+	}
+	if o.DataParallel != nil && ts.heads[0].weight != 1 {
+		return nil, fmt.Errorf("nn: %s: DataParallel does not support loss weights yet", op)
+	}
+	vx, vy := o.ValidationInputs, o.ValidationTargets
+	if o.ValidationX != nil || o.ValidationY != nil {
+		if vx != nil || vy != nil {
+			return nil, fmt.Errorf("nn: %s: set ValidationX and ValidationY or ValidationInputs and ValidationTargets, not both", op)
+		}
+		vx, vy = []*tensor.Tensor{o.ValidationX}, []*tensor.Tensor{o.ValidationY}
+	} else if single && len(vx) == 1 && len(vy) == 1 {
+		// The single-output form, which the checkpoints record.
+		o.ValidationX, o.ValidationY = vx[0], vy[0]
 	}
 	n := 0
 	if o.Batches != nil {
 		if n = o.Batches.Len(); n < 1 {
-			return nil, fmt.Errorf("nn: Fit: the batch source holds no samples")
+			return nil, fmt.Errorf("nn: %s: the batch source holds no samples", op)
 		}
 		defer o.Batches.Stop()
 	} else {
-		if err := m.checkData(x, y, "x", "y"); err != nil {
-			return nil, fmt.Errorf("nn: Fit: %w", err)
+		var err error
+		if n, err = m.checkSamples(xs, ys, "x", "y"); err != nil {
+			return nil, fmt.Errorf("nn: %s: %w", op, err)
 		}
-		n = x.Shape[0]
 	}
-	hasVal := o.ValidationX != nil || o.ValidationY != nil
+	hasVal := vx != nil || vy != nil
 	if hasVal {
-		if err := m.checkData(o.ValidationX, o.ValidationY, "validation x", "validation y"); err != nil {
-			return nil, fmt.Errorf("nn: Fit: %w", err)
+		if _, err := m.checkSamples(vx, vy, "validation x", "validation y"); err != nil {
+			return nil, fmt.Errorf("nn: %s: %w", op, err)
 		}
 	}
 
@@ -332,11 +362,16 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 
 	bs := min(o.BatchSize, n)
 	steps := (n + bs - 1) / bs
-	ts := &m.train
 	if cap(ts.perm) < n {
 		ts.perm = make([]int, n)
 	}
 	perm := ts.perm[:n]
+	ts.xbs = slices.Grow(ts.xbs[:0], len(m.inputs))[:len(m.inputs)]
+	ts.ybs = slices.Grow(ts.ybs[:0], len(m.outputs))[:len(m.outputs)]
+	ts.grads = slices.Grow(ts.grads[:0], len(m.outputs))[:len(m.outputs)]
+	xin := make([]*tensor.Tensor, len(m.inputs))  // a batch's inputs
+	yin := make([]*tensor.Tensor, len(m.outputs)) // a batch's targets
+	sums := make([]headSum, len(m.outputs))       // the epoch's sums per output (several outputs)
 	m.params = m.collectParams()
 	params := m.params
 	keys := m.paramKeys()
@@ -347,20 +382,21 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 			return nil, err
 		}
 	}
-	h := &History{}
+	h := &History{Metrics: map[string][]float64{}}
 	var pos fitPos
 	if o.Resume != "" {
 		var err error
 		if pos, h, err = m.restore(o.Resume, ts.opt, o, n, bs, steps, params, keys); err != nil {
 			return nil, err
 		}
+		h.Metrics = resumedMetrics(h)
 	}
 	var tr *Training
 	if len(o.Callbacks) > 0 {
-		tr = &Training{Model: m, Optimizer: ts.opt, Epochs: o.Epochs, Metrics: fitMetrics(ts.accuracy, hasVal)}
+		tr = &Training{Model: m, Optimizer: ts.opt, Epochs: o.Epochs, Metrics: ts.logNames(hasVal)}
 		for i, cb := range o.Callbacks {
 			if cb == nil {
-				return h, fmt.Errorf("nn: Fit: callback %d is nil", i)
+				return h, fmt.Errorf("nn: %s: callback %d is nil", op, i)
 			}
 			if err := cb.TrainBegin(tr); err != nil {
 				return h, err
@@ -385,6 +421,7 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 
 	for pos.epoch < o.Epochs {
 		epoch := pos.epoch
+		clear(sums)
 		for i := range perm {
 			perm[i] = i
 		}
@@ -394,7 +431,7 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 		}
 		if o.Batches != nil {
 			if err := o.Batches.StartEpoch(ctx, epoch, perm, bs, pos.batch); err != nil {
-				return h, fmt.Errorf("nn: Fit: %w", err)
+				return h, fmt.Errorf("nn: %s: %w", op, err)
 			}
 		}
 		var bar *ProgressBar
@@ -408,58 +445,75 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 			if err := ctx.Err(); err != nil {
 				pos.batch, pos.fitStep = s, epoch*steps+s
 				pos.seconds = elapsed()
-				return stop(fmt.Errorf("nn: Fit stopped in epoch %d at step %d/%d: %w", epoch+1, s, steps, err))
+				return stop(fmt.Errorf("nn: %s stopped in epoch %d at step %d/%d: %w", op, epoch+1, s, steps, err))
 			}
 			idx := perm[s*bs : min(n, (s+1)*bs)]
-			var xb, yb *tensor.Tensor
 			if o.Batches != nil {
-				var err error
-				if xb, yb, err = o.Batches.Next(); err != nil {
+				xb, yb, err := o.Batches.Next()
+				if err != nil {
 					if ctx.Err() != nil {
 						pos.batch, pos.fitStep = s, epoch*steps+s
 						pos.seconds = elapsed()
-						return stop(fmt.Errorf("nn: Fit stopped in epoch %d at step %d/%d: %w", epoch+1, s, steps, ctx.Err()))
+						return stop(fmt.Errorf("nn: %s stopped in epoch %d at step %d/%d: %w", op, epoch+1, s, steps, ctx.Err()))
 					}
-					return h, fmt.Errorf("nn: Fit: epoch %d, step %d: %w", epoch+1, s+1, err)
+					return h, fmt.Errorf("nn: %s: epoch %d, step %d: %w", op, epoch+1, s+1, err)
 				}
 				if err := m.checkBatch(xb, yb, len(idx)); err != nil {
-					return h, fmt.Errorf("nn: Fit: epoch %d, step %d: %w", epoch+1, s+1, err)
+					return h, fmt.Errorf("nn: %s: epoch %d, step %d: %w", op, epoch+1, s+1, err)
 				}
+				xin[0], yin[0] = xb, yb
 			} else if o.DataParallel == nil {
-				xb = gather(&ts.xb, &ts.shape, x, idx)
-				yb = gather(&ts.yb, &ts.shape, y, idx)
+				for i, x := range xs {
+					xin[i] = gather(&ts.xbs[i], &ts.shape, x, idx)
+				}
+				for i, y := range ys {
+					yin[i] = gather(&ts.ybs[i], &ts.shape, y, idx)
+				}
 			}
 			c.Step = m.stepCount
 			dropSrc.Seed(o.Seed, mix(streamDropout, uint64(epoch*steps+s)))
 			var loss float64
 			if o.DataParallel != nil {
 				var err error
-				if loss, err = m.dataParallelStep(c, o.DataParallel, o.Seed, epoch*steps+s, x, y, idx, params, &pos.correct); err != nil {
-					return h, fmt.Errorf("nn: Fit: epoch %d, step %d: %w", epoch+1, s+1, err)
+				if loss, err = m.dataParallelStep(c, o.DataParallel, o.Seed, epoch*steps+s, xs[0], ys[0], idx, params, &pos.correct); err != nil {
+					return h, fmt.Errorf("nn: %s: epoch %d, step %d: %w", op, epoch+1, s+1, err)
 				}
 				if math.IsNaN(loss) || math.IsInf(loss, 0) {
 					return h, &NonFiniteError{Step: m.stepCount, Epoch: epoch + 1, Batch: s + 1, What: "loss", Value: loss}
 				}
 			} else {
-				outs, err := m.Forward(c, xb)
+				outs, err := m.Forward(c, xin...)
 				if err != nil {
-					return h, fmt.Errorf("nn: Fit: %w", err)
+					return h, fmt.Errorf("nn: %s: %w", op, err)
 				}
-				pred := outs[0]
-				grad := tensor.Ensure(&ts.grad, pred.Shape...)
+				var w []float64
 				if weighted {
-					loss = weightedLoss(ts.loss, pred, yb, m.batchWeights(&o, yb, idx), grad)
-				} else {
-					loss = ts.loss.Compute(pred, yb, grad)
+					w = m.batchWeights(&o, yin[0], idx)
+				}
+				for i, hd := range ts.heads {
+					pred, yb := outs[i], yin[i]
+					grad := tensor.Ensure(&ts.grads[i], pred.Shape...)
+					var li float64
+					if weighted {
+						li = weightedLoss(hd.loss, pred, yb, w, grad)
+					} else {
+						li = hd.loss.Compute(pred, yb, grad)
+					}
+					loss += hd.weightGrad(li, grad)
+					if multiOut {
+						sums[i].loss += li * float64(len(idx))
+						if hd.accuracy {
+							sums[i].correct += countCorrect(pred, yb)
+						}
+					} else if hd.accuracy {
+						pos.correct += countCorrect(pred, yb)
+					}
 				}
 				if math.IsNaN(loss) || math.IsInf(loss, 0) {
 					return h, &NonFiniteError{Step: m.stepCount, Epoch: epoch + 1, Batch: s + 1, What: "loss", Value: loss}
 				}
-				if ts.accuracy {
-					pos.correct += countCorrect(pred, yb)
-				}
-				if err := m.Backward(c, grad); err != nil {
-					return h, fmt.Errorf("nn: Fit: %w", err)
+				if err := m.Backward(c, ts.grads...); err != nil {
+					return h, fmt.Errorf("nn: %s: %w", op, err)
 				}
 			}
 			if err := guardGrads(params, keys, o.ClipNorm); err != nil {
@@ -474,10 +528,7 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 				o.OnBatchEnd(s, loss)
 			}
 			if bar != nil {
-				vals = append(vals[:0], KV{"loss", pos.lossSum / float64(pos.seen)})
-				if ts.accuracy {
-					vals = append(vals, KV{"accuracy", float64(pos.correct) / float64(pos.seen)})
-				}
+				vals = ts.logValues(vals[:0], "", pos.lossSum/float64(pos.seen), sums, pos.correct, pos.seen)
 				bar.Update(s+1, vals...)
 			}
 			if ck != nil && ck.o.EveryNSteps > 0 && (epoch*steps+s+1)%ck.o.EveryNSteps == 0 && s+1 < steps {
@@ -493,36 +544,31 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 		if o.Batches != nil {
 			o.Batches.Stop()
 		}
-		logs := map[string]float64{"loss": pos.lossSum / float64(n)}
-		vals = append(vals[:0], KV{"loss", logs["loss"]})
-		if ts.accuracy {
-			logs["accuracy"] = float64(pos.correct) / float64(n)
-			vals = append(vals, KV{"accuracy", logs["accuracy"]})
-		}
+		vals = ts.logValues(vals[:0], "", pos.lossSum/float64(n), sums, pos.correct, n)
 		if hasVal {
-			vl, va, err := m.evaluate(ctx, o.ValidationX, o.ValidationY, o.BatchSize, nil)
+			ev, err := m.evaluate(ctx, vx, vy, o.BatchSize, nil)
 			if err != nil {
-				err = fmt.Errorf("nn: Fit: validation: %w", err)
+				err = fmt.Errorf("nn: %s: validation: %w", op, err)
 				if ctx.Err() != nil {
 					return stop(err)
 				}
 				return h, err
 			}
-			logs["val_loss"] = vl
-			vals = append(vals, KV{"val_loss", vl})
-			if ts.accuracy {
-				logs["val_accuracy"] = va
-				vals = append(vals, KV{"val_accuracy", va})
-			}
+			vals = ts.logValues(vals, "val_", ev.loss, ev.sums, ev.sums[0].correct, ev.n)
+		}
+		logs := make(map[string]float64, len(vals))
+		for _, kv := range vals {
+			logs[kv.Key] = kv.Value
+			h.Metrics[kv.Key] = append(h.Metrics[kv.Key], kv.Value)
 		}
 		h.Epoch = append(h.Epoch, epoch)
 		h.Loss = append(h.Loss, logs["loss"])
-		if ts.accuracy {
+		if ts.accuracy && !multiOut {
 			h.Accuracy = append(h.Accuracy, logs["accuracy"])
 		}
 		if hasVal {
 			h.ValLoss = append(h.ValLoss, logs["val_loss"])
-			if ts.accuracy {
+			if ts.accuracy && !multiOut {
 				h.ValAccuracy = append(h.ValAccuracy, logs["val_accuracy"])
 			}
 		}
@@ -566,6 +612,21 @@ func (m *Model) Fit(ctx context.Context, x, y *tensor.Tensor, o FitOptions) (*Hi
 		}
 	}
 	return h, nil
+}
+
+// resumedMetrics rebuilds History.Metrics of the epochs a checkpoint
+// recorded (a model with one output).
+func resumedMetrics(h *History) map[string][]float64 {
+	ms := map[string][]float64{}
+	for _, e := range []struct {
+		name string
+		v    []float64
+	}{{"loss", h.Loss}, {"accuracy", h.Accuracy}, {"val_loss", h.ValLoss}, {"val_accuracy", h.ValAccuracy}} {
+		if len(e.v) > 0 {
+			ms[e.name] = append([]float64(nil), e.v...)
+		}
+	}
+	return ms
 }
 
 // mix derives a PCG seed from a stream tag and an index (SplitMix64's
@@ -655,11 +716,27 @@ func sampleRange(dst **tensor.Tensor, scratch *[]int, src *tensor.Tensor, lo, hi
 
 // Evaluate returns the compiled loss and accuracy of a single-input,
 // single-output model on x and y, in inference mode. The accuracy is NaN
-// unless the model was compiled with the "accuracy" metric.
+// unless the model was compiled with the "accuracy" metric. EvaluateMulti
+// evaluates models with several inputs or outputs.
 func (m *Model) Evaluate(ctx context.Context, x, y *tensor.Tensor, o EvaluateOptions) (loss, accuracy float64, err error) {
 	if err := m.checkSingle("Evaluate"); err != nil {
 		return 0, 0, err
 	}
+	ev, err := m.evaluateOp(ctx, "Evaluate", []*tensor.Tensor{x}, []*tensor.Tensor{y}, o)
+	if err != nil {
+		return 0, 0, err
+	}
+	accuracy = math.NaN()
+	if m.train.accuracy {
+		accuracy = float64(ev.sums[0].correct) / float64(ev.n)
+	}
+	return ev.loss, accuracy, nil
+}
+
+// evaluateOp is Evaluate and EvaluateMulti on a compiled model: it checks
+// the data, evaluates it with a progress bar as o asks and prints the
+// logged values.
+func (m *Model) evaluateOp(ctx context.Context, op string, xs, ys []*tensor.Tensor, o EvaluateOptions) (evalResult, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -669,107 +746,154 @@ func (m *Model) Evaluate(ctx context.Context, x, y *tensor.Tensor, o EvaluateOpt
 	if o.Progress == nil {
 		o.Progress = os.Stdout
 	}
-	if err := m.checkData(x, y, "x", "y"); err != nil {
-		return 0, 0, fmt.Errorf("nn: Evaluate: %w", err)
+	if err := m.train.checkHeadNames(); err != nil {
+		return evalResult{}, fmt.Errorf("nn: %s: %w", op, err)
+	}
+	n, err := m.checkSamples(xs, ys, "x", "y")
+	if err != nil {
+		return evalResult{}, fmt.Errorf("nn: %s: %w", op, err)
 	}
 	// A batch that fits in limits.MaxMemory (docs/RELIABILITY.md, Resource
 	// bounds): smaller than asked only when one sample is large.
 	bs, err := m.InferenceBatch(o.BatchSize)
 	if err != nil {
-		return 0, 0, fmt.Errorf("nn: Evaluate: %w", err)
+		return evalResult{}, fmt.Errorf("nn: %s: %w", op, err)
 	}
 	var bar *ProgressBar
 	if o.Verbose == 0 || o.Verbose == VerboseBar {
-		bar = NewProgressBar(o.Progress, (x.Shape[0]+bs-1)/bs)
+		bar = NewProgressBar(o.Progress, (n+bs-1)/bs)
 	}
-	loss, accuracy, err = m.evaluate(ctx, x, y, bs, bar)
+	ev, err := m.evaluate(ctx, xs, ys, bs, bar)
 	if err != nil {
-		return 0, 0, fmt.Errorf("nn: Evaluate: %w", err)
+		return evalResult{}, fmt.Errorf("nn: %s: %w", op, err)
 	}
 	if bar != nil {
-		vals := []KV{{"loss", loss}}
-		if m.train.accuracy {
-			vals = append(vals, KV{"accuracy", accuracy})
-		}
-		bar.Update(bar.total, vals...)
+		bar.Update(bar.total, ev.values()...)
 		bar.Done()
 	}
-	return loss, accuracy, nil
+	return ev, nil
 }
 
-// evaluate is Evaluate on checked data.
-func (m *Model) evaluate(ctx context.Context, x, y *tensor.Tensor, bs int, bar *ProgressBar) (loss, accuracy float64, err error) {
+// evalResult is an evaluation's result: the total loss (the weighted sum
+// of the outputs' losses), each output's sums and the number of samples.
+type evalResult struct {
+	ts   *trainState
+	loss float64
+	sums []headSum
+	n    int
+}
+
+// values returns the logged values of the evaluation ("loss",
+// "accuracy"; for several outputs also "<output>_loss" and
+// "<output>_accuracy").
+func (ev evalResult) values() []KV {
+	return ev.ts.logValues(nil, "", ev.loss, ev.sums, ev.sums[0].correct, ev.n)
+}
+
+// evaluate is Evaluate on checked data: xs one tensor per input, ys one per
+// output.
+func (m *Model) evaluate(ctx context.Context, xs, ys []*tensor.Tensor, bs int, bar *ProgressBar) (evalResult, error) {
 	ts := &m.train
-	n := x.Shape[0]
+	n := xs[0].Shape[0]
 	c := &Context{Step: m.stepCount}
+	ts.xbs = slices.Grow(ts.xbs[:0], len(m.inputs))[:len(m.inputs)]
+	ts.ybs = slices.Grow(ts.ybs[:0], len(m.outputs))[:len(m.outputs)]
+	ts.grads = slices.Grow(ts.grads[:0], len(m.outputs))[:len(m.outputs)]
+	xin := make([]*tensor.Tensor, len(xs))
+	sums := make([]headSum, len(ts.heads))
 	var lossSum float64
-	correct := 0
 	for lo, s := 0, 0; lo < n; lo, s = lo+bs, s+1 {
 		if err := ctx.Err(); err != nil {
-			return 0, 0, err
+			return evalResult{}, err
 		}
 		hi := min(n, lo+bs)
-		outs, err := m.Forward(c, sampleRange(&ts.xb, &ts.shape, x, lo, hi))
+		for i, x := range xs {
+			xin[i] = sampleRange(&ts.xbs[i], &ts.shape, x, lo, hi)
+		}
+		outs, err := m.Forward(c, xin...)
 		if err != nil {
-			return 0, 0, err
+			return evalResult{}, err
 		}
-		yb := sampleRange(&ts.yb, &ts.shape, y, lo, hi)
-		grad := tensor.Ensure(&ts.grad, outs[0].Shape...)
-		lossSum += ts.loss.Compute(outs[0], yb, grad) * float64(hi-lo)
-		if ts.accuracy {
-			correct += countCorrect(outs[0], yb)
+		var loss float64
+		for i, hd := range ts.heads {
+			yb := sampleRange(&ts.ybs[i], &ts.shape, ys[i], lo, hi)
+			grad := tensor.Ensure(&ts.grads[i], outs[i].Shape...)
+			li := hd.loss.Compute(outs[i], yb, grad)
+			loss += hd.weighted(li)
+			sums[i].loss += li * float64(hi-lo)
+			if hd.accuracy {
+				sums[i].correct += countCorrect(outs[i], yb)
+			}
 		}
+		lossSum += loss * float64(hi-lo)
 		if bar != nil {
 			bar.Update(s + 1)
 		}
 	}
-	accuracy = math.NaN()
-	if ts.accuracy {
-		accuracy = float64(correct) / float64(n)
-	}
-	return lossSum / float64(n), accuracy, nil
+	return evalResult{ts: ts, loss: lossSum / float64(n), sums: sums, n: n}, nil
 }
 
 // Predict runs a single-input, single-output model on x (N, input
 // shape...) in inference mode, batchSize samples at a time (default 32),
 // and returns a new tensor (N, output shape...). It needs no Compile.
+// PredictMulti runs models with several inputs or outputs.
 func (m *Model) Predict(ctx context.Context, x *tensor.Tensor, batchSize int) (*tensor.Tensor, error) {
 	if len(m.inputs) != 1 || len(m.outputs) != 1 {
-		return nil, fmt.Errorf("nn: Predict supports models with one input and one output; %q has %d and %d (use Forward)", m.name, len(m.inputs), len(m.outputs))
+		return nil, fmt.Errorf("nn: Predict supports models with one input and one output; %q has %d and %d (use PredictMulti)", m.name, len(m.inputs), len(m.outputs))
 	}
+	if x == nil || len(x.Shape) == 0 || x.Shape[0] <= 0 {
+		return nil, fmt.Errorf("nn: Predict: x must be a non-empty batch, want shape %s", withN(m.inputs[0].shape))
+	}
+	outs, err := m.predict(ctx, "Predict", []*tensor.Tensor{x}, batchSize)
+	if err != nil {
+		return nil, err
+	}
+	return outs[0], nil
+}
+
+// predict is Predict and PredictMulti: xs holds one non-empty tensor per
+// input, and the result one new tensor per output.
+func (m *Model) predict(ctx context.Context, op string, xs []*tensor.Tensor, batchSize int) ([]*tensor.Tensor, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	if batchSize <= 0 {
 		batchSize = 32
 	}
-	if x == nil || len(x.Shape) == 0 || x.Shape[0] <= 0 {
-		return nil, fmt.Errorf("nn: Predict: x must be a non-empty batch, want shape %s", withN(m.inputs[0].shape))
-	}
-	if err := m.checkInputs([]*tensor.Tensor{x}); err != nil {
-		return nil, fmt.Errorf("nn: Predict: %w", err)
+	if err := m.checkInputs(xs); err != nil {
+		return nil, fmt.Errorf("nn: %s: %w", op, err)
 	}
 	// A batch that fits in limits.MaxMemory (docs/RELIABILITY.md, Resource
 	// bounds): smaller than asked only when one sample is large.
 	batchSize, err := m.InferenceBatch(batchSize)
 	if err != nil {
-		return nil, fmt.Errorf("nn: Predict: %w", err)
+		return nil, fmt.Errorf("nn: %s: %w", op, err)
 	}
-	n := x.Shape[0]
-	outShape := m.outputs[0].shape
-	out := tensor.New(append([]int{n}, outShape...)...)
-	per := outShape.Size()
+	ts := &m.train
+	n := xs[0].Shape[0]
+	res := make([]*tensor.Tensor, len(m.outputs))
+	for i, y := range m.outputs {
+		res[i] = tensor.New(append([]int{n}, y.shape...)...)
+	}
+	ts.xbs = slices.Grow(ts.xbs[:0], len(m.inputs))[:len(m.inputs)]
+	xin := make([]*tensor.Tensor, len(xs))
 	c := &Context{Step: m.stepCount}
 	for lo := 0; lo < n; lo += batchSize {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("nn: Predict: %w", err)
+			return nil, fmt.Errorf("nn: %s: %w", op, err)
 		}
 		hi := min(n, lo+batchSize)
-		outs, err := m.Forward(c, sampleRange(&m.train.xb, &m.train.shape, x, lo, hi))
-		if err != nil {
-			return nil, fmt.Errorf("nn: Predict: %w", err)
+		for i, x := range xs {
+			xin[i] = sampleRange(&ts.xbs[i], &ts.shape, x, lo, hi)
 		}
-		copy(out.Data[lo*per:hi*per], outs[0].Data)
+		outs, err := m.Forward(c, xin...)
+		if err != nil {
+			return nil, fmt.Errorf("nn: %s: %w", op, err)
+		}
+		for i, out := range res {
+			per := m.outputs[i].shape.Size()
+			copy(out.Data[lo*per:hi*per], outs[i].Data)
+		}
 	}
-	return out, nil
+	return res, nil
 }
