@@ -6,8 +6,8 @@
 // ORT_DIR is the folder where onnxruntime-node was installed (npm install
 // --prefix). Inputs are N x 28 x 28 x 1 little-endian float32 (NHWC, as
 // goqat's exported graphs take them; with nchw, shaped N x 1 x 28 x 28, the
-// same bytes for one channel), or N images of the shape given as
-// dimensions joined by x (e.g. 3x64x64); the model runs with 2 intra-op
+// same bytes for one channel), or N samples of the shape given as
+// dimensions joined by x (e.g. 3x64x64, or 9 for a sequence of indices); the model runs with 2 intra-op
 // threads and all graph optimizations (QDQ fusion included).
 'use strict';
 const fs = require('fs');
@@ -29,7 +29,7 @@ async function main() {
   const buf = fs.readFileSync(inPath);
   const all = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
   let dims = layout === 'nchw' ? [1, 28, 28] : [28, 28, 1];
-  if (/^\d+(x\d+)+$/.test(layout || '')) dims = layout.split('x').map((d) => parseInt(d, 10));
+  if (/^\d+(x\d+)*$/.test(layout || '')) dims = layout.split('x').map((d) => parseInt(d, 10));
   const per = dims.reduce((a, b) => a * b, 1);
   const n = all.length / per;
   if (process.env.GOQAT_BENCH) {

@@ -239,9 +239,13 @@ func (e *floatExporter) layer(l nn.Layer) (string, error) {
 	case *nn.Slice:
 		return sliceNode(b, name, b.unique(out), x, len(xs), v.SampleAxis(), v.Begin, v.End, v.Step), nil
 	}
+	if y, ok, err := e.sequenceLayer(l, x, xs, out); ok {
+		return y, err
+	}
 	return "", fmt.Errorf("layer type %s cannot be exported to ONNX (supported: Conv2D, DepthwiseConv2D, SeparableConv2D, "+
 		"Dense, BatchNormalization, ReLU, ReLU6, Activation, Add, Concatenate, Multiply, MaxPooling2D, AveragePooling2D, "+
-		"GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Reshape, Dropout, ZeroPadding2D, Slice; convert QAT models with "+
+		"GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Reshape, Dropout, ZeroPadding2D, Slice, Embedding, Conv1D, "+
+		"MaxPooling1D, GlobalAveragePooling1D, LSTM, GRU, SimpleRNN, Bidirectional; convert QAT models with "+
 		"convert.Convert first)", l.Type())
 }
 
