@@ -2,6 +2,7 @@ package distributed
 
 import (
 	"errors"
+	"math"
 	"testing"
 	"time"
 )
@@ -27,6 +28,70 @@ func TestSumRanksOrder(t *testing.T) {
 	sumRanks(d, []float64{x, y, z})
 	if d[0] != (x+y)+z {
 		t.Fatalf("float64 sum = %v", d[0])
+	}
+}
+
+// TestChainSumOrder checks that ChainSum, given each rank's vector as its
+// contribution, is sumRanks bit for bit (a left chain in rank order) on 1
+// to 4 in-process ranks, with vectors that cross piece boundaries, and
+// that Local's ChainSum visits every piece of a vector longer than
+// ChainPiece once, in order.
+func TestChainSumOrder(t *testing.T) {
+	a, b, c := float32(1e8), float32(-1e8), float32(1)
+	vals := []float32{a, c, b, c, c, a, b, c, a, c, c}
+	for n := 1; n <= 4; n++ {
+		ln := 2*groupPiece + 1
+		all := make([]float32, n*ln)
+		for i := range all {
+			all[i] = vals[(i*7+i/ln)%len(vals)]
+		}
+		want := make([]float32, ln)
+		sumRanks(want, all)
+		comms := newGroup(n)
+		got := make([][]float32, n)
+		done := make(chan struct{})
+		for r := range comms {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				own := all[r*ln : (r+1)*ln]
+				v := make([]float32, ln)
+				if err := comms[r].ChainSum(v, func(p []float32, lo int, first bool) {
+					for i := range p {
+						if first {
+							p[i] = own[lo+i]
+						} else {
+							p[i] += own[lo+i]
+						}
+					}
+				}); err != nil {
+					t.Error(err)
+				}
+				got[r] = v
+			}()
+		}
+		for range comms {
+			<-done
+		}
+		for r := range got {
+			for i := range want {
+				if math.Float32bits(got[r][i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%d ranks: rank %d's chain sum[%d] = %v, want %v", n, r, i, got[r][i], want[i])
+				}
+			}
+		}
+	}
+	v := make([]float32, ChainPiece+3)
+	next := 0
+	if err := (Local{}).ChainSum(v, func(p []float32, lo int, first bool) {
+		if lo != next || !first {
+			t.Fatalf("piece at %d (first %v), want %d", lo, first, next)
+		}
+		next += len(p)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if next != len(v) {
+		t.Fatalf("pieces covered %d of %d values", next, len(v))
 	}
 }
 

@@ -66,14 +66,60 @@ func Open(timeout time.Duration) (Comm, error) {
 func (c *mpiComm) Rank() int { return c.rank }
 func (c *mpiComm) Size() int { return c.size }
 
+// AllreduceSum is ChainSum with each rank's v as its contribution: the
+// same left chain in rank order as sumRanks, bit for bit.
 func (c *mpiComm) AllreduceSum(v []float32) error {
-	c.g32 = grow(c.g32, c.size*len(v))
-	if err := c.Allgather(c.g32, v); err != nil {
-		return err
-	}
-	sumRanks(v, c.g32)
-	return nil
+	own := grow(c.g32, len(v))
+	c.g32 = own
+	copy(own, v)
+	return c.ChainSum(v, func(piece []float32, lo int, first bool) {
+		src := own[lo : lo+len(piece)]
+		if first {
+			copy(piece, src)
+			return
+		}
+		for i, x := range src {
+			piece[i] += x
+		}
+	})
 }
+
+// ChainSum passes v down the chain of ranks in pieces of ChainPiece
+// values (MPI_Recv from rank r-1, add, MPI_Send to rank r+1: blocking
+// calls, so that rank r works on piece p while rank r+1 works on piece
+// p-1), then broadcasts the last rank's v (MPI_Bcast, a copy).
+func (c *mpiComm) ChainSum(v []float32, add func([]float32, int, bool)) error {
+	if c.size == 1 {
+		return Local{}.ChainSum(v, add)
+	}
+	if len(v) == 0 {
+		return c.Barrier()
+	}
+	return c.w.do(fmt.Sprintf("ChainSum of %d float32", len(v)), func() error {
+		r, last := c.rank, c.size-1
+		for lo := 0; lo < len(v); lo += ChainPiece {
+			piece := v[lo:min(len(v), lo+ChainPiece)]
+			if r > 0 {
+				if err := c.cm.RecvF32(r-1, chainTag, piece); err != nil {
+					return fmt.Errorf("distributed: rank %d of %d: %w", r, c.size, err)
+				}
+			}
+			add(piece, lo, r == 0)
+			if r < last {
+				if err := c.cm.SendF32(r+1, chainTag, piece); err != nil {
+					return fmt.Errorf("distributed: rank %d of %d: %w", r, c.size, err)
+				}
+			}
+		}
+		if err := c.cm.BcastF32(last, v); err != nil {
+			return fmt.Errorf("distributed: rank %d of %d: %w", r, c.size, err)
+		}
+		return nil
+	})
+}
+
+// chainTag is the MPI message tag of ChainSum's pieces.
+const chainTag = 0x4348 // "CH"
 
 func (c *mpiComm) AllreduceSum64(v []float64) error {
 	c.g64 = grow(c.g64, c.size*len(v))

@@ -177,9 +177,10 @@ func lastLines(b []byte, n int) string {
 // benchEnv makes TestMPIWorker time AllreduceSum instead of training.
 const benchEnv = "GOQAT_MPI_TEST_BENCH"
 
-// TestMPIAllreduceTimes prints the time of one AllreduceSum (Allgather
-// and the rank-order sum) of float32 vectors of growing size on 2 ranks,
-// the median of 5 after one warm-up (docs/distributed.md, Measured).
+// TestMPIAllreduceTimes prints the time of one AllreduceSum (the chain of
+// ranks, ChainSum) and of the Allgather and rank-order sum it replaced, of
+// float32 vectors of growing size on 2 ranks, the median of 5 after one
+// warm-up (docs/distributed.md, Measured).
 func TestMPIAllreduceTimes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a measurement, not run with -short")
@@ -203,33 +204,48 @@ func TestMPIAllreduceTimes(t *testing.T) {
 }
 
 // allreduceTimes is TestMPIAllreduceTimes's worker: rank 0 logs one line
-// per size.
+// per size and method, the chain (AllreduceSum, ChainSum) and the
+// Allgather then the rank-order sum (sumRanks) that it replaced.
 func allreduceTimes(t *testing.T, comm Comm) {
+	var all []float32
+	gather := func(v []float32) error {
+		all = grow(all, comm.Size()*len(v))
+		if err := comm.Allgather(all, v); err != nil {
+			return err
+		}
+		sumRanks(v, all)
+		return nil
+	}
 	for _, n := range []int{1 << 10, 1 << 14, 1 << 18, 1 << 20, 3_504_872, 1 << 23, 25_557_032} {
-		v := make([]float32, n)
-		var ds []time.Duration
-		for i := 0; i < 6; i++ {
-			for j := range v {
-				v[j] = float32(j % 7)
+		for _, m := range []struct {
+			name string
+			sum  func([]float32) error
+		}{{"chain", comm.AllreduceSum}, {"allgather", gather}} {
+			v := make([]float32, n)
+			var ds []time.Duration
+			for i := 0; i < 6; i++ {
+				for j := range v {
+					v[j] = float32(j % 7)
+				}
+				if err := comm.Barrier(); err != nil {
+					t.Fatal(err)
+				}
+				start := time.Now()
+				if err := m.sum(v); err != nil {
+					t.Fatal(err)
+				}
+				if i > 0 {
+					ds = append(ds, time.Since(start))
+				}
 			}
-			if err := comm.Barrier(); err != nil {
-				t.Fatal(err)
+			if v[3] != float32(3*comm.Size()) {
+				t.Fatalf("%s: sum %v, want %v", m.name, v[3], 3*comm.Size())
 			}
-			start := time.Now()
-			if err := comm.AllreduceSum(v); err != nil {
-				t.Fatal(err)
+			slices.Sort(ds)
+			if comm.Rank() == 0 {
+				med := ds[len(ds)/2]
+				t.Logf("allreduce %-9s %d ranks %10d float32 (%8.2f MB): median %10.3f ms, %6.2f GB/s of gradient", m.name, comm.Size(), n, float64(4*n)/1e6, float64(med.Microseconds())/1e3, float64(4*n)/med.Seconds()/1e9)
 			}
-			if i > 0 {
-				ds = append(ds, time.Since(start))
-			}
-		}
-		if v[3] != float32(3*comm.Size()) {
-			t.Fatalf("sum %v, want %v", v[3], 3*comm.Size())
-		}
-		slices.Sort(ds)
-		if comm.Rank() == 0 {
-			med := ds[len(ds)/2]
-			t.Logf("allreduce %d ranks %10d float32 (%8.2f MB): median %10.3f ms, %6.2f GB/s of gradient", comm.Size(), n, float64(4*n)/1e6, float64(med.Microseconds())/1e3, float64(4*n)/med.Seconds()/1e9)
 		}
 	}
 }

@@ -16,26 +16,29 @@ import (
 // time.
 //
 // Reduce: each block's gradients are scaled by its share of the batch
-// (len(block)/B) and kept; one Allgather gives every rank every block's
-// gradients, in block order, and each rank adds them in block order, as a
-// left chain: g = ((g0 + g1) + g2) + ... The loss and accuracy counts are
-// summed the same way in float64. Then rank 0's non-trainable state
-// (BatchNorm moving statistics, quantizer ranges; Fit leaves on each rank
-// the state after its first block, every block starting from the step's
-// state) is broadcast, so every rank holds the model rank 0 holds (as PyTorch DDP
-// broadcasts its buffers). The result depends on Blocks, never on the
-// number of ranks: an N-rank job and one process with the same Blocks
-// (Trainer over Local) end with the same weights, bit for bit. BatchNorm
-// normalizes with the statistics of its block.
+// (len(block)/B) and kept; the gradients of all blocks are added in block
+// order, as a left chain g = ((g0 + g1) + g2) + ..., along the chain of
+// ranks (Comm.ChainSum): rank 0 adds its blocks, passes the partial sum
+// to rank 1, which adds its own, and so on, piece by piece; the last
+// rank's sum is broadcast. The loss and accuracy counts are gathered
+// (Allgather) and summed the same way in float64. Then rank 0's
+// non-trainable state (BatchNorm moving statistics, quantizer ranges; Fit
+// leaves on each rank the state after its first block, every block
+// starting from the step's state) is broadcast, so every rank holds the
+// model rank 0 holds (as PyTorch DDP broadcasts its buffers). The result
+// depends on Blocks, never on the number of ranks: an N-rank job and one
+// process with the same Blocks (Trainer over Local) end with the same
+// weights, bit for bit. BatchNorm normalizes with the statistics of its
+// block, or of the whole batch with SyncBN.
 type Trainer struct {
 	comm   Comm
 	blocks int
 	size   int       // gradient values per block
 	grads  []float32 // this rank's blocks' scaled gradients, block by block
 	stats  []float64 // this rank's blocks' {loss sum, correct}
-	all    []float32 // every block's gradients (Allgather)
-	all64  []float64
+	all64  []float64 // every block's stats (Allgather)
 	state  []float32 // non-trainable state
+	sum    []float32 // the gradients' sum (ChainSum)
 }
 
 // NewTrainer returns the Trainer of comm that cuts every batch into blocks
@@ -114,7 +117,6 @@ func (t *Trainer) Reduce(params []*nn.Param, stats []float64) error {
 		return fmt.Errorf("distributed: %d stats, want 2", len(stats))
 	}
 	n := t.comm.Size()
-	t.all = grow(t.all, n*len(t.grads))
 	t.all64 = grow(t.all64, n*len(t.stats))
 	st := t.state[:0]
 	for _, p := range params {
@@ -122,13 +124,29 @@ func (t *Trainer) Reduce(params []*nn.Param, stats []float64) error {
 			st = append(st, p.Value.Data...)
 		}
 	}
+	// The blocks' gradients, added in block order along the chain of
+	// ranks into the scratch vector sum.
+	per := t.blocks / n
+	t.sum = grow(t.sum, t.size)
+	sum := t.sum
+	err := t.comm.ChainSum(sum, func(piece []float32, lo int, first bool) {
+		for k := 0; k < per; k++ {
+			src := t.grads[k*t.size+lo : k*t.size+lo+len(piece)]
+			if first && k == 0 {
+				copy(piece, src)
+				continue
+			}
+			for i, v := range src {
+				piece[i] += v
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("gradients: %w", err)
+	}
 	if n == 1 {
-		copy(t.all, t.grads)
 		copy(t.all64, t.stats)
 	} else {
-		if err := t.comm.Allgather(t.all, t.grads); err != nil {
-			return fmt.Errorf("gradients: %w", err)
-		}
 		if err := t.comm.Allgather64(t.all64, t.stats); err != nil {
 			return fmt.Errorf("loss: %w", err)
 		}
@@ -136,8 +154,6 @@ func (t *Trainer) Reduce(params []*nn.Param, stats []float64) error {
 			return fmt.Errorf("state: %w", err)
 		}
 	}
-	sum := t.all[:t.size]
-	sumRanks(sum, t.all)
 	sumRanks(stats, t.all64)
 	g := sum
 	for _, p := range params {
