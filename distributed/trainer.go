@@ -39,6 +39,32 @@ type Trainer struct {
 	all64  []float64 // every block's stats (Allgather)
 	state  []float32 // non-trainable state
 	sum    []float32 // the gradients' sum (ChainSum)
+	syncBN bool
+}
+
+// SetSyncBN turns synchronized BatchNorm on or off (off by default): on,
+// every training BatchNormalization (also inside quantize's folded
+// Conv+BN) normalizes with the statistics of the whole global batch, its
+// blocks' partials exchanged (GatherBlocks) and combined in block order at
+// each BatchNormalization's forward and backward pass (nn.SyncBatchNorm,
+// docs/distributed.md). Every rank must set the same. The result still
+// depends on the blocks only, not on the number of ranks.
+func (t *Trainer) SetSyncBN(on bool) { t.syncBN = on }
+
+// SyncBN reports whether BatchNorm is synchronized (SetSyncBN).
+func (t *Trainer) SyncBN() bool { return t.syncBN }
+
+// GatherBlocks sets all (BlockCount() x n) to every block's n values in
+// block order, given this rank's blocks' values in mine (an Allgather).
+func (t *Trainer) GatherBlocks(all, mine []float64) error {
+	if len(all) != len(mine)*t.comm.Size() || len(mine)%(t.blocks/t.comm.Size()) != 0 {
+		return fmt.Errorf("distributed: gathering %d values per rank into %d for %d blocks", len(mine), len(all), t.blocks)
+	}
+	if t.comm.Size() == 1 {
+		copy(all, mine)
+		return nil
+	}
+	return t.comm.Allgather64(all, mine)
 }
 
 // NewTrainer returns the Trainer of comm that cuts every batch into blocks

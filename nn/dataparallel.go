@@ -50,6 +50,9 @@ const streamBlock = 0x424c_4f43 // "BLOC"
 // loss over all ranks. Every rank calls Reduce, even when a loss is not
 // finite, so that no rank waits for one that stopped.
 func (m *Model) dataParallelStep(c *Context, dp DataParallel, seed uint64, step int, x, y *tensor.Tensor, batch []int, params []*Param, correct *int) (float64, error) {
+	if sb, ok := dp.(SyncBatchNorm); ok && sb.SyncBN() {
+		return m.syncStep(c, sb, seed, step, x, y, batch, params, correct)
+	}
 	ts := &m.train
 	first, blocks := dp.Blocks(batch)
 	var src rand.PCG
@@ -114,6 +117,143 @@ func (m *Model) dataParallelStep(c *Context, dp DataParallel, seed uint64, step 
 	}
 	*correct += int(stats[1])
 	return stats[0] / float64(len(batch)), nil
+}
+
+// syncStep is dataParallelStep with synchronized BatchNorm
+// (SyncBatchNorm): this rank's blocks run as lanes (lane 0 on m, lane k
+// on the copy ts.dpLanes[k-1], its values copied from m first), taking
+// turns and meeting at every training BatchNormalization, then at the
+// loss: every block learns whether every block's loss is finite, so that
+// all blocks run their backward pass (whose BatchNormalizations meet
+// again) or none does. Block k's dropout source is seeded as in
+// dataParallelStep. Every block needs a sample.
+func (m *Model) syncStep(c *Context, dp SyncBatchNorm, seed uint64, step int, x, y *tensor.Tensor, batch []int, params []*Param, correct *int) (float64, error) {
+	ts := &m.train
+	if nb := dp.BlockCount(); len(batch) < nb {
+		return 0, fmt.Errorf("synchronized BatchNorm needs a sample in every block: a batch of %d samples in %d blocks (choose a batch size that leaves a last batch of at least %d samples)", len(batch), nb, nb)
+	}
+	first, blocks := dp.Blocks(batch)
+	if len(blocks) == 0 {
+		return 0, fmt.Errorf("data-parallel step: no blocks on this rank")
+	}
+	if err := m.ensureLanes(len(blocks) - 1); err != nil {
+		return 0, err
+	}
+	models := append([]*Model{m}, ts.dpLanes[:len(blocks)-1]...)
+	laneParams := make([][]*Param, len(models))
+	laneParams[0] = params
+	for k, lm := range models[1:] {
+		lp := lm.params
+		for i, p := range params {
+			copy(lp[i].Value.Data, p.Value.Data)
+		}
+		laneParams[k+1] = lp
+	}
+	g := newLaneGroup(len(blocks), dp.BlockCount(), dp.GatherBlocks)
+	type result struct {
+		stats []float64
+		err   error
+	}
+	res := make([]result, len(blocks))
+	for k := range blocks {
+		go func() {
+			g.wait(k)
+			defer g.finish(k)
+			res[k].stats, res[k].err = m.syncLane(models[k], c, &blockLane{g: g, k: k, block: first + k}, seed, step, x, y, blocks[k], laneParams[k])
+		}()
+	}
+	g.waitAll()
+	for k, r := range res {
+		if r.err != nil {
+			return 0, fmt.Errorf("block %d: %w", first+k, r.err)
+		}
+	}
+	if g.err != nil {
+		return 0, g.err
+	}
+	stats := []float64{0, 0}
+	for k, block := range blocks {
+		copy(stats, res[k].stats)
+		if err := dp.Accumulate(k, laneParams[k], float32(len(block))/float32(len(batch)), stats); err != nil {
+			return 0, err
+		}
+	}
+	if err := dp.Reduce(params, stats); err != nil {
+		return 0, err
+	}
+	if !(stats[1] >= 0 && stats[1] <= float64(len(batch))) {
+		return 0, fmt.Errorf("data-parallel step: %v correct predictions in a batch of %d", stats[1], len(batch))
+	}
+	*correct += int(stats[1])
+	return stats[0] / float64(len(batch)), nil
+}
+
+// syncLane runs the forward and backward passes of block (its lane l) on
+// lm, whose buffers it uses, and returns the block's stats {loss x
+// len(block), correct predictions}; the gradients are left in params (lm's),
+// zero if no backward pass ran.
+func (m *Model) syncLane(lm *Model, c *Context, l *blockLane, seed uint64, step int, x, y *tensor.Tensor, block []int, params []*Param) ([]float64, error) {
+	var src rand.PCG
+	src.Seed(seed, mix(streamBlock, uint64(step)<<20^uint64(l.block)))
+	lc := &Context{Training: c.Training, Step: c.Step, Rand: rand.New(&src), lane: l}
+	lt := &lm.train
+	xb := gather(&lt.xb, &lt.shape, x, block)
+	yb := gather(&lt.yb, &lt.shape, y, block)
+	outs, err := lm.Forward(lc, xb)
+	if err != nil {
+		return nil, err
+	}
+	pred := outs[0]
+	grad := tensor.Ensure(&lt.grad, pred.Shape...)
+	loss := m.train.loss.Compute(pred, yb, grad)
+	stats := []float64{loss * float64(len(block)), 0}
+	if m.train.accuracy {
+		stats[1] = float64(countCorrect(pred, yb))
+	}
+	losses := l.exchange([]float64{loss})
+	finite := losses != nil
+	for _, v := range losses {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			finite = false
+		}
+	}
+	if finite {
+		return stats, lm.Backward(lc, grad)
+	}
+	for _, p := range params {
+		if p.Trainable && p.Grad != nil {
+			clear(p.Grad.Data)
+		}
+	}
+	return stats, nil
+}
+
+// ensureLanes makes m.train.dpLanes hold at least n copies of m (its
+// architecture; the values are copied before each step).
+func (m *Model) ensureLanes(n int) error {
+	ts := &m.train
+	for len(ts.dpLanes) < n {
+		f, err := ToSafetensors(m)
+		if err != nil {
+			return fmt.Errorf("synchronized BatchNorm: copying the model for a block: %w", err)
+		}
+		lm, err := FromSafetensors(f)
+		if err != nil {
+			return fmt.Errorf("synchronized BatchNorm: copying the model for a block: %w", err)
+		}
+		lm.params = lm.collectParams()
+		if len(lm.params) != len(m.params) {
+			return fmt.Errorf("synchronized BatchNorm: the model's copy has %d parameters, the model %d", len(lm.params), len(m.params))
+		}
+		for i, p := range lm.params {
+			q := m.params[i]
+			if len(p.Value.Data) != len(q.Value.Data) || p.Trainable != q.Trainable || (p.Grad == nil) != (q.Grad == nil) {
+				return fmt.Errorf("synchronized BatchNorm: the model's copy differs in parameter %d", i)
+			}
+		}
+		ts.dpLanes = append(ts.dpLanes, lm)
+	}
+	return nil
 }
 
 // stateCopy holds the values of a model's non-trainable parameters
