@@ -52,31 +52,35 @@ func mpirun(t *testing.T, dir, kill string, limit time.Duration) ([]byte, error)
 	return out, err
 }
 
-// TestMPITwoRanks trains a float model and its QAT model on 2 MPI ranks x
-// 1 thread and checks that both ranks end with the weights of one process
-// (the default number of threads) with the same 2 blocks per batch, bit
-// for bit.
+// TestMPITwoRanks trains a float model and its QAT model, with per-block
+// and with synchronized BatchNorm, on 2 MPI ranks x 1 thread and checks
+// that both ranks end with the weights of one process (the default number
+// of threads) with the same 2 blocks per batch, bit for bit.
 func TestMPITwoRanks(t *testing.T) {
 	dir := t.TempDir()
 	out, err := mpirun(t, dir, "", 5*time.Minute)
 	if err != nil {
 		t.Fatalf("mpirun: %v\n%s", err, out)
 	}
-	for _, qat := range []bool{false, true} {
-		one := buildTiny(t, convBNDropout, qat)
-		o := mpiFitOpts()
-		o.DataParallel = mustTrainer(t, Local{}, 2)
-		if _, err := one.Fit(context.Background(), mpiData(), mpiLabels(), o); err != nil {
-			t.Fatal(err)
-		}
-		want := encode(values(one))
-		for r := 0; r < 2; r++ {
-			got, err := os.ReadFile(filepath.Join(dir, name(qat, r)))
-			if err != nil {
-				t.Fatalf("%v\n%s", err, out)
+	for _, sync := range []bool{false, true} {
+		for _, qat := range []bool{false, true} {
+			one := buildTiny(t, convBNDropout, qat)
+			o := mpiFitOpts()
+			tr := mustTrainer(t, Local{}, 2)
+			tr.SetSyncBN(sync)
+			o.DataParallel = tr
+			if _, err := one.Fit(context.Background(), mpiData(), mpiLabels(), o); err != nil {
+				t.Fatal(err)
 			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("qat %v: rank %d's weights differ from one process's", qat, r)
+			want := encode(values(one))
+			for r := 0; r < 2; r++ {
+				got, err := os.ReadFile(filepath.Join(dir, name(qat, sync, r)))
+				if err != nil {
+					t.Fatalf("%v\n%s", err, out)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("qat %v, synchronized BatchNorm %v: rank %d's weights differ from one process's", qat, sync, r)
+				}
 			}
 		}
 	}
@@ -98,6 +102,14 @@ func TestMPIRankDies(t *testing.T) {
 		t.Fatalf("rank 1 stalled: err %v, want a timeout error from rank 0:\n%s", err, out)
 	}
 	t.Logf("rank 1 stalled: the job ended in %v: %v; output:\n%s", time.Since(start).Round(time.Millisecond), err, lastLines(out, 8))
+	// With synchronized BatchNorm rank 0 waits inside a BatchNormalization's
+	// exchange: the same timeout ends it.
+	start = time.Now()
+	out, err = mpirun(t, t.TempDir(), "stall-sync", 2*time.Minute)
+	if err == nil || !strings.Contains(string(out), "collective timed out") || !strings.Contains(string(out), "synchronized BatchNorm") {
+		t.Fatalf("rank 1 stalled with synchronized BatchNorm: err %v, want a timeout error from rank 0's BatchNorm exchange:\n%s", err, out)
+	}
+	t.Logf("rank 1 stalled, synchronized BatchNorm: the job ended in %v: %v; output:\n%s", time.Since(start).Round(time.Millisecond), err, lastLines(out, 8))
 }
 
 // TestMPIWorker is one rank of the jobs above (run by mpirun only).
@@ -107,7 +119,7 @@ func TestMPIWorker(t *testing.T) {
 		t.Skip("a rank of TestMPITwoRanks, run under mpirun")
 	}
 	timeout := 20 * time.Second
-	if os.Getenv(killEnv) == "stall" {
+	if strings.HasPrefix(os.Getenv(killEnv), "stall") {
 		timeout = 3 * time.Second
 	}
 	comm, err := Open(timeout)
@@ -122,25 +134,33 @@ func TestMPIWorker(t *testing.T) {
 		allreduceTimes(t, comm)
 		return
 	}
-	for _, qat := range []bool{false, true} {
-		m := buildTiny(t, convBNDropout, qat)
-		o := mpiFitOpts()
-		o.DataParallel = mustTrainer(t, comm, 0)
-		if os.Getenv(killEnv) != "" && comm.Rank() == 1 {
-			o.OnBatchEnd = func(batch int, _ float64) {
-				if batch == 3 && os.Getenv(killEnv) == "stall" {
-					time.Sleep(time.Minute)
-				}
-				if batch == 3 {
-					os.Exit(3)
+	kill := os.Getenv(killEnv)
+	for _, sync := range []bool{false, true} {
+		if kill == "stall-sync" && !sync {
+			continue
+		}
+		for _, qat := range []bool{false, true} {
+			m := buildTiny(t, convBNDropout, qat)
+			o := mpiFitOpts()
+			tr := mustTrainer(t, comm, 0)
+			tr.SetSyncBN(sync)
+			o.DataParallel = tr
+			if kill != "" && comm.Rank() == 1 {
+				o.OnBatchEnd = func(batch int, _ float64) {
+					if batch == 3 && strings.HasPrefix(kill, "stall") {
+						time.Sleep(time.Minute)
+					}
+					if batch == 3 {
+						os.Exit(3)
+					}
 				}
 			}
-		}
-		if _, err := m.Fit(context.Background(), mpiData(), mpiLabels(), o); err != nil {
-			t.Fatalf("rank %d: %v", comm.Rank(), err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name(qat, comm.Rank())), encode(values(m)), 0o644); err != nil {
-			t.Fatal(err)
+			if _, err := m.Fit(context.Background(), mpiData(), mpiLabels(), o); err != nil {
+				t.Fatalf("rank %d: %v", comm.Rank(), err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name(qat, sync, comm.Rank())), encode(values(m)), 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }
@@ -154,8 +174,8 @@ var mpiX, mpiY = tinyData(200, 9)
 func mpiData() *tensor.Tensor   { return mpiX }
 func mpiLabels() *tensor.Tensor { return mpiY }
 
-func name(qat bool, rank int) string {
-	return "rank" + strconv.Itoa(rank) + map[bool]string{false: "-float", true: "-qat"}[qat] + ".bin"
+func name(qat, sync bool, rank int) string {
+	return "rank" + strconv.Itoa(rank) + map[bool]string{false: "-float", true: "-qat"}[qat] + map[bool]string{false: "", true: "-syncbn"}[sync] + ".bin"
 }
 
 // encode is the values' bits, little-endian.
