@@ -98,19 +98,19 @@ func (g *laneGroup) next(k int) {
 // endRound gathers the round's deposits (the lock held) and gives the turn
 // to the first lane that has not finished.
 func (g *laneGroup) endRound() {
-	width, all, any := -1, true, false
+	width, all, some := -1, true, false
 	for _, d := range g.dep {
 		if d == nil {
 			all = false
 			continue
 		}
-		any = true
+		some = true
 		if width >= 0 && len(d) != width {
 			all = false
 		}
 		width = len(d)
 	}
-	if any {
+	if some {
 		g.res = nil
 		if !all && g.err == nil {
 			g.err = errors.New("nn: synchronized BatchNorm: the blocks of a step reached different BatchNormalization layers")
