@@ -137,3 +137,94 @@ func TestOpenWithoutMPI(t *testing.T) {
 		t.Fatalf("Open: %v, want ErrNoMPI", err)
 	}
 }
+
+// TestChainSchedule runs ChainSum's schedule (chainSteps, what the MPI
+// communicator executes with MPI_Sendrecv) for 2 to 5 ranks in lockstep
+// in one process: every receive must meet its neighbour's send of the
+// same piece at the same step (partial sums up the chain, sums down), and
+// every rank must end with sumRanks of the ranks' vectors, bit for bit, on
+// vectors of 1, 2 and 3 pieces and a tail.
+func TestChainSchedule(t *testing.T) {
+	vals := []float32{1e8, 1, -1e8, 1, 1, 1e8, -1e8, 0.5}
+	for n := 2; n <= 5; n++ {
+		for _, m := range []int{3, ChainPiece, 2*ChainPiece + 7} {
+			own := make([][]float32, n)
+			all := make([]float32, 0, n*m)
+			for r := range own {
+				own[r] = make([]float32, m)
+				for i := range own[r] {
+					own[r][i] = vals[(i*3+r*5+i/ChainPiece)%len(vals)]
+				}
+				all = append(all, own[r]...)
+			}
+			want := make([]float32, m)
+			sumRanks(want, all)
+			bufs := make([][]float32, n)
+			steps := make([][]chainStep, n)
+			for r := range bufs {
+				bufs[r] = make([]float32, m)
+				if err := chainSteps(r, n, m, func(s chainStep) error { steps[r] = append(steps[r], s); return nil }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for k := range steps[0] {
+				// Sends read the buffers before the step's receives and adds.
+				type msg struct {
+					piece int
+					data  []float32
+				}
+				part, sum := make([]msg, n), make([]msg, n)
+				for r := range bufs {
+					s := steps[r][k]
+					part[r], sum[r] = msg{piece: -1}, msg{piece: -1}
+					if s.sendPart >= 0 {
+						part[r] = msg{s.sendPart, append([]float32(nil), pieceOf(bufs[r], s.sendPart)...)}
+					}
+					if s.sendSum >= 0 {
+						sum[r] = msg{s.sendSum, append([]float32(nil), pieceOf(bufs[r], s.sendSum)...)}
+					}
+				}
+				for r := range bufs {
+					s := steps[r][k]
+					// Partial sums come from rank r-1, sums from rank r+1.
+					gotPart, gotSum := -1, -1
+					if r > 0 {
+						gotPart = part[r-1].piece
+					}
+					if r < n-1 {
+						gotSum = sum[r+1].piece
+					}
+					if gotPart != s.recvPart || gotSum != s.recvSum {
+						t.Fatalf("%d ranks, %d values, step %d: rank %d receives pieces %d %d, its neighbours send %d %d", n, m, k, r, s.recvPart, s.recvSum, gotPart, gotSum)
+					}
+					if (s.sendPart >= 0 && s.next != r+1) || (s.sendSum >= 0 && s.prev != r-1) || (r == n-1 && s.sendPart >= 0) || (r == 0 && s.sendSum >= 0) {
+						t.Fatalf("rank %d of %d sends off the chain: %+v", r, n, s)
+					}
+					if s.recvPart >= 0 {
+						copy(pieceOf(bufs[r], s.recvPart), part[r-1].data)
+					}
+					if s.recvSum >= 0 {
+						copy(pieceOf(bufs[r], s.recvSum), sum[r+1].data)
+					}
+					if s.add >= 0 {
+						p, src := pieceOf(bufs[r], s.add), pieceOf(own[r], s.add)
+						for i := range p {
+							if r == 0 {
+								p[i] = src[i]
+							} else {
+								p[i] += src[i]
+							}
+						}
+					}
+				}
+			}
+			for r := range bufs {
+				for i := range want {
+					if math.Float32bits(bufs[r][i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%d ranks, %d values: rank %d's sum[%d] = %v, want %v", n, m, r, i, bufs[r][i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

@@ -11,6 +11,15 @@ package distributed
 static int goqat_errors_return(void) {
 	return MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
 }
+
+// goqat_sendrecv sends scount floats to rank dest and receives rcount
+// floats from rank source on MPI_COMM_WORLD in one call (MPI_Sendrecv),
+// with tag; a negative rank skips that half (MPI_PROC_NULL).
+static int goqat_sendrecv(float *sbuf, int scount, int dest, float *rbuf, int rcount, int source, int tag) {
+	return MPI_Sendrecv(sbuf, scount, MPI_FLOAT, dest < 0 ? MPI_PROC_NULL : dest, tag,
+		rbuf, rcount, MPI_FLOAT, source < 0 ? MPI_PROC_NULL : source, tag,
+		MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+}
 */
 import "C"
 
@@ -84,10 +93,13 @@ func (c *mpiComm) AllreduceSum(v []float32) error {
 	})
 }
 
-// ChainSum passes v down the chain of ranks in pieces of ChainPiece
-// values (MPI_Recv from rank r-1, add, MPI_Send to rank r+1: blocking
-// calls, so that rank r works on piece p while rank r+1 works on piece
-// p-1), then broadcasts the last rank's v (MPI_Bcast, a copy).
+// ChainSum passes v up the chain of ranks in pieces of ChainPiece values
+// and the sum back down, in steps (chainSteps): at each step every rank
+// exchanges with its neighbours (MPI_Sendrecv, deadlock-free) the partial
+// sum of one piece (to rank r+1, from rank r-1) and the final sum of
+// another (to rank r-1, from rank r+1), then adds its contribution to the
+// partial sum it received. The two directions of each link work at once,
+// so the return overlaps the chain.
 func (c *mpiComm) ChainSum(v []float32, add func([]float32, int, bool)) error {
 	if c.size == 1 {
 		return Local{}.ChainSum(v, add)
@@ -96,25 +108,34 @@ func (c *mpiComm) ChainSum(v []float32, add func([]float32, int, bool)) error {
 		return c.Barrier()
 	}
 	return c.w.do(fmt.Sprintf("ChainSum of %d float32", len(v)), func() error {
-		r, last := c.rank, c.size-1
-		for lo := 0; lo < len(v); lo += ChainPiece {
-			piece := v[lo:min(len(v), lo+ChainPiece)]
-			if r > 0 {
-				if err := c.cm.RecvF32(r-1, chainTag, piece); err != nil {
-					return fmt.Errorf("distributed: rank %d of %d: %w", r, c.size, err)
+		return chainSteps(c.rank, c.size, len(v), func(t chainStep) error {
+			for _, x := range [2]struct{ send, dest, recv, src, tag int }{
+				{t.sendPart, t.next, t.recvPart, t.prev, chainTag},
+				{t.sendSum, t.prev, t.recvSum, t.next, chainTag + 1},
+			} {
+				if x.send < 0 && x.recv < 0 {
+					continue
+				}
+				var sb, rb *C.float
+				var sn, rn C.int
+				dest, src := C.int(-1), C.int(-1)
+				if x.send >= 0 {
+					p := pieceOf(v, x.send)
+					sb, sn, dest = (*C.float)(&p[0]), C.int(len(p)), C.int(x.dest)
+				}
+				if x.recv >= 0 {
+					p := pieceOf(v, x.recv)
+					rb, rn, src = (*C.float)(&p[0]), C.int(len(p)), C.int(x.src)
+				}
+				if rc := C.goqat_sendrecv(sb, sn, dest, rb, rn, src, C.int(x.tag)); rc != C.MPI_SUCCESS {
+					return fmt.Errorf("distributed: rank %d of %d: MPI_Sendrecv failed (code %d)", c.rank, c.size, int(rc))
 				}
 			}
-			add(piece, lo, r == 0)
-			if r < last {
-				if err := c.cm.SendF32(r+1, chainTag, piece); err != nil {
-					return fmt.Errorf("distributed: rank %d of %d: %w", r, c.size, err)
-				}
+			if t.add >= 0 {
+				add(pieceOf(v, t.add), t.add*ChainPiece, c.rank == 0)
 			}
-		}
-		if err := c.cm.BcastF32(last, v); err != nil {
-			return fmt.Errorf("distributed: rank %d of %d: %w", r, c.size, err)
-		}
-		return nil
+			return nil
+		})
 	})
 }
 

@@ -127,6 +127,10 @@ func TestMPIWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer comm.Close()
+	if os.Getenv(chainEnv) != "" {
+		chainCheck(t, comm)
+		return
+	}
 	if comm.Size() != 2 {
 		t.Fatalf("world of %d ranks, want 2", comm.Size())
 	}
@@ -192,6 +196,82 @@ func encode(v [][]float32) []byte {
 func lastLines(b []byte, n int) string {
 	l := strings.Split(strings.TrimSpace(string(b)), "\n")
 	return strings.Join(l[max(0, len(l)-n):], "\n")
+}
+
+// chainEnv makes TestMPIWorker check ChainSum on any number of ranks
+// instead of training.
+const chainEnv = "GOQAT_MPI_TEST_CHAIN"
+
+// TestMPIChainRanks checks ChainSum (MPI_Sendrecv up and down the chain)
+// on 2, 3 and 4 MPI ranks against sumRanks, bit for bit (chainCheck).
+func TestMPIChainRanks(t *testing.T) {
+	bin, err := exec.LookPath("mpirun")
+	if err != nil {
+		t.Skip("mpirun not found; skipping the MPI test")
+	}
+	for _, n := range []string{"2", "3", "4"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		cmd := exec.CommandContext(ctx, bin, "--allow-run-as-root", "--oversubscribe", "-np", n,
+			os.Args[0], "-test.run", "^TestMPIWorker$", "-test.v")
+		cmd.Env = append(os.Environ(), workerEnv+"="+t.TempDir(), chainEnv+"=1", "GOQAT_THREADS=1")
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil || !strings.Contains(string(out), "chain sums agree") {
+			t.Fatalf("%s ranks: %v\n%s", n, err, out)
+		}
+	}
+}
+
+// chainCheck is TestMPIChainRanks's worker: every rank's vector (values
+// whose sum depends on the order of additions), of 1 value, one piece
+// and 2 pieces and a tail, summed by AllreduceSum (ChainSum) and by a
+// Trainer-style ChainSum of two contributions per rank, against sumRanks
+// of all of them.
+func chainCheck(t *testing.T, comm Comm) {
+	vals := []float32{1e8, 1, -1e8, 1, 1, 1e8, -1e8, 0.5}
+	n, r := comm.Size(), comm.Rank()
+	val := func(rank, i int) float32 { return vals[(i*3+rank*5+i/ChainPiece)%len(vals)] }
+	for _, m := range []int{1, ChainPiece, 2*ChainPiece + 7} {
+		all := make([]float32, 0, 2*n*m)
+		for k := 0; k < 2*n; k++ {
+			for i := 0; i < m; i++ {
+				all = append(all, val(k, i))
+			}
+		}
+		// One contribution per rank: blocks 0 .. n-1 of all.
+		want := make([]float32, m)
+		sumRanks(want, all[:n*m])
+		v := make([]float32, m)
+		for i := range v {
+			v[i] = val(r, i)
+		}
+		if err := comm.AllreduceSum(v); err != nil {
+			t.Fatal(err)
+		}
+		// Two per rank, blocks 2r and 2r+1 of 2n, added in order.
+		want2 := make([]float32, m)
+		sumRanks(want2, all)
+		w := make([]float32, m)
+		if err := comm.ChainSum(w, func(p []float32, lo int, first bool) {
+			for k := 2 * r; k < 2*r+2; k++ {
+				for i := range p {
+					if first && k == 0 {
+						p[i] = val(k, lo+i)
+					} else {
+						p[i] += val(k, lo+i)
+					}
+				}
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if math.Float32bits(v[i]) != math.Float32bits(want[i]) || math.Float32bits(w[i]) != math.Float32bits(want2[i]) {
+				t.Fatalf("rank %d of %d, %d values: sum[%d] = %v and %v, want %v and %v", r, n, m, i, v[i], w[i], want[i], want2[i])
+			}
+		}
+	}
+	t.Logf("rank %d of %d: chain sums agree with sumRanks", r, n)
 }
 
 // benchEnv makes TestMPIWorker time AllreduceSum instead of training.
