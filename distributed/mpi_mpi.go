@@ -5,6 +5,7 @@ package distributed
 /*
 #cgo pkg-config: ompi
 #include <mpi.h>
+#include <stdlib.h>
 
 // goqat_errors_return makes MPI calls on MPI_COMM_WORLD return their error
 // codes instead of aborting the job, so that they become Go errors.
@@ -12,20 +13,38 @@ static int goqat_errors_return(void) {
 	return MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
 }
 
-// goqat_sendrecv sends scount floats to rank dest and receives rcount
-// floats from rank source on MPI_COMM_WORLD in one call (MPI_Sendrecv),
-// with tag; a negative rank skips that half (MPI_PROC_NULL).
-static int goqat_sendrecv(float *sbuf, int scount, int dest, float *rbuf, int rcount, int source, int tag) {
-	return MPI_Sendrecv(sbuf, scount, MPI_FLOAT, dest < 0 ? MPI_PROC_NULL : dest, tag,
-		rbuf, rcount, MPI_FLOAT, source < 0 ? MPI_PROC_NULL : source, tag,
-		MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+// goqat_exchange runs up to two sends and two receives of floats on
+// MPI_COMM_WORLD at once (MPI_Isend, MPI_Irecv, then MPI_Waitall): send
+// i sends n[i] floats from buf[i] to rank peer[i] with tag[i], receive
+// i (index 2+i) receives n[2+i] floats into buf[2+i] from rank
+// peer[2+i]; a negative peer skips that transfer.
+static int goqat_exchange(float *buf[4], int n[4], int peer[4], int tag[4]) {
+	MPI_Request req[4];
+	int k = 0, rc;
+	for (int i = 0; i < 4; i++) {
+		if (peer[i] < 0) {
+			continue;
+		}
+		if (i < 2) {
+			rc = MPI_Isend(buf[i], n[i], MPI_FLOAT, peer[i], tag[i], MPI_COMM_WORLD, &req[k]);
+		} else {
+			rc = MPI_Irecv(buf[i], n[i], MPI_FLOAT, peer[i], tag[i], MPI_COMM_WORLD, &req[k]);
+		}
+		if (rc != MPI_SUCCESS) {
+			return rc;
+		}
+		k++;
+	}
+	return k == 0 ? MPI_SUCCESS : MPI_Waitall(k, req, MPI_STATUSES_IGNORE);
 }
 */
 import "C"
 
 import (
 	"fmt"
+	"runtime"
 	"time"
+	"unsafe"
 
 	"github.com/emer/empi/mpi"
 )
@@ -95,11 +114,11 @@ func (c *mpiComm) AllreduceSum(v []float32) error {
 
 // ChainSum passes v up the chain of ranks in pieces of ChainPiece values
 // and the sum back down, in steps (chainSteps): at each step every rank
-// exchanges with its neighbours (MPI_Sendrecv, deadlock-free) the partial
-// sum of one piece (to rank r+1, from rank r-1) and the final sum of
-// another (to rank r-1, from rank r+1), then adds its contribution to the
-// partial sum it received. The two directions of each link work at once,
-// so the return overlaps the chain.
+// sends and receives at once (nonblocking, then a wait for all four) the
+// partial sum of one piece (to rank r+1, from rank r-1) and the final sum
+// of another (to rank r-1, from rank r+1), then adds its contribution to
+// the partial sum it received. The two directions of each link work at
+// once, so the return overlaps the chain.
 func (c *mpiComm) ChainSum(v []float32, add func([]float32, int, bool)) error {
 	if c.size == 1 {
 		return Local{}.ChainSum(v, add)
@@ -108,27 +127,31 @@ func (c *mpiComm) ChainSum(v []float32, add func([]float32, int, bool)) error {
 		return c.Barrier()
 	}
 	return c.w.do(fmt.Sprintf("ChainSum of %d float32", len(v)), func() error {
+		// The pointers live in C memory: cgo forbids passing Go memory
+		// that holds Go pointers.
+		bufs := (*[4]*C.float)(C.malloc(C.size_t(4 * unsafe.Sizeof((*C.float)(nil)))))
+		defer C.free(unsafe.Pointer(bufs))
+		var pinner runtime.Pinner
+		defer pinner.Unpin()
 		return chainSteps(c.rank, c.size, len(v), func(t chainStep) error {
-			for _, x := range [2]struct{ send, dest, recv, src, tag int }{
-				{t.sendPart, t.next, t.recvPart, t.prev, chainTag},
-				{t.sendSum, t.prev, t.recvSum, t.next, chainTag + 1},
+			var n, peer, tag [4]C.int
+			some := false
+			for i, x := range [4]struct{ piece, peer, tag int }{
+				{t.sendPart, t.next, chainTag}, {t.sendSum, t.prev, chainTag + 1},
+				{t.recvPart, t.prev, chainTag}, {t.recvSum, t.next, chainTag + 1},
 			} {
-				if x.send < 0 && x.recv < 0 {
+				peer[i], bufs[i] = -1, nil
+				if x.piece < 0 {
 					continue
 				}
-				var sb, rb *C.float
-				var sn, rn C.int
-				dest, src := C.int(-1), C.int(-1)
-				if x.send >= 0 {
-					p := pieceOf(v, x.send)
-					sb, sn, dest = (*C.float)(&p[0]), C.int(len(p)), C.int(x.dest)
-				}
-				if x.recv >= 0 {
-					p := pieceOf(v, x.recv)
-					rb, rn, src = (*C.float)(&p[0]), C.int(len(p)), C.int(x.src)
-				}
-				if rc := C.goqat_sendrecv(sb, sn, dest, rb, rn, src, C.int(x.tag)); rc != C.MPI_SUCCESS {
-					return fmt.Errorf("distributed: rank %d of %d: MPI_Sendrecv failed (code %d)", c.rank, c.size, int(rc))
+				p := pieceOf(v, x.piece)
+				pinner.Pin(&p[0])
+				bufs[i], n[i], peer[i], tag[i] = (*C.float)(&p[0]), C.int(len(p)), C.int(x.peer), C.int(x.tag)
+				some = true
+			}
+			if some {
+				if rc := C.goqat_exchange(&bufs[0], &n[0], &peer[0], &tag[0]); rc != C.MPI_SUCCESS {
+					return fmt.Errorf("distributed: rank %d of %d: ChainSum's exchange failed (MPI code %d)", c.rank, c.size, int(rc))
 				}
 			}
 			if t.add >= 0 {
