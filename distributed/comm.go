@@ -26,8 +26,9 @@ type Comm interface {
 	// add(v[lo:hi], lo, true), which must set the piece to rank 0's
 	// contribution; each later rank receives the piece from the rank
 	// before and calls add(v[lo:hi], lo, false), which must add its
-	// contribution to it; the last rank's v is then broadcast. add runs
-	// on the thread of the collective and must not call the communicator.
+	// contribution to it; the last rank's pieces are then copied back to
+	// every rank. add is called once per piece on each rank, runs on the
+	// thread of the collective and must not call the communicator.
 	ChainSum(v []float32, add func(piece []float32, lo int, first bool)) error
 	// AllreduceSum64 is AllreduceSum for float64 vectors.
 	AllreduceSum64(v []float64) error

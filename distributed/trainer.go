@@ -20,7 +20,7 @@ import (
 // order, as a left chain g = ((g0 + g1) + g2) + ..., along the chain of
 // ranks (Comm.ChainSum): rank 0 adds its blocks, passes the partial sum
 // to rank 1, which adds its own, and so on, piece by piece; the last
-// rank's sum is broadcast. The loss and accuracy counts are gathered
+// rank's sum travels back down the chain. The loss and accuracy counts are gathered
 // (Allgather) and summed the same way in float64. Then rank 0's
 // non-trainable state (BatchNorm moving statistics, quantizer ranges; Fit
 // leaves on each rank the state after its first block, every block
