@@ -39,6 +39,7 @@ type Trainer struct {
 	all64  []float64 // every block's stats (Allgather)
 	state  []float32 // non-trainable state
 	sum    []float32 // the gradients' sum (ChainSum)
+	values []float32 // trainable values (Broadcast)
 	syncBN bool
 }
 
@@ -104,7 +105,7 @@ func (t *Trainer) Blocks(batch []int) (int, [][]int) {
 // Accumulate keeps block k's scaled gradients and stats.
 func (t *Trainer) Accumulate(k int, params []*nn.Param, scale float32, stats []float64) error {
 	per := t.blocks / t.comm.Size()
-	if k < 0 || k >= per || len(stats) != 2 {
+	if k < 0 || k >= per || len(stats) != nStats {
 		return fmt.Errorf("distributed: block %d of %d (%d stats)", k, per, len(stats))
 	}
 	if k == 0 {
@@ -118,7 +119,7 @@ func (t *Trainer) Accumulate(k int, params []*nn.Param, scale float32, stats []f
 		}
 		t.size = ng
 		t.grads = grow(t.grads, per*ng)
-		t.stats = grow(t.stats, per*2)
+		t.stats = grow(t.stats, per*nStats)
 		t.state = grow(t.state, ns)
 	}
 	g := t.grads[k*t.size : k*t.size]
@@ -132,15 +133,19 @@ func (t *Trainer) Accumulate(k int, params []*nn.Param, scale float32, stats []f
 	if len(g) != t.size {
 		return fmt.Errorf("distributed: block %d has %d gradient values, block 0 had %d", k, len(g), t.size)
 	}
-	copy(t.stats[2*k:], stats)
+	copy(t.stats[nStats*k:], stats)
 	return nil
 }
 
+// nStats is the number of per-block stats (nn.DataParallel.Accumulate).
+const nStats = 3
+
 // Reduce adds every block's gradients and stats in block order and
-// installs rank 0's state on every rank.
+// installs rank 0's state on every rank (and rank 0's trainable values
+// when a block's forward pass changed them).
 func (t *Trainer) Reduce(params []*nn.Param, stats []float64) error {
-	if len(stats) != 2 {
-		return fmt.Errorf("distributed: %d stats, want 2", len(stats))
+	if len(stats) != nStats {
+		return fmt.Errorf("distributed: %d stats, want %d", len(stats), nStats)
 	}
 	n := t.comm.Size()
 	t.all64 = grow(t.all64, n*len(t.stats))
@@ -181,6 +186,26 @@ func (t *Trainer) Reduce(params []*nn.Param, stats []float64) error {
 		}
 	}
 	sumRanks(stats, t.all64)
+	if stats[2] != 0 && n > 1 {
+		// A forward pass changed trainable values (a quantizer that
+		// initialises a learned step from its first batch): every rank
+		// takes rank 0's, those of block 0.
+		tv := t.values[:0]
+		for _, p := range params {
+			if p.Trainable && p.Grad != nil {
+				tv = append(tv, p.Value.Data...)
+			}
+		}
+		t.values = tv
+		if err := t.comm.Broadcast(0, tv); err != nil {
+			return fmt.Errorf("trainable values: %w", err)
+		}
+		for _, p := range params {
+			if p.Trainable && p.Grad != nil {
+				tv = tv[copy(p.Value.Data, tv):]
+			}
+		}
+	}
 	g := sum
 	for _, p := range params {
 		if p.Trainable && p.Grad != nil {

@@ -419,3 +419,52 @@ func TestSyncBNEmptyBlock(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestBlocksLSQ is the determinism contract for LSQ quantizers, whose
+// forward pass initialises a trainable step from its first batch: every
+// block starts from the step's values and every rank takes block 0's
+// initialisation, so one process and 2 ranks agree bit for bit, with
+// per-block and with synchronized BatchNorm.
+func TestBlocksLSQ(t *testing.T) {
+	build := func() *nn.Model {
+		m, err := nn.NewSequential(tensor.Shape{6, 6, 1}, convBNDropout()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.InitWeights(7)
+		if m, err = quantize.Model(m, quantize.WithScheme(quantize.NBit{WeightBits: 8, ActivationBits: 8, PerAxis: true, LSQ: true})); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Compile(nn.CompileOptions{Loss: nn.SparseCategoricalCrossentropy{FromLogits: true}, Optimizer: optim.NewAdam(1e-2), Metrics: []string{"accuracy"}}); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	x, y := tinyData(40, 1)
+	for _, syncBN := range []bool{false, true} {
+		fit := func(m *nn.Model, c Comm) {
+			o := fitOpts()
+			tr := mustTrainer(t, c, 2)
+			tr.SetSyncBN(syncBN)
+			o.DataParallel = tr
+			if _, err := m.Fit(context.Background(), x, y, o); err != nil {
+				t.Error(err)
+			}
+		}
+		one := build()
+		fit(one, Local{})
+		comms := newGroup(2)
+		ms := []*nn.Model{build(), build()}
+		var wg sync.WaitGroup
+		for r := range ms {
+			wg.Add(1)
+			go func() { defer wg.Done(); fit(ms[r], comms[r]) }()
+		}
+		wg.Wait()
+		for r := range ms {
+			if d, same := maxDiff(values(one), values(ms[r])); !same {
+				t.Fatalf("synchronized BatchNorm %v: rank %d differs from one process with 2 blocks (max %g)", syncBN, r, d)
+			}
+		}
+	}
+}

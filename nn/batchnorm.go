@@ -353,6 +353,10 @@ func (b *BatchNormalization) normRows(lo, hi int) {
 //	dx = gamma/sigma * (dy - sum(dy)/M - xhat*sum(dy*xhat)/M)
 //
 // after an inference Forward it is the affine map's: dx = dy*gamma/sigma.
+// In a data-parallel step with synchronized BatchNorm (SyncBatchNorm) the
+// Forward's statistics and the two sums are those of the whole global
+// batch, exchanged with the other blocks (docs/distributed.md,
+// Synchronized BatchNorm; syncbn.go).
 // dOut (N, ..., C) -> dx (N, ..., C)
 func (b *BatchNormalization) Backward(c *Context, dOut *tensor.Tensor) []*tensor.Tensor {
 	return b.backward(dOut, actLinear)

@@ -27,14 +27,18 @@ type DataParallel interface {
 	// Accumulate is called after block k (of Blocks, from 0) ran: each
 	// trainable Grad holds the mean gradient of the block's samples (zero
 	// for an empty block), scale is len(block)/len(batch) and stats holds
-	// {loss x len(block), correct predictions}.
+	// {loss x len(block), correct predictions, 1 if the block's forward
+	// pass changed trainable values (a quantizer that initialises a
+	// learned step from its first batch, LSQ) else 0}.
 	Accumulate(k int, params []*Param, scale float32, stats []float64) error
 	// Reduce is called on every rank after its blocks ran, before the
 	// gradients are checked and the optimizer steps. It must leave in every
 	// trainable Grad the gradient of the global batch (the blocks' scaled
 	// gradients added in block order), the same non-trainable state (moving
-	// statistics, quantizer ranges) on every rank, and set stats (2
-	// values) to the sums of all blocks' stats.
+	// statistics, quantizer ranges) on every rank, and set stats (3
+	// values) to the sums of all blocks' stats; if the third is not zero,
+	// also the same trainable values on every rank (those that the first
+	// block's forward pass left).
 	Reduce(params []*Param, stats []float64) error
 }
 
@@ -59,13 +63,14 @@ func (m *Model) dataParallelStep(c *Context, dp DataParallel, seed uint64, step 
 	saved := c.Rand
 	c.Rand = rand.New(&src)
 	defer func() { c.Rand = saved }()
-	// Every block starts from the state (moving statistics, quantizer
-	// ranges) of the step's start, as on a rank that runs only that block;
-	// the state the step leaves is the one after the rank's first block.
+	// Every block starts from the values (moving statistics, quantizer
+	// ranges; trainable values that a forward pass initialises) of the
+	// step's start, as on a rank that runs only that block; the values
+	// the step leaves are those after the rank's first block.
 	start := ts.dpStart.save(params)
-	stats := []float64{0, 0}
+	stats := []float64{0, 0, 0}
 	for k, block := range blocks {
-		stats[0], stats[1] = 0, 0
+		stats[0], stats[1], stats[2] = 0, 0, 0
 		if k == 1 {
 			ts.dpFirst.save(params)
 		}
@@ -87,6 +92,9 @@ func (m *Model) dataParallelStep(c *Context, dp DataParallel, seed uint64, step 
 			stats[0] = loss * float64(len(block))
 			if ts.accuracy {
 				stats[1] = float64(countCorrect(pred, yb))
+			}
+			if start.trainableChanged(params) {
+				stats[2] = 1
 			}
 			if !math.IsNaN(loss) && !math.IsInf(loss, 0) {
 				if err := m.Backward(c, grad); err != nil {
@@ -149,6 +157,7 @@ func (m *Model) syncStep(c *Context, dp SyncBatchNorm, seed uint64, step int, x,
 		}
 		laneParams[k+1] = lp
 	}
+	start := ts.dpStart.save(params)
 	g := newLaneGroup(len(blocks), dp.BlockCount(), dp.GatherBlocks)
 	type result struct {
 		stats []float64
@@ -171,9 +180,13 @@ func (m *Model) syncStep(c *Context, dp SyncBatchNorm, seed uint64, step int, x,
 	if g.err != nil {
 		return 0, g.err
 	}
-	stats := []float64{0, 0}
+	stats := []float64{0, 0, 0}
 	for k, block := range blocks {
 		copy(stats, res[k].stats)
+		stats[2] = 0
+		if k == 0 && start.trainableChanged(params) {
+			stats[2] = 1 // lane 0 ran on m
+		}
 		if err := dp.Accumulate(k, laneParams[k], float32(len(block))/float32(len(batch)), stats); err != nil {
 			return 0, err
 		}
@@ -256,17 +269,14 @@ func (m *Model) ensureLanes(n int) error {
 	return nil
 }
 
-// stateCopy holds the values of a model's non-trainable parameters
-// (moving statistics, quantizer ranges), in parameter order.
+// stateCopy holds the values of a model's parameters, in parameter order.
 type stateCopy struct{ v []float32 }
 
-// save copies the non-trainable values of params into c and returns c.
+// save copies the values of params into c and returns c.
 func (c *stateCopy) save(params []*Param) *stateCopy {
 	c.v = c.v[:0]
 	for _, p := range params {
-		if !p.Trainable || p.Grad == nil {
-			c.v = append(c.v, p.Value.Data...)
-		}
+		c.v = append(c.v, p.Value.Data...)
 	}
 	return c
 }
@@ -275,8 +285,24 @@ func (c *stateCopy) save(params []*Param) *stateCopy {
 func (c *stateCopy) restore(params []*Param) {
 	v := c.v
 	for _, p := range params {
-		if !p.Trainable || p.Grad == nil {
-			v = v[copy(p.Value.Data, v):]
-		}
+		v = v[copy(p.Value.Data, v):]
 	}
+}
+
+// trainableChanged reports whether a trainable value of params differs,
+// bit for bit, from the one c holds.
+func (c *stateCopy) trainableChanged(params []*Param) bool {
+	v := c.v
+	for _, p := range params {
+		n := len(p.Value.Data)
+		if p.Trainable && p.Grad != nil {
+			for i, x := range p.Value.Data {
+				if math.Float32bits(x) != math.Float32bits(v[i]) {
+					return true
+				}
+			}
+		}
+		v = v[n:]
+	}
+	return false
 }
