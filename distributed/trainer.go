@@ -24,8 +24,10 @@ import (
 // (Allgather) and summed the same way in float64. Then rank 0's
 // non-trainable state (BatchNorm moving statistics, quantizer ranges; Fit
 // leaves on each rank the state after its first block, every block
-// starting from the step's state) is broadcast, so every rank holds the
-// model rank 0 holds (as PyTorch DDP broadcasts its buffers). The result
+// starting from the step's state) is broadcast, and its trainable values
+// in a step where a forward pass changed them (LSQ's initialisation), so
+// every rank holds the model rank 0 holds (as PyTorch DDP broadcasts its
+// buffers). The result
 // depends on Blocks, never on the number of ranks: an N-rank job and one
 // process with the same Blocks (Trainer over Local) end with the same
 // weights, bit for bit. BatchNorm normalizes with the statistics of its
