@@ -20,6 +20,16 @@ type Comm interface {
 	// AllreduceSum replaces v on every rank by the element-wise sum of all
 	// ranks' v, added in rank order (see the package doc).
 	AllreduceSum(v []float32) error
+	// ChainSum sets v on every rank to a sum built along the chain of
+	// ranks 0 -> 1 -> ... -> N-1, piece by piece (see the package doc):
+	// for each piece [lo, hi) of v, in order, rank 0 calls
+	// add(v[lo:hi], lo, true), which must set the piece to rank 0's
+	// contribution; each later rank receives the piece from the rank
+	// before and calls add(v[lo:hi], lo, false), which must add its
+	// contribution to it; the last rank's pieces are then copied back to
+	// every rank. add is called once per piece on each rank, runs on the
+	// thread of the collective and must not call the communicator.
+	ChainSum(v []float32, add func(piece []float32, lo int, first bool)) error
 	// AllreduceSum64 is AllreduceSum for float64 vectors.
 	AllreduceSum64(v []float64) error
 	// Allgather sets dst (Size() x len(v)) to every rank's v, rank by rank.
@@ -63,6 +73,15 @@ func (Local) AllreduceSum([]float32) error { return nil }
 // AllreduceSum64 leaves v unchanged.
 func (Local) AllreduceSum64([]float64) error { return nil }
 
+// ChainSum calls add once per piece of v, as rank 0 of 1.
+func (Local) ChainSum(v []float32, add func([]float32, int, bool)) error {
+	for lo := 0; lo < len(v); lo += ChainPiece {
+		hi := min(len(v), lo+ChainPiece)
+		add(v[lo:hi], lo, true)
+	}
+	return nil
+}
+
 // Allgather copies v into dst.
 func (Local) Allgather(dst, v []float32) error {
 	return localGather(len(dst), len(v), func() { copy(dst, v) })
@@ -95,6 +114,12 @@ func (Local) Barrier() error { return nil }
 
 // Close does nothing.
 func (Local) Close() error { return nil }
+
+// ChainPiece is the number of float32 values (256 KiB) that ChainSum
+// passes from rank to rank at a time: small enough that the ranks of a
+// long chain work at once on successive pieces (a pipeline), large enough
+// that the per-message latency is small against the transfer.
+const ChainPiece = 1 << 16
 
 // sumRanks adds the n = len(all)/len(dst) vectors tiled in all (rank by
 // rank) into dst in rank order: dst[i] = ((all0[i] + all1[i]) + ...).

@@ -86,6 +86,37 @@ func (m *member) AllreduceSum64(v []float64) error {
 	return nil
 }
 
+// ChainSum passes v from rank to rank, in pieces of groupPiece values
+// (fewer than ChainPiece, so that tests cross piece boundaries).
+func (m *member) ChainSum(v []float32, add func([]float32, int, bool)) error {
+	var cur []float64 // the previous rank's partial sum
+	for i := 0; i < m.g.n; i++ {
+		var mine []float64
+		if m.r == i {
+			if i > 0 {
+				for j := range v {
+					v[j] = float32(cur[j])
+				}
+			}
+			for lo := 0; lo < len(v); lo += groupPiece {
+				add(v[lo:min(len(v), lo+groupPiece)], lo, i == 0)
+			}
+			mine = make([]float64, len(v))
+			for j, x := range v {
+				mine[j] = float64(x)
+			}
+		}
+		cur = m.gather(mine)[i]
+	}
+	for j := range v {
+		v[j] = float32(cur[j])
+	}
+	return nil
+}
+
+// groupPiece is the piece size of the group's ChainSum.
+const groupPiece = 5
+
 func (m *member) Allgather(dst, v []float32) error {
 	w := make([]float64, len(v))
 	for i, x := range v {

@@ -16,26 +16,58 @@ import (
 // time.
 //
 // Reduce: each block's gradients are scaled by its share of the batch
-// (len(block)/B) and kept; one Allgather gives every rank every block's
-// gradients, in block order, and each rank adds them in block order, as a
-// left chain: g = ((g0 + g1) + g2) + ... The loss and accuracy counts are
-// summed the same way in float64. Then rank 0's non-trainable state
-// (BatchNorm moving statistics, quantizer ranges; Fit leaves on each rank
-// the state after its first block, every block starting from the step's
-// state) is broadcast, so every rank holds the model rank 0 holds (as PyTorch DDP
-// broadcasts its buffers). The result depends on Blocks, never on the
-// number of ranks: an N-rank job and one process with the same Blocks
-// (Trainer over Local) end with the same weights, bit for bit. BatchNorm
-// normalizes with the statistics of its block.
+// (len(block)/B) and kept; the gradients of all blocks are added in block
+// order, as a left chain g = ((g0 + g1) + g2) + ..., along the chain of
+// ranks (Comm.ChainSum): rank 0 adds its blocks, passes the partial sum
+// to rank 1, which adds its own, and so on, piece by piece; the last
+// rank's sum travels back down the chain. The loss and accuracy counts are gathered
+// (Allgather) and summed the same way in float64. Then rank 0's
+// non-trainable state (BatchNorm moving statistics, quantizer ranges; Fit
+// leaves on each rank the state after its first block, every block
+// starting from the step's state) is broadcast, and its trainable values
+// in a step where a forward pass changed them (LSQ's initialisation), so
+// every rank holds the model rank 0 holds (as PyTorch DDP broadcasts its
+// buffers). The result
+// depends on Blocks, never on the number of ranks: an N-rank job and one
+// process with the same Blocks (Trainer over Local) end with the same
+// weights, bit for bit. BatchNorm normalizes with the statistics of its
+// block, or of the whole batch with SyncBN.
 type Trainer struct {
 	comm   Comm
 	blocks int
 	size   int       // gradient values per block
 	grads  []float32 // this rank's blocks' scaled gradients, block by block
 	stats  []float64 // this rank's blocks' {loss sum, correct}
-	all    []float32 // every block's gradients (Allgather)
-	all64  []float64
+	all64  []float64 // every block's stats (Allgather)
 	state  []float32 // non-trainable state
+	sum    []float32 // the gradients' sum (ChainSum)
+	values []float32 // trainable values (Broadcast)
+	syncBN bool
+}
+
+// SetSyncBN turns synchronized BatchNorm on or off (off by default): on,
+// every training BatchNormalization (also inside quantize's folded
+// Conv+BN) normalizes with the statistics of the whole global batch, its
+// blocks' partials exchanged (GatherBlocks) and combined in block order at
+// each BatchNormalization's forward and backward pass (nn.SyncBatchNorm,
+// docs/distributed.md). Every rank must set the same. The result still
+// depends on the blocks only, not on the number of ranks.
+func (t *Trainer) SetSyncBN(on bool) { t.syncBN = on }
+
+// SyncBN reports whether BatchNorm is synchronized (SetSyncBN).
+func (t *Trainer) SyncBN() bool { return t.syncBN }
+
+// GatherBlocks sets all (BlockCount() x n) to every block's n values in
+// block order, given this rank's blocks' values in mine (an Allgather).
+func (t *Trainer) GatherBlocks(all, mine []float64) error {
+	if len(all) != len(mine)*t.comm.Size() || len(mine)%(t.blocks/t.comm.Size()) != 0 {
+		return fmt.Errorf("distributed: gathering %d values per rank into %d for %d blocks", len(mine), len(all), t.blocks)
+	}
+	if t.comm.Size() == 1 {
+		copy(all, mine)
+		return nil
+	}
+	return t.comm.Allgather64(all, mine)
 }
 
 // NewTrainer returns the Trainer of comm that cuts every batch into blocks
@@ -75,7 +107,7 @@ func (t *Trainer) Blocks(batch []int) (int, [][]int) {
 // Accumulate keeps block k's scaled gradients and stats.
 func (t *Trainer) Accumulate(k int, params []*nn.Param, scale float32, stats []float64) error {
 	per := t.blocks / t.comm.Size()
-	if k < 0 || k >= per || len(stats) != 2 {
+	if k < 0 || k >= per || len(stats) != nStats {
 		return fmt.Errorf("distributed: block %d of %d (%d stats)", k, per, len(stats))
 	}
 	if k == 0 {
@@ -89,7 +121,7 @@ func (t *Trainer) Accumulate(k int, params []*nn.Param, scale float32, stats []f
 		}
 		t.size = ng
 		t.grads = grow(t.grads, per*ng)
-		t.stats = grow(t.stats, per*2)
+		t.stats = grow(t.stats, per*nStats)
 		t.state = grow(t.state, ns)
 	}
 	g := t.grads[k*t.size : k*t.size]
@@ -103,18 +135,21 @@ func (t *Trainer) Accumulate(k int, params []*nn.Param, scale float32, stats []f
 	if len(g) != t.size {
 		return fmt.Errorf("distributed: block %d has %d gradient values, block 0 had %d", k, len(g), t.size)
 	}
-	copy(t.stats[2*k:], stats)
+	copy(t.stats[nStats*k:], stats)
 	return nil
 }
 
+// nStats is the number of per-block stats (nn.DataParallel.Accumulate).
+const nStats = 3
+
 // Reduce adds every block's gradients and stats in block order and
-// installs rank 0's state on every rank.
+// installs rank 0's state on every rank (and rank 0's trainable values
+// when a block's forward pass changed them).
 func (t *Trainer) Reduce(params []*nn.Param, stats []float64) error {
-	if len(stats) != 2 {
-		return fmt.Errorf("distributed: %d stats, want 2", len(stats))
+	if len(stats) != nStats {
+		return fmt.Errorf("distributed: %d stats, want %d", len(stats), nStats)
 	}
 	n := t.comm.Size()
-	t.all = grow(t.all, n*len(t.grads))
 	t.all64 = grow(t.all64, n*len(t.stats))
 	st := t.state[:0]
 	for _, p := range params {
@@ -122,13 +157,29 @@ func (t *Trainer) Reduce(params []*nn.Param, stats []float64) error {
 			st = append(st, p.Value.Data...)
 		}
 	}
+	// The blocks' gradients, added in block order along the chain of
+	// ranks into the scratch vector sum.
+	per := t.blocks / n
+	t.sum = grow(t.sum, t.size)
+	sum := t.sum
+	err := t.comm.ChainSum(sum, func(piece []float32, lo int, first bool) {
+		for k := 0; k < per; k++ {
+			src := t.grads[k*t.size+lo : k*t.size+lo+len(piece)]
+			if first && k == 0 {
+				copy(piece, src)
+				continue
+			}
+			for i, v := range src {
+				piece[i] += v
+			}
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("gradients: %w", err)
+	}
 	if n == 1 {
-		copy(t.all, t.grads)
 		copy(t.all64, t.stats)
 	} else {
-		if err := t.comm.Allgather(t.all, t.grads); err != nil {
-			return fmt.Errorf("gradients: %w", err)
-		}
 		if err := t.comm.Allgather64(t.all64, t.stats); err != nil {
 			return fmt.Errorf("loss: %w", err)
 		}
@@ -136,9 +187,27 @@ func (t *Trainer) Reduce(params []*nn.Param, stats []float64) error {
 			return fmt.Errorf("state: %w", err)
 		}
 	}
-	sum := t.all[:t.size]
-	sumRanks(sum, t.all)
 	sumRanks(stats, t.all64)
+	if stats[2] != 0 && n > 1 {
+		// A forward pass changed trainable values (a quantizer that
+		// initialises a learned step from its first batch): every rank
+		// takes rank 0's, those of block 0.
+		tv := t.values[:0]
+		for _, p := range params {
+			if p.Trainable && p.Grad != nil {
+				tv = append(tv, p.Value.Data...)
+			}
+		}
+		t.values = tv
+		if err := t.comm.Broadcast(0, tv); err != nil {
+			return fmt.Errorf("trainable values: %w", err)
+		}
+		for _, p := range params {
+			if p.Trainable && p.Grad != nil {
+				tv = tv[copy(p.Value.Data, tv):]
+			}
+		}
+	}
 	g := sum
 	for _, p := range params {
 		if p.Trainable && p.Grad != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
@@ -297,6 +298,173 @@ func TestBlocksAnyRankCount(t *testing.T) {
 		}
 		if _, same := maxDiff(want, values(other)); same {
 			t.Fatalf("qat %v: 2 and 4 blocks gave the same weights", qat)
+		}
+	}
+}
+
+// convBNNoBias is convBNDropout with a convolution without bias (as
+// mnist-cnn's), whose gradient BatchNorm would otherwise make zero up to
+// rounding.
+func convBNNoBias() []nn.Layer {
+	return append([]nn.Layer{noBias(nn.NewConv2D(4, 3, 3))}, convBNDropout()[1:]...)
+}
+
+// noBias turns c's bias off.
+func noBias(c *nn.Conv2D) *nn.Conv2D {
+	c.UseBias = false
+	return c
+}
+
+// trainSync trains a model with synchronized BatchNorm on n in-process
+// ranks with blocks blocks and returns every rank's values and history.
+func trainSync(t *testing.T, n, blocks int, layers func() []nn.Layer, qat bool, x, y *tensor.Tensor) ([][][]float32, []*nn.History) {
+	t.Helper()
+	comms := newGroup(n)
+	vals, hs, errs := make([][][]float32, n), make([]*nn.History, n), make([]error, n)
+	models := make([]*nn.Model, n)
+	for r := range models {
+		models[r] = buildTiny(t, layers, qat)
+	}
+	var wg sync.WaitGroup
+	for r := 0; r < n; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o := fitOpts()
+			tr := mustTrainer(t, comms[r], blocks)
+			tr.SetSyncBN(true)
+			o.DataParallel = tr
+			hs[r], errs[r] = models[r].Fit(context.Background(), x, y, o)
+			vals[r] = values(models[r])
+		}()
+	}
+	wg.Wait()
+	for r, err := range errs {
+		if err != nil {
+			t.Fatalf("rank %d: %v", r, err)
+		}
+	}
+	return vals, hs
+}
+
+// TestSyncBNAnyRankCount is the determinism contract with synchronized
+// BatchNorm: 4 blocks per batch on one process (4 lanes), 2 ranks (2
+// lanes each) and 4 ranks end with the same weights, state and history,
+// bit for bit, float and QAT (folded Conv+BN); and synchronized BatchNorm
+// is not the per-block one.
+func TestSyncBNAnyRankCount(t *testing.T) {
+	for _, layers := range []func() []nn.Layer{convBNDropout, convBNNoBias} {
+		for _, qat := range []bool{false, true} {
+			x, y := tinyData(40, 1)
+			want, h1 := trainSync(t, 1, 4, layers, qat, x, y)
+			for _, n := range []int{2, 4} {
+				vals, hs := trainSync(t, n, 4, layers, qat, x, y)
+				for r := range vals {
+					if d, same := maxDiff(want[0], vals[r]); !same {
+						t.Fatalf("qat %v, %d ranks, rank %d: weights differ from one process with 4 blocks (max %g)", qat, n, r, d)
+					}
+					for e := range h1[0].Loss {
+						if hs[r].Loss[e] != h1[0].Loss[e] || hs[r].Accuracy[e] != h1[0].Accuracy[e] {
+							t.Fatalf("qat %v, %d ranks, rank %d: epoch %d loss %v, one process %v", qat, n, r, e, hs[r].Loss[e], h1[0].Loss[e])
+						}
+					}
+				}
+			}
+			per, _ := trainRanksQAT(t, 4, 4, layers, qat, x, y)
+			if _, same := maxDiff(want[0], per[0]); same {
+				t.Fatalf("qat %v: synchronized and per-block BatchNorm gave the same weights", qat)
+			}
+		}
+	}
+}
+
+// TestSyncBNIsWholeBatch checks what synchronized BatchNorm computes: the
+// statistics and gradient of the whole batch, so that 2 and 4 blocks end
+// near a plain Fit (one block, the batch's own BatchNorm) up to float
+// rounding, much nearer than per-block BatchNorm does.
+func TestSyncBNIsWholeBatch(t *testing.T) {
+	x, y := tinyData(40, 1)
+	// Without the convolution's bias: BatchNorm makes its gradient zero,
+	// the rounding noise that stands for it differs between the two runs
+	// and Adam scales it up to steps of the learning rate.
+	convBN := func() []nn.Layer { return append([]nn.Layer{noBias(nn.NewConv2D(4, 3, 3))}, convBN()[1:]...) }
+	one := tinyModel(t, convBN)
+	if _, err := one.Fit(context.Background(), x, y, fitOpts()); err != nil {
+		t.Fatal(err)
+	}
+	for _, blocks := range []int{2, 4} {
+		synced, _ := trainSync(t, 1, blocks, convBN, false, x, y)
+		per, _ := trainRanks(t, 1, blocks, convBN, x, y)
+		ds, _ := maxDiff(values(one), synced[0])
+		dp, _ := maxDiff(values(one), per[0])
+		t.Logf("%d blocks vs one: synchronized max |diff| %g, per-block %g", blocks, ds, dp)
+		if ds > 1e-6 || ds*1000 > dp {
+			t.Fatalf("%d blocks: synchronized BatchNorm is %g from the whole batch's, per-block %g", blocks, ds, dp)
+		}
+	}
+}
+
+// TestSyncBNEmptyBlock checks the one-line error when a batch has fewer
+// samples than blocks (synchronized BatchNorm needs each block's
+// statistics).
+func TestSyncBNEmptyBlock(t *testing.T) {
+	x, y := tinyData(42, 1) // batches of 10: the last has 2 samples for 4 blocks
+	m := tinyModel(t, convBN)
+	o := fitOpts()
+	tr := mustTrainer(t, Local{}, 4)
+	tr.SetSyncBN(true)
+	o.DataParallel = tr
+	_, err := m.Fit(context.Background(), x, y, o)
+	if err == nil || !strings.Contains(err.Error(), "a sample in every block") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestBlocksLSQ is the determinism contract for LSQ quantizers, whose
+// forward pass initialises a trainable step from its first batch: every
+// block starts from the step's values and every rank takes block 0's
+// initialisation, so one process and 2 ranks agree bit for bit, with
+// per-block and with synchronized BatchNorm.
+func TestBlocksLSQ(t *testing.T) {
+	build := func() *nn.Model {
+		m, err := nn.NewSequential(tensor.Shape{6, 6, 1}, convBNDropout()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.InitWeights(7)
+		if m, err = quantize.Model(m, quantize.WithScheme(quantize.NBit{WeightBits: 8, ActivationBits: 8, PerAxis: true, LSQ: true})); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Compile(nn.CompileOptions{Loss: nn.SparseCategoricalCrossentropy{FromLogits: true}, Optimizer: optim.NewAdam(1e-2), Metrics: []string{"accuracy"}}); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	x, y := tinyData(40, 1)
+	for _, syncBN := range []bool{false, true} {
+		fit := func(m *nn.Model, c Comm) {
+			o := fitOpts()
+			tr := mustTrainer(t, c, 2)
+			tr.SetSyncBN(syncBN)
+			o.DataParallel = tr
+			if _, err := m.Fit(context.Background(), x, y, o); err != nil {
+				t.Error(err)
+			}
+		}
+		one := build()
+		fit(one, Local{})
+		comms := newGroup(2)
+		ms := []*nn.Model{build(), build()}
+		var wg sync.WaitGroup
+		for r := range ms {
+			wg.Add(1)
+			go func() { defer wg.Done(); fit(ms[r], comms[r]) }()
+		}
+		wg.Wait()
+		for r := range ms {
+			if d, same := maxDiff(values(one), values(ms[r])); !same {
+				t.Fatalf("synchronized BatchNorm %v: rank %d differs from one process with 2 blocks (max %g)", syncBN, r, d)
+			}
 		}
 	}
 }

@@ -87,6 +87,11 @@ type BatchNormalization struct {
 
 	statsFn, gradFn, normFn, bwdFn func(lo, hi int)
 
+	// lane is the block of the last training Forward when BatchNorm is
+	// synchronized across the blocks of a data-parallel step (nil
+	// otherwise): its Backward exchanges the gradient sums too.
+	lane *blockLane
+
 	// Fusion with a following activation and max pooling (see
 	// forwardActPool): pool is the MaxPooling2D whose output the last
 	// Forward wrote (nil: none), poolScratch the per-thread image buffers
@@ -259,6 +264,10 @@ func (b *BatchNormalization) forward(c *Context, x *tensor.Tensor, act actKind, 
 	b.training = c.Training
 	b.act, b.y = act, out
 	b.betaFwd = append(b.betaFwd[:0], b.Beta.Value.Data...)
+	b.lane = nil
+	if c.Training {
+		b.lane = c.lane
+	}
 	if st.Rows() == 0 {
 		return
 	}
@@ -267,7 +276,9 @@ func (b *BatchNormalization) forward(c *Context, x *tensor.Tensor, act actKind, 
 	if c.Training {
 		st.SetShift(x.Data[:C])
 		kernels.ParallelFor(st.Chunks(), 1, b.statsFn)
-		st.FromBatch(gamma, b.Epsilon)
+		if b.lane == nil || !bnForwardSync(b.lane, st, gamma, b.Epsilon) {
+			st.FromBatch(gamma, b.Epsilon)
+		}
 		st.UpdateMoving(mm, mv, b.Momentum, c.Step)
 		if b.mean == nil {
 			b.mean = make([]float32, C)
@@ -342,6 +353,10 @@ func (b *BatchNormalization) normRows(lo, hi int) {
 //	dx = gamma/sigma * (dy - sum(dy)/M - xhat*sum(dy*xhat)/M)
 //
 // after an inference Forward it is the affine map's: dx = dy*gamma/sigma.
+// In a data-parallel step with synchronized BatchNorm (SyncBatchNorm) the
+// Forward's statistics and the two sums are those of the whole global
+// batch, exchanged with the other blocks (docs/distributed.md,
+// Synchronized BatchNorm; syncbn.go).
 // dOut (N, ..., C) -> dx (N, ..., C)
 func (b *BatchNormalization) Backward(c *Context, dOut *tensor.Tensor) []*tensor.Tensor {
 	return b.backward(dOut, actLinear)
@@ -403,6 +418,9 @@ func (b *BatchNormalization) backward(dOut *tensor.Tensor, act actKind) []*tenso
 		kernels.ParallelFor(st.Chunks(), 1, b.gradFn)
 	}
 	st.Grad(b.Gamma.Value.Data, b.training, dg, db)
+	if b.training && b.lane != nil {
+		bnBackwardSync(b.lane, st, b.Gamma.Value.Data)
+	}
 	if b.pool != nil {
 		// gradPoolChunks left the activation's gradient in dx: the
 		// input gradient overwrites it in place.

@@ -187,6 +187,7 @@ type trainState struct {
 	weights  []float64 // a batch's sample weights (FitOptions.SampleWeight, ClassWeight)
 
 	dpStart, dpFirst stateCopy // data-parallel state copies (dataparallel.go)
+	dpLanes          []*Model  // lane copies of the model, synchronized BatchNorm (syncbn.go)
 }
 
 // Seed streams of Fit's random sources.

@@ -99,6 +99,9 @@ type Context struct {
 	// Step counts optimizer steps taken so far (0-based), for layers whose
 	// behaviour changes during training (BN freezing in QAT).
 	Step int
+
+	// lane is the block of a step with synchronized BatchNorm (SyncsBlocks).
+	lane *blockLane
 }
 
 // Base gives a layer its name. Built-in and custom layers embed it.

@@ -322,7 +322,12 @@ func (l *FoldedConvBN) Forward(c *nn.Context, in []*tensor.Tensor) *tensor.Tenso
 	l.z = z
 	C := l.ch
 	l.chain = false
-	if ro, ok := l.chainQuant(); ok && len(z.Data) > 0 {
+	// The fully fused path computes its own batch statistics; with
+	// synchronized BatchNorm (nn.SyncBatchNorm) the unfused one (the same
+	// bits without synchronization: both are pinned to the reference
+	// loops) runs the inner BatchNormalization, which exchanges them
+	// (docs/distributed.md, Synchronized BatchNorm).
+	if ro, ok := l.chainQuant(); ok && len(z.Data) > 0 && !c.SyncsBlocks() {
 		return l.forwardChain(c, z, ro)
 	}
 	a := tensor.Ensure(&l.a, z.Shape...)

@@ -4,7 +4,8 @@
 # runs the mpi-tagged tests of ./distributed, then trains mnist-cnn (float,
 # then QAT) for 200 steps on 2 ranks x 1 thread and on one process x 2
 # threads with the same 2 blocks per batch and compares the model files
-# byte for byte; then kills rank 1 mid-epoch (the job must end with an
+# byte for byte, with per-block and with synchronized BatchNorm
+# (--sync-bn); then kills rank 1 mid-epoch (the job must end with an
 # error, not hang) and resumes from rank 0's checkpoint to the same bytes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,16 @@ quant=(quantize --in "$dir/float1.safetensors" --epochs 1 --train-limit 6400 --t
 "$dir/goqat" "${quant[@]}" --blocks 2 --threads 2 --out "$dir/qat1.safetensors"
 cmp "$dir/qat1.safetensors" "$dir/qat2.safetensors"
 echo "QAT: 2 ranks x 1 thread = 1 process x 2 threads, bit for bit"
+# Synchronized BatchNorm: the statistics of the whole global batch.
+"${mpirun[@]}" "$dir/goqat-mpi" "${train[@]}" --distributed --sync-bn --threads 1 --out "$dir/sfloat2.safetensors"
+"$dir/goqat" "${train[@]}" --blocks 2 --sync-bn --threads 2 --out "$dir/sfloat1.safetensors"
+cmp "$dir/sfloat1.safetensors" "$dir/sfloat2.safetensors"
+echo "float, --sync-bn: 2 ranks x 1 thread = 1 process x 2 threads, bit for bit"
+squant=(quantize --in "$dir/sfloat1.safetensors" --epochs 1 --train-limit 6400 --test-limit 500 --batch 32 --calibrate 256 --verbose 2 --sync-bn)
+"${mpirun[@]}" "$dir/goqat-mpi" "${squant[@]}" --distributed --threads 1 --out "$dir/sqat2.safetensors"
+"$dir/goqat" "${squant[@]}" --blocks 2 --threads 2 --out "$dir/sqat1.safetensors"
+cmp "$dir/sqat1.safetensors" "$dir/sqat2.safetensors"
+echo "QAT, --sync-bn: 2 ranks x 1 thread = 1 process x 2 threads, bit for bit"
 # A rank killed mid-epoch ends the job; --resume finishes bit-identically.
 ck=(--checkpoint-dir "$dir/ckpt" --checkpoint-every 20)
 "${mpirun[@]}" "$dir/goqat-mpi" "${train[@]}" --distributed --threads 1 "${ck[@]}" --out "$dir/float3.safetensors" &

@@ -17,15 +17,17 @@ import (
 type distFlags struct {
 	on      bool
 	blocks  int
+	syncBN  bool
 	timeout time.Duration
 	trainer *distributed.Trainer // set by start when on
 }
 
-// addDistributedFlags registers --distributed, --blocks and
+// addDistributedFlags registers --distributed, --blocks, --sync-bn and
 // --distributed-timeout.
 func addDistributedFlags(f *pflag.FlagSet, d *distFlags) {
 	f.BoolVar(&d.on, "distributed", false, "train data-parallel as one rank of an MPI job (mpirun -np N goqat ...; needs a build with -tags mpi)")
 	f.IntVar(&d.blocks, "blocks", 0, "sample blocks per batch, a multiple of the ranks (0: one per rank); the same blocks give the same weights on any number of ranks, also without --distributed (one process)")
+	f.BoolVar(&d.syncBN, "sync-bn", false, "with --distributed or --blocks: BatchNorm uses the statistics of the whole global batch (synchronized across blocks and ranks) instead of each block's")
 	f.DurationVar(&d.timeout, "distributed-timeout", distributed.DefaultTimeout, "with --distributed: end the job with an error when a collective waits longer (a rank died)")
 }
 
@@ -37,12 +39,18 @@ func (d *distFlags) start() (func(), error) {
 	if d.blocks < 0 || !(d.timeout > 0) {
 		return nil, fmt.Errorf("--blocks %d must not be negative and --distributed-timeout %v must be positive", d.blocks, d.timeout)
 	}
+	if d.syncBN && !d.on && d.blocks == 0 {
+		return nil, errors.New("--sync-bn needs --distributed or --blocks (without them BatchNorm already uses the whole batch)")
+	}
 	if !d.on {
 		if d.blocks > 0 {
 			// One process that reproduces a job with these blocks.
 			var err error
-			d.trainer, err = distributed.NewTrainer(distributed.Local{}, d.blocks)
-			return func() {}, err
+			if d.trainer, err = distributed.NewTrainer(distributed.Local{}, d.blocks); err != nil {
+				return nil, err
+			}
+			d.trainer.SetSyncBN(d.syncBN)
+			return func() {}, nil
 		}
 		return func() {}, nil
 	}
@@ -57,12 +65,17 @@ func (d *distFlags) start() (func(), error) {
 		comm.Close()
 		return nil, err
 	}
+	d.trainer.SetSyncBN(d.syncBN)
 	if comm.Rank() != 0 {
 		if null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
 			os.Stdout = null
 		}
 	}
-	fmt.Printf("Data-parallel: %d ranks, %d sample blocks per batch\n", comm.Size(), d.trainer.BlockCount())
+	sync := ""
+	if d.syncBN {
+		sync = ", synchronized BatchNorm"
+	}
+	fmt.Printf("Data-parallel: %d ranks, %d sample blocks per batch%s\n", comm.Size(), d.trainer.BlockCount(), sync)
 	return func() { comm.Close() }, nil
 }
 

@@ -20,6 +20,7 @@ func TestDistributedFlagErrors(t *testing.T) {
 		{[]string{"train", "--distributed", "--epochs", "1", "--out", dir + "/m.safetensors"}, "built with MPI: go build -tags mpi"},
 		{[]string{"train", "--blocks", "-1", "--out", dir + "/m.safetensors"}, "--blocks -1 must not be negative"},
 		{[]string{"quantize", "--in", dir + "/none.safetensors", "--blocks", "-2", "--out", dir + "/q.safetensors"}, "--blocks -2 must not be negative"},
+		{[]string{"train", "--sync-bn", "--epochs", "1", "--out", dir + "/m.safetensors"}, "--sync-bn needs --distributed or --blocks"},
 		{[]string{"train", "--distributed", "--distributed-timeout", "0s", "--out", dir + "/m.safetensors"}, "--distributed-timeout 0s must be positive"},
 	}
 	for _, c := range cases {
@@ -32,10 +33,11 @@ func TestDistributedFlagErrors(t *testing.T) {
 
 // TestBlocksOneProcess checks that --blocks alone trains one process as a
 // 2-rank job would: the same model from 2 threads and from 1, and not the
-// model of a run without blocks.
+// model of a run without blocks; with --sync-bn too (mnist-cnn has
+// BatchNorm), and not the model of per-block BatchNorm.
 func TestBlocksOneProcess(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains three small models")
+		t.Skip("trains five small models")
 	}
 	dir := t.TempDir()
 	args := []string{"train", "--epochs", "1", "--train-limit", "300", "--test-limit", "100", "--batch", "32", "--verbose", "0"}
@@ -58,5 +60,13 @@ func TestBlocksOneProcess(t *testing.T) {
 	}
 	if bytes.Equal(a, c) {
 		t.Fatalf("--blocks 2 gave the model of a run without blocks")
+	}
+	d := read("d.safetensors", "--blocks", "2", "--sync-bn", "--threads", "2")
+	e := read("e.safetensors", "--blocks", "2", "--sync-bn", "--threads", "1")
+	if !bytes.Equal(d, e) {
+		t.Fatalf("--blocks 2 --sync-bn gave different models with 2 threads and 1")
+	}
+	if bytes.Equal(d, a) || bytes.Equal(d, c) {
+		t.Fatalf("--sync-bn gave the model of per-block BatchNorm or of a run without blocks")
 	}
 }
