@@ -38,6 +38,7 @@ type Trainer struct {
 	size   int       // gradient values per block
 	grads  []float32 // this rank's blocks' scaled gradients, block by block
 	stats  []float64 // this rank's blocks' {loss sum, correct}
+	all    []float32 // every block's gradients (the Allgather of a small vector)
 	all64  []float64 // every block's stats (Allgather)
 	state  []float32 // non-trainable state
 	sum    []float32 // the gradients' sum (ChainSum)
@@ -157,11 +158,21 @@ func (t *Trainer) Reduce(params []*nn.Param, stats []float64) error {
 			st = append(st, p.Value.Data...)
 		}
 	}
-	// The blocks' gradients, added in block order along the chain of
-	// ranks into the scratch vector sum.
+	// The blocks' gradients, added in block order into the scratch vector
+	// sum: along the chain of ranks, or, for a small vector on few ranks
+	// (where the chain's steps cost more than moving every block to every
+	// rank), gathered and added in the same order: the same bits.
 	per := t.blocks / n
 	t.sum = grow(t.sum, t.size)
 	sum := t.sum
+	if n > 1 && (n-1)*per*t.size <= gatherMaxValues {
+		t.all = grow(t.all, n*per*t.size)
+		if err := t.comm.Allgather(t.all, t.grads[:per*t.size]); err != nil {
+			return fmt.Errorf("gradients: %w", err)
+		}
+		sumRanks(sum, t.all)
+		return t.reduceRest(params, stats, st, n)
+	}
 	err := t.comm.ChainSum(sum, func(piece []float32, lo int, first bool) {
 		for k := 0; k < per; k++ {
 			src := t.grads[k*t.size+lo : k*t.size+lo+len(piece)]
@@ -177,6 +188,20 @@ func (t *Trainer) Reduce(params []*nn.Param, stats []float64) error {
 	if err != nil {
 		return fmt.Errorf("gradients: %w", err)
 	}
+	return t.reduceRest(params, stats, st, n)
+}
+
+// gatherMaxValues is the most gradient values a rank receives from the
+// others in the Allgather that Reduce uses instead of the chain: 3 Mi
+// float32 (12 MiB), about where the two cost the same on 2 ranks here
+// (docs/distributed.md, the chain against the Allgather). A variable so
+// that tests can send any size either way.
+var gatherMaxValues = 3 << 20
+
+// reduceRest is Reduce after the gradients' sum: the stats, rank 0's
+// state and, if a forward pass changed them, its trainable values, then
+// the sum installed as every parameter's gradient.
+func (t *Trainer) reduceRest(params []*nn.Param, stats []float64, st []float32, n int) error {
 	if n == 1 {
 		copy(t.all64, t.stats)
 	} else {
@@ -208,7 +233,7 @@ func (t *Trainer) Reduce(params []*nn.Param, stats []float64) error {
 			}
 		}
 	}
-	g := sum
+	g := t.sum
 	for _, p := range params {
 		if p.Trainable && p.Grad != nil {
 			g = g[copy(p.Grad.Data, g):]
