@@ -117,7 +117,8 @@ func fittedFile(header string) *safetensors.File {
 // the limits. (FuzzLoad mutates the bytes of whole files.)
 func FuzzModelMetadata(f *testing.F) {
 	var seeds []string
-	for _, m := range []*Model{tinyModel(8), tinyModel(4), graphModel()} {
+	lstm := lstmModel(lstmCase{t: 4, f: 3, u: 5, bits: 8, e: -11, seq: true, bias: true}, rand.New(rand.NewPCG(1, 1)))
+	for _, m := range []*Model{tinyModel(8), tinyModel(4), graphModel(), lstm} {
 		meta, err := encodeUnchecked(m)
 		if err != nil {
 			f.Fatal(err)
