@@ -122,6 +122,11 @@ func Link(m *nn.Model) int {
 			if l.ex != nil {
 				n++
 			}
+		case *QuantizeLSTM:
+			l.Link(m)
+			if l.linked {
+				n++
+			}
 		}
 	}
 	return n
@@ -273,6 +278,8 @@ func sourceOf(m *nn.Model, name string) (source, bool) {
 		case *QuantizeWrapper:
 			return quantizerSource(l.OutputQuant(), count)
 		case *FoldedConvBN:
+			return quantizerSource(l.OutputQuant(), count)
+		case *QuantizeLSTM:
 			return quantizerSource(l.OutputQuant(), count)
 		}
 		r, ok := keepScale[l.Type()]

@@ -166,6 +166,12 @@ func build(m *nn.Model, o *options) (*nn.Model, error) {
 			continue
 		}
 		cfg := o.annotated[n.Name]
+		if cfg == nil && n.Type == "LSTM" {
+			if err := o.wrapLSTM(n); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if cfg == nil {
 			cfg = DefaultConfig(n.Type)
 		}
@@ -395,5 +401,22 @@ func (o *options) resolveComposites(g *transform.Graph) error {
 			}
 		}
 	}
+	return nil
+}
+
+// wrapLSTM replaces an LSTM node by a QuantizeLSTM under the layer's
+// scheme (docs/lstm.md).
+func (o *options) wrapLSTM(n *transform.Node) error {
+	cfg, err := wrapLSTMConfig(n.Config, o.schemeOf(n.Name))
+	if err != nil {
+		return fmt.Errorf("quantize: layer %q: %w", n.Name, err)
+	}
+	l, err := NewQuantizeLSTM(cfg)
+	if err != nil {
+		return fmt.Errorf("quantize: layer %q: %w", n.Name, err)
+	}
+	l.SetName(n.Name)
+	n.Layer = l
+	n.Type = l.Type()
 	return nil
 }

@@ -84,10 +84,10 @@ func activationFuses(l nn.Layer) bool {
 }
 
 // SupportedLayers lists the layer types Model quantizes without an
-// annotation, sorted (plus BatchNormalization folding and SeparableConv2D
-// splitting).
+// annotation, sorted (plus BatchNormalization folding, SeparableConv2D
+// splitting and LSTM, which becomes a QuantizeLSTM).
 func SupportedLayers() []string {
-	out := []string{"SeparableConv2D"}
+	out := []string{"SeparableConv2D", "LSTM"}
 	for t := range registry {
 		out = append(out, t)
 	}
