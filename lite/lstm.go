@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/goqat/goqat/internal/bounds"
+	"github.com/goqat/goqat/internal/qkernels"
 	"github.com/goqat/goqat/qmath"
 )
 
@@ -86,12 +87,32 @@ func sat16(v int64) int16 {
 	return int16(min(max(v, math.MinInt16), math.MaxInt16))
 }
 
-// LSTMCell computes one step of the integer LSTM on one sample's gate
+// roundShift returns p / 2^s rounded half to even, as qmath.RoundShift,
+// without branches for the shifts the LSTM uses (1..62).
+func roundShift(p int64, s uint) int64 {
+	if s-1 > 61 { // s == 0 or s > 62
+		return qmath.RoundShift(p, s)
+	}
+	return (p + (int64(1) << (s - 1)) - 1 + ((p >> s) & 1)) >> s
+}
+
+// mult is a qmath.Multiplier in the form the kernel applies.
+type mult struct {
+	m0 int64
+	s  uint
+}
+
+func newMult(m qmath.Multiplier) mult { return mult{m0: int64(m.M0), s: uint(m.Shift)} }
+
+// apply returns round_half_even(acc * M0 / 2^Shift), unsaturated
+// (qmath.Multiplier.Apply before its int32 saturation).
+func (m mult) apply(acc int32) int64 { return roundShift(int64(acc)*m.m0, m.s) }
+
+// lstmCell computes one step of the integer LSTM on one sample's gate
 // pre-activations z (4U, Q3.12: i, f, c, o blocks), updating the cell
-// state c (U, scale 2^e) in place and returning in h (U) the output codes,
-// requantized with mh (2^-30 / sh), zero point zh and clamp [lo, hi]. The
-// runtime and the QAT model's inference both call it.
-func LSTMCell(z []int16, c []int16, h []int8, e int, mh qmath.Multiplier, zh, lo, hi int32) {
+// state c (U, scale 2^e) in place and writing to h (U) the output codes,
+// requantized with mh (2^-30 / sh), zero point zh and clamp [lo, hi].
+func lstmCell(z []int16, c []int16, h []int8, e int, mh mult, zh, lo, hi int64) {
 	int16Tables()
 	u := len(c)
 	z = z[:4*u]
@@ -104,64 +125,70 @@ func LSTMCell(z []int16, c []int16, h []int8, e int, mh qmath.Multiplier, zh, lo
 		f := int64(sig[int(z[u+j])+32768])
 		g := int64(tnh[int(z[2*u+j])+32768])
 		o := int64(sig[int(z[3*u+j])+32768])
-		cv := sat16(qmath.RoundShift(f*int64(c[j]), ActFracBits) + qmath.RoundShift(i*g, igShift))
+		cv := sat16(roundShift(f*int64(c[j]), ActFracBits) + roundShift(i*g, igShift))
 		c[j] = cv
 		tc := int64(tnh[int(sat16(int64(cv)<<tShift))+32768])
-		h[j] = int8(qmath.Requantize(int32(o*tc), mh, zh, lo, hi))
+		h[j] = int8(min(max(mh.apply(int32(o*tc))+zh, lo), hi))
 	}
 }
 
-// LSTMParams holds an integer LSTM's constants, computed from its op and
-// tensors: the per-column multipliers of the two products and the
-// output's.
-type LSTMParams struct {
-	// T, F and U are the steps, the input features and the units.
-	T, F, U int
-	// Zx and Zh are the input's and the output's zero points; Lo and Hi
-	// the output's code range.
-	Zx, Zh, Lo, Hi int32
-	// Mx and Mr (4U each) rescale the input and recurrent products to
-	// Q3.12; Mh rescales o*tanh(c) (Q0.30) to the output's scale.
-	Mx, Mr []qmath.Multiplier
-	Mh     qmath.Multiplier
-	// E is the cell state's exponent (scale 2^E).
-	E int
-	// W (F, 4U) and R (U, 4U) are the kernels; Bias (4U) the int32 bias.
-	W, R []int8
-	Bias []int32
-	// ReturnSeq and Backwards are the op's ReturnSequences and
-	// GoBackwards.
-	ReturnSeq, Backwards bool
+// lstmParams holds an integer LSTM's constants, computed from its op and
+// tensors.
+type lstmParams struct {
+	t, f, u        int
+	zx, zh, lo, hi int64
+	mx, mr         []mult // (4U): the products to Q3.12
+	mh             mult   // o*tanh(c) (Q0.30) to the output's scale
+	e              int
+	w, r           *qkernels.Weights // (F, 4U), (U, 4U), packed
+	offX, offR     []int32           // (4U): bias - (zx+128)*colsum(W), -(zh+128)*colsum(R)
+	seq, back      bool
 }
 
-// NewLSTMParams computes the constants of op (an OpLSTM of a valid
-// model) with input tensor in and output tensor out.
-func NewLSTMParams(op *Op, in, out *Tensor) (*LSTMParams, error) {
+// newLSTMParams computes the constants of op (an OpLSTM of a valid model)
+// with input tensor in and output tensor out, and packs the weights.
+func newLSTMParams(op *Op, in, out *Tensor) (*lstmParams, error) {
 	t, f := in.Shape[0], in.Shape[1]
 	gu := op.WeightShape[1]
 	u := gu / 4
-	p := &LSTMParams{T: t, F: f, U: u, Zx: in.ZeroPoint, Zh: out.ZeroPoint, E: op.CellExponent,
-		W: op.Weights[:f*gu], R: op.Weights[f*gu:], ReturnSeq: op.ReturnSequences, Backwards: op.GoBackwards}
-	p.Lo, p.Hi = out.QRange()
-	p.Bias = op.Bias
-	if p.Bias == nil {
-		p.Bias = make([]int32, gu)
-	}
-	p.Mx = make([]qmath.Multiplier, gu)
-	p.Mr = make([]qmath.Multiplier, gu)
+	p := &lstmParams{t: t, f: f, u: u, zx: int64(in.ZeroPoint), zh: int64(out.ZeroPoint), e: op.CellExponent,
+		seq: op.ReturnSequences, back: op.GoBackwards}
+	lo, hi := out.QRange()
+	p.lo, p.hi = int64(lo), int64(hi)
+	p.mx = make([]mult, gu)
+	p.mr = make([]mult, gu)
 	gate := math.Ldexp(1, GateFracBits)
 	for j := 0; j < gu; j++ {
-		var err error
-		if p.Mx[j], err = qmath.NewMultiplier(float64(in.Scale) * float64(op.WeightScales[j]) * gate); err != nil {
+		mx, err := qmath.NewMultiplier(float64(in.Scale) * float64(op.WeightScales[j]) * gate)
+		if err != nil {
 			return nil, fmt.Errorf("input gate column %d: %w", j, err)
 		}
-		if p.Mr[j], err = qmath.NewMultiplier(float64(out.Scale) * float64(op.WeightScales[gu+j]) * gate); err != nil {
+		mr, err := qmath.NewMultiplier(float64(out.Scale) * float64(op.WeightScales[gu+j]) * gate)
+		if err != nil {
 			return nil, fmt.Errorf("recurrent gate column %d: %w", j, err)
 		}
+		p.mx[j], p.mr[j] = newMult(mx), newMult(mr)
 	}
-	var err error
-	if p.Mh, err = qmath.NewMultiplier(math.Ldexp(1, -2*ActFracBits) / float64(out.Scale)); err != nil {
+	mh, err := qmath.NewMultiplier(math.Ldexp(1, -2*ActFracBits) / float64(out.Scale))
+	if err != nil {
 		return nil, fmt.Errorf("output: %w", err)
+	}
+	p.mh = newMult(mh)
+	if p.w, err = qkernels.PackWeights(-1, op.Weights[:f*gu], f, gu); err != nil {
+		return nil, err
+	}
+	if p.r, err = qkernels.PackWeights(-1, op.Weights[f*gu:], u, gu); err != nil {
+		return nil, err
+	}
+	p.offX = make([]int32, gu)
+	p.offR = make([]int32, gu)
+	cx, cr := p.w.ColSums(), p.r.ColSums()
+	for j := 0; j < gu; j++ {
+		if op.Bias != nil {
+			p.offX[j] = op.Bias[j]
+		}
+		p.offX[j] -= int32(in.ZeroPoint+128) * cx[j]
+		p.offR[j] = -int32(out.ZeroPoint+128) * cr[j]
 	}
 	return p, nil
 }
@@ -230,54 +257,70 @@ func checkLSTM(op *Op, in, out *Tensor) error {
 }
 
 // lstmCost returns the LSTM's work and scratch bytes per sample, and its
-// constants' bytes (two multipliers and a bias per gate column).
+// fixed bytes: the packed weights, two multipliers and two offsets per
+// gate column, the chunk's activation rows and accumulators.
 func lstmCost(op *Op, in []int) (work, scratch, fixed int64) {
 	t, gu := int64(in[0]), int64(op.WeightShape[1])
 	k := int64(op.WeightShape[0])
+	f := int64(in[1])
 	work = bounds.SatAdd(bounds.SatMul(t, k, gu), bounds.SatMul(t, gu, 8))
-	// The input projection (T, 4U) int16, the cell (U) int16, the
-	// previous output (U) int8 and one step's gates (4U) int16.
-	scratch = bounds.SatAdd(bounds.SatMul(2, t, gu), bounds.SatMul(5, gu))
-	return work, scratch, bounds.SatMul(24, gu)
+	// The input projection (T, 4U) int16, the cell (U) int16 and the
+	// previous output (U) int8.
+	scratch = bounds.SatAdd(bounds.SatMul(2, t, gu), bounds.SatMul(3, gu/4))
+	fixed = bounds.SatAdd(packedBytes(f, gu), packedBytes(k-f, gu), bounds.SatMul(40, gu),
+		bounds.SatMul(int64(qkernels.PaddedRows(lstmChunk)), bounds.SatAdd(k, 4)), bounds.SatMul(4*lstmChunk+2, gu))
+	return work, scratch, fixed
 }
 
-// lstmKernel is the integer LSTM (see the top of this file): the input
-// projection of all N*T steps first (int32 rows, each weight row added
-// scaled by one input code), then per step and sample the recurrent
-// product at batch 1 (a matrix-vector product over the previous output's
-// codes), the gates and the cell.
+// lstmChunk is the rows of one product call: a few tiles, so that the
+// accumulators stay small.
+const lstmChunk = 4 * qkernels.MR
+
+// lstmKernel is the integer LSTM (see the top of this file), on the int8
+// product kernels of internal/qkernels (Weights.Acc): the input
+// projection of all N*T steps first, in chunks of rows, then step by
+// step the recurrent product of the batch's previous outputs (a
+// matrix-vector product at batch 1) and, per sample, the gates and the
+// cell in int16 fixed point.
 // in (N, T, F) -> out (N, T, U) or (N, U)
 type lstmKernel struct {
 	it      *Interpreter
 	in, out int
-	p       *LSTMParams
-	px      []int16 // (N, T, 4U) by input time
-	acc     []int32 // (4U)
+	p       *lstmParams
+	px      []int16 // (N, T, 4U) by input time: the input projection, Q3.12
+	abuf    []uint8 // lstmChunk rows of activations
+	acc     []int32 // (lstmChunk, 4U)
 	z       []int16 // (4U)
-	c       []int16 // (U)
-	h       []int8  // (U)
+	c       []int16 // (N, U)
+	h       []int8  // (N, U)
 }
 
 func newLSTM(it *Interpreter, op *Op) (*lstmKernel, error) {
-	p, err := NewLSTMParams(op, &it.m.Tensors[op.Inputs[0]], &it.m.Tensors[op.Output])
+	p, err := newLSTMParams(op, &it.m.Tensors[op.Inputs[0]], &it.m.Tensors[op.Output])
 	if err != nil {
 		return nil, err
 	}
 	return &lstmKernel{it: it, in: op.Inputs[0], out: op.Output, p: p}, nil
 }
 
-// shareWith returns this op's kernel for sub, sharing the constants.
+// shareWith returns this op's kernel for sub, sharing the constants and
+// the packed weights.
 func (k *lstmKernel) shareWith(sub *Interpreter) kernel {
 	return &lstmKernel{it: sub, in: k.in, out: k.out, p: k.p}
 }
 
 func (k *lstmKernel) alloc(n int) {
-	gu := 4 * k.p.U
-	k.px = grow16(k.px, n*k.p.T*gu)
-	k.acc = make([]int32, gu)
+	p := k.p
+	gu := 4 * p.u
+	k.px = grow16(k.px, n*p.t*gu)
+	k.abuf = make([]uint8, qkernels.PaddedRows(lstmChunk)*qkernels.RowStride(max(p.f, p.u)))
+	k.acc = make([]int32, lstmChunk*gu)
 	k.z = make([]int16, gu)
-	k.c = make([]int16, k.p.U)
-	k.h = make([]int8, k.p.U)
+	k.c = grow16(k.c, n*p.u)
+	if cap(k.h) < n*p.u {
+		k.h = make([]int8, n*p.u)
+	}
+	k.h = k.h[:n*p.u]
 }
 
 // grow16 returns buf with n elements, reusing its storage.
@@ -289,73 +332,76 @@ func grow16(buf []int16, n int) []int16 {
 }
 
 func (k *lstmKernel) run(n int) {
-	LSTMRun(k.p, k.it.i8[k.in][:n*k.p.T*k.p.F], k.it.i8[k.out], n, k.px, k.acc, k.z, k.c, k.h)
-}
-
-// LSTMRun runs the integer LSTM of p on n samples x (N, T, F) into y (N,
-// T, U) or (N, U), with scratch px (N*T*4U), acc (4U), z (4U), c (U) and
-// h (U). The interpreter's op and the QAT model's inference call it.
-func LSTMRun(p *LSTMParams, x, y []int8, n int, px []int16, acc []int32, z, c []int16, h []int8) {
-	t, f, u := p.T, p.F, p.U
+	p := k.p
+	t, f, u := p.t, p.f, p.u
 	gu := 4 * u
-	acc, z = acc[:gu], z[:gu]
-	// The input projection of every step.
-	for r := 0; r < n*t; r++ {
-		copy(acc, p.Bias)
-		xr := x[r*f : (r+1)*f]
-		for fi, xv := range xr {
-			s := int32(xv) - p.Zx
-			if s == 0 {
-				continue
-			}
-			w := p.W[fi*gu : (fi+1)*gu]
-			w = w[:len(acc)]
-			for j, wv := range w {
-				acc[j] += s * int32(wv)
-			}
+	x, y := k.it.i8[k.in][:n*t*f], k.it.i8[k.out]
+	// The input projection of every step, lstmChunk rows at a time.
+	ldx := qkernels.RowStride(f)
+	for r0 := 0; r0 < n*t; r0 += lstmChunk {
+		rows := min(lstmChunk, n*t-r0)
+		for i := 0; i < rows; i++ {
+			qkernels.PackRow(k.abuf[i*ldx:], x[(r0+i)*f:(r0+i+1)*f])
 		}
-		out := px[r*gu : (r+1)*gu]
-		out = out[:len(acc)]
-		for j, a := range acc {
-			out[j] = sat16(int64(p.Mx[j].Apply(a)))
+		k.product(p.w, ldx, rows)
+		for i := 0; i < rows; i++ {
+			a := k.acc[i*gu : (i+1)*gu]
+			out := k.px[(r0+i)*gu : (r0+i+1)*gu]
+			out, off, mx := out[:len(a)], p.offX[:len(a)], p.mx[:len(a)]
+			for j, v := range a {
+				out[j] = sat16(mx[j].apply(v + off[j]))
+			}
 		}
 	}
-	for i := 0; i < n; i++ {
-		clear(c)
-		for j := range h {
-			h[j] = int8(p.Zh)
+	c, h := k.c[:n*u], k.h[:n*u]
+	clear(c)
+	for i := range h {
+		h[i] = int8(p.zh)
+	}
+	ldh := qkernels.RowStride(u)
+	for s := 0; s < t; s++ {
+		ti := s
+		if p.back {
+			ti = t - 1 - s
 		}
-		for s := 0; s < t; s++ {
-			ti := s
-			if p.Backwards {
-				ti = t - 1 - s
-			}
-			clear(acc)
+		for i0 := 0; i0 < n; i0 += lstmChunk {
+			rows := min(lstmChunk, n-i0)
 			if s > 0 {
-				for ui, hv := range h {
-					d := int32(hv) - p.Zh
-					if d == 0 {
-						continue
-					}
-					w := p.R[ui*gu : (ui+1)*gu]
-					w = w[:len(acc)]
-					for j, wv := range w {
-						acc[j] += d * int32(wv)
+				for i := 0; i < rows; i++ {
+					qkernels.PackRow(k.abuf[i*ldh:], h[(i0+i)*u:(i0+i+1)*u])
+				}
+				k.product(p.r, ldh, rows)
+			}
+			for i := 0; i < rows; i++ {
+				smp := i0 + i
+				pxr := k.px[(smp*t+ti)*gu : (smp*t+ti+1)*gu]
+				z := k.z[:len(pxr)]
+				if s == 0 {
+					copy(z, pxr) // the state is zero: no recurrent term
+				} else {
+					a := k.acc[i*gu : (i+1)*gu]
+					a, off, mr := a[:len(pxr)], p.offR[:len(pxr)], p.mr[:len(pxr)]
+					for j, v := range a {
+						z[j] = sat16(int64(pxr[j]) + int64(sat16(mr[j].apply(v+off[j]))))
 					}
 				}
-			}
-			pxr := px[(i*t+ti)*gu : (i*t+ti+1)*gu]
-			pxr = pxr[:len(acc)]
-			for j, a := range acc {
-				z[j] = sat16(int64(pxr[j]) + int64(p.Mr[j].Apply(a)))
-			}
-			LSTMCell(z, c, h, p.E, p.Mh, p.Zh, p.Lo, p.Hi)
-			if p.ReturnSeq {
-				copy(y[(i*t+s)*u:(i*t+s+1)*u], h)
+				hs := h[smp*u : (smp+1)*u]
+				lstmCell(z, c[smp*u:(smp+1)*u], hs, p.e, p.mh, p.zh, p.lo, p.hi)
+				if p.seq {
+					copy(y[(smp*t+s)*u:(smp*t+s+1)*u], hs)
+				}
 			}
 		}
-		if !p.ReturnSeq {
-			copy(y[i*u:(i+1)*u], h)
-		}
+	}
+	if !p.seq {
+		copy(y[:n*u], h)
+	}
+}
+
+// product computes rows activation rows of k.abuf (stride lda) times w
+// into k.acc.
+func (k *lstmKernel) product(w *qkernels.Weights, lda, rows int) {
+	if err := w.Acc(k.abuf, lda, rows, k.acc, w.N()); err != nil {
+		panic(err) // the buffers are sized by alloc for these shapes
 	}
 }

@@ -72,11 +72,7 @@ type QuantizeLSTM struct {
 	cellE                 int
 	maxC                  float32
 	scratch, qgrad        []float32
-	xq, yq                []int8
-	spx                   []int16
-	sacc                  []int32
-	sz, sc                []int16
-	sh                    []int8
+	xq                    []int8
 	dxs                   [1]*tensor.Tensor
 }
 
@@ -646,8 +642,9 @@ func (l *QuantizeLSTM) integerTensors(sIn float32, zpIn int32, bits int) (lite.T
 	return tin, tout, err
 }
 
-// exactForward runs the integer LSTM on the codes of x (see Forward), or
-// returns nil when it cannot (not linked, a range not set).
+// exactForward runs the integer LSTM on the codes of x (see Forward) in
+// lite's interpreter, or returns nil when it cannot (not linked, a range
+// not set).
 func (l *QuantizeLSTM) exactForward(x *tensor.Tensor) *tensor.Tensor {
 	if !l.linked || l.cellMax.Value.Data[0] == 0 {
 		return nil
@@ -664,35 +661,27 @@ func (l *QuantizeLSTM) exactForward(x *tensor.Tensor) *tensor.Tensor {
 	if err != nil {
 		return nil
 	}
-	p, err := lite.NewLSTMParams(&op, &tin, &tout)
+	op.Inputs, op.Output = []int{0}, 1
+	m := &lite.Model{Name: l.Name(), Tensors: []lite.Tensor{tin, tout}, Ops: []lite.Op{op}, Inputs: []int{0}, Outputs: []int{1}}
+	it, err := lite.NewInterpreter(m)
 	if err != nil {
 		return nil
 	}
-	n, t, u := x.Shape[0], l.t, l.u
-	gu := 4 * u
+	n := x.Shape[0]
 	qlo, qhi := tin.QRange()
 	l.xq = grow(l.xq, len(x.Data))
 	for i, v := range x.Data {
 		l.xq[i] = int8(min(max(l.src.code(v, sIn, zpIn)+zpIn, qlo), qhi))
 	}
-	outPer := u
-	if p.ReturnSeq {
-		outPer = t * u
+	if err := it.SetInputInt8(0, &tensor.Int8{Shape: tensor.Shape{n, l.t, l.f}, Data: l.xq}); err != nil {
+		return nil
 	}
-	l.yq = grow(l.yq, n*outPer)
-	l.spx = grow(l.spx, n*t*gu)
-	l.sacc = grow(l.sacc, gu)
-	l.sz = grow(l.sz, gu)
-	l.sc = grow(l.sc, u)
-	l.sh = grow(l.sh, u)
-	lite.LSTMRun(p, l.xq, l.yq, n, l.spx, l.sacc, l.sz, l.sc, l.sh)
-	var out *tensor.Tensor
-	if p.ReturnSeq {
-		out = tensor.Ensure(&l.out, n, t, u)
-	} else {
-		out = tensor.Ensure(&l.out, n, u)
+	if err := it.Invoke(); err != nil {
+		return nil
 	}
-	qmath.Dequantize(l.yq, out.Data, tout.Scale, tout.ZeroPoint)
+	y := it.OutputInt8(0)
+	out := tensor.Ensure(&l.out, y.Shape...)
+	qmath.Dequantize(y.Data, out.Data, tout.Scale, tout.ZeroPoint)
 	return out
 }
 
