@@ -108,6 +108,64 @@ func newMult(m qmath.Multiplier) mult { return mult{m0: int64(m.M0), s: uint(m.S
 // (qmath.Multiplier.Apply before its int32 saturation).
 func (m mult) apply(acc int32) int64 { return roundShift(int64(acc)*m.m0, m.s) }
 
+// colMults holds one multiplier per gate column, as arrays for the
+// requantization loops; fast is true when every shift is in 1..62 (the
+// branch-free rounding applies).
+type colMults struct {
+	m0, half []int64 // M0, 2^(Shift-1) - 1
+	s        []uint
+	fast     bool
+	m        []mult
+}
+
+func newColMults(ms []mult) colMults {
+	c := colMults{m0: make([]int64, len(ms)), half: make([]int64, len(ms)), s: make([]uint, len(ms)), fast: true, m: ms}
+	for j, m := range ms {
+		c.m0[j], c.s[j] = m.m0, m.s
+		if m.s < 1 || m.s > 62 {
+			c.fast = false
+			continue
+		}
+		c.half[j] = int64(1)<<(m.s-1) - 1
+	}
+	return c
+}
+
+// rows16 writes out[j] = sat16(round((a[j] + off[j]) * M[j])), plus
+// sat16(add[j] + that) when add is not nil (the recurrent term added to
+// the input projection: two roundings and two saturations, as the
+// integer LSTM defines them).
+func (c *colMults) rows16(a, off []int32, add, out []int16) {
+	n := len(a)
+	off, out = off[:n], out[:n]
+	if !c.fast {
+		for j, v := range a {
+			q := int64(sat16(c.m[j].apply(v + off[j])))
+			if add != nil {
+				q += int64(add[j])
+			}
+			out[j] = sat16(q)
+		}
+		return
+	}
+	m0, half, sh := c.m0[:n], c.half[:n], c.s[:n]
+	if add == nil {
+		for j, v := range a {
+			p := int64(v+off[j]) * m0[j]
+			s := sh[j] & 63
+			out[j] = int16(min(max((p+half[j]+((p>>s)&1))>>s, math.MinInt16), math.MaxInt16))
+		}
+		return
+	}
+	add = add[:n]
+	for j, v := range a {
+		p := int64(v+off[j]) * m0[j]
+		s := sh[j] & 63
+		q := min(max((p+half[j]+((p>>s)&1))>>s, math.MinInt16), math.MaxInt16)
+		out[j] = int16(min(max(q+int64(add[j]), math.MinInt16), math.MaxInt16))
+	}
+}
+
 // lstmCell computes one step of the integer LSTM on one sample's gate
 // pre-activations z (4U, Q3.12: i, f, c, o blocks), updating the cell
 // state c (U, scale 2^e) in place and writing to h (U) the output codes,
@@ -115,20 +173,36 @@ func (m mult) apply(acc int32) int64 { return roundShift(int64(acc)*m.m0, m.s) }
 func lstmCell(z []int16, c []int16, h []int8, e int, mh mult, zh, lo, hi int64) {
 	int16Tables()
 	u := len(c)
-	z = z[:4*u]
+	zi, zf, zc, zo := z[:u], z[u:2*u], z[2*u:3*u], z[3*u:4*u]
 	h = h[:u]
 	sig, tnh := &lstmTables.sigmoid, &lstmTables.tan
-	igShift := uint(30 + e)
-	tShift := uint(GateFracBits + e)
-	for j := 0; j < u; j++ {
-		i := int64(sig[int(z[j])+32768])
-		f := int64(sig[int(z[u+j])+32768])
-		g := int64(tnh[int(z[2*u+j])+32768])
-		o := int64(sig[int(z[3*u+j])+32768])
-		cv := sat16(roundShift(f*int64(c[j]), ActFracBits) + roundShift(i*g, igShift))
-		c[j] = cv
-		tc := int64(tnh[int(sat16(int64(cv)<<tShift))+32768])
-		h[j] = int8(min(max(mh.apply(int32(o*tc))+zh, lo), hi))
+	igShift := uint(30+e) & 63          // 18..30
+	igHalf := int64(1)<<(igShift-1) - 1 // the rounding's constant
+	tShift := uint(GateFracBits+e) & 63 // 0..12
+	fastH := mh.s >= 1 && mh.s <= 62
+	hs := mh.s & 63
+	var hHalf int64
+	if fastH {
+		hHalf = int64(1)<<(hs-1) - 1
+	}
+	for j := range c {
+		i := int64(sig[uint16(zi[j])^0x8000])
+		f := int64(sig[uint16(zf[j])^0x8000])
+		g := int64(tnh[uint16(zc[j])^0x8000])
+		o := int64(sig[uint16(zo[j])^0x8000])
+		fc := f * int64(c[j])
+		ig := i * g
+		cv := (fc+(1<<(ActFracBits-1))-1+((fc>>ActFracBits)&1))>>ActFracBits + (ig+igHalf+((ig>>igShift)&1))>>igShift
+		cv = min(max(cv, math.MinInt16), math.MaxInt16)
+		c[j] = int16(cv)
+		tc := int64(tnh[uint16(min(max(cv<<tShift, math.MinInt16), math.MaxInt16))^0x8000])
+		var q int64
+		if p := o * tc * mh.m0; fastH {
+			q = (p + hHalf + ((p >> hs) & 1)) >> hs
+		} else {
+			q = qmath.RoundShift(p, mh.s)
+		}
+		h[j] = int8(min(max(q+zh, lo), hi))
 	}
 }
 
@@ -137,8 +211,8 @@ func lstmCell(z []int16, c []int16, h []int8, e int, mh mult, zh, lo, hi int64) 
 type lstmParams struct {
 	t, f, u        int
 	zx, zh, lo, hi int64
-	mx, mr         []mult // (4U): the products to Q3.12
-	mh             mult   // o*tanh(c) (Q0.30) to the output's scale
+	mx, mr         colMults // (4U): the products to Q3.12
+	mh             mult     // o*tanh(c) (Q0.30) to the output's scale
 	e              int
 	w, r           *qkernels.Weights // (F, 4U), (U, 4U), packed
 	offX, offR     []int32           // (4U): bias - (zx+128)*colsum(W), -(zh+128)*colsum(R)
@@ -155,8 +229,8 @@ func newLSTMParams(op *Op, in, out *Tensor) (*lstmParams, error) {
 		seq: op.ReturnSequences, back: op.GoBackwards}
 	lo, hi := out.QRange()
 	p.lo, p.hi = int64(lo), int64(hi)
-	p.mx = make([]mult, gu)
-	p.mr = make([]mult, gu)
+	mxs := make([]mult, gu)
+	mrs := make([]mult, gu)
 	gate := math.Ldexp(1, GateFracBits)
 	for j := 0; j < gu; j++ {
 		mx, err := qmath.NewMultiplier(float64(in.Scale) * float64(op.WeightScales[j]) * gate)
@@ -167,8 +241,9 @@ func newLSTMParams(op *Op, in, out *Tensor) (*lstmParams, error) {
 		if err != nil {
 			return nil, fmt.Errorf("recurrent gate column %d: %w", j, err)
 		}
-		p.mx[j], p.mr[j] = newMult(mx), newMult(mr)
+		mxs[j], mrs[j] = newMult(mx), newMult(mr)
 	}
+	p.mx, p.mr = newColMults(mxs), newColMults(mrs)
 	mh, err := qmath.NewMultiplier(math.Ldexp(1, -2*ActFracBits) / float64(out.Scale))
 	if err != nil {
 		return nil, fmt.Errorf("output: %w", err)
@@ -345,12 +420,7 @@ func (k *lstmKernel) run(n int) {
 		}
 		k.product(p.w, ldx, rows)
 		for i := 0; i < rows; i++ {
-			a := k.acc[i*gu : (i+1)*gu]
-			out := k.px[(r0+i)*gu : (r0+i+1)*gu]
-			out, off, mx := out[:len(a)], p.offX[:len(a)], p.mx[:len(a)]
-			for j, v := range a {
-				out[j] = sat16(mx[j].apply(v + off[j]))
-			}
+			p.mx.rows16(k.acc[i*gu:(i+1)*gu], p.offX, nil, k.px[(r0+i)*gu:(r0+i+1)*gu])
 		}
 	}
 	c, h := k.c[:n*u], k.h[:n*u]
@@ -379,11 +449,7 @@ func (k *lstmKernel) run(n int) {
 				if s == 0 {
 					copy(z, pxr) // the state is zero: no recurrent term
 				} else {
-					a := k.acc[i*gu : (i+1)*gu]
-					a, off, mr := a[:len(pxr)], p.offR[:len(pxr)], p.mr[:len(pxr)]
-					for j, v := range a {
-						z[j] = sat16(int64(pxr[j]) + int64(sat16(mr[j].apply(v+off[j]))))
-					}
+					p.mr.rows16(k.acc[i*gu:(i+1)*gu], p.offR, pxr, z)
 				}
 				hs := h[smp*u : (smp+1)*u]
 				lstmCell(z, c[smp*u:(smp+1)*u], hs, p.e, p.mh, p.zh, p.lo, p.hi)
