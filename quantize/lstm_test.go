@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/goqat/goqat/nn"
@@ -257,6 +258,42 @@ func TestQuantizeLSTMRejects(t *testing.T) {
 	for m, want := range map[float32]int{0: -12, 5: -12, 8: -12, 8.5: -11, 16: -11, 17: -10, 1e9: 0} {
 		if got := cellExponent(m); got != want {
 			t.Errorf("cellExponent(%v) = %d, want %d", m, got, want)
+		}
+	}
+}
+
+// TestQuantizeLSTMHostileConfigs builds QuantizeLSTM layers from hostile
+// saved configurations, as nn.Load does: each is refused with a one-line
+// error, before any large allocation.
+func TestQuantizeLSTMHostileConfigs(t *testing.T) {
+	k := `{"kind":"last_value","bits":8,"narrow_range":true,"symmetric":true,"per_axis":true,"axis":1}`
+	o := `{"kind":"moving_average","bits":8}`
+	cfg := func(lstm, kernel string) string {
+		return `{"lstm":` + lstm + `,"kernel_quantizer":` + kernel + `,"recurrent_quantizer":` + k + `,"output_quantizer":` + o + `}`
+	}
+	cases := map[string]struct {
+		raw string
+		in  tensor.Shape
+	}{
+		"huge units":     {cfg(`{"units":1099511627776,"use_bias":true}`, k), tensor.Shape{4, 3}},
+		"negative units": {cfg(`{"units":-3}`, k), tensor.Shape{4, 3}},
+		"huge features":  {cfg(`{"units":64}`, k), tensor.Shape{2, 1 << 40}},
+		"bad input rank": {cfg(`{"units":4}`, k), tensor.Shape{4, 3, 2}},
+		"bad bits":       {cfg(`{"units":4}`, `{"kind":"last_value","bits":99,"symmetric":true}`), tensor.Shape{4, 3}},
+		"unknown field":  {`{"lstm":{"units":4},"extra":1}`, tensor.Shape{4, 3}},
+		"masking":        {cfg(`{"units":4,"masking":true}`, k), tensor.Shape{4, 3}},
+	}
+	for name, c := range cases {
+		l, err := nn.NewLayer("QuantizeLSTM", "lstm", []byte(c.raw))
+		if err == nil {
+			_, err = l.Build([]tensor.Shape{c.in})
+		}
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: multi-line error %q", name, err)
 		}
 	}
 }
