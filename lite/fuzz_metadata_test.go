@@ -118,7 +118,8 @@ func fittedFile(header string) *safetensors.File {
 func FuzzModelMetadata(f *testing.F) {
 	var seeds []string
 	lstm := lstmModel(lstmCase{t: 4, f: 3, u: 5, bits: 8, e: -11, seq: true, bias: true}, rand.New(rand.NewPCG(1, 1)))
-	for _, m := range []*Model{tinyModel(8), tinyModel(4), graphModel(), lstm} {
+	rnn := lstmModel(lstmCase{t: 3, f: 2, u: 4, bits: 4, back: true, bias: true, rnn: true}, rand.New(rand.NewPCG(1, 2)))
+	for _, m := range []*Model{tinyModel(8), tinyModel(4), graphModel(), lstm, rnn} {
 		meta, err := encodeUnchecked(m)
 		if err != nil {
 			f.Fatal(err)

@@ -238,7 +238,7 @@ func (it *Interpreter) prepare(op *Op) (kernel, error) {
 		return newGlobalMaxPool(it, op), nil
 	case OpSlice:
 		return newSlice(it, op), nil
-	case OpLSTM:
+	case OpLSTM, OpSimpleRNN:
 		return newLSTM(it, op)
 	case OpQuantize:
 		return newQuantize(it, op), nil

@@ -31,6 +31,10 @@ import (
 // output's codes. The weights are one (F+U, 4U) matrix: the kernel's F
 // rows, then the recurrent kernel's U rows; WeightScales holds the
 // kernel's 4U scales, then the recurrent kernel's 4U.
+//
+// The integer SimpleRNN (OpSimpleRNN) is the same op with one gate and no
+// cell: weights (F+U, U), and per step h' = clamp(round(Tanh16(z) *
+// 2^-15 / sh) + zh).
 
 // Cell exponent bounds: the cell state's scale is 2^E with E in
 // [MinCellExponent, MaxCellExponent] (range [-8, 8) to [-32768, 32768)),
@@ -209,7 +213,7 @@ func lstmCell(z []int16, c []int16, h []int8, e int, mh mult, zh, lo, hi int64) 
 // lstmParams holds an integer LSTM's constants, computed from its op and
 // tensors.
 type lstmParams struct {
-	t, f, u        int
+	t, f, u, gates int
 	zx, zh, lo, hi int64
 	mx, mr         colMults // (4U): the products to Q3.12
 	mh             mult     // o*tanh(c) (Q0.30) to the output's scale
@@ -224,8 +228,9 @@ type lstmParams struct {
 func newLSTMParams(op *Op, in, out *Tensor) (*lstmParams, error) {
 	t, f := in.Shape[0], in.Shape[1]
 	gu := op.WeightShape[1]
-	u := gu / 4
-	p := &lstmParams{t: t, f: f, u: u, zx: int64(in.ZeroPoint), zh: int64(out.ZeroPoint), e: op.CellExponent,
+	gates := recurrentGates(op.Type)
+	u := gu / gates
+	p := &lstmParams{t: t, f: f, u: u, gates: gates, zx: int64(in.ZeroPoint), zh: int64(out.ZeroPoint), e: op.CellExponent,
 		seq: op.ReturnSequences, back: op.GoBackwards}
 	lo, hi := out.QRange()
 	p.lo, p.hi = int64(lo), int64(hi)
@@ -244,7 +249,11 @@ func newLSTMParams(op *Op, in, out *Tensor) (*lstmParams, error) {
 		mxs[j], mrs[j] = newMult(mx), newMult(mr)
 	}
 	p.mx, p.mr = newColMults(mxs), newColMults(mrs)
-	mh, err := qmath.NewMultiplier(math.Ldexp(1, -2*ActFracBits) / float64(out.Scale))
+	hExp := -2 * ActFracBits // o*tanh(c): Q0.30
+	if gates == 1 {
+		hExp = -ActFracBits // tanh(z): Q0.15
+	}
+	mh, err := qmath.NewMultiplier(math.Ldexp(1, hExp) / float64(out.Scale))
 	if err != nil {
 		return nil, fmt.Errorf("output: %w", err)
 	}
@@ -268,17 +277,21 @@ func newLSTMParams(op *Op, in, out *Tensor) (*lstmParams, error) {
 	return p, nil
 }
 
-// checkLSTM checks an LSTM op's attributes, weights and shapes; other
-// ops must not carry LSTM attributes.
+// checkLSTM checks an LSTM or SimpleRNN op's attributes, weights and
+// shapes; other ops must not carry their attributes.
 func checkLSTM(op *Op, in, out *Tensor) error {
-	if op.Type != OpLSTM {
+	gates := recurrentGates(op.Type)
+	if gates == 0 {
 		if op.CellExponent != 0 || op.ReturnSequences || op.GoBackwards {
 			return errors.New("LSTM attributes on an op that takes none")
 		}
 		return nil
 	}
+	if gates == 1 && op.CellExponent != 0 {
+		return fmt.Errorf("cell exponent %d on a SimpleRNN, which has no cell", op.CellExponent)
+	}
 	if op.Activation != "" {
-		return fmt.Errorf("fused activation %q on an LSTM", op.Activation)
+		return fmt.Errorf("fused activation %q on a recurrent op", op.Activation)
 	}
 	if len(in.Shape) != 2 {
 		return fmt.Errorf("input shape %v, want (steps, features)", in.Shape)
@@ -288,16 +301,16 @@ func checkLSTM(op *Op, in, out *Tensor) error {
 	}
 	ws := op.WeightShape
 	if len(ws) != 2 {
-		return fmt.Errorf("weight shape %v, want (features+units, 4*units)", ws)
+		return fmt.Errorf("weight shape %v, want (features+units, %d*units)", ws, gates)
 	}
 	if _, err := bounds.Values(ws); err != nil {
 		return fmt.Errorf("weight %w", err)
 	}
 	t, f := in.Shape[0], in.Shape[1]
-	if ws[1]%4 != 0 || ws[1] == 0 || ws[0] != f+ws[1]/4 {
+	if ws[1]%gates != 0 || ws[1] == 0 || ws[0] != f+ws[1]/gates {
 		return fmt.Errorf("weight shape %v does not fit %d features and %d gate columns", ws, f, ws[1])
 	}
-	u := ws[1] / 4
+	u := ws[1] / gates
 	if len(op.Weights) != ws.Size() {
 		return fmt.Errorf("%d weights for shape %v", len(op.Weights), ws)
 	}
@@ -331,6 +344,31 @@ func checkLSTM(op *Op, in, out *Tensor) error {
 	return nil
 }
 
+// recurrentGates returns the gate blocks of a recurrent op type (0 for
+// the others).
+func recurrentGates(t OpType) int {
+	switch t {
+	case OpLSTM:
+		return 4
+	case OpSimpleRNN:
+		return 1
+	}
+	return 0
+}
+
+// rnnCell is the SimpleRNN step on one sample: h = the output codes of
+// Tanh16(z) (Q0.15) requantized with mh (2^-15 / sh), zero point zh and
+// clamp [lo, hi].
+func rnnCell(z []int16, h []int8, mh mult, zh, lo, hi int64) {
+	int16Tables()
+	tnh := &lstmTables.tan
+	z = z[:len(h)]
+	for j, v := range z {
+		q := mh.apply(int32(tnh[uint16(v)^0x8000]))
+		h[j] = int8(min(max(q+zh, lo), hi))
+	}
+}
+
 // lstmCost returns the LSTM's work and scratch bytes per sample, and its
 // fixed bytes: the packed weights, two multipliers and two offsets per
 // gate column, the chunk's activation rows and accumulators.
@@ -341,7 +379,7 @@ func lstmCost(op *Op, in []int) (work, scratch, fixed int64) {
 	work = bounds.SatAdd(bounds.SatMul(t, k, gu), bounds.SatMul(t, gu, 8))
 	// The input projection (T, 4U) int16, the cell (U) int16 and the
 	// previous output (U) int8.
-	scratch = bounds.SatAdd(bounds.SatMul(2, t, gu), bounds.SatMul(3, gu/4))
+	scratch = bounds.SatAdd(bounds.SatMul(2, t, gu), bounds.SatMul(3, gu))
 	fixed = bounds.SatAdd(packedBytes(f, gu), packedBytes(k-f, gu), bounds.SatMul(40, gu),
 		bounds.SatMul(int64(qkernels.PaddedRows(lstmChunk)), bounds.SatAdd(k, 4)), bounds.SatMul(4*lstmChunk+2, gu))
 	return work, scratch, fixed
@@ -386,7 +424,7 @@ func (k *lstmKernel) shareWith(sub *Interpreter) kernel {
 
 func (k *lstmKernel) alloc(n int) {
 	p := k.p
-	gu := 4 * p.u
+	gu := p.gates * p.u
 	k.px = grow16(k.px, n*p.t*gu)
 	k.abuf = make([]uint8, qkernels.PaddedRows(lstmChunk)*qkernels.RowStride(max(p.f, p.u)))
 	k.acc = make([]int32, lstmChunk*gu)
@@ -409,7 +447,7 @@ func grow16(buf []int16, n int) []int16 {
 func (k *lstmKernel) run(n int) {
 	p := k.p
 	t, f, u := p.t, p.f, p.u
-	gu := 4 * u
+	gu := p.gates * u
 	x, y := k.it.i8[k.in][:n*t*f], k.it.i8[k.out]
 	// The input projection of every step, lstmChunk rows at a time.
 	ldx := qkernels.RowStride(f)
@@ -452,7 +490,11 @@ func (k *lstmKernel) run(n int) {
 					p.mr.rows16(k.acc[i*gu:(i+1)*gu], p.offR, pxr, z)
 				}
 				hs := h[smp*u : (smp+1)*u]
-				lstmCell(z, c[smp*u:(smp+1)*u], hs, p.e, p.mh, p.zh, p.lo, p.hi)
+				if p.gates == 1 {
+					rnnCell(z, hs, p.mh, p.zh, p.lo, p.hi)
+				} else {
+					lstmCell(z, c[smp*u:(smp+1)*u], hs, p.e, p.mh, p.zh, p.lo, p.hi)
+				}
 				if p.seq {
 					copy(y[(smp*t+s)*u:(smp*t+s+1)*u], hs)
 				}

@@ -17,12 +17,17 @@ type lstmCase struct {
 	t, f, u, bits, e int
 	seq, back        bool
 	bias             bool
+	rnn              bool // a SimpleRNN (one gate, no cell)
 }
 
 // lstmModel returns a model with an int8 input (T, F) and one LSTM op of
 // random weights, scales and biases drawn from r.
 func lstmModel(c lstmCase, r *rand.Rand) *Model {
-	gu := 4 * c.u
+	gates, typ := 4, OpLSTM
+	if c.rnn {
+		gates, typ = 1, OpSimpleRNN
+	}
+	gu := gates * c.u
 	lim := 1<<(c.bits-1) - 1
 	w := make([]int8, (c.f+c.u)*gu)
 	for i := range w {
@@ -45,7 +50,7 @@ func lstmModel(c lstmCase, r *rand.Rand) *Model {
 	}
 	return &Model{Name: "lstm",
 		Tensors: []Tensor{i8t("x", 0.04, -7, c.t, c.f), i8t("h", 1.0/128, 3, out...)},
-		Ops: []Op{{Type: OpLSTM, Name: "lstm", Inputs: []int{0}, Output: 1, WeightShape: []int{c.f + c.u, gu},
+		Ops: []Op{{Type: typ, Name: "lstm", Inputs: []int{0}, Output: 1, WeightShape: []int{c.f + c.u, gu},
 			WeightBits: c.bits, WeightScales: sc, Weights: w, Bias: b, CellExponent: c.e, ReturnSequences: c.seq, GoBackwards: c.back}},
 		Inputs: []int{0}, Outputs: []int{1}}
 }
@@ -57,7 +62,11 @@ func refLSTM(m *Model, x []int8, n int) []int8 {
 	tin, tout := &m.Tensors[0], &m.Tensors[1]
 	T, F := tin.Shape[0], tin.Shape[1]
 	gu := op.WeightShape[1]
+	rnn := op.Type == OpSimpleRNN
 	U := gu / 4
+	if rnn {
+		U = gu
+	}
 	mult := func(real float64) qmath.Multiplier {
 		mm, err := qmath.NewMultiplier(real)
 		if err != nil {
@@ -74,6 +83,9 @@ func refLSTM(m *Model, x []int8, n int) []int8 {
 	s16 := func(v int64) int64 { return min(max(v, -32768), 32767) }
 	lo, hi := tout.QRange()
 	mh := mult(math.Ldexp(1, -30) / float64(tout.Scale))
+	if rnn {
+		mh = mult(math.Ldexp(1, -15) / float64(tout.Scale))
+	}
 	var y []int8
 	for i := 0; i < n; i++ {
 		h := make([]int64, U)
@@ -102,7 +114,10 @@ func refLSTM(m *Model, x []int8, n int) []int8 {
 				pr := s16(int64(mult(float64(tout.Scale) * float64(op.WeightScales[gu+j]) * 4096).Apply(int32(ar))))
 				z[j] = s16(px + pr)
 			}
-			for u := 0; u < U; u++ {
+			for u := 0; u < U && rnn; u++ {
+				h[u] = int64(qmath.Requantize(int32(tnh(z[u])), mh, tout.ZeroPoint, lo, hi))
+			}
+			for u := 0; u < U && !rnn; u++ {
 				ig, fg, gg, og := sig(z[u]), sig(z[U+u]), tnh(z[2*U+u]), sig(z[3*U+u])
 				c[u] = s16(qmath.RoundShift(fg*c[u], 15) + qmath.RoundShift(ig*gg, uint(30+op.CellExponent)))
 				tc := tnh(s16(c[u] * (1 << (12 + op.CellExponent))))
@@ -136,10 +151,10 @@ func runInt8(t *testing.T, m *Model, x []int8, n, threads int) []int8 {
 	return append([]int8(nil), it.OutputInt8(0).Data...)
 }
 
-// TestLSTMMatchesReference runs the integer LSTM on odd shapes, every
-// cell exponent range, both directions, with and without sequences and
-// bias, 8- and 4-bit weights, and compares it code for code with the
-// reference loop, at one and three threads (a split batch).
+// TestLSTMMatchesReference runs the integer LSTM and SimpleRNN on odd
+// shapes, every cell exponent range, both directions, with and without
+// sequences and bias, 8- and 4-bit weights, and compares them code for
+// code with the reference loop, at one and three threads (a split batch).
 func TestLSTMMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 1))
 	cases := []lstmCase{
@@ -149,6 +164,9 @@ func TestLSTMMatchesReference(t *testing.T) {
 		{t: 4, f: 2, u: 3, bits: 4, e: -7, back: true, bias: true},
 		{t: 7, f: 5, u: 6, bits: 8, e: 0, seq: true, back: true},
 		{t: 3, f: 17, u: 13, bits: 8, e: -10, seq: true, bias: true},
+		{t: 5, f: 3, u: 7, bits: 8, bias: true, rnn: true},
+		{t: 6, f: 9, u: 33, bits: 4, seq: true, back: true, rnn: true},
+		{t: 1, f: 1, u: 1, bits: 8, rnn: true},
 	}
 	for k, c := range cases {
 		m := lstmModel(c, r)
@@ -211,7 +229,8 @@ func TestLSTMFunctions(t *testing.T) {
 // checks that every field and every output code survive.
 func TestLSTMSaveLoad(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 2))
-	for _, c := range []lstmCase{{t: 4, f: 3, u: 5, bits: 8, e: -11, seq: true, back: true, bias: true}, {t: 2, f: 6, u: 3, bits: 4, e: -12}} {
+	for _, c := range []lstmCase{{t: 4, f: 3, u: 5, bits: 8, e: -11, seq: true, back: true, bias: true}, {t: 2, f: 6, u: 3, bits: 4, e: -12},
+		{t: 3, f: 2, u: 4, bits: 8, seq: true, bias: true, rnn: true}} {
 		m := lstmModel(c, r)
 		path := filepath.Join(t.TempDir(), "lstm.safetensors")
 		if err := Save(path, m); err != nil {
@@ -272,6 +291,12 @@ func TestLSTMRejectsBadOps(t *testing.T) {
 		if strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: multi-line error %q", name, err)
 		}
+	}
+	// A cell exponent on a SimpleRNN.
+	rm := lstmModel(lstmCase{t: 4, f: 3, u: 5, bits: 8, rnn: true}, r)
+	rm.Ops[0].CellExponent = -11
+	if err := rm.Validate(); err == nil || strings.Contains(err.Error(), "\n") {
+		t.Errorf("cell exponent on a SimpleRNN: %v", err)
 	}
 	// LSTM attributes on another op.
 	m := tinyModel(8)

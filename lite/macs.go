@@ -5,8 +5,9 @@ import "strconv"
 // MultiplyAdds returns the multiply-adds op k of a valid model computes
 // per sample: OH*OW*KH*KW*(C/G)*OC for a Conv2D, OH*OW*KH*KW*C*M for a
 // DepthwiseConv2D (C*M output channels), IN*OUT for a FullyConnected,
-// T*(F+U)*4U for an LSTM (both products of every step), 0
-// for the other ops (whose work is not multiply-adds). Speed reports count
+// T*(F+U)*4U for an LSTM and T*(F+U)*U for a SimpleRNN (both products
+// of every step), 0 for the other ops (whose work is not multiply-adds).
+// Speed reports count
 // two operations per multiply-add (docs/BENCHMARKS.md).
 func (m *Model) MultiplyAdds(k int) int64 {
 	if k < 0 || k >= len(m.Ops) {
@@ -32,8 +33,8 @@ func (m *Model) MultiplyAdds(k int) int64 {
 			return 0
 		}
 		return int64(ws[0]) * int64(ws[1])
-	case OpLSTM:
-		ws := op.WeightShape // (F+U, 4U)
+	case OpLSTM, OpSimpleRNN:
+		ws := op.WeightShape // (F+U, 4U) or (F+U, U)
 		in := m.Tensors[op.Inputs[0]].Shape
 		if len(ws) != 2 || len(in) != 2 {
 			return 0

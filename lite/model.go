@@ -46,6 +46,7 @@ const (
 	OpGlobalMaxPool     OpType = "GlobalMaxPool"
 	OpSlice             OpType = "Slice"
 	OpLSTM              OpType = "LSTM"
+	OpSimpleRNN         OpType = "SimpleRNN"
 )
 
 // Tensor describes one tensor of an integer model: int8 activations carry
@@ -130,7 +131,7 @@ type Op struct {
 	Bias []int32 `json:"-"`
 	// CellExponent is LSTM's cell state scale 2^CellExponent
 	// (MinCellExponent..MaxCellExponent); ReturnSequences and GoBackwards
-	// are its Keras options (lite/lstm.go).
+	// are the Keras options of LSTM and SimpleRNN (lite/lstm.go).
 	CellExponent    int  `json:"cell_exponent,omitempty"`
 	ReturnSequences bool `json:"return_sequences,omitempty"`
 	GoBackwards     bool `json:"go_backwards,omitempty"`
@@ -138,7 +139,7 @@ type Op struct {
 
 // hasWeights reports whether the op type carries a kernel.
 func (t OpType) hasWeights() bool {
-	return t == OpConv2D || t == OpDepthwiseConv2D || t == OpFullyConnected || t == OpLSTM
+	return t == OpConv2D || t == OpDepthwiseConv2D || t == OpFullyConnected || t == OpLSTM || t == OpSimpleRNN
 }
 
 // Model is an integer model: tensors, ops in execution order, and which
@@ -242,7 +243,7 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 		nIn = 2
 	case OpConv2D, OpDepthwiseConv2D, OpFullyConnected, OpMaxPool, OpAveragePool, OpGlobalAveragePool,
 		OpReshape, OpPad, OpSoftmax, OpLogistic, OpTanh, OpQuantize, OpDequantize,
-		OpHardSwish, OpHardSigmoid, OpSiLU, OpGlobalMaxPool, OpSlice, OpLSTM:
+		OpHardSwish, OpHardSigmoid, OpSiLU, OpGlobalMaxPool, OpSlice, OpLSTM, OpSimpleRNN:
 	default:
 		return fmt.Errorf("unknown op type %q", op.Type)
 	}
@@ -285,7 +286,7 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 	if err := checkLSTM(op, ins[0], out); err != nil {
 		return err
 	}
-	if op.Type == OpLSTM {
+	if op.Type == OpLSTM || op.Type == OpSimpleRNN {
 		return nil // checkLSTM checked the weights and the output shape
 	}
 	if op.Type.hasWeights() {
