@@ -53,8 +53,9 @@ func fitModel(t *testing.T, m *nn.Model, x, y *tensor.Tensor, lr float64, epochs
 	}
 }
 
-// TestAgreementLSTM trains small LSTM classifiers (last output; all
-// outputs of a backwards LSTM, flattened) on a generated sequence task,
+// TestAgreementLSTM trains small LSTM and SimpleRNN classifiers (last
+// output; all outputs of a backwards layer, flattened) on a generated
+// sequence task,
 // fine-tunes them with QAT, converts them (float and full-integer edges)
 // and checks that the integer model gives the QAT model's output codes
 // and top-1 classes, also after a save/load round trip of the integer
@@ -63,8 +64,20 @@ func TestAgreementLSTM(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 20))
 	x, y := sequenceTask(r, 1024, 9, 4)
 	xt, yt := sequenceTask(r, 512, 9, 4)
-	for _, o := range []nn.RecurrentOptions{{Units: 12, UseBias: true}, {Units: 7, UseBias: true, ReturnSequences: true, GoBackwards: true}} {
+	for _, c := range []struct {
+		o   nn.RecurrentOptions
+		rnn bool
+	}{
+		{nn.RecurrentOptions{Units: 12, UseBias: true}, false},
+		{nn.RecurrentOptions{Units: 7, UseBias: true, ReturnSequences: true, GoBackwards: true}, false},
+		{nn.RecurrentOptions{Units: 16, UseBias: true}, true},
+		{nn.RecurrentOptions{Units: 5, ReturnSequences: true, GoBackwards: true}, true},
+	} {
+		o := c.o
 		layers := []nn.Layer{&nn.LSTM{RecurrentOptions: o}}
+		if c.rnn {
+			layers = []nn.Layer{&nn.SimpleRNN{RecurrentOptions: o}}
+		}
 		if o.ReturnSequences {
 			layers = append(layers, nn.NewFlatten())
 		}
@@ -82,7 +95,7 @@ func TestAgreementLSTM(t *testing.T) {
 		}
 		fitModel(t, qat, x, y, 1e-3, 2)
 		qatAcc := accuracyOf(t, qat, xt, yt)
-		t.Logf("units %d, sequences %v: float accuracy %.3f, QAT %.3f", o.Units, o.ReturnSequences, floatAcc, qatAcc)
+		t.Logf("SimpleRNN %v, units %d, sequences %v: float accuracy %.3f, QAT %.3f", c.rnn, o.Units, o.ReturnSequences, floatAcc, qatAcc)
 		if floatAcc < 0.8 {
 			t.Errorf("float accuracy %.3f: the task was not learnt", floatAcc)
 		}

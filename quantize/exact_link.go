@@ -127,6 +127,11 @@ func Link(m *nn.Model) int {
 			if l.linked {
 				n++
 			}
+		case *QuantizeSimpleRNN:
+			l.Link(m)
+			if l.linked {
+				n++
+			}
 		}
 	}
 	return n
@@ -280,6 +285,8 @@ func sourceOf(m *nn.Model, name string) (source, bool) {
 		case *FoldedConvBN:
 			return quantizerSource(l.OutputQuant(), count)
 		case *QuantizeLSTM:
+			return quantizerSource(l.OutputQuant(), count)
+		case *QuantizeSimpleRNN:
 			return quantizerSource(l.OutputQuant(), count)
 		}
 		r, ok := keepScale[l.Type()]

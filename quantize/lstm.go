@@ -48,9 +48,13 @@ type QuantizeLSTM struct {
 	// Cfg is the layer's configuration.
 	Cfg LSTMConfig
 
-	inner      *nn.LSTM
+	inner      rnnInner // nn.LSTM or nn.SimpleRNN
+	gates      int      // 4 (LSTM: i, f, c, o) or 1 (SimpleRNN)
+	kernel     *nn.Param
+	rec        *nn.Param
+	bias       *nn.Param // nil without UseBias
 	kq, rq, oq Quantizer
-	cellMax    *nn.Param // (1): the largest |c| seen; 0 before the first batch
+	cellMax    *nn.Param // LSTM (1): the largest |c| seen; 0 before the first batch
 	params     []*nn.Param
 	t, f, u    int
 	src        source // the input's quantizer (set by Link)
@@ -114,7 +118,16 @@ func NewQuantizeLSTM(cfg LSTMConfig) (*QuantizeLSTM, error) {
 	if cfg.Output.PerAxis {
 		return nil, errors.New("the output quantizer must be per tensor")
 	}
-	return &QuantizeLSTM{Cfg: cfg, inner: &nn.LSTM{RecurrentOptions: cfg.LSTM}}, nil
+	return &QuantizeLSTM{Cfg: cfg, inner: &nn.LSTM{RecurrentOptions: cfg.LSTM}, gates: 4}, nil
+}
+
+// rnnInner is the float layer a QuantizeLSTM or QuantizeSimpleRNN holds
+// the weights of.
+type rnnInner interface {
+	nn.Layer
+	InitWeights(r *rand.Rand)
+	ParamCount(in []tensor.Shape) int64
+	Cost(in []tensor.Shape, out tensor.Shape) nn.Cost
 }
 
 // SetName renames the layer and the inner LSTM.
@@ -136,6 +149,12 @@ func (l *QuantizeLSTM) Build(in []tensor.Shape) (tensor.Shape, error) {
 	if err != nil {
 		return nil, err
 	}
+	switch x := l.inner.(type) {
+	case *nn.LSTM:
+		l.kernel, l.rec, l.bias = x.Kernel, x.RecurrentKernel, x.Bias
+	case *nn.SimpleRNN:
+		l.kernel, l.rec, l.bias = x.Kernel, x.RecurrentKernel, x.Bias
+	}
 	l.t, l.f, l.u = in[0][0], in[0][1], l.Cfg.LSTM.Units
 	l.params = append([]*nn.Param(nil), l.inner.Params()...)
 	mk := func(sp Spec, prefix string, shape tensor.Shape) (Quantizer, error) {
@@ -149,19 +168,23 @@ func (l *QuantizeLSTM) Build(in []tensor.Shape) (tensor.Shape, error) {
 		l.params = append(l.params, q.Params()...)
 		return q, nil
 	}
-	if l.kq, err = mk(l.Cfg.Kernel, "kernel_quant", l.inner.Kernel.Value.Shape); err != nil {
+	if l.kq, err = mk(l.Cfg.Kernel, "kernel_quant", l.kernel.Value.Shape); err != nil {
 		return nil, err
 	}
-	if l.rq, err = mk(l.Cfg.Recurrent, "recurrent_kernel_quant", l.inner.RecurrentKernel.Value.Shape); err != nil {
+	if l.rq, err = mk(l.Cfg.Recurrent, "recurrent_kernel_quant", l.rec.Value.Shape); err != nil {
 		return nil, err
 	}
 	if l.oq, err = mk(l.Cfg.Output, "output_quant", tensor.Shape{l.u}); err != nil {
 		return nil, err
 	}
 	l.cellMax = nn.NewParam("cell_quant_max", false, 1)
-	l.params = append(l.params, l.cellMax)
-	l.wq = tensor.New(l.inner.Kernel.Value.Shape...)
-	l.rqv = tensor.New(l.inner.RecurrentKernel.Value.Shape...)
+	if l.gates == 4 {
+		l.params = append(l.params, l.cellMax)
+	} else {
+		l.cellMax.Value.Data[0] = 1 // no cell: never measured
+	}
+	l.wq = tensor.New(l.kernel.Value.Shape...)
+	l.rqv = tensor.New(l.rec.Value.Shape...)
 	l.gridZ = newFQ(float32(math.Ldexp(1, -lite.GateFracBits)), 0, math.MinInt16, math.MaxInt16)
 	l.gridA = newFQ(float32(math.Ldexp(1, -lite.ActFracBits)), 0, math.MinInt16, math.MaxInt16)
 	return out, nil
@@ -177,7 +200,7 @@ func (l *QuantizeLSTM) InitWeights(r *rand.Rand) { l.inner.InitWeights(r) }
 // ParamCount implements nn.ParamCounter: the LSTM's weights and the
 // quantizers' state.
 func (l *QuantizeLSTM) ParamCount(in []tensor.Shape) int64 {
-	gu := bounds.SatMul(4, int64(l.Cfg.LSTM.Units))
+	gu := bounds.SatMul(int64(l.gates), int64(l.Cfg.LSTM.Units))
 	return bounds.SatAdd(l.inner.ParamCount(in), bounds.SatMul(3, gu), 16)
 }
 
@@ -188,7 +211,7 @@ func (l *QuantizeLSTM) Cost(in []tensor.Shape, out tensor.Shape) nn.Cost {
 	c := l.inner.Cost(in, out)
 	c.Work = bounds.SatMul(c.Work, 3)
 	c.Bytes = bounds.SatMul(c.Bytes, 5)
-	k := bounds.SatMul(4, int64(l.Cfg.LSTM.Units))
+	k := bounds.SatMul(int64(l.gates), int64(l.Cfg.LSTM.Units))
 	if len(in) == 1 && len(in[0]) == 2 {
 		k = bounds.SatMul(k, int64(in[0][1])+int64(l.Cfg.LSTM.Units))
 	}
@@ -241,11 +264,11 @@ func (l *QuantizeLSTM) Forward(c *nn.Context, in []*tensor.Tensor) *tensor.Tenso
 			return y
 		}
 	}
-	l.kq.Forward(c, l.inner.Kernel.Value, l.wq)
-	l.rq.Forward(c, l.inner.RecurrentKernel.Value, l.rqv)
+	l.kq.Forward(c, l.kernel.Value, l.wq)
+	l.rq.Forward(c, l.rec.Value, l.rqv)
 	if l.float {
-		copy(l.wq.Data, l.inner.Kernel.Value.Data)
-		copy(l.rqv.Data, l.inner.RecurrentKernel.Value.Data)
+		copy(l.wq.Data, l.kernel.Value.Data)
+		copy(l.rqv.Data, l.rec.Value.Data)
 	}
 	if !l.float && (l.cellMax.Value.Data[0] == 0 || !initialised(l.oq)) {
 		// The first batch: the cell's and the output's ranges are
@@ -286,7 +309,7 @@ func (l *QuantizeLSTM) updateOutput(c *nn.Context) {
 // per batch afterwards).
 func (l *QuantizeLSTM) run(c *nn.Context, x *tensor.Tensor) *tensor.Tensor {
 	n, t, f, u := x.Shape[0], l.t, l.f, l.u
-	gu := 4 * u
+	gu := l.gates * u
 	if len(x.Shape) != 3 || x.Shape[1] != t || x.Shape[2] != f {
 		panic(fmt.Sprintf("QuantizeLSTM %q: input shape %v, built for (N, %d, %d)", l.Name(), x.Shape, t, f))
 	}
@@ -298,7 +321,7 @@ func (l *QuantizeLSTM) run(c *nn.Context, x *tensor.Tensor) *tensor.Tensor {
 	l.px = grow(l.px, nt*gu)
 	l.pxq = grow(l.pxq, nt*gu)
 	kernels.Sgemm(false, false, nt, gu, f, 1, x.Data, f, l.wq.Data, gu, 0, l.px, gu)
-	if b := l.inner.Bias; b != nil {
+	if b := l.bias; b != nil {
 		for r := 0; r < nt; r++ {
 			row := l.px[r*gu : (r+1)*gu]
 			for j, v := range b.Value.Data {
@@ -342,13 +365,17 @@ func (l *QuantizeLSTM) run(c *nn.Context, x *tensor.Tensor) *tensor.Tensor {
 				if !l.float {
 					z = min(max(z, zlo), zhi)
 				}
-				if j >= 2*u && j < 3*u {
+				if l.gates == 1 || j >= 2*u && j < 3*u {
 					ar[j] = float32(math.Tanh(float64(z)))
 				} else {
 					ar[j] = float32(qmath.Sigmoid(float64(z)))
 				}
 			}
 			l.fqApply(l.gridA, ar, ar)
+			if l.gates == 1 {
+				copy(hr[i*u:(i+1)*u], ar) // h = tanh(z), then the output quantizer
+				continue
+			}
 			for j := 0; j < u; j++ {
 				ig, fg, gg, og := ar[j], ar[u+j], ar[2*u+j], ar[3*u+j]
 				var fc float32
@@ -436,7 +463,7 @@ func (l *QuantizeLSTM) inside(p fq, x float32) bool {
 // dOut like Forward's output -> dx (N, T, F)
 func (l *QuantizeLSTM) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Tensor {
 	n, t, f, u := l.n, l.t, l.f, l.u
-	gu := 4 * u
+	gu := l.gates * u
 	nt := n * t
 	l.dpx = grow(l.dpx, nt*gu)
 	l.dpr = grow(l.dpr, nt*gu)
@@ -485,6 +512,12 @@ func (l *QuantizeLSTM) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Te
 			var dz [4]float32
 			for j := 0; j < u; j++ {
 				k := i*u + j
+				if l.gates == 1 {
+					// h = tanh(z).
+					dz[0] = l.dhr[k] * (1 - ar[j]*ar[j])
+					l.gateGrads(dz[:1], j, u, l.pxq[r*gu:], prq[i*gu:], l.px[r*gu:], prRaw[i*gu:], dpx, dpr[i*gu:])
+					continue
+				}
 				ig, fg, gg, og := ar[j], ar[u+j], ar[2*u+j], ar[3*u+j]
 				th := l.tc[s*n*u+k]
 				cv := l.cq[s*n*u+k]
@@ -507,21 +540,7 @@ func (l *QuantizeLSTM) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Te
 				dz[2] = dcs * ig * (1 - gg*gg)
 				dz[3] = do * og * (1 - og)
 				l.dc[k] = dcs * fg
-				for q := 0; q < 4; q++ {
-					col := q*u + j
-					zs := l.pxq[r*gu+col] + prq[i*gu+col]
-					d := dz[q]
-					if !l.float && (zs < zlo || zs > zhi) {
-						d = 0
-					}
-					dpx[col], dpr[i*gu+col] = 0, 0
-					if l.inside(l.gridZ, l.px[r*gu+col]) {
-						dpx[col] = d
-					}
-					if l.inside(l.gridZ, prRaw[i*gu+col]) {
-						dpr[i*gu+col] = d
-					}
-				}
+				l.gateGrads(dz[:], j, u, l.pxq[r*gu:], prq[i*gu:], l.px[r*gu:], prRaw[i*gu:], dpx, dpr[i*gu:])
 			}
 		}
 		if s > 0 {
@@ -530,10 +549,10 @@ func (l *QuantizeLSTM) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Te
 			clear(l.dh)
 		}
 	}
-	k, r := l.inner.Kernel, l.inner.RecurrentKernel
+	k, r := l.kernel, l.rec
 	kernels.Sgemm(true, false, f, gu, nt, 1, l.x.Data, f, l.dpx, gu, 0, k.Grad.Data, gu)
 	kernels.Sgemm(true, false, u, gu, nt, 1, l.hprev, u, l.dpr, gu, 0, r.Grad.Data, gu)
-	if b := l.inner.Bias; b != nil {
+	if b := l.bias; b != nil {
 		db := b.Grad.Data
 		clear(db)
 		for row := 0; row < nt; row++ {
@@ -551,6 +570,27 @@ func (l *QuantizeLSTM) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Te
 	}
 	l.dxs[0] = dx
 	return l.dxs[:]
+}
+
+// gateGrads writes the gradients of unit j's gate columns (q*u+j for the
+// gradients dz[q] of the gate pre-activations) to the input projection
+// and the recurrent product of one sample: zero where the clamped sum or
+// the rounded term left its range (pxq, prq rounded, px, pr raw).
+func (l *QuantizeLSTM) gateGrads(dz []float32, j, u int, pxq, prq, px, pr, dpx, dpr []float32) {
+	zlo, zhi := l.gridZ.lo*l.gridZ.scale, l.gridZ.hi*l.gridZ.scale
+	for q, d := range dz {
+		col := q*u + j
+		if zs := pxq[col] + prq[col]; !l.float && (zs < zlo || zs > zhi) {
+			d = 0
+		}
+		dpx[col], dpr[col] = 0, 0
+		if l.inside(l.gridZ, px[col]) {
+			dpx[col] = d
+		}
+		if l.inside(l.gridZ, pr[col]) {
+			dpr[col] = d
+		}
+	}
 }
 
 // sumQuantGrads adds the output quantizer's trainable gradients (LSQ's
@@ -594,7 +634,7 @@ func (l *QuantizeLSTM) IntegerOp(sIn float32, zpIn int32) (lite.Op, error) {
 		return lite.Op{}, errors.New("the quantizers have not seen data yet (calibrate or train first)")
 	}
 	f, u := l.f, l.u
-	gu := 4 * u
+	gu := l.gates * u
 	bits := l.Cfg.Kernel.Bits
 	if l.Cfg.Recurrent.Bits != bits {
 		return lite.Op{}, fmt.Errorf("kernel and recurrent kernel of %d and %d bits: the integer LSTM takes one width", bits, l.Cfg.Recurrent.Bits)
@@ -603,11 +643,14 @@ func (l *QuantizeLSTM) IntegerOp(sIn float32, zpIn int32) (lite.Op, error) {
 	op := lite.Op{Type: lite.OpLSTM, Name: l.Name(), WeightShape: tensor.Shape{f + u, gu}, WeightBits: bits,
 		Weights: make([]int8, (f+u)*gu), WeightScales: make([]float32, 2*gu), CellExponent: l.CellExponent(),
 		ReturnSequences: l.Cfg.LSTM.ReturnSequences, GoBackwards: l.Cfg.LSTM.GoBackwards}
+	if l.gates == 1 {
+		op.Type, op.CellExponent = lite.OpSimpleRNN, 0
+	}
 	for k, w := range []struct {
 		q    Quantizer
 		p    *nn.Param
 		rows int
-	}{{l.kq, l.inner.Kernel, f}, {l.rq, l.inner.RecurrentKernel, u}} {
+	}{{l.kq, l.kernel, f}, {l.rq, l.rec, u}} {
 		sc, _ := w.q.Scales()
 		for j := 0; j < gu; j++ {
 			s := sc[0]
@@ -621,7 +664,7 @@ func (l *QuantizeLSTM) IntegerOp(sIn float32, zpIn int32) (lite.Op, error) {
 			op.Weights[base+i] = int8(qmath.QuantizeValue(v, op.WeightScales[k*gu+i%gu], 0, qmin, qmax))
 		}
 	}
-	if b := l.inner.Bias; b != nil {
+	if b := l.bias; b != nil {
 		op.Bias = make([]int32, gu)
 		for j, v := range b.Value.Data {
 			op.Bias[j] = qmath.QuantizeBias(v, sIn, op.WeightScales[j])
@@ -706,9 +749,9 @@ func (l *QuantizeLSTM) Lower(b Lowering) error {
 	return nil
 }
 
-// wrapLSTMConfig returns the QuantizeLSTM configuration of an LSTM's
-// saved config under scheme s: per-column kernels, the scheme's
-// activation quantizer at the output.
+// wrapLSTMConfig returns the QuantizeLSTM (QuantizeSimpleRNN)
+// configuration of an LSTM's (SimpleRNN's) saved config under scheme s:
+// per-column kernels, the scheme's activation quantizer at the output.
 func wrapLSTMConfig(raw json.RawMessage, s NBit) (LSTMConfig, error) {
 	o := nn.RecurrentOptions{UseBias: true}
 	if err := json.Unmarshal(raw, &o); err != nil {

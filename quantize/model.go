@@ -166,7 +166,7 @@ func build(m *nn.Model, o *options) (*nn.Model, error) {
 			continue
 		}
 		cfg := o.annotated[n.Name]
-		if cfg == nil && n.Type == "LSTM" {
+		if cfg == nil && (n.Type == "LSTM" || n.Type == "SimpleRNN") {
 			if err := o.wrapLSTM(n); err != nil {
 				return nil, err
 			}
@@ -404,14 +404,19 @@ func (o *options) resolveComposites(g *transform.Graph) error {
 	return nil
 }
 
-// wrapLSTM replaces an LSTM node by a QuantizeLSTM under the layer's
-// scheme (docs/lstm.md).
+// wrapLSTM replaces an LSTM (SimpleRNN) node by a QuantizeLSTM
+// (QuantizeSimpleRNN) under the layer's scheme (docs/lstm.md).
 func (o *options) wrapLSTM(n *transform.Node) error {
 	cfg, err := wrapLSTMConfig(n.Config, o.schemeOf(n.Name))
 	if err != nil {
 		return fmt.Errorf("quantize: layer %q: %w", n.Name, err)
 	}
-	l, err := NewQuantizeLSTM(cfg)
+	var l nn.Layer
+	if n.Type == "SimpleRNN" {
+		l, err = NewQuantizeSimpleRNN(cfg)
+	} else {
+		l, err = NewQuantizeLSTM(cfg)
+	}
 	if err != nil {
 		return fmt.Errorf("quantize: layer %q: %w", n.Name, err)
 	}

@@ -85,9 +85,10 @@ func activationFuses(l nn.Layer) bool {
 
 // SupportedLayers lists the layer types Model quantizes without an
 // annotation, sorted (plus BatchNormalization folding, SeparableConv2D
-// splitting and LSTM, which becomes a QuantizeLSTM).
+// splitting, and LSTM and SimpleRNN, which become QuantizeLSTM and
+// QuantizeSimpleRNN).
 func SupportedLayers() []string {
-	out := []string{"SeparableConv2D", "LSTM"}
+	out := []string{"SeparableConv2D", "LSTM", "SimpleRNN"}
 	for t := range registry {
 		out = append(out, t)
 	}
