@@ -35,6 +35,19 @@ import (
 // The integer SimpleRNN (OpSimpleRNN) is the same op with one gate and no
 // cell: weights (F+U, U), and per step h' = clamp(round(Tanh16(z) *
 // 2^-15 / sh) + zh).
+//
+// The integer GRU (OpGRU, Keras's reset_after form) has three gates z, r,
+// h, weights (F+U, 3U) and two biases (Bias (6U): the input bias at scale
+// sx sw[j], then the recurrent bias at sh sr[j], inside the recurrent
+// product, so pr is not zero at the first step). Per step:
+//
+//	z, r = Sigmoid16(sat16(px + pr))                      of the z, r columns
+//	rq   = sat16(round(r pr_h / 2^15))                   Q3.12
+//	n    = Tanh16(sat16(px_h + rq))                       Q0.15
+//	h'   = clamp(round(z (h - zh) 2^-15 + (2^15 - z) n 2^-30 / sh) + zh)
+//
+// the last a single rounding of the two terms with a common shift
+// (qmath.CommonMultipliers).
 
 // Cell exponent bounds: the cell state's scale is 2^E with E in
 // [MinCellExponent, MaxCellExponent] (range [-8, 8) to [-32768, 32768)),
@@ -221,6 +234,9 @@ type lstmParams struct {
 	w, r           *qkernels.Weights // (F, 4U), (U, 4U), packed
 	offX, offR     []int32           // (4U): bias - (zx+128)*colsum(W), -(zh+128)*colsum(R)
 	seq, back      bool
+	recBias        []int32 // GRU (3U): the recurrent bias, else zeros
+	m1, m2         int64   // GRU: the output's common-shift multipliers
+	shift          uint
 }
 
 // newLSTMParams computes the constants of op (an OpLSTM of a valid model)
@@ -258,6 +274,13 @@ func newLSTMParams(op *Op, in, out *Tensor) (*lstmParams, error) {
 		return nil, fmt.Errorf("output: %w", err)
 	}
 	p.mh = newMult(mh)
+	if gates == 3 {
+		ms, sh, err := qmath.CommonMultipliers(math.Ldexp(1, -ActFracBits), math.Ldexp(1, -2*ActFracBits)/float64(out.Scale))
+		if err != nil {
+			return nil, fmt.Errorf("output: %w", err)
+		}
+		p.m1, p.m2, p.shift = ms[0], ms[1], sh
+	}
 	if p.w, err = qkernels.PackWeights(-1, op.Weights[:f*gu], f, gu); err != nil {
 		return nil, err
 	}
@@ -267,12 +290,16 @@ func newLSTMParams(op *Op, in, out *Tensor) (*lstmParams, error) {
 	p.offX = make([]int32, gu)
 	p.offR = make([]int32, gu)
 	cx, cr := p.w.ColSums(), p.r.ColSums()
+	p.recBias = make([]int32, gu)
 	for j := 0; j < gu; j++ {
 		if op.Bias != nil {
 			p.offX[j] = op.Bias[j]
+			if gates == 3 {
+				p.recBias[j] = op.Bias[gu+j]
+			}
 		}
 		p.offX[j] -= int32(in.ZeroPoint+128) * cx[j]
-		p.offR[j] = -int32(out.ZeroPoint+128) * cr[j]
+		p.offR[j] = p.recBias[j] - int32(out.ZeroPoint+128)*cr[j]
 	}
 	return p, nil
 }
@@ -287,8 +314,8 @@ func checkLSTM(op *Op, in, out *Tensor) error {
 		}
 		return nil
 	}
-	if gates == 1 && op.CellExponent != 0 {
-		return fmt.Errorf("cell exponent %d on a SimpleRNN, which has no cell", op.CellExponent)
+	if gates != 4 && op.CellExponent != 0 {
+		return fmt.Errorf("cell exponent %d on a %s, which has no cell", op.CellExponent, op.Type)
 	}
 	if op.Activation != "" {
 		return fmt.Errorf("fused activation %q on a recurrent op", op.Activation)
@@ -328,8 +355,8 @@ func checkLSTM(op *Op, in, out *Tensor) error {
 			return fmt.Errorf("weight %d outside the %d-bit narrow range [%d, %d]", w, op.WeightBits, -lim, lim)
 		}
 	}
-	if op.Bias != nil && len(op.Bias) != ws[1] {
-		return fmt.Errorf("%d biases for %d gate columns", len(op.Bias), ws[1])
+	if nb := lstmBiases(op.Type, ws[1]); op.Bias != nil && len(op.Bias) != nb {
+		return fmt.Errorf("%d biases, want %d for %d gate columns", len(op.Bias), nb, ws[1])
 	}
 	if op.CellExponent < MinCellExponent || op.CellExponent > MaxCellExponent {
 		return fmt.Errorf("cell exponent %d outside [%d, %d]", op.CellExponent, MinCellExponent, MaxCellExponent)
@@ -352,8 +379,37 @@ func recurrentGates(t OpType) int {
 		return 4
 	case OpSimpleRNN:
 		return 1
+	case OpGRU:
+		return 3
 	}
 	return 0
+}
+
+// lstmBiases is the bias length of a recurrent op of gu gate columns:
+// two biases per column for a GRU, one for the others.
+func lstmBiases(t OpType, gu int) int {
+	if t == OpGRU {
+		return 2 * gu
+	}
+	return gu
+}
+
+// gruCell is the GRU step on one sample (see the top of this file): px
+// and pr (3U, Q3.12) the two products of the z, r and h columns, h (U)
+// the previous output's codes, replaced by the new ones; (m1, m2, sh) the
+// common-shift multipliers of 2^-15 and 2^-30 / sh.
+func gruCell(px, pr []int16, h []int8, m1, m2 int64, shift uint, zh, lo, hi int64) {
+	int16Tables()
+	sig, tnh := &lstmTables.sigmoid, &lstmTables.tan
+	u := len(h)
+	for j := range h {
+		z := int64(sig[uint16(sat16(int64(px[j])+int64(pr[j])))^0x8000])
+		r := int64(sig[uint16(sat16(int64(px[u+j])+int64(pr[u+j])))^0x8000])
+		rq := sat16(roundShift(r*int64(pr[2*u+j]), ActFracBits))
+		n := int64(tnh[uint16(sat16(int64(px[2*u+j])+int64(rq)))^0x8000])
+		acc := z*(int64(h[j])-zh)*m1 + (1<<ActFracBits-z)*n*m2
+		h[j] = int8(min(max(roundShift(acc, shift)+zh, lo), hi))
+	}
 }
 
 // rnnCell is the SimpleRNN step on one sample: h = the output codes of
@@ -404,6 +460,7 @@ type lstmKernel struct {
 	abuf    []uint8 // lstmChunk rows of activations
 	acc     []int32 // (lstmChunk, 4U)
 	z       []int16 // (4U)
+	zero    []int32 // (4U) zeros
 	c       []int16 // (N, U)
 	h       []int8  // (N, U)
 }
@@ -429,6 +486,7 @@ func (k *lstmKernel) alloc(n int) {
 	k.abuf = make([]uint8, qkernels.PaddedRows(lstmChunk)*qkernels.RowStride(max(p.f, p.u)))
 	k.acc = make([]int32, lstmChunk*gu)
 	k.z = make([]int16, gu)
+	k.zero = make([]int32, gu)
 	k.c = grow16(k.c, n*p.u)
 	if cap(k.h) < n*p.u {
 		k.h = make([]int8, n*p.u)
@@ -484,12 +542,26 @@ func (k *lstmKernel) run(n int) {
 				smp := i0 + i
 				pxr := k.px[(smp*t+ti)*gu : (smp*t+ti+1)*gu]
 				z := k.z[:len(pxr)]
+				hs := h[smp*u : (smp+1)*u]
+				if p.gates == 3 {
+					// GRU: the recurrent product on its own (with its
+					// bias: at the first step the bias alone).
+					if s == 0 {
+						p.mr.rows16(p.recBias, k.zero, nil, z)
+					} else {
+						p.mr.rows16(k.acc[i*gu:(i+1)*gu], p.offR, nil, z)
+					}
+					gruCell(pxr, z, hs, p.m1, p.m2, p.shift, p.zh, p.lo, p.hi)
+					if p.seq {
+						copy(y[(smp*t+s)*u:(smp*t+s+1)*u], hs)
+					}
+					continue
+				}
 				if s == 0 {
 					copy(z, pxr) // the state is zero: no recurrent term
 				} else {
 					p.mr.rows16(k.acc[i*gu:(i+1)*gu], p.offR, pxr, z)
 				}
-				hs := h[smp*u : (smp+1)*u]
 				if p.gates == 1 {
 					rnnCell(z, hs, p.mh, p.zh, p.lo, p.hi)
 				} else {

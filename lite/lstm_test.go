@@ -18,6 +18,7 @@ type lstmCase struct {
 	seq, back        bool
 	bias             bool
 	rnn              bool // a SimpleRNN (one gate, no cell)
+	gru              bool // a GRU (three gates, two biases)
 }
 
 // lstmModel returns a model with an int8 input (T, F) and one LSTM op of
@@ -26,6 +27,9 @@ func lstmModel(c lstmCase, r *rand.Rand) *Model {
 	gates, typ := 4, OpLSTM
 	if c.rnn {
 		gates, typ = 1, OpSimpleRNN
+	}
+	if c.gru {
+		gates, typ = 3, OpGRU
 	}
 	gu := gates * c.u
 	lim := 1<<(c.bits-1) - 1
@@ -40,6 +44,9 @@ func lstmModel(c lstmCase, r *rand.Rand) *Model {
 	var b []int32
 	if c.bias {
 		b = make([]int32, gu)
+		if c.gru {
+			b = make([]int32, 2*gu)
+		}
 		for i := range b {
 			b[i] = r.Int32N(4001) - 2000
 		}
@@ -62,10 +69,17 @@ func refLSTM(m *Model, x []int8, n int) []int8 {
 	tin, tout := &m.Tensors[0], &m.Tensors[1]
 	T, F := tin.Shape[0], tin.Shape[1]
 	gu := op.WeightShape[1]
-	rnn := op.Type == OpSimpleRNN
+	rnn, gru := op.Type == OpSimpleRNN, op.Type == OpGRU
 	U := gu / 4
 	if rnn {
 		U = gu
+	}
+	if gru {
+		U = gu / 3
+	}
+	m1m2, shift, err := qmath.CommonMultipliers(math.Ldexp(1, -15), math.Ldexp(1, -30)/float64(tout.Scale))
+	if err != nil {
+		panic(err)
 	}
 	mult := func(real float64) qmath.Multiplier {
 		mm, err := qmath.NewMultiplier(real)
@@ -99,10 +113,14 @@ func refLSTM(m *Model, x []int8, n int) []int8 {
 				ti = T - 1 - s
 			}
 			z := make([]int64, gu)
+			pxs, prs := make([]int64, gu), make([]int64, gu)
 			for j := 0; j < gu; j++ {
 				var ax, ar int64
 				if op.Bias != nil {
 					ax = int64(op.Bias[j])
+					if gru {
+						ar = int64(op.Bias[gu+j])
+					}
 				}
 				for f := 0; f < F; f++ {
 					ax += (int64(x[(i*T+ti)*F+f]) - int64(tin.ZeroPoint)) * int64(op.Weights[f*gu+j])
@@ -113,11 +131,21 @@ func refLSTM(m *Model, x []int8, n int) []int8 {
 				px := s16(int64(mult(float64(tin.Scale) * float64(op.WeightScales[j]) * 4096).Apply(int32(ax))))
 				pr := s16(int64(mult(float64(tout.Scale) * float64(op.WeightScales[gu+j]) * 4096).Apply(int32(ar))))
 				z[j] = s16(px + pr)
+				if gru {
+					pxs[j], prs[j] = px, pr
+				}
+			}
+			for u := 0; u < U && gru; u++ {
+				zg, rg := sig(s16(pxs[u]+prs[u])), sig(s16(pxs[U+u]+prs[U+u]))
+				rq := s16(qmath.RoundShift(rg*prs[2*U+u], 15))
+				ng := tnh(s16(pxs[2*U+u] + rq))
+				acc := zg*(h[u]-int64(tout.ZeroPoint))*m1m2[0] + (32768-zg)*ng*m1m2[1]
+				h[u] = min(max(qmath.RoundShift(acc, shift)+int64(tout.ZeroPoint), int64(lo)), int64(hi))
 			}
 			for u := 0; u < U && rnn; u++ {
 				h[u] = int64(qmath.Requantize(int32(tnh(z[u])), mh, tout.ZeroPoint, lo, hi))
 			}
-			for u := 0; u < U && !rnn; u++ {
+			for u := 0; u < U && !rnn && !gru; u++ {
 				ig, fg, gg, og := sig(z[u]), sig(z[U+u]), tnh(z[2*U+u]), sig(z[3*U+u])
 				c[u] = s16(qmath.RoundShift(fg*c[u], 15) + qmath.RoundShift(ig*gg, uint(30+op.CellExponent)))
 				tc := tnh(s16(c[u] * (1 << (12 + op.CellExponent))))
@@ -167,6 +195,9 @@ func TestLSTMMatchesReference(t *testing.T) {
 		{t: 5, f: 3, u: 7, bits: 8, bias: true, rnn: true},
 		{t: 6, f: 9, u: 33, bits: 4, seq: true, back: true, rnn: true},
 		{t: 1, f: 1, u: 1, bits: 8, rnn: true},
+		{t: 5, f: 3, u: 7, bits: 8, bias: true, gru: true},
+		{t: 6, f: 9, u: 11, bits: 4, seq: true, back: true, bias: true, gru: true},
+		{t: 3, f: 2, u: 2, bits: 8, seq: true, gru: true},
 	}
 	for k, c := range cases {
 		m := lstmModel(c, r)
@@ -230,7 +261,7 @@ func TestLSTMFunctions(t *testing.T) {
 func TestLSTMSaveLoad(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 2))
 	for _, c := range []lstmCase{{t: 4, f: 3, u: 5, bits: 8, e: -11, seq: true, back: true, bias: true}, {t: 2, f: 6, u: 3, bits: 4, e: -12},
-		{t: 3, f: 2, u: 4, bits: 8, seq: true, bias: true, rnn: true}} {
+		{t: 3, f: 2, u: 4, bits: 8, seq: true, bias: true, rnn: true}, {t: 3, f: 2, u: 4, bits: 8, seq: true, bias: true, gru: true}} {
 		m := lstmModel(c, r)
 		path := filepath.Join(t.TempDir(), "lstm.safetensors")
 		if err := Save(path, m); err != nil {

@@ -47,6 +47,7 @@ const (
 	OpSlice             OpType = "Slice"
 	OpLSTM              OpType = "LSTM"
 	OpSimpleRNN         OpType = "SimpleRNN"
+	OpGRU               OpType = "GRU"
 )
 
 // Tensor describes one tensor of an integer model: int8 activations carry
@@ -131,7 +132,7 @@ type Op struct {
 	Bias []int32 `json:"-"`
 	// CellExponent is LSTM's cell state scale 2^CellExponent
 	// (MinCellExponent..MaxCellExponent); ReturnSequences and GoBackwards
-	// are the Keras options of LSTM and SimpleRNN (lite/lstm.go).
+	// are the Keras options of LSTM, GRU and SimpleRNN (lite/lstm.go).
 	CellExponent    int  `json:"cell_exponent,omitempty"`
 	ReturnSequences bool `json:"return_sequences,omitempty"`
 	GoBackwards     bool `json:"go_backwards,omitempty"`
@@ -139,7 +140,7 @@ type Op struct {
 
 // hasWeights reports whether the op type carries a kernel.
 func (t OpType) hasWeights() bool {
-	return t == OpConv2D || t == OpDepthwiseConv2D || t == OpFullyConnected || t == OpLSTM || t == OpSimpleRNN
+	return t == OpConv2D || t == OpDepthwiseConv2D || t == OpFullyConnected || t == OpLSTM || t == OpSimpleRNN || t == OpGRU
 }
 
 // Model is an integer model: tensors, ops in execution order, and which
@@ -243,7 +244,7 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 		nIn = 2
 	case OpConv2D, OpDepthwiseConv2D, OpFullyConnected, OpMaxPool, OpAveragePool, OpGlobalAveragePool,
 		OpReshape, OpPad, OpSoftmax, OpLogistic, OpTanh, OpQuantize, OpDequantize,
-		OpHardSwish, OpHardSigmoid, OpSiLU, OpGlobalMaxPool, OpSlice, OpLSTM, OpSimpleRNN:
+		OpHardSwish, OpHardSigmoid, OpSiLU, OpGlobalMaxPool, OpSlice, OpLSTM, OpSimpleRNN, OpGRU:
 	default:
 		return fmt.Errorf("unknown op type %q", op.Type)
 	}
@@ -286,7 +287,7 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 	if err := checkLSTM(op, ins[0], out); err != nil {
 		return err
 	}
-	if op.Type == OpLSTM || op.Type == OpSimpleRNN {
+	if recurrentGates(op.Type) > 0 {
 		return nil // checkLSTM checked the weights and the output shape
 	}
 	if op.Type.hasWeights() {
