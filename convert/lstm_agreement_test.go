@@ -53,7 +53,7 @@ func fitModel(t *testing.T, m *nn.Model, x, y *tensor.Tensor, lr float64, epochs
 	}
 }
 
-// TestAgreementLSTM trains small LSTM and SimpleRNN classifiers (last
+// TestAgreementLSTM trains small LSTM, SimpleRNN and GRU classifiers (last
 // output; all outputs of a backwards layer, flattened) on a generated
 // sequence task,
 // fine-tunes them with QAT, converts them (float and full-integer edges)
@@ -65,18 +65,25 @@ func TestAgreementLSTM(t *testing.T) {
 	x, y := sequenceTask(r, 1024, 9, 4)
 	xt, yt := sequenceTask(r, 512, 9, 4)
 	for _, c := range []struct {
-		o   nn.RecurrentOptions
-		rnn bool
+		o    nn.RecurrentOptions
+		kind string
 	}{
-		{nn.RecurrentOptions{Units: 12, UseBias: true}, false},
-		{nn.RecurrentOptions{Units: 7, UseBias: true, ReturnSequences: true, GoBackwards: true}, false},
-		{nn.RecurrentOptions{Units: 16, UseBias: true}, true},
-		{nn.RecurrentOptions{Units: 5, ReturnSequences: true, GoBackwards: true}, true},
+		{nn.RecurrentOptions{Units: 12, UseBias: true}, "LSTM"},
+		{nn.RecurrentOptions{Units: 7, UseBias: true, ReturnSequences: true, GoBackwards: true}, "LSTM"},
+		{nn.RecurrentOptions{Units: 16, UseBias: true}, "SimpleRNN"},
+		{nn.RecurrentOptions{Units: 5, ReturnSequences: true, GoBackwards: true}, "SimpleRNN"},
+		{nn.RecurrentOptions{Units: 12, UseBias: true}, "GRU"},
+		{nn.RecurrentOptions{Units: 6, UseBias: true, ReturnSequences: true, GoBackwards: true}, "GRU"},
 	} {
 		o := c.o
-		layers := []nn.Layer{&nn.LSTM{RecurrentOptions: o}}
-		if c.rnn {
+		var layers []nn.Layer
+		switch c.kind {
+		case "SimpleRNN":
 			layers = []nn.Layer{&nn.SimpleRNN{RecurrentOptions: o}}
+		case "GRU":
+			layers = []nn.Layer{&nn.GRU{RecurrentOptions: o}}
+		default:
+			layers = []nn.Layer{&nn.LSTM{RecurrentOptions: o}}
 		}
 		if o.ReturnSequences {
 			layers = append(layers, nn.NewFlatten())
@@ -95,7 +102,7 @@ func TestAgreementLSTM(t *testing.T) {
 		}
 		fitModel(t, qat, x, y, 1e-3, 2)
 		qatAcc := accuracyOf(t, qat, xt, yt)
-		t.Logf("SimpleRNN %v, units %d, sequences %v: float accuracy %.3f, QAT %.3f", c.rnn, o.Units, o.ReturnSequences, floatAcc, qatAcc)
+		t.Logf("%s, units %d, sequences %v: float accuracy %.3f, QAT %.3f", c.kind, o.Units, o.ReturnSequences, floatAcc, qatAcc)
 		if floatAcc < 0.8 {
 			t.Errorf("float accuracy %.3f: the task was not learnt", floatAcc)
 		}

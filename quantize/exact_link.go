@@ -132,6 +132,11 @@ func Link(m *nn.Model) int {
 			if l.linked {
 				n++
 			}
+		case *QuantizeGRU:
+			l.Link(m)
+			if l.linked {
+				n++
+			}
 		}
 	}
 	return n
@@ -287,6 +292,8 @@ func sourceOf(m *nn.Model, name string) (source, bool) {
 		case *QuantizeLSTM:
 			return quantizerSource(l.OutputQuant(), count)
 		case *QuantizeSimpleRNN:
+			return quantizerSource(l.OutputQuant(), count)
+		case *QuantizeGRU:
 			return quantizerSource(l.OutputQuant(), count)
 		}
 		r, ok := keepScale[l.Type()]

@@ -154,6 +154,8 @@ func (l *QuantizeLSTM) Build(in []tensor.Shape) (tensor.Shape, error) {
 		l.kernel, l.rec, l.bias = x.Kernel, x.RecurrentKernel, x.Bias
 	case *nn.SimpleRNN:
 		l.kernel, l.rec, l.bias = x.Kernel, x.RecurrentKernel, x.Bias
+	case *nn.GRU:
+		l.kernel, l.rec, l.bias = x.Kernel, x.RecurrentKernel, x.Bias
 	}
 	l.t, l.f, l.u = in[0][0], in[0][1], l.Cfg.LSTM.Units
 	l.params = append([]*nn.Param(nil), l.inner.Params()...)
@@ -324,7 +326,7 @@ func (l *QuantizeLSTM) run(c *nn.Context, x *tensor.Tensor) *tensor.Tensor {
 	if b := l.bias; b != nil {
 		for r := 0; r < nt; r++ {
 			row := l.px[r*gu : (r+1)*gu]
-			for j, v := range b.Value.Data {
+			for j, v := range b.Value.Data[:gu] {
 				row[j] += v
 			}
 		}
@@ -354,8 +356,22 @@ func (l *QuantizeLSTM) run(c *nn.Context, x *tensor.Tensor) *tensor.Tensor {
 		} else {
 			clear(pr)
 		}
+		if b := l.bias; b != nil && l.gates == 3 {
+			// GRU: the recurrent bias is inside the recurrent term.
+			for i := 0; i < n; i++ {
+				row := pr[i*gu : (i+1)*gu]
+				for j, v := range b.Value.Data[gu : 2*gu] {
+					row[j] += v
+				}
+			}
+		}
 		l.fqApply(l.gridZ, pr, prq)
 		a := l.a[s*n*gu : (s+1)*n*gu]
+		if l.gates == 3 {
+			l.gruStep(s, ti, n, pr, prq, a)
+			l.outputStep(&ctx, s, n)
+			continue
+		}
 		csum, cq, tc, hr := l.csum[s*n*u:(s+1)*n*u], l.cq[s*n*u:(s+1)*n*u], l.tc[s*n*u:(s+1)*n*u], l.hr[s*n*u:(s+1)*n*u]
 		for i := 0; i < n; i++ {
 			pxr := l.pxq[(i*t+ti)*gu : (i*t+ti+1)*gu]
@@ -407,18 +423,66 @@ func (l *QuantizeLSTM) run(c *nn.Context, x *tensor.Tensor) *tensor.Tensor {
 				hr[k] = og * th
 			}
 		}
-		hs := l.hs[s*n*u : (s+1)*n*u]
-		if l.float {
-			copy(hs, hr)
-		} else {
-			l.view.Shape = append(l.view.Shape[:0], n, u)
-			l.view.Data = hr
-			l.dview.Shape = append(l.dview.Shape[:0], n, u)
-			l.dview.Data = hs
-			l.oq.Forward(&ctx, &l.view, &l.dview)
-		}
+		l.outputStep(&ctx, s, n)
 	}
 	return l.output(l.hs, n)
+}
+
+// outputStep passes step s's o*tanh(c) (tanh(z), the GRU's blend) through
+// the output quantizer (frozen, ctx) into the step's states.
+func (l *QuantizeLSTM) outputStep(ctx *nn.Context, s, n int) {
+	u := l.u
+	hr, hs := l.hr[s*n*u:(s+1)*n*u], l.hs[s*n*u:(s+1)*n*u]
+	if l.float {
+		copy(hs, hr)
+		return
+	}
+	l.view.Shape = append(l.view.Shape[:0], n, u)
+	l.view.Data = hr
+	l.dview.Shape = append(l.dview.Shape[:0], n, u)
+	l.dview.Data = hs
+	l.oq.Forward(ctx, &l.view, &l.dview)
+}
+
+// gruStep is the GRU's step s (input time ti) on the batch: the gates z
+// and r from the clamped sums, the reset applied to the rounded recurrent
+// h term (rounded to Q3.12 again: csum holds it raw, cq rounded), the
+// candidate n from the clamped sum, and the blend z h + (1 - z) n into hr.
+// a (N, 3U) receives z, r, n.
+func (l *QuantizeLSTM) gruStep(s, ti, n int, pr, prq, a []float32) {
+	t, u := l.t, l.u
+	gu := 3 * u
+	zlo, zhi := l.gridZ.lo*l.gridZ.scale, l.gridZ.hi*l.gridZ.scale
+	clampZ := func(v float32) float32 {
+		if l.float {
+			return v
+		}
+		return min(max(v, zlo), zhi)
+	}
+	for i := 0; i < n; i++ {
+		pxr := l.pxq[(i*t+ti)*gu : (i*t+ti+1)*gu]
+		pq := prq[i*gu : (i+1)*gu]
+		ar := a[i*gu : (i+1)*gu]
+		for j := 0; j < 2*u; j++ {
+			ar[j] = float32(qmath.Sigmoid(float64(clampZ(pxr[j] + pq[j]))))
+		}
+		l.fqApply(l.gridA, ar[:2*u], ar[:2*u])
+		raw, rq := l.csum[(s*n+i)*u:(s*n+i+1)*u], l.cq[(s*n+i)*u:(s*n+i+1)*u]
+		for j := 0; j < u; j++ {
+			raw[j] = ar[u+j] * pq[2*u+j]
+		}
+		l.fqApply(l.gridZ, raw, rq)
+		for j := 0; j < u; j++ {
+			ar[2*u+j] = float32(math.Tanh(float64(clampZ(pxr[2*u+j] + rq[j]))))
+		}
+		l.fqApply(l.gridA, ar[2*u:], ar[2*u:])
+		hp := l.hprev[(s*n+i)*u : (s*n+i+1)*u]
+		hr := l.hr[(s*n+i)*u : (s*n+i+1)*u]
+		for j := 0; j < u; j++ {
+			z := ar[j]
+			hr[j] = z*hp[j] + (1-z)*ar[2*u+j]
+		}
+	}
 }
 
 // output gathers the step-major states hs (T, N, U) into the layer's
@@ -509,6 +573,10 @@ func (l *QuantizeLSTM) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Te
 			ar := a[i*gu : (i+1)*gu]
 			r := i*t + ti
 			dpx := l.dpx[r*gu : (r+1)*gu]
+			if l.gates == 3 {
+				l.gruGrads(s, i, r, ar, prRaw[i*gu:(i+1)*gu], prq[i*gu:(i+1)*gu], dpx, dpr[i*gu:(i+1)*gu])
+				continue
+			}
 			var dz [4]float32
 			for j := 0; j < u; j++ {
 				k := i*u + j
@@ -545,6 +613,12 @@ func (l *QuantizeLSTM) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Te
 		}
 		if s > 0 {
 			kernels.Sgemm(false, true, n, u, gu, 1, dpr, gu, l.rqv.Data, gu, 0, l.dh, u)
+			if l.gates == 3 {
+				// The GRU's blend reads h_{s-1} directly too.
+				for k, v := range l.dc[:n*u] {
+					l.dh[k] += v
+				}
+			}
 		} else {
 			clear(l.dh)
 		}
@@ -560,6 +634,13 @@ func (l *QuantizeLSTM) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Te
 				db[j] += v
 			}
 		}
+		if l.gates == 3 {
+			for row := 0; row < nt; row++ {
+				for j, v := range l.dpr[row*gu : (row+1)*gu] {
+					db[gu+j] += v
+				}
+			}
+		}
 	}
 	dx := tensor.Ensure(&l.dx, n, t, f)
 	kernels.Sgemm(false, true, nt, f, gu, 1, l.dpx, gu, l.wq.Data, gu, 0, dx.Data, f)
@@ -570,6 +651,46 @@ func (l *QuantizeLSTM) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Te
 	}
 	l.dxs[0] = dx
 	return l.dxs[:]
+}
+
+// gruGrads is the GRU's step backward for sample i at step s (input row
+// r): from dhr (the gradient of the blend) to the gradients of the input
+// projection dpx and the recurrent term dpr (3U each), and in l.dc the
+// part that reaches h_{s-1} directly (z dh).
+func (l *QuantizeLSTM) gruGrads(s, i, r int, ar, prRaw, prq, dpx, dpr []float32) {
+	n, u := l.n, l.u
+	gu := 3 * u
+	zlo, zhi := l.gridZ.lo*l.gridZ.scale, l.gridZ.hi*l.gridZ.scale
+	pxq, px := l.pxq[r*gu:(r+1)*gu], l.px[r*gu:(r+1)*gu]
+	hp := l.hprev[(s*n+i)*u : (s*n+i+1)*u]
+	raw, rq := l.csum[(s*n+i)*u:(s*n+i+1)*u], l.cq[(s*n+i)*u:(s*n+i+1)*u]
+	var dz [2]float32
+	for j := 0; j < u; j++ {
+		k := i*u + j
+		g := l.dhr[k]
+		z, rg, nc := ar[j], ar[u+j], ar[2*u+j]
+		l.dc[k] = g * z
+		dn := g * (1 - z) * (1 - nc*nc)
+		if zs := pxq[2*u+j] + rq[j]; !l.float && (zs < zlo || zs > zhi) {
+			dn = 0
+		}
+		col := 2*u + j
+		dpx[col] = 0
+		if l.inside(l.gridZ, px[col]) {
+			dpx[col] = dn
+		}
+		drq := dn
+		if !l.inside(l.gridZ, raw[j]) {
+			drq = 0
+		}
+		dpr[col] = 0
+		if l.inside(l.gridZ, prRaw[col]) {
+			dpr[col] = drq * rg
+		}
+		dz[0] = g * (hp[j] - nc) * z * (1 - z)
+		dz[1] = drq * prq[col] * rg * (1 - rg)
+		l.gateGrads(dz[:], j, u, pxq, prq, px, prRaw, dpx, dpr)
+	}
 }
 
 // gateGrads writes the gradients of unit j's gate columns (q*u+j for the
@@ -643,8 +764,11 @@ func (l *QuantizeLSTM) IntegerOp(sIn float32, zpIn int32) (lite.Op, error) {
 	op := lite.Op{Type: lite.OpLSTM, Name: l.Name(), WeightShape: tensor.Shape{f + u, gu}, WeightBits: bits,
 		Weights: make([]int8, (f+u)*gu), WeightScales: make([]float32, 2*gu), CellExponent: l.CellExponent(),
 		ReturnSequences: l.Cfg.LSTM.ReturnSequences, GoBackwards: l.Cfg.LSTM.GoBackwards}
-	if l.gates == 1 {
+	switch l.gates {
+	case 1:
 		op.Type, op.CellExponent = lite.OpSimpleRNN, 0
+	case 3:
+		op.Type, op.CellExponent = lite.OpGRU, 0
 	}
 	for k, w := range []struct {
 		q    Quantizer
@@ -665,9 +789,14 @@ func (l *QuantizeLSTM) IntegerOp(sIn float32, zpIn int32) (lite.Op, error) {
 		}
 	}
 	if b := l.bias; b != nil {
-		op.Bias = make([]int32, gu)
+		op.Bias = make([]int32, len(b.Value.Data))
+		sh, _ := l.oq.Scales()
 		for j, v := range b.Value.Data {
-			op.Bias[j] = qmath.QuantizeBias(v, sIn, op.WeightScales[j])
+			if j < gu {
+				op.Bias[j] = qmath.QuantizeBias(v, sIn, op.WeightScales[j])
+			} else { // the GRU's recurrent bias, on the recurrent product's grid
+				op.Bias[j] = qmath.QuantizeBias(v, sh[0], op.WeightScales[j])
+			}
 		}
 	}
 	return op, nil

@@ -13,21 +13,30 @@ import (
 )
 
 // newTestLSTM returns a built QuantizeLSTM (8-bit scheme) and an nn.LSTM
-// with the same random weights, or with rnn a QuantizeSimpleRNN (its
-// QuantizeLSTM) and an nn.SimpleRNN.
-func newTestLSTM(t *testing.T, r *rand.Rand, o nn.RecurrentOptions, steps, feats int, rnn bool) (*QuantizeLSTM, nn.Layer) {
+// with the same random weights, or for kind "rnn" ("gru") a
+// QuantizeSimpleRNN (QuantizeGRU; its QuantizeLSTM) and an nn.SimpleRNN
+// (nn.GRU).
+func newTestLSTM(t *testing.T, r *rand.Rand, o nn.RecurrentOptions, steps, feats int, kind string) (*QuantizeLSTM, nn.Layer) {
 	t.Helper()
 	s := Default8Bit
 	cfg := LSTMConfig{LSTM: o, Kernel: s.Weight(1), Recurrent: s.Weight(1), Output: s.Activation()}
 	l, err := NewQuantizeLSTM(cfg)
 	var f nn.Layer = &nn.LSTM{RecurrentOptions: o}
-	if rnn {
+	switch kind {
+	case "rnn":
 		var q *QuantizeSimpleRNN
 		q, err = NewQuantizeSimpleRNN(cfg)
 		if q != nil {
 			l = &q.QuantizeLSTM
 		}
 		f = &nn.SimpleRNN{RecurrentOptions: o}
+	case "gru":
+		var q *QuantizeGRU
+		q, err = NewQuantizeGRU(cfg)
+		if q != nil {
+			l = &q.QuantizeLSTM
+		}
+		f = &nn.GRU{RecurrentOptions: o}
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -57,18 +66,19 @@ var lstmVariants = []nn.RecurrentOptions{
 	{Units: 4, ReturnSequences: true},
 }
 
-// rnnVariant is one layer configuration of the tests: LSTM or SimpleRNN.
+// rnnVariant is one layer configuration of the tests: an LSTM ("lstm"),
+// SimpleRNN ("rnn") or GRU ("gru").
 type rnnVariant struct {
-	o   nn.RecurrentOptions
-	rnn bool
+	o    nn.RecurrentOptions
+	kind string
 }
 
-// rnnVariants returns lstmVariants as LSTMs, then as SimpleRNNs.
+// rnnVariants returns lstmVariants as LSTMs, SimpleRNNs and GRUs.
 func rnnVariants() []rnnVariant {
 	var vs []rnnVariant
-	for _, rnn := range []bool{false, true} {
+	for _, kind := range []string{"lstm", "rnn", "gru"} {
 		for _, o := range lstmVariants {
-			vs = append(vs, rnnVariant{o, rnn})
+			vs = append(vs, rnnVariant{o, kind})
 		}
 	}
 	return vs
@@ -81,7 +91,7 @@ func TestQuantizeLSTMFloat(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 10))
 	for k, v := range rnnVariants() {
 		o := v.o
-		l, f := newTestLSTM(t, r, o, 4, 3, v.rnn)
+		l, f := newTestLSTM(t, r, o, 4, 3, v.kind)
 		l.float = true
 		x := randTensor(r, 2, 4, 3)
 		train := func() *nn.Context { return &nn.Context{Training: true} }
@@ -120,7 +130,7 @@ func TestQuantizeLSTMStraightThrough(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 11))
 	for k, v := range rnnVariants() {
 		o := v.o
-		l, f := newTestLSTM(t, r, o, 6, 5, v.rnn)
+		l, f := newTestLSTM(t, r, o, 6, 5, v.kind)
 		x := randTensor(r, 16, 6, 5)
 		train := &nn.Context{Training: true}
 		y := l.Forward(train, []*tensor.Tensor{x}).Clone()
@@ -156,12 +166,15 @@ func TestQuantizeLSTMStraightThrough(t *testing.T) {
 
 // lstmQATModel returns a QAT model Input (T, F) -> LSTM -> Dense(3) made
 // by Model, its ranges set by a few training passes on random data.
-func lstmQATModel(t *testing.T, r *rand.Rand, o nn.RecurrentOptions, steps, feats int, rnn bool) (*nn.Model, *tensor.Tensor) {
+func lstmQATModel(t *testing.T, r *rand.Rand, o nn.RecurrentOptions, steps, feats int, kind string) (*nn.Model, *tensor.Tensor) {
 	t.Helper()
 	var layers []nn.Layer
-	if rnn {
+	switch kind {
+	case "rnn":
 		layers = append(layers, &nn.SimpleRNN{RecurrentOptions: o})
-	} else {
+	case "gru":
+		layers = append(layers, &nn.GRU{RecurrentOptions: o})
+	default:
 		layers = append(layers, &nn.LSTM{RecurrentOptions: o})
 	}
 	if o.ReturnSequences {
@@ -193,13 +206,15 @@ func lstmQATModel(t *testing.T, r *rand.Rand, o nn.RecurrentOptions, steps, feat
 func TestQuantizeLSTMExactVersusSimulation(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 12))
 	for k, v := range rnnVariants() {
-		qm, x := lstmQATModel(t, r, v.o, 7, 5, v.rnn)
+		qm, x := lstmQATModel(t, r, v.o, 7, 5, v.kind)
 		var l *QuantizeLSTM
 		for _, ly := range qm.Layers() {
 			switch q := ly.(type) {
 			case *QuantizeLSTM:
 				l = q
 			case *QuantizeSimpleRNN:
+				l = &q.QuantizeLSTM
+			case *QuantizeGRU:
 				l = &q.QuantizeLSTM
 			}
 		}
@@ -232,11 +247,19 @@ func TestQuantizeLSTMExactVersusSimulation(t *testing.T) {
 	}
 }
 
-// TestQuantizeLSTMSaveLoad saves a QAT LSTM model and checks that the
-// loaded one has the same cell exponent and computes the same outputs.
+// TestQuantizeLSTMSaveLoad saves QAT LSTM, SimpleRNN and GRU models and
+// checks that the loaded ones have the same cell exponent and compute the
+// same outputs.
 func TestQuantizeLSTMSaveLoad(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 13))
-	qm, x := lstmQATModel(t, r, lstmVariants[1], 5, 4, false)
+	for _, kind := range []string{"lstm", "rnn", "gru"} {
+		saveLoadRecurrent(t, r, kind)
+	}
+}
+
+// saveLoadRecurrent is TestQuantizeLSTMSaveLoad for one kind of layer.
+func saveLoadRecurrent(t *testing.T, r *rand.Rand, kind string) {
+	qm, x := lstmQATModel(t, r, lstmVariants[1], 5, 4, kind)
 	path := filepath.Join(t.TempDir(), "qat.safetensors")
 	if err := nn.Save(path, qm); err != nil {
 		t.Fatal(err)
@@ -256,7 +279,7 @@ func TestQuantizeLSTMSaveLoad(t *testing.T) {
 	}
 	for i := range av.Data {
 		if av.Data[i] != b[0].Data[i] {
-			t.Fatalf("output %d: %v before saving, %v after loading", i, av.Data[i], b[0].Data[i])
+			t.Fatalf("%s: output %d: %v before saving, %v after loading", kind, i, av.Data[i], b[0].Data[i])
 		}
 	}
 	var e1, e2 int
@@ -271,7 +294,7 @@ func TestQuantizeLSTMSaveLoad(t *testing.T) {
 		}
 	}
 	if e1 != e2 {
-		t.Fatalf("cell exponent %d, %d after loading", e1, e2)
+		t.Fatalf("%s: cell exponent %d, %d after loading", kind, e1, e2)
 	}
 }
 
@@ -325,7 +348,7 @@ func TestQuantizeLSTMHostileConfigs(t *testing.T) {
 		"unknown field":  {`{"lstm":{"units":4},"extra":1}`, tensor.Shape{4, 3}},
 		"masking":        {cfg(`{"units":4,"masking":true}`, k), tensor.Shape{4, 3}},
 	}
-	for _, typ := range []string{"QuantizeLSTM", "QuantizeSimpleRNN"} {
+	for _, typ := range []string{"QuantizeLSTM", "QuantizeSimpleRNN", "QuantizeGRU"} {
 		for name, c := range cases {
 			l, err := nn.NewLayer(typ, "lstm", []byte(c.raw))
 			if err == nil {

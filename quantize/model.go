@@ -166,7 +166,7 @@ func build(m *nn.Model, o *options) (*nn.Model, error) {
 			continue
 		}
 		cfg := o.annotated[n.Name]
-		if cfg == nil && (n.Type == "LSTM" || n.Type == "SimpleRNN") {
+		if cfg == nil && (n.Type == "LSTM" || n.Type == "SimpleRNN" || n.Type == "GRU") {
 			if err := o.wrapLSTM(n); err != nil {
 				return nil, err
 			}
@@ -404,17 +404,21 @@ func (o *options) resolveComposites(g *transform.Graph) error {
 	return nil
 }
 
-// wrapLSTM replaces an LSTM (SimpleRNN) node by a QuantizeLSTM
-// (QuantizeSimpleRNN) under the layer's scheme (docs/lstm.md).
+// wrapLSTM replaces an LSTM (GRU, SimpleRNN) node by a QuantizeLSTM
+// (QuantizeGRU, QuantizeSimpleRNN) under the layer's scheme
+// (docs/lstm.md).
 func (o *options) wrapLSTM(n *transform.Node) error {
 	cfg, err := wrapLSTMConfig(n.Config, o.schemeOf(n.Name))
 	if err != nil {
 		return fmt.Errorf("quantize: layer %q: %w", n.Name, err)
 	}
 	var l nn.Layer
-	if n.Type == "SimpleRNN" {
+	switch n.Type {
+	case "SimpleRNN":
 		l, err = NewQuantizeSimpleRNN(cfg)
-	} else {
+	case "GRU":
+		l, err = NewQuantizeGRU(cfg)
+	default:
 		l, err = NewQuantizeLSTM(cfg)
 	}
 	if err != nil {

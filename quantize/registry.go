@@ -85,10 +85,10 @@ func activationFuses(l nn.Layer) bool {
 
 // SupportedLayers lists the layer types Model quantizes without an
 // annotation, sorted (plus BatchNormalization folding, SeparableConv2D
-// splitting, and LSTM and SimpleRNN, which become QuantizeLSTM and
-// QuantizeSimpleRNN).
+// splitting, and LSTM, GRU and SimpleRNN, which become QuantizeLSTM,
+// QuantizeGRU and QuantizeSimpleRNN).
 func SupportedLayers() []string {
-	out := []string{"SeparableConv2D", "LSTM", "SimpleRNN"}
+	out := []string{"SeparableConv2D", "LSTM", "GRU", "SimpleRNN"}
 	for t := range registry {
 		out = append(out, t)
 	}
