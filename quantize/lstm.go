@@ -38,11 +38,13 @@ type LSTMConfig struct {
 // seen (a running maximum, "cell_quant_max"). Gradients are
 // straight-through inside every range and zero where a value was clamped.
 //
-// Training mode calls the output quantizer once per step (its moving
-// average sees every step). In inference mode a linked layer (its input's
-// quantizer found, see Link) runs the integer LSTM itself on the input's
-// codes, so it computes exactly what the converted model computes. Masking
-// is not supported.
+// In training the output quantizer's range and the cell's are updated once
+// per batch from every step's values (the first batch measures them
+// without fake quant first). In inference mode a linked layer (its
+// input's quantizer found, see Link) runs the integer LSTM itself on the
+// input's codes, so it computes exactly what the converted model
+// computes. Masking is not supported. QuantizeGRU and QuantizeSimpleRNN
+// are this type with the GRU's and SimpleRNN's gates.
 type QuantizeLSTM struct {
 	nn.Base
 	// Cfg is the layer's configuration.
@@ -746,10 +748,10 @@ func (l *QuantizeLSTM) setQuantGrads() {
 	}
 }
 
-// IntegerOp returns the integer LSTM op of the layer's current state for
-// an input of scale sIn and zero point zpIn and the output quantizer's
-// scale and zero point (the op's Inputs and Output left unset), or an
-// error if a range is not set yet.
+// IntegerOp returns the integer LSTM (GRU, SimpleRNN) op of the layer's
+// current state for an input of scale sIn and zero point zpIn and the
+// output quantizer's scale and zero point (the op's Inputs and Output
+// left unset), or an error if a range is not set yet.
 func (l *QuantizeLSTM) IntegerOp(sIn float32, zpIn int32) (lite.Op, error) {
 	if !initialised(l.kq) || !initialised(l.rq) || !initialised(l.oq) {
 		return lite.Op{}, errors.New("the quantizers have not seen data yet (calibrate or train first)")
