@@ -330,7 +330,7 @@ func decodeWeights(f *safetensors.File, k int, op *Op, used map[string]bool) err
 	if err != nil {
 		return fmt.Errorf("tensor %q: %w", name, err)
 	}
-	if oc := op.WeightShape[len(op.WeightShape)-1]; len(b) != oc {
+	if oc := op.WeightShape[len(op.WeightShape)-1]; len(b) != oc && !(op.Type == OpGRU && len(b) == 2*oc) {
 		return fmt.Errorf("tensor %q has %d values, want %d output channels", name, len(b), oc)
 	}
 	op.Bias = b

@@ -99,6 +99,9 @@ func fittedFile(header string) *safetensors.File {
 			f.Tensors[weightsName(k)] = safetensors.U8([]int{len(p)}, p)
 		}
 		oc := op.WeightShape[len(op.WeightShape)-1]
+		if op.Type == OpGRU {
+			oc *= 2 // input and recurrent biases
+		}
 		f.Tensors[biasName(k)] = safetensors.I32([]int{oc}, make([]int32, oc))
 	}
 	return f
@@ -117,7 +120,10 @@ func fittedFile(header string) *safetensors.File {
 // the limits. (FuzzLoad mutates the bytes of whole files.)
 func FuzzModelMetadata(f *testing.F) {
 	var seeds []string
-	for _, m := range []*Model{tinyModel(8), tinyModel(4), graphModel()} {
+	lstm := lstmModel(lstmCase{t: 4, f: 3, u: 5, bits: 8, e: -11, seq: true, bias: true}, rand.New(rand.NewPCG(1, 1)))
+	rnn := lstmModel(lstmCase{t: 3, f: 2, u: 4, bits: 4, back: true, bias: true, rnn: true}, rand.New(rand.NewPCG(1, 2)))
+	gru := lstmModel(lstmCase{t: 3, f: 2, u: 3, bits: 8, seq: true, bias: true, gru: true}, rand.New(rand.NewPCG(1, 3)))
+	for _, m := range []*Model{tinyModel(8), tinyModel(4), graphModel(), lstm, rnn, gru} {
 		meta, err := encodeUnchecked(m)
 		if err != nil {
 			f.Fatal(err)

@@ -238,6 +238,8 @@ func (it *Interpreter) prepare(op *Op) (kernel, error) {
 		return newGlobalMaxPool(it, op), nil
 	case OpSlice:
 		return newSlice(it, op), nil
+	case OpLSTM, OpSimpleRNN, OpGRU:
+		return newLSTM(it, op)
 	case OpQuantize:
 		return newQuantize(it, op), nil
 	case OpDequantize:

@@ -4,8 +4,10 @@ import "strconv"
 
 // MultiplyAdds returns the multiply-adds op k of a valid model computes
 // per sample: OH*OW*KH*KW*(C/G)*OC for a Conv2D, OH*OW*KH*KW*C*M for a
-// DepthwiseConv2D (C*M output channels), IN*OUT for a FullyConnected, 0
-// for the other ops (whose work is not multiply-adds). Speed reports count
+// DepthwiseConv2D (C*M output channels), IN*OUT for a FullyConnected,
+// T*(F+U)*4U for an LSTM, 3U for a GRU, U for a SimpleRNN (both products
+// of every step), 0 for the other ops (whose work is not multiply-adds).
+// Speed reports count
 // two operations per multiply-add (docs/BENCHMARKS.md).
 func (m *Model) MultiplyAdds(k int) int64 {
 	if k < 0 || k >= len(m.Ops) {
@@ -31,6 +33,13 @@ func (m *Model) MultiplyAdds(k int) int64 {
 			return 0
 		}
 		return int64(ws[0]) * int64(ws[1])
+	case OpLSTM, OpSimpleRNN, OpGRU:
+		ws := op.WeightShape // (F+U, 4U), (F+U, U) or (F+U, 3U)
+		in := m.Tensors[op.Inputs[0]].Shape
+		if len(ws) != 2 || len(in) != 2 {
+			return 0
+		}
+		return int64(in[0]) * int64(ws[0]) * int64(ws[1])
 	}
 	return 0
 }

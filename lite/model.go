@@ -45,6 +45,9 @@ const (
 	OpMul               OpType = "Mul"
 	OpGlobalMaxPool     OpType = "GlobalMaxPool"
 	OpSlice             OpType = "Slice"
+	OpLSTM              OpType = "LSTM"
+	OpSimpleRNN         OpType = "SimpleRNN"
+	OpGRU               OpType = "GRU"
 )
 
 // Tensor describes one tensor of an integer model: int8 activations carry
@@ -127,11 +130,17 @@ type Op struct {
 	// Bias holds one int32 per output channel, scale input_scale *
 	// weight_scale[c] (nil: no bias).
 	Bias []int32 `json:"-"`
+	// CellExponent is LSTM's cell state scale 2^CellExponent
+	// (MinCellExponent..MaxCellExponent); ReturnSequences and GoBackwards
+	// are the Keras options of LSTM, GRU and SimpleRNN (lite/lstm.go).
+	CellExponent    int  `json:"cell_exponent,omitempty"`
+	ReturnSequences bool `json:"return_sequences,omitempty"`
+	GoBackwards     bool `json:"go_backwards,omitempty"`
 }
 
 // hasWeights reports whether the op type carries a kernel.
 func (t OpType) hasWeights() bool {
-	return t == OpConv2D || t == OpDepthwiseConv2D || t == OpFullyConnected
+	return t == OpConv2D || t == OpDepthwiseConv2D || t == OpFullyConnected || t == OpLSTM || t == OpSimpleRNN || t == OpGRU
 }
 
 // Model is an integer model: tensors, ops in execution order, and which
@@ -235,7 +244,7 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 		nIn = 2
 	case OpConv2D, OpDepthwiseConv2D, OpFullyConnected, OpMaxPool, OpAveragePool, OpGlobalAveragePool,
 		OpReshape, OpPad, OpSoftmax, OpLogistic, OpTanh, OpQuantize, OpDequantize,
-		OpHardSwish, OpHardSigmoid, OpSiLU, OpGlobalMaxPool, OpSlice:
+		OpHardSwish, OpHardSigmoid, OpSiLU, OpGlobalMaxPool, OpSlice, OpLSTM, OpSimpleRNN, OpGRU:
 	default:
 		return fmt.Errorf("unknown op type %q", op.Type)
 	}
@@ -274,6 +283,12 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 	}
 	if err := checkSliceRange(op); err != nil {
 		return err
+	}
+	if err := checkLSTM(op, ins[0], out); err != nil {
+		return err
+	}
+	if recurrentGates(op.Type) > 0 {
+		return nil // checkLSTM checked the weights and the output shape
 	}
 	if op.Type.hasWeights() {
 		if err := checkWeights(op); err != nil {

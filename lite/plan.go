@@ -93,6 +93,10 @@ func opCost(m *Model, op *Op) (work, scratch, fixed int64) {
 		// padding included.
 		work = bounds.SatMul(int64(out[0]), int64(out[1]), int64(op.Kernel[0]), int64(op.Kernel[1]), int64(out[2]))
 		fixed = bounds.SatAdd(fixed, bounds.SatMul(4, int64(out[2])))
+	case OpLSTM, OpSimpleRNN, OpGRU:
+		var consts int64
+		work, scratch, consts = lstmCost(op, in)
+		fixed = bounds.SatAdd(fixed, consts)
 	case OpGlobalAveragePool, OpGlobalMaxPool:
 		work = bounds.SatAdd(int64(in.Size()), outV)
 		fixed = bounds.SatAdd(fixed, bounds.SatMul(threads, 4, int64(out[0])))

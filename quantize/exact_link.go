@@ -122,6 +122,21 @@ func Link(m *nn.Model) int {
 			if l.ex != nil {
 				n++
 			}
+		case *QuantizeLSTM:
+			l.Link(m)
+			if l.linked {
+				n++
+			}
+		case *QuantizeSimpleRNN:
+			l.Link(m)
+			if l.linked {
+				n++
+			}
+		case *QuantizeGRU:
+			l.Link(m)
+			if l.linked {
+				n++
+			}
 		}
 	}
 	return n
@@ -273,6 +288,12 @@ func sourceOf(m *nn.Model, name string) (source, bool) {
 		case *QuantizeWrapper:
 			return quantizerSource(l.OutputQuant(), count)
 		case *FoldedConvBN:
+			return quantizerSource(l.OutputQuant(), count)
+		case *QuantizeLSTM:
+			return quantizerSource(l.OutputQuant(), count)
+		case *QuantizeSimpleRNN:
+			return quantizerSource(l.OutputQuant(), count)
+		case *QuantizeGRU:
 			return quantizerSource(l.OutputQuant(), count)
 		}
 		r, ok := keepScale[l.Type()]

@@ -166,6 +166,12 @@ func build(m *nn.Model, o *options) (*nn.Model, error) {
 			continue
 		}
 		cfg := o.annotated[n.Name]
+		if cfg == nil && (n.Type == "LSTM" || n.Type == "SimpleRNN" || n.Type == "GRU") {
+			if err := o.wrapLSTM(n); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if cfg == nil {
 			cfg = DefaultConfig(n.Type)
 		}
@@ -395,5 +401,31 @@ func (o *options) resolveComposites(g *transform.Graph) error {
 			}
 		}
 	}
+	return nil
+}
+
+// wrapLSTM replaces an LSTM (GRU, SimpleRNN) node by a QuantizeLSTM
+// (QuantizeGRU, QuantizeSimpleRNN) under the layer's scheme
+// (docs/lstm.md).
+func (o *options) wrapLSTM(n *transform.Node) error {
+	cfg, err := wrapLSTMConfig(n.Config, o.schemeOf(n.Name))
+	if err != nil {
+		return fmt.Errorf("quantize: layer %q: %w", n.Name, err)
+	}
+	var l nn.Layer
+	switch n.Type {
+	case "SimpleRNN":
+		l, err = NewQuantizeSimpleRNN(cfg)
+	case "GRU":
+		l, err = NewQuantizeGRU(cfg)
+	default:
+		l, err = NewQuantizeLSTM(cfg)
+	}
+	if err != nil {
+		return fmt.Errorf("quantize: layer %q: %w", n.Name, err)
+	}
+	l.SetName(n.Name)
+	n.Layer = l
+	n.Type = l.Type()
 	return nil
 }

@@ -84,10 +84,11 @@ func activationFuses(l nn.Layer) bool {
 }
 
 // SupportedLayers lists the layer types Model quantizes without an
-// annotation, sorted (plus BatchNormalization folding and SeparableConv2D
-// splitting).
+// annotation, sorted (plus BatchNormalization folding, SeparableConv2D
+// splitting, and LSTM, GRU and SimpleRNN, which become QuantizeLSTM,
+// QuantizeGRU and QuantizeSimpleRNN).
 func SupportedLayers() []string {
-	out := []string{"SeparableConv2D"}
+	out := []string{"SeparableConv2D", "LSTM", "GRU", "SimpleRNN"}
 	for t := range registry {
 		out = append(out, t)
 	}
