@@ -38,8 +38,9 @@ import (
 // outputs the previous output (Keras's zero_output_for_mask=False); inside
 // a Bidirectional with ReturnSequences it outputs zeros, as Keras's.
 //
-// Quantization (a later step, TFLite's 8x8_16 integer LSTM): fake quant
-// will sit where the integer kernel rounds, which this layout exposes as
+// Quantization (quantize/lstm.go, gru.go, simplernn.go; docs/lstm.md:
+// TFLite's 8x8_16 integer LSTM): fake quant sits where the integer kernel
+// rounds, which this layout exposes as
 // separate buffers: the input projection x W + b (g right after its GEMM,
 // int16 per gate), the recurrent product h Ur (separate, as GRU's rec, so
 // that it is rounded on its own before the sum), the gate activations (int16

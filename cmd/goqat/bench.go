@@ -119,12 +119,6 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 			if !builtinName(path) {
 				inputs = append(inputs, pathArg{"--model", path})
 			}
-			if slices.Contains(models.SequenceNames(), path) {
-				if ptq || int8Path != "" || ops {
-					return fmt.Errorf("%s has no int8 model yet (its recurrent layers do not quantize): time it with --float-only", path)
-				}
-				floatOnly = true
-			}
 			inputs = append(inputs, pathArg{"--int8", int8Path})
 			if err := checkPaths(inputs, []pathArg{{"--json", jsonPath}}); err != nil {
 				return err
@@ -139,7 +133,7 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 	}
 	f := cmd.Flags()
 	addMemoryFlag(f)
-	f.StringVar(&path, "model", "mnist-cnn", "float, QAT or integer model file, or a built-in model name ("+strings.Join(append(models.AllNames(), models.SequenceNames()...), ", ")+"; the sequence networks float only)")
+	f.StringVar(&path, "model", "mnist-cnn", "float, QAT or integer model file, or a built-in model name ("+strings.Join(append(models.AllNames(), models.SequenceNames()...), ", ")+"; conv1d-rowmnist float only)")
 	f.BoolVar(&ptq, "ptq", false, "time a float --model file against its 8-bit PTQ int8 model (calibrated on random inputs)")
 	addNetFlags(f, &net)
 	f.StringVar(&int8Path, "int8", "", "QAT or integer model file to time as int8 beside a float --model")
@@ -227,6 +221,9 @@ func loadBenchSet(ctx context.Context, path, int8Path string, ptq, floatOnly boo
 		}
 		if int8Path == "" {
 			if s.int8, err = ptqRandom(ctx, m); err != nil {
+				if slices.Contains(models.SequenceNames(), path) {
+					return nil, fmt.Errorf("%s has no int8 model (%v): time it with --float-only", path, err)
+				}
 				return nil, err
 			}
 			s.int8Name = path + " (8-bit PTQ)"
