@@ -33,7 +33,8 @@ func evalAccuracy(ctx context.Context, m *nn.Model, test *datasets.Dataset) (flo
 // calibration it prints the PTQ accuracy and, before fine-tuning, the
 // plan (and where a resumed run continues). With a loader (augmentation,
 // or an image folder streamed from disk) the fine-tuning's batches come
-// from it and calibration reads the first examples.
+// from it and calibration reads the first examples. With --distill or
+// --teacher the fine-tuning distils (quantize.FineTuneDistill).
 func fineTune(ctx context.Context, fm *nn.Model, train *trainSet, test *datasets.Dataset, loader *datasets.Loader, c quantizeConfig, scheme quantize.NBit) (*quantize.FineTuneResult, float64, error) {
 	var fit nn.FitOptions
 	resuming, err := c.ckpt.apply(&fit)
@@ -48,8 +49,16 @@ func fineTune(ctx context.Context, fm *nn.Model, train *trainSet, test *datasets
 	if err != nil {
 		return nil, 0, err
 	}
+	if c.kd.active() {
+		switch {
+		case fit.Checkpoint != nil:
+			return nil, 0, fmt.Errorf("--distill and --teacher do not support --checkpoint-dir or --resume yet")
+		case fit.DataParallel != nil:
+			return nil, 0, fmt.Errorf("--distill and --teacher do not support --distributed or --blocks yet")
+		}
+	}
 	var ptq float64
-	r, err := quantize.FineTune(ctx, fm, x, y, quantize.FineTuneOptions{
+	opts := quantize.FineTuneOptions{
 		Scheme:        scheme,
 		Calibrate:     c.calibrate,
 		Epochs:        c.epochs,
@@ -73,13 +82,18 @@ func fineTune(ctx context.Context, fm *nn.Model, train *trainSet, test *datasets
 			if c.epochs == 0 {
 				return nil
 			}
-			fmt.Printf("QAT %s: %d train images, %d epochs, batch %d, lr %g, BN frozen after step %d of %d, %d threads\n",
-				scheme, train.Len(), c.epochs, c.batch, c.lr, r.FreezeBNAfter, r.Steps, threads.N())
+			fmt.Printf("QAT %s: %d train images, %d epochs, batch %d, lr %g, BN frozen after step %d of %d, %d threads%s\n",
+				scheme, train.Len(), c.epochs, c.batch, c.lr, r.FreezeBNAfter, r.Steps, threads.N(), c.kd.note(c.in))
 			if resuming != "" {
 				fmt.Println(resuming)
 			}
 			return nil
 		},
-	})
+	}
+	if c.kd.active() {
+		r, err := quantize.FineTuneDistill(ctx, fm, x, y, opts, c.kd.distillation())
+		return r, ptq, err
+	}
+	r, err := quantize.FineTune(ctx, fm, x, y, opts)
 	return r, ptq, err
 }

@@ -24,6 +24,7 @@ type quantizeConfig struct {
 	jsonPath      string
 	ckpt          checkpointFlags // checkpoints, resume and clipping (zero: none)
 	dist          distFlags       // --distributed (docs/distributed.md)
+	kd            distillFlags    // --distill, --teacher (docs/DESIGN.md, QAT: distillation)
 }
 
 // validate rejects impossible settings with one clear line.
@@ -41,6 +42,9 @@ func (c *quantizeConfig) validate() error {
 		return fmt.Errorf("--lr must be positive, got %g", c.lr)
 	case c.calibrate < 0:
 		return fmt.Errorf("--calibrate must not be negative, got %d", c.calibrate)
+	}
+	if err := c.kd.validate(); err != nil {
+		return err
 	}
 	return c.ckpt.validate()
 }
@@ -64,9 +68,17 @@ QAT model (goqat eval evaluates it as is).
 --checkpoint-dir, --checkpoint-every, --resume and --clip-norm work as in
 goqat train: checkpoints hold the QAT model's weights and quantizer state
 (ranges, moving averages, step sizes), the optimizer state and the position;
-rerun the same command with --resume to continue bit-identically.`,
+rerun the same command with --resume to continue bit-identically.
+
+--distill fine-tunes against the float model's logits (knowledge
+distillation: alpha * T^2 KL(teacher || student at temperature T) +
+(1 - alpha) * cross-entropy with the labels), --teacher FILE against another
+model's with the same input and output shapes; --distill-alpha and
+--distill-temperature set alpha and T. Distillation does not take
+checkpoints or --distributed yet.`,
 		Example: `  goqat quantize --in float.safetensors --scheme 8bit --epochs 1 --out qat.safetensors
   goqat quantize --in float.safetensors --scheme w4a8 --lsq --data fashion --epochs 2
+  goqat quantize --in float.safetensors --scheme w2a8 --distill --distill-temperature 4 --epochs 2
   goqat quantize --in float.safetensors --data ./photos --input 32x32 --validation-split 0.1 --augment crop:4,flip`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -80,7 +92,7 @@ rerun the same command with --resume to continue bit-identically.`,
 			if c.verbose, err = verbosity(c.verbose); err != nil {
 				return err
 			}
-			inputs := append(append([]pathArg{{"--in", c.in}}, df.inputs()...), c.ckpt.input()...)
+			inputs := append(append(append([]pathArg{{"--in", c.in}}, df.inputs()...), c.ckpt.input()...), c.kd.input()...)
 			if err := checkPaths(inputs, []pathArg{{"--out", c.out}, {"--json", c.jsonPath}}); err != nil {
 				return err
 			}
@@ -94,6 +106,9 @@ rerun the same command with --resume to continue bit-identically.`,
 			defer stop()
 			fm, err := nn.Load(c.in)
 			if err != nil {
+				return err
+			}
+			if err := c.kd.load(fm); err != nil {
 				return err
 			}
 			if err := df.fromModel(c.in); err != nil {
@@ -132,11 +147,13 @@ rerun the same command with --resume to continue bit-identically.`,
 			}
 			fmt.Printf("Saved %s\n", c.out)
 			if c.jsonPath != "" {
-				return writeJSON(c.jsonPath, map[string]any{
+				res := map[string]any{
 					"model": c.in, "data": test.Name, "scheme": scheme.String(), "epochs": c.epochs,
 					"float_accuracy": floatAcc, "ptq_accuracy": ptqAcc, "qat_accuracy": qatAcc,
 					"train_seconds_qat": secs, "out": c.out,
-				})
+				}
+				c.kd.record(res, c.in)
+				return writeJSON(c.jsonPath, res)
 			}
 			return nil
 		},
@@ -160,5 +177,6 @@ rerun the same command with --resume to continue bit-identically.`,
 	addTrainDataFlags(f, &df)
 	addCheckpointFlags(f, &c.ckpt)
 	addDistributedFlags(f, &c.dist)
+	addDistillFlags(f, &c.kd)
 	return cmd
 }
