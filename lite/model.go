@@ -147,6 +147,11 @@ type Model struct {
 	// Inputs and Outputs index Tensors.
 	Inputs  []int `json:"inputs"`
 	Outputs []int `json:"outputs"`
+	// Rounding is the requantization arithmetic the interpreter follows:
+	// RoundingGoqat (empty, left out of the file: goqat's single rounding)
+	// or RoundingTFLite (TensorFlow Lite's reference kernels,
+	// docs/DESIGN.md, Numerics).
+	Rounding Rounding `json:"rounding,omitempty"`
 }
 
 // Validate checks the whole model: tensor parameters (positive finite
@@ -156,6 +161,9 @@ type Model struct {
 func (m *Model) Validate() error {
 	if len(m.Inputs) == 0 || len(m.Outputs) == 0 {
 		return errors.New("lite: model without inputs or outputs")
+	}
+	if err := m.Rounding.validate(); err != nil {
+		return err
 	}
 	for i := range m.Tensors {
 		if err := m.Tensors[i].validate(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/models"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/tensor"
@@ -105,28 +106,37 @@ func TestConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 			codes := inputCodes(fi, x)
-			want := runGoqat(t, fi, codes)
 			got := runTFLite(t, dir, file, int8Bytes(codes.Data), n)
-			if len(got) != len(want) {
-				t.Fatalf("TFLite returned %d output bytes, goqat %d", len(got), len(want))
-			}
 			gi := make([]int8, len(got))
 			for i, b := range got {
 				gi[i] = int8(b)
 			}
 			c := fi.Tensors[fi.Outputs[0]].Shape.Size()
-			a := compareCodes(want, gi, c)
-			t.Logf("%s %v: %d ops in goqat, %d samples: values identical %d/%d (%.4f%%, max |diff| %d), top-1 identical %d/%d (%.2f%%)",
-				net.name, net.in, len(fi.Ops), n, a.same, a.values, 100*float64(a.same)/float64(a.values), a.maxDiff,
-				a.top1, a.rows, 100*float64(a.top1)/float64(a.rows))
-			if !gated[net.name] {
-				return
-			}
-			if float64(a.same) < 0.9999*float64(a.values) {
-				t.Errorf("values identical on %d of %d, want >= 99.99%%", a.same, a.values)
-			}
-			if float64(a.top1) < 0.999*float64(a.rows) {
-				t.Errorf("top-1 identical on %d of %d, want >= 99.9%%", a.top1, a.rows)
+			for _, mode := range []lite.Rounding{lite.RoundingGoqat, lite.RoundingTFLite} {
+				fm := *fi
+				fm.Rounding = mode
+				want := runGoqat(t, &fm, codes)
+				if len(got) != len(want) {
+					t.Fatalf("TFLite returned %d output bytes, goqat %d", len(got), len(want))
+				}
+				a := compareCodes(want, gi, c)
+				t.Logf("%s %v rounding %s: %d ops in goqat, %d samples: values identical %d/%d (%.4f%%, max |diff| %d), top-1 identical %d/%d (%.2f%%)",
+					net.name, net.in, mode, len(fi.Ops), n, a.same, a.values, 100*float64(a.same)/float64(a.values), a.maxDiff,
+					a.top1, a.rows, 100*float64(a.top1)/float64(a.rows))
+				switch {
+				case mode == lite.RoundingTFLite:
+					// TFLite's own arithmetic: every value (docs/tflite.md).
+					if a.same != a.values {
+						t.Errorf("rounding tflite: values identical on %d of %d, want all", a.same, a.values)
+					}
+				case gated[net.name]:
+					if float64(a.same) < 0.9999*float64(a.values) {
+						t.Errorf("values identical on %d of %d, want >= 99.99%%", a.same, a.values)
+					}
+					if float64(a.top1) < 0.999*float64(a.rows) {
+						t.Errorf("top-1 identical on %d of %d, want >= 99.9%%", a.top1, a.rows)
+					}
+				}
 			}
 		})
 	}

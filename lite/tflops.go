@@ -1,0 +1,249 @@
+package lite
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/goqat/goqat/qmath"
+)
+
+// The element-wise ops, the averages, Concatenation's requantization and
+// Quantize in TFLite rounding (docs/DESIGN.md, Numerics: the rounding
+// modes). Pure Go; speed is secondary in this mode.
+
+// tflAddLeftShift is the left shift TFLite's int8 Add gives its inputs
+// before rescaling them, so that their sum keeps 20 fraction bits.
+const tflAddLeftShift = 20
+
+// tflAddKernel is Add in TFLite's arithmetic: with s the largest input
+// scale, each input's x - zp is shifted left by 20 and rescaled by
+// s_i/(2s) (TFLiteMultiply), the int32 sum is rescaled by
+// 2s/(2^20 s_out) and the output zero point added, then clamped. TFLite's
+// ADD takes two inputs; three or four are summed the same way.
+// in k x (N, shape) -> out (N, shape)
+type tflAddKernel struct {
+	it     *Interpreter
+	ins    []int
+	out    int
+	size   int
+	zp     []int32
+	mIn    []qmath.Multiplier
+	mOut   qmath.Multiplier
+	zpOut  int32
+	lo, hi int32
+}
+
+func newTFLAdd(it *Interpreter, op *Op) (*tflAddKernel, error) {
+	to := &it.m.Tensors[op.Output]
+	big := float32(0)
+	for _, i := range op.Inputs {
+		big = max(big, it.m.Tensors[i].Scale)
+	}
+	twice := 2 * float64(big)
+	k := &tflAddKernel{it: it, ins: op.Inputs, out: op.Output, size: to.Shape.Size(), zpOut: to.ZeroPoint}
+	k.lo, k.hi = outRange(to, op.Activation)
+	for _, i := range op.Inputs {
+		t := &it.m.Tensors[i]
+		m, err := qmath.NewTFLiteMultiplier(float64(t.Scale) / twice)
+		if err != nil {
+			return nil, fmt.Errorf("input multiplier: %w", err)
+		}
+		k.mIn = append(k.mIn, m)
+		k.zp = append(k.zp, t.ZeroPoint)
+	}
+	var err error
+	if k.mOut, err = qmath.NewTFLiteMultiplier(twice / (float64(int64(1)<<tflAddLeftShift) * float64(to.Scale))); err != nil {
+		return nil, fmt.Errorf("output multiplier: %w", err)
+	}
+	return k, nil
+}
+
+func (k *tflAddKernel) alloc(int) {}
+
+func (k *tflAddKernel) run(n int) {
+	y := k.it.i8[k.out][:n*k.size]
+	for j := range y {
+		sum := int32(0)
+		for i, in := range k.ins {
+			v := (int32(k.it.i8[in][j]) - k.zp[i]) * (1 << tflAddLeftShift)
+			sum += qmath.TFLiteMultiply(v, k.mIn[i])
+		}
+		y[j] = tflRequant(sum, k.mOut, k.zpOut, k.lo, k.hi)
+	}
+}
+
+// tflMulKernel is Mul in TFLite's arithmetic: (a - zp_a)*(b - zp_b)
+// rescaled by s_a*s_b/s_out (TFLiteMultiply), broadcasting as mulKernel.
+type tflMulKernel struct {
+	*mulKernel
+}
+
+func newTFLMul(it *Interpreter, op *Op) (*tflMulKernel, error) {
+	k, err := newMul(it, op)
+	if err != nil {
+		return nil, err
+	}
+	ta, tb, to := &it.m.Tensors[op.Inputs[0]], &it.m.Tensors[op.Inputs[1]], &it.m.Tensors[op.Output]
+	if k.m, err = qmath.NewTFLiteMultiplier(float64(ta.Scale) * float64(tb.Scale) / float64(to.Scale)); err != nil {
+		return nil, fmt.Errorf("multiplier: %w", err)
+	}
+	return &tflMulKernel{k}, nil
+}
+
+func (k *tflMulKernel) run(n int) {
+	for s := 0; s < n; s++ {
+		xa, xb := k.it.i8[k.a][s*k.sa:(s+1)*k.sa], k.it.i8[k.b][s*k.sb:(s+1)*k.sb]
+		y := k.it.i8[k.out][s*k.so : (s+1)*k.so]
+		for j := range y {
+			ja, jb := j, j
+			if k.ia != nil {
+				ja = int(k.ia[j])
+			}
+			if k.ib != nil {
+				jb = int(k.ib[j])
+			}
+			acc := (int32(xa[ja]) - k.zpa) * (int32(xb[jb]) - k.zpb)
+			y[j] = tflRequant(acc, k.m, k.zp, k.lo, k.hi)
+		}
+	}
+}
+
+// tflConcatKernel is Concatenation in TFLite's arithmetic: inputs of the
+// output's parameters are copied, the others requantized as the 1x1
+// DEPTHWISE_CONV_2D of unit weights that export writes for them:
+// TFLiteMultiply(x - zp_in) by s_in/s_out, plus zp_out, clamped.
+type tflConcatKernel struct {
+	*concatKernel
+}
+
+func newTFLConcat(it *Interpreter, op *Op) (*tflConcatKernel, error) {
+	k, err := newConcat(it, op)
+	if err != nil {
+		return nil, err
+	}
+	to := &it.m.Tensors[op.Output]
+	for j, i := range op.Inputs {
+		if k.mult[j], err = qmath.NewTFLiteMultiplier(float64(it.m.Tensors[i].Scale) / float64(to.Scale)); err != nil {
+			return nil, err
+		}
+	}
+	return &tflConcatKernel{k}, nil
+}
+
+func (k *tflConcatKernel) run(n int) {
+	y := k.it.i8[k.out]
+	off := 0
+	for j, idx := range k.ins {
+		x, w := k.it.i8[idx], k.widths[j]
+		for r := 0; r < n*k.outer; r++ {
+			src, dst := x[r*w:(r+1)*w], y[r*k.row+off:][:w]
+			if k.same[j] {
+				copy(dst, src)
+				continue
+			}
+			for i, v := range src {
+				dst[i] = tflRequantDW(int32(v)-k.zpIn[j], k.mult[j], k.zpOut, k.lo, k.hi)
+			}
+		}
+		off += w
+	}
+}
+
+// tflAvgPoolKernel is AveragePool2D in TFLite's arithmetic: the sum of the
+// codes of the window's cells inside the image divided by their count,
+// rounded half away from zero (qmath.DivRoundAway).
+type tflAvgPoolKernel struct {
+	*avgPoolKernel
+}
+
+func (k *tflAvgPoolKernel) run(n int) {
+	g := k.g
+	x, y := k.it.i8[k.in], k.it.i8[k.out]
+	acc := k.acc
+	for b := 0; b < n; b++ {
+		for oy := 0; oy < g.oh; oy++ {
+			for ox := 0; ox < g.ow; ox++ {
+				clear(acc)
+				cnt := 0
+				for ky := 0; ky < g.kh; ky++ {
+					iy := oy*g.sh - g.pt + ky
+					if iy < 0 || iy >= g.h {
+						continue
+					}
+					for kx := 0; kx < g.kw; kx++ {
+						ix := ox*g.sw - g.pl + kx
+						if ix < 0 || ix >= g.w {
+							continue
+						}
+						cnt++
+						for c, v := range x[((b*g.h+iy)*g.w+ix)*g.c:][:g.c] {
+							acc[c] += int32(v)
+						}
+					}
+				}
+				yr := y[((b*g.oh+oy)*g.ow+ox)*g.c:][:g.c]
+				for c, s := range acc {
+					yr[c] = int8(qmath.DivRoundAway(int64(s), int64(max(cnt, 1))))
+				}
+			}
+		}
+	}
+}
+
+// tflGlobalAvgPoolKernel is GlobalAveragePool in TFLite's arithmetic: the
+// whole-image AVERAGE_POOL_2D export writes, the sum of the codes over
+// H*W rounded half away from zero.
+// in (N,H,W,C) -> out (N,C)
+type tflGlobalAvgPoolKernel struct {
+	it      *Interpreter
+	in, out int
+	hw, c   int
+	acc     []int32
+}
+
+func newTFLGlobalAvgPool(it *Interpreter, op *Op) *tflGlobalAvgPoolKernel {
+	s := it.m.Tensors[op.Inputs[0]].Shape
+	return &tflGlobalAvgPoolKernel{it: it, in: op.Inputs[0], out: op.Output, hw: s[0] * s[1], c: s[2], acc: make([]int32, s[2])}
+}
+
+func (k *tflGlobalAvgPoolKernel) alloc(int) {}
+
+func (k *tflGlobalAvgPoolKernel) run(n int) {
+	x, y := k.it.i8[k.in], k.it.i8[k.out]
+	for b := 0; b < n; b++ {
+		clear(k.acc)
+		for p := 0; p < k.hw; p++ {
+			for c, v := range x[(b*k.hw+p)*k.c:][:k.c] {
+				k.acc[c] += int32(v)
+			}
+		}
+		for c, s := range k.acc {
+			y[b*k.c+c] = int8(qmath.DivRoundAway(int64(s), int64(k.hw)))
+		}
+	}
+}
+
+// tflQuantizeKernel is Quantize in TFLite's arithmetic: round(x/scale) in
+// float32, half away from zero, plus the zero point, clamped (NaN maps to
+// the zero point, as in the default mode).
+type tflQuantizeKernel struct {
+	*quantizeKernel
+}
+
+func (k *tflQuantizeKernel) run(n int) {
+	t := &k.it.m.Tensors[k.out]
+	qmin, qmax := t.QRange()
+	x, y := k.it.f32[k.in][:n*k.size], k.it.i8[k.out]
+	for i, v := range x {
+		q := math.Round(float64(v / t.Scale))
+		switch {
+		case q != q:
+			q = 0
+		case q > 1<<31:
+			q = 1 << 31
+		case q < -(1 << 31):
+			q = -(1 << 31)
+		}
+		y[i] = int8(min(max(int64(q)+int64(t.ZeroPoint), int64(qmin)), int64(qmax)))
+	}
+}
