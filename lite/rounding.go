@@ -17,25 +17,36 @@ const (
 	// half to even. The QAT model computes the same codes. It is the
 	// default (the empty string, left out of the file).
 	RoundingGoqat Rounding = ""
-	// RoundingTFLite is TensorFlow Lite's reference int8 arithmetic:
-	// multipliers rounded as TFLite rounds them, two roundings per
-	// requantization (qmath.TFLiteMultiply), Add's inputs rescaled with a
-	// left shift of 20 and their own multipliers, averages rounded half
-	// away from zero, Quantize as round(x/scale) half away from zero. A
-	// model exported to .tflite and run in this mode gives TFLite's codes
+	// RoundingTFLite is TensorFlow Lite's CPU runtime, whose default
+	// XNNPACK delegate runs the int8 ops: each requantization in float32
+	// (the scale s_in*s_w/s_out computed in float32, the accumulator
+	// times it rounded half to even, qmath.RequantizeFP32), Add with
+	// XNNPACK's 21-bit multipliers and one rounding shift
+	// (qmath.FP32AddParams), and TFLite's own average pools (the sum
+	// divided by the count, ties away from zero). A model exported to
+	// .tflite and run in this mode gives the codes of TFLite's runtime
 	// (docs/tflite.md); imported .tflite models take it.
 	RoundingTFLite Rounding = "tflite"
+	// RoundingTFLiteReference is TFLite's reference int8 kernels (those of
+	// TFLite Micro and of TFLite without a delegate): multipliers rounded
+	// half away from zero, two roundings per requantization
+	// (qmath.TFLiteMultiply), Add's inputs shifted left by 20 and rescaled
+	// one by one, averages and Quantize rounded half away from zero.
+	RoundingTFLiteReference Rounding = "tflite-reference"
 )
 
-// ParseRounding returns the mode named s: "goqat" (or "") or "tflite".
+// ParseRounding returns the mode named s: "goqat" (or ""), "tflite" or
+// "tflite-reference".
 func ParseRounding(s string) (Rounding, error) {
 	switch s {
 	case "", "goqat":
 		return RoundingGoqat, nil
 	case "tflite":
 		return RoundingTFLite, nil
+	case "tflite-reference":
+		return RoundingTFLiteReference, nil
 	}
-	return "", fmt.Errorf("lite: rounding %q (want goqat or tflite)", s)
+	return "", fmt.Errorf("lite: rounding %q (want goqat, tflite or tflite-reference)", s)
 }
 
 // String returns the mode's name ("goqat" for the default).
@@ -48,19 +59,21 @@ func (r Rounding) String() string {
 
 // validate checks that r is a known mode.
 func (r Rounding) validate() error {
-	if r != RoundingGoqat && r != RoundingTFLite {
-		return fmt.Errorf("lite: rounding %q (want empty or %q)", string(r), string(RoundingTFLite))
+	switch r {
+	case RoundingGoqat, RoundingTFLite, RoundingTFLiteReference:
+		return nil
 	}
-	return nil
+	return fmt.Errorf("lite: rounding %q (want empty, %q or %q)", string(r), string(RoundingTFLite), string(RoundingTFLiteReference))
 }
 
-// prepareTFLite builds the kernel of op in TFLite rounding for the ops
-// whose arithmetic differs from goqat's (ok false for the others, which
-// compute the same codes in both modes: the pools without averaging,
-// Reshape, Pad, Slice, Dequantize, and the table ops Softmax, Logistic,
-// Tanh and HardSwish, whose tables are computed in float as TFLite's int8
-// kernels compute theirs; docs/tflite.md lists what was measured).
+// prepareTFLite builds the kernel of op in a TFLite rounding mode for the
+// ops whose arithmetic differs from goqat's (ok false for the others,
+// which compute the same codes in every mode: the max pools, Reshape, Pad,
+// Slice, Dequantize, and the table ops Softmax, Logistic, Tanh and
+// HardSwish, whose tables are computed in float as TFLite's int8 kernels
+// compute theirs; docs/tflite.md lists what was measured).
 func (it *Interpreter) prepareTFLite(op *Op) (k kernel, ok bool, err error) {
+	mode := it.m.Rounding
 	switch op.Type {
 	case OpConv2D, OpDepthwiseConv2D, OpFullyConnected:
 		k, err = newTFLConv(it, op)
@@ -75,6 +88,9 @@ func (it *Interpreter) prepareTFLite(op *Op) (k kernel, ok bool, err error) {
 	case OpGlobalAveragePool:
 		k = newTFLGlobalAvgPool(it, op)
 	case OpQuantize:
+		if mode != RoundingTFLiteReference {
+			return nil, false, nil // XNNPACK's x*(1/scale), ties to even: goqat's
+		}
 		k = &tflQuantizeKernel{quantizeKernel: newQuantize(it, op)}
 	default:
 		return nil, false, nil
@@ -82,34 +98,55 @@ func (it *Interpreter) prepareTFLite(op *Op) (k kernel, ok bool, err error) {
 	return k, true, err
 }
 
-// tflMultipliers returns TFLite's multipliers s_in*s_w[c]/s_out of the oc
-// output channels of a weighted op (qmath.NewTFLiteMultiplier).
-func tflMultipliers(in, out *Tensor, wScales []float32, oc int) ([]qmath.Multiplier, error) {
-	ms := make([]qmath.Multiplier, oc)
-	for c := range ms {
+// tflRescale is one output channel's requantization in a TFLite mode: the
+// reference kernels' fixed-point multiplier and XNNPACK's float32 scale.
+type tflRescale struct {
+	ref bool // RoundingTFLiteReference
+	m   qmath.Multiplier
+	f   float32
+}
+
+// newTFLRescale returns the rescaling by real (computed in float64 from
+// the scales, as TFLite's kernels compute it) and f (the same ratio
+// computed in float32, as XNNPACK computes it).
+func newTFLRescale(mode Rounding, real float64, f float32) (tflRescale, error) {
+	r := tflRescale{ref: mode == RoundingTFLiteReference, f: f}
+	var err error
+	if r.ref {
+		r.m, err = qmath.NewTFLiteMultiplier(real)
+	} else if !(f >= 0 && f < 1<<30) {
+		err = fmt.Errorf("qmath: scale %v outside [0, 2^30)", f)
+	}
+	return r, err
+}
+
+// apply rescales an accumulator to an output code: clamp(rescaled acc +
+// zp, lo, hi).
+func (r *tflRescale) apply(acc, zp, lo, hi int32) int8 {
+	var v int32
+	if r.ref {
+		v = qmath.TFLiteMultiply(acc, r.m)
+	} else {
+		v = qmath.RequantizeFP32(acc, r.f)
+	}
+	w := int64(v) + int64(zp)
+	return int8(min(max(w, int64(lo)), int64(hi)))
+}
+
+// tflChannels returns the rescalings s_in*s_w[c]/s_out of the oc output
+// channels of a weighted op.
+func tflChannels(mode Rounding, in, out *Tensor, wScales []float32, oc int) ([]tflRescale, error) {
+	rs := make([]tflRescale, oc)
+	for c := range rs {
 		sw := wScales[0]
 		if len(wScales) > 1 {
 			sw = wScales[c]
 		}
-		m, err := qmath.NewTFLiteMultiplier(float64(in.Scale) * float64(sw) / float64(out.Scale))
+		r, err := newTFLRescale(mode, float64(in.Scale)*float64(sw)/float64(out.Scale), in.Scale*sw/out.Scale)
 		if err != nil {
 			return nil, fmt.Errorf("channel %d: %w", c, err)
 		}
-		ms[c] = m
+		rs[c] = r
 	}
-	return ms, nil
-}
-
-// tflRequant rescales an accumulator to an output code in TFLite's
-// arithmetic: clamp(TFLiteMultiplySingle(acc, m) + zp, lo, hi).
-func tflRequant(acc int32, m qmath.Multiplier, zp, lo, hi int32) int8 {
-	v := int64(qmath.TFLiteMultiplySingle(acc, m)) + int64(zp)
-	return int8(min(max(v, int64(lo)), int64(hi)))
-}
-
-// tflRequantDW is tflRequant with the depthwise kernels' rescaling,
-// TFLiteMultiplyUpward.
-func tflRequantDW(acc int32, m qmath.Multiplier, zp, lo, hi int32) int8 {
-	v := int64(qmath.TFLiteMultiplyUpward(acc, m)) + int64(zp)
-	return int8(min(max(v, int64(lo)), int64(hi)))
+	return rs, nil
 }

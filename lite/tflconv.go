@@ -1,15 +1,11 @@
 package lite
 
-import (
-	"github.com/goqat/goqat/internal/qkernels"
-	"github.com/goqat/goqat/qmath"
-)
+import "github.com/goqat/goqat/internal/qkernels"
 
-// tflConvKernel is Conv2D, DepthwiseConv2D and FullyConnected in TFLite
-// rounding (docs/DESIGN.md, Numerics: the rounding modes): the same int32
-// accumulators as the default kernels (wrapping as they do), each output
-// channel rescaled by TFLite's two-rounding multiply (qmath.TFLiteMultiply)
-// with TFLite's multipliers. Pure Go, one output pixel at a time, pixels
+// tflConvKernel is Conv2D, DepthwiseConv2D and FullyConnected in a TFLite
+// rounding mode (docs/DESIGN.md, Numerics: the rounding modes): the same
+// int32 accumulators as the default kernels (wrapping as they do), each
+// output channel rescaled as the mode says (tflRescale). Pure Go, one output pixel at a time, pixels
 // split across threads; speed is secondary in this mode.
 // Conv2D: in (N,H,W,C), w (KH,KW,C/G,OC) -> out (N,OH,OW,OC);
 // DepthwiseConv2D: w (KH,KW,C*M) -> out (N,OH,OW,C*M);
@@ -24,7 +20,7 @@ type tflConvKernel struct {
 	zpIn, zpOut, lo, hi    int32
 	weights                []int8
 	bias                   []int32
-	mult                   []qmath.Multiplier
+	rs                     []tflRescale
 	col, acc               [][]int32 // per part: the window (KH*KW*C), the accumulators (OC)
 	r                      qkernels.Runner
 	pixFn                  func(part, lo, hi int)
@@ -45,7 +41,7 @@ func newTFLConv(it *Interpreter, op *Op) (*tflConvKernel, error) {
 		k.groups, k.dm = max(op.Groups, 1), max(op.DepthMultiplier, 1)
 	}
 	var err error
-	if k.mult, err = tflMultipliers(tin, tout, op.WeightScales, k.oc); err != nil {
+	if k.rs, err = tflChannels(it.m.Rounding, tin, tout, op.WeightScales, k.oc); err != nil {
 		return nil, err
 	}
 	k.lo, k.hi = outRange(tout, op.Activation)
@@ -130,14 +126,8 @@ func (k *tflConvKernel) pixels(part, lo, hi int) {
 			}
 		}
 		out := y[p*OC:][:OC]
-		if k.depthwise {
-			for o, s := range acc {
-				out[o] = tflRequantDW(s, k.mult[o], k.zpOut, k.lo, k.hi)
-			}
-			continue
-		}
 		for o, s := range acc {
-			out[o] = tflRequant(s, k.mult[o], k.zpOut, k.lo, k.hi)
+			out[o] = k.rs[o].apply(s, k.zpOut, k.lo, k.hi)
 		}
 	}
 }

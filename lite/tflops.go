@@ -8,18 +8,21 @@ import (
 )
 
 // The element-wise ops, the averages, Concatenation's requantization and
-// Quantize in TFLite rounding (docs/DESIGN.md, Numerics: the rounding
+// Quantize in the TFLite rounding modes (docs/DESIGN.md, Numerics: the rounding
 // modes). Pure Go; speed is secondary in this mode.
 
-// tflAddLeftShift is the left shift TFLite's int8 Add gives its inputs
-// before rescaling them, so that their sum keeps 20 fraction bits.
+// tflAddLeftShift is the left shift TFLite's reference int8 Add gives its
+// inputs before rescaling them, so that their sum keeps 20 fraction bits.
 const tflAddLeftShift = 20
 
-// tflAddKernel is Add in TFLite's arithmetic: with s the largest input
-// scale, each input's x - zp is shifted left by 20 and rescaled by
-// s_i/(2s) (TFLiteMultiply), the int32 sum is rescaled by
-// 2s/(2^20 s_out) and the output zero point added, then clamped. TFLite's
-// ADD takes two inputs; three or four are summed the same way.
+// tflAddKernel is Add in a TFLite mode. RoundingTFLite, two inputs:
+// XNNPACK's one rounding shift (qmath.FP32AddParams). Otherwise (the
+// reference mode, and what TFLite's own kernel computes when XNNPACK
+// declines an Add: scale ratios outside [2^-10, 2^8)), with s the largest
+// input scale, each input's x - zp shifted left by 20 and rescaled by
+// s_i/(2s) (qmath.TFLiteMultiply), the int32 sum rescaled by
+// 2s/(2^20 s_out). TFLite's ADD takes two inputs; three or four are summed
+// the reference way.
 // in k x (N, shape) -> out (N, shape)
 type tflAddKernel struct {
 	it     *Interpreter
@@ -27,6 +30,8 @@ type tflAddKernel struct {
 	out    int
 	size   int
 	zp     []int32
+	fp32   bool
+	p      qmath.FP32AddParams
 	mIn    []qmath.Multiplier
 	mOut   qmath.Multiplier
 	zpOut  int32
@@ -35,21 +40,29 @@ type tflAddKernel struct {
 
 func newTFLAdd(it *Interpreter, op *Op) (*tflAddKernel, error) {
 	to := &it.m.Tensors[op.Output]
-	big := float32(0)
-	for _, i := range op.Inputs {
-		big = max(big, it.m.Tensors[i].Scale)
-	}
-	twice := 2 * float64(big)
 	k := &tflAddKernel{it: it, ins: op.Inputs, out: op.Output, size: to.Shape.Size(), zpOut: to.ZeroPoint}
 	k.lo, k.hi = outRange(to, op.Activation)
+	big := float32(0)
 	for _, i := range op.Inputs {
 		t := &it.m.Tensors[i]
-		m, err := qmath.NewTFLiteMultiplier(float64(t.Scale) / twice)
+		big = max(big, t.Scale)
+		k.zp = append(k.zp, t.ZeroPoint)
+	}
+	if it.m.Rounding == RoundingTFLite && len(op.Inputs) == 2 {
+		ta, tb := &it.m.Tensors[op.Inputs[0]], &it.m.Tensors[op.Inputs[1]]
+		p, err := qmath.NewFP32AddParams(ta.Scale/to.Scale, tb.Scale/to.Scale)
+		if err == nil {
+			k.fp32, k.p = true, p
+			return k, nil
+		}
+	}
+	twice := 2 * float64(big)
+	for _, i := range op.Inputs {
+		m, err := qmath.NewTFLiteMultiplier(float64(it.m.Tensors[i].Scale) / twice)
 		if err != nil {
 			return nil, fmt.Errorf("input multiplier: %w", err)
 		}
 		k.mIn = append(k.mIn, m)
-		k.zp = append(k.zp, t.ZeroPoint)
 	}
 	var err error
 	if k.mOut, err = qmath.NewTFLiteMultiplier(twice / (float64(int64(1)<<tflAddLeftShift) * float64(to.Scale))); err != nil {
@@ -62,20 +75,30 @@ func (k *tflAddKernel) alloc(int) {}
 
 func (k *tflAddKernel) run(n int) {
 	y := k.it.i8[k.out][:n*k.size]
+	if k.fp32 {
+		a, b := k.it.i8[k.ins[0]], k.it.i8[k.ins[1]]
+		for j := range y {
+			v := int64(k.p.Apply(int32(a[j]), int32(b[j]), k.zp[0], k.zp[1])) + int64(k.zpOut)
+			y[j] = int8(min(max(v, int64(k.lo)), int64(k.hi)))
+		}
+		return
+	}
 	for j := range y {
 		sum := int32(0)
 		for i, in := range k.ins {
 			v := (int32(k.it.i8[in][j]) - k.zp[i]) * (1 << tflAddLeftShift)
 			sum += qmath.TFLiteMultiply(v, k.mIn[i])
 		}
-		y[j] = tflRequant(sum, k.mOut, k.zpOut, k.lo, k.hi)
+		v := int64(qmath.TFLiteMultiply(sum, k.mOut)) + int64(k.zpOut)
+		y[j] = int8(min(max(v, int64(k.lo)), int64(k.hi)))
 	}
 }
 
-// tflMulKernel is Mul in TFLite's arithmetic: (a - zp_a)*(b - zp_b)
-// rescaled by s_a*s_b/s_out (TFLiteMultiply), broadcasting as mulKernel.
+// tflMulKernel is Mul in a TFLite mode: (a - zp_a)*(b - zp_b) rescaled by
+// s_a*s_b/s_out (tflRescale), broadcasting as mulKernel.
 type tflMulKernel struct {
 	*mulKernel
+	r tflRescale
 }
 
 func newTFLMul(it *Interpreter, op *Op) (*tflMulKernel, error) {
@@ -84,10 +107,11 @@ func newTFLMul(it *Interpreter, op *Op) (*tflMulKernel, error) {
 		return nil, err
 	}
 	ta, tb, to := &it.m.Tensors[op.Inputs[0]], &it.m.Tensors[op.Inputs[1]], &it.m.Tensors[op.Output]
-	if k.m, err = qmath.NewTFLiteMultiplier(float64(ta.Scale) * float64(tb.Scale) / float64(to.Scale)); err != nil {
+	r, err := newTFLRescale(it.m.Rounding, float64(ta.Scale)*float64(tb.Scale)/float64(to.Scale), ta.Scale*tb.Scale/to.Scale)
+	if err != nil {
 		return nil, fmt.Errorf("multiplier: %w", err)
 	}
-	return &tflMulKernel{k}, nil
+	return &tflMulKernel{mulKernel: k, r: r}, nil
 }
 
 func (k *tflMulKernel) run(n int) {
@@ -103,17 +127,18 @@ func (k *tflMulKernel) run(n int) {
 				jb = int(k.ib[j])
 			}
 			acc := (int32(xa[ja]) - k.zpa) * (int32(xb[jb]) - k.zpb)
-			y[j] = tflRequant(acc, k.m, k.zp, k.lo, k.hi)
+			y[j] = k.r.apply(acc, k.zp, k.lo, k.hi)
 		}
 	}
 }
 
-// tflConcatKernel is Concatenation in TFLite's arithmetic: inputs of the
+// tflConcatKernel is Concatenation in a TFLite mode: inputs of the
 // output's parameters are copied, the others requantized as the 1x1
-// DEPTHWISE_CONV_2D of unit weights that export writes for them:
-// TFLiteMultiply(x - zp_in) by s_in/s_out, plus zp_out, clamped.
+// DEPTHWISE_CONV_2D of unit weights (scale 1) that export writes for them:
+// x - zp_in rescaled by s_in/s_out (tflRescale), plus zp_out, clamped.
 type tflConcatKernel struct {
 	*concatKernel
+	rs []tflRescale
 }
 
 func newTFLConcat(it *Interpreter, op *Op) (*tflConcatKernel, error) {
@@ -122,12 +147,14 @@ func newTFLConcat(it *Interpreter, op *Op) (*tflConcatKernel, error) {
 		return nil, err
 	}
 	to := &it.m.Tensors[op.Output]
+	rs := make([]tflRescale, len(op.Inputs))
 	for j, i := range op.Inputs {
-		if k.mult[j], err = qmath.NewTFLiteMultiplier(float64(it.m.Tensors[i].Scale) / float64(to.Scale)); err != nil {
+		ti := &it.m.Tensors[i]
+		if rs[j], err = newTFLRescale(it.m.Rounding, float64(ti.Scale)/float64(to.Scale), ti.Scale/to.Scale); err != nil {
 			return nil, err
 		}
 	}
-	return &tflConcatKernel{k}, nil
+	return &tflConcatKernel{concatKernel: k, rs: rs}, nil
 }
 
 func (k *tflConcatKernel) run(n int) {
@@ -142,7 +169,7 @@ func (k *tflConcatKernel) run(n int) {
 				continue
 			}
 			for i, v := range src {
-				dst[i] = tflRequantDW(int32(v)-k.zpIn[j], k.mult[j], k.zpOut, k.lo, k.hi)
+				dst[i] = k.rs[j].apply(int32(v)-k.zpIn[j], k.zpOut, k.lo, k.hi)
 			}
 		}
 		off += w
@@ -223,9 +250,9 @@ func (k *tflGlobalAvgPoolKernel) run(n int) {
 	}
 }
 
-// tflQuantizeKernel is Quantize in TFLite's arithmetic: round(x/scale) in
-// float32, half away from zero, plus the zero point, clamped (NaN maps to
-// the zero point, as in the default mode).
+// tflQuantizeKernel is Quantize in TFLite's reference arithmetic:
+// round(x/scale) in float32, half away from zero, plus the zero point,
+// clamped (NaN maps to the zero point, as in the default mode).
 type tflQuantizeKernel struct {
 	*quantizeKernel
 }

@@ -102,26 +102,6 @@ func TFLiteMultiply(x int32, m Multiplier) int32 {
 	return RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(x*(1<<uint(left)), m.M0), right)
 }
 
-// TFLiteMultiplyUpward rescales x as TFLite's optimized depthwise
-// convolution kernels do: the rounding doubling high multiply of TFLiteMultiply
-// (after the same left shift), then a right shift that rounds half up
-// (toward +inf) instead of away from zero.
-func TFLiteMultiplyUpward(x int32, m Multiplier) int32 {
-	if m.M0 == 0 {
-		return 0
-	}
-	e := m.Exponent()
-	left, right := max(e, 0), max(-e, 0)
-	if right > 31 {
-		return 0
-	}
-	v := int64(SaturatingRoundingDoublingHighMul(x*(1<<uint(left)), m.M0))
-	if right > 0 {
-		v += 1 << uint(right-1)
-	}
-	return int32(v >> uint(right))
-}
-
 // TFLiteMultiplySingle rescales x as TFLite built with single rounding
 // does: (x*M0 + 2^(Shift-1)) >> Shift on the 64-bit product, ties rounding
 // up, saturated to int32.
@@ -140,4 +120,52 @@ func DivRoundAway(a, b int64) int64 {
 		return (a + b/2) / b
 	}
 	return (a - b/2) / b
+}
+
+// XNNPACK's int8 arithmetic, which TFLite's CPU runtime runs through its
+// default delegate (docs/DESIGN.md, Numerics: the rounding modes): a
+// float32 scale per output channel, computed in float32 from the tensors'
+// scales, the accumulator converted to float32, multiplied by it and
+// rounded half to even; Add with 21-bit multipliers and one shift.
+
+// RequantizeFP32 returns float32(acc)*scale (a float32 product) rounded
+// half to even, saturated to int32.
+func RequantizeFP32(acc int32, scale float32) int32 {
+	f := float32(acc) * scale
+	return Saturate(int64(math.Max(math.Min(math.RoundToEven(float64(f)), 1<<62), -(1 << 62))))
+}
+
+// FP32AddParams are XNNPACK's constants of an int8 Add (docs/DESIGN.md,
+// Numerics): out = (bias + a*MA + b*MB) >> Shift + zp_out, the shift
+// arithmetic, bias = 2^(Shift-1) - MA*zp_a - MB*zp_b.
+type FP32AddParams struct {
+	// MA, MB are the inputs' multipliers, below 2^21.
+	MA, MB int32
+	// Shift is the right shift, 12..30.
+	Shift uint
+}
+
+// NewFP32AddParams returns XNNPACK's Add constants for the float32 ratios
+// ra = s_a/s_out and rb = s_b/s_out: the shift puts the larger ratio's
+// multiplier in [2^20, 2^21), each multiplier is its ratio times 2^shift
+// rounded half to even. Ratios must lie in [2^-10, 2^8), XNNPACK's range.
+func NewFP32AddParams(ra, rb float32) (FP32AddParams, error) {
+	for _, r := range []float32{ra, rb} {
+		if !(r >= 1.0/1024 && r < 256) {
+			return FP32AddParams{}, fmt.Errorf("qmath: Add scale ratio %v outside [2^-10, 2^8)", r)
+		}
+	}
+	_, exp := math.Frexp(float64(max(ra, rb))) // r = f * 2^exp, f in [0.5, 1)
+	shift := uint(20 - (exp - 1))
+	ma := math.RoundToEven(math.Ldexp(float64(ra), int(shift)))
+	mb := math.RoundToEven(math.Ldexp(float64(rb), int(shift)))
+	return FP32AddParams{MA: int32(ma), MB: int32(mb), Shift: shift}, nil
+}
+
+// Apply returns the Add of the codes a and b (zero points zpA, zpB) before
+// the output zero point: (2^(Shift-1) + (a-zpA)*MA + (b-zpB)*MB) >> Shift,
+// in int32 as XNNPACK computes it.
+func (p FP32AddParams) Apply(a, b, zpA, zpB int32) int32 {
+	acc := int32(1)<<(p.Shift-1) + (a-zpA)*p.MA + (b-zpB)*p.MB
+	return acc >> p.Shift
 }
