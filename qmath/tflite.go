@@ -13,8 +13,9 @@ import (
 //     NewMultiplier: half to even), and a multiplier below 2^-32 is zero;
 //   - an accumulator is rescaled with two roundings (the gemmlowp scheme):
 //     a rounding doubling high multiply by the mantissa (the product's
-//     high 32 bits, rounded half away from zero, the one overflow case
-//     saturated), then a rounding right shift (half away from zero);
+//     high 32 bits, rounded to nearest with ties up, toward +inf; the one
+//     overflow case saturated), then a rounding right shift (ties away
+//     from zero);
 //     multipliers of 1 and above first shift the accumulator left, in
 //     int32;
 //   - TFLite built with single rounding instead adds half (rounding half
@@ -28,10 +29,10 @@ import (
 // NewTFLiteMultiplier returns real as TFLite quantizes a multiplier: a
 // mantissa in [2^30, 2^31) rounded half away from zero, and zero for a
 // real below 2^-32 (an exponent below -31). real must be finite and in
-// [0, 2^30], where TFLite's exponent stays at most 30.
+// [0, 2^30), where TFLite's exponent stays at most 30.
 func NewTFLiteMultiplier(real float64) (Multiplier, error) {
-	if math.IsNaN(real) || real < 0 || real > 1<<30 {
-		return Multiplier{}, fmt.Errorf("qmath: TFLite multiplier %v outside [0, 2^30]", real)
+	if math.IsNaN(real) || real < 0 || real >= 1<<30 {
+		return Multiplier{}, fmt.Errorf("qmath: TFLite multiplier %v outside [0, 2^30)", real)
 	}
 	if real == 0 {
 		return Multiplier{}, nil
@@ -41,6 +42,9 @@ func NewTFLiteMultiplier(real float64) (Multiplier, error) {
 	if m == 1<<31 {
 		m /= 2
 		exp++
+	}
+	if exp > 30 {
+		return Multiplier{}, fmt.Errorf("qmath: TFLite multiplier %v outside [0, 2^30)", real)
 	}
 	if exp < -31 {
 		return Multiplier{}, nil
@@ -53,8 +57,9 @@ func NewTFLiteMultiplier(real float64) (Multiplier, error) {
 func (m Multiplier) Exponent() int { return 31 - int(m.Shift) }
 
 // SaturatingRoundingDoublingHighMul returns the high 32 bits of 2*a*b,
-// rounded half away from zero; the one product that overflows,
-// MinInt32*MinInt32, saturates to MaxInt32.
+// a*b/2^31 rounded to nearest, ties up (toward +inf: the nudge is added
+// before a division that truncates toward zero); the one product that
+// overflows, MinInt32*MinInt32, saturates to MaxInt32.
 func SaturatingRoundingDoublingHighMul(a, b int32) int32 {
 	if a == math.MinInt32 && b == math.MinInt32 {
 		return math.MaxInt32

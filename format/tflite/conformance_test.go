@@ -97,6 +97,7 @@ func TestConformance(t *testing.T) {
 			}
 			im, x, fm := nets(t, net, n)
 			floatConformance(t, dir, fm, x)
+			floatEdges(t, dir, im, x)
 			fi, err := FullInteger(im)
 			if err != nil {
 				t.Fatal(err)
@@ -139,6 +140,36 @@ func TestConformance(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// floatEdges exports the integer model im with float edges (QUANTIZE and
+// DEQUANTIZE) and runs it in TFLite on the float images x: in rounding
+// tflite goqat's outputs must be the same float32 values.
+func floatEdges(t *testing.T, dir string, im *lite.Model, x *tensor.Tensor) {
+	t.Helper()
+	file, err := Marshal(im, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make([]byte, 4*len(x.Data))
+	for i, v := range x.Data {
+		binary.LittleEndian.PutUint32(in[4*i:], math.Float32bits(v))
+	}
+	got := runTFLite(t, dir, file, in, x.Shape[0])
+	want := runFloat(t, withRounding(im, lite.RoundingTFLite), x)
+	if len(got) != 4*len(want) {
+		t.Fatalf("float edges: TFLite returned %d bytes, goqat %d values", len(got), len(want))
+	}
+	same := 0
+	for i, w := range want {
+		if math.Float32frombits(binary.LittleEndian.Uint32(got[4*i:])) == w {
+			same++
+		}
+	}
+	t.Logf("%s float edges, rounding tflite: %d samples: output values identical %d/%d", im.Name, x.Shape[0], same, len(want))
+	if same != len(want) {
+		t.Errorf("float edges, rounding tflite: %d of %d output values identical, want all", same, len(want))
 	}
 }
 
