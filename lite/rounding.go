@@ -115,7 +115,7 @@ func newTFLRescale(mode Rounding, real float64, f float32) (tflRescale, error) {
 	if r.ref {
 		r.m, err = qmath.NewTFLiteMultiplier(real)
 	} else if !(f >= 0 && f < 1<<30) {
-		err = fmt.Errorf("qmath: scale %v outside [0, 2^30)", f)
+		err = fmt.Errorf("scale %v outside [0, 2^30)", f)
 	}
 	return r, err
 }
@@ -142,7 +142,7 @@ func tflChannels(mode Rounding, in, out *Tensor, wScales []float32, oc int) ([]t
 		if len(wScales) > 1 {
 			sw = wScales[c]
 		}
-		r, err := newTFLRescale(mode, float64(in.Scale)*float64(sw)/float64(out.Scale), in.Scale*sw/out.Scale)
+		r, err := newTFLRescale(mode, float64(in.Scale)*float64(sw)/float64(out.Scale), float32(in.Scale*sw)/out.Scale)
 		if err != nil {
 			return nil, fmt.Errorf("channel %d: %w", c, err)
 		}

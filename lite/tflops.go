@@ -107,7 +107,7 @@ func newTFLMul(it *Interpreter, op *Op) (*tflMulKernel, error) {
 		return nil, err
 	}
 	ta, tb, to := &it.m.Tensors[op.Inputs[0]], &it.m.Tensors[op.Inputs[1]], &it.m.Tensors[op.Output]
-	r, err := newTFLRescale(it.m.Rounding, float64(ta.Scale)*float64(tb.Scale)/float64(to.Scale), ta.Scale*tb.Scale/to.Scale)
+	r, err := newTFLRescale(it.m.Rounding, float64(ta.Scale)*float64(tb.Scale)/float64(to.Scale), float32(ta.Scale*tb.Scale)/to.Scale)
 	if err != nil {
 		return nil, fmt.Errorf("multiplier: %w", err)
 	}

@@ -136,7 +136,7 @@ func DivRoundAway(a, b int64) int64 {
 // RequantizeFP32 returns float32(acc)*scale (a float32 product) rounded
 // half to even, saturated to int32.
 func RequantizeFP32(acc int32, scale float32) int32 {
-	f := float32(acc) * scale
+	f := float32(float32(acc) * scale) // rounded to float32, never fused
 	return Saturate(int64(math.Max(math.Min(math.RoundToEven(float64(f)), 1<<62), -(1 << 62))))
 }
 

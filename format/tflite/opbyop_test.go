@@ -204,7 +204,8 @@ func TestConformanceOps(t *testing.T) {
 			switch {
 			case mode == lite.RoundingTFLite:
 				// Every value of the networks' ops. In the op models'
-				// graph of side-by-side ops TFLite's runtime leaves one
+				// graph of side-by-side ops, which holds a Conv2D of
+				// per-tensor weights, TFLite's runtime leaves the
 				// depthwise convolution to its builtin kernel rather than
 				// XNNPACK (two roundings: tflite-reference's codes;
 				// docs/tflite.md): a few values there.
