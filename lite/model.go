@@ -148,9 +148,10 @@ type Model struct {
 	Inputs  []int `json:"inputs"`
 	Outputs []int `json:"outputs"`
 	// Rounding is the requantization arithmetic the interpreter follows:
-	// RoundingGoqat (empty, left out of the file: goqat's single rounding)
-	// or RoundingTFLite (TensorFlow Lite's reference kernels,
-	// docs/DESIGN.md, Numerics).
+	// RoundingGoqat (empty, left out of the file: goqat's single
+	// rounding), RoundingTFLite (TensorFlow Lite's runtime) or
+	// RoundingTFLiteReference (its reference kernels); docs/DESIGN.md,
+	// Numerics: the rounding modes.
 	Rounding Rounding `json:"rounding,omitempty"`
 }
 
