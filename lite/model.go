@@ -127,6 +127,12 @@ type Op struct {
 	// Bias holds one int32 per output channel, scale input_scale *
 	// weight_scale[c] (nil: no bias).
 	Bias []int32 `json:"-"`
+	// TFLiteMean marks a GlobalAveragePool read from a TFLite MEAN
+	// (format/tflite): in rounding tflite it averages as TFLite's runtime
+	// computes MEAN (relative to the zero point, in float32, ties to
+	// even; docs/tflite.md), and export writes it back as MEAN. The other
+	// roundings ignore it.
+	TFLiteMean bool `json:"tflite_mean,omitempty"`
 }
 
 // hasWeights reports whether the op type carries a kernel.
@@ -290,6 +296,9 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 		}
 	} else if len(op.Weights) != 0 || len(op.Bias) != 0 {
 		return errors.New("weights on an op that takes none")
+	}
+	if op.TFLiteMean && op.Type != OpGlobalAveragePool {
+		return errors.New("tflite_mean on an op other than GlobalAveragePool")
 	}
 	shape, err := inferShape(op, ins)
 	if op.Type == OpReshape {

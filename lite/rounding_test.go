@@ -362,15 +362,27 @@ func TestRoundingAverages(t *testing.T) {
 		if ties == 0 {
 			t.Fatal("no ties among the averages: the test checks nothing of the rounding")
 		}
-		got = runModel(t, gap, mode, 2, n, x)
-		for i := range got {
-			b, c := i/4, i%4
-			s := int64(0)
-			for p := 0; p < 42; p++ {
-				s += int64(x[(b*42+p)*4+c])
-			}
-			if want := int8(div(s, 42)); got[i] != want {
-				t.Fatalf("GlobalAveragePool rounding %s: value %d is %d, want %d", mode, i, got[i], want)
+		mean := *gap
+		mean.Ops = []Op{gap.Ops[0]}
+		mean.Ops[0].TFLiteMean = true
+		for _, m := range []*Model{gap, &mean} {
+			got = runModel(t, m, mode, 2, n, x)
+			for i := range got {
+				b, c := i/4, i%4
+				s := int64(0)
+				for p := 0; p < 42; p++ {
+					s += int64(x[(b*42+p)*4+c])
+				}
+				want := int8(div(s, 42))
+				if m.Ops[0].TFLiteMean && mode == RoundingTFLite {
+					// XNNPACK's MEAN: relative to the zero point (-5), in
+					// float32 with the scale s/(s*42), ties to even.
+					sc := float32(0.1)
+					want = int8(-5 + qmath.RequantizeFP32(int32(s+42*5), sc/float32(sc*42)))
+				}
+				if got[i] != want {
+					t.Fatalf("GlobalAveragePool (TFLiteMean %v) rounding %s: value %d is %d, want %d", m.Ops[0].TFLiteMean, mode, i, got[i], want)
+				}
 			}
 		}
 	}
@@ -435,6 +447,12 @@ func TestRoundingFile(t *testing.T) {
 		if !strings.Contains(back.Summary(), "Rounding: "+string(mode)) != (mode == RoundingGoqat) {
 			t.Errorf("rounding %s: summary %q", mode, strings.SplitN(back.Summary(), "\n", 3)[:2])
 		}
+	}
+	marked := *base
+	marked.Ops = []Op{base.Ops[0]}
+	marked.Ops[0].TFLiteMean = true
+	if err := marked.Validate(); err == nil || !strings.Contains(err.Error(), "tflite_mean") {
+		t.Errorf("Validate of a Reshape marked TFLiteMean: %v", err)
 	}
 	bad := *base
 	bad.Rounding = "bankers"

@@ -219,18 +219,28 @@ func (k *tflAvgPoolKernel) run(n int) {
 
 // tflGlobalAvgPoolKernel is GlobalAveragePool in TFLite's arithmetic: the
 // whole-image AVERAGE_POOL_2D export writes, the sum of the codes over
-// H*W rounded half away from zero.
+// H*W rounded half away from zero; or, for a MEAN read from a .tflite
+// (Op.TFLiteMean) in rounding tflite, XNNPACK's mean: zp +
+// round_half_even(float32(sum - H*W*zp) * scale), the scale
+// s_in/(s_out*H*W) computed in float32 (not 1/(H*W) although the scales
+// are equal: measured), input and output sharing their zero point.
 // in (N,H,W,C) -> out (N,C)
 type tflGlobalAvgPoolKernel struct {
 	it      *Interpreter
 	in, out int
 	hw, c   int
+	mean    bool
+	zp      int64
+	inv     float32
 	acc     []int32
 }
 
 func newTFLGlobalAvgPool(it *Interpreter, op *Op) *tflGlobalAvgPoolKernel {
-	s := it.m.Tensors[op.Inputs[0]].Shape
-	return &tflGlobalAvgPoolKernel{it: it, in: op.Inputs[0], out: op.Output, hw: s[0] * s[1], c: s[2], acc: make([]int32, s[2])}
+	t := &it.m.Tensors[op.Inputs[0]]
+	s := t.Shape
+	return &tflGlobalAvgPoolKernel{it: it, in: op.Inputs[0], out: op.Output, hw: s[0] * s[1], c: s[2], acc: make([]int32, s[2]),
+		mean: op.TFLiteMean && it.m.Rounding == RoundingTFLite, zp: int64(t.ZeroPoint),
+		inv: t.Scale / float32(it.m.Tensors[op.Output].Scale*float32(s[0]*s[1]))}
 }
 
 func (k *tflGlobalAvgPoolKernel) alloc(int) {}
@@ -245,6 +255,11 @@ func (k *tflGlobalAvgPoolKernel) run(n int) {
 			}
 		}
 		for c, s := range k.acc {
+			if k.mean {
+				v := k.zp + int64(qmath.RequantizeFP32(int32(int64(s)-int64(k.hw)*k.zp), k.inv))
+				y[b*k.c+c] = int8(min(max(v, -128), 127))
+				continue
+			}
 			y[b*k.c+c] = int8(qmath.DivRoundAway(int64(s), int64(k.hw)))
 		}
 	}

@@ -125,6 +125,10 @@ func TestRoundTrip(t *testing.T) {
 func opTypes(m *lite.Model) string {
 	var s []string
 	for _, op := range m.Ops {
+		if op.TFLiteMean {
+			s = append(s, string(op.Type)+"(MEAN)")
+			continue
+		}
 		s = append(s, string(op.Type))
 	}
 	return strings.Join(s, " ")
