@@ -25,12 +25,22 @@ import (
 // Option configures Convert.
 type Option func(*options)
 
-type options struct{ fullInteger bool }
+type options struct {
+	fullInteger bool
+	rounding    lite.Rounding
+}
 
 // FullInteger makes the model's inputs and outputs int8 (with the input
 // quantizer's and the last layer's scale and zero point) instead of float
 // with Quantize and Dequantize at the edges.
 func FullInteger() Option { return func(o *options) { o.fullInteger = true } }
+
+// Rounding sets the integer model's rounding mode (lite.Model.Rounding):
+// lite.RoundingTFLite makes goqat's interpreter compute the codes TFLite's
+// runtime computes on the model's .tflite export (docs/tflite.md); the
+// default, lite.RoundingGoqat, computes the QAT model's codes. The scales,
+// zero points, weights and biases do not depend on it.
+func Rounding(r lite.Rounding) Option { return func(o *options) { o.rounding = r } }
 
 // Convert turns a QAT model (made by quantize.Model, or loaded with nn.Load,
 // and trained) into an integer model. Weights are taken as the QAT model
@@ -47,6 +57,7 @@ func Convert(qat *nn.Model, opts ...Option) (*lite.Model, error) {
 	for _, o := range opts {
 		o(&b.o)
 	}
+	b.m.Rounding = b.o.rounding
 	for i, name := range qat.InputNames() {
 		idx := b.AddTensor(lite.Tensor{Name: name, Shape: qat.Inputs()[i].Clone(), DType: lite.Float32})
 		b.tensor[name] = idx

@@ -23,6 +23,9 @@ type addFusion struct {
 // output, the other ready before the convolution runs (a model input, or
 // produced by an earlier op).
 func planAddFusion(m *Model) *addFusion {
+	if m.Rounding != RoundingGoqat {
+		return noFusion(len(m.Ops)) // its Adds and convolutions run on their own kernels
+	}
 	f := &addFusion{into: make([]int, len(m.Ops)), add: make([]int, len(m.Ops))}
 	readers := make([]int, len(m.Tensors))
 	producer := make([]int, len(m.Tensors))

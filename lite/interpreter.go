@@ -207,6 +207,11 @@ func (it *Interpreter) Model() *Model { return it.m }
 
 // prepare builds the kernel of one op.
 func (it *Interpreter) prepare(op *Op) (kernel, error) {
+	if it.m.Rounding != RoundingGoqat {
+		if k, ok, err := it.prepareTFLite(op); ok {
+			return k, err
+		}
+	}
 	switch op.Type {
 	case OpConv2D:
 		return newConv(it, op)

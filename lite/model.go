@@ -136,6 +136,12 @@ type Op struct {
 	CellExponent    int  `json:"cell_exponent,omitempty"`
 	ReturnSequences bool `json:"return_sequences,omitempty"`
 	GoBackwards     bool `json:"go_backwards,omitempty"`
+	// TFLiteMean marks a GlobalAveragePool read from a TFLite MEAN
+	// (format/tflite): in rounding tflite it averages as TFLite's runtime
+	// computes MEAN (relative to the zero point, in float32, ties to
+	// even; docs/tflite.md), and export writes it back as MEAN. The other
+	// roundings ignore it.
+	TFLiteMean bool `json:"tflite_mean,omitempty"`
 }
 
 // hasWeights reports whether the op type carries a kernel.
@@ -156,6 +162,12 @@ type Model struct {
 	// Inputs and Outputs index Tensors.
 	Inputs  []int `json:"inputs"`
 	Outputs []int `json:"outputs"`
+	// Rounding is the requantization arithmetic the interpreter follows:
+	// RoundingGoqat (empty, left out of the file: goqat's single
+	// rounding), RoundingTFLite (TensorFlow Lite's runtime) or
+	// RoundingTFLiteReference (its reference kernels); docs/DESIGN.md,
+	// Numerics: the rounding modes.
+	Rounding Rounding `json:"rounding,omitempty"`
 }
 
 // Validate checks the whole model: tensor parameters (positive finite
@@ -165,6 +177,9 @@ type Model struct {
 func (m *Model) Validate() error {
 	if len(m.Inputs) == 0 || len(m.Outputs) == 0 {
 		return errors.New("lite: model without inputs or outputs")
+	}
+	if err := m.Rounding.validate(); err != nil {
+		return err
 	}
 	for i := range m.Tensors {
 		if err := m.Tensors[i].validate(); err != nil {
@@ -296,6 +311,9 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 		}
 	} else if len(op.Weights) != 0 || len(op.Bias) != 0 {
 		return errors.New("weights on an op that takes none")
+	}
+	if op.TFLiteMean && op.Type != OpGlobalAveragePool {
+		return errors.New("tflite_mean on an op other than GlobalAveragePool")
 	}
 	shape, err := inferShape(op, ins)
 	if op.Type == OpReshape {

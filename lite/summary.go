@@ -6,11 +6,15 @@ import (
 )
 
 // Summary describes an integer model: every tensor with its shape, type,
-// scale, zero point and bits, then every op with its inputs, output and
+// scale, zero point and bits (after the rounding mode, when it is not
+// goqat's), then every op with its inputs, output and
 // weight bits (the per-layer bits) and the number of weights.
 func (m *Model) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Integer model %q: %d tensors, %d ops\n", m.Name, len(m.Tensors), len(m.Ops))
+	if m.Rounding != RoundingGoqat {
+		fmt.Fprintf(&b, "Rounding: %s (docs/tflite.md)\n", m.Rounding)
+	}
 	fmt.Fprintf(&b, "%-4s %-36s %-14s %-8s %-13s %-6s %s\n", "#", "tensor", "shape", "dtype", "scale", "zp", "bits")
 	for i, t := range m.Tensors {
 		if t.DType == Float32 {

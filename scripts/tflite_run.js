@@ -8,8 +8,9 @@
 // model's inputs, raw little-endian in its own type (int8 or float32): input
 // 0 of every sample, then input 1, ...; outputs.bin receives the outputs the
 // same way. Batch 1, one
-// thread, TFLite's built-in kernels (XNNPACK is not used by this build for
-// int8; see docs/tflite.md).
+// thread, TFLite's kernels with its default XNNPACK delegate, which runs the
+// int8 convolutions, fully connected layers, Add and Mul (docs/tflite.md,
+// Rounding modes).
 //
 // The package is written for browsers. This shim provides the globals its
 // loader looks for: `self` (so it takes the web-worker path), `importScripts`

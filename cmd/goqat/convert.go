@@ -19,6 +19,7 @@ import (
 func newConvertCmd() *cobra.Command {
 	var (
 		in, out, calibration, scheme string
+		rounding                     string
 		fullInteger, ptq             bool
 		samples                      int
 		df                           dataFlags
@@ -31,15 +32,23 @@ or with --ptq of a float model by post-training quantization: the model is
 quantized (BN folded, per-channel weights, --scheme) and calibrated on the
 first --calibration-samples training images of --data, or on random inputs in
 [0, 1) with --calibration random (for timing only: the ranges mean nothing).
-Either way the integer model has the same format.`,
+Either way the integer model has the same format. --rounding tflite makes
+goqat run the integer model as TensorFlow Lite's runtime runs its .tflite
+export (goqat export --format tflite), to the bit; tflite-reference as
+TFLite's reference kernels (TFLite Micro) do (docs/tflite.md).`,
 		Example: `  goqat convert --in qat.safetensors --out model.int8.safetensors
   goqat convert --in qat.safetensors --out model.int8.safetensors --full-integer
+  goqat convert --in qat.safetensors --out model.int8.safetensors --rounding tflite
   goqat convert --ptq --in float.safetensors --out model.int8.safetensors --data mnist
   goqat convert --ptq --in imported.safetensors --out model.int8.safetensors --calibration random`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in == "" || out == "" {
 				return fmt.Errorf("--in and --out are required")
+			}
+			r, err := lite.ParseRounding(rounding)
+			if err != nil {
+				return fmt.Errorf("--rounding: %w", err)
 			}
 			inputs := []pathArg{{"--in", in}}
 			if ptq && calibration == "data" {
@@ -49,7 +58,7 @@ Either way the integer model has the same format.`,
 				return err
 			}
 			return runStoppable(cmd, func(ctx context.Context) error {
-				return convertModel(ctx, in, out, ptq, fullInteger, calibration, scheme, samples, &df)
+				return convertModel(ctx, in, out, ptq, fullInteger, r, calibration, scheme, samples, &df)
 			})
 		},
 	}
@@ -58,6 +67,7 @@ Either way the integer model has the same format.`,
 	f.StringVar(&in, "in", "", "QAT model file (.safetensors, from goqat quantize), or a float model with --ptq")
 	f.StringVar(&out, "out", "", "integer model file to write")
 	f.BoolVar(&fullInteger, "full-integer", false, "int8 input and output instead of float with quantize/dequantize at the edges")
+	f.StringVar(&rounding, "rounding", "goqat", "requantization arithmetic the integer model runs with: goqat (the QAT model's), tflite (TensorFlow Lite's runtime) or tflite-reference (TFLite's reference kernels)")
 	f.BoolVar(&ptq, "ptq", false, "post-training quantization of a float model (no fine-tuning)")
 	f.StringVar(&calibration, "calibration", "data", "PTQ calibration inputs: data (the --data training images) or random")
 	f.IntVar(&samples, "calibration-samples", 512, "PTQ: how many inputs to calibrate on")
@@ -69,7 +79,7 @@ Either way the integer model has the same format.`,
 // convertModel is goqat convert: it writes the integer model of the QAT
 // model at in (or, with ptq, of the float model at in after post-training
 // quantization) to out.
-func convertModel(ctx context.Context, in, out string, ptq, fullInteger bool, calibration, scheme string, samples int, df *dataFlags) error {
+func convertModel(ctx context.Context, in, out string, ptq, fullInteger bool, rounding lite.Rounding, calibration, scheme string, samples int, df *dataFlags) error {
 	m, err := nn.Load(in)
 	if err != nil {
 		return err
@@ -88,7 +98,7 @@ func convertModel(ctx context.Context, in, out string, ptq, fullInteger bool, ca
 			return err
 		}
 	}
-	var opts []convert.Option
+	opts := []convert.Option{convert.Rounding(rounding)}
 	if fullInteger {
 		opts = append(opts, convert.FullInteger())
 	}
@@ -114,6 +124,9 @@ func convertModel(ctx context.Context, in, out string, ptq, fullInteger bool, ca
 		return err
 	}
 	fmt.Printf("%s (%d bytes) -> %s (%d bytes, %.3fx)\n", in, si.Size(), out, so.Size(), float64(so.Size())/float64(si.Size()))
+	if im.Rounding != lite.RoundingGoqat {
+		fmt.Printf("  rounding %s\n", im.Rounding)
+	}
 	for _, l := range im.LayerBits() {
 		fmt.Println("  " + l)
 	}

@@ -35,8 +35,12 @@ The graph takes NHWC input like goqat, with a dynamic batch dimension.
 --format tflite writes an integer or QAT model as a TensorFlow Lite flatbuffer
 (schema 3) for TFLite's int8 kernels: int8 activations, per-channel int8
 weights, int32 biases, fused ReLU/ReLU6, batch 1; float input and output with
-QUANTIZE/DEQUANTIZE at the edges, or int8 ones with --full-integer. A float
-model is written with FLOAT32 tensors (docs/tflite.md).`,
+QUANTIZE/DEQUANTIZE at the edges, or int8 ones with --full-integer. A QAT
+model is converted with --rounding tflite, so that goqat's integer model and
+TFLite's runtime compute the same codes; an integer model converted otherwise
+is written as it is (the file does not depend on the rounding; a note says
+how to run it as TFLite does). A float model is written with FLOAT32 tensors
+(docs/tflite.md).`,
 		Example: `  goqat export --format onnx --in float.safetensors --out float.onnx
   goqat export --format onnx --in model.int8.safetensors --out model.int8.onnx
   goqat export --format onnx --in model.int8.safetensors --out model.u8.onnx --uint8-activations
@@ -175,14 +179,16 @@ func exportTFLite(ctx context.Context, in, out string, fullInteger bool) error {
 			fmt.Printf("%s (float model) -> %s (%d bytes, TensorFlow Lite schema 3, float32)\n", in, out, st.Size())
 			return nil
 		}
-		var copts []convert.Option
+		// Converted in TFLite rounding: the model written is the one
+		// goqat runs as TFLite's runtime runs the file (docs/tflite.md).
+		copts := []convert.Option{convert.Rounding(lite.RoundingTFLite)}
 		if fullInteger {
 			copts = append(copts, convert.FullInteger())
 		}
 		if im, err = convert.Convert(m, copts...); err != nil {
 			return fmt.Errorf("%s: %w", in, err)
 		}
-		kind = "QAT model converted to integer"
+		kind = "QAT model converted to integer, rounding tflite"
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -200,6 +206,9 @@ func exportTFLite(ctx context.Context, in, out string, fullInteger bool) error {
 		edges = "int8 input and output"
 	}
 	fmt.Printf("%s (%s) -> %s (%d bytes, TensorFlow Lite schema 3, int8, %s, %d goqat ops)\n", in, kind, out, st.Size(), edges, len(im.Ops))
+	if im.Rounding != lite.RoundingTFLite {
+		fmt.Printf("note: %s runs in goqat with rounding %s; TFLite's runtime computes the codes of rounding tflite (goqat convert --rounding tflite, or goqat import of %s)\n", in, im.Rounding, out)
+	}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/models"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/tensor"
@@ -96,6 +97,7 @@ func TestConformance(t *testing.T) {
 			}
 			im, x, fm := nets(t, net, n)
 			floatConformance(t, dir, fm, x)
+			floatEdges(t, dir, im, x)
 			fi, err := FullInteger(im)
 			if err != nil {
 				t.Fatal(err)
@@ -105,30 +107,69 @@ func TestConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 			codes := inputCodes(fi, x)
-			want := runGoqat(t, fi, codes)
 			got := runTFLite(t, dir, file, int8Bytes(codes.Data), n)
-			if len(got) != len(want) {
-				t.Fatalf("TFLite returned %d output bytes, goqat %d", len(got), len(want))
-			}
 			gi := make([]int8, len(got))
 			for i, b := range got {
 				gi[i] = int8(b)
 			}
 			c := fi.Tensors[fi.Outputs[0]].Shape.Size()
-			a := compareCodes(want, gi, c)
-			t.Logf("%s %v: %d ops in goqat, %d samples: values identical %d/%d (%.4f%%, max |diff| %d), top-1 identical %d/%d (%.2f%%)",
-				net.name, net.in, len(fi.Ops), n, a.same, a.values, 100*float64(a.same)/float64(a.values), a.maxDiff,
-				a.top1, a.rows, 100*float64(a.top1)/float64(a.rows))
-			if !gated[net.name] {
-				return
-			}
-			if float64(a.same) < 0.9999*float64(a.values) {
-				t.Errorf("values identical on %d of %d, want >= 99.99%%", a.same, a.values)
-			}
-			if float64(a.top1) < 0.999*float64(a.rows) {
-				t.Errorf("top-1 identical on %d of %d, want >= 99.9%%", a.top1, a.rows)
+			for _, mode := range []lite.Rounding{lite.RoundingGoqat, lite.RoundingTFLite} {
+				fm := *fi
+				fm.Rounding = mode
+				want := runGoqat(t, &fm, codes)
+				if len(got) != len(want) {
+					t.Fatalf("TFLite returned %d output bytes, goqat %d", len(got), len(want))
+				}
+				a := compareCodes(want, gi, c)
+				t.Logf("%s %v rounding %s: %d ops in goqat, %d samples: values identical %d/%d (%.4f%%, max |diff| %d), top-1 identical %d/%d (%.2f%%)",
+					net.name, net.in, mode, len(fi.Ops), n, a.same, a.values, 100*float64(a.same)/float64(a.values), a.maxDiff,
+					a.top1, a.rows, 100*float64(a.top1)/float64(a.rows))
+				switch {
+				case mode == lite.RoundingTFLite:
+					// TFLite's own arithmetic: every value (docs/tflite.md).
+					if a.same != a.values {
+						t.Errorf("rounding tflite: values identical on %d of %d, want all", a.same, a.values)
+					}
+				case gated[net.name]:
+					if float64(a.same) < 0.9999*float64(a.values) {
+						t.Errorf("values identical on %d of %d, want >= 99.99%%", a.same, a.values)
+					}
+					if float64(a.top1) < 0.999*float64(a.rows) {
+						t.Errorf("top-1 identical on %d of %d, want >= 99.9%%", a.top1, a.rows)
+					}
+				}
 			}
 		})
+	}
+}
+
+// floatEdges exports the integer model im with float edges (QUANTIZE and
+// DEQUANTIZE) and runs it in TFLite on the float images x: in rounding
+// tflite goqat's outputs must be the same float32 values.
+func floatEdges(t *testing.T, dir string, im *lite.Model, x *tensor.Tensor) {
+	t.Helper()
+	file, err := Marshal(im, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := make([]byte, 4*len(x.Data))
+	for i, v := range x.Data {
+		binary.LittleEndian.PutUint32(in[4*i:], math.Float32bits(v))
+	}
+	got := runTFLite(t, dir, file, in, x.Shape[0])
+	want := runFloat(t, withRounding(im, lite.RoundingTFLite), x)
+	if len(got) != 4*len(want) {
+		t.Fatalf("float edges: TFLite returned %d bytes, goqat %d values", len(got), len(want))
+	}
+	same := 0
+	for i, w := range want {
+		if math.Float32frombits(binary.LittleEndian.Uint32(got[4*i:])) == w {
+			same++
+		}
+	}
+	t.Logf("%s float edges, rounding tflite: %d samples: output values identical %d/%d", im.Name, x.Shape[0], same, len(want))
+	if same != len(want) {
+		t.Errorf("float edges, rounding tflite: %d of %d output values identical, want all", same, len(want))
 	}
 }
 

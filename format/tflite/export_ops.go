@@ -139,6 +139,13 @@ func (g *graph) emit(op *lite.Op) error {
 		// A pool over the whole image (VALID, output 1x1) and a RESHAPE
 		// to (1, C): the same integer mean or maximum as goqat's.
 		in := g.tensors[ins[0]].shape
+		if op.TFLiteMean {
+			// Read from a MEAN: written back as one (keep_dims false).
+			axes := g.int32Const(op.Name+"/axes", []int32{1, 2}, 2)
+			g.op(fileOp{code: opMean, version: opVersions[opMean], inputs: []int32{ins[0], axes}, outputs: []int32{out},
+				optType: optReducer, opts: emptyOptions})
+			return nil
+		}
 		code := int32(opMaxPool2D)
 		if op.Type == lite.OpGlobalAveragePool {
 			code = opAveragePool2D

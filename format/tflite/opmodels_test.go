@@ -130,6 +130,11 @@ func opModels(r *rand.Rand) map[string]*lite.Model {
 	b.weights(&cv2, tensor.Shape{3, 3, 5, 4}, false)
 	cv2.Bias = nil
 	ms["convolutions"] = b.finish(b.op(cv2, tensor.Shape{4, 4, 4}, 0.08, -128))
+
+	// A MEAN as an imported .tflite has it (a GlobalAveragePool marked
+	// TFLiteMean), over an even count: ties.
+	b, x = newMB(r, tensor.Shape{4, 6, 8})
+	ms["mean"] = b.finish(b.same(lite.Op{Type: lite.OpGlobalAveragePool, Name: "mean", Inputs: []int{x}, TFLiteMean: true}, x, tensor.Shape{8}))
 	return ms
 }
 

@@ -56,7 +56,9 @@ func ReadFile(path string) (*lite.Model, error) {
 
 // Read verifies a .tflite flatbuffer and converts its int8 (or float-edged
 // int8) subgraph to an integer model, validated by lite (CheckBounds).
-// Errors are one line naming the table, tensor or operator.
+// Errors are one line naming the table, tensor or operator. The model
+// takes lite.RoundingTFLite, so that goqat's interpreter computes the codes
+// of TFLite's runtime (docs/tflite.md).
 func Read(b []byte) (m *lite.Model, err error) {
 	f := newFbuf(b)
 	r := &reader{f: f}
@@ -76,6 +78,7 @@ func Read(b []byte) (m *lite.Model, err error) {
 	if err := r.m.CheckBounds(); err != nil {
 		return nil, fmt.Errorf("tflite: %w", err)
 	}
+	r.m.Rounding = lite.RoundingTFLite
 	return r.m, nil
 }
 

@@ -682,7 +682,7 @@ func (r *reader) reduce(o *opIn, name string) error {
 	if o.code == opMean {
 		typ = lite.OpGlobalAveragePool
 	}
-	op := lite.Op{Type: typ, Name: name, Inputs: []int{x}}
+	op := lite.Op{Type: typ, Name: name, Inputs: []int{x}, TFLiteMean: o.code == opMean}
 	if keep == 0 {
 		return r.add(op, o.outs[0])
 	}

@@ -29,6 +29,17 @@ func runFloat(t *testing.T, m *lite.Model, x *tensor.Tensor) []float32 {
 	return append([]float32(nil), it.Output(0).Data...)
 }
 
+// roundings lists the rounding modes the round trips run in.
+var roundings = []lite.Rounding{lite.RoundingGoqat, lite.RoundingTFLite, lite.RoundingTFLiteReference}
+
+// withRounding returns a copy of m (sharing its tensors and ops) in the
+// given rounding mode.
+func withRounding(m *lite.Model, r lite.Rounding) *lite.Model {
+	c := *m
+	c.Rounding = r
+	return &c
+}
+
 // quantParams lists every int8 tensor's (scale, zero point) and every
 // weighted op's weight scales, in order.
 func quantParams(m *lite.Model) (acts []string, weights []string) {
@@ -84,18 +95,25 @@ func TestRoundTrip(t *testing.T) {
 				if fmt.Sprint(a1) != fmt.Sprint(a2) {
 					t.Errorf("activation scales and zero points differ after the round trip")
 				}
-				if full {
-					codes := inputCodes(src, x)
-					want, got := runGoqat(t, src, codes), runGoqat(t, back, codes)
-					if fmt.Sprint(want) != fmt.Sprint(got) {
-						t.Errorf("full-integer outputs differ after the round trip")
-					}
-					continue
+				if back.Rounding != lite.RoundingTFLite {
+					t.Errorf("imported rounding %q, want %q", back.Rounding, lite.RoundingTFLite)
 				}
-				want, got := runFloat(t, src, x), runFloat(t, back, x)
-				for i := range want {
-					if want[i] != got[i] {
-						t.Fatalf("output %d: %v after the round trip, want %v", i, got[i], want[i])
+				// Bit-identical in every rounding mode.
+				for _, mode := range roundings {
+					s, g := withRounding(src, mode), withRounding(back, mode)
+					if full {
+						codes := inputCodes(s, x)
+						want, got := runGoqat(t, s, codes), runGoqat(t, g, codes)
+						if fmt.Sprint(want) != fmt.Sprint(got) {
+							t.Errorf("rounding %s: full-integer outputs differ after the round trip", mode)
+						}
+						continue
+					}
+					want, got := runFloat(t, s, x), runFloat(t, g, x)
+					for i := range want {
+						if want[i] != got[i] {
+							t.Fatalf("rounding %s: output %d: %v after the round trip, want %v", mode, i, got[i], want[i])
+						}
 					}
 				}
 			}
@@ -107,6 +125,10 @@ func TestRoundTrip(t *testing.T) {
 func opTypes(m *lite.Model) string {
 	var s []string
 	for _, op := range m.Ops {
+		if op.TFLiteMean {
+			s = append(s, string(op.Type)+"(MEAN)")
+			continue
+		}
 		s = append(s, string(op.Type))
 	}
 	return strings.Join(s, " ")
@@ -141,10 +163,12 @@ func TestRoundTripOps(t *testing.T) {
 			for i := range x.Data {
 				x.Data[i] = 4*x.Data[i] - 2
 			}
-			want, got := runFloat(t, m, x), runFloat(t, back, x)
-			for i := range want {
-				if want[i] != got[i] {
-					t.Fatalf("output %d: %v after the round trip, want %v", i, got[i], want[i])
+			for _, mode := range roundings {
+				want, got := runFloat(t, withRounding(m, mode), x), runFloat(t, withRounding(back, mode), x)
+				for i := range want {
+					if want[i] != got[i] {
+						t.Fatalf("rounding %s: output %d: %v after the round trip, want %v", mode, i, got[i], want[i])
+					}
 				}
 			}
 		})
