@@ -14,7 +14,7 @@ import (
 )
 
 func newImportCmd() *cobra.Command {
-	var in, out string
+	var in, out, rounding string
 	cmd := &cobra.Command{
 		Use:   "import",
 		Short: "Import a float ONNX model or a TensorFlow Lite model as a goqat model",
@@ -26,10 +26,14 @@ ops (docs/onnx.md lists their limits):
 
 A TensorFlow Lite model (.tflite, told by its content) of int8 operators is
 verified and saved as a goqat integer model, one of FLOAT32 operators as a
-float model (docs/tflite.md lists the operators); bench and inspect also
-read int8 .tflite files directly.`,
+float model (docs/tflite.md lists the operators); every model-reading
+command also reads .tflite files directly. The integer model runs in
+goqat's rounding, on the fast kernels, within one step of TFLite's codes
+op by op; --rounding tflite makes it compute TFLite's runtime's codes
+exactly, on pure-Go kernels 15 to 80 times slower (docs/tflite.md).`,
 		Example: `  goqat import --in model.onnx --out model.safetensors
-  goqat import --in model.tflite --out model.int8.safetensors`,
+  goqat import --in model.tflite --out model.int8.safetensors
+  goqat import --in model.tflite --out model.int8.safetensors --rounding tflite`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if in == "" || out == "" {
@@ -38,10 +42,17 @@ read int8 .tflite files directly.`,
 			if err := checkPaths([]pathArg{{"--in", in}}, []pathArg{{"--out", out}}); err != nil {
 				return err
 			}
+			r, err := lite.ParseRounding(rounding)
+			if err != nil {
+				return fmt.Errorf("--rounding: %w", err)
+			}
 			if ok, err := tflite.IsFile(in); err != nil {
 				return err
 			} else if ok {
-				return runStoppable(cmd, func(ctx context.Context) error { return importTFLite(ctx, in, out) })
+				return runStoppable(cmd, func(ctx context.Context) error { return importTFLite(ctx, in, out, r) })
+			}
+			if cmd.Flags().Changed("rounding") {
+				return fmt.Errorf("--rounding applies to a .tflite integer model; %s is an ONNX file", in)
 			}
 			return runStoppable(cmd, func(ctx context.Context) error {
 				m, err := onnx.ImportFile(in)
@@ -68,12 +79,13 @@ read int8 .tflite files directly.`,
 	addMemoryFlag(f)
 	f.StringVar(&in, "in", "", "ONNX file (float model) or .tflite file (int8 or float model) to import")
 	f.StringVar(&out, "out", "", "goqat model file (.safetensors) to write")
+	f.StringVar(&rounding, "rounding", "goqat", "requantization arithmetic of an imported .tflite integer model: goqat (fast), tflite (TensorFlow Lite's runtime, exactly) or tflite-reference")
 	return cmd
 }
 
-// importTFLite reads a .tflite model and saves it as an integer model, or
-// a float one as a float model.
-func importTFLite(ctx context.Context, in, out string) error {
+// importTFLite reads a .tflite model and saves it as an integer model in
+// rounding r, or a float one as a float model.
+func importTFLite(ctx context.Context, in, out string, r lite.Rounding) error {
 	im, err := tflite.ReadFile(in)
 	if errors.Is(err, tflite.ErrFloatModel) {
 		m, err := tflite.ReadFloatFile(in)
@@ -95,10 +107,11 @@ func importTFLite(ctx context.Context, in, out string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	im.Rounding = r
 	if err := saveOutput(func() error { return lite.Save(out, im) }); err != nil {
 		return err
 	}
-	fmt.Printf("%s -> %s: integer model %q, %d ops, %d inputs, %d outputs\n", in, out, im.Name, len(im.Ops), len(im.Inputs), len(im.Outputs))
+	fmt.Printf("%s -> %s: integer model %q, %d ops, %d inputs, %d outputs, rounding %s\n", in, out, im.Name, len(im.Ops), len(im.Inputs), len(im.Outputs), im.Rounding)
 	return nil
 }
 

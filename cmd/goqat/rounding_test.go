@@ -49,16 +49,23 @@ func TestConvertRoundingFlag(t *testing.T) {
 		if strings.Contains(so, "note:") != (r == lite.RoundingGoqat) {
 			t.Errorf("export of a model in rounding %s printed:\n%s", r, so)
 		}
-		back := filepath.Join(dir, "back"+r.String()+".int8.safetensors")
-		if _, se, code := run(t, "import", "--in", tf, "--out", back); code != 0 {
-			t.Fatalf("import: exit %d: %s", code, se)
-		}
-		b, err := lite.Load(back)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.Rounding != lite.RoundingTFLite {
-			t.Errorf("imported .tflite: rounding %q, want tflite", b.Rounding)
+		// Import: goqat's fast rounding by default, TFLite's on request.
+		for _, ir := range []lite.Rounding{lite.RoundingGoqat, lite.RoundingTFLite} {
+			back := filepath.Join(dir, "back"+r.String()+ir.String()+".int8.safetensors")
+			args := []string{"import", "--in", tf, "--out", back}
+			if ir != lite.RoundingGoqat {
+				args = append(args, "--rounding", ir.String())
+			}
+			if _, se, code := run(t, args...); code != 0 {
+				t.Fatalf("import: exit %d: %s", code, se)
+			}
+			b, err := lite.Load(back)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Rounding != ir {
+				t.Errorf("import %v: rounding %q, want %q", args[5:], b.Rounding, ir)
+			}
 		}
 	}
 	_, se, code := run(t, "convert", "--ptq", "--in", fp, "--out", filepath.Join(dir, "x.safetensors"), "--calibration", "random", "--rounding", "bankers")

@@ -95,8 +95,8 @@ func TestRoundTrip(t *testing.T) {
 				if fmt.Sprint(a1) != fmt.Sprint(a2) {
 					t.Errorf("activation scales and zero points differ after the round trip")
 				}
-				if back.Rounding != lite.RoundingTFLite {
-					t.Errorf("imported rounding %q, want %q", back.Rounding, lite.RoundingTFLite)
+				if back.Rounding != lite.RoundingGoqat {
+					t.Errorf("imported rounding %q, want %q (the fast default)", back.Rounding, lite.RoundingGoqat)
 				}
 				// Bit-identical in every rounding mode.
 				for _, mode := range roundings {
