@@ -10,6 +10,48 @@
 // (RQFAST, qkernels_amd64.h) on it while it is in registers and store
 // int8 rows.
 
+// RQ_SETUP32(DQM0, DQM1) loads the output stage of a 32-column tile (after
+// the products): the column groups' parameters (DI, BX), the output (DX,
+// row stride R9), the row count (CX), the column masks (K2, K3), the
+// permutation and the clamp (Z24-Z26); DQM0 and DQM1 are its labels.
+#define RQ_SETUP32(DQM0, DQM1) \
+	MOVQ p0+32(FP), DI; \
+	MOVQ p1+40(FP), BX; \
+	MOVQ out+64(FP), DX; \
+	MOVQ ldo+72(FP), R9; \
+	MOVQ rows+80(FP), CX; \
+	MOVQ cols+88(FP), R10; \
+	MOVQ R10, AX; \
+	CMPQ AX, $16; \
+	JLE DQM0; \
+	MOVQ $16, AX; \
+DQM0: \
+	MOVQ $-1, R11; \
+	BZHIQ AX, R11, AX; \
+	KMOVW AX, K2; \
+	SUBQ $16, R10; \
+	JGE DQM1; \
+	XORQ R10, R10; \
+DQM1: \
+	MOVQ $-1, R11; \
+	BZHIQ R10, R11, AX; \
+	KMOVW AX, K3; \
+	VMOVDQU32 ·rqhigh(SB), Z24; \
+	MOVQ lo+48(FP), AX; \
+	VPBROADCASTD AX, Z25; \
+	MOVQ hi+56(FP), AX; \
+	VPBROADCASTD AX, Z26
+
+// RQ_ROW32(RQ, a0, a1, DQDONE) requantizes and stores one row of a
+// 32-column tile (accumulators a0, a1) and moves to the next, or jumps to
+// DQDONE after the last.
+#define RQ_ROW32(RQ, a0, a1, DQDONE) \
+	RQ(a0, Z27, X27, DI, K2, (DX)); \
+	RQ(a1, Z28, X28, BX, K3, 16(DX)); \
+	DECQ CX; \
+	JEQ DQDONE; \
+	ADDQ R9, DX
+
 // DOTRQ12x16 is the body of dotRqVNNI12x16 (RQ = RQACC) and of
 // dotRqVNNI12x16H0 (RQ = RQACC0); the other parameters are its labels.
 #define DOTRQ12x16(RQ, DQ16LOOP, DQ16DONE) \
@@ -104,87 +146,18 @@ DQLOOP: \
 	TILE_NEXT_K; \
 	DECQ CX; \
 	JNZ DQLOOP; \
-	MOVQ p0+32(FP), DI; \
-	MOVQ p1+40(FP), BX; \
-	MOVQ out+64(FP), DX; \
-	MOVQ ldo+72(FP), R9; \
-	MOVQ rows+80(FP), CX; \
-	MOVQ cols+88(FP), R10; \
-	MOVQ R10, AX; \
-	CMPQ AX, $16; \
-	JLE DQM0; \
-	MOVQ $16, AX; \
-DQM0: \
-	MOVQ $-1, R11; \
-	BZHIQ AX, R11, AX; \
-	KMOVW AX, K2; \
-	SUBQ $16, R10; \
-	JGE DQM1; \
-	XORQ R10, R10; \
-DQM1: \
-	MOVQ $-1, R11; \
-	BZHIQ R10, R11, AX; \
-	KMOVW AX, K3; \
-	VMOVDQU32 ·rqhigh(SB), Z24; \
-	MOVQ lo+48(FP), AX; \
-	VPBROADCASTD AX, Z25; \
-	MOVQ hi+56(FP), AX; \
-	VPBROADCASTD AX, Z26; \
-	RQ(Z0, Z27, X27, DI, K2, (DX)); \
-	RQ(Z1, Z28, X28, BX, K3, 16(DX)); \
-	DECQ CX; \
-	JEQ DQDONE; \
-	ADDQ R9, DX; \
-	RQ(Z2, Z27, X27, DI, K2, (DX)); \
-	RQ(Z3, Z28, X28, BX, K3, 16(DX)); \
-	DECQ CX; \
-	JEQ DQDONE; \
-	ADDQ R9, DX; \
-	RQ(Z4, Z27, X27, DI, K2, (DX)); \
-	RQ(Z5, Z28, X28, BX, K3, 16(DX)); \
-	DECQ CX; \
-	JEQ DQDONE; \
-	ADDQ R9, DX; \
-	RQ(Z6, Z27, X27, DI, K2, (DX)); \
-	RQ(Z7, Z28, X28, BX, K3, 16(DX)); \
-	DECQ CX; \
-	JEQ DQDONE; \
-	ADDQ R9, DX; \
-	RQ(Z8, Z27, X27, DI, K2, (DX)); \
-	RQ(Z9, Z28, X28, BX, K3, 16(DX)); \
-	DECQ CX; \
-	JEQ DQDONE; \
-	ADDQ R9, DX; \
-	RQ(Z10, Z27, X27, DI, K2, (DX)); \
-	RQ(Z11, Z28, X28, BX, K3, 16(DX)); \
-	DECQ CX; \
-	JEQ DQDONE; \
-	ADDQ R9, DX; \
-	RQ(Z12, Z27, X27, DI, K2, (DX)); \
-	RQ(Z13, Z28, X28, BX, K3, 16(DX)); \
-	DECQ CX; \
-	JEQ DQDONE; \
-	ADDQ R9, DX; \
-	RQ(Z14, Z27, X27, DI, K2, (DX)); \
-	RQ(Z15, Z28, X28, BX, K3, 16(DX)); \
-	DECQ CX; \
-	JEQ DQDONE; \
-	ADDQ R9, DX; \
-	RQ(Z16, Z27, X27, DI, K2, (DX)); \
-	RQ(Z17, Z28, X28, BX, K3, 16(DX)); \
-	DECQ CX; \
-	JEQ DQDONE; \
-	ADDQ R9, DX; \
-	RQ(Z18, Z27, X27, DI, K2, (DX)); \
-	RQ(Z19, Z28, X28, BX, K3, 16(DX)); \
-	DECQ CX; \
-	JEQ DQDONE; \
-	ADDQ R9, DX; \
-	RQ(Z20, Z27, X27, DI, K2, (DX)); \
-	RQ(Z21, Z28, X28, BX, K3, 16(DX)); \
-	DECQ CX; \
-	JEQ DQDONE; \
-	ADDQ R9, DX; \
+	RQ_SETUP32(DQM0, DQM1); \
+	RQ_ROW32(RQ, Z0, Z1, DQDONE); \
+	RQ_ROW32(RQ, Z2, Z3, DQDONE); \
+	RQ_ROW32(RQ, Z4, Z5, DQDONE); \
+	RQ_ROW32(RQ, Z6, Z7, DQDONE); \
+	RQ_ROW32(RQ, Z8, Z9, DQDONE); \
+	RQ_ROW32(RQ, Z10, Z11, DQDONE); \
+	RQ_ROW32(RQ, Z12, Z13, DQDONE); \
+	RQ_ROW32(RQ, Z14, Z15, DQDONE); \
+	RQ_ROW32(RQ, Z16, Z17, DQDONE); \
+	RQ_ROW32(RQ, Z18, Z19, DQDONE); \
+	RQ_ROW32(RQ, Z20, Z21, DQDONE); \
 	RQ(Z22, Z27, X27, DI, K2, (DX)); \
 	RQ(Z23, Z28, X28, BX, K3, 16(DX)); \
 DQDONE:
@@ -221,47 +194,10 @@ DQLOOP: \
 	ADDQ $128, DI; \
 	DECQ CX; \
 	JNZ DQLOOP; \
-	MOVQ p0+32(FP), DI; \
-	MOVQ p1+40(FP), BX; \
-	MOVQ out+64(FP), DX; \
-	MOVQ ldo+72(FP), R9; \
-	MOVQ rows+80(FP), CX; \
-	MOVQ cols+88(FP), R10; \
-	MOVQ R10, AX; \
-	CMPQ AX, $16; \
-	JLE DQM0; \
-	MOVQ $16, AX; \
-DQM0: \
-	MOVQ $-1, R11; \
-	BZHIQ AX, R11, AX; \
-	KMOVW AX, K2; \
-	SUBQ $16, R10; \
-	JGE DQM1; \
-	XORQ R10, R10; \
-DQM1: \
-	MOVQ $-1, R11; \
-	BZHIQ R10, R11, AX; \
-	KMOVW AX, K3; \
-	VMOVDQU32 ·rqhigh(SB), Z24; \
-	MOVQ lo+48(FP), AX; \
-	VPBROADCASTD AX, Z25; \
-	MOVQ hi+56(FP), AX; \
-	VPBROADCASTD AX, Z26; \
-	RQ(Z0, Z27, X27, DI, K2, (DX)); \
-	RQ(Z1, Z28, X28, BX, K3, 16(DX)); \
-	DECQ CX; \
-	JEQ DQDONE; \
-	ADDQ R9, DX; \
-	RQ(Z2, Z27, X27, DI, K2, (DX)); \
-	RQ(Z3, Z28, X28, BX, K3, 16(DX)); \
-	DECQ CX; \
-	JEQ DQDONE; \
-	ADDQ R9, DX; \
-	RQ(Z4, Z27, X27, DI, K2, (DX)); \
-	RQ(Z5, Z28, X28, BX, K3, 16(DX)); \
-	DECQ CX; \
-	JEQ DQDONE; \
-	ADDQ R9, DX; \
+	RQ_SETUP32(DQM0, DQM1); \
+	RQ_ROW32(RQ, Z0, Z1, DQDONE); \
+	RQ_ROW32(RQ, Z2, Z3, DQDONE); \
+	RQ_ROW32(RQ, Z4, Z5, DQDONE); \
 	RQ(Z6, Z27, X27, DI, K2, (DX)); \
 	RQ(Z7, Z28, X28, BX, K3, 16(DX)); \
 DQDONE:
