@@ -21,6 +21,9 @@ type scaleRule struct {
 	// rounding of the average cannot be re-derived (a padded average pool,
 	// whose windows vary).
 	averages func(l nn.Layer, in tensor.Shape) (int, bool)
+	// seq is true for the 1-D layers, whose op reads the sequence (T, C)
+	// as an image (1, T, C) (lower_seq.go).
+	seq bool
 }
 
 // keepScale is THE table of the layers that keep their input's scale and
@@ -58,7 +61,16 @@ var keepScale = map[string]scaleRule{
 	"ZeroPadding2D": {lower: func(l nn.Layer, _ tensor.Shape, op *lite.Op) {
 		op.Type, op.Pad = lite.OpPad, l.(*nn.ZeroPadding2D).Padding
 	}, averages: moves},
-	"Dropout": {averages: moves},
+	"Dropout":      {averages: moves},
+	"MaxPooling1D": {lower: lowerPool1D, averages: moves, seq: true},
+	"GlobalAveragePooling1D": {lower: func(_ nn.Layer, _ tensor.Shape, op *lite.Op) {
+		op.Type = lite.OpGlobalAveragePool
+	}, averages: func(_ nn.Layer, in tensor.Shape) (int, bool) {
+		if len(in) != 2 {
+			return 0, false
+		}
+		return in[0], true
+	}, seq: true},
 	"Slice": {lower: func(l nn.Layer, in tensor.Shape, op *lite.Op) {
 		v := l.(*nn.Slice)
 		op.Type, op.AxisFromEnd, op.Begin, op.End, op.Step = lite.OpSlice, len(in)-1-v.SampleAxis(), v.Begin, v.End, v.Step

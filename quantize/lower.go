@@ -86,14 +86,22 @@ func lowerKeepScale(l nn.Layer, r scaleRule, b Lowering) error {
 		b.Alias(x)
 		return nil
 	}
+	if r.seq {
+		x = asImage(b, x, l.Name()) // (T, C) read as (1, T, C): lower_seq.go
+	}
 	t := b.Tensor(x)
 	op := lite.Op{Name: l.Name(), Inputs: []int{x}}
 	r.lower(l, t.Shape, &op)
 	t.Name = l.Name()
 	t.Shape = b.Model().OutputShape(l.Name()).Clone()
-	op.Output = b.AddTensor(t)
-	b.Alias(op.Output)
+	out := b.AddTensor(t)
+	b.Alias(out)
+	op.Output = out
+	if r.seq {
+		op.Output = imageOut(b, out) // (1, OT, C) copied to out (OT, C)
+	}
 	b.AddOp(op)
+	restoreSeq(b, op.Output, out)
 	return nil
 }
 
@@ -162,14 +170,15 @@ func (w *QuantizeWrapper) Fused() (act string, q Quantizer, ok bool) {
 	return act, w.OutputQuant(), act != ""
 }
 
-// Lower converts the wrapped layer: Conv2D, DepthwiseConv2D and Dense with
+// Lower converts the wrapped layer: Conv2D, DepthwiseConv2D, Dense and
+// Conv1D (lower_seq.go) with
 // their fake-quantized weights, Add, Concatenate, Multiply (of two
 // inputs), the fixed-range activations (softmax, sigmoid, tanh), the table
 // activations (hard_sigmoid, hard_swish, silu) and identities; ReLU and
 // ReLU6 are fused into the op before them.
 func (w *QuantizeWrapper) Lower(b Lowering) error {
 	switch inner := w.Layer.(type) {
-	case *nn.Conv2D, *nn.DepthwiseConv2D, *nn.Dense:
+	case *nn.Conv2D, *nn.DepthwiseConv2D, *nn.Dense, *nn.Conv1D:
 		kp := w.kernelParam()
 		q := w.WeightQuantizer(kp.Name)
 		if q == nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/goqat/goqat/tensor"
 )
 
-// lowerWeighted converts a Conv2D, DepthwiseConv2D or Dense (wrapped or
+// lowerWeighted converts a Conv2D, DepthwiseConv2D, Conv1D or Dense (wrapped or
 // folded) named name, given its fake-quantized kernel fq (shaped as the
 // layer's kernel), float bias, weight and output quantizers and fused
 // activation: the int8 kernel is fq divided by the weight scales (exact:
@@ -51,6 +51,10 @@ func lowerWeighted(b Lowering, name string, inner nn.Layer, fq, bias []float32, 
 		op.Kernel, op.Strides = v.KernelSize, v.Strides
 		op.Dilation = opDilation(v.Dilation())
 		op.Pad = pads(tin.Shape, dilatedWindow(v.KernelSize, v.Dilation()), v.Strides, v.Padding)
+	case *nn.Conv1D:
+		if err := conv1DOp(b, v, x, &op); err != nil {
+			return err
+		}
 	case *nn.Dense:
 		op.Type = lite.OpFullyConnected
 		op.WeightShape = v.Kernel.Value.Shape.Clone()
@@ -96,7 +100,11 @@ func lowerWeighted(b Lowering, name string, inner nn.Layer, fq, bias []float32, 
 		act = fusedAct
 	}
 	op.Output, op.Activation = out, act
+	if _, ok := inner.(*nn.Conv1D); ok {
+		op.Output = imageOut(b, out) // (1, OT, F), copied to out (OT, F)
+	}
 	b.AddOp(op)
+	restoreSeq(b, op.Output, out)
 	return nil
 }
 

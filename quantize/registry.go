@@ -39,6 +39,7 @@ var registry = map[string]rule{
 	"Conv2D":             {weights: map[string]int{"kernel": 3}, output: activation},
 	"DepthwiseConv2D":    {weights: map[string]int{"depthwise_kernel": 2}, output: activation},
 	"Dense":              {weights: map[string]int{"kernel": 1}, output: activation},
+	"Conv1D":             {weights: map[string]int{"kernel": 2}, output: activation},
 	"BatchNormalization": {output: activation},
 	"Add":                {output: activation},
 	"Concatenate":        {output: activation},

@@ -277,8 +277,8 @@ func (w *QuantizeWrapper) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor
 	return dIn
 }
 
-// kernelParam returns the kernel of a wrapped Conv2D, DepthwiseConv2D or
-// Dense (nil for other layers).
+// kernelParam returns the kernel of a wrapped Conv2D, DepthwiseConv2D,
+// Dense or Conv1D (nil for other layers).
 func (w *QuantizeWrapper) kernelParam() *nn.Param {
 	switch x := w.Layer.(type) {
 	case *nn.Conv2D:
@@ -287,12 +287,14 @@ func (w *QuantizeWrapper) kernelParam() *nn.Param {
 		return x.DepthwiseKernel
 	case *nn.Dense:
 		return x.Kernel
+	case *nn.Conv1D:
+		return x.Kernel
 	}
 	return nil
 }
 
-// biasParam returns the bias of a wrapped Conv2D, DepthwiseConv2D or Dense
-// (nil if none).
+// biasParam returns the bias of a wrapped Conv2D, DepthwiseConv2D, Dense
+// or Conv1D (nil if none).
 func (w *QuantizeWrapper) biasParam() *nn.Param {
 	switch x := w.Layer.(type) {
 	case *nn.Conv2D:
@@ -300,6 +302,8 @@ func (w *QuantizeWrapper) biasParam() *nn.Param {
 	case *nn.DepthwiseConv2D:
 		return x.Bias
 	case *nn.Dense:
+		return x.Bias
+	case *nn.Conv1D:
 		return x.Bias
 	}
 	return nil
