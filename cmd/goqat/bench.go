@@ -133,7 +133,7 @@ variables GOQAT_F32_PATH (generic, avx2, avx512) and GOQAT_INT8_PATH
 	}
 	f := cmd.Flags()
 	addMemoryFlag(f)
-	f.StringVar(&path, "model", "mnist-cnn", "float, QAT or integer model file, or a built-in model name ("+strings.Join(append(models.AllNames(), models.SequenceNames()...), ", ")+"; conv1d-rowmnist float only)")
+	f.StringVar(&path, "model", "mnist-cnn", "float, QAT or integer model file, or a built-in model name ("+strings.Join(append(models.AllNames(), models.SequenceNames()...), ", ")+")")
 	f.BoolVar(&ptq, "ptq", false, "time a float --model file against its 8-bit PTQ int8 model (calibrated on random inputs)")
 	addNetFlags(f, &net)
 	f.StringVar(&int8Path, "int8", "", "QAT or integer model file to time as int8 beside a float --model")
