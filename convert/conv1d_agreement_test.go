@@ -178,3 +178,25 @@ func TestExactConv1DRowMNIST(t *testing.T) {
 		t.Errorf("%d Conv2D ops, want 3", n)
 	}
 }
+
+// TestExactConv1DWithRecurrent checks Conv1D next to the integer LSTM:
+// Conv1D, ReLU, LSTM, Dense, and LSTM (all steps), Conv1D, MaxPooling1D,
+// Flatten, Dense. The integer tensors between the ops keep their (T, C)
+// shapes, so each consumer reads what it expects, and the output codes
+// equal the QAT model's inference.
+func TestExactConv1DWithRecurrent(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 19))
+	x := randomSequences(r, 40, tensor.Shape{14, 6}, -1, 1)
+	seq := &nn.LSTM{RecurrentOptions: nn.RecurrentOptions{Units: 5, UseBias: true, ReturnSequences: true}}
+	for i, layers := range [][]nn.Layer{
+		{nn.NewConv1D(8, 3), nn.NewReLU(), nn.NewLSTM(4), nn.NewDense(3)},
+		{seq, nn.NewConv1D(8, 3), nn.NewMaxPooling1D(2), nn.NewFlatten(), nn.NewDense(3)},
+	} {
+		m, err := nn.NewSequential(tensor.Shape{14, 6}, layers...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.InitWeights(uint64(6 + i))
+		exactConversion(t, m, x, nil, 3)
+	}
+}

@@ -71,7 +71,7 @@ func Lower(l nn.Layer, b Lowering) error {
 		return lowerKeepScale(l, r, b)
 	}
 	return fmt.Errorf("layer type %s is not supported by the integer engine (supported: QuantizeInput, FoldedConvBN, "+
-		"QuantizeWrapper of Conv2D, DepthwiseConv2D, Dense, Add, Concatenate, Multiply, ReLU, ReLU6, Activation; %s)",
+		"QuantizeWrapper of Conv2D, DepthwiseConv2D, Dense, Conv1D, Add, Concatenate, Multiply, ReLU, ReLU6, Activation; %s)",
 		l.Type(), strings.Join(scaleKeepers(), ", "))
 }
 
