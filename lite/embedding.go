@@ -54,7 +54,7 @@ func checkEmbedding(op *Op, in, out *Tensor) error {
 		}
 	}
 	if len(out.Shape) != len(in.Shape)+1 || !out.Shape[:len(in.Shape)].Equal(in.Shape) || out.Shape[len(in.Shape)] != ws[1] {
-		return fmt.Errorf("output shape %v, but the op computes %v with %d values per row", out.Shape, in.Shape, ws[1])
+		return fmt.Errorf("output shape %v, but the op computes %v", out.Shape, append(in.Shape.Clone(), ws[1]))
 	}
 	if out.Scale != op.WeightScales[0] || out.ZeroPoint != 0 || out.Bits < op.WeightBits {
 		return fmt.Errorf("output scale %v, zero point %d, %d bits: want the table's scale %v, zero point 0, at least %d bits",
