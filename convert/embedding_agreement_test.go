@@ -44,8 +44,8 @@ func hostileIndices(r *rand.Rand, x *tensor.Tensor, vocab int) {
 // and Embedding -> Flatten -> Dense on a generated token task, fine-tunes
 // them with QAT, converts them and checks that the integer model gives
 // exactly the QAT model's output codes on valid and hostile indices, also
-// after a save/load round trip, and that the input stays the float32
-// indices (no Quantize op).
+// after a save/load round trip and with FullInteger, and that the input
+// stays the float32 indices (no Quantize op).
 func TestAgreementEmbedding(t *testing.T) {
 	const steps, vocab = 6, 11
 	r := rand.New(rand.NewPCG(5, 19))
@@ -95,10 +95,19 @@ func TestAgreementEmbedding(t *testing.T) {
 			if op := im.Ops[0]; op.Type != lite.OpEmbedding || im.Tensors[op.Inputs[0]].DType != lite.Float32 {
 				t.Fatalf("first op %s on a %s input, want Embedding on the float32 indices", op.Type, im.Tensors[op.Inputs[0]].DType)
 			}
-			for _, in := range []*tensor.Tensor{xt, xh} {
-				a := compareOutputs(t, qat, im, in, 64)
-				if a.same != a.vals || a.top1Same != a.n {
-					t.Errorf("%d of %d output codes and %d of %d classes differ", a.vals-a.same, a.vals, a.n-a.top1Same, a.n)
+			fim, err := Convert(qat, FullInteger())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fim.Tensors[fim.Inputs[0]].DType != lite.Float32 {
+				t.Error("FullInteger: the index input is not float32")
+			}
+			for _, mm := range []*lite.Model{im, fim} {
+				for _, in := range []*tensor.Tensor{xt, xh} {
+					a := compareOutputs(t, qat, mm, in, 64)
+					if a.same != a.vals || a.top1Same != a.n {
+						t.Errorf("%d of %d output codes and %d of %d classes differ", a.vals-a.same, a.vals, a.n-a.top1Same, a.n)
+					}
 				}
 			}
 			path := filepath.Join(t.TempDir(), "embedding.int8.safetensors")
