@@ -98,6 +98,9 @@ func fittedFile(header string) *safetensors.File {
 			p := packBits(w, op.WeightBits)
 			f.Tensors[weightsName(k)] = safetensors.U8([]int{len(p)}, p)
 		}
+		if op.Type == OpEmbedding {
+			continue // no bias
+		}
 		oc := op.WeightShape[len(op.WeightShape)-1]
 		if op.Type == OpGRU {
 			oc *= 2 // input and recurrent biases
@@ -123,7 +126,7 @@ func FuzzModelMetadata(f *testing.F) {
 	lstm := lstmModel(lstmCase{t: 4, f: 3, u: 5, bits: 8, e: -11, seq: true, bias: true}, rand.New(rand.NewPCG(1, 1)))
 	rnn := lstmModel(lstmCase{t: 3, f: 2, u: 4, bits: 4, back: true, bias: true, rnn: true}, rand.New(rand.NewPCG(1, 2)))
 	gru := lstmModel(lstmCase{t: 3, f: 2, u: 3, bits: 8, seq: true, bias: true, gru: true}, rand.New(rand.NewPCG(1, 3)))
-	for _, m := range []*Model{tinyModel(8), tinyModel(4), graphModel(), lstm, rnn, gru} {
+	for _, m := range []*Model{tinyModel(8), tinyModel(4), graphModel(), lstm, rnn, gru, embeddingModel(6, 9, 4, 8), embeddingModel(3, 4, 5, 3)} {
 		meta, err := encodeUnchecked(m)
 		if err != nil {
 			f.Fatal(err)

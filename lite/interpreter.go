@@ -245,6 +245,8 @@ func (it *Interpreter) prepare(op *Op) (kernel, error) {
 		return newSlice(it, op), nil
 	case OpLSTM, OpSimpleRNN, OpGRU:
 		return newLSTM(it, op)
+	case OpEmbedding:
+		return newEmbedding(it, op), nil
 	case OpQuantize:
 		return newQuantize(it, op), nil
 	case OpDequantize:

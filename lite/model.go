@@ -146,7 +146,7 @@ type Op struct {
 
 // hasWeights reports whether the op type carries a kernel.
 func (t OpType) hasWeights() bool {
-	return t == OpConv2D || t == OpDepthwiseConv2D || t == OpFullyConnected || t == OpLSTM || t == OpSimpleRNN || t == OpGRU
+	return t == OpConv2D || t == OpDepthwiseConv2D || t == OpFullyConnected || t == OpLSTM || t == OpSimpleRNN || t == OpGRU || t == OpEmbedding
 }
 
 // Model is an integer model: tensors, ops in execution order, and which
@@ -259,7 +259,7 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 		nIn = 2
 	case OpConv2D, OpDepthwiseConv2D, OpFullyConnected, OpMaxPool, OpAveragePool, OpGlobalAveragePool,
 		OpReshape, OpPad, OpSoftmax, OpLogistic, OpTanh, OpQuantize, OpDequantize,
-		OpHardSwish, OpHardSigmoid, OpSiLU, OpGlobalMaxPool, OpSlice, OpLSTM, OpSimpleRNN, OpGRU:
+		OpHardSwish, OpHardSigmoid, OpSiLU, OpGlobalMaxPool, OpSlice, OpLSTM, OpSimpleRNN, OpGRU, OpEmbedding:
 	default:
 		return fmt.Errorf("unknown op type %q", op.Type)
 	}
@@ -273,7 +273,7 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 		}
 		ins[i] = &m.Tensors[x]
 		want := Int8
-		if op.Type == OpQuantize {
+		if op.Type == OpQuantize || op.Type == OpEmbedding {
 			want = Float32
 		}
 		if ins[i].DType != want {
@@ -304,6 +304,9 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 	}
 	if recurrentGates(op.Type) > 0 {
 		return nil // checkLSTM checked the weights and the output shape
+	}
+	if op.Type == OpEmbedding {
+		return checkEmbedding(op, ins[0], out)
 	}
 	if op.Type.hasWeights() {
 		if err := checkWeights(op); err != nil {

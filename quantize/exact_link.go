@@ -295,6 +295,8 @@ func sourceOf(m *nn.Model, name string) (source, bool) {
 			return quantizerSource(l.OutputQuant(), count)
 		case *QuantizeGRU:
 			return quantizerSource(l.OutputQuant(), count)
+		case *QuantizeEmbedding:
+			return quantizerSource(l.OutputQuant(), count)
 		}
 		r, ok := keepScale[l.Type()]
 		in := m.Inbound(name)

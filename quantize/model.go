@@ -172,6 +172,12 @@ func build(m *nn.Model, o *options) (*nn.Model, error) {
 			}
 			continue
 		}
+		if cfg == nil && n.Type == "Embedding" {
+			if err := wrapEmbedding(n, o.schemeOf(n.Name)); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if cfg == nil {
 			cfg = DefaultConfig(n.Type)
 		}
@@ -185,6 +191,12 @@ func build(m *nn.Model, o *options) (*nn.Model, error) {
 	shareConcatRanges(g)
 	if !o.noInput && (!o.onlyAnnotated || o.wholeModel) {
 		for _, in := range append([]transform.Input(nil), g.Inputs...) {
+			if idx, err := indexInput(g, in.Name); err != nil || idx {
+				if err != nil {
+					return nil, err
+				}
+				continue // indices (see QuantizeEmbedding)
+			}
 			q, err := NewQuantizeInput(o.scheme.Input())
 			if err != nil {
 				return nil, err

@@ -86,10 +86,11 @@ func activationFuses(l nn.Layer) bool {
 
 // SupportedLayers lists the layer types Model quantizes without an
 // annotation, sorted (plus BatchNormalization folding, SeparableConv2D
-// splitting, and LSTM, GRU and SimpleRNN, which become QuantizeLSTM,
-// QuantizeGRU and QuantizeSimpleRNN).
+// splitting, LSTM, GRU and SimpleRNN, which become QuantizeLSTM,
+// QuantizeGRU and QuantizeSimpleRNN, and Embedding, which becomes
+// QuantizeEmbedding).
 func SupportedLayers() []string {
-	out := []string{"SeparableConv2D", "LSTM", "GRU", "SimpleRNN"}
+	out := []string{"SeparableConv2D", "LSTM", "GRU", "SimpleRNN", "Embedding"}
 	for t := range registry {
 		out = append(out, t)
 	}
