@@ -207,7 +207,7 @@ func exportTFLite(ctx context.Context, in, out string, fullInteger bool) error {
 	}
 	fmt.Printf("%s (%s) -> %s (%d bytes, TensorFlow Lite schema 3, int8, %s, %d goqat ops)\n", in, kind, out, st.Size(), edges, len(im.Ops))
 	if im.Rounding != lite.RoundingTFLite {
-		fmt.Printf("note: %s runs in goqat with rounding %s; TFLite's runtime computes the codes of rounding tflite (goqat convert --rounding tflite, or goqat import of %s)\n", in, im.Rounding, out)
+		fmt.Printf("note: %s runs in goqat with rounding %s; TFLite's runtime computes the codes of rounding tflite (goqat convert --rounding tflite, or goqat import --rounding tflite of %s)\n", in, im.Rounding, out)
 	}
 	return nil
 }
