@@ -117,7 +117,7 @@ echo "exported as QDQ and run in ONNX Runtime against goqat's int8 engine):"
 tv=0
 go test -count=1 -v -run '^(TestTorchvisionONNXRuntime|TestTorchvisionPipeline|TestBuiltinPipeline|TestSequenceONNXRuntime)$' ./format/onnx >"$work/torchvision.log" 2>&1 || tv=$?
 grep -E 'ONNX Runtime vs|=== RUN +TestTorchvisionPipeline/|QAT -> int8|ONNX Runtime, (end to end|op by op)|sensitivity|--- (FAIL|SKIP)' \
-  "$work/torchvision.log" | sed 's/^ *torchvision[a-z_]*_test.go:[0-9]*: //; s/^=== RUN *//; s/^ *//' || true
+  "$work/torchvision.log" | sed 's/^ *[a-z_]*_test.go:[0-9]*: //; s/^=== RUN *//; s/^ *//' || true
 if [ $tv != 0 ]; then
   echo "torchvision networks: FAILED"
   tail -20 "$work/torchvision.log"
