@@ -3,19 +3,21 @@ package lite
 import "github.com/goqat/goqat/qmath"
 
 // avgPoolKernel is AveragePool2D: the mean of the window's inside cells
-// (padding not counted, as Keras), rounded half to even; scale and zero
-// point are kept.
+// (padding not counted, as Keras), rounded half to even (div; TFLite's
+// rounding divides with ties away from zero); scale and zero point are
+// kept.
 // in (N,H,W,C) -> out (N,OH,OW,C)
 type avgPoolKernel struct {
 	it      *Interpreter
 	in, out int
 	g       poolGeom
 	acc     []int32
+	div     func(sum, count int64) int64
 }
 
 func newAvgPool(it *Interpreter, op *Op) *avgPoolKernel {
 	g := newPoolGeom(it, op)
-	return &avgPoolKernel{it: it, in: op.Inputs[0], out: op.Output, g: g, acc: make([]int32, g.c)}
+	return &avgPoolKernel{it: it, in: op.Inputs[0], out: op.Output, g: g, acc: make([]int32, g.c), div: qmath.DivRoundEven}
 }
 
 func (k *avgPoolKernel) alloc(int) {}
@@ -48,7 +50,7 @@ func (k *avgPoolKernel) run(n int) {
 				}
 				yr := y[((b*g.oh+oy)*g.ow+ox)*g.c:][:g.c]
 				for c, s := range acc {
-					yr[c] = int8(qmath.DivRoundEven(int64(s), int64(cnt)))
+					yr[c] = int8(k.div(int64(s), int64(max(cnt, 1))))
 				}
 			}
 		}

@@ -84,7 +84,10 @@ func (it *Interpreter) prepareTFLite(op *Op) (k kernel, ok bool, err error) {
 	case OpConcatenation:
 		k, err = newTFLConcat(it, op)
 	case OpAveragePool:
-		k = &tflAvgPoolKernel{avgPoolKernel: newAvgPool(it, op)}
+		// TFLite's average pool: the sum over the count, ties away from zero.
+		p := newAvgPool(it, op)
+		p.div = qmath.DivRoundAway
+		k = p
 	case OpGlobalAveragePool:
 		k = newTFLGlobalAvgPool(it, op)
 	case OpQuantize:

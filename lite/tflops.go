@@ -176,47 +176,6 @@ func (k *tflConcatKernel) run(n int) {
 	}
 }
 
-// tflAvgPoolKernel is AveragePool2D in TFLite's arithmetic: the sum of the
-// codes of the window's cells inside the image divided by their count,
-// rounded half away from zero (qmath.DivRoundAway).
-type tflAvgPoolKernel struct {
-	*avgPoolKernel
-}
-
-func (k *tflAvgPoolKernel) run(n int) {
-	g := k.g
-	x, y := k.it.i8[k.in], k.it.i8[k.out]
-	acc := k.acc
-	for b := 0; b < n; b++ {
-		for oy := 0; oy < g.oh; oy++ {
-			for ox := 0; ox < g.ow; ox++ {
-				clear(acc)
-				cnt := 0
-				for ky := 0; ky < g.kh; ky++ {
-					iy := oy*g.sh - g.pt + ky
-					if iy < 0 || iy >= g.h {
-						continue
-					}
-					for kx := 0; kx < g.kw; kx++ {
-						ix := ox*g.sw - g.pl + kx
-						if ix < 0 || ix >= g.w {
-							continue
-						}
-						cnt++
-						for c, v := range x[((b*g.h+iy)*g.w+ix)*g.c:][:g.c] {
-							acc[c] += int32(v)
-						}
-					}
-				}
-				yr := y[((b*g.oh+oy)*g.ow+ox)*g.c:][:g.c]
-				for c, s := range acc {
-					yr[c] = int8(qmath.DivRoundAway(int64(s), int64(max(cnt, 1))))
-				}
-			}
-		}
-	}
-}
-
 // tflGlobalAvgPoolKernel is GlobalAveragePool in TFLite's arithmetic: the
 // whole-image AVERAGE_POOL_2D export writes, the sum of the codes over
 // H*W rounded half away from zero; or, for a MEAN read from a .tflite
