@@ -3,6 +3,7 @@ package lite
 import (
 	"errors"
 	"fmt"
+	"github.com/goqat/goqat/internal/ops"
 	"math"
 
 	"github.com/goqat/goqat/internal/bounds"
@@ -86,20 +87,10 @@ func (k *embeddingKernel) run(n int) {
 	x, y, d := k.it.f32[k.in][:n*k.size], k.it.i8[k.out], k.d
 	for p, v := range x {
 		o := y[p*d : (p+1)*d]
-		if i, ok := embeddingRow(v, k.v); ok {
+		if i, ok := ops.EmbeddingRow(v, k.v); ok {
 			copy(o, k.table[i*d:(i+1)*d])
 		} else {
 			clear(o)
 		}
 	}
-}
-
-// embeddingRow returns the table row of index value v among rows rows,
-// false if v is not a whole number in [0, rows).
-func embeddingRow(v float32, rows int) (int, bool) {
-	if !(v >= 0) || float64(v) >= float64(rows) {
-		return 0, false
-	}
-	i := int(v)
-	return i, float32(i) == v
 }

@@ -3,6 +3,7 @@ package nn
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/goqat/goqat/internal/ops"
 	"math/rand/v2"
 
 	"github.com/goqat/goqat/internal/bounds"
@@ -124,8 +125,8 @@ func (l *Embedding) InitWeights(r *rand.Rand) {
 
 // row returns the table row of index value v, or -1 for a zero vector.
 func (l *Embedding) row(v float32) int {
-	i := int(v)
-	if float32(i) != v || i < 0 || i >= l.InputDim || (l.MaskZero && i == 0) {
+	i, ok := ops.EmbeddingRow(v, l.InputDim)
+	if !ok || (l.MaskZero && i == 0) {
 		return -1
 	}
 	return i

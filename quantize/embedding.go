@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/goqat/goqat/internal/ops"
 	"math/rand/v2"
 
 	"github.com/goqat/goqat/lite"
@@ -150,18 +151,8 @@ func (l *QuantizeEmbedding) Forward(c *nn.Context, in []*tensor.Tensor) *tensor.
 
 // row returns the table row of index value v, false for zeros.
 func (l *QuantizeEmbedding) row(v float32) (int, bool) {
-	i, ok := embeddingIndex(v, l.Cfg.Embedding.InputDim)
+	i, ok := ops.EmbeddingRow(v, l.Cfg.Embedding.InputDim)
 	return i, ok && !(l.Cfg.Embedding.MaskZero && i == 0)
-}
-
-// embeddingIndex returns the row of index value v among rows rows, false
-// if v is not a whole number in [0, rows) (lite's rule).
-func embeddingIndex(v float32, rows int) (int, bool) {
-	if !(v >= 0) || float64(v) >= float64(rows) {
-		return 0, false
-	}
-	i := int(v)
-	return i, float32(i) == v
 }
 
 // Backward adds each output vector's gradient to its row (serially, in
