@@ -20,6 +20,12 @@ const fashionHint = " (install it with: apt-get install dataset-fashion-mnist)"
 // 10,000 test images, (N,28,28,1) in [0,1], and ten named classes. The
 // result is not cached; the caller owns it.
 func FashionMNIST(dir string) (train, test *Dataset, err error) {
+	return fashionFirst(dir, 0, 0)
+}
+
+// fashionFirst is FashionMNIST reading only the first trainN training and
+// testN test images (<= 0: all).
+func fashionFirst(dir string, trainN, testN int) (train, test *Dataset, err error) {
 	if dir == "" {
 		dir = DefaultFashionDir
 	}
@@ -27,5 +33,5 @@ func FashionMNIST(dir string) (train, test *Dataset, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return loadSet("fashion-mnist", fashionNames, open)
+	return loadSetFirst("fashion-mnist", fashionNames, open, trainN, testN)
 }

@@ -54,6 +54,13 @@ var idxTypeNames = map[byte]string{
 // dimensions say: a short file and trailing bytes are both errors, as are a
 // bad magic number and type codes other than unsigned byte (0x08).
 func ReadIDX(r io.Reader, maxBytes int64) (*IDX, error) {
+	return readIDXFirst(r, maxBytes, 0)
+}
+
+// readIDXFirst is ReadIDX reading only the first `first` records (the
+// leading dimension) when 0 < first < N: the rest of the file is neither
+// decompressed nor checked. first <= 0 reads the whole file.
+func readIDXFirst(r io.Reader, maxBytes int64, first int) (*IDX, error) {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxIDXBytes
 	}
@@ -69,14 +76,15 @@ func ReadIDX(r io.Reader, maxBytes int64) (*IDX, error) {
 		defer gz.Close()
 		// The limit is tightened to the data size once the header is read.
 		lr := &io.LimitedReader{R: gz, N: idxMaxHeader}
-		return readIDX(lr, maxBytes, func(n int) { lr.N = int64(n) + 1 })
+		return readIDX(lr, maxBytes, first, func(n int) { lr.N = int64(n) + 1 })
 	}
-	return readIDX(br, maxBytes, func(int) {})
+	return readIDX(br, maxBytes, first, func(int) {})
 }
 
-// readIDX reads the header, the data and checks for trailing bytes.
-// setLimit is told the data size once it is known.
-func readIDX(r io.Reader, maxBytes int64, setLimit func(n int)) (*IDX, error) {
+// readIDX reads the header, the data and checks for trailing bytes; with
+// 0 < first < N only the first records and no check past them. setLimit is
+// told the size of the data to read once it is known.
+func readIDX(r io.Reader, maxBytes int64, first int, setLimit func(n int)) (*IDX, error) {
 	var h [4]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		return nil, readErr("header", err)
@@ -119,6 +127,16 @@ func readIDX(r io.Reader, maxBytes int64, setLimit func(n int)) (*IDX, error) {
 		dims[i] = int(d)
 	}
 	n := int(size)
+	if first > 0 && first < dims[0] {
+		n = n / dims[0] * first
+		dims[0] = first
+		setLimit(n)
+		data, err := readData(r, n)
+		if err != nil {
+			return nil, err
+		}
+		return &IDX{Dims: dims, Data: data}, nil
+	}
 	setLimit(n)
 	data, err := readData(r, n)
 	if err != nil {

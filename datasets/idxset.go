@@ -37,17 +37,24 @@ type opener func(base string) (rc io.ReadCloser, path string, err error)
 // (N,H,W,C) of any size, the same for both splits, and the classes are
 // "0".."K-1", K one more than the largest label of either split.
 func loadSet(set string, classNames []string, open opener) (train, test *Dataset, err error) {
+	return loadSetFirst(set, classNames, open, 0, 0)
+}
+
+// loadSetFirst is loadSet reading only the first trainN training and testN
+// test samples (<= 0: all). With nil classNames the classes are counted
+// from the labels read.
+func loadSetFirst(set string, classNames []string, open opener, trainN, testN int) (train, test *Dataset, err error) {
 	var wg sync.WaitGroup
 	var tr, te *idxSplit
 	var errTrain, errTest error
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		tr, errTrain = readSplit(set, set+"-train", trainImagesFile, trainLabelsFile, classNames == nil, open)
+		tr, errTrain = readSplit(set, set+"-train", trainImagesFile, trainLabelsFile, classNames == nil, open, trainN)
 	}()
 	go func() {
 		defer wg.Done()
-		te, errTest = readSplit(set, set+"-test", testImagesFile, testLabelsFile, classNames == nil, open)
+		te, errTest = readSplit(set, set+"-test", testImagesFile, testLabelsFile, classNames == nil, open, testN)
 	}()
 	wg.Wait()
 	if errTrain != nil {
@@ -82,12 +89,13 @@ type idxSplit struct {
 
 // readSplit reads one split's images and labels and checks their shapes:
 // (N,28,28) images unless anySize, then (N,H,W) or (N,H,W,C); (N) labels.
-func readSplit(set, name, imagesBase, labelsBase string, anySize bool, open opener) (*idxSplit, error) {
-	images, imagesPath, err := readIDXFile(set, open, imagesBase)
+// first > 0 reads only the first samples of each file.
+func readSplit(set, name, imagesBase, labelsBase string, anySize bool, open opener, first int) (*idxSplit, error) {
+	images, imagesPath, err := readIDXFile(set, open, imagesBase, first)
 	if err != nil {
 		return nil, err
 	}
-	labels, labelsPath, err := readIDXFile(set, open, labelsBase)
+	labels, labelsPath, err := readIDXFile(set, open, labelsBase, first)
 	if err != nil {
 		return nil, err
 	}
@@ -143,14 +151,15 @@ func numberedNames(k int) []string {
 	return out
 }
 
-// readIDXFile opens base and decodes it, naming the set and file in errors.
-func readIDXFile(set string, open opener, base string) (*IDX, string, error) {
+// readIDXFile opens base and decodes it (the first records only if first >
+// 0), naming the set and file in errors.
+func readIDXFile(set string, open opener, base string, first int) (*IDX, string, error) {
 	rc, path, err := open(base)
 	if err != nil {
 		return nil, path, err
 	}
 	defer rc.Close()
-	idx, err := ReadIDX(rc, DefaultMaxIDXBytes)
+	idx, err := readIDXFirst(rc, DefaultMaxIDXBytes, first)
 	if err != nil {
 		return nil, path, fmt.Errorf("%s: %s: %w", set, path, err)
 	}

@@ -43,23 +43,41 @@ func MNIST() (train, test *Dataset, err error) {
 
 // decodeMNIST decodes the embedded files, without caching.
 func decodeMNIST() (train, test *Dataset, err error) {
-	return loadSet("mnist", digitNames, func(base string) (io.ReadCloser, string, error) {
+	return decodeMNISTFirst(0, 0)
+}
+
+// mnistFirst returns the first trainN training and testN test images of the
+// embedded MNIST: the cached whole set if either is <= 0 (all of a split:
+// most of the work), else only those images, decoded for the caller (not
+// cached).
+func mnistFirst(trainN, testN int) (train, test *Dataset, err error) {
+	if trainN <= 0 || testN <= 0 {
+		return MNIST()
+	}
+	return decodeMNISTFirst(trainN, testN)
+}
+
+// decodeMNISTFirst decodes the first trainN and testN images of the
+// embedded files (<= 0: all), without caching.
+func decodeMNISTFirst(trainN, testN int) (train, test *Dataset, err error) {
+	return loadSetFirst("mnist", digitNames, func(base string) (io.ReadCloser, string, error) {
 		path := "mnistdata/" + base + ".gz"
 		f, err := mnistFiles.Open(path)
 		if err != nil {
 			return nil, path, fmt.Errorf("mnist: embedded %s: %w", path, err)
 		}
 		return f, "embedded " + path, nil
-	})
+	}, trainN, testN)
 }
 
-// mnistFromDir reads MNIST from the four IDX files in dir.
-func mnistFromDir(dir string) (train, test *Dataset, err error) {
+// mnistFromDirFirst reads MNIST from the four IDX files in dir, only the
+// first trainN and testN images (<= 0: all).
+func mnistFromDirFirst(dir string, trainN, testN int) (train, test *Dataset, err error) {
 	open, err := dirOpener("mnist", dir, " (want the four MNIST IDX files, gzipped or not)")
 	if err != nil {
 		return nil, nil, err
 	}
-	return loadSet("mnist", digitNames, open)
+	return loadSetFirst("mnist", digitNames, open, trainN, testN)
 }
 
 // share returns a copy of d's headers (Dataset, tensors, shapes, class

@@ -114,3 +114,51 @@ func BenchmarkMNISTDecode(b *testing.B) {
 	}
 	b.ReportMetric(float64(70000*b.N)/b.Elapsed().Seconds(), "images/s")
 }
+
+// TestLoadFirst checks that LoadFirst returns exactly the first samples of
+// what Load returns, embedded and from files (gzipped and plain), and that
+// it reads no further: a file whose tail is cut short still gives its
+// first samples, while Load refuses it.
+func TestLoadFirst(t *testing.T) {
+	same := func(what string, got, all *Dataset, n int) {
+		t.Helper()
+		want := all.Take(n)
+		if got.Len() != n || got.Name != all.Name || !slices.Equal(got.X.Data, want.X.Data) ||
+			!slices.Equal(got.Y.Data, want.Y.Data) || !slices.Equal(got.ClassNames, all.ClassNames) {
+			t.Errorf("%s: %d samples %q, want the first %d of %q", what, got.Len(), got.Name, n, all.Name)
+		}
+	}
+	train, test, err := Load("mnist", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ftrain, ftest, err := LoadFirst("mnist", "", 37, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same("embedded train", ftrain, train, 37)
+	same("embedded test", ftest, test, 5)
+	if a, b, err := LoadFirst("mnist", "", 0, 5); err != nil || a.Len() != 60000 || b.Len() != 10000 {
+		t.Errorf("LoadFirst(mnist, 0, 5): %v (0 means the whole split)", err)
+	}
+	for _, gz := range []int{0, 1} {
+		dir := writeSet(t, t.TempDir(), setSpec{trainN: 9, testN: 4, gzip: gz, truncate: trainImagesFile})
+		if _, _, err := Load("fashion", dir); err == nil {
+			t.Fatalf("gzip %d: a truncated file loads whole", gz)
+		}
+		dtrain, dtest, err := LoadFirst("fashion", dir, 3, 2)
+		if err != nil {
+			t.Fatalf("gzip %d: %v", gz, err)
+		}
+		whole := writeSet(t, t.TempDir(), setSpec{trainN: 9, testN: 4, gzip: gz})
+		atrain, atest, err := Load("fashion", whole)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same("fashion train", dtrain, atrain, 3)
+		same("fashion test", dtest, atest, 2)
+		if a, b, err := LoadFirst("mnist", whole, 100, 100); err != nil || a.Len() != 9 || b.Len() != 4 {
+			t.Errorf("gzip %d: limits above the counts: %v", gz, err)
+		}
+	}
+}

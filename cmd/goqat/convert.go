@@ -207,7 +207,7 @@ func compareModels(ctx context.Context, qatPath, intPath string, df *dataFlags, 
 	if err != nil {
 		return err
 	}
-	_, test, err := df.load()
+	test, err := df.loadTest()
 	if err != nil {
 		return err
 	}

@@ -53,12 +53,26 @@ func builtinData(name string) bool {
 // source with no test split of its own and no --validation-split or
 // --val-data serves as both (what eval wants; train says so on stderr).
 func (f *dataFlags) load() (train, test *datasets.Dataset, err error) {
+	return f.loadSplits(true)
+}
+
+// loadTest is load for the commands that read only the test split: of a
+// built-in set it decodes a single training image (its shape and classes
+// serve the checks), not 60,000.
+func (f *dataFlags) loadTest() (*datasets.Dataset, error) {
+	_, test, err := f.loadSplits(false)
+	return test, err
+}
+
+// loadSplits is load; needTrain false lets a built-in set skip decoding
+// its training split.
+func (f *dataFlags) loadSplits(needTrain bool) (train, test *datasets.Dataset, err error) {
 	if err := f.check(); err != nil {
 		return nil, nil, err
 	}
 	builtin := builtinData(f.name)
 	if builtin {
-		if train, test, err = f.loadBuiltin(); err != nil {
+		if train, test, err = f.loadBuiltin(needTrain); err != nil {
 			return nil, nil, err
 		}
 	} else {
@@ -223,11 +237,20 @@ func saveModelFrom(out string, m *nn.Model, from string) error {
 
 // loadBuiltin reads mnist or fashion; --channels, --label-column and
 // --on-bad-file skip do not apply.
-func (f *dataFlags) loadBuiltin() (train, test *datasets.Dataset, err error) {
+func (f *dataFlags) loadBuiltin(needTrain bool) (train, test *datasets.Dataset, err error) {
 	if f.labelColumn != "" {
 		return nil, nil, fmt.Errorf("--label-column applies to CSV files and CIFAR-100, not to %s", f.name)
 	}
-	return datasets.Load(f.name, f.dir)
+	if f.valSplit > 0 || f.valData != "" {
+		return datasets.Load(f.name, f.dir) // the split draws from every sample
+	}
+	// Only what the limits keep is decoded (finish takes the same first
+	// samples).
+	trainN := f.trainLimit
+	if !needTrain {
+		trainN = 1
+	}
+	return datasets.LoadFirst(f.name, f.dir, trainN, f.testLimit)
 }
 
 // shapeBuiltin brings 28x28 built-in images to --input: zero-padded by

@@ -93,7 +93,7 @@ func evalModel(ctx context.Context, path string, df *dataFlags, batch int, jsonP
 		return err
 	}
 	if integer {
-		_, test, err := df.load()
+		test, err := df.loadTest()
 		if err != nil {
 			return err
 		}
@@ -106,7 +106,7 @@ func evalModel(ctx context.Context, path string, df *dataFlags, batch int, jsonP
 	if err != nil {
 		return err
 	}
-	_, test, err := df.load()
+	test, err := df.loadTest()
 	if err != nil {
 		return err
 	}
