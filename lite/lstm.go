@@ -240,7 +240,7 @@ type lstmParams struct {
 	w, r           *qkernels.Weights // (F, 4U), (U, 4U), packed
 	offX, offR     []int32           // (4U): bias - (zx+128)*colsum(W), -(zh+128)*colsum(R)
 	seq, back      bool
-	mask           bool // Op.Masking
+	mask           bool    // Op.Masking
 	recBias        []int32 // GRU (3U): the recurrent bias, else zeros
 	m1, m2         int64   // GRU: the output's common-shift multipliers
 	shift          uint
