@@ -51,9 +51,9 @@ type LSTMConfig struct {
 // output of the layer before, and zero is exactly representable, so a
 // value is zero exactly when its code is the zero point: the integer op's
 // test (lite.Op.Masking), which the exact inference runs. A padding step
-// runs no cell: h, c and the output are carried over (so it adds no new
-// value to the output's or the cell's range), and the gradient of its
-// state passes to the previous step unchanged.
+// runs no cell: h, c and the output are carried over, its values are left
+// out of the output's and the cell's ranges, and the gradient of its state
+// passes to the previous step unchanged.
 type QuantizeLSTM struct {
 	nn.Base
 	// Cfg is the layer's configuration.
@@ -91,6 +91,7 @@ type QuantizeLSTM struct {
 	dxs                   [1]*tensor.Tensor
 	pad                   []bool    // Masking: (N*T) by input time, a padding step
 	dkeep                 []float32 // Masking: (N, U), padding rows' dh across a step
+	realRows              []float32 // Masking: (N*T, U), the outputs of the steps that are not padding
 }
 
 func init() {
@@ -311,8 +312,12 @@ func (l *QuantizeLSTM) updateOutput(c *nn.Context) {
 	l.view.Shape = append(l.view.Shape[:0], nt, l.u)
 	l.view.Data = l.hr[:nt*l.u]
 	l.scratch = grow(l.scratch, nt*l.u)
+	if real := l.realSteps(); real > 0 && real < nt {
+		// Masking: the padding steps' carried values are left out.
+		l.view.Shape[0], l.view.Data, nt = real, l.realRows[:real*l.u], real
+	}
 	l.dview.Shape = append(l.dview.Shape[:0], nt, l.u)
-	l.dview.Data = l.scratch
+	l.dview.Data = l.scratch[:nt*l.u]
 	l.oq.Forward(c, &l.view, &l.dview)
 }
 
@@ -470,6 +475,29 @@ func (l *QuantizeLSTM) outputStep(ctx *nn.Context, s, n int) {
 			copy(h, l.hs[((s-1)*n+i)*u:((s-1)*n+i+1)*u])
 		}
 	}
+}
+
+// realSteps gathers the last run's o*tanh(c) of the steps that are not
+// padding into l.realRows, (real, U), and returns their number (all the
+// steps without Masking, and then nothing is copied).
+func (l *QuantizeLSTM) realSteps() int {
+	n, t, u := l.n, l.t, l.u
+	if len(l.pad) == 0 {
+		return n * t
+	}
+	l.realRows = grow(l.realRows, n*t*u)
+	real := 0
+	for s := 0; s < t; s++ {
+		ti := l.inputTime(s)
+		for i := 0; i < n; i++ {
+			if l.padded(i, ti) {
+				continue
+			}
+			copy(l.realRows[real*u:(real+1)*u], l.hr[(s*n+i)*u:(s*n+i+1)*u])
+			real++
+		}
+	}
+	return real
 }
 
 // inputTime returns the input time of step s.

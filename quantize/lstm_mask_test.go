@@ -309,3 +309,42 @@ func TestQuantizeLSTMMaskingExact(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeLSTMMaskingRanges checks that padding adds nothing to the
+// ranges: a training batch and the same batch with an all-padding sample
+// appended leave the output quantizer (LSQ, whose first step size comes
+// from the values' statistics) and the cell's range bit for bit the same.
+func TestQuantizeLSTMMaskingRanges(t *testing.T) {
+	for _, kind := range []string{"lstm", "gru", "rnn"} {
+		o := nn.RecurrentOptions{Units: 4, UseBias: true, ReturnSequences: true, Masking: true}
+		x := randTensor(rand.New(rand.NewPCG(19, 63)), 5, 6, 3)
+		padSteps(x) // samples 0 to 3 with padding steps, sample 4 all padding
+		real := &tensor.Tensor{Shape: tensor.Shape{4, 6, 3}, Data: x.Data[:4*6*3]}
+		var states [2][]float32
+		for k, in := range []*tensor.Tensor{real, x} {
+			l, _ := newTestLSTM(t, rand.New(rand.NewPCG(19, 64)), o, 6, 3, kind)
+			lsq := NBit{WeightBits: 8, ActivationBits: 8, PerAxis: true, LSQ: true}.Activation()
+			q, err := lsq.New()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Build("output_quant", tensor.Shape{4}); err != nil {
+				t.Fatal(err)
+			}
+			l.oq = q
+			l.Forward(&nn.Context{Training: true}, []*tensor.Tensor{in})
+			states[k] = append(states[k], l.cellMax.Value.Data...)
+			for _, p := range q.Params() {
+				states[k] = append(states[k], p.Value.Data...)
+			}
+		}
+		if len(states[0]) < 2 {
+			t.Fatalf("%s: no quantizer state", kind)
+		}
+		for i := range states[0] {
+			if math.Float32bits(states[0][i]) != math.Float32bits(states[1][i]) {
+				t.Errorf("%s: state %d is %v, with an all-padding sample %v", kind, i, states[0][i], states[1][i])
+			}
+		}
+	}
+}
