@@ -126,7 +126,9 @@ func FuzzModelMetadata(f *testing.F) {
 	lstm := lstmModel(lstmCase{t: 4, f: 3, u: 5, bits: 8, e: -11, seq: true, bias: true}, rand.New(rand.NewPCG(1, 1)))
 	rnn := lstmModel(lstmCase{t: 3, f: 2, u: 4, bits: 4, back: true, bias: true, rnn: true}, rand.New(rand.NewPCG(1, 2)))
 	gru := lstmModel(lstmCase{t: 3, f: 2, u: 3, bits: 8, seq: true, bias: true, gru: true}, rand.New(rand.NewPCG(1, 3)))
-	for _, m := range []*Model{tinyModel(8), tinyModel(4), graphModel(), lstm, rnn, gru, embeddingModel(6, 9, 4, 8), embeddingModel(3, 4, 5, 3)} {
+	masked := lstmModel(lstmCase{t: 4, f: 2, u: 3, bits: 8, e: -12, seq: true, bias: true}, rand.New(rand.NewPCG(1, 4)))
+	masked.Ops[0].Masking = true
+	for _, m := range []*Model{tinyModel(8), tinyModel(4), graphModel(), lstm, rnn, gru, embeddingModel(6, 9, 4, 8), embeddingModel(3, 4, 5, 3), masked} {
 		meta, err := encodeUnchecked(m)
 		if err != nil {
 			f.Fatal(err)

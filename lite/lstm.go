@@ -48,6 +48,12 @@ import (
 //
 // the last a single rounding of the two terms with a common shift
 // (qmath.CommonMultipliers).
+//
+// With Op.Masking, a step of a sample whose input codes all equal zx (its
+// features all exactly zero, as a quantized Embedding's MaskZero row or a
+// zero-padded sequence gives) is padding, as nn's Masking (docs/DESIGN.md,
+// Sequence layers): the cell is not run, h and c keep their values and
+// the step outputs the previous output (zh before the first real step).
 
 // Cell exponent bounds: the cell state's scale is 2^E with E in
 // [MinCellExponent, MaxCellExponent] (range [-8, 8) to [-32768, 32768)),
@@ -234,6 +240,7 @@ type lstmParams struct {
 	w, r           *qkernels.Weights // (F, 4U), (U, 4U), packed
 	offX, offR     []int32           // (4U): bias - (zx+128)*colsum(W), -(zh+128)*colsum(R)
 	seq, back      bool
+	mask           bool    // Op.Masking
 	recBias        []int32 // GRU (3U): the recurrent bias, else zeros
 	m1, m2         int64   // GRU: the output's common-shift multipliers
 	shift          uint
@@ -247,7 +254,7 @@ func newLSTMParams(op *Op, in, out *Tensor) (*lstmParams, error) {
 	gates := recurrentGates(op.Type)
 	u := gu / gates
 	p := &lstmParams{t: t, f: f, u: u, gates: gates, zx: int64(in.ZeroPoint), zh: int64(out.ZeroPoint), e: op.CellExponent,
-		seq: op.ReturnSequences, back: op.GoBackwards}
+		seq: op.ReturnSequences, back: op.GoBackwards, mask: op.Masking}
 	lo, hi := out.QRange()
 	p.lo, p.hi = int64(lo), int64(hi)
 	mxs := make([]mult, gu)
@@ -309,7 +316,7 @@ func newLSTMParams(op *Op, in, out *Tensor) (*lstmParams, error) {
 func checkLSTM(op *Op, in, out *Tensor) error {
 	gates := recurrentGates(op.Type)
 	if gates == 0 {
-		if op.CellExponent != 0 || op.ReturnSequences || op.GoBackwards {
+		if op.CellExponent != 0 || op.ReturnSequences || op.GoBackwards || op.Masking {
 			return errors.New("LSTM attributes on an op that takes none")
 		}
 		return nil
@@ -436,6 +443,9 @@ func lstmCost(op *Op, in []int) (work, scratch, fixed int64) {
 	// The input projection (T, 4U) int16, the cell (U) int16 and the
 	// previous output (U) int8.
 	scratch = bounds.SatAdd(bounds.SatMul(2, t, gu), bounds.SatMul(3, gu))
+	if op.Masking {
+		scratch = bounds.SatAdd(scratch, t) // the padding flags
+	}
 	fixed = bounds.SatAdd(packedBytes(f, gu), packedBytes(k-f, gu), bounds.SatMul(40, gu),
 		bounds.SatMul(int64(qkernels.PaddedRows(lstmChunk)), bounds.SatAdd(k, 4)), bounds.SatMul(4*lstmChunk+2, gu))
 	return work, scratch, fixed
@@ -463,6 +473,7 @@ type lstmKernel struct {
 	zero    []int32 // (4U) zeros
 	c       []int16 // (N, U)
 	h       []int8  // (N, U)
+	pad     []bool  // Masking: (N, T) by input time, a padding step
 }
 
 func newLSTM(it *Interpreter, op *Op) (*lstmKernel, error) {
@@ -492,6 +503,12 @@ func (k *lstmKernel) alloc(n int) {
 		k.h = make([]int8, n*p.u)
 	}
 	k.h = k.h[:n*p.u]
+	if p.mask {
+		if cap(k.pad) < n*p.t {
+			k.pad = make([]bool, n*p.t)
+		}
+		k.pad = k.pad[:n*p.t]
+	}
 }
 
 // grow16 returns buf with n elements, reusing its storage.
@@ -519,6 +536,7 @@ func (k *lstmKernel) run(n int) {
 			p.mx.rows16(k.acc[i*gu:(i+1)*gu], p.offX, nil, k.px[(r0+i)*gu:(r0+i+1)*gu])
 		}
 	}
+	k.padding(x, n)
 	c, h := k.c[:n*u], k.h[:n*u]
 	clear(c)
 	for i := range h {
@@ -543,6 +561,13 @@ func (k *lstmKernel) run(n int) {
 				pxr := k.px[(smp*t+ti)*gu : (smp*t+ti+1)*gu]
 				z := k.z[:len(pxr)]
 				hs := h[smp*u : (smp+1)*u]
+				if p.mask && k.pad[smp*t+ti] {
+					// Padding: h and c carried over.
+					if p.seq {
+						copy(y[(smp*t+s)*u:(smp*t+s+1)*u], hs)
+					}
+					continue
+				}
 				if p.gates == 3 {
 					// GRU: the recurrent product on its own (with its
 					// bias: at the first step the bias alone).
@@ -575,6 +600,26 @@ func (k *lstmKernel) run(n int) {
 	}
 	if !p.seq {
 		copy(y[:n*u], h)
+	}
+}
+
+// padding sets k.pad (Masking) from the input codes x (N, T, F): a step
+// is padding when every code equals the input's zero point.
+func (k *lstmKernel) padding(x []int8, n int) {
+	p := k.p
+	if !p.mask {
+		return
+	}
+	f := p.f
+	for r := range k.pad[:n*p.t] {
+		pad := true
+		for _, v := range x[r*f : (r+1)*f] {
+			if int64(v) != p.zx {
+				pad = false
+				break
+			}
+		}
+		k.pad[r] = pad
 	}
 }
 

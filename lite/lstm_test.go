@@ -112,6 +112,13 @@ func refLSTM(m *Model, x []int8, n int) []int8 {
 			if op.GoBackwards {
 				ti = T - 1 - s
 			}
+			if op.Masking && padStep(x[(i*T+ti)*F:(i*T+ti+1)*F], tin.ZeroPoint) {
+				// Padding: h and c carried over (lstm_mask_test.go).
+				for u := 0; u < U && (op.ReturnSequences || s == T-1); u++ {
+					y = append(y, int8(h[u]))
+				}
+				continue
+			}
 			z := make([]int64, gu)
 			pxs, prs := make([]int64, gu), make([]int64, gu)
 			for j := 0; j < gu; j++ {
@@ -272,7 +279,7 @@ func TestLSTMSaveLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		a, b := &m.Ops[0], &l.Ops[0]
-		if a.CellExponent != b.CellExponent || a.ReturnSequences != b.ReturnSequences || a.GoBackwards != b.GoBackwards ||
+		if a.CellExponent != b.CellExponent || a.ReturnSequences != b.ReturnSequences || a.GoBackwards != b.GoBackwards || a.Masking != b.Masking ||
 			!bytes.Equal(i8bytes(a.Weights), i8bytes(b.Weights)) || len(a.Bias) != len(b.Bias) || !a.WeightShape.Equal(b.WeightShape) {
 			t.Fatalf("op changed in the round trip: %+v", b)
 		}

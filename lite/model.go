@@ -136,6 +136,11 @@ type Op struct {
 	CellExponent    int  `json:"cell_exponent,omitempty"`
 	ReturnSequences bool `json:"return_sequences,omitempty"`
 	GoBackwards     bool `json:"go_backwards,omitempty"`
+	// Masking makes LSTM, GRU and SimpleRNN treat a step whose input
+	// codes all equal the input's zero point (features all exactly zero)
+	// as padding: the state is carried over and the step outputs the
+	// previous output (lite/lstm.go; docs/DESIGN.md, Sequence layers).
+	Masking bool `json:"masking,omitempty"`
 	// TFLiteMean marks a GlobalAveragePool read from a TFLite MEAN
 	// (format/tflite): in rounding tflite it averages as TFLite's runtime
 	// computes MEAN (relative to the zero point, in float32, ties to

@@ -13,7 +13,8 @@ import (
 
 // FoldedConfig is FoldedConvBN's saved configuration.
 type FoldedConfig struct {
-	// Layer is the Conv2D, DepthwiseConv2D or Dense that was folded.
+	// Layer is the Conv2D, DepthwiseConv2D, Conv1D or Dense that was
+	// folded.
 	Layer LayerSpec `json:"layer"`
 	// BatchNorm is the folded BatchNormalization's configuration.
 	BatchNorm nn.BatchNormalizationConfig `json:"batch_normalization"`
@@ -33,7 +34,7 @@ type FoldedConfig struct {
 	FixedKernel bool `json:"fixed_kernel,omitempty"`
 }
 
-// FoldedConvBN is a Conv2D, DepthwiseConv2D or Dense followed by
+// FoldedConvBN is a Conv2D, DepthwiseConv2D, Conv1D or Dense followed by
 // BatchNormalization (and optionally ReLU or ReLU6) as one layer, folded
 // during quantization-aware training as Krishnamoorthi (2018) and PyTorch's
 // ConvBn2d do, so that the model that is trained is the model that ships:
@@ -121,9 +122,9 @@ func init() {
 // NewFoldedConvBN returns an unbuilt folded layer.
 func NewFoldedConvBN(cfg FoldedConfig) (*FoldedConvBN, error) {
 	switch cfg.Layer.Type {
-	case "Conv2D", "DepthwiseConv2D", "Dense":
+	case "Conv2D", "DepthwiseConv2D", "Conv1D", "Dense":
 	default:
-		return nil, fmt.Errorf("cannot fold a %q layer with BatchNormalization (want Conv2D, DepthwiseConv2D or Dense)", cfg.Layer.Type)
+		return nil, fmt.Errorf("cannot fold a %q layer with BatchNormalization (want Conv2D, DepthwiseConv2D, Conv1D or Dense)", cfg.Layer.Type)
 	}
 	switch cfg.Activation {
 	case "", "relu", "relu6":
@@ -162,6 +163,8 @@ func (l *FoldedConvBN) Build(in []tensor.Shape) (tensor.Shape, error) {
 		hasBias, c.UseBias = c.UseBias, false
 	case *nn.DepthwiseConv2D:
 		hasBias, c.UseBias = c.UseBias, false
+	case *nn.Conv1D:
+		hasBias, c.UseBias = c.UseBias, false
 	case *nn.Dense:
 		hasBias, c.UseBias = c.UseBias, false
 	}
@@ -175,6 +178,8 @@ func (l *FoldedConvBN) Build(in []tensor.Shape) (tensor.Shape, error) {
 		l.convW = c.Kernel
 	case *nn.DepthwiseConv2D:
 		l.convW = c.DepthwiseKernel
+	case *nn.Conv1D:
+		l.convW = c.Kernel
 	case *nn.Dense:
 		l.convW = c.Kernel
 	}

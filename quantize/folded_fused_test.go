@@ -58,6 +58,9 @@ func TestFoldedFusedEqualsNaive(t *testing.T) {
 			} else if fc.name == "dense" {
 				w := Default8Bit.Weight(1)
 				wq = &w
+			} else if len(fc.in) == 2 { // Conv1D: kernel (K, C, F)
+				w := Default8Bit.Weight(2)
+				wq = &w
 			}
 			for _, threads := range []int{1, 2} {
 				name := fmt.Sprintf("%s/%s/threads=%d", fc.name, qname, threads)

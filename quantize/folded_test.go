@@ -39,6 +39,16 @@ func foldCases() []foldCase {
 			d.Padding, d.Strides, d.DepthMultiplier = "same", [2]int{2, 2}, 2
 			return d
 		}, []int{5, 6, 3}, ""},
+		{"conv1d+bias+relu", func() nn.Layer {
+			c := nn.NewConv1D(4, 3)
+			c.Padding, c.Strides = "same", 2
+			return c
+		}, []int{9, 3}, "relu"},
+		{"conv1d-causal-dilated-nobias", func() nn.Layer {
+			c := nn.NewConv1D(5, 2)
+			c.Padding, c.DilationRate, c.UseBias = "causal", 2, false
+			return c
+		}, []int{7, 4}, ""},
 	}
 }
 

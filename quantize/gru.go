@@ -15,8 +15,8 @@ import (
 // candidate n is tanh of the clamped sum with the input h term, rounded to
 // Q0.15; the blend z h + (1 - z) n goes through the output quantizer
 // (int8), whose codes are the next step's h. It lowers to lite.OpGRU, and
-// in inference mode, linked, runs that op itself. Masking is not
-// supported.
+// in inference mode, linked, runs that op itself. Masking is
+// QuantizeLSTM's.
 type QuantizeGRU struct {
 	QuantizeLSTM
 }

@@ -43,8 +43,17 @@ type LSTMConfig struct {
 // without fake quant first). In inference mode a linked layer (its
 // input's quantizer found, see Link) runs the integer LSTM itself on the
 // input's codes, so it computes exactly what the converted model
-// computes. Masking is not supported. QuantizeGRU and QuantizeSimpleRNN
-// are this type with the GRU's and SimpleRNN's gates.
+// computes. QuantizeGRU and QuantizeSimpleRNN are this type with the
+// GRU's and SimpleRNN's gates.
+//
+// Masking (nn's, docs/DESIGN.md, Sequence layers): a step whose input
+// features are all exactly zero is padding. The input is the fake-quantized
+// output of the layer before, and zero is exactly representable, so a
+// value is zero exactly when its code is the zero point: the integer op's
+// test (lite.Op.Masking), which the exact inference runs. A padding step
+// runs no cell: h, c and the output are carried over, its values are left
+// out of the output's and the cell's ranges, and the gradient of its state
+// passes to the previous step unchanged.
 type QuantizeLSTM struct {
 	nn.Base
 	// Cfg is the layer's configuration.
@@ -80,6 +89,9 @@ type QuantizeLSTM struct {
 	scratch, qgrad        []float32
 	xq                    []int8
 	dxs                   [1]*tensor.Tensor
+	pad                   []bool    // Masking: (N*T) by input time, a padding step
+	dkeep                 []float32 // Masking: (N, U), padding rows' dh across a step
+	realRows              []float32 // Masking: (N*T, U), the outputs of the steps that are not padding
 }
 
 func init() {
@@ -102,9 +114,6 @@ func init() {
 func NewQuantizeLSTM(cfg LSTMConfig) (*QuantizeLSTM, error) {
 	if cfg.LSTM.Units <= 0 {
 		return nil, fmt.Errorf("units must be positive, got %d", cfg.LSTM.Units)
-	}
-	if cfg.LSTM.Masking {
-		return nil, errors.New("masking is not supported by the quantized LSTM")
 	}
 	for _, s := range []struct {
 		what string
@@ -303,8 +312,12 @@ func (l *QuantizeLSTM) updateOutput(c *nn.Context) {
 	l.view.Shape = append(l.view.Shape[:0], nt, l.u)
 	l.view.Data = l.hr[:nt*l.u]
 	l.scratch = grow(l.scratch, nt*l.u)
+	if real := l.realSteps(); real > 0 && real < nt {
+		// Masking: the padding steps' carried values are left out.
+		l.view.Shape[0], l.view.Data, nt = real, l.realRows[:real*l.u], real
+	}
 	l.dview.Shape = append(l.dview.Shape[:0], nt, l.u)
-	l.dview.Data = l.scratch
+	l.dview.Data = l.scratch[:nt*l.u]
 	l.oq.Forward(c, &l.view, &l.dview)
 }
 
@@ -319,6 +332,7 @@ func (l *QuantizeLSTM) run(c *nn.Context, x *tensor.Tensor) *tensor.Tensor {
 	}
 	l.n, l.x = n, x
 	nt := n * t
+	l.padding(x)
 	l.cellE = l.CellExponent()
 	cs := float32(math.Ldexp(1, l.cellE))
 	l.gridC = newFQ(cs, 0, math.MinInt16, math.MaxInt16)
@@ -376,6 +390,10 @@ func (l *QuantizeLSTM) run(c *nn.Context, x *tensor.Tensor) *tensor.Tensor {
 		}
 		csum, cq, tc, hr := l.csum[s*n*u:(s+1)*n*u], l.cq[s*n*u:(s+1)*n*u], l.tc[s*n*u:(s+1)*n*u], l.hr[s*n*u:(s+1)*n*u]
 		for i := 0; i < n; i++ {
+			if l.padded(i, ti) {
+				l.carry(s, i)
+				continue
+			}
 			pxr := l.pxq[(i*t+ti)*gu : (i*t+ti+1)*gu]
 			ar := a[i*gu : (i+1)*gu]
 			for j := range ar {
@@ -437,13 +455,102 @@ func (l *QuantizeLSTM) outputStep(ctx *nn.Context, s, n int) {
 	hr, hs := l.hr[s*n*u:(s+1)*n*u], l.hs[s*n*u:(s+1)*n*u]
 	if l.float {
 		copy(hs, hr)
+	} else {
+		l.view.Shape = append(l.view.Shape[:0], n, u)
+		l.view.Data = hr
+		l.dview.Shape = append(l.dview.Shape[:0], n, u)
+		l.dview.Data = hs
+		l.oq.Forward(ctx, &l.view, &l.dview)
+	}
+	for i := 0; i < n && len(l.pad) > 0; i++ {
+		if !l.padded(i, l.inputTime(s)) {
+			continue
+		}
+		// Padding: the previous output itself (zero before the first
+		// step), not its copy through the quantizer.
+		h := hs[i*u : (i+1)*u]
+		if s == 0 {
+			clear(h)
+		} else {
+			copy(h, l.hs[((s-1)*n+i)*u:((s-1)*n+i+1)*u])
+		}
+	}
+}
+
+// realSteps gathers the last run's o*tanh(c) of the steps that are not
+// padding into l.realRows, (real, U), and returns their number (all the
+// steps without Masking, and then nothing is copied).
+func (l *QuantizeLSTM) realSteps() int {
+	n, t, u := l.n, l.t, l.u
+	if len(l.pad) == 0 {
+		return n * t
+	}
+	l.realRows = grow(l.realRows, n*t*u)
+	real := 0
+	for s := 0; s < t; s++ {
+		ti := l.inputTime(s)
+		for i := 0; i < n; i++ {
+			if l.padded(i, ti) {
+				continue
+			}
+			copy(l.realRows[real*u:(real+1)*u], l.hr[(s*n+i)*u:(s*n+i+1)*u])
+			real++
+		}
+	}
+	return real
+}
+
+// inputTime returns the input time of step s.
+func (l *QuantizeLSTM) inputTime(s int) int {
+	if l.Cfg.LSTM.GoBackwards {
+		return l.t - 1 - s
+	}
+	return s
+}
+
+// padding sets l.pad from x (N, T, F) with Masking (a step whose features
+// are all exactly zero), or empties it.
+func (l *QuantizeLSTM) padding(x *tensor.Tensor) {
+	l.pad = l.pad[:0]
+	if !l.Cfg.LSTM.Masking {
 		return
 	}
-	l.view.Shape = append(l.view.Shape[:0], n, u)
-	l.view.Data = hr
-	l.dview.Shape = append(l.dview.Shape[:0], n, u)
-	l.dview.Data = hs
-	l.oq.Forward(ctx, &l.view, &l.dview)
+	f := l.f
+	l.pad = grow(l.pad, x.Shape[0]*l.t)
+	for r := range l.pad {
+		pad := true
+		for _, v := range x.Data[r*f : (r+1)*f] {
+			if v != 0 {
+				pad = false
+				break
+			}
+		}
+		l.pad[r] = pad
+	}
+}
+
+// padded reports whether sample i's step at input time ti is padding.
+func (l *QuantizeLSTM) padded(i, ti int) bool {
+	return len(l.pad) > 0 && l.pad[i*l.t+ti]
+}
+
+// carry is a padding step s of sample i: the output before its quantizer
+// (hr) and the LSTM's cell (cq) are the previous step's, zero before the
+// first.
+func (l *QuantizeLSTM) carry(s, i int) {
+	n, u := l.n, l.u
+	k := (s*n + i) * u
+	bufs := [][]float32{l.hr}
+	if l.gates == 4 {
+		bufs = append(bufs, l.cq)
+	}
+	for _, b := range bufs {
+		if s == 0 {
+			clear(b[k : k+u])
+		} else {
+			copy(b[k:k+u], b[k-n*u:k])
+		}
+	}
 }
 
 // gruStep is the GRU's step s (input time ti) on the batch: the gates z
@@ -462,6 +569,10 @@ func (l *QuantizeLSTM) gruStep(s, ti, n int, pr, prq, a []float32) {
 		return min(max(v, zlo), zhi)
 	}
 	for i := 0; i < n; i++ {
+		if l.padded(i, ti) {
+			l.carry(s, i)
+			continue
+		}
 		pxr := l.pxq[(i*t+ti)*gu : (i*t+ti+1)*gu]
 		pq := prq[i*gu : (i+1)*gu]
 		ar := a[i*gu : (i+1)*gu]
@@ -556,6 +667,7 @@ func (l *QuantizeLSTM) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Te
 				l.dh[i*u+j] += v
 			}
 		}
+		l.keepPadded(ti, false)
 		hr := l.hr[s*n*u : (s+1)*n*u]
 		if l.float {
 			copy(l.dhr, l.dh)
@@ -575,6 +687,12 @@ func (l *QuantizeLSTM) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Te
 			ar := a[i*gu : (i+1)*gu]
 			r := i*t + ti
 			dpx := l.dpx[r*gu : (r+1)*gu]
+			if l.padded(i, ti) {
+				// No cell ran: no gate gradients.
+				clear(dpx)
+				clear(dpr[i*gu : (i+1)*gu])
+				continue
+			}
 			if l.gates == 3 {
 				l.gruGrads(s, i, r, ar, prRaw[i*gu:(i+1)*gu], prq[i*gu:(i+1)*gu], dpx, dpr[i*gu:(i+1)*gu])
 				continue
@@ -621,6 +739,7 @@ func (l *QuantizeLSTM) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Te
 					l.dh[k] += v
 				}
 			}
+			l.keepPadded(ti, true)
 		} else {
 			clear(l.dh)
 		}
@@ -653,6 +772,30 @@ func (l *QuantizeLSTM) Backward(c *nn.Context, dOut *tensor.Tensor) []*tensor.Te
 	}
 	l.dxs[0] = dx
 	return l.dxs[:]
+}
+
+// keepPadded moves the state gradient of the padding rows at input time
+// ti around the step's backward: out of dh into l.dkeep (restore false:
+// the step's output quantizer and cell see none), then back (restore
+// true: it reaches the previous state unchanged).
+func (l *QuantizeLSTM) keepPadded(ti int, restore bool) {
+	if len(l.pad) == 0 {
+		return
+	}
+	u := l.u
+	l.dkeep = grow(l.dkeep, l.n*u)
+	for i := 0; i < l.n; i++ {
+		if !l.padded(i, ti) {
+			continue
+		}
+		dh, keep := l.dh[i*u:(i+1)*u], l.dkeep[i*u:(i+1)*u]
+		if restore {
+			copy(dh, keep)
+		} else {
+			copy(keep, dh)
+			clear(dh)
+		}
+	}
 }
 
 // gruGrads is the GRU's step backward for sample i at step s (input row
@@ -765,7 +908,7 @@ func (l *QuantizeLSTM) IntegerOp(sIn float32, zpIn int32) (lite.Op, error) {
 	qmin, qmax := qmath.QRange(bits, true)
 	op := lite.Op{Type: lite.OpLSTM, Name: l.Name(), WeightShape: tensor.Shape{f + u, gu}, WeightBits: bits,
 		Weights: make([]int8, (f+u)*gu), WeightScales: make([]float32, 2*gu), CellExponent: l.CellExponent(),
-		ReturnSequences: l.Cfg.LSTM.ReturnSequences, GoBackwards: l.Cfg.LSTM.GoBackwards}
+		ReturnSequences: l.Cfg.LSTM.ReturnSequences, GoBackwards: l.Cfg.LSTM.GoBackwards, Masking: l.Cfg.LSTM.Masking}
 	switch l.gates {
 	case 1:
 		op.Type, op.CellExponent = lite.OpSimpleRNN, 0

@@ -299,12 +299,11 @@ func saveLoadRecurrent(t *testing.T, r *rand.Rand, kind string) {
 }
 
 // TestQuantizeLSTMRejects checks the configurations the quantized LSTM
-// refuses: masking, asymmetric kernels, a per-axis output.
+// refuses: asymmetric kernels, a per-axis output.
 func TestQuantizeLSTMRejects(t *testing.T) {
 	s := Default8Bit
 	ok := LSTMConfig{LSTM: nn.RecurrentOptions{Units: 2}, Kernel: s.Weight(1), Recurrent: s.Weight(1), Output: s.Activation()}
 	bad := map[string]func(c *LSTMConfig){
-		"masking":    func(c *LSTMConfig) { c.LSTM.Masking = true },
 		"units":      func(c *LSTMConfig) { c.LSTM.Units = 0 },
 		"asymmetric": func(c *LSTMConfig) { c.Kernel.Symmetric = false },
 		"per-axis":   func(c *LSTMConfig) { c.Output = s.Weight(0) },
@@ -346,7 +345,6 @@ func TestQuantizeLSTMHostileConfigs(t *testing.T) {
 		"bad input rank": {cfg(`{"units":4}`, k), tensor.Shape{4, 3, 2}},
 		"bad bits":       {cfg(`{"units":4}`, `{"kind":"last_value","bits":99,"symmetric":true}`), tensor.Shape{4, 3}},
 		"unknown field":  {`{"lstm":{"units":4},"extra":1}`, tensor.Shape{4, 3}},
-		"masking":        {cfg(`{"units":4,"masking":true}`, k), tensor.Shape{4, 3}},
 	}
 	for _, typ := range []string{"QuantizeLSTM", "QuantizeSimpleRNN", "QuantizeGRU"} {
 		for name, c := range cases {

@@ -13,7 +13,7 @@ import (
 // and their sum clamped to [-8, 8); tanh of it is rounded to Q0.15 and
 // goes through the output quantizer (int8), whose codes are the next
 // step's recurrent input. It lowers to lite.OpSimpleRNN, and in inference
-// mode, linked, runs that op itself. Masking is not supported.
+// mode, linked, runs that op itself. Masking is QuantizeLSTM's.
 type QuantizeSimpleRNN struct {
 	QuantizeLSTM
 }

@@ -7,10 +7,10 @@ import (
 	"github.com/goqat/goqat/tensor"
 )
 
-// Match is one Conv2D / DepthwiseConv2D / Dense -> BatchNormalization
+// Match is one Conv2D / DepthwiseConv2D / Conv1D / Dense -> BatchNormalization
 // (-> ReLU / ReLU6) chain found by FoldBatchNorm.
 type Match struct {
-	// Conv is the Conv2D, DepthwiseConv2D or Dense node.
+	// Conv is the Conv2D, DepthwiseConv2D, Conv1D or Dense node.
 	Conv *Node
 	// BN is the BatchNormalization node that only Conv feeds.
 	BN *Node
@@ -24,7 +24,7 @@ type Match struct {
 // Foldable reports whether a layer type can be folded with a following
 // BatchNormalization.
 func Foldable(typ string) bool {
-	return typ == "Conv2D" || typ == "DepthwiseConv2D" || typ == "Dense"
+	return typ == "Conv2D" || typ == "DepthwiseConv2D" || typ == "Conv1D" || typ == "Dense"
 }
 
 // ActivationOf returns "relu" or "relu6" if the node is a ReLU, ReLU6 or an
@@ -44,7 +44,7 @@ func ActivationOf(n *Node) string {
 }
 
 // FindFolds returns the foldable chains of g in graph order: a Conv2D,
-// DepthwiseConv2D or Dense node whose only consumer is a
+// DepthwiseConv2D, Conv1D or Dense node whose only consumer is a
 // BatchNormalization (and which is not a model output), with the ReLU or
 // ReLU6 that is the BN's only consumer if there is one (and the BN is not a
 // model output). skip, if not nil, excludes conv nodes by name.
