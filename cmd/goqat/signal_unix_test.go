@@ -74,22 +74,33 @@ func TestSignalStopsLongCommands(t *testing.T) {
 		{[]string{"eval", "--model", integer, "--batch", "10000"}, syscall.SIGTERM, "goqat: eval interrupted by SIGTERM", 143},
 		{[]string{"bench", "--model", float, "--batch", "64", "--min-time", "10m"}, syscall.SIGINT, "goqat: bench interrupted by SIGINT", 130},
 	} {
-		p := start(t, nil, c.args...)
-		time.Sleep(1500 * time.Millisecond) // loading takes well under a second
-		if p.cmd.ProcessState != nil {
-			t.Fatalf("goqat %v ended before the signal", c.args)
-		}
-		sent := time.Now()
-		if err := p.cmd.Process.Signal(c.sig); err != nil {
-			t.Fatal(err)
-		}
-		code, stderr := p.wait(t)
-		took := time.Since(sent)
-		if code != c.code || strings.TrimSpace(stderr) != c.want {
-			t.Errorf("goqat %v after %v: exit %d, stderr %q; want %d and %q", c.args, c.sig, code, stderr, c.code, c.want)
-		}
-		if took > time.Second {
-			t.Errorf("goqat %v ended %v after %v, want within a second", c.args, took, c.sig)
+		// A second attempt is allowed when the first took too long: on a
+		// loaded machine the process may wait for a core (a command that
+		// ignores the signal misses the bound both times).
+		var took time.Duration
+		for attempt := 1; attempt <= 2; attempt++ {
+			p := start(t, nil, c.args...)
+			time.Sleep(1500 * time.Millisecond) // loading takes well under a second
+			if p.cmd.ProcessState != nil {
+				t.Fatalf("goqat %v ended before the signal", c.args)
+			}
+			sent := time.Now()
+			if err := p.cmd.Process.Signal(c.sig); err != nil {
+				t.Fatal(err)
+			}
+			code, stderr := p.wait(t)
+			took = time.Since(sent)
+			if code != c.code || strings.TrimSpace(stderr) != c.want {
+				t.Errorf("goqat %v after %v: exit %d, stderr %q; want %d and %q", c.args, c.sig, code, stderr, c.code, c.want)
+			}
+			if took <= time.Second {
+				break
+			}
+			if attempt == 2 {
+				t.Errorf("goqat %v ended %v after %v, want within a second (twice)", c.args, took, c.sig)
+			} else {
+				t.Logf("goqat %v ended %v after %v: trying again", c.args, took, c.sig)
+			}
 		}
 		t.Logf("goqat %v: ended %v after %v", c.args, took.Round(time.Millisecond), c.sig)
 	}
