@@ -90,6 +90,13 @@ func (it *Interpreter) prepareTFLite(op *Op) (k kernel, ok bool, err error) {
 		k = p
 	case OpGlobalAveragePool:
 		k = newTFLGlobalAvgPool(it, op)
+	case OpLSTM:
+		if _, ok := TFLiteLSTMScales(op); !ok {
+			// Per-channel weights: no TFLite equivalent (export refuses
+			// it); goqat's kernel.
+			return nil, false, nil
+		}
+		k, err = newTFLLSTM(it, op)
 	case OpQuantize:
 		if mode != RoundingTFLiteReference {
 			return nil, false, nil // XNNPACK's x*(1/scale), ties to even: goqat's
