@@ -3,7 +3,6 @@ package lite
 import (
 	"fmt"
 	"math"
-	"sync"
 
 	"github.com/goqat/goqat/qmath"
 )
@@ -16,9 +15,9 @@ import (
 //
 //	gx   = sat16(mul(bx[j] + sum_f x_f Wg[f,j], Mx_g))            Q3.12
 //	z    = sat16(gx + mul(br[j] + sum_u h_u Rg[u,j], Mr_g))
-//	i, f, o = SigmoidLUT16(z), g = TanhLUT16(z, 0)               Q0.15
+//	i, f, o = sigmoid16TFL(z), g = tanh16TFL(z, 3)                Q0.15
 //	c'   = sat16(rdiv(f c, 15) + rdiv(i g, 30+E))                scale 2^E
-//	h'   = clamp(mul(o TanhLUT16(c', 12+E), Mh) + zh, -128, 127)
+//	h'   = clamp(mul(o tanh16TFL(c', 15+E), Mh) + zh, -128, 127)
 //
 // where mul is TFLite's multiplier application (two roundings,
 // qmath.TFLiteMultiply), rdiv a division by a power of two rounded half
@@ -27,10 +26,11 @@ import (
 // multipliers those of the float32 scales TFLite derives: Mx_g of
 // float32(sx swx_g) * 2^12, Mr_g of float32(sh swr_g) * 2^12 and Mh of
 // float32(2^-15 / sh) * 2^-15 (qmath.NewTFLiteMultiplier). The sigmoid and
-// tanh are TFLite's 256-entry table of sigmoid(k/24) in 0.16 fixed point,
-// interpolated linearly (sigmoidLUT16, tanhLUT16). Unlike goqat's kernel,
-// the recurrent term is not saturated on its own and the activations are
-// the interpolated table rather than the exactly rounded function.
+// tanh are gemmlowp's int16 fixed-point functions (lite/lstm_gemmlowp.go),
+// the cell's tanh reading it with 15+E integer bits (E in -15..-9). Unlike
+// goqat's kernel, the recurrent term is not saturated on its own and the
+// activations are the fixed-point approximations rather than the exactly
+// rounded functions.
 
 // TFLiteLSTMScales reports whether op, an OpLSTM, has one weight scale per
 // gate matrix (each of the kernel's and the recurrent kernel's four gate
@@ -56,75 +56,6 @@ func TFLiteLSTMScales(op *Op) ([8]float32, bool) {
 		s[b] = blk[0]
 	}
 	return s, true
-}
-
-var tflSigmoidTable struct {
-	once sync.Once
-	t    [256]uint32
-}
-
-// sigmoidTable returns TFLite's table of the int16 activations:
-// sigmoid(k/24) for k = 0..255 in 0.16 fixed point, rounded to nearest
-// and capped at 65535.
-func sigmoidTable() *[256]uint32 {
-	tflSigmoidTable.once.Do(func() {
-		for k := range tflSigmoidTable.t {
-			v := math.Round(65536 / (1 + math.Exp(-float64(k)/24)))
-			tflSigmoidTable.t[k] = uint32(min(v, 65535))
-		}
-	})
-	return &tflSigmoidTable.t
-}
-
-// sigmoidLUT16 is TFLite's int16 logistic for a Q3.12 input (input
-// multiplier 3, no shift): the table entry of |3z| / 2^9 interpolated by
-// its 9 low bits, mirrored for negative inputs, rounded to Q0.15.
-func sigmoidLUT16(z int16) int16 {
-	t := sigmoidTable()
-	x := int32(z) * 3
-	a := uint32(x)
-	if x < 0 {
-		a = uint32(-x)
-	}
-	var r uint32
-	if uh := a >> 9; uh >= 255 {
-		r = 0x7FFF << 10
-	} else {
-		ua, ub := t[uh], t[uh+1]
-		r = ua<<9 + (a&0x1ff)*(ub-ua)
-	}
-	if x >= 0 {
-		r += 1 << 9
-	} else {
-		r = 1<<25 - r + 1<<9 - 1
-	}
-	return int16(r >> 10)
-}
-
-// tanhLUT16 is TFLite's int16 tanh of z * 2^shift read as Q3.12 (input
-// multiplier 3 << shift, no saturation): tanh(x) = 2 sigmoid(2x) - 1 on
-// the same table, the entry of |3 z 2^shift| / 2^8 interpolated by its 8
-// low bits, rounded to Q0.15.
-func tanhLUT16(z int16, shift uint) int16 {
-	t := sigmoidTable()
-	x := int32(z) * (3 << shift)
-	a := uint32(x)
-	if x < 0 {
-		a = uint32(-x)
-	}
-	var r int32
-	if uh := a >> 8; uh >= 255 {
-		r = 0xFFFF << 8
-	} else {
-		ua, ub := t[uh], t[uh+1]
-		r = int32(ua<<8 + (a&0xff)*(ub-ua))
-	}
-	if x >= 0 {
-		r = r - 1<<23 + 1<<7
-	} else {
-		r = -r + 1<<23 + 1<<7 - 1
-	}
-	return int16(r >> 8)
 }
 
 // tflLSTMKernel is OpLSTM in a TFLite rounding mode (see the top of this
@@ -204,7 +135,7 @@ func (k *tflLSTMKernel) run(n int) {
 	gu := 4 * u
 	x, y := k.it.i8[k.in][:n*t*f], k.it.i8[k.out]
 	cellShift := int(30 + k.e)
-	tanhShift := uint(GateFracBits+k.e) & 15
+	cellBits := 15 + k.e // the cell's integer bits
 	for s := range n {
 		clear(k.c)
 		for j := range k.h {
@@ -229,9 +160,9 @@ func (k *tflLSTMKernel) run(n int) {
 				}
 				z := sat16(int64(gx) + int64(qmath.TFLiteMultiply(ar, k.mr[g])))
 				if g == 2 {
-					k.gate[j] = tanhLUT16(z, 0)
+					k.gate[j] = tanh16TFL(z, 3)
 				} else {
-					k.gate[j] = sigmoidLUT16(z)
+					k.gate[j] = sigmoid16TFL(z)
 				}
 			}
 			for j := range u {
@@ -239,7 +170,7 @@ func (k *tflLSTMKernel) run(n int) {
 				fc := int16(qmath.RoundingDivideByPOT(fg*int32(k.c[j]), 15))
 				ic := int16(qmath.RoundingDivideByPOT(ig*cg, cellShift))
 				k.c[j] = sat16(int64(fc) + int64(ic))
-				tc := int32(tanhLUT16(k.c[j], tanhShift))
+				tc := int32(tanh16TFL(k.c[j], cellBits))
 				v := int64(qmath.TFLiteMultiply(og*tc, k.mh)) + int64(k.zh)
 				k.hn[j] = int8(min(max(v, -128), 127))
 			}
