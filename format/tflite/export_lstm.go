@@ -140,3 +140,44 @@ func (g *graph) stridedSlice(name string, in, out int32, begin, end, strides []i
 			return uint32(b.EndObject())
 		}})
 }
+
+// The versions written for the embedding's operators: GATHER of int8
+// params, CAST of float32 to int32.
+const (
+	gatherVersion = 2
+	castVersion   = 1
+)
+
+// embedding appends an Embedding: a CAST of the float32 indices to int32
+// (truncation toward zero) and a GATHER of the int8 table's rows (V, D)
+// along axis 0 (docs/tflite.md, Sequence models). The codes are goqat's
+// for every whole index in [0, V); goqat gives a row of zeros for any
+// other index, where TFLite's GATHER fails (out of range) or truncates (a
+// fraction).
+func (g *graph) embedding(op *lite.Op, in, out int32) error {
+	it := g.tensors[in]
+	if it.typ != typeFloat32 {
+		return fmt.Errorf("Embedding indices must be float32")
+	}
+	if op.WeightBits > 8 {
+		return fmt.Errorf("%d-bit Embedding table (TFLite's are int8)", op.WeightBits)
+	}
+	idx := g.add(fileTensor{name: op.Name + "/indices", shape: it.shape, typ: typeInt32})
+	g.op(fileOp{code: opCast, version: castVersion, inputs: []int32{in}, outputs: []int32{idx},
+		optType: optCast, opts: func(b *builder) uint32 {
+			b.StartObject(castFields)
+			b.PrependInt8Slot(castInType, typeFloat32, 0)
+			b.PrependInt8Slot(castOutType, typeInt32, 0)
+			return uint32(b.EndObject())
+		}})
+	ws := op.WeightShape
+	table := g.constant(op.Name+"/table", typeInt8, []int32{int32(ws[0]), int32(ws[1])}, int8Bytes(op.Weights),
+		[]float32{op.WeightScales[0]}, []int64{0}, 0)
+	g.op(fileOp{code: opGather, version: gatherVersion, inputs: []int32{table, idx}, outputs: []int32{out},
+		optType: optGather, opts: func(b *builder) uint32 {
+			b.StartObject(gatherFields)
+			b.PrependInt32Slot(gatherAxis, 0, 0)
+			return uint32(b.EndObject())
+		}})
+	return nil
+}

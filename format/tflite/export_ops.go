@@ -182,6 +182,8 @@ func (g *graph) emit(op *lite.Op) error {
 		return g.slice(op, ins[0], out)
 	case lite.OpLSTM, lite.OpGRU, lite.OpSimpleRNN:
 		return g.recurrent(op, ins[0], out)
+	case lite.OpEmbedding:
+		return g.embedding(op, ins[0], out)
 	default:
 		return fmt.Errorf("op %s has no TFLite equivalent", op.Type)
 	}

@@ -1,7 +1,9 @@
 package tflite
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -214,4 +216,72 @@ func int8sOf(b []byte) []int8 {
 		o[i] = int8(v)
 	}
 	return o
+}
+
+// embeddingLSTM returns a model of float32 indices (T) through an
+// Embedding (V, D) and an LSTM (U, last step).
+func embeddingLSTM(r *rand.Rand, t, v, d, u int) *lite.Model {
+	c := lstmCase{t: t, f: d, u: u, e: -11, sIn: 0.01, sOut: 0.0078, zpOut: 3, wScale: 0.01, bias: true}
+	m := lstmModel(r, c)
+	tab := lite.Op{Type: lite.OpEmbedding, Name: "embedding", Inputs: []int{2}, Output: 0, WeightShape: tensor.Shape{v, d},
+		WeightBits: 8, Weights: make([]int8, v*d), WeightScales: []float32{m.Tensors[0].Scale}}
+	for i := range tab.Weights {
+		tab.Weights[i] = int8(r.IntN(255) - 127)
+	}
+	m.Tensors[0].ZeroPoint = 0
+	m.Tensors = append(m.Tensors, lite.Tensor{Name: "ids", Shape: tensor.Shape{t}, DType: lite.Float32})
+	m.Ops = append([]lite.Op{tab}, m.Ops...)
+	m.Inputs = []int{2}
+	return m
+}
+
+// TestConformanceEmbedding runs Embedding (CAST and GATHER) into an LSTM
+// in TFLite's runtime on random whole indices: every value identical in
+// rounding tflite.
+func TestConformanceEmbedding(t *testing.T) {
+	if os.Getenv("GOQAT_TFLITE_CONFORMANCE") != "1" {
+		t.Skip("TFLite conformance runs with GOQAT_TFLITE_CONFORMANCE=1 (scripts/tflite_conformance.sh)")
+	}
+	dir := tfliteDir(t)
+	r := rand.New(rand.NewPCG(7, 8))
+	const n, steps, v = 16, 10, 30
+	m := embeddingLSTM(r, steps, v, 6, 8)
+	fi, err := FullInteger(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := Marshal(fi, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensor.New(n, steps)
+	raw := make([]byte, 0, 4*len(x.Data))
+	for i := range x.Data {
+		x.Data[i] = float32(r.IntN(v))
+		raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(x.Data[i]))
+	}
+	got := int8sOf(runTFLite(t, dir, file, raw, n, "fresh"))
+	tm := *fi
+	tm.Rounding = lite.RoundingTFLite
+	it, err := lite.NewInterpreter(&tm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int8
+	for s := range n {
+		xs := tensor.New(1, steps)
+		copy(xs.Data, x.Data[s*steps:(s+1)*steps])
+		if err := it.SetInput(0, xs); err != nil {
+			t.Fatal(err)
+		}
+		if err := it.Invoke(); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, it.OutputInt8(0).Data...)
+	}
+	a := compareCodes(want, got, 8)
+	t.Logf("embedding+LSTM rounding tflite: %d samples: values identical %d/%d (max |diff| %d)", n, a.same, a.values, a.maxDiff)
+	if a.same != a.values {
+		t.Errorf("rounding tflite: values identical on %d of %d, want all", a.same, a.values)
+	}
 }

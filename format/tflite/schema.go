@@ -117,6 +117,8 @@ const (
 	opSoftmax        = 25
 	opTanh           = 28
 	opPad            = 34
+	opGather         = 36
+	opCast           = 53
 	opMean           = 40
 	opUniSeqLSTM     = 44 // UNIDIRECTIONAL_SEQUENCE_LSTM
 	opStridedSlice   = 45
@@ -141,6 +143,8 @@ const (
 	optReshape        = 17
 	optMul            = 21
 	optPad            = 22
+	optGather         = 23
+	optCast           = 37
 	optReducer        = 27
 	optStridedSlice   = 32
 	optUniSeqLSTM     = 71 // UnidirectionalSequenceLSTMOptions
@@ -161,6 +165,15 @@ const (
 	actRelu  = 1
 	actRelu6 = 3
 	actTanh  = 4
+)
+
+// Field ids of table GatherOptions and CastOptions.
+const (
+	gatherAxis   = 0 // int
+	gatherFields = 1
+	castInType   = 0 // TensorType
+	castOutType  = 1 // TensorType
+	castFields   = 2
 )
 
 // Field ids of table UnidirectionalSequenceLSTMOptions.
