@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -283,5 +284,62 @@ func TestConformanceEmbedding(t *testing.T) {
 	t.Logf("embedding+LSTM rounding tflite: %d samples: values identical %d/%d (max |diff| %d)", n, a.same, a.values, a.maxDiff)
 	if a.same != a.values {
 		t.Errorf("rounding tflite: values identical on %d of %d, want all", a.same, a.values)
+	}
+}
+
+// TestLSTMRoundTrip exports the hand-made LSTM and Embedding models, reads
+// them back and checks the same ops (an LSTM's last step folded back) and
+// bit-identical outputs in both roundings. A reversed input (go_backwards,
+// a STRIDED_SLICE of stride -1) is refused on reading with an error.
+func TestLSTMRoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, c := range lstmCases {
+		m := lstmModel(r, c)
+		file, err := Marshal(m, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Read(file)
+		if c.back {
+			if err == nil || !strings.Contains(err.Error(), "stride") {
+				t.Errorf("%v: reading a reversed input: %v", c, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%v: %v", c, err)
+		}
+		if len(back.Ops) != 1 || back.Ops[0].Type != lite.OpLSTM || back.Ops[0].ReturnSequences != c.seq ||
+			back.Ops[0].CellExponent != c.e || !slices.Equal(back.Ops[0].WeightScales, m.Ops[0].WeightScales) ||
+			!slices.Equal(back.Ops[0].Weights, m.Ops[0].Weights) {
+			t.Fatalf("%v: read back as %+v", c, back.Ops)
+		}
+		x := lstmInputs(r, m, 4)
+		for _, mode := range []lite.Rounding{lite.RoundingGoqat, lite.RoundingTFLite} {
+			a, b := *m, *back
+			a.Rounding, b.Rounding = mode, mode
+			if !slices.Equal(runGoqatN(t, &a, x), runGoqatN(t, &b, x)) {
+				t.Errorf("%v rounding %s: outputs differ after the round trip", c, mode)
+			}
+		}
+	}
+	m := embeddingLSTM(r, 5, 12, 4, 6)
+	fi, err := FullInteger(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := Marshal(fi, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Read(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Ops) != 2 || back.Ops[0].Type != lite.OpEmbedding || back.Ops[1].Type != lite.OpLSTM {
+		t.Fatalf("Embedding and LSTM read back as %+v", back.Ops)
+	}
+	if !slices.Equal(back.Ops[0].Weights, m.Ops[0].Weights) || back.Ops[0].WeightScales[0] != m.Ops[0].WeightScales[0] {
+		t.Error("Embedding table changed in the round trip")
 	}
 }
