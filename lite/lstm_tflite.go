@@ -3,6 +3,7 @@ package lite
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/goqat/goqat/qmath"
 )
@@ -31,6 +32,11 @@ import (
 // goqat's kernel, the recurrent term is not saturated on its own and the
 // activations are the fixed-point approximations rather than the exactly
 // rounded functions.
+
+// MaxTFLiteCellExponent is the largest cell exponent E (cell scale 2^E)
+// of TFLite's integer LSTM: its kernel computes tanh of the cell with
+// 15+E integer bits, at most 6.
+const MaxTFLiteCellExponent = -9
 
 // TFLiteLSTMScales reports whether op, an OpLSTM, has one weight scale per
 // gate matrix (each of the kernel's and the recurrent kernel's four gate
@@ -66,8 +72,10 @@ type tflLSTMKernel struct {
 	in, out    int
 	t, f, u, e int
 	seq, back  bool
-	w          []int8 // (F+U, 4U), as Op.Weights
+	wx, wr     []int8 // (4U, F), (4U, U): each gate column's weights, contiguous
 	bx, br     []int32
+	sig, tg    *[1 << 16]int16 // the sigmoid and the gates' tanh of every Q3.12 code
+	tc         *[1 << 16]int16 // tanh of every cell code
 	mx, mr     [4]qmath.Multiplier
 	mh         qmath.Multiplier
 	zh         int32
@@ -88,8 +96,12 @@ func newTFLLSTM(it *Interpreter, op *Op) (*tflLSTMKernel, error) {
 	gu := op.WeightShape[1]
 	u := gu / 4
 	k := &tflLSTMKernel{it: it, in: op.Inputs[0], out: op.Output, t: t, f: f, u: u, e: op.CellExponent,
-		seq: op.ReturnSequences, back: op.GoBackwards, w: op.Weights, zh: out.ZeroPoint,
-		bx: make([]int32, gu), br: make([]int32, gu)}
+		seq: op.ReturnSequences, back: op.GoBackwards, zh: out.ZeroPoint,
+		bx: make([]int32, gu), br: make([]int32, gu), wx: make([]int8, gu*f), wr: make([]int8, gu*u)}
+	if k.e < MinCellExponent || k.e > MaxTFLiteCellExponent {
+		return nil, fmt.Errorf("LSTM %q: cell scale 2^%d: TFLite's integer LSTM computes tanh of the cell for scales up to 2^%d only", op.Name, k.e, MaxTFLiteCellExponent)
+	}
+	k.sig, k.tg, k.tc = tflActTable(-1), tflActTable(3), tflActTable(15+k.e)
 	for g := range 4 {
 		var err error
 		ex := float32(in.Scale*sc[g]) * (1 << GateFracBits)
@@ -109,9 +121,11 @@ func newTFLLSTM(it *Interpreter, op *Op) (*tflLSTMKernel, error) {
 	for j := range gu {
 		var cx, cr int32
 		for r := range f {
+			k.wx[j*f+r] = op.Weights[r*gu+j]
 			cx += int32(op.Weights[r*gu+j])
 		}
 		for r := range u {
+			k.wr[j*u+r] = op.Weights[(f+r)*gu+j]
 			cr += int32(op.Weights[(f+r)*gu+j])
 		}
 		if op.Bias != nil {
@@ -135,7 +149,6 @@ func (k *tflLSTMKernel) run(n int) {
 	gu := 4 * u
 	x, y := k.it.i8[k.in][:n*t*f], k.it.i8[k.out]
 	cellShift := int(30 + k.e)
-	cellBits := 15 + k.e // the cell's integer bits
 	for s := range n {
 		clear(k.c)
 		for j := range k.h {
@@ -150,19 +163,19 @@ func (k *tflLSTMKernel) run(n int) {
 			for j := range gu {
 				g := j / u
 				ax := k.bx[j]
-				for r, v := range xs {
-					ax += int32(v) * int32(k.w[r*gu+j])
+				for r, w := range k.wx[j*f : (j+1)*f] {
+					ax += int32(xs[r]) * int32(w)
 				}
 				gx := int32(sat16(int64(qmath.TFLiteMultiply(ax, k.mx[g]))))
 				ar := k.br[j]
-				for r, v := range k.h {
-					ar += int32(v) * int32(k.w[(f+r)*gu+j])
+				for r, w := range k.wr[j*u : (j+1)*u] {
+					ar += int32(k.h[r]) * int32(w)
 				}
 				z := sat16(int64(gx) + int64(qmath.TFLiteMultiply(ar, k.mr[g])))
 				if g == 2 {
-					k.gate[j] = tanh16TFL(z, 3)
+					k.gate[j] = k.tg[uint16(z)]
 				} else {
-					k.gate[j] = sigmoid16TFL(z)
+					k.gate[j] = k.sig[uint16(z)]
 				}
 			}
 			for j := range u {
@@ -170,7 +183,7 @@ func (k *tflLSTMKernel) run(n int) {
 				fc := int16(qmath.RoundingDivideByPOT(fg*int32(k.c[j]), 15))
 				ic := int16(qmath.RoundingDivideByPOT(ig*cg, cellShift))
 				k.c[j] = sat16(int64(fc) + int64(ic))
-				tc := int32(tanh16TFL(k.c[j], cellBits))
+				tc := int32(k.tc[uint16(k.c[j])])
 				v := int64(qmath.TFLiteMultiply(og*tc, k.mh)) + int64(k.zh)
 				k.hn[j] = int8(min(max(v, -128), 127))
 			}
@@ -183,4 +196,29 @@ func (k *tflLSTMKernel) run(n int) {
 			copy(y[s*u:(s+1)*u], k.h)
 		}
 	}
+}
+
+// tflActTables holds, built once each, the table of sigmoid16TFL (index
+// 0) and of tanh16TFL for 0..6 integer bits (index 1+ib), by the input's
+// bits as uint16.
+var tflActTables [8]struct {
+	once sync.Once
+	t    [1 << 16]int16
+}
+
+// tflActTable returns the table of tanh16TFL with ib integer bits (0..6),
+// or of sigmoid16TFL for ib -1.
+func tflActTable(ib int) *[1 << 16]int16 {
+	e := &tflActTables[ib+1]
+	e.once.Do(func() {
+		for q := range 1 << 16 {
+			z := int16(uint16(q))
+			if ib < 0 {
+				e.t[q] = sigmoid16TFL(z)
+			} else {
+				e.t[q] = tanh16TFL(z, ib)
+			}
+		}
+	})
+	return &e.t
 }

@@ -2,6 +2,8 @@ package lite
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/goqat/goqat/tensor"
@@ -70,3 +72,92 @@ func TestTFLiteLSTMScales(t *testing.T) {
 		t.Error("GRU accepted")
 	}
 }
+
+// lstmTestModel returns an int8 model of one LSTM (T 6, F 5, U 8, last
+// step) with random weights, one scale per gate matrix unless perChannel.
+func lstmTestModel(seed uint64, e int, perChannel bool) *Model {
+	r := rand.New(rand.NewPCG(seed, 1))
+	t, f, u := 6, 5, 8
+	gu := 4 * u
+	op := Op{Type: OpLSTM, Name: "lstm", Inputs: []int{0}, Output: 1, WeightShape: tensor.Shape{f + u, gu}, WeightBits: 8,
+		Weights: make([]int8, (f+u)*gu), WeightScales: make([]float32, 2*gu), Bias: make([]int32, gu), CellExponent: e}
+	for i := range op.Weights {
+		op.Weights[i] = int8(r.IntN(255) - 127)
+	}
+	for i := range op.Bias {
+		op.Bias[i] = int32(r.IntN(2001) - 1000)
+	}
+	for b := range 8 {
+		s := 0.005 + 0.01*r.Float32()
+		for j := range u {
+			if perChannel {
+				s = 0.005 + 0.01*r.Float32()
+			}
+			op.WeightScales[b*u+j] = s
+		}
+	}
+	return &Model{Name: "lstm", Tensors: []Tensor{
+		{Name: "x", Shape: tensor.Shape{t, f}, DType: Int8, Scale: 0.02, ZeroPoint: -3, Bits: 8},
+		{Name: "h", Shape: tensor.Shape{u}, DType: Int8, Scale: 0.008, ZeroPoint: 2, Bits: 8},
+	}, Ops: []Op{op}, Inputs: []int{0}, Outputs: []int{1}}
+}
+
+// runLSTMModel runs m on n random samples in rounding mode.
+func runLSTMModel(t *testing.T, m *Model, mode Rounding, n int) []int8 {
+	t.Helper()
+	mm := *m
+	mm.Rounding = mode
+	it, err := NewInterpreter(&mm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(5, 5))
+	x := tensor.NewInt8(append(tensor.Shape{n}, m.Tensors[0].Shape...)...)
+	for i := range x.Data {
+		x.Data[i] = int8(r.IntN(256) - 128)
+	}
+	if err := it.SetInputInt8(0, x); err != nil {
+		t.Fatal(err)
+	}
+	if err := it.Invoke(); err != nil {
+		t.Fatal(err)
+	}
+	return slices.Clone(it.OutputInt8(0).Data)
+}
+
+// TestTFLiteLSTMDispatch checks that rounding tflite runs TFLite's LSTM
+// arithmetic for an LSTM of one scale per gate matrix and a cell scale up
+// to 2^-9 (codes differing from goqat's somewhere, by at most a step or
+// two), and goqat's kernel otherwise (per-channel weights, cell scale 1),
+// as export refuses those; batches give the codes of single samples.
+func TestTFLiteLSTMDispatch(t *testing.T) {
+	const n = 16
+	for _, c := range []struct {
+		e          int
+		perChannel bool
+		tfl        bool
+	}{{-11, false, true}, {-9, false, true}, {-12, true, false}, {0, false, false}} {
+		m := lstmTestModel(uint64(10-c.e), c.e, c.perChannel)
+		a, b := runLSTMModel(t, m, RoundingGoqat, n), runLSTMModel(t, m, RoundingTFLite, n)
+		same, worst := 0, 0
+		for i := range a {
+			if a[i] == b[i] {
+				same++
+			}
+			worst = max(worst, abs(int(a[i])-int(b[i])))
+		}
+		t.Logf("E %d per-channel %v: %d/%d identical, max diff %d", c.e, c.perChannel, same, len(a), worst)
+		if c.tfl && (same == len(a) || worst > 2) {
+			t.Errorf("E %d: rounding tflite %d/%d identical to goqat's, max diff %d: want the TFLite kernel", c.e, same, len(a), worst)
+		}
+		if !c.tfl && same != len(a) {
+			t.Errorf("E %d per-channel %v: rounding tflite differs from goqat's kernel", c.e, c.perChannel)
+		}
+		one := runLSTMModel(t, m, RoundingTFLite, 1)
+		if !slices.Equal(one, b[:len(one)]) {
+			t.Errorf("E %d: batch of %d and single sample differ", c.e, n)
+		}
+	}
+}
+
+func abs(x int) int { return max(x, -x) }

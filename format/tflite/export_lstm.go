@@ -39,10 +39,10 @@ func (g *graph) recurrent(op *lite.Op, in, out int32) error {
 	}
 	sc, ok := lite.TFLiteLSTMScales(op)
 	if !ok {
-		return fmt.Errorf("LSTM with per-channel weights: TFLite's integer LSTM takes one scale per gate matrix (quantize the LSTM with per-tensor weights)")
+		return fmt.Errorf("LSTM with per-channel weights: TFLite's integer LSTM takes one scale per gate matrix (quantize the LSTM with per-tensor weights: quantize.WithLayerScheme(name, quantize.NBit{WeightBits: 8, ActivationBits: 8}))")
 	}
-	if op.CellExponent > -9 {
-		return fmt.Errorf("LSTM cell state of scale 2^%d: TFLite's integer LSTM computes tanh of the cell for scales 2^-15 to 2^-9 only", op.CellExponent)
+	if op.CellExponent > lite.MaxTFLiteCellExponent {
+		return fmt.Errorf("LSTM cell state of scale 2^%d: TFLite's integer LSTM computes tanh of the cell for scales up to 2^%d only", op.CellExponent, lite.MaxTFLiteCellExponent)
 	}
 	if op.WeightBits > 8 {
 		return fmt.Errorf("%d-bit LSTM weights (TFLite's are int8)", op.WeightBits)

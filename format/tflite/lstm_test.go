@@ -183,7 +183,7 @@ func TestConformanceLSTM(t *testing.T) {
 	}
 	dir := tfliteDir(t)
 	r := rand.New(rand.NewPCG(5, 6))
-	const n = 16
+	const n = 8
 	for _, c := range lstmCases {
 		m := lstmModel(r, c)
 		file, err := Marshal(m, Options{})

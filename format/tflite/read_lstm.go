@@ -142,7 +142,7 @@ func (r *reader) lstm(o *opIn, name string) error {
 	}
 	frac, exp := math.Frexp(float64(cs.scales[0]))
 	op.CellExponent = exp - 1
-	if frac != 0.5 || op.CellExponent < lite.MinCellExponent || op.CellExponent > -9 {
+	if frac != 0.5 || op.CellExponent < lite.MinCellExponent || op.CellExponent > lite.MaxTFLiteCellExponent {
 		return fmt.Errorf("cell state scale %v: want a power of two 2^-12 to 2^-9", cs.scales[0])
 	}
 	if len(o.inter) != 5 {
