@@ -71,7 +71,9 @@ func (r Rounding) validate() error {
 // which compute the same codes in every mode: the max pools, Reshape, Pad,
 // Slice, Dequantize, and the table ops Softmax, Logistic, Tanh and
 // HardSwish, whose tables are computed in float as TFLite's int8 kernels
-// compute theirs; docs/tflite.md lists what was measured).
+// compute theirs; docs/tflite.md lists what was measured). An LSTM with
+// one weight scale per gate matrix and a cell scale up to 2^-9 runs
+// TFLite's integer LSTM arithmetic (lite/lstm_tflite.go) in both modes.
 func (it *Interpreter) prepareTFLite(op *Op) (k kernel, ok bool, err error) {
 	mode := it.m.Rounding
 	switch op.Type {
