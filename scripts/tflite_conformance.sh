@@ -29,7 +29,7 @@
 #     type on >= 99.99% of values (average pools: at most one step apart,
 #     ties rounding differently; docs/tflite.md);
 #   TestConformanceLSTM: hand-made integer LSTMs (UNIDIRECTIONAL_SEQUENCE_LSTM)
-#     on 16 random int8 sequences each, every value identical in rounding
+#     on 8 random int8 sequences each, every value identical in rounding
 #     tflite;
 #   TestConformanceEmbedding: an Embedding (CAST and GATHER) into an LSTM on 16
 #     random sequences of whole indices, every value identical in rounding
