@@ -71,7 +71,9 @@ func (r Rounding) validate() error {
 // which compute the same codes in every mode: the max pools, Reshape, Pad,
 // Slice, Dequantize, and the table ops Softmax, Logistic, Tanh and
 // HardSwish, whose tables are computed in float as TFLite's int8 kernels
-// compute theirs; docs/tflite.md lists what was measured).
+// compute theirs; docs/tflite.md lists what was measured). An LSTM with
+// one weight scale per gate matrix and a cell scale up to 2^-9 runs
+// TFLite's integer LSTM arithmetic (lite/lstm_tflite.go) in both modes.
 func (it *Interpreter) prepareTFLite(op *Op) (k kernel, ok bool, err error) {
 	mode := it.m.Rounding
 	switch op.Type {
@@ -90,6 +92,13 @@ func (it *Interpreter) prepareTFLite(op *Op) (k kernel, ok bool, err error) {
 		k = p
 	case OpGlobalAveragePool:
 		k = newTFLGlobalAvgPool(it, op)
+	case OpLSTM:
+		if _, ok := TFLiteLSTMScales(op); !ok || op.CellExponent > MaxTFLiteCellExponent {
+			// Per-channel weights or a cell scale above 2^-9: no TFLite
+			// equivalent (export refuses them); goqat's kernel.
+			return nil, false, nil
+		}
+		k, err = newTFLLSTM(it, op)
 	case OpQuantize:
 		if mode != RoundingTFLiteReference {
 			return nil, false, nil // XNNPACK's x*(1/scale), ties to even: goqat's

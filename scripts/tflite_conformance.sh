@@ -27,7 +27,18 @@
 #     (the op models: all but one depthwise convolution that TFLite's
 #     runtime leaves to its builtin kernel), in goqat's rounding each op
 #     type on >= 99.99% of values (average pools: at most one step apart,
-#     ties rounding differently; docs/tflite.md).
+#     ties rounding differently; docs/tflite.md);
+#   TestConformanceLSTM: hand-made integer LSTMs (UNIDIRECTIONAL_SEQUENCE_LSTM)
+#     on 8 random int8 sequences each, every value identical in rounding
+#     tflite;
+#   TestConformanceEmbedding: an Embedding (CAST and GATHER) into an LSTM on 16
+#     random sequences of whole indices, every value identical in rounding
+#     tflite;
+#   TestConformanceSeq: lstm-rowmnist and conv1d-rowmnist (one short epoch on
+#     1,000 MNIST images, post-training quantized) on 16 MNIST test images,
+#     every value identical in rounding tflite; goqat's rounding and the QAT
+#     model's top-1 against TFLite reported. Stateful models run a fresh
+#     interpreter per sample.
 # GOQAT_TFLITE_NETS=mlp,mnist-cnn limits both tests to those networks.
 # Without node, or when npm cannot install the packages, it skips (exit 0)
 # with a message.
@@ -55,9 +66,9 @@ start=$(date +%s)
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-GOQAT_TFLITE_DIR="$DIR" GOQAT_TFLITE_CONFORMANCE=1 go test -count=1 -v -run '^(TestConformance|TestConformanceOps)$' ./format/tflite >"$log" 2>&1 || status=$?
+GOQAT_TFLITE_DIR="$DIR" GOQAT_TFLITE_CONFORMANCE=1 go test -count=1 -v -run '^(TestConformance|TestConformanceOps|TestConformanceLSTM|TestConformanceEmbedding|TestConformanceSeq)$' ./format/tflite >"$log" 2>&1 || status=$?
 echo "tflite conformance ($PKG $VERSION, $(date -u +%Y-%m-%d)):"
-grep -E 'samples: values identical|float [^ ]+: [0-9]+ samples|float edges|op [A-Za-z0-9]+ +identical|--- (FAIL|SKIP)|conformance_test.go:[0-9]+: (values|top-1)|want' "$log" \
+grep -E 'samples: values identical|embedding+LSTM|goqat rounding [0-9]+/|QAT vs TFLite|float [^ ]+: [0-9]+ samples|float edges|op [A-Za-z0-9]+ +identical|--- (FAIL|SKIP)|conformance_test.go:[0-9]+: (values|top-1)|want' "$log" \
   | sed 's/^ *[a-z_]*_test.go:[0-9]*: /  /' || true
 if [ $status != 0 ]; then
   echo "tflite conformance: FAILED"

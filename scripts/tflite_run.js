@@ -1,8 +1,12 @@
 // Runs a .tflite model in TensorFlow Lite's own interpreter, compiled to
 // WebAssembly by the npm package @tensorflow/tfjs-tflite, under plain Node.
 //
-//   node scripts/tflite_run.js CACHE_DIR model.tflite inputs.bin outputs.bin N
+//   node scripts/tflite_run.js CACHE_DIR model.tflite inputs.bin outputs.bin N [fresh]
 //
+// With "fresh", every sample runs in a new interpreter: a stateful model
+// (the variable state tensors of UNIDIRECTIONAL_SEQUENCE_LSTM, which TFLite
+// keeps from one invocation to the next) starts each sample from its
+// initial state.
 // CACHE_DIR holds node_modules/@tensorflow/tfjs-tflite (installed by
 // scripts/tflite_conformance.sh). inputs.bin holds N samples of each of the
 // model's inputs, raw little-endian in its own type (int8 or float32): input
@@ -22,7 +26,8 @@ const fs = require('fs');
 const path = require('path');
 const vm = require('vm');
 
-const [cache, modelPath, inPath, outPath, nArg] = process.argv.slice(2);
+const [cache, modelPath, inPath, outPath, nArg, mode] = process.argv.slice(2);
+const fresh = mode === 'fresh';
 if (!cache || !modelPath || !inPath || !outPath || !nArg) {
   console.error('usage: node tflite_run.js CACHE_DIR model.tflite inputs.bin outputs.bin N');
   process.exit(2);
@@ -67,22 +72,29 @@ async function main() {
   const features = await tfweb.tflite_web_api.getWasmFeatures();
   if (features.multiThreading) throw new Error('tflite_run: the threaded build was chosen');
   const model = fs.readFileSync(modelPath);
-  const runner = await tfweb.TFLiteWebModelRunner.create(
+  const create = () => tfweb.TFLiteWebModelRunner.create(
     model.buffer.slice(model.byteOffset, model.byteOffset + model.byteLength), { numThreads: 1 });
+  let runner = await create();
   const inputs = runner.getInputs();
   const inBufs = inputs.map((t) => t.data());
   const inBytes = inBufs.map((d) => d.byteLength);
   const src = fs.readFileSync(inPath);
   const total = inBytes.reduce((a, b) => a + b, 0);
   if (src.length !== n * total) throw new Error(`tflite_run: ${inPath} holds ${src.length} bytes, want ${n} x ${total}`);
-  const outs = runner.getOutputs();
+  let outs = runner.getOutputs();
   const outBytes = outs.map((o) => o.data().byteLength);
   const dst = outs.map((_, i) => Buffer.alloc(n * outBytes[i]));
-  const inViews = inBufs.map((d, i) => new Uint8Array(d.buffer, d.byteOffset, inBytes[i]));
+  let inViews = inBufs.map((d, i) => new Uint8Array(d.buffer, d.byteOffset, inBytes[i]));
   const inStart = [];
   inBytes.reduce((a, b, i) => { inStart[i] = a; return a + n * b; }, 0);
   const t0 = process.hrtime.bigint();
   for (let s = 0; s < n; s++) {
+    if (fresh && s > 0) {
+      runner.cleanUp();
+      runner = await create();
+      outs = runner.getOutputs();
+      inViews = runner.getInputs().map((t, i) => { const d = t.data(); return new Uint8Array(d.buffer, d.byteOffset, inBytes[i]); });
+    }
     inViews.forEach((v, i) => v.set(src.subarray(inStart[i] + s * inBytes[i], inStart[i] + (s + 1) * inBytes[i])));
     if (!runner.infer()) throw new Error('tflite_run: inference failed on sample ' + s);
     outs.forEach((o, i) => {

@@ -98,7 +98,14 @@ func (g *graph) serialize(description string) []byte {
 			b.PrependInt32Slot(quantDimension, t.qdim, 0)
 			quant = uint32(b.EndObject())
 		}
-		b.StartObject(tensorFields)
+		fields := tensorFields
+		if t.variable {
+			fields = tensorIsVariable + 1
+		}
+		b.StartObject(fields)
+		if t.variable {
+			b.PrependBoolSlot(tensorIsVariable, true, false)
+		}
 		b.offsetSlot(tensorShape, shape)
 		b.PrependInt8Slot(tensorType, t.typ, 0)
 		b.PrependUint32Slot(tensorBuffer, t.buffer, 0)
@@ -142,7 +149,16 @@ func (g *graph) serialize(description string) []byte {
 			opts = o.opts(&b)
 		}
 		ins, outs := b.int32s(o.inputs), b.int32s(o.outputs)
-		b.StartObject(operatorFields)
+		fields := operatorFields
+		var inter uint32
+		if o.intermediates != nil {
+			inter = b.int32s(o.intermediates)
+			fields = operatorIntermediates + 1
+		}
+		b.StartObject(fields)
+		if o.intermediates != nil {
+			b.offsetSlot(operatorIntermediates, inter)
+		}
 		b.PrependUint32Slot(operatorOpcodeIndex, codes[opcodeKey{o.code, o.version}], 0)
 		b.offsetSlot(operatorInputs, ins)
 		b.offsetSlot(operatorOutputs, outs)

@@ -40,8 +40,9 @@ func tfliteDir(t *testing.T) string {
 }
 
 // runTFLite runs a .tflite file in TFLite's runtime (scripts/tflite_run.js)
-// on n samples of raw input bytes and returns the raw output bytes.
-func runTFLite(t *testing.T, dir string, file, in []byte, n int) []byte {
+// on n samples of raw input bytes and returns the raw output bytes; extra
+// arguments go to the script ("fresh": a new interpreter per sample).
+func runTFLite(t *testing.T, dir string, file, in []byte, n int, extra ...string) []byte {
 	t.Helper()
 	tmp := t.TempDir()
 	model, inPath, outPath := filepath.Join(tmp, "m.tflite"), filepath.Join(tmp, "in.bin"), filepath.Join(tmp, "out.bin")
@@ -51,7 +52,7 @@ func runTFLite(t *testing.T, dir string, file, in []byte, n int) []byte {
 	if err := os.WriteFile(inPath, in, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("node", "../../scripts/tflite_run.js", dir, model, inPath, outPath, fmt.Sprint(n))
+	cmd := exec.Command("node", append([]string{"../../scripts/tflite_run.js", dir, model, inPath, outPath, fmt.Sprint(n)}, extra...)...)
 	outp, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("TFLite runtime: %v\n%s", err, outp)

@@ -12,9 +12,12 @@
 // per-channel int8 convolution weights (quantized_dimension 0 for CONV_2D,
 // 3 for DEPTHWISE_CONV_2D), int32 biases of scale s_in*s_w[c], fused
 // ReLU/ReLU6, QUANTIZE/DEQUANTIZE at float edges, or int8 edges with
-// Options.FullInteger. The batch dimension is 1. Ops with no TFLite
-// equivalent are refused with an error naming them. MarshalFloat writes a
-// float nn model with FLOAT32 tensors.
+// Options.FullInteger. The batch dimension is 1. An integer LSTM becomes
+// TFLite's integer UNIDIRECTIONAL_SEQUENCE_LSTM ("8x8_16", export_lstm.go),
+// an Embedding a CAST and a GATHER. Ops with no TFLite equivalent (GRU,
+// SimpleRNN, per-channel LSTM weights among them) are refused with an
+// error naming them. MarshalFloat writes a float nn model with FLOAT32
+// tensors.
 //
 // Import (Read, ReadFile) verifies the flatbuffer as it reads it: every
 // offset, vector and string is bounded by the buffer, the total work of

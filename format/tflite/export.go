@@ -67,7 +67,8 @@ func WriteFile(path string, m *lite.Model, opt Options) error {
 
 // FullInteger returns a copy of m whose float model inputs and outputs
 // are replaced by the int8 tensors next to them: a Quantize reading a
-// model input and a Dequantize writing a model output are removed. A
+// model input and a Dequantize writing a model output are removed. A float
+// input read only by Embedding ops holds indices and stays float32. A
 // model input read by any other op, or a float output not written by a
 // Dequantize, is an error. A model that is already int8 at its edges is
 // returned unchanged.
@@ -89,6 +90,10 @@ func FullInteger(m *lite.Model) (*lite.Model, error) {
 			continue
 		}
 		rs := readers[i]
+		if embeddingIndices(m, rs) {
+			out.Inputs = append(out.Inputs, i) // indices, not an activation
+			continue
+		}
 		if len(rs) != 1 || m.Ops[rs[0]].Type != lite.OpQuantize {
 			return nil, fmt.Errorf("tflite: float input %q is not read by one Quantize op only", m.Tensors[i].Name)
 		}
@@ -117,4 +122,15 @@ func FullInteger(m *lite.Model) (*lite.Model, error) {
 		return nil, fmt.Errorf("tflite: full-integer model: %w", err)
 	}
 	return &out, nil
+}
+
+// embeddingIndices reports whether the ops rs (the readers of a model
+// input) are all Embedding ops.
+func embeddingIndices(m *lite.Model, rs []int) bool {
+	for _, k := range rs {
+		if m.Ops[k].Type != lite.OpEmbedding {
+			return false
+		}
+	}
+	return len(rs) > 0
 }

@@ -180,6 +180,10 @@ func (g *graph) emit(op *lite.Op) error {
 		simple(opDequantize, optDequantize, emptyOptions, ins[0])
 	case lite.OpSlice:
 		return g.slice(op, ins[0], out)
+	case lite.OpLSTM, lite.OpGRU, lite.OpSimpleRNN:
+		return g.recurrent(op, ins[0], out)
+	case lite.OpEmbedding:
+		return g.embedding(op, ins[0], out)
 	default:
 		return fmt.Errorf("op %s has no TFLite equivalent", op.Type)
 	}

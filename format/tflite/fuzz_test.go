@@ -25,6 +25,24 @@ func FuzzRead(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	// The sequence ops: LSTMs (sequence and last step) and an Embedding.
+	lr := rand.New(rand.NewPCG(3, 4))
+	for _, c := range lstmCases[:2] {
+		b, err := Marshal(lstmModel(lr, c), Options{})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	em, err := FullInteger(embeddingLSTM(lr, 4, 9, 3, 4))
+	if err != nil {
+		f.Fatal(err)
+	}
+	eb, err := Marshal(em, Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(eb)
 	fm, err := nn.NewSequential(tensor.Shape{6, 6, 2}, nn.NewConv2D(4, 3, 3), nn.NewBatchNormalization(), nn.NewReLU(),
 		nn.NewGlobalAveragePooling2D(), nn.NewDense(3))
 	if err != nil {

@@ -17,6 +17,9 @@ type fileTensor struct {
 	scales []float32
 	zps    []int64
 	qdim   int32
+	// variable marks a state tensor the runtime keeps between steps
+	// (Tensor.is_variable).
+	variable bool
 }
 
 // fileOp is one operator of the file being written. opts builds its
@@ -28,6 +31,9 @@ type fileOp struct {
 	outputs []int32
 	optType byte
 	opts    func(*builder) uint32
+	// intermediates lists tensors that carry quantization parameters for
+	// the op's internal values (Operator.intermediates; nil: none).
+	intermediates []int32
 }
 
 // graph is a subgraph under construction: its tensors, operators and the

@@ -108,6 +108,7 @@ type reader struct {
 	tensors []fileTensorIn
 	m       *lite.Model
 	lmap    map[int32]int // file tensor -> lite tensor
+	indices map[int32]int // a CAST's int32 output -> its float32 lite tensor
 }
 
 // read verifies the model table and converts its subgraph.

@@ -17,7 +17,9 @@ import (
 //     to (C): GlobalAveragePool or GlobalMaxPool;
 //   - a 1x1 DepthwiseConv2D with unit weights of scale 1 and zero bias
 //     read only by a Concatenation: the Concatenation's own
-//     requantization of that input.
+//     requantization of that input;
+//   - an LSTM's sequence, a Slice of its last step and a Reshape to (U):
+//     the LSTM's last-step output.
 //
 // An intermediate tensor is folded away only when the pattern's next op
 // is its only reader and it is not a model output.
@@ -41,7 +43,7 @@ func fold(m *lite.Model) {
 		}
 		done := true
 		for k := range m.Ops {
-			if foldFC(m, k, next) || foldGlobalPool(m, k, next) || foldRequant(m, k, next) {
+			if foldFC(m, k, next) || foldGlobalPool(m, k, next) || foldRequant(m, k, next) || foldLastStep(m, k, next) {
 				done = false
 				break
 			}
@@ -194,4 +196,30 @@ func dropUnused(m *lite.Model) {
 			op.Inputs[j] = idx[op.Inputs[j]]
 		}
 	}
+}
+
+// foldLastStep folds an LSTM returning sequences (T, U), a Slice of step
+// T-1 and a Reshape to (U) into the LSTM returning its last step.
+func foldLastStep(m *lite.Model, k int, next func(int) int) bool {
+	op := &m.Ops[k]
+	if op.Type != lite.OpLSTM || !op.ReturnSequences {
+		return false
+	}
+	s := next(op.Output)
+	if s < 0 || m.Ops[s].Type != lite.OpSlice {
+		return false
+	}
+	sl := &m.Ops[s]
+	t := m.Tensors[op.Output].Shape[0]
+	if sl.AxisFromEnd != 1 || sl.Begin != t-1 || sl.End != t {
+		return false
+	}
+	rs := next(sl.Output)
+	if rs < 0 || m.Ops[rs].Type != lite.OpReshape || len(m.Tensors[m.Ops[rs].Output].Shape) != 1 {
+		return false
+	}
+	op.ReturnSequences = false
+	op.Output = m.Ops[rs].Output
+	remove(m, s, rs)
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/tensor"
@@ -16,7 +17,7 @@ var maxVersions = map[int32]int32{
 	opConv2D: 5, opDepthwiseConv: 6, opFullyConnected: 9, opAdd: 4, opConcatenation: 3,
 	opMaxPool2D: 3, opAveragePool2D: 3, opMean: 3, opReshape: 1, opPad: 4, opSoftmax: 3,
 	opLogistic: 3, opTanh: 3, opQuantize: 3, opDequantize: 4, opHardSwish: 1, opMul: 5,
-	opStridedSlice: 6, opReduceMax: 3,
+	opStridedSlice: 6, opReduceMax: 3, opUniSeqLSTM: 1, opGather: 2, opCast: 1,
 }
 
 // opNames names the operators read, and the others of schema 3 that
@@ -26,7 +27,7 @@ var opNames = map[int32]string{
 	opDepthwiseConv: "DEPTHWISE_CONV_2D", opDequantize: "DEQUANTIZE", opFullyConnected: "FULLY_CONNECTED",
 	opLogistic: "LOGISTIC", opMaxPool2D: "MAX_POOL_2D", opMul: "MUL", opReshape: "RESHAPE", opSoftmax: "SOFTMAX",
 	opTanh: "TANH", opPad: "PAD", opMean: "MEAN", opStridedSlice: "STRIDED_SLICE", opReduceMax: "REDUCE_MAX",
-	opQuantize: "QUANTIZE", opHardSwish: "HARD_SWISH",
+	opQuantize: "QUANTIZE", opHardSwish: "HARD_SWISH", opUniSeqLSTM: "UNIDIRECTIONAL_SEQUENCE_LSTM", opGather: "GATHER",
 	opRelu: "RELU", opRelu6: "RELU6", 5: "DEPTH_TO_SPACE", 23: "RESIZE_BILINEAR", 32: "CUSTOM", 39: "TRANSPOSE",
 	41: "SUB", 42: "DIV", 43: "SQUEEZE", 49: "SPLIT", 53: "CAST", 54: "PRELU", 55: "MAXIMUM", 57: "MINIMUM",
 	60: "PADV2", 65: "SLICE", 67: "TRANSPOSE_CONV", 74: "SUM", 83: "PACK", 97: "LEAKY_RELU",
@@ -45,6 +46,7 @@ type opIn struct {
 	code, version int32
 	name          string
 	ins, outs     []int32
+	inter         []int32 // intermediates
 	optType       uint8
 	opts          *ftable
 }
@@ -75,6 +77,9 @@ func (r *reader) readOp(t *ftable) error {
 	}
 	if len(o.outs) != 1 {
 		return fmt.Errorf("%s with %d outputs, want 1", o.name, len(o.outs))
+	}
+	if o.inter, err = t.int32s(operatorIntermediates); err != nil {
+		return err
 	}
 	if o.optType, err = t.u8(operatorBuiltinOptionsType, 0); err != nil {
 		return err
@@ -217,7 +222,7 @@ func (r *reader) convert(o *opIn) error {
 	} else if err != nil {
 		return err
 	}
-	if o.code != opQuantize && len(o.ins) > 0 && o.ins[0] >= 0 && int(o.ins[0]) < len(r.tensors) && r.tensors[o.ins[0]].typ == typeFloat32 {
+	if o.code != opQuantize && o.code != opCast && len(o.ins) > 0 && o.ins[0] >= 0 && int(o.ins[0]) < len(r.tensors) && r.tensors[o.ins[0]].typ == typeFloat32 {
 		return fmt.Errorf("FLOAT32 input: %w (tflite.ReadFloat, goqat import, imports it)", ErrFloatModel)
 	}
 	switch o.code {
@@ -330,6 +335,12 @@ func (r *reader) convert(o *opIn) error {
 		return r.add(lite.Op{Type: lite.OpQuantize, Name: name, Inputs: []int{x}}, out)
 	case opMean, opReduceMax:
 		return r.reduce(o, name)
+	case opUniSeqLSTM:
+		return r.lstm(o, name)
+	case opCast:
+		return r.cast(o)
+	case opGather:
+		return r.gather(o, name)
 	case opStridedSlice:
 		return r.stridedSlice(o, name)
 	}
@@ -727,8 +738,8 @@ func (r *reader) stridedSlice(o *opIn, name string) error {
 			return err
 		}
 	}
-	if masks[2] != 0 || masks[3] != 0 || masks[4] != 0 {
-		return fmt.Errorf("ellipsis, new-axis and shrink masks are not supported")
+	if masks[2] != 0 || masks[3] != 0 {
+		return fmt.Errorf("ellipsis and new-axis masks are not supported")
 	}
 	ax := -1
 	var b, e, s int
@@ -746,6 +757,9 @@ func (r *reader) stridedSlice(o *opIn, name string) error {
 		}
 		if ei < 0 {
 			ei += n
+		}
+		if masks[4]>>i&1 != 0 { // a shrunk axis: the element at begin
+			ei, si = bi+1, 1
 		}
 		ei = min(ei, n)
 		if si < 1 || bi < 0 || bi >= ei {
@@ -766,5 +780,17 @@ func (r *reader) stridedSlice(o *opIn, name string) error {
 	if s > 1 {
 		op.Step = s
 	}
-	return r.add(op, o.outs[0])
+	if masks[4] == 0 {
+		return r.add(op, o.outs[0])
+	}
+	// shrink_axis_mask: only the sliced axis, one element (export's last
+	// step of a sequence): the Slice, then a Reshape dropping the axis.
+	if masks[4] != 1<<ax || e-b > s {
+		return fmt.Errorf("shrink_axis_mask %d: only the sliced axis, at one element, is supported", masks[4])
+	}
+	sl := slices.Clone(r.m.Tensors[x].Shape)
+	sl[ax-1] = 1
+	op.Output = r.newTensor(x, name+"/slice", sl)
+	r.m.Ops = append(r.m.Ops, op)
+	return r.add(lite.Op{Type: lite.OpReshape, Name: name, Inputs: []int{op.Output}}, o.outs[0])
 }

@@ -85,7 +85,8 @@ const (
 	operatorBuiltinOptionsType = 3 // union type (BuiltinOptions)
 	operatorBuiltinOptions     = 4 // union value
 	operatorCustomOptions      = 5 // [ubyte]
-	operatorFields             = 5
+	operatorIntermediates      = 8 // [int]
+	operatorFields             = 5 // written: up to builtin_options (up to intermediates when an op has them)
 )
 
 // TensorType values.
@@ -94,7 +95,7 @@ const (
 	typeInt32   = 2
 	typeUint8   = 3
 	typeInt64   = 4
-	typeInt16   = 7
+	typeInt16   = 7 // cell state, gate intermediates
 	typeInt8    = 9
 )
 
@@ -116,7 +117,10 @@ const (
 	opSoftmax        = 25
 	opTanh           = 28
 	opPad            = 34
+	opGather         = 36
+	opCast           = 53
 	opMean           = 40
+	opUniSeqLSTM     = 44 // UNIDIRECTIONAL_SEQUENCE_LSTM
 	opStridedSlice   = 45
 	opReduceMax      = 82
 	opQuantize       = 114
@@ -139,8 +143,11 @@ const (
 	optReshape        = 17
 	optMul            = 21
 	optPad            = 22
+	optGather         = 23
+	optCast           = 37
 	optReducer        = 27
 	optStridedSlice   = 32
+	optUniSeqLSTM     = 71 // UnidirectionalSequenceLSTMOptions
 	optDequantize     = 38
 	optQuantize       = 89
 	optHardSwish      = 91
@@ -157,6 +164,26 @@ const (
 	actNone  = 0
 	actRelu  = 1
 	actRelu6 = 3
+	actTanh  = 4
+)
+
+// Field ids of table GatherOptions and CastOptions.
+const (
+	gatherAxis   = 0 // int
+	gatherFields = 1
+	castInType   = 0 // TensorType
+	castOutType  = 1 // TensorType
+	castFields   = 2
+)
+
+// Field ids of table UnidirectionalSequenceLSTMOptions.
+const (
+	lstmAct        = 0 // ActivationFunctionType
+	lstmCellClip   = 1 // float
+	lstmProjClip   = 2 // float
+	lstmTimeMajor  = 3 // bool
+	lstmAsymmetric = 4 // bool (asymmetric_quantize_inputs, hybrid only)
+	lstmFields     = 4
 )
 
 // Field ids of table Conv2DOptions.
