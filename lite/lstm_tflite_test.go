@@ -128,16 +128,18 @@ func runLSTMModel(t *testing.T, m *Model, mode Rounding, n int) []int8 {
 // TestTFLiteLSTMDispatch checks that rounding tflite runs TFLite's LSTM
 // arithmetic for an LSTM of one scale per gate matrix and a cell scale up
 // to 2^-9 (codes differing from goqat's somewhere, by at most a step or
-// two), and goqat's kernel otherwise (per-channel weights, cell scale 1),
-// as export refuses those; batches give the codes of single samples.
+// two), and goqat's kernel otherwise (per-channel weights, cell scale 1,
+// masking), as export refuses those; batches give the codes of single samples.
 func TestTFLiteLSTMDispatch(t *testing.T) {
 	const n = 16
 	for _, c := range []struct {
 		e          int
 		perChannel bool
 		tfl        bool
-	}{{-11, false, true}, {-9, false, true}, {-12, true, false}, {0, false, false}} {
+		mask       bool
+	}{{-11, false, true, false}, {-9, false, true, false}, {-12, true, false, false}, {0, false, false, false}, {-11, false, false, true}} {
 		m := lstmTestModel(uint64(10-c.e), c.e, c.perChannel)
+		m.Ops[0].Masking = c.mask
 		a, b := runLSTMModel(t, m, RoundingGoqat, n), runLSTMModel(t, m, RoundingTFLite, n)
 		same, worst := 0, 0
 		for i := range a {

@@ -93,9 +93,9 @@ func (it *Interpreter) prepareTFLite(op *Op) (k kernel, ok bool, err error) {
 	case OpGlobalAveragePool:
 		k = newTFLGlobalAvgPool(it, op)
 	case OpLSTM:
-		if _, ok := TFLiteLSTMScales(op); !ok || op.CellExponent > MaxTFLiteCellExponent {
-			// Per-channel weights or a cell scale above 2^-9: no TFLite
-			// equivalent (export refuses them); goqat's kernel.
+		if _, ok := TFLiteLSTMScales(op); !ok || op.CellExponent > MaxTFLiteCellExponent || op.Masking {
+			// Per-channel weights, a cell scale above 2^-9 or masking: no
+			// TFLite equivalent (export refuses them); goqat's kernel.
 			return nil, false, nil
 		}
 		k, err = newTFLLSTM(it, op)

@@ -37,6 +37,9 @@ func (g *graph) recurrent(op *lite.Op, in, out int32) error {
 	case lite.OpGRU, lite.OpSimpleRNN:
 		return fmt.Errorf("%s has no TFLite integer equivalent (TFLite has no integer %s builtin, and int8/int16 builtin ops cannot compute its int16 gates exactly); export an LSTM instead", op.Type, op.Type)
 	}
+	if op.Masking {
+		return fmt.Errorf("%s %q with masking: TFLite's integer LSTM has no padding steps (export a model without Masking)", op.Type, op.Name)
+	}
 	sc, ok := lite.TFLiteLSTMScales(op)
 	if !ok {
 		return fmt.Errorf("LSTM with per-channel weights: TFLite's integer LSTM takes one scale per gate matrix (quantize the LSTM with per-tensor weights: quantize.WithLayerScheme(name, quantize.NBit{WeightBits: 8, ActivationBits: 8}))")

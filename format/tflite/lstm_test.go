@@ -124,6 +124,11 @@ func TestExportLSTMRefusals(t *testing.T) {
 	if _, err := Marshal(lstmModel(r, c), Options{}); err == nil || !strings.Contains(err.Error(), "per-channel") {
 		t.Errorf("per-channel LSTM: %v", err)
 	}
+	masked := lstmModel(r, lstmCases[0])
+	masked.Ops[0].Masking = true
+	if _, err := Marshal(masked, Options{}); err == nil || !strings.Contains(err.Error(), "masking") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("masked LSTM: %v", err)
+	}
 	for _, typ := range []lite.OpType{lite.OpGRU, lite.OpSimpleRNN} {
 		m := lstmModel(r, lstmCases[0])
 		op := &m.Ops[0]
