@@ -1,0 +1,126 @@
+//go:build amd64 && !noasm
+
+#include "textflag.h"
+
+// The one-row product of Weights.Acc on the VNNI path (lstm_acc.go): a
+// matrix-vector product, the integer LSTM's recurrent step at batch 1.
+// Four 32-column panels at a time (eight independent accumulator chains)
+// while four whole panels remain, then one panel at a time with the
+// stores masked to the last columns.
+
+// func dotVNNI1xN(a *uint8, b *int8, kq, panels, n int, c *int32)
+TEXT ·dotVNNI1xN(SB), NOSPLIT, $0-48
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DX
+	MOVQ kq+16(FP), R11
+	SHLQ $7, R11 // the bytes of one packed panel
+	MOVQ panels+24(FP), R9
+	MOVQ n+32(FP), R10
+	MOVQ c+40(FP), DI
+
+mvquad:
+	CMPQ R9, $4
+	JLT mvsingle
+	CMPQ R10, $128
+	JLT mvsingle
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ DX, AX
+	LEAQ (DX)(R11*1), BX
+	LEAQ (DX)(R11*2), CX
+	LEAQ (BX)(R11*2), R12
+	MOVQ SI, R13
+	MOVQ R11, R8
+	SHRQ $7, R8
+
+mvqloop:
+	VPBROADCASTD (R13), Z8
+	VPDPBUSD (AX), Z8, Z0
+	VPDPBUSD 64(AX), Z8, Z1
+	VPDPBUSD (BX), Z8, Z2
+	VPDPBUSD 64(BX), Z8, Z3
+	VPDPBUSD (CX), Z8, Z4
+	VPDPBUSD 64(CX), Z8, Z5
+	VPDPBUSD (R12), Z8, Z6
+	VPDPBUSD 64(R12), Z8, Z7
+	ADDQ $4, R13
+	ADDQ $128, AX
+	ADDQ $128, BX
+	ADDQ $128, CX
+	ADDQ $128, R12
+	DECQ R8
+	JNZ mvqloop
+	VMOVDQU32 Z0, (DI)
+	VMOVDQU32 Z1, 64(DI)
+	VMOVDQU32 Z2, 128(DI)
+	VMOVDQU32 Z3, 192(DI)
+	VMOVDQU32 Z4, 256(DI)
+	VMOVDQU32 Z5, 320(DI)
+	VMOVDQU32 Z6, 384(DI)
+	VMOVDQU32 Z7, 448(DI)
+	ADDQ $512, DI
+	LEAQ (DX)(R11*4), DX
+	SUBQ $4, R9
+	SUBQ $128, R10
+	JMP mvquad
+
+mvsingle:
+	TESTQ R9, R9
+	JEQ mvdone
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ DX, AX
+	MOVQ SI, R13
+	MOVQ R11, R8
+	SHRQ $7, R8
+
+mvsloop:
+	VPBROADCASTD (R13), Z8
+	VPDPBUSD (AX), Z8, Z0
+	VPDPBUSD 64(AX), Z8, Z1
+	ADDQ $4, R13
+	ADDQ $128, AX
+	DECQ R8
+	JNZ mvsloop
+	MOVQ R10, AX // the panel's columns: min(32, R10) as two masks
+	CMPQ AX, $16
+	JLE mvm0
+	MOVQ $16, AX
+
+mvm0:
+	MOVQ $-1, BX
+	BZHIQ AX, BX, AX
+	KMOVW AX, K1
+	MOVQ R10, AX
+	SUBQ $16, AX
+	JGE mvm1
+	XORQ AX, AX
+
+mvm1:
+	CMPQ AX, $16
+	JLE mvm2
+	MOVQ $16, AX
+
+mvm2:
+	MOVQ $-1, BX
+	BZHIQ AX, BX, AX
+	KMOVW AX, K2
+	VMOVDQU32 Z0, K1, (DI)
+	VMOVDQU32 Z1, K2, 64(DI)
+	ADDQ $128, DI
+	ADDQ R11, DX
+	DECQ R9
+	SUBQ $32, R10
+	JMP mvsingle
+
+mvdone:
+	VZEROUPPER
+	RET
