@@ -451,7 +451,7 @@ func lstmCost(op *Op, in []int) (work, scratch, fixed int64) {
 
 // lstmChunk is the rows of one product call: a few tiles, so that the
 // accumulators stay small.
-const lstmChunk = 4 * qkernels.MR
+const lstmChunk = qkernels.MR
 
 // lstmKernel is the integer LSTM (see the top of this file), on the int8
 // product kernels of internal/qkernels (Weights.Acc): the input
