@@ -559,7 +559,7 @@ func (k *lstmKernel) run(n int) {
 					} else {
 						p.mr.rows16(k.acc[i*gu:(i+1)*gu], p.offR, nil, z)
 					}
-					gruCell(pxr, z, hs, p.m1, p.m2, p.shift, p.zh, p.lo, p.hi)
+					p.gruStep(pxr, z, hs)
 					if p.seq {
 						copy(y[(smp*t+s)*u:(smp*t+s+1)*u], hs)
 					}

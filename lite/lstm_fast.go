@@ -6,11 +6,11 @@ import (
 	"github.com/goqat/goqat/internal/qkernels"
 )
 
-// The AVX-512 forms of the integer recurrent ops' int16 stages (docs/DESIGN.md,
-// Integer LSTM kernels): the requantization of the products to Q3.12
+// The AVX-512 forms of the integer recurrent ops' int16 stages
+// (docs/DESIGN.md, Integer LSTM kernels): the requantization of the products to Q3.12
 // (qkernels.Requant16, behind colMults.rows16) and the LSTM and SimpleRNN
-// cells with their table lookups (qkernels.LSTMCell, behind lstmCell and
-// rnnCell). They are chosen when an op is prepared on the VNNI path (the
+// cells with their table lookups (qkernels.LSTMCell, behind lstmCell,
+// rnnCell and gruCell). They are chosen when an op is prepared on the VNNI path (the
 // path the op's weights are packed for) and compute the integers of the
 // Go loops in lstm.go, which stay the reference and the other paths.
 
@@ -52,14 +52,19 @@ func newVecRows16(c *colMults) *qkernels.Requant16 {
 	return r
 }
 
-// newVecCell returns the AVX-512 cell of an LSTM or SimpleRNN, or nil
-// off the VNNI path, for a GRU, or where the output multiplier does not
-// fit it.
+// newVecCell returns the AVX-512 cell of an LSTM, SimpleRNN or GRU, or
+// nil off the VNNI path or where the output multipliers do not fit it.
 func newVecCell(p *lstmParams) *qkernels.LSTMCell {
-	if !vecPath() || (p.gates != 4 && p.gates != 1) {
+	if !vecPath() {
 		return nil
 	}
-	c, err := qkernels.NewLSTMCell(cellTables(), p.e, p.mh.m0, p.mh.s, p.zh, p.lo, p.hi)
+	var c *qkernels.LSTMCell
+	var err error
+	if p.gates == 3 {
+		c, err = qkernels.NewGRUCell(cellTables(), p.m1, p.m2, p.shift, p.zh, p.lo, p.hi)
+	} else {
+		c, err = qkernels.NewLSTMCell(cellTables(), p.e, p.mh.m0, p.mh.s, p.zh, p.lo, p.hi)
+	}
 	if err != nil {
 		return nil
 	}
@@ -84,4 +89,14 @@ func (p *lstmParams) rnnStep(z []int16, h []int8) {
 		return
 	}
 	rnnCell(z, h, p.mh, p.zh, p.lo, p.hi)
+}
+
+// gruStep is gruCell with p's constants, on the AVX-512 cell when the op
+// has it.
+func (p *lstmParams) gruStep(px, pr []int16, h []int8) {
+	if p.cell != nil {
+		p.cell.StepGRU(px, pr, h)
+		return
+	}
+	gruCell(px, pr, h, p.m1, p.m2, p.shift, p.zh, p.lo, p.hi)
 }

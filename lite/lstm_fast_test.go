@@ -9,8 +9,9 @@ import (
 	"github.com/goqat/goqat/internal/qkernels"
 )
 
-// TestLSTMCellVector holds the AVX-512 LSTM and SimpleRNN cells
-// (qkernels.LSTMCell) to the Go cells lstmCell and rnnCell, code for code,
+// TestLSTMCellVector holds the AVX-512 LSTM, SimpleRNN and GRU cells
+// (qkernels.LSTMCell) to the Go cells lstmCell, rnnCell and gruCell, code
+// for code,
 // on unit counts around the 16-lane vectors, every cell exponent, random
 // and extreme gate pre-activations and cell states, random output
 // multipliers, zero points and clamps, with guard values past the units.
@@ -76,6 +77,29 @@ func TestLSTMCellVector(t *testing.T) {
 			if !bytes.Equal(i8bytes(hw), i8bytes(hg)) {
 				t.Fatalf("SimpleRNN u %d mh %+v zh %d [%d, %d]: h %v, want %v", u, mh, zh, lo, hi, hg, hw)
 			}
+			// The GRU: its common-shift multipliers, two products of 3U
+			// and the previous codes in h (those above, inside the clamp
+			// or not).
+			m1, m2 := r.Int64N(1<<31), r.Int64N(1<<31)
+			gs := uint(1 + r.IntN(62))
+			if trial%2 == 0 {
+				m1, m2, gs = 1<<30+r.Int64N(1<<30), r.Int64N(1<<31), uint(40+r.IntN(22))
+			}
+			gcell, err := qkernels.NewGRUCell(cellTables(), m1, m2, gs, zh, lo, hi)
+			if err != nil {
+				t.Fatal(err)
+			}
+			px, pr := z[:3*u], make([]int16, 3*u)
+			for i := range pr {
+				pr[i] = draw(trial%4 != 0)
+			}
+			for step := 0; step < 2; step++ {
+				gruCell(px, pr, hw[:u], m1, m2, gs, zh, lo, hi)
+				gcell.StepGRU(px, pr, hg[:u])
+				if !bytes.Equal(i8bytes(hw), i8bytes(hg)) {
+					t.Fatalf("GRU u %d m1 %d m2 %d shift %d zh %d [%d, %d] step %d: h %v, want %v", u, m1, m2, gs, zh, lo, hi, step, hg, hw)
+				}
+			}
 		}
 	}
 }
@@ -110,7 +134,7 @@ func TestLSTMEveryPath(t *testing.T) {
 				t.Fatal(err)
 			}
 			kp := it.kernels[0].(*lstmKernel).p
-			vec := kp.mx.vec != nil && kp.mr.vec != nil && (kp.cell != nil || c.gru)
+			vec := kp.mx.vec != nil && kp.mr.vec != nil && kp.cell != nil
 			if p == qkernels.VNNI && !vec {
 				t.Errorf("case %d: the VNNI path did not choose the vector stages", k)
 			}

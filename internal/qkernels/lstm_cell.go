@@ -11,7 +11,7 @@ import (
 // entry).
 const CellTableLen = 2<<16 + 2
 
-// LSTMCell is the integer LSTM's (or SimpleRNN's) cell step in AVX-512
+// LSTMCell is the integer LSTM's (or SimpleRNN's, or GRU's) cell step in AVX-512
 // assembly (docs/DESIGN.md, Numerics; docs/lstm.md): with i, f, o the
 // sigmoid and g the tanh of the four Q3.12 gate blocks of z, per unit j
 //
@@ -20,8 +20,9 @@ const CellTableLen = 2<<16 + 2
 //	h[j] = clamp(round(o tc M0 / 2^S) + zh, lo, hi)
 //
 // and for a SimpleRNN h[j] = clamp(round(tanh(z[j]) M0 / 2^S) + zh, lo,
-// hi), every rounding half to even. lite's lstmCell and rnnCell are the
-// pure-Go reference it matches bit for bit. It is read-only once built and
+// hi), every rounding half to even; a GRU's step is StepGRU. lite's
+// lstmCell, rnnCell and gruCell are the pure-Go reference it matches bit
+// for bit. It is read-only once built and
 // may be shared.
 type LSTMCell struct {
 	tab []int16
@@ -30,11 +31,12 @@ type LSTMCell struct {
 
 // cellConsts is the layout the cell assembly reads: the shift 30+E of i g
 // at byte 0, 2^(29+E)-1 at 8, 12+E at 16, M0 at 24, S at 32, 2^(S-1)-1 at
-// 40, zh, lo, hi at 48, 56, 64.
+// 40, zh, lo, hi at 48, 56, 64; for a GRU m1 in M0's place and m2 at 72.
 type cellConsts struct {
 	igShift, igHalf, tShift int64
 	m0, s, half             int64
 	zh, lo, hi              int64
+	m2                      int64 // the GRU's second multiplier
 }
 
 // CellSupported reports whether this build and CPU run LSTMCell (the
@@ -59,6 +61,24 @@ func NewLSTMCell(tab []int16, e int, m0 int64, s uint, zh, lo, hi int64) (*LSTMC
 		m0: m0, s: int64(s), half: 1<<(s-1) - 1, zh: zh, lo: lo, hi: hi}}, nil
 }
 
+// NewGRUCell returns the cell of a GRU (Keras's reset_after form) with
+// the common-shift output multipliers m1 (of 2^-15) and m2 (of 2^-30 /
+// sh) and shift s (0 <= m1, m2 < 2^31, 1 <= s <= 62), zero point zh and
+// clamp [lo, hi], reading tables of CellTableLen entries. It returns an
+// error where the CPU lacks the instructions or a constant is out of
+// range.
+func NewGRUCell(tab []int16, m1, m2 int64, s uint, zh, lo, hi int64) (*LSTMCell, error) {
+	if m2 < 0 || m2 > math.MaxInt32 {
+		return nil, fmt.Errorf("qkernels: GRU cell multiplier %d out of range", m2)
+	}
+	c, err := NewLSTMCell(tab, 0, m1, s, zh, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	c.k.m2 = m2
+	return c, nil
+}
+
 // Step runs one LSTM step of len(c) units: z (4U) the gate
 // pre-activations, c (U) the cell state, updated, h (U) the output codes
 // written. It panics if z or h is short.
@@ -80,4 +100,17 @@ func (l *LSTMCell) StepRNN(z []int16, h []int8) {
 	}
 	_ = z[u-1]
 	rnnCellAVX512(&z[0], &h[0], u, &l.tab[0], &l.k)
+}
+
+// StepGRU runs one GRU step of len(h) units: px and pr (3U, Q3.12) the
+// input and recurrent products of the z, r and h columns, h the previous
+// output codes, replaced by the new ones (lite's gruCell). It panics if px
+// or pr is short.
+func (l *LSTMCell) StepGRU(px, pr []int16, h []int8) {
+	u := len(h)
+	if u == 0 {
+		return
+	}
+	_, _ = px[3*u-1], pr[3*u-1]
+	gruCellAVX512(&px[0], &pr[0], &h[0], u, &l.tab[0], &l.k)
 }

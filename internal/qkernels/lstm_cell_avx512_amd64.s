@@ -60,6 +60,11 @@ FULL: \
 	VPSRLQ $32, p, Z13; \
 	VPMULDQ Z23, p, p; \
 	VPMULDQ Z23, Z13, Z13; \
+	CELL_TAIL(p)
+
+// CELL_TAIL(p) is the end of CELL_OUT on the 64-bit products of the even
+// units (p) and of the odd ones (Z13).
+#define CELL_TAIL(p) \
 	VPSRAVQ Z24, p, Z14; \
 	VPSRAVQ Z24, Z13, Z15; \
 	VPANDQ Z31, Z14, Z14; \
@@ -79,6 +84,11 @@ FULL: \
 	VPSLLQ $32, Z13, Z13; \
 	VMOVDQA32 Z13, K2, p; \
 	VPMOVDB p, K1, (DI)
+
+// SAT16(v) clamps the int32 lanes of v to the int16 range.
+#define SAT16(v) \
+	VPMAXSD Z18, v, v; \
+	VPMINSD Z19, v, v
 
 // func lstmCellAVX512(z *int16, c *int16, h *int8, u int, tab *int16, k *cellConsts)
 TEXT ·lstmCellAVX512(SB), NOSPLIT, $0-48
@@ -170,5 +180,77 @@ rcloop:
 	JMP rcloop
 
 rcdone:
+	VZEROUPPER
+	RET
+
+// func gruCellAVX512(px, pr *int16, h *int8, u int, tab *int16, k *cellConsts)
+// The GRU step (lite's gruCell): px and pr the two Q3.12 products of the
+// z, r and h columns (three blocks of u), h the previous codes, replaced;
+// m1 (k's m0) and m2 (at byte 72) the common-shift multipliers.
+TEXT ·gruCellAVX512(SB), NOSPLIT, $0-48
+	MOVQ px+0(FP), SI
+	MOVQ pr+8(FP), BX
+	MOVQ h+16(FP), DI
+	MOVQ u+24(FP), CX
+	MOVQ tab+32(FP), R8
+	MOVQ k+40(FP), DX
+	LEAQ 131072(R8), R9
+	MOVQ CX, R10
+	SHLQ $1, R10
+	CELL_SETUP
+	MOVQ 72(DX), AX
+	VPBROADCASTQ AX, Z21 // m2
+	MOVQ 48(DX), AX
+	VPBROADCASTD AX, Z20 // zh, dwords
+	MOVL $16383, AX
+	VPBROADCASTD AX, Z17
+
+gcloop:
+	TESTQ CX, CX
+	JLE gcdone
+	CELL_MASK(gcfull)
+	VPMOVSXWD.Z (SI), K1, Z0
+	VPMOVSXWD.Z (BX), K1, Z1
+	VPADDD Z1, Z0, Z0
+	SAT16(Z0)
+	LOOKUP(Z0, Z4, R8) // z
+	VPMOVSXWD.Z (SI)(R10*1), K1, Z0
+	VPMOVSXWD.Z (BX)(R10*1), K1, Z1
+	VPADDD Z1, Z0, Z0
+	SAT16(Z0)
+	LOOKUP(Z0, Z5, R8) // r
+	VPMOVSXWD.Z (BX)(R10*2), K1, Z2
+	VPMULLD Z2, Z5, Z2 // r pr_h
+	VPSRAD $15, Z2, Z3
+	VPANDD Z30, Z3, Z3
+	VPADDD Z17, Z2, Z2
+	VPADDD Z3, Z2, Z2
+	VPSRAD $15, Z2, Z2
+	SAT16(Z2)
+	VPMOVSXWD.Z (SI)(R10*2), K1, Z3
+	VPADDD Z3, Z2, Z2
+	SAT16(Z2)
+	LOOKUP(Z2, Z6, R9) // n
+	VPMOVSXBD.Z (DI), K1, Z7
+	VPSUBD Z20, Z7, Z7
+	VPMULLD Z4, Z7, Z7 // z (h - zh)
+	VPSUBD Z4, Z29, Z8
+	VPMULLD Z6, Z8, Z8 // (2^15 - z) n
+	VPSRLQ $32, Z7, Z9
+	VPSRLQ $32, Z8, Z10
+	VPMULDQ Z23, Z7, Z12
+	VPMULDQ Z21, Z8, Z8
+	VPADDQ Z8, Z12, Z12
+	VPMULDQ Z23, Z9, Z13
+	VPMULDQ Z21, Z10, Z10
+	VPADDQ Z10, Z13, Z13
+	CELL_TAIL(Z12)
+	ADDQ $32, SI
+	ADDQ $32, BX
+	ADDQ $16, DI
+	SUBQ $16, CX
+	JMP gcloop
+
+gcdone:
 	VZEROUPPER
 	RET

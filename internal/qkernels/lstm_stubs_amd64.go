@@ -52,3 +52,8 @@ func lstmCellAVX512(z *int16, c *int16, h *int8, u int, tab *int16, k *cellConst
 //
 //go:noescape
 func rnnCellAVX512(z *int16, h *int8, u int, tab *int16, k *cellConsts)
+
+// gruCellAVX512 is LSTMCell.StepGRU on u units.
+//
+//go:noescape
+func gruCellAVX512(px, pr *int16, h *int8, u int, tab *int16, k *cellConsts)

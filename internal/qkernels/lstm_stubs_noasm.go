@@ -21,3 +21,7 @@ func lstmCellAVX512(z *int16, c *int16, h *int8, u int, tab *int16, k *cellConst
 func rnnCellAVX512(z *int16, h *int8, u int, tab *int16, k *cellConsts) {
 	panic("qkernels: AVX-512 path not built")
 }
+
+func gruCellAVX512(px, pr *int16, h *int8, u int, tab *int16, k *cellConsts) {
+	panic("qkernels: AVX-512 path not built")
+}
