@@ -7,12 +7,13 @@ import (
 )
 
 // The AVX-512 forms of the integer recurrent ops' int16 stages
-// (docs/DESIGN.md, Integer LSTM kernels): the requantization of the products to Q3.12
-// (qkernels.Requant16, behind colMults.rows16) and the LSTM and SimpleRNN
-// cells with their table lookups (qkernels.LSTMCell, behind lstmCell,
-// rnnCell and gruCell). They are chosen when an op is prepared on the VNNI path (the
-// path the op's weights are packed for) and compute the integers of the
-// Go loops in lstm.go, which stay the reference and the other paths.
+// (docs/DESIGN.md, Runtime and kernels): the requantization of the
+// products to Q3.12 (qkernels.Requant16, behind colMults.rows16) and the
+// LSTM, SimpleRNN and GRU cells with their table lookups
+// (qkernels.LSTMCell, in place of lstmCell, rnnCell and gruCell). They
+// are chosen when an op is prepared on the VNNI path (the path its
+// weights are packed for) and compute the integers of the Go loops in
+// lstm.go, which stay the reference and the other paths.
 
 // vecTables holds the tables in the layout qkernels.LSTMCell reads,
 // built once from Sigmoid16 and Tanh16.

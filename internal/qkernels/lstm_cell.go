@@ -12,7 +12,7 @@ import (
 const CellTableLen = 2<<16 + 2
 
 // LSTMCell is the integer LSTM's (or SimpleRNN's, or GRU's) cell step in AVX-512
-// assembly (docs/DESIGN.md, Numerics; docs/lstm.md): with i, f, o the
+// assembly (docs/DESIGN.md, Runtime and kernels; docs/lstm.md): with i, f, o the
 // sigmoid and g the tanh of the four Q3.12 gate blocks of z, per unit j
 //
 //	c[j] = sat16(round(f c[j] / 2^15) + round(i g / 2^(30+E)))

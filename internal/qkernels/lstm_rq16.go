@@ -6,7 +6,7 @@ import (
 )
 
 // Requant16 is the integer LSTM's requantization of int32 products to
-// int16 gate terms (docs/DESIGN.md, Numerics; docs/lstm.md): for column j
+// int16 gate terms (docs/DESIGN.md, Runtime and kernels; docs/lstm.md): for column j
 // of a row of n,
 //
 //	q      = sat16(round_half_even(int64(a[j] + off[j]) * M0[j] / 2^S[j]))
