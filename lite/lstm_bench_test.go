@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkLSTM runs lstm-rowmnist's integer LSTM (28 steps of 28
-// features, 128 units) at batch 1 and 64 on one thread. Besides the wall
+// features, 128 units) at batch 1, 3 and 64 on one thread. Besides the wall
 // time it reports the thread's CPU time per sample (cpu-us/sample, the
 // steadier figure on a shared machine) and the op's multiply-adds per
 // CPU second (cpuGOPS, two operations each: (F+U) x 4U per step), to set
@@ -19,7 +19,7 @@ func BenchmarkLSTM(b *testing.B) {
 	r := rand.New(rand.NewPCG(19, 40))
 	m := lstmModel(lstmCase{t: 28, f: 28, u: 128, bits: 8, e: -11, bias: true}, r)
 	const ops = 2 * 28 * (28 + 128) * 4 * 128 // per sample
-	for _, n := range []int{1, 64} {
+	for _, n := range []int{1, 3, 64} {
 		b.Run("batch"+strconv.Itoa(n), func(b *testing.B) {
 			it, err := NewInterpreter(m)
 			if err != nil {

@@ -19,7 +19,7 @@ func (w *Weights) Acc(a []uint8, lda, m int, dst []int32, ldd int) error {
 	if m < 0 || lda != RowStride(w.k) || ldd < w.n || len(a) < PaddedRows(m)*lda || (m > 0 && len(dst) < (m-1)*ldd+w.n) {
 		return fmt.Errorf("qkernels: Acc(m=%d, lda=%d, ldd=%d) with %d activation bytes and %d outputs", m, lda, ldd, len(a), len(dst))
 	}
-	if m == 1 && w.accRow(a, dst) { // a matrix-vector product (lstm_acc.go)
+	if m <= 4 && w.accRows(a, lda, m, dst, ldd) { // a few rows (lstm_acc.go)
 		return nil
 	}
 	var tile [MR * 32]int32

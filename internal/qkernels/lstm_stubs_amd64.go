@@ -22,7 +22,7 @@ package qkernels
 //go:noescape
 func rq16AVX512(a *int32, off *int32, add *int16, out *int16, grp *rq16Group, n int)
 
-// lstm_acc_vnni_amd64.s: the one-row product of Acc.
+// lstm_acc_vnni_amd64.s: the products of one to four rows of Acc.
 
 // dotVNNI1xN computes one row's products with every panel of packed VNNI
 // weights, n columns (n > 32*(panels-1)):
@@ -39,6 +39,24 @@ func rq16AVX512(a *int32, off *int32, add *int16, out *int16, grp *rq16Group, n 
 //
 //go:noescape
 func dotVNNI1xN(a *uint8, b *int8, kq, panels, n int, c *int32)
+
+// dotVNNI4xN is dotVNNI1xN for 2 <= rows <= 4 rows of a (stride lda; a
+// holds four), row i's products at c[i*ldc:]:
+//
+//	for i := 0; i < rows; i++ {
+//		for j := 0; j < n; j++ {
+//			var s int32
+//			for q := 0; q < kq; q++ {
+//				for t := 0; t < 4; t++ {
+//					s += int32(a[i*lda+4*q+t]) * int32(b[((j/32)*kq+q)*128+(j%32)*4+t])
+//				}
+//			}
+//			c[i*ldc+j] = s
+//		}
+//	}
+//
+//go:noescape
+func dotVNNI4xN(a *uint8, lda int, b *int8, kq, panels, n int, c *int32, ldc, rows int)
 
 // lstm_cell_avx512_amd64.s: the LSTM and SimpleRNN cells.
 

@@ -14,6 +14,10 @@ func dotVNNI1xN(a *uint8, b *int8, kq, panels, n int, c *int32) {
 	panic("qkernels: VNNI path not built")
 }
 
+func dotVNNI4xN(a *uint8, lda int, b *int8, kq, panels, n int, c *int32, ldc, rows int) {
+	panic("qkernels: VNNI path not built")
+}
+
 func lstmCellAVX512(z *int16, c *int16, h *int8, u int, tab *int16, k *cellConsts) {
 	panic("qkernels: AVX-512 path not built")
 }

@@ -6,11 +6,12 @@ import (
 	"testing"
 )
 
-// TestAccRow checks Acc's one-row product (a matrix-vector product, the
-// integer LSTM's recurrent step at batch 1) on every path against the
-// reference sums, for column counts around the four-panel blocks of the
-// VNNI kernel, with guard values past the outputs; and that the VNNI
-// kernel ran where the CPU has it.
+// TestAccRow checks Acc's products of one to five rows (the one-row
+// matrix-vector product and the 2-4-row kernel of the integer LSTM's
+// recurrent step at a small batch) on every path against the reference
+// sums, for column counts around the four-panel blocks of the VNNI
+// kernels, with guard values around the outputs; and that the VNNI
+// kernels ran where the CPU has them.
 func TestAccRow(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 31))
 	ran := map[Path]bool{}
@@ -25,28 +26,32 @@ func TestAccRow(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				lda := RowStride(k)
-				a := make([]uint8, PaddedRows(1)*lda)
-				for i := range a {
-					a[i] = uint8(r.IntN(256))
-				}
-				dst := make([]int32, n+40)
-				for i := range dst {
-					dst[i] = -7
-				}
-				if err := pw.Acc(a, lda, 1, dst, n); err != nil {
-					t.Fatal(err)
-				}
-				for j := range dst {
-					want := int32(-7)
-					if j < n {
-						want = 0
-						for kk := 0; kk < k; kk++ {
-							want += int32(a[kk]) * int32(w[kk*n+j])
-						}
+				for m := 1; m <= 5; m++ {
+					lda := RowStride(k)
+					a := make([]uint8, PaddedRows(m)*lda)
+					for i := range a {
+						a[i] = uint8(r.IntN(256)) // the rows past m too: they must not matter
 					}
-					if dst[j] != want {
-						t.Fatalf("path %v k %d n %d: dst[%d] = %d, want %d", p, k, n, j, dst[j], want)
+					ldd := n + 5
+					dst := make([]int32, m*ldd+40)
+					for i := range dst {
+						dst[i] = -7
+					}
+					if err := pw.Acc(a, lda, m, dst, ldd); err != nil {
+						t.Fatal(err)
+					}
+					for idx := range dst {
+						i, j := idx/ldd, idx%ldd
+						want := int32(-7)
+						if i < m && j < n {
+							want = 0
+							for kk := 0; kk < k; kk++ {
+								want += int32(a[i*lda+kk]) * int32(w[kk*n+j])
+							}
+						}
+						if dst[idx] != want {
+							t.Fatalf("path %v k %d n %d m %d: dst[%d][%d] = %d, want %d", p, k, n, m, i, j, dst[idx], want)
+						}
 					}
 				}
 				ran[p] = true
