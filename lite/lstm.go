@@ -449,8 +449,8 @@ func lstmCost(op *Op, in []int) (work, scratch, fixed int64) {
 	return work, scratch, fixed
 }
 
-// lstmChunk is the rows of one product call: a few tiles, so that the
-// accumulators stay small.
+// lstmChunk is the rows of one product call: one row tile, so that its
+// int32 accumulators stay in the L1 cache.
 const lstmChunk = qkernels.MR
 
 // lstmKernel is the integer LSTM (see the top of this file), on the int8
