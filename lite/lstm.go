@@ -139,6 +139,7 @@ type colMults struct {
 	s        []uint
 	fast     bool
 	m        []mult
+	vec      *qkernels.Requant16 // the AVX-512 form (lstm_fast.go), or nil
 }
 
 func newColMults(ms []mult) colMults {
@@ -151,6 +152,7 @@ func newColMults(ms []mult) colMults {
 		}
 		c.half[j] = int64(1)<<(m.s-1) - 1
 	}
+	c.vec = newVecRows16(&c)
 	return c
 }
 
@@ -159,6 +161,10 @@ func newColMults(ms []mult) colMults {
 // the input projection: two roundings and two saturations, as the
 // integer LSTM defines them).
 func (c *colMults) rows16(a, off []int32, add, out []int16) {
+	if c.vec != nil && len(a) == c.vec.N() {
+		c.vec.Rows(a, off, add, out)
+		return
+	}
 	n := len(a)
 	off, out = off[:n], out[:n]
 	if !c.fast {
@@ -244,6 +250,7 @@ type lstmParams struct {
 	recBias        []int32 // GRU (3U): the recurrent bias, else zeros
 	m1, m2         int64   // GRU: the output's common-shift multipliers
 	shift          uint
+	cell           *qkernels.LSTMCell // the AVX-512 cell (lstm_fast.go), or nil
 }
 
 // newLSTMParams computes the constants of op (an OpLSTM of a valid model)
@@ -308,6 +315,7 @@ func newLSTMParams(op *Op, in, out *Tensor) (*lstmParams, error) {
 		p.offX[j] -= int32(in.ZeroPoint+128) * cx[j]
 		p.offR[j] = p.recBias[j] - int32(out.ZeroPoint+128)*cr[j]
 	}
+	p.cell = newVecCell(p)
 	return p, nil
 }
 
@@ -451,9 +459,9 @@ func lstmCost(op *Op, in []int) (work, scratch, fixed int64) {
 	return work, scratch, fixed
 }
 
-// lstmChunk is the rows of one product call: a few tiles, so that the
-// accumulators stay small.
-const lstmChunk = 4 * qkernels.MR
+// lstmChunk is the rows of one product call: one row tile, so that its
+// int32 accumulators stay in the L1 cache.
+const lstmChunk = qkernels.MR
 
 // lstmKernel is the integer LSTM (see the top of this file), on the int8
 // product kernels of internal/qkernels (Weights.Acc): the input
@@ -576,7 +584,7 @@ func (k *lstmKernel) run(n int) {
 					} else {
 						p.mr.rows16(k.acc[i*gu:(i+1)*gu], p.offR, nil, z)
 					}
-					gruCell(pxr, z, hs, p.m1, p.m2, p.shift, p.zh, p.lo, p.hi)
+					p.gruStep(pxr, z, hs)
 					if p.seq {
 						copy(y[(smp*t+s)*u:(smp*t+s+1)*u], hs)
 					}
@@ -588,9 +596,9 @@ func (k *lstmKernel) run(n int) {
 					p.mr.rows16(k.acc[i*gu:(i+1)*gu], p.offR, pxr, z)
 				}
 				if p.gates == 1 {
-					rnnCell(z, hs, p.mh, p.zh, p.lo, p.hi)
+					p.rnnStep(z, hs)
 				} else {
-					lstmCell(z, c[smp*u:(smp+1)*u], hs, p.e, p.mh, p.zh, p.lo, p.hi)
+					p.lstmStep(z, c[smp*u:(smp+1)*u], hs)
 				}
 				if p.seq {
 					copy(y[(smp*t+s)*u:(smp*t+s+1)*u], hs)

@@ -19,6 +19,9 @@ func (w *Weights) Acc(a []uint8, lda, m int, dst []int32, ldd int) error {
 	if m < 0 || lda != RowStride(w.k) || ldd < w.n || len(a) < PaddedRows(m)*lda || (m > 0 && len(dst) < (m-1)*ldd+w.n) {
 		return fmt.Errorf("qkernels: Acc(m=%d, lda=%d, ldd=%d) with %d activation bytes and %d outputs", m, lda, ldd, len(a), len(dst))
 	}
+	if m <= 4 && w.accRows(a, lda, m, dst, ldd) { // a few rows (lstm_acc.go)
+		return nil
+	}
 	var tile [MR * 32]int32
 	for i0 := 0; i0 < m; i0 += MR {
 		rows := min(MR, m-i0)
