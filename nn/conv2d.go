@@ -382,7 +382,7 @@ func (l *Conv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 		if l.colKept {
 			ops.Im2colStream(g, x.Data, col, n0, n1)
 		} else {
-			ops.Im2col(g, x.Data, col, n0, n1)
+			convIm2col(g, x.Data, col, n0, n1)
 		}
 		o := out.Data[n0*P*F : n1*P*F]
 		l.mulKernel(false, rows, col, o)
@@ -407,7 +407,7 @@ func (l *Conv2D) fwdGroups(lo, hi int) {
 		n0, n1 := grp*p.per, min((grp+1)*p.per, g.N)
 		rows := (n1 - n0) * P
 		col := buf[:rows*K]
-		ops.Im2colSerial(g, p.in, col, n0, n1)
+		convIm2colSerial(g, p.in, col, n0, n1)
 		o := p.out[n0*P*F : n1*P*F]
 		l.mulKernel(true, rows, col, o)
 		if p.withBias {
@@ -491,7 +491,7 @@ func (l *Conv2D) backward(dOut *tensor.Tensor, needIn bool) *tensor.Tensor {
 		case kept:
 			col = colAll[n0*P*K : n1*P*K]
 		case !(n0 == last && l.colFresh):
-			ops.Im2col(g, x.Data, col, n0, n1)
+			convIm2col(g, x.Data, col, n0, n1)
 		}
 		d := dOut.Data[n0*P*F : n1*P*F]
 		var beta float32
