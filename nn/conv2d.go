@@ -507,7 +507,7 @@ func (l *Conv2D) backward(dOut *tensor.Tensor, needIn bool) *tensor.Tensor {
 		for s0 := n0; s0 < n1; s0 += si {
 			s1 := min(s0+si, n1)
 			l.colGrad(false, (s1-s0)*P, dOut.Data[s0*P*F:s1*P*F], dCol)
-			ops.Col2im(g, dCol, dIn.Data, s0, s1)
+			convCol2im(g, dCol, dIn.Data, s0, s1)
 		}
 	}
 	if needIn && per > 0 {
@@ -532,7 +532,7 @@ func (l *Conv2D) bwdGroups(lo, hi int) {
 		rows := (n1 - n0) * P
 		dCol := buf[:rows*K]
 		l.colGrad(true, rows, p.in[n0*P*F:n1*P*F], dCol)
-		ops.Col2imSerial(g, dCol, p.out, n0, n1)
+		convCol2imSerial(g, dCol, p.out, n0, n1)
 	}
 	l.scratch.put(buf)
 }
