@@ -6,10 +6,10 @@ import (
 )
 
 // Conv2D's col2im: ops.Col2im's values (each input pixel's gradient the
-// sum from +0 of its taps in (kh, kw) order), with the pixels of a
-// stride-1 row whose every tap is inside the output summed by one
-// kernels.SumTapsRun call (their taps move by one col row per pixel)
-// instead of one tap list and SumTaps call per pixel (docs/DESIGN.md,
+// sum from +0 of its taps in (kh, kw) order), with the pixels of a row
+// (of one residue modulo the stride) whose every tap is inside the output
+// summed by one kernels.SumTapsRun call (their taps move by one col row
+// per pixel) instead of one tap list and SumTaps call per pixel (docs/DESIGN.md,
 // Training kernels). Geometries that are not plain, have fewer than 8
 // channels or more than 64 taps go to ops.
 
@@ -45,26 +45,47 @@ func convCol2im(g ops.Geom, col, dIn []float32, n0, n1 int) {
 	})
 }
 
-// convCol2imRow gathers input row ih of image n: with stride 1 the
-// pixels [lo, hi) whose KW taps of every kernel row are all inside the
-// output in one SumTapsRun, the others pixel by pixel.
+// convCol2imRow gathers input row ih of image n. The pixels iw = r +
+// j*SW of one residue r read the taps kw = r+PadL (mod SW), from output
+// column ow = (iw+PadL-kw)/SW, which moves by one per step of j: those
+// whose taps are all inside the output form one run of j, gathered by one
+// SumTapsRun; the others go pixel by pixel.
 func convCol2imRow(g ops.Geom, col, dIn []float32, n0, n, ih int, taps []int) {
-	C, W := g.C, g.W
+	C, W, SW := g.C, g.W, g.SW
 	dst := dIn[((n*g.H)+ih)*W*C : ((n*g.H)+ih+1)*W*C]
-	lo, hi := W, W
-	if g.SW == 1 {
-		// ow = iw+PadL-kw in [0, OW) for every kw.
-		lo = min(max(0, g.KW-1-g.PadL), W)
-		hi = max(lo, min(W, g.OW-g.PadL))
-	}
-	for iw := 0; iw < lo; iw++ {
-		kernels.SumTaps(dst[iw*C:(iw+1)*C], col, convCol2imTaps(g, n0, n, ih, iw, taps))
-	}
-	if hi > lo {
-		kernels.SumTapsRun(dst[lo*C:], col, convCol2imTaps(g, n0, n, ih, lo, taps), C, hi-lo, C, g.ColCols())
-	}
-	for iw := hi; iw < W; iw++ {
-		kernels.SumTaps(dst[iw*C:(iw+1)*C], col, convCol2imTaps(g, n0, n, ih, iw, taps))
+	for r := 0; r < min(SW, W); r++ {
+		// The smallest and largest kw of residue r.
+		kmin, kmax := -1, -1
+		for kw := 0; kw < g.KW; kw++ {
+			if (r+g.PadL-kw)%SW == 0 {
+				if kmin < 0 {
+					kmin = kw
+				}
+				kmax = kw
+			}
+		}
+		// Pixels [a, b] have every tap's ow in [0, OW) (all of them if
+		// no kw reads this residue: each pixel's gradient is 0).
+		a, b := 0, W-1
+		if kmin >= 0 {
+			a, b = max(0, kmax-g.PadL), min(W-1, (g.OW-1)*SW+kmin-g.PadL)
+		}
+		jlo, jhi := 0, 0 // the run: j in [jlo, jhi)
+		if b >= a && b >= r {
+			jlo = max(0, (a-r+SW-1)/SW)
+			jhi = max(jlo, (b-r)/SW+1)
+		}
+		nj := (W - r + SW - 1) / SW
+		for j := 0; j < nj; j++ {
+			if j == jlo && jhi > jlo {
+				iw := r + jlo*SW
+				kernels.SumTapsRun(dst[iw*C:], col, convCol2imTaps(g, n0, n, ih, iw, taps), C, jhi-jlo, SW*C, g.ColCols())
+				j = jhi - 1
+				continue
+			}
+			iw := r + j*SW
+			kernels.SumTaps(dst[iw*C:(iw+1)*C], col, convCol2imTaps(g, n0, n, ih, iw, taps))
+		}
 	}
 }
 

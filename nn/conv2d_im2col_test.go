@@ -69,6 +69,7 @@ func TestConvCol2imMatchesOps(t *testing.T) {
 			{1, 5, 6, 3, 3, 3, 1, 1, true}, {2, 4, 3, 16, 5, 5, 1, 1, true}, {2, 6, 11, 8, 2, 3, 1, 2, false},
 			{3, 10, 10, 17, 3, 3, 1, 1, true}, {1, 2, 2, 16, 7, 7, 1, 1, true}, {2, 13, 5, 24, 3, 1, 3, 1, true},
 			{2, 9, 12, 48, 3, 3, 2, 1, true}, {2, 8, 8, 16, 3, 3, 1, 1, false}, {1, 6, 6, 16, 9, 9, 1, 1, true},
+			{2, 7, 10, 16, 2, 2, 2, 3, false}, {1, 7, 11, 16, 3, 3, 3, 3, true}, {2, 5, 9, 32, 1, 1, 2, 2, false},
 		} {
 			g := ops.NewGeom(tc.n, tc.h, tc.w, tc.c, tc.kh, tc.kw, tc.sh, tc.sw, tc.same)
 			for _, rng := range [][2]int{{0, tc.n}, {tc.n - 1, tc.n}} {
