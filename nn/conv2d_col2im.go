@@ -49,7 +49,8 @@ func convCol2im(g ops.Geom, col, dIn []float32, n0, n1 int) {
 // j*SW of one residue r read the taps kw = r+PadL (mod SW), from output
 // column ow = (iw+PadL-kw)/SW, which moves by one per step of j: those
 // whose taps are all inside the output form one run of j, gathered by one
-// SumTapsRun; the others go pixel by pixel.
+// SumTapsRun; the others go pixel by pixel (runs of one: SumTaps' values,
+// without its shared call counter, which the threads contended for).
 func convCol2imRow(g ops.Geom, col, dIn []float32, n0, n, ih int, taps []int) {
 	C, W, SW := g.C, g.W, g.SW
 	dst := dIn[((n*g.H)+ih)*W*C : ((n*g.H)+ih+1)*W*C]
@@ -84,7 +85,7 @@ func convCol2imRow(g ops.Geom, col, dIn []float32, n0, n, ih int, taps []int) {
 				continue
 			}
 			iw := r + j*SW
-			kernels.SumTaps(dst[iw*C:(iw+1)*C], col, convCol2imTaps(g, n0, n, ih, iw, taps))
+			kernels.SumTapsRun(dst[iw*C:(iw+1)*C], col, convCol2imTaps(g, n0, n, ih, iw, taps), C, 1, C, 0)
 		}
 	}
 }

@@ -56,7 +56,9 @@ func CopyRows(dst, src []float32, n, width, dstStride, srcStride int) {
 		panic(fmt.Sprintf("kernels: CopyRows of %d rows of %d with strides %d, %d into %d from %d values", n, width, dstStride, srcStride, len(dst), len(src)))
 	}
 	if width%16 == 0 && ActivePath() == AVX512 {
-		copyRowsCalls.Add(1)
+		if !copyRowsRan.Load() {
+			copyRowsRan.Store(true)
+		}
 		f32CopyRowsAVX512(&dst[0], &src[0], n, width, dstStride, srcStride)
 		return
 	}
@@ -65,8 +67,9 @@ func CopyRows(dst, src []float32, n, width, dstStride, srcStride int) {
 	}
 }
 
-// copyRowsCalls counts the CopyRows calls that ran the AVX-512 kernel (the
-// path-ran test reads it). It is a counter of its own, not passCalls, so
-// that the many short calls of im2col do not contend on the shared one's
-// cache line with the other kernels.
-var copyRowsCalls atomic.Int64
+// copyRowsRan is set when CopyRows runs the AVX-512 kernel (the path-ran
+// test clears and reads it). A flag read before it is written, not a
+// counter like passCalls: the threads of im2col call CopyRows thousands of
+// times per layer, and an atomic add per call made them take turns owning
+// the counter's cache line.
+var copyRowsRan atomic.Bool

@@ -95,7 +95,9 @@ func SumTapsRun(d, src []float32, offs []int, width, count, dstStep, srcStep int
 	}
 	cv := 0
 	if width >= 16 && len(offs) > 0 && ActivePath() == AVX512 {
-		sumTapsRunCalls.Add(1)
+		if !sumTapsRunRan.Load() {
+			sumTapsRunRan.Store(true)
+		}
 		cv = width &^ 15
 		f32SumTapsRunAVX512(&d[0], &src[0], &offs[0], len(offs), cv, count, dstStep, srcStep)
 	}
@@ -106,6 +108,7 @@ func SumTapsRun(d, src []float32, offs []int, width, count, dstStep, srcStep int
 	}
 }
 
-// sumTapsRunCalls counts the SumTapsRun calls that ran the AVX-512 kernel
-// (the path-ran test reads it).
-var sumTapsRunCalls atomic.Int64
+// sumTapsRunRan is set when SumTapsRun runs the AVX-512 kernel (the
+// path-ran test clears and reads it): a flag, not a counter, for the
+// reason of copyRowsRan.
+var sumTapsRunRan atomic.Bool
