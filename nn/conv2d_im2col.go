@@ -84,16 +84,16 @@ func convIm2colRow(g ops.Geom, in, col []float32, n0, n, oh int) {
 
 // convIm2colEdge writes the kernel-row slice d (KW*C values) of output
 // column ow, whose window reaches into the left or right padding; src is
-// the input row.
+// the input row. The taps inside the image are consecutive input pixels:
+// zeros, one copy of them, zeros.
 func convIm2colEdge(g ops.Geom, d, src []float32, ow int) {
 	C := g.C
 	iw0 := ow*g.SW - g.PadL
-	for kw := 0; kw < g.KW; kw++ {
-		dd := d[kw*C : (kw+1)*C]
-		if iw := iw0 + kw; iw >= 0 && iw < g.W {
-			copy(dd, src[iw*C:(iw+1)*C])
-		} else {
-			clear(dd)
-		}
+	k0 := min(max(0, -iw0), g.KW)     // first tap inside the image
+	k1 := max(k0, min(g.KW, g.W-iw0)) // past the last
+	clear(d[:k0*C])
+	if k1 > k0 {
+		copy(d[k0*C:k1*C], src[(iw0+k0)*C:(iw0+k1)*C])
 	}
+	clear(d[k1*C:])
 }
