@@ -65,7 +65,12 @@ type Conv2D struct {
 	// values, so that the calls do not allocate).
 	grp                    convGroupPass
 	fwdGroupFn, bwdGroupFn func(lo, hi int)
-	scratch                scratchList // per-thread col / dCol buffers
+	// The running piece of the kernel gradient (conv2d_dw.go), its part
+	// function and its buffer.
+	pc       convPiecePass
+	pieceFn  func(lo, hi int)
+	pieceBuf []float32
+	scratch  scratchList // per-thread col / dCol buffers
 }
 
 // convGroupPass is what a part of the per-group path needs: the geometry
@@ -249,6 +254,7 @@ func (l *Conv2D) Build(in []tensor.Shape) (tensor.Shape, error) {
 	g.G = groups
 	l.geom = g
 	l.fwdGroupFn, l.bwdGroupFn = l.fwdGroups, l.bwdGroups
+	l.pieceFn = l.im2colPiece
 	l.Kernel = spatialParam(l.Kernel, "kernel", g.KH, g.KW, g.C/groups, l.Filters)
 	l.params = []*Param{l.Kernel}
 	l.Bias = nil
@@ -487,18 +493,22 @@ func (l *Conv2D) backward(dOut *tensor.Tensor, needIn bool) *tensor.Tensor {
 		n1 := min(n0+ci, g.N)
 		rows := (n1 - n0) * P
 		col := colAll
-		switch {
-		case kept:
-			col = colAll[n0*P*K : n1*P*K]
-		case !(n0 == last && l.colFresh):
-			convIm2col(g, x.Data, col, n0, n1)
-		}
 		d := dOut.Data[n0*P*F : n1*P*F]
 		var beta float32
 		if n0 != last {
 			beta = 1
 		}
-		l.kernelGrad(rows, col, d, beta, dW)
+		switch {
+		case kept:
+			l.kernelGrad(rows, colAll[n0*P*K:n1*P*K], d, beta, dW)
+		case n0 == last && l.colFresh:
+			l.kernelGrad(rows, col, d, beta, dW)
+		case l.kernelGradPieced(g):
+			l.kernelGradPieces(g, x.Data, n0, n1, d, beta, dW)
+		default:
+			convIm2col(g, x.Data, col, n0, n1)
+			l.kernelGrad(rows, col, d, beta, dW)
+		}
 		if !needIn || per > 0 {
 			continue
 		}

@@ -24,8 +24,15 @@ func convIm2colSerial(g ops.Geom, in, col []float32, n0, n1 int) {
 		return
 	}
 	for r := 0; r < (n1-n0)*g.OH; r++ {
-		convIm2colRow(g, in, col, n0, n0+r/g.OH, r%g.OH)
+		convIm2colRow(g, in, convOutRow(g, col, r), n0+r/g.OH, r%g.OH)
 	}
+}
+
+// convOutRow returns the OW col rows of output row r (counted from the
+// start of col).
+func convOutRow(g ops.Geom, col []float32, r int) []float32 {
+	k := g.OW * g.ColCols()
+	return col[r*k : (r+1)*k]
 }
 
 // convIm2col is ops.Im2col (the same values): the output rows split
@@ -38,22 +45,21 @@ func convIm2col(g ops.Geom, in, col []float32, n0, n1 int) {
 	grain := max(1, (16<<10)/max(g.OW*g.ColCols(), 1))
 	kernels.ParallelFor((n1-n0)*g.OH, grain, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			convIm2colRow(g, in, col, n0, n0+r/g.OH, r%g.OH)
+			convIm2colRow(g, in, convOutRow(g, col, r), n0+r/g.OH, r%g.OH)
 		}
 	})
 }
 
-// convIm2colRow writes the OW col rows of output row oh of image n (a
-// plain geometry): per kernel row kh, the slices of KW*C values of the
+// convIm2colRow writes to rows the OW col rows of output row oh of image
+// n (a plain geometry): per kernel row kh, the slices of KW*C values of the
 // output columns whose window lies inside the image in one CopyRows call,
 // the columns at the left and right edges tap by tap, zeros for taps in
 // the padding.
-func convIm2colRow(g ops.Geom, in, col []float32, n0, n, oh int) {
+func convIm2colRow(g ops.Geom, in, rows []float32, n, oh int) {
 	C, KW, W, OW := g.C, g.KW, g.W, g.OW
 	K := g.ColCols()
 	seg := KW * C
 	img := in[n*g.H*W*C : (n+1)*g.H*W*C]
-	rows := col[((n-n0)*g.OH+oh)*OW*K : ((n-n0)*g.OH+oh+1)*OW*K]
 	// Output columns [lo, hi) have iw0 = ow*SW-PadL >= 0 and iw0+KW <= W.
 	lo := min((g.PadL+g.SW-1)/g.SW, OW)
 	hi := lo
