@@ -477,9 +477,12 @@ func (l *Conv2D) backward(dOut *tensor.Tensor, needIn bool) *tensor.Tensor {
 	ci := l.chunkImages()
 	kept := l.colFresh && l.colKept && len(l.col.Data) == g.N*P*K
 	var colAll []float32
-	if kept {
+	switch {
+	case kept:
 		colAll = l.col.Data
-	} else {
+	case l.colFresh || !l.kernelGradPieced(g):
+		// The pieced kernel gradient packs into its own cache-sized
+		// buffer: the chunk-sized one is needed only otherwise.
 		colAll = tensor.Ensure(&l.col, min(ci, g.N)*P*K).Data
 	}
 	per := l.groupImages(g.N)
