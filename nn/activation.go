@@ -296,14 +296,10 @@ func (a *actCore) forwardRange(lo, hi int) {
 	x, y := a.x.Data[lo:hi], a.out.Data[lo:hi]
 	y = y[:len(x)]
 	switch a.kind {
-	case actReLU:
-		for i, v := range x {
-			y[i] = max(v, 0)
-		}
+	case actReLU: // Go's max, in AVX-512 where the CPU has it
+		kernels.ActRows(x, y, kernels.ActReLU)
 	case actReLU6:
-		for i, v := range x {
-			y[i] = min(max(v, 0), 6)
-		}
+		kernels.ActRows(x, y, kernels.ActReLU6)
 	case actSigmoid:
 		for i, v := range x {
 			y[i] = float32(1 / (1 + math.Exp(-float64(v))))
@@ -342,11 +338,8 @@ func (a *actCore) backwardRange(lo, hi int) {
 	// predictor, 3-4x slower): y >= 0 as an output, so its bits read as an
 	// int32 are positive exactly when y > 0, and int32(bits)-1 cannot
 	// overflow; likewise 6-y >= 0 is positive exactly when y < 6.
-	case actReLU:
-		for i, v := range y {
-			keep := ^uint32((int32(math.Float32bits(v)) - 1) >> 31)
-			dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & keep)
-		}
+	case actReLU: // the mask below without its 6-y term (AVX-512 where the CPU has it)
+		kernels.ReLUGrad(y, dy, dx)
 	case actReLU6:
 		for i, v := range y {
 			keep := ^uint32((int32(math.Float32bits(v))-1)>>31) & ^uint32((int32(math.Float32bits(6-v))-1)>>31)

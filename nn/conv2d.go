@@ -65,7 +65,12 @@ type Conv2D struct {
 	// values, so that the calls do not allocate).
 	grp                    convGroupPass
 	fwdGroupFn, bwdGroupFn func(lo, hi int)
-	scratch                scratchList // per-thread col / dCol buffers
+	// The running piece of the kernel gradient (conv2d_dw.go), its part
+	// function and its buffer.
+	pc       convPiecePass
+	pieceFn  func(lo, hi int)
+	pieceBuf []float32
+	scratch  scratchList // per-thread col / dCol buffers
 }
 
 // convGroupPass is what a part of the per-group path needs: the geometry
@@ -249,6 +254,7 @@ func (l *Conv2D) Build(in []tensor.Shape) (tensor.Shape, error) {
 	g.G = groups
 	l.geom = g
 	l.fwdGroupFn, l.bwdGroupFn = l.fwdGroups, l.bwdGroups
+	l.pieceFn = l.im2colPiece
 	l.Kernel = spatialParam(l.Kernel, "kernel", g.KH, g.KW, g.C/groups, l.Filters)
 	l.params = []*Param{l.Kernel}
 	l.Bias = nil
@@ -382,7 +388,7 @@ func (l *Conv2D) Forward(c *Context, in []*tensor.Tensor) *tensor.Tensor {
 		if l.colKept {
 			ops.Im2colStream(g, x.Data, col, n0, n1)
 		} else {
-			ops.Im2col(g, x.Data, col, n0, n1)
+			convIm2col(g, x.Data, col, n0, n1)
 		}
 		o := out.Data[n0*P*F : n1*P*F]
 		l.mulKernel(false, rows, col, o)
@@ -407,7 +413,7 @@ func (l *Conv2D) fwdGroups(lo, hi int) {
 		n0, n1 := grp*p.per, min((grp+1)*p.per, g.N)
 		rows := (n1 - n0) * P
 		col := buf[:rows*K]
-		ops.Im2colSerial(g, p.in, col, n0, n1)
+		convIm2colSerial(g, p.in, col, n0, n1)
 		o := p.out[n0*P*F : n1*P*F]
 		l.mulKernel(true, rows, col, o)
 		if p.withBias {
@@ -471,9 +477,12 @@ func (l *Conv2D) backward(dOut *tensor.Tensor, needIn bool) *tensor.Tensor {
 	ci := l.chunkImages()
 	kept := l.colFresh && l.colKept && len(l.col.Data) == g.N*P*K
 	var colAll []float32
-	if kept {
+	switch {
+	case kept:
 		colAll = l.col.Data
-	} else {
+	case l.colFresh || !l.kernelGradPieced(g):
+		// The pieced kernel gradient packs into its own cache-sized
+		// buffer: the chunk-sized one is needed only otherwise.
 		colAll = tensor.Ensure(&l.col, min(ci, g.N)*P*K).Data
 	}
 	per := l.groupImages(g.N)
@@ -487,18 +496,22 @@ func (l *Conv2D) backward(dOut *tensor.Tensor, needIn bool) *tensor.Tensor {
 		n1 := min(n0+ci, g.N)
 		rows := (n1 - n0) * P
 		col := colAll
-		switch {
-		case kept:
-			col = colAll[n0*P*K : n1*P*K]
-		case !(n0 == last && l.colFresh):
-			ops.Im2col(g, x.Data, col, n0, n1)
-		}
 		d := dOut.Data[n0*P*F : n1*P*F]
 		var beta float32
 		if n0 != last {
 			beta = 1
 		}
-		l.kernelGrad(rows, col, d, beta, dW)
+		switch {
+		case kept:
+			l.kernelGrad(rows, colAll[n0*P*K:n1*P*K], d, beta, dW)
+		case n0 == last && l.colFresh:
+			l.kernelGrad(rows, col, d, beta, dW)
+		case l.kernelGradPieced(g):
+			l.kernelGradPieces(g, x.Data, n0, n1, d, beta, dW)
+		default:
+			convIm2col(g, x.Data, col, n0, n1)
+			l.kernelGrad(rows, col, d, beta, dW)
+		}
 		if !needIn || per > 0 {
 			continue
 		}
@@ -507,7 +520,7 @@ func (l *Conv2D) backward(dOut *tensor.Tensor, needIn bool) *tensor.Tensor {
 		for s0 := n0; s0 < n1; s0 += si {
 			s1 := min(s0+si, n1)
 			l.colGrad(false, (s1-s0)*P, dOut.Data[s0*P*F:s1*P*F], dCol)
-			ops.Col2im(g, dCol, dIn.Data, s0, s1)
+			convCol2im(g, dCol, dIn.Data, s0, s1)
 		}
 	}
 	if needIn && per > 0 {
@@ -532,7 +545,7 @@ func (l *Conv2D) bwdGroups(lo, hi int) {
 		rows := (n1 - n0) * P
 		dCol := buf[:rows*K]
 		l.colGrad(true, rows, p.in[n0*P*F:n1*P*F], dCol)
-		ops.Col2imSerial(g, dCol, p.out, n0, n1)
+		convCol2imSerial(g, dCol, p.out, n0, n1)
 	}
 	l.scratch.put(buf)
 }

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -37,3 +38,38 @@ func CopyRowsNT(dst, src []float32, n, width, dstStride, srcStride int) {
 		copy(dst[i*dstStride:i*dstStride+width], src[i*srcStride:i*srcStride+width])
 	}
 }
+
+// CopyRows copies n rows of width floats from src to dst, row i from
+// src[i*srcStride:] to dst[i*dstStride:] (the source rows may overlap, the
+// destination rows may not), like the loop of CopyRowsNT but with ordinary
+// stores, which leave the destination in the cache: for a block that is
+// read again at once, such as the im2col rows of a convolution that its
+// GEMM reads next (docs/DESIGN.md, Training kernels). With the AVX512 path
+// active and a width that is a multiple of 16 the rows are copied by
+// AVX-512 loads and stores, one call for all of them instead of one
+// memmove per row. The values are those of copy.
+func CopyRows(dst, src []float32, n, width, dstStride, srcStride int) {
+	if n <= 0 || width <= 0 {
+		return
+	}
+	if width > dstStride || len(dst) < (n-1)*dstStride+width || len(src) < (n-1)*srcStride+width {
+		panic(fmt.Sprintf("kernels: CopyRows of %d rows of %d with strides %d, %d into %d from %d values", n, width, dstStride, srcStride, len(dst), len(src)))
+	}
+	if width%16 == 0 && ActivePath() == AVX512 {
+		if !copyRowsRan.Load() {
+			copyRowsRan.Store(true)
+		}
+		f32CopyRowsAVX512(&dst[0], &src[0], n, width, dstStride, srcStride)
+		return
+	}
+	for i := 0; i < n; i++ {
+		copy(dst[i*dstStride:i*dstStride+width], src[i*srcStride:i*srcStride+width])
+	}
+}
+
+// copyRowsRan is set when CopyRows runs the AVX-512 kernel (the path-ran
+// test clears and reads it). A flag read before it is written, not a
+// counter like passCalls: the threads of im2col call CopyRows thousands of
+// times per layer, and an atomic add per call made them take turns owning
+// the counter's cache line.
+var copyRowsRan atomic.Bool

@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 // SumTaps sets d[c], for every c < len(d), to the sum over the taps, in
 // order and starting from +0, of src[off+c]:
@@ -65,3 +68,47 @@ func sumTapsGo(d, src []float32, offs []int, c0 int) {
 		d[c] = a
 	}
 }
+
+// SumTapsRun is SumTaps for a run of count pixels whose taps all move by
+// srcStep from one pixel to the next (the interior of a row in col2im,
+// where the next pixel's taps are the next output pixel's rows): for j <
+// count,
+//
+//	SumTaps(d[j*dstStep:j*dstStep+width], src[j*srcStep:], offs)
+//
+// in one call (docs/DESIGN.md, Training kernels). Every off must satisfy
+// 0 <= off and off+(count-1)*srcStep+width <= len(src), and dstStep >=
+// width. With the AVX512 path active the channels in whole blocks of 16
+// run in AVX-512F assembly and the rest in Go: SumTaps' bits.
+func SumTapsRun(d, src []float32, offs []int, width, count, dstStep, srcStep int) {
+	if count <= 0 || width <= 0 {
+		return
+	}
+	if dstStep < width || srcStep < 0 || len(d) < (count-1)*dstStep+width {
+		panic(fmt.Sprintf("kernels: SumTapsRun of %d pixels of %d with steps %d, %d into %d values", count, width, dstStep, srcStep, len(d)))
+	}
+	last := (count - 1) * srcStep
+	for _, off := range offs {
+		if off < 0 || off+last+width > len(src) {
+			panic(fmt.Sprintf("kernels: SumTapsRun tap %d (+%d) out of %d values", off, last, len(src)))
+		}
+	}
+	cv := 0
+	if width >= 16 && len(offs) > 0 && ActivePath() == AVX512 {
+		if !sumTapsRunRan.Load() {
+			sumTapsRunRan.Store(true)
+		}
+		cv = width &^ 15
+		f32SumTapsRunAVX512(&d[0], &src[0], &offs[0], len(offs), cv, count, dstStep, srcStep)
+	}
+	if cv < width {
+		for j := 0; j < count; j++ {
+			sumTapsGo(d[j*dstStep:j*dstStep+width], src[j*srcStep:], offs, cv)
+		}
+	}
+}
+
+// sumTapsRunRan is set when SumTapsRun runs the AVX-512 kernel (the
+// path-ran test clears and reads it): a flag, not a counter, for the
+// reason of copyRowsRan.
+var sumTapsRunRan atomic.Bool
