@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/goqat/goqat/format/onnx"
 	"github.com/goqat/goqat/format/tflite"
 	"github.com/goqat/goqat/lite"
 	"github.com/goqat/goqat/nn"
@@ -30,8 +31,8 @@ func recurrentOf(kind string, o nn.RecurrentOptions) nn.Layer {
 // layers stacked), fine-tunes them with QAT, converts them (float and
 // full-integer edges) and checks that the integer model gives the QAT
 // model's output codes exactly, also after save/load round trips of the
-// QAT model and of the integer model, and that TFLite export of the
-// sequence merge refuses in one line.
+// QAT model and of the integer model, and that TFLite and integer ONNX
+// export of the sequence merge refuse in one line.
 func TestAgreementBidirectional(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 71))
 	const steps, feats = 8, 4
@@ -149,8 +150,12 @@ func TestAgreementBidirectional(t *testing.T) {
 			}
 			if merges > 0 {
 				err := tflite.WriteFile(filepath.Join(t.TempDir(), "bidi.tflite"), im, tflite.Options{})
+				t.Logf("%s: TFLite export: %v", name, err)
 				if err == nil || strings.Contains(err.Error(), "\n") {
 					t.Errorf("%s: TFLite export of the sequence merge: %v, want a one-line refusal", name, err)
+				}
+				if _, err := onnx.ExportInteger(im); err == nil || strings.Contains(err.Error(), "\n") {
+					t.Errorf("%s: integer ONNX export of the sequence merge: %v, want a one-line refusal", name, err)
 				}
 			}
 		}
