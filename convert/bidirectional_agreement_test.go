@@ -43,20 +43,26 @@ func TestAgreementBidirectional(t *testing.T) {
 		units     int
 		seq, mask bool
 	}
-	cases := [][]layer{
-		{{"LSTM", 8, false, true}},
-		{{"LSTM", 6, true, true}},
-		{{"GRU", 8, false, true}},
-		{{"GRU", 6, true, true}},
-		{{"SimpleRNN", 10, false, true}},
-		{{"SimpleRNN", 8, true, true}},
-		{{"LSTM", 6, true, false}},
-		{{"LSTM", 6, true, true}, {"GRU", 8, false, true}},
+	type tcase struct {
+		layers []layer
+		wbits  int // the kernels' bits (8, or 4: W4A8)
+	}
+	cases := []tcase{
+		{[]layer{{"LSTM", 8, false, true}}, 8},
+		{[]layer{{"LSTM", 6, true, true}}, 8},
+		{[]layer{{"GRU", 8, false, true}}, 8},
+		{[]layer{{"GRU", 6, true, true}}, 8},
+		{[]layer{{"SimpleRNN", 10, false, true}}, 8},
+		{[]layer{{"SimpleRNN", 8, true, true}}, 8},
+		{[]layer{{"LSTM", 6, true, false}}, 8},
+		{[]layer{{"LSTM", 6, true, true}, {"GRU", 8, false, true}}, 8},
+		{[]layer{{"GRU", 6, true, true}, {"LSTM", 8, false, true}}, 4},
 	}
 	if testing.Short() {
-		cases = [][]layer{cases[1], cases[2], cases[7]}
+		cases = []tcase{cases[1], cases[2], cases[7]}
 	}
-	for _, c := range cases {
+	for _, tc := range cases {
+		c := tc.layers
 		var names []string
 		var layers []nn.Layer
 		seqOut := false
@@ -70,6 +76,9 @@ func TestAgreementBidirectional(t *testing.T) {
 			names = append(names, strings.Join([]string{l.kind, map[bool]string{true: "seq", false: "last"}[l.seq], map[bool]string{true: "masked", false: "unmasked"}[l.mask]}, "/"))
 		}
 		name := strings.Join(names, "+")
+		if tc.wbits != 8 {
+			name += " W4A8"
+		}
 		if seqOut {
 			layers = append(layers, nn.NewFlatten())
 		}
@@ -81,7 +90,7 @@ func TestAgreementBidirectional(t *testing.T) {
 		m.InitWeights(5)
 		fitModel(t, m, x, y, 1e-2, 4)
 		floatAcc := accuracyOf(t, m, xt, yt)
-		qat, err := quantize.Model(m)
+		qat, err := quantize.Model(m, quantize.WithScheme(quantize.NBit{WeightBits: tc.wbits, ActivationBits: 8, PerAxis: true}))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
