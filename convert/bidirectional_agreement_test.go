@@ -28,7 +28,7 @@ func recurrentOf(kind string, o nn.RecurrentOptions) nn.Layer {
 // TestAgreementBidirectional trains Bidirectional(LSTM), (GRU) and
 // (SimpleRNN) classifiers on the padded sequence task (last outputs, and
 // all outputs flattened; with and without Masking; and two Bidirectional
-// layers stacked), fine-tunes them with QAT, converts them (float and
+// layers stacked; 8-bit and W4A8), fine-tunes them with QAT, converts them (float and
 // full-integer edges) and checks that the integer model gives the QAT
 // model's output codes exactly, also after save/load round trips of the
 // QAT model and of the integer model, and that TFLite and integer ONNX
