@@ -327,3 +327,60 @@ func TestQuantizeBidirectionalRejects(t *testing.T) {
 		t.Errorf("merge_mode sum: %v", err)
 	}
 }
+
+// TestQuantizeBidirectionalSharedGradient checks that the shared output
+// quantizer's trainable gradient (LSQ's step size) is the sum of both
+// directions': the gradient is linear in dOut, so the one of the whole
+// dOut must equal the sum of those of its forward half and its backward
+// half alone.
+func TestQuantizeBidirectionalSharedGradient(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 94))
+	for _, seq := range []bool{false, true} {
+		v := rnnVariant{nn.RecurrentOptions{Units: 4, UseBias: true, ReturnSequences: seq}, "lstm"}
+		s := Default8Bit
+		out := s.Activation()
+		out.Kind = KindLSQ
+		cfg := BidirectionalConfig{Layer: "LSTM", Forward: LSTMConfig{LSTM: v.o, Kernel: s.Weight(1), Recurrent: s.Weight(1), Output: out}}
+		l, err := NewQuantizeBidirectional(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.SetName("bidi")
+		if _, err := l.Build([]tensor.Shape{{5, 3}}); err != nil {
+			t.Fatal(err)
+		}
+		l.InitWeights(r)
+		x := randTensor(r, 6, 5, 3)
+		train := &nn.Context{Training: true}
+		y := l.Forward(train, []*tensor.Tensor{x}).Clone()
+		R := randTensor(r, y.Shape...)
+		grad := func(keep func(j int) bool) []float32 {
+			d := R.Clone()
+			for i := range d.Data {
+				if !keep(i % (2 * 4)) {
+					d.Data[i] = 0
+				}
+			}
+			l.Forward(train, []*tensor.Tensor{x})
+			l.Backward(train, d)
+			var g []float32
+			for _, p := range l.oq.Params() {
+				if p.Trainable && p.Grad != nil {
+					g = append(g, p.Grad.Data...)
+				}
+			}
+			return g
+		}
+		all := grad(func(int) bool { return true })
+		gf := grad(func(j int) bool { return j < 4 })
+		gb := grad(func(j int) bool { return j >= 4 })
+		if len(all) == 0 {
+			t.Fatal("the LSQ output quantizer has no trainable parameter")
+		}
+		for i := range all {
+			if sum := gf[i] + gb[i]; math.Abs(float64(all[i]-sum)) > 1e-4*max(1, math.Abs(float64(sum))) || gf[i] == 0 || gb[i] == 0 {
+				t.Errorf("sequences %v: step gradient %d = %v, forward half %v + backward half %v", seq, i, all[i], gf[i], gb[i])
+			}
+		}
+	}
+}
