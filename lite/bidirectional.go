@@ -71,11 +71,15 @@ func (k *bidiKernel) padded(r int) bool {
 
 // checkBidiConcat checks a BidirectionalConcat op (Validate): forward and
 // backward outputs (T, U), the optional input (T, F), the output (T, 2U),
-// and one scale, zero point and width on the three int8 outputs; other
+// no weights nor fused activation, and one scale, zero point and width on
+// the forward, backward and merged tensors; other
 // checks of the op's inputs are checkOp's.
 func checkBidiConcat(op *Op, ins []*Tensor, out *Tensor) error {
 	if len(op.Weights) != 0 || len(op.Bias) != 0 {
 		return errors.New("weights on an op that takes none")
+	}
+	if op.Activation != "" {
+		return fmt.Errorf("fused activation %q on BidirectionalConcat, which copies codes", op.Activation)
 	}
 	f, b := ins[0], ins[1]
 	if len(f.Shape) != 2 || !f.Shape.Equal(b.Shape) {

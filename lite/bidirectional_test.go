@@ -97,8 +97,8 @@ func TestBidiConcatReference(t *testing.T) {
 
 // TestBidiConcatValidate checks the one-line errors of a bad
 // BidirectionalConcat: one input, forward and backward shapes that
-// differ, an output of the wrong width, a mask input of other steps, and
-// a backward tensor of another scale.
+// differ, an output of the wrong width, a mask input of other steps, a
+// backward tensor of another scale, weights and a fused activation.
 func TestBidiConcatValidate(t *testing.T) {
 	base := func() *Model {
 		return &Model{Name: "t", Tensors: []Tensor{i8t("f", 0.02, 1, 4, 3), i8t("b", 0.02, 1, 4, 3), i8t("x", 0.1, 0, 4, 2), i8t("y", 0.02, 1, 4, 6)},
@@ -114,6 +114,7 @@ func TestBidiConcatValidate(t *testing.T) {
 		"mask steps":       func(m *Model) { m.Tensors[2].Shape = tensor.Shape{3, 2} },
 		"backward scale":   func(m *Model) { m.Tensors[1].Scale = 0.03 },
 		"weights":          func(m *Model) { m.Ops[0].Bias = []int32{1} },
+		"fused relu":       func(m *Model) { m.Ops[0].Activation = "relu" },
 		"rank-1 sequences": func(m *Model) { m.Tensors[0].Shape, m.Tensors[1].Shape = tensor.Shape{12}, tensor.Shape{12} },
 	} {
 		m := base()
