@@ -247,6 +247,8 @@ func (it *Interpreter) prepare(op *Op) (kernel, error) {
 		return newLSTM(it, op)
 	case OpEmbedding:
 		return newEmbedding(it, op), nil
+	case OpBidirectionalConcat:
+		return newBidiConcat(it, op), nil
 	case OpQuantize:
 		return newQuantize(it, op), nil
 	case OpDequantize:

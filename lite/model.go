@@ -48,6 +48,9 @@ const (
 	OpLSTM              OpType = "LSTM"
 	OpSimpleRNN         OpType = "SimpleRNN"
 	OpGRU               OpType = "GRU"
+	// OpBidirectionalConcat merges a Bidirectional layer's forward and
+	// backward sequences (lite/bidirectional.go).
+	OpBidirectionalConcat OpType = "BidirectionalConcat"
 )
 
 // Tensor describes one tensor of an integer model: int8 activations carry
@@ -262,6 +265,11 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 		}
 	case OpMul:
 		nIn = 2
+	case OpBidirectionalConcat:
+		nIn = len(op.Inputs)
+		if nIn != 2 && nIn != 3 {
+			return fmt.Errorf("BidirectionalConcat of %d inputs, want 2 or 3", nIn)
+		}
 	case OpConv2D, OpDepthwiseConv2D, OpFullyConnected, OpMaxPool, OpAveragePool, OpGlobalAveragePool,
 		OpReshape, OpPad, OpSoftmax, OpLogistic, OpTanh, OpQuantize, OpDequantize,
 		OpHardSwish, OpHardSigmoid, OpSiLU, OpGlobalMaxPool, OpSlice, OpLSTM, OpSimpleRNN, OpGRU, OpEmbedding:
@@ -309,6 +317,9 @@ func (m *Model) checkOp(op *Op, ready []bool) error {
 	}
 	if recurrentGates(op.Type) > 0 {
 		return nil // checkLSTM checked the weights and the output shape
+	}
+	if op.Type == OpBidirectionalConcat {
+		return checkBidiConcat(op, ins, out)
 	}
 	if op.Type == OpEmbedding {
 		return checkEmbedding(op, ins[0], out)

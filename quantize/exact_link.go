@@ -137,6 +137,11 @@ func Link(m *nn.Model) int {
 			if l.linked {
 				n++
 			}
+		case *QuantizeBidirectional:
+			l.Link(m)
+			if l.linked {
+				n++
+			}
 		}
 	}
 	return n
@@ -294,6 +299,8 @@ func sourceOf(m *nn.Model, name string) (source, bool) {
 		case *QuantizeSimpleRNN:
 			return quantizerSource(l.OutputQuant(), count)
 		case *QuantizeGRU:
+			return quantizerSource(l.OutputQuant(), count)
+		case *QuantizeBidirectional:
 			return quantizerSource(l.OutputQuant(), count)
 		case *QuantizeEmbedding:
 			return quantizerSource(l.OutputQuant(), count)

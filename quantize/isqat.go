@@ -8,7 +8,7 @@ import "github.com/goqat/goqat/nn"
 func IsQAT(m *nn.Model) bool {
 	for _, l := range m.Layers() {
 		switch l.(type) {
-		case *QuantizeInput, *QuantizeWrapper, *FoldedConvBN, *QuantizeLSTM, *QuantizeSimpleRNN, *QuantizeGRU, *QuantizeEmbedding:
+		case *QuantizeInput, *QuantizeWrapper, *FoldedConvBN, *QuantizeLSTM, *QuantizeSimpleRNN, *QuantizeGRU, *QuantizeBidirectional, *QuantizeEmbedding:
 			return true
 		}
 	}

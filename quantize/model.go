@@ -172,6 +172,12 @@ func build(m *nn.Model, o *options) (*nn.Model, error) {
 			}
 			continue
 		}
+		if cfg == nil && n.Type == "Bidirectional" {
+			if err := o.wrapBidirectional(n); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if cfg == nil && n.Type == "Embedding" {
 			if err := wrapEmbedding(n, o.schemeOf(n.Name)); err != nil {
 				return nil, err
@@ -433,6 +439,24 @@ func (o *options) wrapLSTM(n *transform.Node) error {
 	default:
 		l, err = NewQuantizeLSTM(cfg)
 	}
+	if err != nil {
+		return fmt.Errorf("quantize: layer %q: %w", n.Name, err)
+	}
+	l.SetName(n.Name)
+	n.Layer = l
+	n.Type = l.Type()
+	return nil
+}
+
+// wrapBidirectional replaces a Bidirectional node (around an LSTM, GRU or
+// SimpleRNN) by a QuantizeBidirectional under the layer's scheme
+// (docs/lstm.md).
+func (o *options) wrapBidirectional(n *transform.Node) error {
+	cfg, err := wrapBidirectionalConfig(n.Config, o.schemeOf(n.Name))
+	if err != nil {
+		return fmt.Errorf("quantize: layer %q: %w", n.Name, err)
+	}
+	l, err := NewQuantizeBidirectional(cfg)
 	if err != nil {
 		return fmt.Errorf("quantize: layer %q: %w", n.Name, err)
 	}

@@ -32,7 +32,7 @@ func always(nn.Layer) bool { return true }
 // layer feeding only a Concatenate shares its range: concat_share.go), never
 // after the layers that keep their input's scale (pools, Flatten, Reshape,
 // Slice, Dropout, ZeroPadding2D: the rows of keepScale, added by init), a fixed range after softmax, sigmoid
-// and tanh. Conv2D / DepthwiseConv2D / Dense followed by BatchNormalization
+// and tanh. Conv2D / DepthwiseConv2D / Dense / Conv1D followed by BatchNormalization
 // are folded first (FoldedConvBN) and SeparableConv2D is split, so those
 // patterns do not reach this table.
 var registry = map[string]rule{
@@ -87,10 +87,11 @@ func activationFuses(l nn.Layer) bool {
 // SupportedLayers lists the layer types Model quantizes without an
 // annotation, sorted (plus BatchNormalization folding, SeparableConv2D
 // splitting, LSTM, GRU and SimpleRNN, which become QuantizeLSTM,
-// QuantizeGRU and QuantizeSimpleRNN, and Embedding, which becomes
+// QuantizeGRU and QuantizeSimpleRNN, Bidirectional around one of them,
+// which becomes QuantizeBidirectional, and Embedding, which becomes
 // QuantizeEmbedding).
 func SupportedLayers() []string {
-	out := []string{"SeparableConv2D", "LSTM", "GRU", "SimpleRNN", "Embedding"}
+	out := []string{"SeparableConv2D", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "Embedding"}
 	for t := range registry {
 		out = append(out, t)
 	}
