@@ -128,7 +128,10 @@ func FuzzModelMetadata(f *testing.F) {
 	gru := lstmModel(lstmCase{t: 3, f: 2, u: 3, bits: 8, seq: true, bias: true, gru: true}, rand.New(rand.NewPCG(1, 3)))
 	masked := lstmModel(lstmCase{t: 4, f: 2, u: 3, bits: 8, e: -12, seq: true, bias: true}, rand.New(rand.NewPCG(1, 4)))
 	masked.Ops[0].Masking = true
-	for _, m := range []*Model{tinyModel(8), tinyModel(4), graphModel(), lstm, rnn, gru, embeddingModel(6, 9, 4, 8), embeddingModel(3, 4, 5, 3), masked} {
+	// A Bidirectional merge (forward, backward and the mask input).
+	bidi := &Model{Name: "bidi", Tensors: []Tensor{i8t("f", 0.02, 1, 4, 3), i8t("b", 0.02, 1, 4, 3), i8t("x", 0.1, 0, 4, 2), i8t("y", 0.02, 1, 4, 6)},
+		Inputs: []int{0, 1, 2}, Outputs: []int{3}, Ops: []Op{{Type: OpBidirectionalConcat, Inputs: []int{0, 1, 2}, Output: 3}}}
+	for _, m := range []*Model{tinyModel(8), tinyModel(4), graphModel(), lstm, rnn, gru, embeddingModel(6, 9, 4, 8), embeddingModel(3, 4, 5, 3), masked, bidi} {
 		meta, err := encodeUnchecked(m)
 		if err != nil {
 			f.Fatal(err)
