@@ -80,44 +80,12 @@ func convCol2imRow(g ops.Geom, col, dIn []float32, n0, n, ih int, taps []int) {
 		for j := 0; j < nj; j++ {
 			if j == jlo && jhi > jlo {
 				iw := r + jlo*SW
-				kernels.SumTapsRun(dst[iw*C:], col, convCol2imTaps(g, n0, n, ih, iw, taps), C, jhi-jlo, SW*C, g.ColCols())
+				kernels.SumTapsRun(dst[iw*C:], col, g.Col2imTaps(n0, n, ih, iw, taps), C, jhi-jlo, SW*C, g.ColCols())
 				j = jhi - 1
 				continue
 			}
 			iw := r + j*SW
-			kernels.SumTapsRun(dst[iw*C:(iw+1)*C], col, convCol2imTaps(g, n0, n, ih, iw, taps), C, 1, C, 0)
+			kernels.SumTapsRun(dst[iw*C:(iw+1)*C], col, g.Col2imTaps(n0, n, ih, iw, taps), C, 1, C, 0)
 		}
 	}
-}
-
-// convCol2imTaps lists in taps, in (kh, kw) order, the col offsets of the
-// taps that read input pixel (ih, iw) of image n, and returns them.
-func convCol2imTaps(g ops.Geom, n0, n, ih, iw int, taps []int) []int {
-	C, KW := g.C, g.KW
-	K := g.ColCols()
-	nt := 0
-	for kh := 0; kh < g.KH; kh++ {
-		num := ih + g.PadT - kh
-		if num < 0 || (g.SH > 1 && num%g.SH != 0) {
-			continue
-		}
-		oh := num / g.SH
-		if oh >= g.OH {
-			continue
-		}
-		rowBase := ((n-n0)*g.OH + oh) * g.OW
-		for kw := 0; kw < KW; kw++ {
-			num := iw + g.PadL - kw
-			if num < 0 || (g.SW > 1 && num%g.SW != 0) {
-				continue
-			}
-			ow := num / g.SW
-			if ow >= g.OW {
-				continue
-			}
-			taps[nt] = (rowBase+ow)*K + (kh*KW+kw)*C
-			nt++
-		}
-	}
-	return taps[:nt]
 }

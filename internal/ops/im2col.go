@@ -236,37 +236,45 @@ func col2imRow(g Geom, col, dIn []float32, n0, n, ih int, taps []int) {
 		col2imRowScatter(g, col, dIn, n0, n, ih)
 		return
 	}
-	C, KW, W := g.C, g.KW, g.W
-	K := g.ColCols()
+	C, W := g.C, g.W
 	dst := dIn[((n*g.H)+ih)*W*C : ((n*g.H)+ih+1)*W*C]
 	for iw := 0; iw < W; iw++ {
-		// Offsets in col of the taps (kh, kw) that read pixel (ih, iw).
-		nt := 0
-		for kh := 0; kh < g.KH; kh++ {
-			num := ih + g.PadT - kh
-			if num < 0 || (g.SH > 1 && num%g.SH != 0) {
-				continue
-			}
-			oh := num / g.SH
-			if oh >= g.OH {
-				continue
-			}
-			rowBase := ((n-n0)*g.OH + oh) * g.OW
-			for kw := 0; kw < KW; kw++ {
-				num := iw + g.PadL - kw
-				if num < 0 || (g.SW > 1 && num%g.SW != 0) {
-					continue
-				}
-				ow := num / g.SW
-				if ow >= g.OW {
-					continue
-				}
-				taps[nt] = (rowBase+ow)*K + (kh*KW+kw)*C
-				nt++
-			}
-		}
-		kernels.SumTaps(dst[iw*C:(iw+1)*C], col, taps[:nt])
+		kernels.SumTaps(dst[iw*C:(iw+1)*C], col, g.Col2imTaps(n0, n, ih, iw, taps))
 	}
+}
+
+// Col2imTaps lists in taps, in (kh, kw) order, the offsets in col (the
+// im2col matrix of images n0.. as Im2col lays it out) of the taps that read
+// input pixel (ih, iw) of image n, and returns them; taps holds at least
+// KH*KW values.
+func (g Geom) Col2imTaps(n0, n, ih, iw int, taps []int) []int {
+	KW := g.KW
+	K := g.ColCols()
+	nt := 0
+	for kh := 0; kh < g.KH; kh++ {
+		num := ih + g.PadT - kh
+		if num < 0 || (g.SH > 1 && num%g.SH != 0) {
+			continue
+		}
+		oh := num / g.SH
+		if oh >= g.OH {
+			continue
+		}
+		rowBase := ((n-n0)*g.OH + oh) * g.OW
+		for kw := 0; kw < KW; kw++ {
+			num := iw + g.PadL - kw
+			if num < 0 || (g.SW > 1 && num%g.SW != 0) {
+				continue
+			}
+			ow := num / g.SW
+			if ow >= g.OW {
+				continue
+			}
+			taps[nt] = (rowBase+ow)*K + (kh*KW+kw)*g.C
+			nt++
+		}
+	}
+	return taps[:nt]
 }
 
 // col2imRowScatter gathers input row ih of image n by adding each col
