@@ -94,7 +94,7 @@ func (o *gemmOp) prepare(_ *inferPlan, n int) int {
 		}
 	}
 	o.rb = (o.rb + 11) / 12 * 12
-	parts := o.pb.Prepare(false, o.K, o.F, w, o.F)
+	parts := o.pb.PrepareRows(n*o.P, false, o.K, o.F, w, o.F)
 	o.packed = !o.rowKernel
 	if o.rowKernel {
 		return 0
