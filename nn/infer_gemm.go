@@ -112,8 +112,9 @@ func (o *gemmOp) run(sh *inferShare, th *inferThread) {
 	}
 }
 
-// runPar splits the product across threads: by blocks of rows (at least
-// two per thread, smaller than run's if need be), or, when the weights
+// runPar splits the product across threads, in pieces that they claim in
+// turn (dynFor): by blocks of rows (at least four per thread, smaller than
+// run's if need be), or, when the weights
 // are larger than the input rows (F > rows: a small image at batch 1, a
 // Dense), by columns, each thread multiplying the shared im2col by its
 // columns of the weights (so that each reads only its share of them). A
@@ -129,11 +130,12 @@ func (o *gemmOp) runPar(p *inferPlan, sh *inferShare) {
 		return
 	}
 	if o.F <= M || colParts < 2 {
-		// Blocks of rows: run's, or smaller so that every thread gets two.
-		o.rbPar = min(o.rb, max(12, (M+2*t-1)/(2*t)))
+		// Blocks of rows: run's, or smaller so that every thread gets
+		// four, claimed in turn (dynFor).
+		o.rbPar = min(o.rb, max(12, (M+4*t-1)/(4*t)))
 		o.rbPar = (o.rbPar + 11) / 12 * 12
 		nb := (M + o.rbPar - 1) / o.rbPar
-		p.runner.For(nb, max(1, inferMinPartWork/max(1, o.rbPar*o.K*o.F)), o.blockFn)
+		p.dynFor(nb, max(1, inferMinPartWork/max(1, o.rbPar*o.K*o.F)), o.blockFn)
 		return
 	}
 	if !o.pointwise {
@@ -143,7 +145,7 @@ func (o *gemmOp) runPar(p *inferPlan, sh *inferShare) {
 		o.colAll = o.colAll[:M*o.K]
 		p.runner.For(M, max(1, (16<<10)/o.K), o.im2Fn)
 	}
-	p.runner.For(colParts, max(1, inferMinPartWork/max(1, M*o.K*kernels.PackedColStep)), o.colFn)
+	p.dynFor(colParts, dynStep(colParts, max(1, inferMinPartWork/max(1, M*o.K*kernels.PackedColStep))), o.colFn)
 }
 
 // inferMinPartWork is the fewest multiply-adds a product hands to another
