@@ -284,15 +284,16 @@ type dynJob struct {
 }
 
 // dynFor runs fn over [0, n) in pieces of step units (the last maybe
-// fewer) that up to kernels.Threads() threads claim in turn, each with its
+// fewer) that up to Parts(n, grain) threads (so that each has grain units
+// or more to do) claim in turn, each with its
 // part number (its scratch, p.threads[part]); it returns when all are
 // done. Each piece is computed as it would be alone, so the values do not
 // depend on which thread computes which piece; the claims balance the
 // threads when one of them is slowed (a shared machine) or the pieces do
 // not divide evenly among them.
-func (p *inferPlan) dynFor(n, step int, fn func(part, lo, hi int)) {
+func (p *inferPlan) dynFor(n, grain, step int, fn func(part, lo, hi int)) {
 	step = max(1, step)
-	parts := p.runner.Parts((n+step-1)/step, 1)
+	parts := min(p.runner.Parts(n, grain), (n+step-1)/step)
 	if parts <= 1 {
 		if n > 0 {
 			fn(0, 0, n)
@@ -320,10 +321,10 @@ func (p *inferPlan) dynPart(part, _, _ int) {
 }
 
 // dynStep is the piece size for n units split across the threads, at
-// least grain units: about a quarter of a thread's even share, so that
-// the claims can balance the threads.
+// least grain units: about a third of a thread's even share, so that the
+// claims can balance the threads.
 func dynStep(n, grain int) int {
-	return max(grain, (n+4*kernels.Threads()-1)/(4*kernels.Threads()))
+	return max(grain, (n+3*kernels.Threads()-1)/(3*kernels.Threads()))
 }
 
 // packParts runs packing jobs [lo, hi).

@@ -113,7 +113,7 @@ func (o *gemmOp) run(sh *inferShare, th *inferThread) {
 }
 
 // runPar splits the product across threads, in pieces that they claim in
-// turn (dynFor): by blocks of rows (at least four per thread, smaller than
+// turn (dynFor): by blocks of rows (at least three per thread, smaller than
 // run's if need be), or, when the weights
 // are larger than the input rows (F > rows: a small image at batch 1, a
 // Dense), by columns, each thread multiplying the shared im2col by its
@@ -131,11 +131,12 @@ func (o *gemmOp) runPar(p *inferPlan, sh *inferShare) {
 	}
 	if o.F <= M || colParts < 2 {
 		// Blocks of rows: run's, or smaller so that every thread gets
-		// four, claimed in turn (dynFor).
-		o.rbPar = min(o.rb, max(12, (M+4*t-1)/(4*t)))
+		// three, claimed in turn (dynFor).
+		o.rbPar = min(o.rb, max(12, (M+3*t-1)/(3*t)))
 		o.rbPar = (o.rbPar + 11) / 12 * 12
 		nb := (M + o.rbPar - 1) / o.rbPar
-		p.dynFor(nb, max(1, inferMinPartWork/max(1, o.rbPar*o.K*o.F)), o.blockFn)
+		g := max(1, inferMinPartWork/max(1, o.rbPar*o.K*o.F))
+		p.dynFor(nb, g, g, o.blockFn)
 		return
 	}
 	if !o.pointwise {
@@ -145,7 +146,8 @@ func (o *gemmOp) runPar(p *inferPlan, sh *inferShare) {
 		o.colAll = o.colAll[:M*o.K]
 		p.runner.For(M, max(1, (16<<10)/o.K), o.im2Fn)
 	}
-	p.dynFor(colParts, dynStep(colParts, max(1, inferMinPartWork/max(1, M*o.K*kernels.PackedColStep))), o.colFn)
+	g := max(1, inferMinPartWork/max(1, M*o.K*kernels.PackedColStep))
+	p.dynFor(colParts, g, dynStep(colParts, g), o.colFn)
 }
 
 // inferMinPartWork is the fewest multiply-adds a product hands to another

@@ -31,7 +31,7 @@ func (r *rowsOp) part(part, lo, hi int) { r.rows(r.sh, r.sh.plan.threads[part], 
 // grain rows that they claim in turn (dynFor).
 func (r *rowsOp) par(p *inferPlan, sh *inferShare, n int) {
 	r.sh = sh
-	p.dynFor(n, dynStep(n, r.grain), r.fn)
+	p.dynFor(n, r.grain, dynStep(n, r.grain), r.fn)
 	r.sh = nil
 }
 
