@@ -210,9 +210,17 @@ func im2colRows(g ops.Geom, in, col []float32, r0, r1 int) {
 	C, W := g.C, g.W
 	K, rowLen := g.KH*g.KW*C, g.KW*C
 	P := g.OH * g.OW
-	for r := r0; r < r1; r++ {
-		n, q := r/P, r%P
-		oh, ow := q/g.OW, q%g.OW
+	// The pixel (n, oh, ow) of row r, advanced row by row (no division
+	// per row).
+	n, q := r0/P, r0%P
+	oh, ow := q/g.OW, q%g.OW
+	for r := r0; r < r1; r, ow = r+1, ow+1 {
+		if ow == g.OW {
+			ow, oh = 0, oh+1
+			if oh == g.OH {
+				oh, n = 0, n+1
+			}
+		}
 		dst := col[(r-r0)*K : (r-r0+1)*K]
 		img := in[n*g.H*W*C : (n+1)*g.H*W*C]
 		iw0 := ow*g.SW - g.PadL
@@ -223,9 +231,17 @@ func im2colRows(g ops.Geom, in, col []float32, r0, r1 int) {
 			switch {
 			case ih < 0 || ih >= g.H:
 				clear(d)
+			case inside && rowLen == 9:
+				// A 3x3 or 7x7 window's row of 3 channels (a first
+				// layer's): one fixed-size copy instead of a call to
+				// copy or a loop.
+				o := (ih*W + iw0) * C
+				*(*[9]float32)(d) = *(*[9]float32)(img[o : o+9])
+			case inside && rowLen == 21:
+				o := (ih*W + iw0) * C
+				*(*[21]float32)(d) = *(*[21]float32)(img[o : o+21])
 			case inside && rowLen <= 32:
-				// A short row (a first layer's 3 channels): a loop
-				// instead of a call to copy.
+				// A short row: a loop instead of a call to copy.
 				src := img[(ih*W+iw0)*C : (ih*W+iw0)*C+rowLen]
 				for i, v := range src {
 					d[i] = v
