@@ -285,9 +285,8 @@ type dynJob struct {
 
 // dynFor runs fn over [0, n) in pieces of step units (the last maybe
 // fewer) that up to Parts(n, grain) threads (so that each has grain units
-// or more to do) claim in turn, each with its
-// part number (its scratch, p.threads[part]); it returns when all are
-// done. Each piece is computed as it would be alone, so the values do not
+// or more to do) claim in turn, each with its part number (its scratch,
+// p.threads[part]); it returns when all are done. Each piece is computed as it would be alone, so the values do not
 // depend on which thread computes which piece; the claims balance the
 // threads when one of them is slowed (a shared machine) or the pieces do
 // not divide evenly among them.

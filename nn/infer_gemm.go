@@ -113,12 +113,12 @@ func (o *gemmOp) run(sh *inferShare, th *inferThread) {
 }
 
 // runPar splits the product across threads, in pieces that they claim in
-// turn (dynFor): by blocks of rows (at least three per thread, smaller than
-// run's if need be), or, when the weights
-// are larger than the input rows (F > rows: a small image at batch 1, a
-// Dense), by columns, each thread multiplying the shared im2col by its
-// columns of the weights (so that each reads only its share of them). A
-// product too small to pay for a hand-off runs on the calling thread.
+// turn (dynFor): by blocks of rows (at least three per thread, smaller
+// than run's if need be), or, when the weights are larger than the input
+// rows (F > rows: a small image at batch 1, a Dense), by columns, each
+// thread multiplying the shared im2col by its columns of the weights (so
+// that each reads only its share of them). A product too small to pay for
+// a hand-off runs on the calling thread.
 func (o *gemmOp) runPar(p *inferPlan, sh *inferShare) {
 	o.sh = sh
 	defer func() { o.sh = nil }()
@@ -232,9 +232,9 @@ func im2colRows(g ops.Geom, in, col []float32, r0, r1 int) {
 			case ih < 0 || ih >= g.H:
 				clear(d)
 			case inside && rowLen == 9:
-				// A 3x3 or 7x7 window's row of 3 channels (a first
-				// layer's): one fixed-size copy instead of a call to
-				// copy or a loop.
+				// A window row of 3 taps (or 7, below) of 3 channels
+				// (a first layer's): one fixed-size copy instead of a
+				// call to copy or a loop.
 				o := (ih*W + iw0) * C
 				*(*[9]float32)(d) = *(*[9]float32)(img[o : o+9])
 			case inside && rowLen == 21:
