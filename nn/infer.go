@@ -1,6 +1,8 @@
 package nn
 
 import (
+	"sync/atomic"
+
 	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/internal/workers"
 	"github.com/goqat/goqat/tensor"
@@ -27,7 +29,9 @@ import (
 //     the batch's size;
 //   - splits a large batch across threads as a whole (each thread runs
 //     every op on its share, one hand-off per call) and a small one inside
-//     each op, and computes a chunk of samples at a time (chunkFor).
+//     each op, in pieces that the threads claim in turn (dynFor: a thread
+//     that a busy machine slows takes fewer), and computes a chunk of
+//     samples at a time (chunkFor).
 //
 // Its values are those of the layers run one by one, bit for bit: the
 // kernels are the same (Sgemm's tiles and k chunks, the batch-norm passes,
@@ -142,6 +146,8 @@ type inferPlan struct {
 	weightFloats, actFloats int
 
 	runner     workers.Runner
+	dyn        dynJob // the running dynFor
+	dynFn      func(part, lo, hi int)
 	shareFn    func(part, lo, hi int)
 	packFn     func(part, lo, hi int)
 	packs      [][2]int // (op, part) of this call's packing
@@ -268,6 +274,57 @@ const inferChunkFloats = 256 << 10
 
 // inferMaxChunk, if positive, caps chunkFor: tests force small chunks.
 var inferMaxChunk = 0
+
+// dynJob is a dynFor call: its function, range, piece size and the next
+// unclaimed unit.
+type dynJob struct {
+	fn      func(part, lo, hi int)
+	n, step int
+	next    atomic.Int64
+}
+
+// dynFor runs fn over [0, n) in pieces of step units (the last maybe
+// fewer) that up to Parts(n, grain) threads (so that each has grain units
+// or more to do) claim in turn, each with its part number (its scratch,
+// p.threads[part]); it returns when all are done. Each piece is computed as it would be alone, so the values do not
+// depend on which thread computes which piece; the claims balance the
+// threads when one of them is slowed (a shared machine) or the pieces do
+// not divide evenly among them.
+func (p *inferPlan) dynFor(n, grain, step int, fn func(part, lo, hi int)) {
+	step = max(1, step)
+	parts := min(p.runner.Parts(n, grain), (n+step-1)/step)
+	if parts <= 1 {
+		if n > 0 {
+			fn(0, 0, n)
+		}
+		return
+	}
+	d := &p.dyn
+	d.fn, d.n, d.step = fn, n, step
+	d.next.Store(0)
+	p.runner.For(parts, 1, p.dynFn)
+	d.fn = nil
+}
+
+// dynPart is one thread of the running dynFor: it claims and computes
+// pieces until none is left.
+func (p *inferPlan) dynPart(part, _, _ int) {
+	d := &p.dyn
+	for {
+		lo := int(d.next.Add(int64(d.step))) - d.step
+		if lo >= d.n {
+			return
+		}
+		d.fn(part, lo, min(d.n, lo+d.step))
+	}
+}
+
+// dynStep is the piece size for n units split across the threads, at
+// least grain units: about a third of a thread's even share, so that the
+// claims can balance the threads.
+func dynStep(n, grain int) int {
+	return max(grain, (n+3*kernels.Threads()-1)/(3*kernels.Threads()))
+}
 
 // packParts runs packing jobs [lo, hi).
 func (p *inferPlan) packParts(_, lo, hi int) {

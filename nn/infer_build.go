@@ -96,6 +96,7 @@ func buildInferPlan(m *Model) *inferPlan {
 	}
 	p.shareFn = p.runShares
 	p.packFn = p.packParts
+	p.dynFn = p.dynPart
 	return p
 }
 

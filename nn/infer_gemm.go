@@ -94,7 +94,7 @@ func (o *gemmOp) prepare(_ *inferPlan, n int) int {
 		}
 	}
 	o.rb = (o.rb + 11) / 12 * 12
-	parts := o.pb.Prepare(false, o.K, o.F, w, o.F)
+	parts := o.pb.PrepareRows(n*o.P, false, o.K, o.F, w, o.F)
 	o.packed = !o.rowKernel
 	if o.rowKernel {
 		return 0
@@ -112,12 +112,13 @@ func (o *gemmOp) run(sh *inferShare, th *inferThread) {
 	}
 }
 
-// runPar splits the product across threads: by blocks of rows (at least
-// two per thread, smaller than run's if need be), or, when the weights
-// are larger than the input rows (F > rows: a small image at batch 1, a
-// Dense), by columns, each thread multiplying the shared im2col by its
-// columns of the weights (so that each reads only its share of them). A
-// product too small to pay for a hand-off runs on the calling thread.
+// runPar splits the product across threads, in pieces that they claim in
+// turn (dynFor): by blocks of rows (at least three per thread, smaller
+// than run's if need be), or, when the weights are larger than the input
+// rows (F > rows: a small image at batch 1, a Dense), by columns, each
+// thread multiplying the shared im2col by its columns of the weights (so
+// that each reads only its share of them). A product too small to pay for
+// a hand-off runs on the calling thread.
 func (o *gemmOp) runPar(p *inferPlan, sh *inferShare) {
 	o.sh = sh
 	defer func() { o.sh = nil }()
@@ -129,11 +130,13 @@ func (o *gemmOp) runPar(p *inferPlan, sh *inferShare) {
 		return
 	}
 	if o.F <= M || colParts < 2 {
-		// Blocks of rows: run's, or smaller so that every thread gets two.
-		o.rbPar = min(o.rb, max(12, (M+2*t-1)/(2*t)))
+		// Blocks of rows: run's, or smaller so that every thread gets
+		// three, claimed in turn (dynFor).
+		o.rbPar = min(o.rb, max(12, (M+3*t-1)/(3*t)))
 		o.rbPar = (o.rbPar + 11) / 12 * 12
 		nb := (M + o.rbPar - 1) / o.rbPar
-		p.runner.For(nb, max(1, inferMinPartWork/max(1, o.rbPar*o.K*o.F)), o.blockFn)
+		g := max(1, inferMinPartWork/max(1, o.rbPar*o.K*o.F))
+		p.dynFor(nb, g, g, o.blockFn)
 		return
 	}
 	if !o.pointwise {
@@ -143,7 +146,8 @@ func (o *gemmOp) runPar(p *inferPlan, sh *inferShare) {
 		o.colAll = o.colAll[:M*o.K]
 		p.runner.For(M, max(1, (16<<10)/o.K), o.im2Fn)
 	}
-	p.runner.For(colParts, max(1, inferMinPartWork/max(1, M*o.K*kernels.PackedColStep)), o.colFn)
+	g := max(1, inferMinPartWork/max(1, M*o.K*kernels.PackedColStep))
+	p.dynFor(colParts, g, dynStep(colParts, g), o.colFn)
 }
 
 // inferMinPartWork is the fewest multiply-adds a product hands to another
@@ -206,9 +210,17 @@ func im2colRows(g ops.Geom, in, col []float32, r0, r1 int) {
 	C, W := g.C, g.W
 	K, rowLen := g.KH*g.KW*C, g.KW*C
 	P := g.OH * g.OW
-	for r := r0; r < r1; r++ {
-		n, q := r/P, r%P
-		oh, ow := q/g.OW, q%g.OW
+	// The pixel (n, oh, ow) of row r, advanced row by row (no division
+	// per row).
+	n, q := r0/P, r0%P
+	oh, ow := q/g.OW, q%g.OW
+	for r := r0; r < r1; r, ow = r+1, ow+1 {
+		if ow == g.OW {
+			ow, oh = 0, oh+1
+			if oh == g.OH {
+				oh, n = 0, n+1
+			}
+		}
 		dst := col[(r-r0)*K : (r-r0+1)*K]
 		img := in[n*g.H*W*C : (n+1)*g.H*W*C]
 		iw0 := ow*g.SW - g.PadL
@@ -219,9 +231,17 @@ func im2colRows(g ops.Geom, in, col []float32, r0, r1 int) {
 			switch {
 			case ih < 0 || ih >= g.H:
 				clear(d)
+			case inside && rowLen == 9:
+				// A window row of 3 taps (or 7, below) of 3 channels
+				// (a first layer's): one fixed-size copy instead of a
+				// call to copy or a loop.
+				o := (ih*W + iw0) * C
+				*(*[9]float32)(d) = *(*[9]float32)(img[o : o+9])
+			case inside && rowLen == 21:
+				o := (ih*W + iw0) * C
+				*(*[21]float32)(d) = *(*[21]float32)(img[o : o+21])
 			case inside && rowLen <= 32:
-				// A short row (a first layer's 3 channels): a loop
-				// instead of a call to copy.
+				// A short row: a loop instead of a call to copy.
 				src := img[(ih*W+iw0)*C : (ih*W+iw0)*C+rowLen]
 				for i, v := range src {
 					d[i] = v

@@ -27,10 +27,11 @@ func (r *rowsOp) bind(rows func(sh *inferShare, th *inferThread, lo, hi int), gr
 // part computes rows [lo, hi) of the running runPar.
 func (r *rowsOp) part(part, lo, hi int) { r.rows(r.sh, r.sh.plan.threads[part], lo, hi) }
 
-// par splits n rows of share sh across threads.
+// par splits n rows of share sh across threads, in pieces of at least
+// grain rows that they claim in turn (dynFor).
 func (r *rowsOp) par(p *inferPlan, sh *inferShare, n int) {
 	r.sh = sh
-	p.runner.For(n, r.grain, r.fn)
+	p.dynFor(n, r.grain, dynStep(n, r.grain), r.fn)
 	r.sh = nil
 }
 

@@ -67,6 +67,16 @@ func pickKernels(n int) *kernelSet {
 // with (0 .. parts-1, in any order, from any threads) before SgemmPacked
 // may use it. It allocates only when p has to grow.
 func (p *PackedB) Prepare(transB bool, k, n int, b []float32, ldb int) (parts int) {
+	return p.PrepareRows(0, transB, k, n, b, ldb)
+}
+
+// PrepareRows is Prepare for products of at most m rows each (0: any): a
+// product of one block of rows (m up to the tile kernels' row block)
+// reads a B that is not transposed in place on the AVX512 path whatever
+// its row stride, where Prepare may pack it to spare the L1 cache's sets
+// (each micro-panel then serves every row tile before the next, from the
+// L2 cache). The values are Prepare's.
+func (p *PackedB) PrepareRows(m int, transB bool, k, n int, b []float32, ldb int) (parts int) {
 	if k < 0 || n < 0 {
 		panic(fmt.Sprintf("kernels: PackedB of %dx%d", k, n))
 	}
@@ -86,8 +96,9 @@ func (p *PackedB) Prepare(transB bool, k, n int, b []float32, ldb int) (parts in
 	p.chunks = (k + p.kc - 1) / p.kc
 	// In place unless B's rows would collide in L1 (a row stride of a
 	// multiple of 1024 floats, say: all its rows in one set), where a
-	// packed panel that stays in L1 across the row tiles is faster.
-	p.inPlace = ks.path == AVX512 && ks.nr == 32 && !transB && !setConflict(ldb, 16)
+	// packed panel that stays in L1 across the row tiles is faster, and
+	// the products have more rows than one block (runInPlace).
+	p.inPlace = ks.path == AVX512 && ks.nr == 32 && !transB && (!setConflict(ldb, 16) || m > 0 && m <= ks.mc)
 	if p.inPlace {
 		p.nFull = n &^ 31
 		if p.nFull == n {
@@ -239,17 +250,63 @@ func (j *gemmJob) runPacked(p *PackedB, n0, n1 int) {
 	}
 }
 
+// panelCalls counts the products run by macroPanels (the test fails if
+// the AVX512 path never did).
+var panelCalls atomic.Int64
+
+// edge4Calls counts the edge tiles computed with the 4-row kernel (the
+// test fails if the AVX512 path never did).
+var edge4Calls atomic.Int64
+
+// edge4 computes the rows (at most 8) of a last tile of a product reading B
+// in place, one full 32-column micro-panel at b (row p at b[p*ldb:]): op(A)
+// packed in pa as a 12-row micro-panel (zeros past rows), C at c (row
+// stride ldc), with f32Gemm4x32BsAVX512 on each group of 4 rows, whose
+// FMAs and store per element are those of the 12-row kernel. A group of
+// fewer than 4 rows goes through tile.
+func (j *gemmJob) edge4(pa []float32, kc int, b *float32, c []float32, rows int, beta float32, tile []float32) {
+	const nr = 32
+	mr, ldc := j.ks.mr, j.ldc
+	edge4Calls.Add(1)
+	for q := 0; q < rows; q += 4 {
+		r := min(4, rows-q)
+		if r == 4 {
+			f32Gemm4x32BsAVX512(kc, &pa[q], 1, mr, b, j.ldb, &c[q*ldc], ldc, j.alpha, beta)
+			continue
+		}
+		if beta != 0 {
+			for i := 0; i < r; i++ {
+				copy(tile[i*nr:i*nr+nr], c[(q+i)*ldc:(q+i)*ldc+nr])
+			}
+		}
+		f32Gemm4x32BsAVX512(kc, &pa[q], 1, mr, b, j.ldb, &tile[0], nr, j.alpha, beta)
+		for i := 0; i < r; i++ {
+			copy(c[(q+i)*ldc:(q+i)*ldc+nr], tile[i*nr:i*nr+nr])
+		}
+	}
+}
+
 // runInPlace is runPacked for a B read in place (p.inPlace): per block of
 // up to nc columns, per block of mc rows, the k chunks in order, the full
-// micro-panels through f32Gemm12x32BsAVX512 and the last partial one
-// through the packed kernel.
+// micro-panels through f32Gemm12x32BsAVX512 (a last tile of at most 8
+// rows through f32Gemm4x32BsAVX512) and the last partial one through the
+// packed kernel. A product of one block of rows (m <= mc: a late layer at
+// a small batch) runs every row tile on a micro-panel before the next
+// (macroPanels), else every micro-panel on a row tile before the next
+// (macroInPlace); the kernels prefetch the next micro-panel's rows
+// either way. The order changes no value: each element's FMAs and k
+// chunks are the same.
 func (j *gemmJob) runInPlace(p *PackedB, n0, n1 int) {
 	ks := j.ks
 	mr := ks.mr
 	ws := workspacePool.Get().(*workspace)
 	defer workspacePool.Put(ws)
 	mcMax := min(ks.mc, roundUp(j.m, mr))
+	oneBlock := j.m <= mcMax
 	pa := aligned(&ws.abuf, mr*j.kc)
+	if oneBlock {
+		pa = aligned(&ws.abuf, mcMax*j.kc)
+	}
 	if len(ws.tile) < mr*ks.nr {
 		ws.tile = make([]float32, mr*ks.nr)
 	}
@@ -264,9 +321,97 @@ func (j *gemmJob) runInPlace(p *PackedB, n0, n1 int) {
 				if pc == 0 {
 					beta = 0
 				}
-				j.macroInPlace(p, pa, kcur, ic, mc, pc, jc, jEnd, beta, tile)
+				if oneBlock {
+					panelCalls.Add(1)
+					j.macroPanels(p, pa, kcur, ic, mc, pc, jc, jEnd, beta, tile)
+				} else {
+					j.macroInPlace(p, pa, kcur, ic, mc, pc, jc, jEnd, beta, tile)
+				}
 			}
 		}
+	}
+}
+
+// macroPanels is macroInPlace with the loops swapped: per micro-panel of
+// B, every row tile of the block, so that the micro-panel is read from
+// memory once and from the cache by the other tiles while the kernels
+// prefetch the next one. pa holds the packed micro-panels of op(A) that
+// the block needs (mc*kc floats at most): all of them with j.packA, else
+// the last if partial.
+func (j *gemmJob) macroPanels(p *PackedB, pa []float32, kc, ic, mc, pc, jc, jEnd int, beta float32, tile []float32) {
+	const nr = 32
+	mr := j.ks.mr
+	var tiles [32]tileA // mc <= 32*mr (kernelSet.mc)
+	nt := (mc + mr - 1) / mr
+	for t := 0; t < nt; t++ {
+		ir := t * mr
+		tiles[t] = j.tileA(pa[t*mr*kc:(t+1)*mr*kc], ic+ir, min(mr, mc-ir), pc, kc)
+	}
+	for jr := jc; jr < jEnd; jr += nr {
+		cols := min(nr, jEnd-jr)
+		full := jr < p.nFull
+		for t := 0; t < nt; t++ {
+			ir := t * mr
+			j.tileInPlace(p, &tiles[t], pa[t*mr*kc:], kc, min(mr, mc-ir), cols, pc, (ic+ir)*j.ldc+jr, jr, full, beta, tile)
+		}
+	}
+}
+
+// tileA is where a row tile's op(A) is read: a pointer and strides, and
+// the prefetch distance to the next tile (f32Gemm12x32AVX512's a, rsa,
+// csa, pfd).
+type tileA struct {
+	ap            *float32
+	rsa, csa, pfd int
+}
+
+// tileA returns rows [i0, i0+rows) of op(A), depths [pc, pc+kc): in
+// place, or packed into pa (mr*kc floats) for a partial tile or with
+// j.packA.
+func (j *gemmJob) tileA(pa []float32, i0, rows, pc, kc int) tileA {
+	mr := j.ks.mr
+	switch {
+	case rows < mr || j.packA:
+		packA(pa, j.a, j.lda, j.transA, i0, rows, pc, kc, mr)
+		return tileA{&pa[0], 1, mr, 0}
+	case j.transA:
+		return tileA{&j.a[pc*j.lda+i0], 1, j.lda, mr}
+	default:
+		return tileA{&j.a[i0*j.lda+pc], j.lda, 1, mr * j.lda}
+	}
+}
+
+// tileInPlace computes one tile of C (rows x cols at j.c[ci:], columns
+// from jr) for the k chunk pc of depth kc: from a full micro-panel of B
+// read in place, else from the packed last partial one; an edge tile
+// through tile, or, of at most 8 rows on a full micro-panel, with the
+// 4-row kernel (pa: the tile's packed op(A)).
+func (j *gemmJob) tileInPlace(p *PackedB, ta *tileA, pa []float32, kc, rows, cols, pc, ci, jr int, full bool, beta float32, tile []float32) {
+	const nr = 32
+	mr, c, ldc := j.ks.mr, j.c, j.ldc
+	kern := func(cp *float32, ld int, bt float32) {
+		if full {
+			f32Gemm12x32BsAVX512(kc, ta.ap, ta.rsa, ta.csa, ta.pfd, &j.b[pc*j.ldb+jr], j.ldb, cp, ld, j.alpha, bt)
+		} else {
+			f32Gemm12x32AVX512(kc, ta.ap, ta.rsa, ta.csa, ta.pfd, &p.data[pc*nr], cp, ld, j.alpha, bt)
+		}
+	}
+	if rows == mr && cols == nr {
+		kern(&c[ci], ldc, beta)
+		return
+	}
+	if full && rows <= 8 && cols == nr && hasEdge4 {
+		j.edge4(pa, kc, &j.b[pc*j.ldb+jr], c[ci:], rows, beta, tile)
+		return
+	}
+	if beta != 0 {
+		for i := 0; i < rows; i++ {
+			copy(tile[i*nr:i*nr+cols], c[ci+i*ldc:ci+i*ldc+cols])
+		}
+	}
+	kern(&tile[0], nr, beta)
+	for i := 0; i < rows; i++ {
+		copy(c[ci+i*ldc:ci+i*ldc+cols], tile[i*nr:i*nr+cols])
 	}
 }
 
@@ -276,44 +421,11 @@ func (j *gemmJob) runInPlace(p *PackedB, n0, n1 int) {
 func (j *gemmJob) macroInPlace(p *PackedB, pa []float32, kc, ic, mc, pc, jc, jEnd int, beta float32, tile []float32) {
 	const nr = 32
 	mr := j.ks.mr
-	c, ldc := j.c, j.ldc
 	for ir := 0; ir < mc; ir += mr {
 		rows := min(mr, mc-ir)
-		var ap *float32
-		var rsa, csa, pfd int
-		switch {
-		case rows < mr || j.packA:
-			packA(pa, j.a, j.lda, j.transA, ic+ir, rows, pc, kc, mr)
-			ap, rsa, csa, pfd = &pa[0], 1, mr, 0
-		case j.transA:
-			ap, rsa, csa, pfd = &j.a[pc*j.lda+ic+ir], 1, j.lda, mr
-		default:
-			ap, rsa, csa, pfd = &j.a[(ic+ir)*j.lda+pc], j.lda, 1, mr*j.lda
-		}
+		ta := j.tileA(pa, ic+ir, rows, pc, kc)
 		for jr := jc; jr < jEnd; jr += nr {
-			cols := min(nr, jEnd-jr)
-			ci := (ic+ir)*ldc + jr
-			full := jr < p.nFull
-			kern := func(cp *float32, ld int, bt float32) {
-				if full {
-					f32Gemm12x32BsAVX512(kc, ap, rsa, csa, pfd, &j.b[pc*j.ldb+jr], j.ldb, cp, ld, j.alpha, bt)
-				} else {
-					f32Gemm12x32AVX512(kc, ap, rsa, csa, pfd, &p.data[pc*nr], cp, ld, j.alpha, bt)
-				}
-			}
-			if rows == mr && cols == nr {
-				kern(&c[ci], ldc, beta)
-				continue
-			}
-			if beta != 0 {
-				for i := 0; i < rows; i++ {
-					copy(tile[i*nr:i*nr+cols], c[ci+i*ldc:ci+i*ldc+cols])
-				}
-			}
-			kern(&tile[0], nr, beta)
-			for i := 0; i < rows; i++ {
-				copy(c[ci+i*ldc:ci+i*ldc+cols], tile[i*nr:i*nr+cols])
-			}
+			j.tileInPlace(p, &ta, pa, kc, rows, min(nr, jEnd-jr), pc, (ic+ir)*j.ldc+jr, jr, jr < p.nFull, beta, tile)
 		}
 	}
 }

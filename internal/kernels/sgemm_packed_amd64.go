@@ -16,3 +16,13 @@ func f32Gemm12x32BsAVX512(k int, a *float32, rsa, csa, pfd int, b *float32, ldb 
 //
 //go:noescape
 func f32PackPanel32AVX512(dst, src *float32, rows, lds int)
+
+// f32Gemm4x32BsAVX512 is f32Gemm12x32BsAVX512 for a tile of 4 rows (no
+// prefetch of the next tile's op(A)): the same chain of FMAs and the same
+// store for every element of those rows. c must hold 3*ldc+32 values.
+//
+//go:noescape
+func f32Gemm4x32BsAVX512(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// hasEdge4 reports whether f32Gemm4x32BsAVX512 exists in this build.
+const hasEdge4 = true

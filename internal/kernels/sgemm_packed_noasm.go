@@ -12,3 +12,10 @@ func f32Gemm12x32BsAVX512(k int, a *float32, rsa, csa, pfd int, b *float32, ldb 
 func f32PackPanel32AVX512(dst, src *float32, rows, lds int) {
 	panic("kernels: AVX-512 packing called in a build without assembly")
 }
+
+func f32Gemm4x32BsAVX512(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32) {
+	panic("kernels: AVX-512 in-place edge kernel called in a build without assembly")
+}
+
+// hasEdge4 reports whether f32Gemm4x32BsAVX512 exists in this build.
+const hasEdge4 = false

@@ -21,6 +21,11 @@ func checkPacked(t *testing.T, tc gemmCase, block int, r *rand.Rand) {
 	Sgemm(tc.transA, tc.transB, tc.m, tc.n, tc.k, 1, d.a, d.lda, d.b, d.ldb, 0, want[guardLen:], d.ldc)
 	var p PackedB
 	parts := p.Prepare(tc.transB, tc.k, tc.n, d.b, d.ldb)
+	if block >= tc.m {
+		// One product of every row: PrepareRows with its rows (B read
+		// in place at any stride for one block of rows).
+		parts = p.PrepareRows(tc.m, tc.transB, tc.k, tc.n, d.b, d.ldb)
+	}
 	for i := parts - 1; i >= 0; i-- {
 		p.Pack(i)
 	}
@@ -82,6 +87,19 @@ func TestSgemmPacked(t *testing.T) {
 					}
 				}
 			}
+			// A B whose row stride makes its rows collide in L1
+			// (setConflict): packed for many rows, read in place for one
+			// block of rows with PrepareRows.
+			for _, m := range []int{ks.mr + 5, 49, 100} {
+				tc := gemmCase{m: m, n: 1024, k: 333, padC: 1}
+				checkPacked(t, tc, m, r)
+				checkPacked(t, tc, 2*ks.mr+1, r)
+				var pb PackedB
+				pb.PrepareRows(m, false, tc.k, tc.n, make([]float32, tc.k*tc.n), tc.n)
+				if want := p == AVX512 && m <= ks.mc; pb.inPlace != want {
+					t.Errorf("PrepareRows(%d) of %dx%d on %v: in place %v, want %v", m, tc.k, tc.n, p, pb.inPlace, want)
+				}
+			}
 			orig := kernelSets[p]
 			defer func() { kernelSets[p] = orig }()
 			kernelSets[p].kc, kernelSets[p].mc, kernelSets[p].nc = 16, 2*ks.mr, 2*ks.nr
@@ -97,6 +115,12 @@ func TestSgemmPacked(t *testing.T) {
 			}
 			if p == AVX512 && inPlaceCalls.Load() == 0 {
 				t.Error("SgemmPacked on the AVX512 path never read B in place")
+			}
+			if p == AVX512 && panelCalls.Load() == 0 {
+				t.Error("SgemmPacked on the AVX512 path never ran a block of rows by micro-panels")
+			}
+			if p == AVX512 && edge4Calls.Load() == 0 {
+				t.Error("SgemmPacked on the AVX512 path never ran the 4-row edge kernel")
 			}
 			if p == AVX512 && packPanelCalls.Load() == 0 {
 				t.Error("packB on the AVX512 path never copied a micro-panel with AVX-512")
