@@ -14,15 +14,16 @@ const lsqMinStep = 1e-8
 
 // LSQ is the learned step size quantizer (Esser et al., ICLR 2020): the
 // scale s is a trainable parameter ("<prefix>_step", one per channel with
-// PerAxis), and
+// PerAxis, or per group of Spec.GroupSize channels), and
 //
 //	y = s * clamp(round_half_even(x/s), lo, hi),   lo = qmin-zp, hi = qmax-zp
 //	dy/dx = 1 inside [lo*s, hi*s], 0 outside (straight through)
 //	dy/ds = round(x/s) - x/s inside, lo below, hi above
 //
 // with the step's gradient scaled by g = 1/sqrt(N*Qp), N the number of
-// values per channel (per sample for activations), Qp = hi. The step is
-// initialised from the first tensor seen as 2*mean|x|/sqrt(Qp). The zero
+// values per channel or group (per sample for activations), Qp = hi. The
+// step is initialised from the first tensor seen as 2*mean|x|/sqrt(Qp).
+// The zero
 // point is fixed at initialisation: 0 if Spec.Symmetric or if that tensor
 // has negative values, else qmin (an unsigned-like range for non-negative
 // activations such as ReLU outputs).
