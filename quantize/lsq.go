@@ -23,10 +23,9 @@ const lsqMinStep = 1e-8
 // with the step's gradient scaled by g = 1/sqrt(N*Qp), N the number of
 // values per channel or group (per sample for activations), Qp = hi. The
 // step is initialised from the first tensor seen as 2*mean|x|/sqrt(Qp).
-// The zero
-// point is fixed at initialisation: 0 if Spec.Symmetric or if that tensor
-// has negative values, else qmin (an unsigned-like range for non-negative
-// activations such as ReLU outputs).
+// The zero point is fixed at initialisation: 0 if Spec.Symmetric or if
+// that tensor has negative values, else qmin (an unsigned-like range for
+// non-negative activations such as ReLU outputs).
 type LSQ struct {
 	spec   Spec
 	lay    layout
