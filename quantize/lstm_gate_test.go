@@ -260,3 +260,40 @@ func TestNBitPerGateName(t *testing.T) {
 		t.Errorf("per-tensor scheme with PerGate: %+v", g)
 	}
 }
+
+// TestQuantizeLSTMHostileGroupSize builds recurrent layers from saved
+// configurations whose kernel quantizers have group sizes that do not
+// split the gate columns (or are negative, or without per-axis): each is
+// a one-line error; a group size of U builds.
+func TestQuantizeLSTMHostileGroupSize(t *testing.T) {
+	o := `{"kind":"moving_average","bits":8}`
+	k := func(extra string) string {
+		return `{"kind":"last_value","bits":8,"narrow_range":true,"symmetric":true` + extra + `}`
+	}
+	cfg := func(kernel string) string {
+		return `{"lstm":{"units":4,"use_bias":true},"kernel_quantizer":` + kernel + `,"recurrent_quantizer":` + k(`,"per_axis":true,"axis":1`) + `,"output_quantizer":` + o + `}`
+	}
+	for _, typ := range []string{"QuantizeLSTM", "QuantizeSimpleRNN", "QuantizeGRU"} {
+		for name, kernel := range map[string]string{
+			"not dividing": k(`,"per_axis":true,"axis":1,"group_size":5`),
+			"huge":         k(`,"per_axis":true,"axis":1,"group_size":4611686018427387904`),
+			"negative":     k(`,"per_axis":true,"axis":1,"group_size":-4`),
+			"per tensor":   k(`,"group_size":4`),
+		} {
+			l, err := nn.NewLayer(typ, "lstm", []byte(cfg(kernel)))
+			if err == nil {
+				_, err = l.Build([]tensor.Shape{{5, 3}})
+			}
+			if err == nil || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%s %s: %v", typ, name, err)
+			}
+		}
+		l, err := nn.NewLayer(typ, "lstm", []byte(cfg(k(`,"per_axis":true,"axis":1,"group_size":4`))))
+		if err == nil {
+			_, err = l.Build([]tensor.Shape{{5, 3}})
+		}
+		if err != nil {
+			t.Errorf("%s, group size U: %v", typ, err)
+		}
+	}
+}
