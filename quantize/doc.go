@@ -13,7 +13,9 @@
 //     AllValues (model input), LSQ (learned step size) and Fixed
 //     (softmax/sigmoid/tanh outputs), described by a serialisable Spec.
 //   - Schemes: one parameterised scheme NBit{WeightBits, ActivationBits,
-//     PerAxis, LSQ}; Default8Bit is NBit{8, 8, true, false}.
+//     PerAxis, LSQ, PerGate}; Default8Bit is NBit{8, 8, true, false,
+//     false}. PerGate quantizes the recurrent layers' kernels per gate
+//     matrix (what TFLite's integer LSTM takes).
 //   - FineTune is the whole recipe in one call: Model, calibration, then
 //     fine-tuning with Adam and a cosine schedule, BN frozen half way.
 //   - Each QAT layer states its integer form (Lowerer, Lower); package

@@ -9,7 +9,8 @@ import (
 
 // QuantizeGRU is the QAT form of nn.GRU (reset_after, docs/lstm.md): the
 // arithmetic of QuantizeLSTM with the GRU's three gates. The kernels are
-// fake-quantized per gate column; x W + b_in and h Ur + b_rec are each
+// fake-quantized per gate column (per gate matrix with NBit.PerGate);
+// x W + b_in and h Ur + b_rec are each
 // rounded to Q3.12; the z and r gates are the sigmoids of the clamped sums
 // rounded to Q0.15; r times the recurrent h term is rounded to Q3.12; the
 // candidate n is tanh of the clamped sum with the input h term, rounded to

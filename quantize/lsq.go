@@ -1,7 +1,6 @@
 package quantize
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/goqat/goqat/qmath"
@@ -15,21 +14,22 @@ const lsqMinStep = 1e-8
 
 // LSQ is the learned step size quantizer (Esser et al., ICLR 2020): the
 // scale s is a trainable parameter ("<prefix>_step", one per channel with
-// PerAxis), and
+// PerAxis, or per group of Spec.GroupSize channels), and
 //
 //	y = s * clamp(round_half_even(x/s), lo, hi),   lo = qmin-zp, hi = qmax-zp
 //	dy/dx = 1 inside [lo*s, hi*s], 0 outside (straight through)
 //	dy/ds = round(x/s) - x/s inside, lo below, hi above
 //
 // with the step's gradient scaled by g = 1/sqrt(N*Qp), N the number of
-// values per channel (per sample for activations), Qp = hi. The step is
-// initialised from the first tensor seen as 2*mean|x|/sqrt(Qp). The zero
-// point is fixed at initialisation: 0 if Spec.Symmetric or if that tensor
-// has negative values, else qmin (an unsigned-like range for non-negative
-// activations such as ReLU outputs).
+// values per channel or group (per sample for activations), Qp = hi. The
+// step is initialised from the first tensor seen as 2*mean|x|/sqrt(Qp).
+// The zero point is fixed at initialisation: 0 if Spec.Symmetric or if
+// that tensor has negative values, else qmin (an unsigned-like range for
+// non-negative activations such as ReLU outputs).
 type LSQ struct {
 	spec   Spec
 	lay    layout
+	group  int // the axis's channels per channel of lay (Spec.GroupSize)
 	n      int // values per channel per sample (or per weight tensor)
 	step   *nn.Param
 	zp     *nn.Param // (channels), integers stored as float32
@@ -50,14 +50,11 @@ func (q *LSQ) Params() []*nn.Param { return q.params }
 
 // Build creates the state.
 func (q *LSQ) Build(prefix string, shape tensor.Shape) error {
-	q.lay = layout{channels: 1, inner: 1}
-	if q.spec.PerAxis {
-		lay, ok := axisLayout(shape, q.spec.Axis, q.spec.AxisSpan)
-		if !ok {
-			return fmt.Errorf("per-axis quantizer: axis %d out of range for shape %v", q.spec.Axis, shape)
-		}
-		q.lay = lay
+	lay, group, err := q.spec.layout(shape)
+	if err != nil {
+		return err
 	}
+	q.lay, q.group = lay, group
 	q.n = max(1, shape.Size()/q.lay.channels)
 	q.qmin, q.qmax = qmath.QRange(q.spec.Bits, q.spec.Narrow)
 	q.step = nn.NewParam(prefix+"_step", true, q.lay.channels)
@@ -162,7 +159,8 @@ func (q *LSQ) Backward(c *nn.Context, x, dy, dx *tensor.Tensor) {
 	}
 }
 
-// Scales returns the step sizes and zero points.
+// Scales returns the step sizes and zero points, one per channel (a
+// group's repeated for each of its channels).
 func (q *LSQ) Scales() ([]float32, []int32) {
 	s := make([]float32, q.lay.channels)
 	z := make([]int32, q.lay.channels)
@@ -170,7 +168,7 @@ func (q *LSQ) Scales() ([]float32, []int32) {
 		s[c] = max(q.step.Value.Data[c], lsqMinStep)
 		z[c] = int32(q.zp.Value.Data[c])
 	}
-	return s, z
+	return perChannel(s, q.group), perChannel(z, q.group)
 }
 
 // GradScale returns LSQ's gradient scale g = 1/sqrt(N*Qp) of channel c

@@ -27,7 +27,8 @@ type LSTMConfig struct {
 
 // QuantizeLSTM is the QAT form of nn.LSTM (docs/lstm.md): fake quant sits
 // where the integer LSTM (lite/lstm.go) rounds. The kernels are
-// fake-quantized per gate column (the output unit of each gate); the
+// fake-quantized per gate column (the output unit of each gate), or with
+// one scale per gate matrix (Spec.GroupSize U, NBit.PerGate); the
 // input projection x W + b and the recurrent product h Ur are each rounded
 // to Q3.12 (int16, scale 2^-12, clamped to [-8, 8)) and their sum clamped;
 // the gate activations are rounded to Q0.15; f c and i g are each rounded
@@ -1023,15 +1024,18 @@ func (l *QuantizeLSTM) Lower(b Lowering) error {
 	return nil
 }
 
-// wrapLSTMConfig returns the QuantizeLSTM (QuantizeSimpleRNN)
-// configuration of an LSTM's (SimpleRNN's) saved config under scheme s:
-// per-column kernels, the scheme's activation quantizer at the output.
+// wrapLSTMConfig returns the QuantizeLSTM (QuantizeGRU,
+// QuantizeSimpleRNN) configuration of an LSTM's (GRU's, SimpleRNN's)
+// saved config under scheme s: the kernels per gate column (per gate
+// matrix with s.PerGate, NBit.GateWeight), the scheme's activation
+// quantizer at the output.
 func wrapLSTMConfig(raw json.RawMessage, s NBit) (LSTMConfig, error) {
 	o := nn.RecurrentOptions{UseBias: true}
 	if err := json.Unmarshal(raw, &o); err != nil {
 		return LSTMConfig{}, err
 	}
-	return LSTMConfig{LSTM: o, Kernel: s.Weight(1), Recurrent: s.Weight(1), Output: s.Activation()}, nil
+	w := s.GateWeight(o.Units)
+	return LSTMConfig{LSTM: o, Kernel: w, Recurrent: w, Output: s.Activation()}, nil
 }
 
 // grow returns buf with n elements, reusing its storage.

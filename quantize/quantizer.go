@@ -1,8 +1,6 @@
 package quantize
 
 import (
-	"fmt"
-
 	"github.com/goqat/goqat/qmath"
 
 	"github.com/goqat/goqat/nn"
@@ -44,6 +42,7 @@ type Quantizer interface {
 type rangeState struct {
 	spec     Spec
 	lay      layout
+	group    int       // the axis's channels per channel of lay (Spec.GroupSize)
 	min, max *nn.Param // (channels)
 	init     *nn.Param // (1): 1 once a range was recorded
 	params   []*nn.Param
@@ -61,14 +60,11 @@ func (r *rangeState) Params() []*nn.Param { return r.params }
 
 // build creates the state for a tensor shape.
 func (r *rangeState) build(prefix string, shape tensor.Shape) error {
-	r.lay = layout{channels: 1, inner: 1}
-	if r.spec.PerAxis {
-		lay, ok := axisLayout(shape, r.spec.Axis, r.spec.AxisSpan)
-		if !ok {
-			return fmt.Errorf("per-axis quantizer: axis %d out of range for shape %v", r.spec.Axis, shape)
-		}
-		r.lay = lay
+	lay, group, err := r.spec.layout(shape)
+	if err != nil {
+		return err
 	}
+	r.lay, r.group = lay, group
 	r.qmin, r.qmax = qmath.QRange(r.spec.Bits, r.spec.Narrow)
 	r.min = nn.NewParam(prefix+"_min", false, r.lay.channels)
 	r.max = nn.NewParam(prefix+"_max", false, r.lay.channels)
@@ -90,14 +86,15 @@ func (r *rangeState) refresh() {
 	}
 }
 
-// Scales returns the per-channel scale and zero point of the state.
+// Scales returns the per-channel scale and zero point of the state (a
+// group's repeated for each of its channels).
 func (r *rangeState) Scales() ([]float32, []int32) {
 	s := make([]float32, r.lay.channels)
 	z := make([]int32, r.lay.channels)
 	for c := range s {
 		s[c], z[c] = qmath.Params(r.min.Value.Data[c], r.max.Value.Data[c], r.spec.Bits, r.spec.Narrow, r.spec.Symmetric)
 	}
-	return s, z
+	return perChannel(s, r.group), perChannel(z, r.group)
 }
 
 // tensorFQ returns the constants of a per-tensor quantizer as of the last

@@ -21,6 +21,14 @@ type NBit struct {
 	PerAxis bool
 	// LSQ learns the step sizes (Esser et al.) instead of tracking ranges.
 	LSQ bool
+	// PerGate gives the kernels of the recurrent layers (LSTM, GRU,
+	// SimpleRNN) one scale per gate matrix, the U columns of one gate in
+	// the kernel and in the recurrent kernel, whatever PerAxis says: the
+	// granularity TFLite's integer LSTM takes (lite.TFLiteLSTMScales), so
+	// that the converted model exports with format/tflite. Other layers
+	// ignore it. Without it the recurrent kernels follow PerAxis (one
+	// scale per gate column, or per kernel).
+	PerGate bool
 }
 
 // Default8Bit is tfmot's default scheme: 8-bit weights per output channel,
@@ -39,7 +47,8 @@ func (s NBit) Validate() error {
 }
 
 // String names the scheme like the command line: "w8a8", "w4a8-lsq",
-// with "-pt" for per-tensor weights.
+// with "-pt" for per-tensor weights and "-gate" for recurrent weights per
+// gate matrix.
 func (s NBit) String() string {
 	out := fmt.Sprintf("w%da%d", s.WeightBits, s.ActivationBits)
 	if !s.PerAxis {
@@ -47,6 +56,9 @@ func (s NBit) String() string {
 	}
 	if s.LSQ {
 		out += "-lsq"
+	}
+	if s.PerGate {
+		out += "-gate"
 	}
 	return out
 }
@@ -59,6 +71,18 @@ func (s NBit) Weight(axis int) Spec {
 		k = KindLSQ
 	}
 	return Spec{Kind: k, Bits: s.WeightBits, Narrow: true, Symmetric: true, PerAxis: s.PerAxis, Axis: axis}
+}
+
+// GateWeight returns the spec of the quantizer of a recurrent layer's
+// kernel (F, G*U) or recurrent kernel (U, G*U), G gates of units U:
+// Weight(1), or with PerGate one scale per run of U columns (a gate
+// matrix).
+func (s NBit) GateWeight(units int) Spec {
+	sp := s.Weight(1)
+	if s.PerGate {
+		sp.PerAxis, sp.GroupSize = true, units
+	}
+	return sp
 }
 
 // Activation returns the spec of an activation (layer output) quantizer.

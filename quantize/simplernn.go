@@ -9,7 +9,8 @@ import (
 
 // QuantizeSimpleRNN is the QAT form of nn.SimpleRNN (docs/lstm.md): the
 // arithmetic of QuantizeLSTM with one gate and no cell. The kernels are
-// fake-quantized per unit; x W + b and h Ur are each rounded to Q3.12
+// fake-quantized per unit (per kernel with NBit.PerGate: one gate);
+// x W + b and h Ur are each rounded to Q3.12
 // and their sum clamped to [-8, 8); tanh of it is rounded to Q0.15 and
 // goes through the output quantizer (int8), whose codes are the next
 // step's recurrent input. It lowers to lite.OpSimpleRNN, and in inference

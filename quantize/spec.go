@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/goqat/goqat/qmath"
+	"github.com/goqat/goqat/tensor"
 )
 
 // Quantizer kinds, the values of Spec.Kind.
@@ -52,6 +53,12 @@ type Spec struct {
 	// DepthwiseConv2D kernel (KH,KW,C,M) with a depth multiplier M > 1 has
 	// axis 2 and span 2: channel c*M+m, the output channel it feeds.
 	AxisSpan int `json:"axis_span,omitempty"`
+	// GroupSize, with PerAxis, makes each run of GroupSize consecutive
+	// channels share one scale (0: every channel its own). An LSTM's
+	// kernel (F, 4U) on axis 1 with group size U has one scale per gate
+	// matrix, as TFLite's integer LSTM requires (docs/lstm.md). Scales
+	// still returns one value per channel, equal within a group.
+	GroupSize int `json:"group_size,omitempty"`
 	// Decay is the moving average's EMA decay (0 means DefaultDecay).
 	Decay float64 `json:"decay,omitempty"`
 	// Scale and ZeroPoint are KindFixed's parameters.
@@ -87,10 +94,46 @@ func (s Spec) Validate() error {
 	if s.AxisSpan < 0 || s.AxisSpan > 1 && !s.PerAxis {
 		return fmt.Errorf("quantizer %q: axis span %d, want 0 or 1, or more with per-axis quantization", s.Kind, s.AxisSpan)
 	}
+	if s.GroupSize < 0 || s.GroupSize > 0 && !s.PerAxis {
+		return fmt.Errorf("quantizer %q: group size %d, want 0, or positive with per-axis quantization", s.Kind, s.GroupSize)
+	}
 	if s.PerAxis && (s.Kind == KindFixed || s.Kind == KindMovingAverage || s.Kind == KindAllValues) {
 		return fmt.Errorf("quantizer %q: per-axis quantization is only for last_value and lsq", s.Kind)
 	}
 	return nil
+}
+
+// layout returns the layout of the quantizer's channels over a tensor of
+// the given shape (one channel without PerAxis) and the number of the
+// axis's channels each holds (GroupSize, or 1).
+func (s Spec) layout(shape tensor.Shape) (layout, int, error) {
+	if !s.PerAxis {
+		return layout{channels: 1, inner: 1}, 1, nil
+	}
+	lay, ok := axisLayout(shape, s.Axis, s.AxisSpan)
+	if !ok {
+		return layout{}, 0, fmt.Errorf("per-axis quantizer: axis %d out of range for shape %v", s.Axis, shape)
+	}
+	g := max(s.GroupSize, 1)
+	if lay.channels%g != 0 {
+		return layout{}, 0, fmt.Errorf("per-axis quantizer: %d channels do not split into groups of %d", lay.channels, g)
+	}
+	return layout{channels: lay.channels / g, inner: lay.inner * g}, g, nil
+}
+
+// perChannel repeats each of v's values g times: one value per channel of
+// the axis from one per group.
+func perChannel[E any](v []E, g int) []E {
+	if g <= 1 {
+		return v
+	}
+	out := make([]E, 0, len(v)*g)
+	for _, x := range v {
+		for range g {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // New returns a new, unbuilt quantizer for the spec.

@@ -14,6 +14,7 @@ type quantizeConfig struct {
 	in, out       string
 	scheme        string
 	lsq           bool
+	lstmWeights   string // --lstm-weights: channel or gate ("" is channel)
 	epochs, batch int
 	lr            float64
 	freezeBNAfter int
@@ -42,6 +43,8 @@ func (c *quantizeConfig) validate() error {
 		return fmt.Errorf("--lr must be positive, got %g", c.lr)
 	case c.calibrate < 0:
 		return fmt.Errorf("--calibrate must not be negative, got %d", c.calibrate)
+	case c.lstmWeights != "" && c.lstmWeights != "channel" && c.lstmWeights != "gate":
+		return fmt.Errorf("--lstm-weights %q: want channel (a scale per gate column) or gate (a scale per gate matrix)", c.lstmWeights)
 	}
 	if err := c.kd.validate(); err != nil {
 		return err
@@ -75,10 +78,16 @@ distillation: alpha * T^2 KL(teacher || student at temperature T) +
 (1 - alpha) * cross-entropy with the labels), --teacher FILE against another
 model's with the same input and output shapes; --distill-alpha and
 --distill-temperature set alpha and T. Distillation does not take
-checkpoints or --distributed yet.`,
+checkpoints or --distributed yet.
+
+--lstm-weights gate gives the kernels of the LSTM, GRU and SimpleRNN layers
+one scale per gate matrix instead of one per gate column (channel, the
+default): the granularity TFLite's integer LSTM takes, so that
+goqat export --format tflite accepts the model (docs/lstm.md).`,
 		Example: `  goqat quantize --in float.safetensors --scheme 8bit --epochs 1 --out qat.safetensors
   goqat quantize --in float.safetensors --scheme w4a8 --lsq --data fashion --epochs 2
   goqat quantize --in float.safetensors --scheme w2a8 --distill --distill-temperature 4 --epochs 2
+  goqat quantize --in lstm.safetensors --lstm-weights gate --epochs 1 --out lstm.qat.safetensors
   goqat quantize --in float.safetensors --data ./photos --input 32x32 --validation-split 0.1 --augment crop:4,flip`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -89,6 +98,7 @@ checkpoints or --distributed yet.`,
 			if err != nil {
 				return err
 			}
+			scheme.PerGate = c.lstmWeights == "gate"
 			if c.verbose, err = verbosity(c.verbose); err != nil {
 				return err
 			}
@@ -164,6 +174,7 @@ checkpoints or --distributed yet.`,
 	f.StringVar(&c.out, "out", "qat.safetensors", "where to save the QAT model")
 	f.StringVar(&c.scheme, "scheme", "8bit", "scheme: 8bit, or wNaM such as w4a8, w2a8, w4a4")
 	f.BoolVar(&c.lsq, "lsq", false, "learn the step sizes (LSQ) instead of tracking ranges")
+	f.StringVar(&c.lstmWeights, "lstm-weights", "channel", "LSTM, GRU and SimpleRNN weight scales: channel (one per gate column) or gate (one per gate matrix, as TFLite's integer LSTM needs)")
 	f.IntVar(&c.epochs, "epochs", 1, "QAT fine-tuning epochs (0: PTQ only)")
 	f.IntVar(&c.batch, "batch", 128, "batch size")
 	f.Float64Var(&c.lr, "lr", 2e-4, "peak learning rate (Adam, cosine decay)")

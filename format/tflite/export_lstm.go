@@ -42,7 +42,7 @@ func (g *graph) recurrent(op *lite.Op, in, out int32) error {
 	}
 	sc, ok := lite.TFLiteLSTMScales(op)
 	if !ok {
-		return fmt.Errorf("LSTM with per-channel weights: TFLite's integer LSTM takes one scale per gate matrix (quantize the LSTM with per-tensor weights: quantize.WithLayerScheme(name, quantize.NBit{WeightBits: 8, ActivationBits: 8}))")
+		return fmt.Errorf("LSTM with per-channel weights: TFLite's integer LSTM takes one scale per gate matrix (quantize with goqat quantize --lstm-weights gate, or the scheme's PerGate: quantize.NBit{..., PerGate: true})")
 	}
 	if op.CellExponent > lite.MaxTFLiteCellExponent {
 		return fmt.Errorf("LSTM cell state of scale 2^%d: TFLite's integer LSTM computes tanh of the cell for scales up to 2^%d only", op.CellExponent, lite.MaxTFLiteCellExponent)

@@ -17,9 +17,9 @@ import (
 
 // seqNet returns the QAT and integer models of a built-in sequence network
 // (lstm-rowmnist, conv1d-rowmnist) trained for one short epoch on 1,000
-// MNIST images and post-training quantized (per-tensor weights for the
-// LSTM: TFLite's integer LSTM takes one scale per gate matrix), and n
-// MNIST test images.
+// MNIST images and post-training quantized (the LSTM's weights per gate
+// matrix, quantize.NBit.PerGate: TFLite's integer LSTM takes one scale per
+// gate matrix), and n MNIST test images.
 func seqNet(t *testing.T, name string, n int) (*nn.Model, *lite.Model, *tensor.Tensor) {
 	t.Helper()
 	ctx := context.Background()
@@ -38,11 +38,9 @@ func seqNet(t *testing.T, name string, n int) (*nn.Model, *lite.Model, *tensor.T
 	if _, err := m.Fit(ctx, train.X.Batch(0, nTrain), train.Y.Batch(0, nTrain), nn.FitOptions{BatchSize: 32, Epochs: 1, Seed: 3, Verbose: nn.VerboseSilent}); err != nil {
 		t.Fatal(err)
 	}
-	var opts []quantize.Option
-	if name == "lstm-rowmnist" {
-		opts = append(opts, quantize.WithScheme(quantize.NBit{WeightBits: 8, ActivationBits: 8}))
-	}
-	q, err := quantize.PTQ(ctx, m, train.X.Batch(nTrain, nTrain+256), 32, opts...)
+	scheme := quantize.Default8Bit
+	scheme.PerGate = true // only the LSTM's weights change
+	q, err := quantize.PTQ(ctx, m, train.X.Batch(nTrain, nTrain+256), 32, quantize.WithScheme(scheme))
 	if err != nil {
 		t.Fatal(err)
 	}
