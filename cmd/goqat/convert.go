@@ -18,11 +18,11 @@ import (
 
 func newConvertCmd() *cobra.Command {
 	var (
-		in, out, calibration, scheme string
-		rounding                     string
-		fullInteger, ptq             bool
-		samples                      int
-		df                           dataFlags
+		in, out, calibration, scheme, lstmWeights string
+		rounding                                  string
+		fullInteger, ptq                          bool
+		samples                                   int
+		df                                        dataFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "convert",
@@ -58,7 +58,7 @@ TFLite's reference kernels (TFLite Micro) do (docs/tflite.md).`,
 				return err
 			}
 			return runStoppable(cmd, func(ctx context.Context) error {
-				return convertModel(ctx, in, out, ptq, fullInteger, r, calibration, scheme, samples, &df)
+				return convertModel(ctx, in, out, ptq, fullInteger, r, calibration, scheme, lstmWeights, samples, &df)
 			})
 		},
 	}
@@ -72,6 +72,7 @@ TFLite's reference kernels (TFLite Micro) do (docs/tflite.md).`,
 	f.StringVar(&calibration, "calibration", "data", "PTQ calibration inputs: data (the --data training images) or random")
 	f.IntVar(&samples, "calibration-samples", 512, "PTQ: how many inputs to calibrate on")
 	f.StringVar(&scheme, "scheme", "8bit", "PTQ scheme: 8bit, or wNaM (e.g. w4a8)")
+	f.StringVar(&lstmWeights, "lstm-weights", "channel", "PTQ: "+lstmWeightsUsage)
 	addDataFlags(f, &df)
 	return cmd
 }
@@ -79,7 +80,7 @@ TFLite's reference kernels (TFLite Micro) do (docs/tflite.md).`,
 // convertModel is goqat convert: it writes the integer model of the QAT
 // model at in (or, with ptq, of the float model at in after post-training
 // quantization) to out.
-func convertModel(ctx context.Context, in, out string, ptq, fullInteger bool, rounding lite.Rounding, calibration, scheme string, samples int, df *dataFlags) error {
+func convertModel(ctx context.Context, in, out string, ptq, fullInteger bool, rounding lite.Rounding, calibration, scheme, lstmWeights string, samples int, df *dataFlags) error {
 	m, err := nn.Load(in)
 	if err != nil {
 		return err
@@ -94,7 +95,7 @@ func convertModel(ctx context.Context, in, out string, ptq, fullInteger bool, ro
 		if err := df.fromModel(in); err != nil {
 			return err
 		}
-		if qat, err = ptqModel(ctx, m, calibration, scheme, samples, df); err != nil {
+		if qat, err = ptqModel(ctx, m, calibration, scheme, lstmWeights, samples, df); err != nil {
 			return err
 		}
 	}
@@ -134,12 +135,15 @@ func convertModel(ctx context.Context, in, out string, ptq, fullInteger bool, ro
 }
 
 // ptqModel quantizes the float model m and calibrates it (convert --ptq).
-func ptqModel(ctx context.Context, m *nn.Model, calibration, scheme string, samples int, df *dataFlags) (*nn.Model, error) {
+func ptqModel(ctx context.Context, m *nn.Model, calibration, scheme, lstmWeights string, samples int, df *dataFlags) (*nn.Model, error) {
 	if samples < 1 || samples > 1<<20 {
 		return nil, fmt.Errorf("--calibration-samples %d: want 1 to %d", samples, 1<<20)
 	}
 	sc, err := quantize.ParseScheme(scheme, false)
 	if err != nil {
+		return nil, err
+	}
+	if sc.PerGate, err = parseLSTMWeights(lstmWeights); err != nil {
 		return nil, err
 	}
 	if len(m.Inputs()) != 1 {

@@ -43,14 +43,30 @@ func (c *quantizeConfig) validate() error {
 		return fmt.Errorf("--lr must be positive, got %g", c.lr)
 	case c.calibrate < 0:
 		return fmt.Errorf("--calibrate must not be negative, got %d", c.calibrate)
-	case c.lstmWeights != "" && c.lstmWeights != "channel" && c.lstmWeights != "gate":
-		return fmt.Errorf("--lstm-weights %q: want channel (a scale per gate column) or gate (a scale per gate matrix)", c.lstmWeights)
+	}
+	if _, err := parseLSTMWeights(c.lstmWeights); err != nil {
+		return err
 	}
 	if err := c.kd.validate(); err != nil {
 		return err
 	}
 	return c.ckpt.validate()
 }
+
+// parseLSTMWeights reads --lstm-weights: whether the recurrent layers'
+// weights take one scale per gate matrix (quantize.NBit.PerGate).
+func parseLSTMWeights(v string) (perGate bool, err error) {
+	switch v {
+	case "", "channel":
+		return false, nil
+	case "gate":
+		return true, nil
+	}
+	return false, fmt.Errorf("--lstm-weights %q: want channel (a scale per gate column) or gate (a scale per gate matrix)", v)
+}
+
+// lstmWeightsUsage is --lstm-weights' help line.
+const lstmWeightsUsage = "LSTM, GRU and SimpleRNN weight scales: channel (one per gate column) or gate (one per gate matrix, as TFLite's integer LSTM needs)"
 
 // newQuantizeCmd is `goqat quantize`: load a float model, quantize it with a
 // scheme, calibrate, fine-tune with QAT and save the QAT model.
@@ -98,7 +114,7 @@ goqat export --format tflite accepts the model (docs/lstm.md).`,
 			if err != nil {
 				return err
 			}
-			scheme.PerGate = c.lstmWeights == "gate"
+			scheme.PerGate, _ = parseLSTMWeights(c.lstmWeights) // checked by validate
 			if c.verbose, err = verbosity(c.verbose); err != nil {
 				return err
 			}
@@ -174,7 +190,7 @@ goqat export --format tflite accepts the model (docs/lstm.md).`,
 	f.StringVar(&c.out, "out", "qat.safetensors", "where to save the QAT model")
 	f.StringVar(&c.scheme, "scheme", "8bit", "scheme: 8bit, or wNaM such as w4a8, w2a8, w4a4")
 	f.BoolVar(&c.lsq, "lsq", false, "learn the step sizes (LSQ) instead of tracking ranges")
-	f.StringVar(&c.lstmWeights, "lstm-weights", "channel", "LSTM, GRU and SimpleRNN weight scales: channel (one per gate column) or gate (one per gate matrix, as TFLite's integer LSTM needs)")
+	f.StringVar(&c.lstmWeights, "lstm-weights", "channel", lstmWeightsUsage)
 	f.IntVar(&c.epochs, "epochs", 1, "QAT fine-tuning epochs (0: PTQ only)")
 	f.IntVar(&c.batch, "batch", 128, "batch size")
 	f.Float64Var(&c.lr, "lr", 2e-4, "peak learning rate (Adam, cosine decay)")
