@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/tensor"
 )
 
@@ -238,26 +239,50 @@ func (m *Model) backward(c *Context, dOut []*tensor.Tensor, inGrads bool) ([]*te
 
 // addGrad adds a gradient contribution to slot s. The first contribution
 // is used as is (no copy); the second is summed with it into the slot's
-// model-owned buffer, which later ones are added to. The sums are serial:
-// they are cheap next to the layers, and stay allocation-free.
+// model-owned buffer, which later ones are added to. The sums are
+// element-wise (one float32 add per value, in any order the same bits),
+// so they run kernels.AddAct split across the threads (gradSum); they stay
+// allocation-free.
 func (m *Model) addGrad(s int, d *tensor.Tensor) {
 	switch m.gradCnt[s] {
 	case 0:
 		m.gradSrc[s] = d
 	case 1:
 		buf := tensor.Ensure(&m.gradBuf[s], d.Shape...)
-		a, b := m.gradSrc[s].Data, d.Data
-		a, b = a[:len(buf.Data)], b[:len(buf.Data)]
-		for i := range buf.Data {
-			buf.Data[i] = a[i] + b[i]
-		}
+		m.gradAdd.run(m.gradSrc[s].Data, d.Data, buf.Data)
 		m.gradSrc[s] = buf
 	default:
 		dst := m.gradSrc[s].Data
-		x := d.Data[:len(dst)]
-		for i := range dst {
-			dst[i] += x[i]
-		}
+		m.gradAdd.run(dst, d.Data, dst)
 	}
 	m.gradCnt[s]++
+}
+
+// gradSum is Model.addGrad's sum y = a + b of two gradients, split across
+// the threads in blocks of gradSumGrain values: each value is one float32
+// add (kernels.AddAct, ActLinear), so the split does not change the bits
+// (docs/DESIGN.md, Training kernels).
+type gradSum struct {
+	a, b, y []float32
+	fn      func(lo, hi int) // part, made once
+}
+
+// gradSumGrain is the fewest values a thread's share of a gradient sum
+// has: below it the sum runs on the calling goroutine.
+const gradSumGrain = 16 << 10
+
+// run writes y[i] = a[i] + b[i] for i < len(y); a and b hold at least
+// len(y) values, and y may be a or b.
+func (g *gradSum) run(a, b, y []float32) {
+	if g.fn == nil {
+		g.fn = g.part
+	}
+	g.a, g.b, g.y = a, b, y
+	kernels.ParallelFor(len(y), gradSumGrain, g.fn)
+	g.a, g.b, g.y = nil, nil, nil
+}
+
+// part sums values [lo, hi).
+func (g *gradSum) part(lo, hi int) {
+	kernels.AddAct(g.a[lo:hi], g.b[lo:hi], g.y[lo:hi], kernels.ActLinear)
 }

@@ -32,6 +32,7 @@ type Model struct {
 	gradSrc   []*tensor.Tensor // gradient of every slot during Backward
 	gradCnt   []int            // contributions received
 	gradBuf   []*tensor.Tensor // model-owned sums for fanned-out slots
+	gradAdd   gradSum          // addGrad's sums (exec.go)
 	forwarded bool
 	inferCtx  Context
 	infer     inferState // the float inference plan (infer.go)
