@@ -13,6 +13,7 @@ import (
 	"github.com/goqat/goqat/internal/kernels"
 	"github.com/goqat/goqat/internal/plots"
 	"github.com/goqat/goqat/lite"
+	"github.com/goqat/goqat/models"
 	"github.com/goqat/goqat/nn"
 	"github.com/goqat/goqat/quantize"
 	"github.com/goqat/goqat/threads"
@@ -375,7 +376,7 @@ FILE too). It ends with the wall time of each step.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&c.model, "model", "mnist-cnn", "built-in model (mnist-cnn, mobilenet-tiny)")
+	f.StringVar(&c.model, "model", "mnist-cnn", "built-in model ("+strings.Join(append(models.AllNames(), models.SequenceNames()...), ", ")+")")
 	f.IntVar(&c.epochs, "epochs", 2, "float training epochs")
 	f.IntVar(&c.batch, "batch", 128, "batch size")
 	f.Float64Var(&c.lr, "lr", 2e-3, "peak learning rate (Adam, cosine decay)")
